@@ -1,0 +1,142 @@
+//! Builds the actix application: state, middleware and every route, in one place.
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use sea_orm::DatabaseConnection;
+
+use crate::auth::session_store::DbSessionStore;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::{Secret, Settings};
+use crate::web as ui;
+use crate::web::urls;
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    /// One-time code that `/setup` asks for; printed on the console at start.
+    pub setup_code: String,
+    pub throttle: LoginThrottle,
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    setup_code: String,
+    db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects, migrates and binds. The server runs when `run` is awaited.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = crate::store::connect(&settings).await?;
+        crate::store::migrate(&db).await?;
+        let secret = crate::secret::master_secret(&settings)?;
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let setup_code = crate::domain::tokens::setup_code();
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            settings: settings.clone(),
+            setup_code: setup_code.clone(),
+            throttle: LoginThrottle::default(),
+        });
+        let server = serve(listener, state, &secret)?;
+        Ok(Application { server, port, setup_code, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn setup_code(&self) -> &str {
+        &self.setup_code
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        spawn_session_sweeper(self.db.clone());
+        self.server.await
+    }
+}
+
+fn spawn_session_sweeper(db: DatabaseConnection) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::store::sessions::delete_expired(&db).await {
+                tracing::warn!(error = %e, "sweeping expired sessions failed");
+            }
+        }
+    });
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> anyhow::Result<Server> {
+    let key = Key::derive_from(secret.expose().as_bytes());
+    let server = HttpServer::new(move || {
+        let settings = &state.settings;
+        let store = DbSessionStore::new(state.db.clone(), settings.session_idle_timeout, settings.session_max_lifetime);
+        // `__Host-` binds the cookie to this exact origin; browsers accept it only when Secure.
+        let cookie_name = if settings.https() { "__Host-keyhub_session" } else { "keyhub_session" };
+        let idle = actix_web::cookie::time::Duration::seconds(settings.session_idle_timeout.as_secs() as i64);
+        let session = SessionMiddleware::builder(store, key.clone())
+            .cookie_name(cookie_name.into())
+            .cookie_secure(settings.https())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".into())
+            .session_lifecycle(
+                BrowserSession::default().state_ttl(idle).state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+            )
+            .build();
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .wrap(session)
+            .wrap(from_fn(ui::middleware::frame))
+            .configure(routes)
+            .default_service(web::to(ui::home::not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Every route of keyhub.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use ui::{account, admin, auth, health, home, invitations, setup, workspaces};
+    cfg.route(urls::HOME, web::get().to(home::home))
+        .route(urls::HEALTHZ, web::get().to(health::healthz))
+        .route("/static/{hash}/{path:.*}", web::get().to(ui::assets::serve))
+        .route(urls::SETUP, web::get().to(setup::show))
+        .route(urls::SETUP, web::post().to(setup::submit))
+        .route(urls::LOGIN, web::get().to(auth::show))
+        .route(urls::LOGIN, web::post().to(auth::submit))
+        .route(urls::LOGOUT, web::post().to(auth::logout))
+        .route(urls::ACCOUNT, web::get().to(account::show))
+        .route(urls::ACCOUNT_PROFILE, web::post().to(account::update_profile))
+        .route(urls::ACCOUNT_PASSWORD, web::post().to(account::change_password))
+        .route(urls::WORKSPACES, web::post().to(account::create_workspace))
+        .route(urls::WORKSPACE_SWITCH, web::post().to(workspaces::switch))
+        .route("/invite/{token}", web::get().to(invitations::show))
+        .route("/invite/{token}", web::post().to(invitations::accept))
+        .service(
+            web::scope("/admin")
+                .route("/members", web::get().to(admin::members::show))
+                .route("/members/{id}/role", web::post().to(admin::members::set_role))
+                .route("/members/{id}/disable", web::post().to(admin::members::disable))
+                .route("/members/{id}/enable", web::post().to(admin::members::enable))
+                .route("/members/{id}/remove", web::post().to(admin::members::remove))
+                .route("/invitations", web::post().to(admin::members::invite))
+                .route("/invitations/{id}/revoke", web::post().to(admin::members::revoke_invitation)),
+        );
+}

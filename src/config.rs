@@ -1,0 +1,258 @@
+//! Typed settings: defaults that just work → optional TOML file → `KEYHUB_*`
+//! environment variables. A wrong value stops start-up with a sentence that
+//! says what to fix.
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    /// `sqlite://…` or `postgres://…`; `None` means `./data/keyhub.db`.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Master secret; `None` means "read or create `<data_dir>/secret`".
+    pub secret: Option<Secret>,
+    /// The URL people use to reach keyhub; https turns on Secure cookies.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed. Empty: trust no one.
+    pub trusted_proxies: Vec<IpNet>,
+    pub session_idle_timeout: Duration,
+    pub session_max_lifetime: Duration,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("secret", &self.secret)
+            .field("public_url", &self.public_url)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("session_max_lifetime", &self.session_max_lifetime)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            secret: None,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_max_lifetime: Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
+/// The file form: every field optional, names as in the environment without the prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    bind: Option<String>,
+    data_dir: Option<String>,
+    secret: Option<String>,
+    public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    session_idle_minutes: Option<u64>,
+    session_max_hours: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Loads from the file named by `KEYHUB_CONFIG` (or `./keyhub.toml` when it
+    /// exists), then from the process environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("KEYHUB_")).collect();
+        Settings::from_sources(&env)
+    }
+
+    pub fn from_sources(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+        let file = match env.get("KEYHUB_CONFIG") {
+            Some(path) => Some(read_file(Path::new(path))?),
+            None if Path::new("keyhub.toml").exists() => Some(read_file(Path::new("keyhub.toml"))?),
+            None => None,
+        }
+        .unwrap_or_default();
+
+        let mut s = Settings::default();
+        let pick = |name: &str, from_file: Option<String>| env.get(name).cloned().or(from_file);
+
+        if let Some(v) = pick("KEYHUB_DATABASE_URL", file.database_url) {
+            if !(v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://")) {
+                return Err(ConfigError(
+                    "KEYHUB_DATABASE_URL must start with sqlite: or postgres:// (for example postgres://user@127.0.0.1/keyhub)."
+                        .into(),
+                ));
+            }
+            s.database_url = Some(v);
+        }
+        if let Some(v) = pick("KEYHUB_BIND", file.bind) {
+            s.bind = v.parse().map_err(|_| {
+                ConfigError(format!("KEYHUB_BIND must be an address and port such as 127.0.0.1:8080, not \"{v}\"."))
+            })?;
+        }
+        if let Some(v) = pick("KEYHUB_DATA_DIR", file.data_dir) {
+            if v.trim().is_empty() {
+                return Err(ConfigError("KEYHUB_DATA_DIR must name a directory.".into()));
+            }
+            s.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = pick("KEYHUB_SECRET", file.secret) {
+            if v.len() < 32 {
+                return Err(ConfigError(
+                    "KEYHUB_SECRET must be at least 32 characters; `openssl rand -hex 32` makes a good one.".into(),
+                ));
+            }
+            s.secret = Some(Secret::new(v));
+        }
+        if let Some(v) = pick("KEYHUB_PUBLIC_URL", file.public_url) {
+            let v = v.trim_end_matches('/').to_owned();
+            let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {}
+                _ => {
+                    return Err(ConfigError(format!(
+                        "KEYHUB_PUBLIC_URL must be an http:// or https:// URL such as https://keyhub.example.com, not \"{v}\"."
+                    )));
+                }
+            }
+            s.public_url = Some(v);
+        }
+        let proxies = match env.get("KEYHUB_TRUSTED_PROXIES") {
+            Some(v) => v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        for p in proxies {
+            let net = p
+                .parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError(format!(
+                        "KEYHUB_TRUSTED_PROXIES must be a comma-separated list of addresses or CIDRs such as 10.0.0.0/8; \"{p}\" is neither."
+                    ))
+                })?;
+            s.trusted_proxies.push(net);
+        }
+        if let Some(m) = number(env, "KEYHUB_SESSION_IDLE_MINUTES", file.session_idle_minutes)? {
+            s.session_idle_timeout = Duration::from_secs(m * 60);
+        }
+        if let Some(h) = number(env, "KEYHUB_SESSION_MAX_HOURS", file.session_max_hours)? {
+            s.session_max_lifetime = Duration::from_secs(h * 3600);
+        }
+        Ok(s)
+    }
+
+    pub fn https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("keyhub.db").display())
+        })
+    }
+}
+
+fn number(env: &HashMap<String, String>, name: &str, from_file: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    match env.get(name) {
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(ConfigError(format!("{name} must be a whole number greater than 0, not \"{v}\"."))),
+        },
+        None => Ok(from_file.filter(|n| *n > 0)),
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("Cannot read the configuration file {}: {e}.", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError(format!("The configuration file {} is not valid: {e}", path.display())))
+}
+
+/// Hides the password part of a database URL for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_just_work() {
+        let s = Settings::from_sources(&env(&[])).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url().starts_with("sqlite://data/keyhub.db"));
+        assert!(!s.https());
+    }
+
+    #[test]
+    fn wrong_values_say_what_to_fix() {
+        for (k, v, needle) in [
+            ("KEYHUB_BIND", "localhost", "KEYHUB_BIND"),
+            ("KEYHUB_DATABASE_URL", "mysql://x", "KEYHUB_DATABASE_URL"),
+            ("KEYHUB_TRUSTED_PROXIES", "10.0.0.0/8, nope", "nope"),
+            ("KEYHUB_PUBLIC_URL", "keyhub.example.com", "KEYHUB_PUBLIC_URL"),
+            ("KEYHUB_SECRET", "short", "KEYHUB_SECRET"),
+            ("KEYHUB_SESSION_IDLE_MINUTES", "0", "KEYHUB_SESSION_IDLE_MINUTES"),
+        ] {
+            let err = Settings::from_sources(&env(&[(k, v)])).err().expect(k).to_string();
+            assert!(err.contains(needle), "{k}: {err}");
+        }
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(redact_url("postgres://kh:hunter2@db/kh"), "postgres://kh:***@db/kh");
+        assert_eq!(redact_url("sqlite://data/keyhub.db"), "sqlite://data/keyhub.db");
+    }
+}

@@ -1,0 +1,9 @@
+//! Pure rules of keyhub: no actix, no sea-orm. Everything here is unit-testable
+//! in microseconds and takes only parsed, valid values out into the rest of the app.
+pub mod account;
+pub mod members;
+pub mod permissions;
+pub mod tokens;
+
+pub use account::{DisplayName, Email, Password, WorkspaceName};
+pub use permissions::{Permission, PermissionSet, Role};

@@ -1,0 +1,8 @@
+//! SeaORM entities, one file per table, kept apart from the hand-written queries
+//! in `store/`. Nothing outside `store/` should need to build queries on these.
+pub mod instance_facts;
+pub mod invitations;
+pub mod members;
+pub mod sessions;
+pub mod users;
+pub mod workspaces;

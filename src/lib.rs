@@ -1,0 +1,17 @@
+//! keyhub: a self-hosted data portal whose heart is API-key management.
+//! `main.rs` only parses the command line; everything else is here so the
+//! tests build exactly the same application.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod entities;
+pub mod secret;
+pub mod store;
+pub mod web;
+
+pub use app::Application;
+pub use config::Settings;

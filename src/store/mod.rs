@@ -1,0 +1,65 @@
+//! Queries grouped by aggregate. Functions here take a connection (or a
+//! transaction) and plain values, and return entities or domain values;
+//! they know nothing of HTTP.
+pub mod invitations;
+pub mod members;
+pub mod sessions;
+pub mod setup;
+pub mod users;
+pub mod workspaces;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+
+use crate::config::{Settings, redact_url};
+
+/// Connects to the configured database (creating `data_dir` for SQLite) and
+/// applies pending migrations.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite && settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", settings.data_dir.display()))?;
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10));
+    if sqlite {
+        // WAL lets readers run beside the single writer; the busy timeout makes a
+        // writer wait for the lock instead of failing at once.
+        opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    } else {
+        opts.max_connections(16);
+    }
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database at {}: {e}", redact_url(&url)))?;
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))
+}
+
+pub async fn ping(db: &impl ConnectionTrait) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A transient lock conflict: worth a 503 with Retry-After, not a 500.
+pub fn is_busy(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("database is locked") || text.contains("database is busy") || text.contains("could not serialize")
+}

@@ -1,0 +1,34 @@
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+
+use crate::domain::WorkspaceName;
+use crate::entities::workspaces;
+
+pub async fn create(db: &impl ConnectionTrait, name: &WorkspaceName) -> Result<workspaces::Model, DbErr> {
+    workspaces::ActiveModel { name: Set(name.as_str().to_owned()), created_at: Set(Utc::now()), ..Default::default() }
+        .insert(db)
+        .await
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<workspaces::Model>, DbErr> {
+    workspaces::Entity::find_by_id(id).one(db).await
+}
+
+/// Creates a workspace with `owner` as its admin; `None` when the name is taken.
+pub async fn create_owned(
+    db: &sea_orm::DatabaseConnection,
+    name: &WorkspaceName,
+    owner: i64,
+) -> Result<Option<workspaces::Model>, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let ws = match create(&txn, name).await {
+        Ok(ws) => ws,
+        Err(e) if crate::store::is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    crate::store::members::add(&txn, ws.id, owner, crate::domain::Role::Admin, &crate::domain::PermissionSet::all())
+        .await?;
+    txn.commit().await?;
+    Ok(Some(ws))
+}

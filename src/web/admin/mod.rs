@@ -1,0 +1,2 @@
+//! Workspace administration: members, roles and permissions, invitations.
+pub mod members;

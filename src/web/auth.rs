@@ -1,0 +1,105 @@
+//! Sign in and sign out.
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::client_ip::client_ip;
+use crate::auth::{keys, password};
+use crate::domain::Email;
+use crate::web::errors::human_wait;
+use crate::web::{AppError, CsrfForm, FieldErrors, Layout, render, see_other, urls};
+
+#[derive(Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    signed_out: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+/// The same sentence for an unknown email and a wrong password.
+const BAD_CREDENTIALS: &str = "Email or password is incorrect.";
+
+pub async fn show(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    if session.get::<i64>(keys::USER_ID).ok().flatten().is_some() {
+        return Ok(see_other(urls::HOME));
+    }
+    if !crate::store::users::any_exists(&state.db).await? {
+        return Ok(see_other(urls::SETUP));
+    }
+    let notice = query.signed_out.as_ref().map(|_| "You have signed out.");
+    let page = LoginPage { layout: Layout::anonymous(&session, "Sign in"), email: String::new(), errors: FieldErrors::default(), notice };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let client = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
+    let account = form.email.trim().to_lowercase();
+    let fail = |status: StatusCode, message: String| {
+        let mut errors = FieldErrors::default();
+        errors.add("password", message);
+        let page = LoginPage { layout: Layout::anonymous(&session, "Sign in"), email: form.email.clone(), errors, notice: None };
+        let mut res = render(status, &page)?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("60"));
+        }
+        Ok(res)
+    };
+    if let Some(wait) = state.throttle.check(&client, &account) {
+        tracing::warn!(client = %client, "login throttled");
+        return fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed sign-in attempts. Try again in {}.", human_wait(wait)),
+        );
+    }
+    let user = match Email::parse(&form.email) {
+        Ok(email) => crate::store::users::find_by_email(&state.db, &email).await?,
+        Err(_) => None,
+    };
+    let ok = password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttle.record_failure(&client, &account);
+        return fail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS.to_owned());
+    };
+    state.throttle.record_success(&account);
+    // A new session id at sign-in: a session fixed before login is worthless.
+    session.renew();
+    session.remove(keys::WORKSPACE_ID);
+    session.insert(keys::USER_ID, user.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    tracing::info!(user_id = user.id, "signed in");
+    Ok(see_other(urls::HOME))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(session: Session, CsrfForm(_): CsrfForm<Empty>) -> HttpResponse {
+    session.purge();
+    see_other(&format!("{}?signed_out=1", urls::LOGIN))
+}

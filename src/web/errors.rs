@@ -1,0 +1,146 @@
+//! The one mapping from errors to HTTP responses for browser pages.
+//!
+//! Handlers return `Result<HttpResponse, AppError>`. Database errors become a
+//! 503 (busy) or an opaque 500; the page the user sees is rendered by the
+//! response middleware (`web::middleware`), in the layout, with the request id,
+//! never with internals.
+use std::time::Duration;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use sea_orm::DbErr;
+
+#[derive(thiserror::Error)]
+pub enum AppError {
+    #[error("sign-in required")]
+    LoginRequired,
+    #[error("not an active member of any workspace")]
+    NoWorkspace,
+    #[error("bad request")]
+    BadRequest,
+    #[error("not found")]
+    NotFound,
+    #[error("permission denied")]
+    Forbidden,
+    #[error("CSRF check failed")]
+    Csrf,
+    #[error("too many requests")]
+    TooManyRequests(Duration),
+    #[error("database busy")]
+    Busy,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn internal(msg: &'static str) -> AppError {
+        AppError::Internal(anyhow::anyhow!(msg))
+    }
+}
+
+impl std::fmt::Debug for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The whole cause chain, for the log only.
+            AppError::Internal(e) => write!(f, "{e:?}"),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        if crate::store::is_busy(&e) {
+            AppError::Busy
+        } else {
+            AppError::Internal(anyhow::Error::new(e).context("database query failed"))
+        }
+    }
+}
+
+/// What the error page says. Attached to the response and rendered by the
+/// middleware, which knows the request id.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl ErrorPage {
+    /// A page for any status, used when the response carries no `ErrorPage`.
+    pub fn for_status(status: StatusCode) -> ErrorPage {
+        let (title, message) = match status.as_u16() {
+            400 => ("Bad request", "The request could not be understood. Go back and try again."),
+            401 => ("Sign-in required", "Sign in to continue."),
+            403 => ("Not allowed", "You do not have permission to do this in this workspace."),
+            404 => ("Not found", "There is nothing here. The link may be wrong or the item may have been removed."),
+            405 => ("Not allowed", "This address does not accept that kind of request."),
+            413 => ("Too large", "What you sent is larger than keyhub accepts."),
+            429 => ("Slow down", "Too many requests. Wait a little and try again."),
+            503 => ("Busy", "keyhub is busy right now. Try again in a few seconds."),
+            s if s >= 500 => ("Something went wrong", "keyhub could not complete the request. It has been logged."),
+            _ => ("Error", "The request could not be completed."),
+        };
+        ErrorPage { title, message: message.to_owned() }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::LoginRequired => StatusCode::SEE_OTHER,
+            AppError::NoWorkspace | AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let AppError::LoginRequired = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, super::urls::LOGIN))
+                // htmx follows this instead of swapping a login page into a fragment.
+                .insert_header(("HX-Redirect", super::urls::LOGIN))
+                .finish();
+        }
+        let mut page = ErrorPage::for_status(status);
+        match self {
+            AppError::NoWorkspace => {
+                page.title = "No workspace";
+                page.message = "You are not an active member of any workspace. Ask an admin to invite you again.".into();
+            }
+            AppError::Csrf => {
+                page.title = "Form expired";
+                page.message =
+                    "This form could not be verified (it may be old or come from another site). Reload the page and try again."
+                        .into();
+            }
+            AppError::TooManyRequests(wait) => {
+                page.message = format!("Too many attempts. Try again in {}.", human_wait(*wait));
+            }
+            _ => {}
+        }
+        let mut res = HttpResponse::build(status);
+        match self {
+            AppError::TooManyRequests(wait) => {
+                res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
+            }
+            AppError::Busy => {
+                res.insert_header((header::RETRY_AFTER, "2"));
+            }
+            _ => {}
+        }
+        let mut res = res.finish();
+        res.extensions_mut().insert(page);
+        res
+    }
+}
+
+pub fn human_wait(wait: Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    if secs < 90 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) }
+}

@@ -1,0 +1,102 @@
+//! The outermost middleware: a request id and a tracing span per request, the
+//! security headers on every response (pages, fragments, static files, errors),
+//! the origin check for state-changing requests, and error pages rendered in the
+//! layout in place of any body that was not meant for the user.
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
+use askama::Template;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::domain::tokens::random_token;
+use crate::web::errors::{AppError, ErrorPage};
+use crate::web::{KeepBody, Layout};
+
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'";
+
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    layout: Layout,
+    status: u16,
+    message: String,
+    request_id: String,
+}
+
+pub async fn frame(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request_id = random_token(16);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.path());
+    let http_req = req.request().clone();
+    let is_static = req.path().starts_with("/static/");
+
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let public_url = req.app_data::<web::Data<AppState>>().and_then(|s| s.settings.public_url.clone());
+    let res = if unsafe_method && !crate::auth::csrf::same_origin(req.request(), public_url.as_deref()) {
+        // Refused before any handler runs: state never changes on a cross-site request.
+        ServiceResponse::new(http_req.clone(), AppError::Csrf.error_response())
+    } else {
+        match next.call(req).instrument(span.clone()).await {
+            Ok(res) => res.map_into_boxed_body(),
+            Err(e) => ServiceResponse::new(http_req.clone(), e.error_response()),
+        }
+    };
+
+    let status = res.status();
+    let _guard = span.enter();
+    let mut res = if status.as_u16() >= 400 && res.response().extensions().get::<KeepBody>().is_none() {
+        if let Some(err) = res.response().error()
+            && status.is_server_error()
+        {
+            tracing::error!(status = status.as_u16(), error = ?err, "request failed");
+        }
+        let page = res.response().extensions().get::<ErrorPage>().cloned().unwrap_or_else(|| ErrorPage::for_status(status));
+        let (req, old) = res.into_parts();
+        let body = ErrorTemplate {
+            layout: Layout::bare(page.title),
+            status: status.as_u16(),
+            message: page.message,
+            request_id: request_id.clone(),
+        }
+        .render()
+        .unwrap_or_else(|_| format!("Error {} (request {request_id})", status.as_u16()));
+        let mut fresh = HttpResponse::build(status);
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                fresh.append_header((name.clone(), value.clone()));
+            }
+        }
+        ServiceResponse::new(req, fresh.content_type("text/html; charset=utf-8").body(body))
+    } else {
+        res
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::warn!(request_id = %request_id, "answered 500");
+    }
+
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        header::HeaderValue::from_static("same-origin"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&request_id) {
+        h.insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    if !is_static || status.as_u16() >= 400 {
+        // Pages may show account data: never keep them in any cache, and do not
+        // let the back button bring back a signed-in page after logout.
+        h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}

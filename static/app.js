@@ -1,0 +1,70 @@
+// keyhub's small script. Every page works without it; it adds conveniences only.
+// No inline handlers anywhere: the CSP allows scripts from 'self' alone.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // htmx sends the CSRF token as a header on every request it makes.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    evt.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+
+  // Copy buttons: <button data-copy="#selector">.
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest("[data-copy]");
+    if (!btn) return;
+    var source = document.querySelector(btn.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.value || source.textContent;
+    var done = function () { btn.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { source.select(); document.execCommand("copy"); done(); });
+    } else {
+      source.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // Forms with data-confirm ask first, in a real dialog (not window.confirm).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.hasAttribute("data-confirm") || form.dataset.confirmed === "yes") return;
+    evt.preventDefault();
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm";
+    var p = document.createElement("p");
+    p.textContent = form.getAttribute("data-confirm");
+    var actions = document.createElement("div");
+    actions.className = "dialog-actions";
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "secondary";
+    cancel.textContent = "Cancel";
+    var ok = document.createElement("button");
+    ok.type = "button";
+    ok.className = "danger";
+    ok.textContent = "Confirm";
+    actions.append(cancel, ok);
+    dialog.append(p, actions);
+    document.body.append(dialog);
+    cancel.addEventListener("click", function () { dialog.close(); dialog.remove(); });
+    ok.addEventListener("click", function () {
+      form.dataset.confirmed = "yes";
+      dialog.close();
+      dialog.remove();
+      form.requestSubmit();
+    });
+    dialog.showModal();
+  });
+
+  // The workspace switcher submits itself when a workspace is chosen.
+  document.addEventListener("change", function (evt) {
+    var form = evt.target.closest("form[data-autosubmit]");
+    if (form) form.requestSubmit();
+  });
+})();
