@@ -30,56 +30,96 @@ struct ErrorTemplate {
     request_id: String,
 }
 
-pub async fn frame(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn frame(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = random_token(16);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.path());
-    let http_req = req.request().clone();
     let is_static = req.path().starts_with("/static/");
 
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let public_url = req.app_data::<web::Data<AppState>>().and_then(|s| s.settings.public_url.clone());
-    let res = if unsafe_method && !crate::auth::csrf::same_origin(req.request(), public_url.as_deref()) {
+    if unsafe_method && !crate::auth::csrf::same_origin(req.request(), public_url.as_deref()) {
         // Refused before any handler runs: state never changes on a cross-site request.
-        ServiceResponse::new(http_req.clone(), AppError::Csrf.error_response())
-    } else {
-        match next.call(req).instrument(span.clone()).await {
-            Ok(res) => res.map_into_boxed_body(),
-            Err(e) => ServiceResponse::new(http_req.clone(), e.error_response()),
+        let res = finish(AppError::Csrf.error_response(), &request_id, is_static);
+        return Ok(req.into_response(res));
+    }
+    // No clone of the request may live across `call`: routing needs it unshared.
+    match next.call(req).instrument(span.clone()).await {
+        Ok(res) => {
+            let _guard = span.enter();
+            let (req, res) = res.map_into_boxed_body().into_parts();
+            Ok(ServiceResponse::new(req, finish(res, &request_id, is_static)))
         }
-    };
+        Err(e) => {
+            let _guard = span.enter();
+            tracing::error!(error = ?e, "request failed in a middleware");
+            Err(Framed { inner: e, request_id, is_static }.into())
+        }
+    }
+}
 
+/// An error from an inner middleware, answered with the same page and headers
+/// as any other response once actix turns it into one.
+struct Framed {
+    inner: actix_web::Error,
+    request_id: String,
+    is_static: bool,
+}
+
+impl std::fmt::Debug for Framed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.inner)
+    }
+}
+
+impl std::fmt::Display for Framed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.inner)
+    }
+}
+
+impl ResponseError for Framed {
+    fn status_code(&self) -> StatusCode {
+        self.inner.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        finish(self.inner.error_response(), &self.request_id, self.is_static)
+    }
+}
+
+/// Replaces bodies not meant for users with an error page, and adds the
+/// security headers.
+fn finish(res: HttpResponse, request_id: &str, is_static: bool) -> HttpResponse {
     let status = res.status();
-    let _guard = span.enter();
-    let mut res = if status.as_u16() >= 400 && res.response().extensions().get::<KeepBody>().is_none() {
-        if let Some(err) = res.response().error()
+    let mut res = if status.as_u16() >= 400 && res.extensions().get::<KeepBody>().is_none() {
+        if let Some(err) = res.error()
             && status.is_server_error()
         {
             tracing::error!(status = status.as_u16(), error = ?err, "request failed");
         }
-        let page = res.response().extensions().get::<ErrorPage>().cloned().unwrap_or_else(|| ErrorPage::for_status(status));
-        let (req, old) = res.into_parts();
+        let page = res.extensions().get::<ErrorPage>().cloned().unwrap_or_else(|| ErrorPage::for_status(status));
         let body = ErrorTemplate {
             layout: Layout::bare(page.title),
             status: status.as_u16(),
             message: page.message,
-            request_id: request_id.clone(),
+            request_id: request_id.to_owned(),
         }
         .render()
         .unwrap_or_else(|_| format!("Error {} (request {request_id})", status.as_u16()));
         let mut fresh = HttpResponse::build(status);
-        for (name, value) in old.headers() {
+        for (name, value) in res.headers() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
                 fresh.append_header((name.clone(), value.clone()));
             }
         }
-        ServiceResponse::new(req, fresh.content_type("text/html; charset=utf-8").body(body))
+        fresh.content_type("text/html; charset=utf-8").body(body)
     } else {
         res
     };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::warn!(request_id = %request_id, "answered 500");
-    }
 
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(CSP));
@@ -90,7 +130,7 @@ pub async fn frame(req: ServiceRequest, next: Next<impl MessageBody + 'static>) 
         header::HeaderName::from_static("cross-origin-opener-policy"),
         header::HeaderValue::from_static("same-origin"),
     );
-    if let Ok(v) = header::HeaderValue::from_str(&request_id) {
+    if let Ok(v) = header::HeaderValue::from_str(request_id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }
     if !is_static || status.as_u16() >= 400 {
@@ -98,5 +138,5 @@ pub async fn frame(req: ServiceRequest, next: Next<impl MessageBody + 'static>) 
         // let the back button bring back a signed-in page after logout.
         h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     }
-    Ok(res)
+    res
 }

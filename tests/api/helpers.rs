@@ -1,0 +1,207 @@
+//! The test harness: `TestApp::spawn()` starts the real application on port 0
+//! with a fresh database — a temp SQLite file, or a new PostgreSQL database when
+//! `KEYHUB_TEST_DATABASE_URL` is set — and hands out cookie-keeping clients
+//! that do not follow redirects.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use keyhub::{Application, Settings};
+use reqwest::{Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+pub const ADMIN_EMAIL: &str = "ada@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const WORKSPACE: &str = "Analytics";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub setup_code: String,
+    pub db: DatabaseConnection,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub address: String,
+}
+
+fn random_suffix() -> String {
+    keyhub::domain::tokens::random_token(12).to_lowercase()
+}
+
+/// A database of its own for one test.
+async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("KEYHUB_TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            let name = format!("keyhub_test_{}", random_suffix());
+            let admin = Database::connect(&base).await.expect("connect to KEYHUB_TEST_DATABASE_URL");
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            admin.close().await.ok();
+            let (root, _) = base.rsplit_once('/').expect("database URL has a path");
+            format!("{root}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("keyhub.db").display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = fresh_database(data_dir.path()).await;
+        let mut settings = Settings::default();
+        settings.bind = "127.0.0.1:0".parse().expect("address");
+        settings.data_dir = data_dir.path().to_path_buf();
+        settings.database_url = Some(database_url.clone());
+        configure(&mut settings);
+        let app = Application::build(settings).await.expect("application builds");
+        let port = app.port();
+        let setup_code = app.setup_code().to_owned();
+        let db = app.db().clone();
+        tokio::spawn(app.run());
+        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir }
+    }
+
+    pub fn client(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Client { http, address: self.address.clone() }
+    }
+
+    /// Runs setup and returns the admin's signed-in client.
+    pub async fn with_admin(&self) -> Client {
+        let c = self.client();
+        let res = c.setup(&self.setup_code, ADMIN_EMAIL, "Ada", ADMIN_PASSWORD, WORKSPACE).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "setup should succeed");
+        c
+    }
+
+    /// The admin invites `email` as a member with `permissions`; the invitee
+    /// accepts with `password`. Returns the invitee's signed-in client.
+    pub async fn with_member(&self, admin: &Client, email: &str, permissions: &[&str]) -> Client {
+        let link = admin.invite(email, "member", permissions).await;
+        let c = self.client();
+        let res = c.accept_invitation(&link, "Member", "member password 123").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "accepting the invitation should succeed");
+        c
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        self.db.execute_unprepared(sql).await.expect(sql);
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sea_orm::{FromQueryResult, Statement};
+        #[derive(FromQueryResult)]
+        struct N {
+            n: i64,
+        }
+        let row = N::find_by_statement(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .one(&self.db)
+            .await
+            .expect(sql)
+            .expect("a row");
+        row.n
+    }
+}
+
+/// The value of `name="csrf_token"` on a page.
+pub fn csrf_token(html: &str) -> String {
+    attr_after(html, "name=\"csrf_token\" value=\"").expect("page has a csrf_token field")
+}
+
+/// The text up to the next quote after `marker`.
+pub fn attr_after(html: &str, marker: &str) -> Option<String> {
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&#x2f;", "/").replace("&#47;", "/").replace("&amp;", "&"))
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.address, path) }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.text().await.expect("body")
+    }
+
+    /// Posts `fields` plus the CSRF token of the page at `form_page`.
+    pub async fn post_form(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let html = self.get(form_page).await.text().await.expect("body");
+        let token = csrf_token(&html);
+        self.post_raw(action, &token, fields).await
+    }
+
+    pub async fn post_raw(&self, action: &str, token: &str, fields: &[(&str, &str)]) -> Response {
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token)];
+        all.extend_from_slice(fields);
+        self.http.post(self.url(action)).form(&all).send().await.expect("POST")
+    }
+
+    pub async fn setup(&self, code: &str, email: &str, name: &str, password: &str, workspace: &str) -> Response {
+        self.post_form(
+            "/setup",
+            "/setup",
+            &[("setup_code", code), ("email", email), ("display_name", name), ("password", password), ("workspace", workspace)],
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_form("/login", "/login", &[("email", email), ("password", password)]).await
+    }
+
+    pub async fn logout(&self) -> Response {
+        self.post_form("/account", "/logout", &[]).await
+    }
+
+    /// Creates an invitation and returns its link.
+    pub async fn invite(&self, email: &str, role: &str, permissions: &[&str]) -> String {
+        let mut fields = vec![("email", email), ("role", role)];
+        fields.extend(permissions.iter().map(|p| ("permission", *p)));
+        let res = self.post_form("/admin/members", "/admin/invitations", &fields).await;
+        assert_eq!(res.status(), StatusCode::OK, "invitation created");
+        let html = res.text().await.expect("body");
+        attr_after(&html, "id=\"invite-link\" type=\"text\" readonly value=\"").expect("the page shows the invitation link")
+    }
+
+    pub async fn accept_invitation(&self, link: &str, name: &str, password: &str) -> Response {
+        self.post_form(
+            link,
+            link,
+            &[("display_name", name), ("password", password), ("confirm_password", password)],
+        )
+        .await
+    }
+
+    /// The id of the member row showing `email` on the members page.
+    pub async fn member_id(&self, email: &str) -> i64 {
+        let html = self.get_html("/admin/members").await;
+        let at = html.find(email).expect("member listed");
+        let row_start = html[..at].rfind("id=\"member-").expect("member row") + "id=\"member-".len();
+        let end = html[row_start..].find('"').expect("quote") + row_start;
+        html[row_start..end].parse().expect("member id")
+    }
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}

@@ -1,0 +1,97 @@
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// The page minus the per-session token, for comparing two responses.
+fn without_token(html: &str) -> String {
+    let token = csrf_token(html);
+    html.replace(&token, "TOKEN")
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_look_identical() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    let c = app.client();
+    let wrong = c.login(ADMIN_EMAIL, "not the password at all").await;
+    let wrong_status = wrong.status();
+    let wrong_html = without_token(&wrong.text().await.unwrap());
+    let unknown = c.login("nobody@example.com", "not the password at all").await;
+    let unknown_status = unknown.status();
+    let unknown_html = without_token(&unknown.text().await.unwrap()).replace("nobody@example.com", ADMIN_EMAIL);
+    assert_eq!(wrong_status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_status, unknown_status);
+    assert!(wrong_html.contains("Email or password is incorrect."));
+    assert_eq!(wrong_html, unknown_html, "same page apart from the echoed email");
+    assert!(wrong_html.contains(&format!("value=\"{ADMIN_EMAIL}\"")), "email kept in the form");
+}
+
+#[tokio::test]
+async fn login_logout_round_trip() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let res = admin.logout().await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&admin.get("/account").await), "/login");
+
+    let c = app.client();
+    let res = c.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/");
+    let html = c.get_html("/account").await;
+    assert!(html.contains(ADMIN_EMAIL));
+}
+
+#[tokio::test]
+async fn login_issues_a_new_session_id() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    let c = app.client();
+    let before = c.get("/login").await;
+    let cookie_before = before.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = csrf_token(&before.text().await.unwrap());
+    let res = c.post_raw("/login", &token, &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+    let cookie_after = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_ne!(cookie_before, cookie_after);
+    // Exactly one session carries the user: the pre-login one was replaced.
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions WHERE user_id IS NOT NULL").await, 2, "admin from setup + this login");
+}
+
+#[tokio::test]
+async fn repeated_failures_are_throttled_with_429() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    let c = app.client();
+    for i in 0..10 {
+        let res = c.login(ADMIN_EMAIL, "wrong password number").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let res = c.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(res.headers().contains_key("retry-after"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Too many failed sign-in attempts"));
+    assert_eq!(location(&c.get("/account").await), "/login", "not signed in");
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_and_same_site() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let res = c.get("/setup").await;
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("keyhub_session="));
+    assert!(cookie.contains("HttpOnly"));
+    assert!(cookie.contains("SameSite=Lax"));
+    assert!(cookie.contains("Path=/"));
+}
+
+#[tokio::test]
+async fn https_public_url_gives_a_secure_host_cookie() {
+    let app = TestApp::spawn_with(|s| s.public_url = Some("https://keyhub.example.com".into())).await;
+    let c = app.client();
+    let res = c.get("/setup").await;
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-keyhub_session="), "{cookie}");
+    assert!(cookie.contains("Secure"));
+}

@@ -1,0 +1,12 @@
+//! keyhub's one integration-test binary: every module runs against the real
+//! app on a random port with its own database (see `helpers`).
+mod helpers;
+
+mod account;
+mod cli;
+mod health;
+mod login;
+mod members;
+mod security;
+mod sessions;
+mod setup;
