@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# keyhub's test command: installs what the tests need on a fresh Debian
+# machine when it is missing, then runs the whole suite (one test binary).
+#   scripts/test.sh                 # SQLite
+#   KEYHUB_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/test.sh
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh browser_`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "Installing ${need_apt[*]} for the browser tests..."
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+cargo test --locked "$@"
