@@ -3,6 +3,7 @@
 mod helpers;
 
 mod account;
+mod browser;
 mod cli;
 mod health;
 mod login;

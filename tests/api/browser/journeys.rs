@@ -1,0 +1,132 @@
+//! The user journeys of the foundation, in a real browser.
+use super::Browser;
+use crate::helpers::*;
+
+/// Runs first-run setup in the browser and returns the admin's browser.
+async fn set_up(app: &TestApp, name: &str, javascript: bool) -> Browser {
+    let b = Browser::start(app, name, javascript).await;
+    b.open("/").await;
+    b.expect_path("/setup").await;
+    b.expect_text("Set up keyhub").await;
+    b.fill("Setup code", &app.setup_code).await;
+    b.fill("Email", ADMIN_EMAIL).await;
+    b.fill("Display name", "Ada").await;
+    b.fill("Password", ADMIN_PASSWORD).await;
+    b.fill("First workspace", WORKSPACE).await;
+    b.click_button("Create admin and workspace").await;
+    b.expect_path("/").await;
+    b.expect_text("Welcome to keyhub").await;
+    b.expect_text(&format!("You are working in {WORKSPACE} as admin")).await;
+    b
+}
+
+#[tokio::test]
+async fn browser_first_run_leads_through_setup_to_the_dashboard() {
+    let app = TestApp::spawn().await;
+    let b = set_up(&app, "first_run", true).await;
+    // The current workspace is visible in the navigation.
+    let current = b.value_of("#workspace-switch").await;
+    assert!(!current.is_empty(), "the switcher has a selected workspace");
+    b.expect_text("Dashboard").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn browser_login_with_wrong_password_then_right_then_logout() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    let b = Browser::start(&app, "login", true).await;
+    b.login(ADMIN_EMAIL, "this is not my password").await;
+    b.expect_text("Email or password is incorrect.").await;
+    assert_eq!(b.value_of("#f-email").await, ADMIN_EMAIL, "the email stays in the form");
+    assert_eq!(b.value_of("#f-password").await, "", "the password is not echoed");
+
+    b.fill("Password", ADMIN_PASSWORD).await;
+    b.click_button("Sign in").await;
+    b.expect_path("/").await;
+    b.click_link("Account").await;
+    b.expect_path("/account").await;
+    b.expect_text(&format!("Signed in as {ADMIN_EMAIL}")).await;
+
+    b.click_button("Sign out").await;
+    b.expect_text("You have signed out.").await;
+    // The back button must not bring back the signed-in page.
+    b.client.back().await.expect("back");
+    b.expect_path("/login").await;
+    b.expect_no_text(&format!("Signed in as {ADMIN_EMAIL}")).await;
+    b.close().await;
+}
+
+/// The admin invites a member with htmx (the link appears without a page
+/// load), copies it; a second browser joins; the admin sees the new member.
+#[tokio::test]
+async fn browser_invite_a_colleague_who_joins() {
+    let app = TestApp::spawn().await;
+    let admin = set_up(&app, "invite_admin", true).await;
+    admin.click_link("Admin").await;
+    admin.expect_path("/admin/members").await;
+    admin.expect_text("Invite someone").await;
+
+    // A marker on `window` survives an htmx swap but not a page load.
+    admin.execute("window.keyhubTestMarker = 'still-here'; return null;").await;
+    admin.fill("Email", "bob@example.com").await;
+    admin.check("#invite-panel", "data.read").await;
+    admin.click_button("Create invitation link").await;
+    admin.expect_text("Invitation created for bob@example.com").await;
+    let marker = admin.execute("return window.keyhubTestMarker || null;").await;
+    assert_eq!(marker, serde_json::json!("still-here"), "htmx swapped the panel without a page load");
+    admin.click_button("Copy").await;
+    admin.expect_text("Copied").await;
+    let link = admin.value_of("#invite-link").await;
+    assert!(link.contains("/invite/"), "{link}");
+
+    let bob = Browser::start(&app, "invite_bob", true).await;
+    bob.open(&link).await;
+    bob.expect_text(&format!("Join {WORKSPACE}")).await;
+    bob.fill("Display name", "Bob").await;
+    bob.fill("Choose a password", "bob password 1234").await;
+    bob.fill("Repeat the password", "bob password 1234").await;
+    bob.click_button("Join workspace").await;
+    bob.expect_path("/").await;
+    bob.expect_text(&format!("Welcome to {WORKSPACE}.")).await;
+    bob.expect_text("data.read").await;
+
+    admin.open("/admin/members").await;
+    admin.expect_text("bob@example.com").await;
+    bob.close().await;
+    admin.close().await;
+}
+
+/// The same journey with JavaScript off: forms post normally.
+#[tokio::test]
+async fn browser_invite_journey_works_without_javascript() {
+    let app = TestApp::spawn().await;
+    let admin = set_up(&app, "nojs_admin", false).await;
+    admin.click_link("Admin").await;
+    admin.fill("Email", "carol@example.com").await;
+    admin.check("#invite-panel", "data.write").await;
+    admin.click_button("Create invitation link").await;
+    admin.expect_text("Invitation created for carol@example.com").await;
+    admin.expect_path("/admin/invitations").await;
+    let link = admin.value_of("#invite-link").await;
+
+    let carol = Browser::start(&app, "nojs_carol", false).await;
+    carol.open(&link).await;
+    carol.fill("Display name", "Carol").await;
+    carol.fill("Choose a password", "short").await;
+    carol.fill("Repeat the password", "short").await;
+    carol.click_button("Join workspace").await;
+    carol.expect_text("A password has at least 12 characters.").await;
+    assert_eq!(carol.value_of("#f-display_name").await, "Carol", "input kept after an error");
+    carol.fill("Choose a password", "carol password 12").await;
+    carol.fill("Repeat the password", "carol password 12").await;
+    carol.click_button("Join workspace").await;
+    carol.expect_text(&format!("Welcome to {WORKSPACE}.")).await;
+    carol.click_button("Sign out").await;
+    carol.expect_text("You have signed out.").await;
+
+    admin.open("/admin/members").await;
+    admin.expect_text("carol@example.com").await;
+    carol.close().await;
+    admin.close().await;
+}
