@@ -9,6 +9,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
 
+use std::sync::Arc;
+
+use crate::auth::key_verifier::KeyVerifier;
 use crate::auth::session_store::DbSessionStore;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::{Secret, Settings};
@@ -21,6 +24,8 @@ pub struct AppState {
     /// One-time code that `/setup` asks for; printed on the console at start.
     pub setup_code: String,
     pub throttle: LoginThrottle,
+    /// The in-memory snapshot that verifies personal API keys.
+    pub keys: Arc<KeyVerifier>,
 }
 
 pub struct Application {
@@ -28,6 +33,7 @@ pub struct Application {
     port: u16,
     setup_code: String,
     db: DatabaseConnection,
+    keys: Arc<KeyVerifier>,
 }
 
 impl Application {
@@ -40,14 +46,16 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
         let port = listener.local_addr()?.port();
         let setup_code = crate::domain::tokens::setup_code();
+        let keys = KeyVerifier::new(db.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: settings.clone(),
             setup_code: setup_code.clone(),
             throttle: LoginThrottle::default(),
+            keys: keys.clone(),
         });
         let server = serve(listener, state, &secret)?;
-        Ok(Application { server, port, setup_code, db })
+        Ok(Application { server, port, setup_code, db, keys })
     }
 
     pub fn port(&self) -> u16 {
@@ -64,6 +72,7 @@ impl Application {
 
     pub async fn run(self) -> std::io::Result<()> {
         spawn_session_sweeper(self.db.clone());
+        self.keys.spawn_watcher();
         self.server.await
     }
 }
@@ -103,6 +112,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .wrap(session)
             .wrap(from_fn(ui::middleware::frame))
+            .configure(crate::api::routes)
             .configure(routes)
             .default_service(web::to(ui::home::not_found))
     })
@@ -122,10 +132,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(urls::LOGIN, web::get().to(auth::show))
         .route(urls::LOGIN, web::post().to(auth::submit))
         .route(urls::LOGOUT, web::post().to(auth::logout))
-        .route(urls::ACCOUNT, web::get().to(account::show))
-        .route(urls::ACCOUNT_PROFILE, web::post().to(account::update_profile))
-        .route(urls::ACCOUNT_PASSWORD, web::post().to(account::change_password))
-        .route(urls::WORKSPACES, web::post().to(account::create_workspace))
+        .route(urls::ACCOUNT, web::get().to(account::profile::show))
+        .route(urls::ACCOUNT_PROFILE, web::post().to(account::profile::update_profile))
+        .route(urls::ACCOUNT_PASSWORD, web::post().to(account::profile::change_password))
+        .route(urls::WORKSPACES, web::post().to(account::profile::create_workspace))
+        .route(urls::ACCOUNT_KEYS, web::get().to(account::keys::show))
+        .route(urls::ACCOUNT_KEYS, web::post().to(account::keys::generate))
+        .route("/account/keys/{id}/rotate", web::post().to(account::keys::rotate))
+        .route("/account/keys/{id}/revoke", web::post().to(account::keys::revoke))
+        .route("/account/keys/{id}/delete", web::post().to(account::keys::delete))
         .route(urls::WORKSPACE_SWITCH, web::post().to(workspaces::switch))
         .route("/invite/{token}", web::get().to(invitations::show))
         .route("/invite/{token}", web::post().to(invitations::accept))
@@ -137,6 +152,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/members/{id}/enable", web::post().to(admin::members::enable))
                 .route("/members/{id}/remove", web::post().to(admin::members::remove))
                 .route("/invitations", web::post().to(admin::members::invite))
+                .route("/keys/{id}/revoke", web::post().to(admin::members::revoke_key))
                 .route("/invitations/{id}/revoke", web::post().to(admin::members::revoke_invitation)),
         );
 }

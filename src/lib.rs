@@ -3,6 +3,7 @@
 //! tests build exactly the same application.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -31,14 +31,11 @@
   });
 
   // Forms with data-confirm ask first, in a real dialog (not window.confirm).
-  document.addEventListener("submit", function (evt) {
-    var form = evt.target;
-    if (!form.hasAttribute("data-confirm") || form.dataset.confirmed === "yes") return;
-    evt.preventDefault();
+  function confirmDialog(question, onConfirm) {
     var dialog = document.createElement("dialog");
     dialog.className = "confirm";
     var p = document.createElement("p");
-    p.textContent = form.getAttribute("data-confirm");
+    p.textContent = question;
     var actions = document.createElement("div");
     actions.className = "dialog-actions";
     var cancel = document.createElement("button");
@@ -53,13 +50,29 @@
     dialog.append(p, actions);
     document.body.append(dialog);
     cancel.addEventListener("click", function () { dialog.close(); dialog.remove(); });
-    ok.addEventListener("click", function () {
+    ok.addEventListener("click", function () { dialog.close(); dialog.remove(); onConfirm(); });
+    dialog.showModal();
+    cancel.focus();
+  }
+
+  // htmx forms: htmx asks before every request; we answer with the dialog.
+  document.addEventListener("htmx:confirm", function (evt) {
+    var form = evt.detail.elt && evt.detail.elt.closest && evt.detail.elt.closest("form[data-confirm]");
+    if (!form) return;
+    evt.preventDefault();
+    confirmDialog(form.getAttribute("data-confirm"), function () { evt.detail.issueRequest(true); });
+  });
+
+  // Plain forms (htmx handles its own above).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (evt.defaultPrevented || !form.hasAttribute("data-confirm") || form.dataset.confirmed === "yes") return;
+    if (window.htmx && form.hasAttribute("hx-post")) return;
+    evt.preventDefault();
+    confirmDialog(form.getAttribute("data-confirm"), function () {
       form.dataset.confirmed = "yes";
-      dialog.close();
-      dialog.remove();
       form.requestSubmit();
     });
-    dialog.showModal();
   });
 
   // The workspace switcher submits itself when a workspace is chosen.

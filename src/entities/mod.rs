@@ -1,8 +1,10 @@
 //! SeaORM entities, one file per table, kept apart from the hand-written queries
 //! in `store/`. Nothing outside `store/` should need to build queries on these.
+pub mod audit_events;
 pub mod instance_facts;
 pub mod invitations;
 pub mod members;
+pub mod personal_keys;
 pub mod sessions;
 pub mod users;
 pub mod workspaces;

@@ -1,7 +1,10 @@
 //! Queries grouped by aggregate. Functions here take a connection (or a
 //! transaction) and plain values, and return entities or domain values;
 //! they know nothing of HTTP.
+pub mod audit;
+pub mod changes;
 pub mod invitations;
+pub mod keys;
 pub mod members;
 pub mod sessions;
 pub mod setup;

@@ -190,6 +190,7 @@ pub async fn accept(
             .await?;
     }
     txn.commit().await?;
+    state.keys.changed().await?;
     tracing::info!(user_id, workspace_id = inv.workspace_id, "invitation accepted");
     session.renew();
     session.insert(keys::USER_ID, user_id).map_err(|e| anyhow::anyhow!("session: {e}"))?;

@@ -205,3 +205,59 @@ impl Client {
 pub fn location(res: &Response) -> String {
     res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
+
+/// A JSON API response: status, `error.code` if any, and the body.
+pub struct ApiReply {
+    pub status: StatusCode,
+    pub code: Option<String>,
+    pub body: serde_json::Value,
+}
+
+impl TestApp {
+    /// Calls the JSON API with `Authorization: Bearer <key>`.
+    pub async fn api(&self, path: &str, key: &str) -> ApiReply {
+        let res = reqwest::Client::new()
+            .get(format!("{}{path}", self.address))
+            .header("Authorization", format!("Bearer {key}"))
+            .send()
+            .await
+            .expect("API call");
+        ApiReply::read(res).await
+    }
+
+    pub async fn api_with(&self, req: reqwest::RequestBuilder) -> ApiReply {
+        ApiReply::read(req.send().await.expect("API call")).await
+    }
+}
+
+impl ApiReply {
+    pub async fn read(res: Response) -> ApiReply {
+        let status = res.status();
+        assert!(
+            res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").starts_with("application/json"),
+            "API answers JSON"
+        );
+        let body: serde_json::Value = res.json().await.expect("JSON body");
+        let code = body["error"]["code"].as_str().map(str::to_owned);
+        ApiReply { status, code, body }
+    }
+}
+
+impl Client {
+    /// Generates a personal key on the keys tab; returns the response status
+    /// and the secret shown once (when generation succeeded).
+    pub async fn generate_key(&self, label: &str, permissions: &[&str], expires: &str) -> (StatusCode, Option<String>, String) {
+        let mut fields = vec![("label", label), ("expires", expires)];
+        fields.extend(permissions.iter().map(|p| ("permission", *p)));
+        let res = self.post_form("/account/keys", "/account/keys", &fields).await;
+        let status = res.status();
+        let html = res.text().await.expect("body");
+        (status, attr_after(&html, "id=\"new-secret\" type=\"text\" readonly value=\""), html)
+    }
+
+    pub async fn new_key(&self, label: &str, permissions: &[&str]) -> String {
+        let (status, secret, _) = self.generate_key(label, permissions, "never").await;
+        assert_eq!(status, StatusCode::OK, "key generated");
+        secret.expect("the secret is shown once")
+    }
+}

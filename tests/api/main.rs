@@ -6,6 +6,7 @@ mod account;
 mod browser;
 mod cli;
 mod health;
+mod keys;
 mod login;
 mod members;
 mod security;

@@ -78,6 +78,8 @@ struct MembersPage {
     invitations: Vec<InvitationView>,
     panel: InvitePanel,
     csrf: String,
+    keys: Vec<crate::web::account::keys::KeyCard>,
+    activity: Vec<crate::web::account::keys::ActivityItem>,
 }
 
 #[derive(Template)]
@@ -101,7 +103,14 @@ async fn members_page(state: &AppState, user: &CurrentUser, panel: InvitePanel) 
             expired: i.expires_at <= now,
         })
         .collect();
+    let all_keys = crate::store::keys::for_workspace(&state.db, ws).await?;
+    let owners = crate::store::users::names(&state.db, all_keys.iter().map(|k| k.user_id)).await?;
+    let keys = all_keys.iter().map(|k| crate::web::account::keys::card(k, now, owners.get(&k.user_id).cloned())).collect();
+    let events = crate::store::audit::recent(&state.db, ws, None, 50).await?;
+    let activity = crate::web::account::keys::activity(state, events, &all_keys).await?;
     Ok(MembersPage {
+        keys,
+        activity,
         layout: Layout::for_user(user, "Members"),
         members: rows
             .into_iter()
@@ -257,6 +266,26 @@ async fn change(
                 // End their sessions at once, not at the next idle timeout.
                 crate::store::sessions::delete_for_user(&state.db, user_id).await?;
             }
+            if matches!(change, MemberChange::Remove) {
+                // Removal is final for their keys here; rejoining later does not revive them.
+                let n = crate::store::keys::revoke_all_for(&state.db, user.workspace_id(), user_id).await?;
+                if n > 0 {
+                    crate::store::audit::record(
+                        &state.db,
+                        crate::store::audit::Event {
+                            workspace_id: user.workspace_id(),
+                            actor_user_id: Some(user.user.id),
+                            key_id: None,
+                            action: "key.revoked",
+                            detail: format!("{n} key(s) revoked because their owner was removed from the workspace."),
+                            ip: None,
+                        },
+                    )
+                    .await?;
+                }
+            }
+            // Keys follow their owner's rights on the very next request.
+            state.keys.changed().await?;
             Flash::push(&user.session, "success", done);
         }
         Err(ChangeError::NotFound) => return Err(AppError::NotFound),
@@ -302,4 +331,30 @@ pub async fn remove(
     CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
     change(&state, &user, path.into_inner(), MemberChange::Remove, "The member has been removed from the workspace.").await
+}
+
+/// An admin revokes any personal key of the workspace (members.manage).
+pub async fn revoke_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None).await?.ok_or(AppError::NotFound)?;
+    if crate::store::keys::revoke(&state.db, key.id).await? {
+        state.keys.changed().await?;
+        let event = crate::store::audit::Event {
+            workspace_id: user.workspace_id(),
+            actor_user_id: Some(user.user.id),
+            key_id: Some(key.id),
+            action: "key.revoked",
+            detail: "Revoked by an admin.".into(),
+            ip: crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()),
+        };
+        crate::store::audit::record(&state.db, event).await?;
+        Flash::push(&user.session, "success", format!("The key {} ({}) has been revoked.", key.label, key.identifier));
+    }
+    Ok(see_other(urls::MEMBERS))
 }

@@ -1,0 +1,143 @@
+//! Every refusal of the JSON API: `{"error": {"code": "...", "message": "..."}}`
+//! with a stable machine code. 401 for identity problems, 403 for permission
+//! problems. Internals never reach the body.
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::key_verifier::KeyRefusal;
+use crate::domain::Permission;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no key")]
+    MissingKey,
+    #[error("malformed key")]
+    MalformedKey,
+    #[error("unknown key")]
+    UnknownKey,
+    #[error("revoked key")]
+    RevokedKey,
+    #[error("expired key")]
+    ExpiredKey,
+    #[error("owner inactive")]
+    OwnerInactive,
+    #[error("insufficient permission")]
+    InsufficientPermission(Permission),
+    #[error("not found")]
+    NotFound,
+    #[error("busy")]
+    Busy,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if crate::store::is_busy(&e) {
+            ApiError::Busy
+        } else {
+            ApiError::Internal(anyhow::Error::new(e).context("database query failed"))
+        }
+    }
+}
+
+impl From<KeyRefusal> for ApiError {
+    fn from(r: KeyRefusal) -> Self {
+        match r {
+            KeyRefusal::Missing => ApiError::MissingKey,
+            KeyRefusal::Malformed => ApiError::MalformedKey,
+            KeyRefusal::Unknown => ApiError::UnknownKey,
+            KeyRefusal::Revoked { .. } => ApiError::RevokedKey,
+            KeyRefusal::Expired { .. } => ApiError::ExpiredKey,
+            KeyRefusal::OwnerInactive => ApiError::OwnerInactive,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code, e.g. `revoked_key`.
+    pub code: &'static str,
+    /// A sentence for the person reading it.
+    pub message: String,
+}
+
+/// Every code with its status and meaning; the docs page lists these.
+pub const CODES: &[(&str, u16, &str)] = &[
+    ("missing_key", 401, "No key was sent. Send it as `Authorization: Bearer <key>`, `Authorization: Apikey <key>` or `X-API-Key: <key>`."),
+    ("malformed_key", 401, "The value is not a keyhub key: wrong prefix, length, characters or checksum (a typo or a truncated copy)."),
+    ("unknown_key", 401, "No such key: it was never issued, has been deleted, or is an old secret whose rotation grace period ended."),
+    ("revoked_key", 401, "The key has been revoked. Generate a new one under Your account → API keys."),
+    ("expired_key", 401, "The key has expired. Generate a new one, or rotate before the expiry date next time."),
+    ("owner_inactive", 401, "The key's owner is no longer an active member of the key's workspace."),
+    ("insufficient_permission", 403, "The key, or its owner at this moment, lacks the permission this endpoint needs."),
+    ("not_found", 404, "There is no such endpoint or resource in the key's workspace."),
+    ("busy", 503, "keyhub is busy; retry after the number of seconds in Retry-After."),
+    ("internal", 500, "keyhub could not complete the request; it has been logged."),
+];
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingKey => "missing_key",
+            ApiError::MalformedKey => "malformed_key",
+            ApiError::UnknownKey => "unknown_key",
+            ApiError::RevokedKey => "revoked_key",
+            ApiError::ExpiredKey => "expired_key",
+            ApiError::OwnerInactive => "owner_inactive",
+            ApiError::InsufficientPermission(_) => "insufficient_permission",
+            ApiError::NotFound => "not_found",
+            ApiError::Busy => "busy",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::InsufficientPermission(p) => {
+                format!("This needs the permission {p}, which this key or its owner does not have now.")
+            }
+            other => CODES.iter().find(|(c, _, _)| *c == other.code()).map(|(_, _, m)| m.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InsufficientPermission(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = ?e, "API request failed");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"keyhub\""));
+        }
+        if let ApiError::Busy = self {
+            res.insert_header((header::RETRY_AFTER, "2"));
+        }
+        let mut res = res.json(ErrorBody { error: ErrorDetail { code: self.code(), message: self.message() } });
+        // The JSON is the answer: the HTML error-page middleware leaves it alone.
+        res.extensions_mut().insert(crate::web::KeepBody);
+        res
+    }
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

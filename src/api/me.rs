@@ -1,0 +1,62 @@
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::{ApiError, Principal};
+use crate::app::AppState;
+use crate::domain::Permission;
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    pub workspace: WorkspaceRef,
+    pub owner: OwnerRef,
+    pub key: KeyRef,
+    /// What this key may do now: its permissions ∩ its owner's current ones.
+    pub permissions: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkspaceRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OwnerRef {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyRef {
+    pub id: i64,
+    pub label: String,
+    /// `khp_…abcd`; never the secret.
+    pub identifier: String,
+}
+
+/// Who am I: the key's workspace, owner and effective permissions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "keys",
+    responses(
+        (status = 200, description = "The key and what it may do now", body = MeResponse),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired key, or inactive owner", body = crate::api::errors::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn me(state: web::Data<AppState>, p: Principal) -> Result<HttpResponse, ApiError> {
+    let ws = crate::store::workspaces::find(&state.db, p.key.workspace_id).await?.ok_or(ApiError::NotFound)?;
+    let owner = crate::store::users::find(&state.db, p.key.owner_id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        workspace: WorkspaceRef { id: ws.id, name: ws.name },
+        owner: OwnerRef { id: owner.id, email: owner.email, display_name: owner.display_name },
+        key: KeyRef { id: p.key.key_id, label: p.key.label.clone(), identifier: p.key.identifier.clone() },
+        permissions: p.key.permissions.iter().map(|x: Permission| x.as_str().to_owned()).collect(),
+        expires_at: p.key.expires_at,
+    }))
+}

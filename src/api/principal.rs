@@ -1,0 +1,130 @@
+//! The authenticated caller of the JSON API, and the permission a handler
+//! needs: `Principal<perm::MembersManage>` refuses with
+//! `insufficient_permission` unless the key *and* its owner, right now, hold
+//! `members.manage`.
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use chrono::Utc;
+
+use crate::api::ApiError;
+use crate::app::AppState;
+use crate::auth::client_ip::client_ip;
+use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
+use crate::domain::Permission;
+
+/// What a handler requires of the key.
+pub trait Requirement {
+    const PERMISSION: Option<Permission>;
+}
+
+/// Marker types naming the permission an endpoint needs.
+pub mod perm {
+    use super::Requirement;
+    use crate::domain::Permission;
+
+    /// Any valid key.
+    pub struct Authenticated;
+    impl Requirement for Authenticated {
+        const PERMISSION: Option<Permission> = None;
+    }
+
+    macro_rules! requirement {
+        ($($name:ident => $p:ident),* $(,)?) => {$(
+            pub struct $name;
+            impl Requirement for $name {
+                const PERMISSION: Option<Permission> = Some(Permission::$p);
+            }
+        )*};
+    }
+    requirement! {
+        DataRead => DataRead,
+        DataWrite => DataWrite,
+        OntologyEdit => OntologyEdit,
+        ConnectorsManage => ConnectorsManage,
+        HubKeysManage => HubKeysManage,
+        MembersManage => MembersManage,
+    }
+}
+
+pub struct Principal<R: Requirement = perm::Authenticated> {
+    pub key: VerifiedKey,
+    _requirement: PhantomData<R>,
+}
+
+/// The key as sent: `Authorization: Bearer|Apikey <key>`, `X-API-Key`, or the
+/// `apikey` query parameter (for tools that cannot set headers; it may end up
+/// in logs and browser history, so headers are preferred).
+pub fn presented_key(req: &HttpRequest) -> Option<String> {
+    if let Some(v) = req.headers().get("authorization") {
+        let v = v.to_str().unwrap_or("\u{0}");
+        let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+        return Some(if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("apikey") {
+            rest.trim().to_owned()
+        } else {
+            // Basic or anything else: present but not a key we accept.
+            "\u{0}".to_owned()
+        });
+    }
+    if let Some(v) = req.headers().get("x-api-key") {
+        return Some(v.to_str().unwrap_or("\u{0}").trim().to_owned());
+    }
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("apikey").cloned())
+}
+
+async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state")))?;
+    let presented = presented_key(&req);
+    let ip = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+    let key = match state.keys.verify(presented.as_deref(), Utc::now()).await? {
+        Ok(key) => key,
+        Err(refusal) => {
+            audit_refusal(state, refusal, ip).await;
+            return Err(refusal.into());
+        }
+    };
+    if let Some(p) = R::PERMISSION
+        && !key.permissions.contains(p)
+    {
+        return Err(ApiError::InsufficientPermission(p));
+    }
+    state.keys.note_use(key.key_id, ip);
+    Ok(Principal { key, _requirement: PhantomData })
+}
+
+/// Uses of revoked or expired keys are worth knowing about: someone still
+/// holds a secret that should be gone.
+async fn audit_refusal(state: &AppState, refusal: KeyRefusal, ip: Option<String>) {
+    let (action, key_id, workspace_id, owner_id) = match refusal {
+        KeyRefusal::Revoked { key_id, workspace_id, owner_id } => ("key.refused_revoked", key_id, workspace_id, owner_id),
+        KeyRefusal::Expired { key_id, workspace_id, owner_id } => ("key.refused_expired", key_id, workspace_id, owner_id),
+        _ => return,
+    };
+    if !state.keys.refusal_due(key_id) {
+        return;
+    }
+    let event = crate::store::audit::Event {
+        workspace_id,
+        actor_user_id: Some(owner_id),
+        key_id: Some(key_id),
+        action,
+        detail: "A request used this key and was refused.".into(),
+        ip,
+    };
+    if let Err(e) = crate::store::audit::record(&state.db, event).await {
+        tracing::warn!(error = %e, "auditing a refused key failed");
+    }
+}
+
+impl<R: Requirement + 'static> FromRequest for Principal<R> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}

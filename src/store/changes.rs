@@ -1,0 +1,27 @@
+//! A change marker shared by all nodes: every change that affects key
+//! verification (keys, memberships) writes a new random value, and each
+//! node's key verifier reloads when it sees a value it has not loaded.
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+
+use crate::entities::instance_facts as facts;
+
+const NAME: &str = "keys_version";
+
+pub async fn bump(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let row = facts::ActiveModel {
+        name: Set(NAME.into()),
+        value: Set(crate::domain::tokens::random_token(16)),
+        created_at: Set(Utc::now()),
+    };
+    facts::Entity::insert(row)
+        .on_conflict(OnConflict::column(facts::Column::Name).update_column(facts::Column::Value).to_owned())
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+pub async fn current(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr> {
+    Ok(facts::Entity::find_by_id(NAME.to_owned()).one(db).await?.map(|f| f.value))
+}

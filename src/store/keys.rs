@@ -1,0 +1,143 @@
+//! Personal API keys at rest.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::domain::PermissionSet;
+use crate::domain::keys::{KeyLabel, KeySecret};
+use crate::entities::personal_keys as keys;
+
+pub struct NewKey<'a> {
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub label: &'a KeyLabel,
+    pub permissions: &'a PermissionSet,
+    pub secret: &'a KeySecret,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>) -> Result<keys::Model, DbErr> {
+    keys::ActiveModel {
+        workspace_id: Set(new.workspace_id),
+        user_id: Set(new.user_id),
+        label: Set(new.label.as_str().to_owned()),
+        permissions: Set(new.permissions.to_stored()),
+        identifier: Set(new.secret.identifier()),
+        secret_hash: Set(new.secret.digest()),
+        previous_secret_hash: Set(None),
+        previous_valid_until: Set(None),
+        created_at: Set(Utc::now()),
+        expires_at: Set(new.expires_at),
+        revoked_at: Set(None),
+        rotated_at: Set(None),
+        last_used_at: Set(None),
+        last_used_ip: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// A user's keys in one workspace, newest first.
+pub async fn for_owner(db: &impl ConnectionTrait, workspace_id: i64, user_id: i64) -> Result<Vec<keys::Model>, DbErr> {
+    keys::Entity::find()
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .filter(keys::Column::UserId.eq(user_id))
+        .order_by_desc(keys::Column::CreatedAt)
+        .order_by_desc(keys::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn for_workspace(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<keys::Model>, DbErr> {
+    keys::Entity::find()
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .order_by_desc(keys::Column::CreatedAt)
+        .order_by_desc(keys::Column::Id)
+        .all(db)
+        .await
+}
+
+/// A key of this workspace, optionally only if `owner` owns it. Ids from
+/// elsewhere are simply not found.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    id: i64,
+    owner: Option<i64>,
+) -> Result<Option<keys::Model>, DbErr> {
+    let mut q = keys::Entity::find_by_id(id).filter(keys::Column::WorkspaceId.eq(workspace_id));
+    if let Some(user_id) = owner {
+        q = q.filter(keys::Column::UserId.eq(user_id));
+    }
+    q.one(db).await
+}
+
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<keys::Model>, DbErr> {
+    keys::Entity::find().all(db).await
+}
+
+/// Gives the key a new secret; the old one stays valid until `old_valid_until`
+/// (or stops at once when `None`).
+pub async fn rotate(
+    db: &impl ConnectionTrait,
+    key: &keys::Model,
+    secret: &KeySecret,
+    old_valid_until: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    keys::ActiveModel {
+        id: Set(key.id),
+        identifier: Set(secret.identifier()),
+        secret_hash: Set(secret.digest()),
+        previous_secret_hash: Set(old_valid_until.map(|_| key.secret_hash.clone())),
+        previous_valid_until: Set(old_valid_until),
+        rotated_at: Set(Some(Utc::now())),
+        ..Default::default()
+    }
+    .update(db)
+    .await
+    .map(|_| ())
+}
+
+/// Revokes the key; false when it was already revoked.
+pub async fn revoke(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let res = keys::Entity::update_many()
+        .col_expr(keys::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(keys::Column::Id.eq(id))
+        .filter(keys::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Deletes a key that has been revoked.
+pub async fn delete_revoked(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let res = keys::Entity::delete_many()
+        .filter(keys::Column::Id.eq(id))
+        .filter(keys::Column::RevokedAt.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn record_use(db: &impl ConnectionTrait, id: i64, at: DateTime<Utc>, ip: Option<String>) -> Result<(), DbErr> {
+    keys::Entity::update_many()
+        .col_expr(keys::Column::LastUsedAt, Expr::value(at))
+        .col_expr(keys::Column::LastUsedIp, Expr::value(ip))
+        .filter(keys::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Revokes every key a user holds in a workspace (when they are removed from it).
+pub async fn revoke_all_for(db: &impl ConnectionTrait, workspace_id: i64, user_id: i64) -> Result<u64, DbErr> {
+    let res = keys::Entity::update_many()
+        .col_expr(keys::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .filter(keys::Column::UserId.eq(user_id))
+        .filter(keys::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

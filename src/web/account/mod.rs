@@ -1,0 +1,3 @@
+//! `Your account`: profile and password, and personal API keys.
+pub mod keys;
+pub mod profile;
