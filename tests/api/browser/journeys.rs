@@ -130,3 +130,80 @@ async fn browser_invite_journey_works_without_javascript() {
     carol.close().await;
     admin.close().await;
 }
+
+/// Account → API keys: generate (htmx swaps the card in), copy the secret,
+/// use it from an HTTP client, rotate, then revoke through the dialog.
+#[tokio::test]
+async fn browser_personal_key_generate_use_rotate_revoke() {
+    let app = TestApp::spawn().await;
+    let b = set_up(&app, "keys", true).await;
+    b.click_link("Account").await;
+    b.click_link("API keys").await;
+    b.expect_path("/account/keys").await;
+    b.execute("window.keyhubTestMarker = 'still-here'; return null;").await;
+
+    b.click_summary("+ Generate new key").await;
+    b.fill("Label", "nightly export").await;
+    b.check("#keys-area", "data.read").await;
+    b.click_button("Generate key").await;
+    b.expect_text("you will not see this secret again").await;
+    assert_eq!(
+        b.execute("return window.keyhubTestMarker || null;").await,
+        serde_json::json!("still-here"),
+        "the card was swapped in by htmx"
+    );
+    b.click_button("Copy").await;
+    b.expect_text("Copied").await;
+    let secret = b.value_of("#new-secret").await;
+    assert!(secret.starts_with("khp_"), "{secret}");
+
+    let me = app.api("/api/v1/me", &secret).await;
+    assert_eq!(me.status, reqwest::StatusCode::OK);
+    assert_eq!(me.body["permissions"], serde_json::json!(["data.read"]));
+
+    // Reloading the tab never shows the secret again.
+    b.open("/account/keys").await;
+    b.expect_text("nightly export").await;
+    b.expect_no_text(&secret).await;
+
+    // Rotate with no grace: the old secret stops, the new one works.
+    b.select("Old secret keeps working", "not at all").await;
+    b.click_button("Rotate").await;
+    b.expect_text("The old secret stopped working now.").await;
+    let rotated = b.value_of("#new-secret").await;
+    assert_ne!(rotated, secret);
+    assert_eq!(app.api("/api/v1/me", &secret).await.code.as_deref(), Some("unknown_key"));
+    assert_eq!(app.api("/api/v1/me", &rotated).await.status, reqwest::StatusCode::OK);
+
+    // Revoke: a dialog asks first; cancelling keeps the key.
+    b.click_button("Revoke").await;
+    b.click_dialog_button("Cancel").await;
+    assert_eq!(app.api("/api/v1/me", &rotated).await.status, reqwest::StatusCode::OK);
+    b.click_button("Revoke").await;
+    b.confirm_dialog().await;
+    b.expect_text("revoked").await;
+    b.expect_text("Delete").await;
+    assert_eq!(app.api("/api/v1/me", &rotated).await.code.as_deref(), Some("revoked_key"));
+    b.close().await;
+}
+
+/// The keys tab without JavaScript: plain forms and pages.
+#[tokio::test]
+async fn browser_personal_keys_work_without_javascript() {
+    let app = TestApp::spawn().await;
+    let b = set_up(&app, "keys_nojs", false).await;
+    b.open("/account/keys").await;
+    b.click_summary("+ Generate new key").await;
+    b.click_button("Generate key").await;
+    b.expect_text("Give the key a label").await;
+    b.fill("Label", "no-js key").await;
+    b.click_button("Generate key").await;
+    b.expect_text("you will not see this secret again").await;
+    let secret = b.value_of("#new-secret").await;
+    assert_eq!(app.api("/api/v1/me", &secret).await.status, reqwest::StatusCode::OK);
+    // Without JS there is no dialog: the form posts directly.
+    b.click_button("Revoke").await;
+    b.expect_text("revoked").await;
+    assert_eq!(app.api("/api/v1/me", &secret).await.code.as_deref(), Some("revoked_key"));
+    b.close().await;
+}

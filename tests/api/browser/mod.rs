@@ -113,6 +113,19 @@ impl Browser {
         }
     }
 
+    /// With `KEYHUB_SCREENSHOTS=1`, saves a picture of every checked page
+    /// (for looking at the UI); otherwise only failures are saved.
+    async fn maybe_screenshot(&self) {
+        if std::env::var_os("KEYHUB_SCREENSHOTS").is_none() {
+            return;
+        }
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(dir.join(format!("{}-step{:02}-ok.png", self.name, self.step.get())), png);
+        }
+    }
+
     /// Saves a screenshot and stops the test with `msg`.
     pub async fn fail(&self, msg: impl std::fmt::Display) -> ! {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
@@ -210,6 +223,35 @@ impl Browser {
         }
     }
 
+    /// Opens a `<details>` section by its summary text.
+    pub async fn click_summary(&self, text: &str) {
+        self.next_step();
+        let xpath = format!("//summary[normalize-space()={}]", xpath_literal(text));
+        let el = self.find(Locator::XPath(&xpath), &format!("section \"{text}\"")).await;
+        if let Err(e) = el.click().await {
+            self.fail(format!("cannot open \"{text}\": {e}")).await;
+        }
+    }
+
+    /// Chooses the option shown as `option` in the select labelled `label`.
+    pub async fn select(&self, label: &str, option: &str) {
+        self.next_step();
+        let el = self.field(label).await;
+        if let Err(e) = el.select_by_label(option).await {
+            self.fail(format!("cannot choose \"{option}\" in \"{label}\": {e}")).await;
+        }
+    }
+
+    /// Clicks a button of the open dialog by its text.
+    pub async fn click_dialog_button(&self, text: &str) {
+        self.next_step();
+        let xpath = format!("//dialog[@open]//button[normalize-space()={}]", xpath_literal(text));
+        let el = self.find(Locator::XPath(&xpath), &format!("dialog button \"{text}\"")).await;
+        if let Err(e) = el.click().await {
+            self.fail(format!("cannot click \"{text}\" in the dialog: {e}")).await;
+        }
+    }
+
     /// Confirms the open confirmation dialog (our `<dialog>`, not `window.confirm`).
     pub async fn confirm_dialog(&self) {
         self.next_step();
@@ -240,6 +282,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.expect_clean_console().await;
+        self.maybe_screenshot().await;
     }
 
     pub async fn expect_no_text(&self, text: &str) {
