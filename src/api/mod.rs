@@ -14,9 +14,10 @@ pub use principal::{Principal, perm};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .route("/openapi.json", web::get().to(docs::openapi_json))
-            .route("/me", web::get().to(me::me))
-            .route("/members", web::get().to(members::list))
+            // Resources (not bare routes) so that a wrong method is a 405, not a 404.
+            .service(web::resource("/openapi.json").get(docs::openapi_json))
+            .service(web::resource("/me").get(me::me))
+            .service(web::resource("/members").get(members::list))
             .default_service(web::to(errors::not_found)),
     )
     .route("/api/docs", web::get().to(docs::page));

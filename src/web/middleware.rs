@@ -37,15 +37,14 @@ pub async fn frame(
     let request_id = random_token(16);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.path());
-    let is_static = req.path().starts_with("/static/");
+    let kind = Kind::of(req.path());
 
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let public_url = req.app_data::<web::Data<AppState>>().and_then(|s| s.settings.public_url.clone());
     // The API authenticates with keys, not cookies: there is nothing to forge.
-    let is_api = req.path().starts_with("/api/");
-    if unsafe_method && !is_api && !crate::auth::csrf::same_origin(req.request(), public_url.as_deref()) {
+    if unsafe_method && kind != Kind::Api && !crate::auth::csrf::same_origin(req.request(), public_url.as_deref()) {
         // Refused before any handler runs: state never changes on a cross-site request.
-        let res = finish(AppError::Csrf.error_response(), &request_id, is_static);
+        let res = finish(AppError::Csrf.error_response(), &request_id, kind);
         return Ok(req.into_response(res));
     }
     // No clone of the request may live across `call`: routing needs it unshared.
@@ -53,12 +52,12 @@ pub async fn frame(
         Ok(res) => {
             let _guard = span.enter();
             let (req, res) = res.map_into_boxed_body().into_parts();
-            Ok(ServiceResponse::new(req, finish(res, &request_id, is_static)))
+            Ok(ServiceResponse::new(req, finish(res, &request_id, kind)))
         }
         Err(e) => {
             let _guard = span.enter();
             tracing::error!(error = ?e, "request failed in a middleware");
-            Err(Framed { inner: e, request_id, is_static }.into())
+            Err(Framed { inner: e, request_id, kind }.into())
         }
     }
 }
@@ -68,7 +67,7 @@ pub async fn frame(
 struct Framed {
     inner: actix_web::Error,
     request_id: String,
-    is_static: bool,
+    kind: Kind,
 }
 
 impl std::fmt::Debug for Framed {
@@ -89,15 +88,64 @@ impl ResponseError for Framed {
     }
 
     fn error_response(&self) -> HttpResponse {
-        finish(self.inner.error_response(), &self.request_id, self.is_static)
+        finish(self.inner.error_response(), &self.request_id, self.kind)
     }
 }
 
-/// Replaces bodies not meant for users with an error page, and adds the
-/// security headers.
-fn finish(res: HttpResponse, request_id: &str, is_static: bool) -> HttpResponse {
+/// What a response is for: it decides the error format and caching.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Page,
+    Static,
+    Api,
+}
+
+impl Kind {
+    fn of(path: &str) -> Kind {
+        if path.starts_with("/static/") {
+            Kind::Static
+        } else if path.starts_with("/api/v1/") {
+            Kind::Api
+        } else {
+            Kind::Page
+        }
+    }
+}
+
+/// A JSON refusal for API paths whose error did not come from `ApiError`
+/// (an unsupported method, an oversized body): still a stable code.
+fn api_error_body(status: StatusCode) -> serde_json::Value {
+    let (code, message) = match status.as_u16() {
+        400 => ("bad_request", "The request could not be understood."),
+        404 => ("not_found", "There is no such endpoint or resource in the key's workspace."),
+        405 => ("method_not_allowed", "This endpoint does not accept that HTTP method."),
+        413 => ("too_large", "The request body is larger than keyhub accepts."),
+        429 => ("rate_limited", "Too many requests; retry later."),
+        503 => ("busy", "keyhub is busy; retry after the number of seconds in Retry-After."),
+        s if s >= 500 => ("internal", "keyhub could not complete the request; it has been logged."),
+        _ => ("refused", "The request was refused."),
+    };
+    serde_json::json!({"error": {"code": code, "message": message}})
+}
+
+/// Replaces bodies not meant for users with an error page (or, for the API,
+/// a JSON error), and adds the security headers.
+fn finish(res: HttpResponse, request_id: &str, kind: Kind) -> HttpResponse {
     let status = res.status();
-    let mut res = if status.as_u16() >= 400 && res.extensions().get::<KeepBody>().is_none() {
+    let mut res = if status.as_u16() >= 400 && kind == Kind::Api && res.extensions().get::<KeepBody>().is_none() {
+        if let Some(err) = res.error()
+            && status.is_server_error()
+        {
+            tracing::error!(status = status.as_u16(), error = ?err, "API request failed");
+        }
+        let mut fresh = HttpResponse::build(status);
+        for (name, value) in res.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                fresh.append_header((name.clone(), value.clone()));
+            }
+        }
+        fresh.json(api_error_body(status))
+    } else if status.as_u16() >= 400 && res.extensions().get::<KeepBody>().is_none() {
         if let Some(err) = res.error()
             && status.is_server_error()
         {
@@ -135,7 +183,7 @@ fn finish(res: HttpResponse, request_id: &str, is_static: bool) -> HttpResponse 
     if let Ok(v) = header::HeaderValue::from_str(request_id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }
-    if !is_static || status.as_u16() >= 400 {
+    if kind != Kind::Static || status.as_u16() >= 400 {
         // Pages may show account data: never keep them in any cache, and do not
         // let the back button bring back a signed-in page after logout.
         h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

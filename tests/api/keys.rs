@@ -325,3 +325,11 @@ async fn the_api_is_described_by_openapi_and_a_docs_page() {
     let r = app.api("/api/v1/nothing-here", "x").await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
+
+#[tokio::test]
+async fn api_refusals_outside_handlers_are_json_too() {
+    let app = TestApp::spawn().await;
+    let res = reqwest::Client::new().post(format!("{}/api/v1/me", app.address)).send().await.unwrap();
+    let r = ApiReply::read(res).await;
+    assert_eq!((r.status, r.code.as_deref()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+}
