@@ -9,7 +9,7 @@ use crate::web::{AppError, Layout};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "keyhub API", description = "Call with a personal API key from Your account → API keys."),
-    paths(crate::api::me::me, crate::api::members::list),
+    paths(crate::api::me::ping, crate::api::me::me, crate::api::members::list),
     modifiers(&KeySchemes)
 )]
 pub struct ApiDoc;

@@ -52,11 +52,35 @@ pub struct KeyRef {
 pub async fn me(state: web::Data<AppState>, p: Principal) -> Result<HttpResponse, ApiError> {
     let ws = crate::store::workspaces::find(&state.db, p.key.workspace_id).await?.ok_or(ApiError::NotFound)?;
     let owner = crate::store::users::find(&state.db, p.key.owner_id).await?.ok_or(ApiError::NotFound)?;
+    let key = crate::store::keys::find(&state.db, p.key.workspace_id, p.key.key_id, None).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(MeResponse {
         workspace: WorkspaceRef { id: ws.id, name: ws.name },
         owner: OwnerRef { id: owner.id, email: owner.email, display_name: owner.display_name },
-        key: KeyRef { id: p.key.key_id, label: p.key.label.clone(), identifier: p.key.identifier.clone() },
+        key: KeyRef { id: key.id, label: key.label, identifier: key.identifier },
         permissions: p.key.permissions.iter().map(|x: Permission| x.as_str().to_owned()).collect(),
         expires_at: p.key.expires_at,
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PingResponse {
+    pub ok: bool,
+    /// The identifier of the key that was accepted.
+    pub key: String,
+}
+
+/// Checks a key without reading anything else: for clients testing their
+/// setup, and the cheapest authenticated request (used by the benchmark).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ping",
+    tag = "keys",
+    responses(
+        (status = 200, description = "The key is accepted", body = PingResponse),
+        (status = 401, description = "The key was refused", body = crate::api::errors::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn ping(p: Principal) -> HttpResponse {
+    HttpResponse::Ok().json(PingResponse { ok: true, key: p.key.identifier })
 }

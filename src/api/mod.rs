@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             // Resources (not bare routes) so that a wrong method is a 405, not a 404.
             .service(web::resource("/openapi.json").get(docs::openapi_json))
+            .service(web::resource("/ping").get(me::ping))
             .service(web::resource("/me").get(me::me))
             .service(web::resource("/members").get(members::list))
             .default_service(web::to(errors::not_found)),

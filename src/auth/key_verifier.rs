@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 
-use crate::domain::keys::{KeyFormatError, KeySecret, KeyState};
+use crate::domain::keys::{KeyFormatError, KeySecret};
 use crate::domain::{PermissionSet, Role};
 use crate::entities::members;
 
@@ -38,32 +38,35 @@ pub struct VerifiedKey {
     pub key_id: i64,
     pub workspace_id: i64,
     pub owner_id: i64,
-    pub label: String,
+    /// `khp_…abcd`, never the secret.
     pub identifier: String,
     /// The key's permissions ∩ the owner's current permissions in the workspace.
     pub permissions: PermissionSet,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+/// A key as the snapshot keeps it: small and fixed-size, because there may be
+/// hundreds of thousands (see `bench/run.sh`).
+#[derive(Debug, Clone, Copy)]
 struct CompiledKey {
     key_id: i64,
     workspace_id: i64,
     owner_id: i64,
-    label: String,
-    identifier: String,
-    permissions: PermissionSet,
-    revoked_at: Option<DateTime<Utc>>,
-    expires_at: Option<DateTime<Utc>>,
-    /// For a secret replaced by rotation: when it stops being accepted.
-    accepted_until: Option<DateTime<Utc>>,
+    permissions: u8,
+    revoked: bool,
+    /// Unix seconds.
+    expires_at: Option<i64>,
+    /// For a secret replaced by rotation: when it stops being accepted (unix seconds).
+    accepted_until: Option<i64>,
+    /// The last four characters, for the identifier.
+    suffix: [u8; 4],
 }
 
 #[derive(Default)]
 struct Snapshot {
     keys: HashMap<[u8; 32], CompiledKey>,
-    /// (workspace, user) → what the member may do now; absent or disabled: nothing.
-    members: HashMap<(i64, i64), (PermissionSet, bool)>,
+    /// (workspace, user) → permission bits the member holds now, and whether disabled.
+    members: HashMap<(i64, i64), (u8, bool)>,
     version: Option<String>,
 }
 
@@ -104,32 +107,50 @@ impl KeyVerifier {
     }
 
     async fn load(&self) -> Result<Snapshot, DbErr> {
+        const PAGE: u64 = 2_000;
         let version = crate::store::changes::current(&self.db).await?;
         let mut snap = Snapshot { version, ..Default::default() };
         for m in members::Entity::find().all(&self.db).await? {
             let role = Role::parse(&m.role).unwrap_or(Role::Member);
             let perms = role.effective(&PermissionSet::from_stored(&m.permissions));
-            snap.members.insert((m.workspace_id, m.user_id), (perms, m.disabled));
+            snap.members.insert((m.workspace_id, m.user_id), (perms.to_bits(), m.disabled));
         }
-        for k in crate::store::keys::all(&self.db).await? {
-            let compiled = CompiledKey {
-                key_id: k.id,
-                workspace_id: k.workspace_id,
-                owner_id: k.user_id,
-                label: k.label.clone(),
-                identifier: k.identifier.clone(),
-                permissions: PermissionSet::from_stored(&k.permissions),
-                revoked_at: k.revoked_at,
-                expires_at: k.expires_at,
-                accepted_until: None,
-            };
-            if let (Some(prev), Some(until)) = (&k.previous_secret_hash, k.previous_valid_until)
-                && let Some(h) = decode_hex32(prev)
-            {
-                snap.keys.insert(h, CompiledKey { accepted_until: Some(until), ..compiled.clone() });
+        // Sized once up front: growing a map of 100k entries by doubling leaves
+        // the allocator holding every intermediate table.
+        let expected = crate::store::keys::count_with_previous(&self.db).await?;
+        snap.keys.reserve(usize::try_from(expected).unwrap_or(0));
+        let mut after = 0;
+        loop {
+            let rows = crate::store::keys::snapshot_page(&self.db, after, PAGE).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let full = rows.len() as u64 == PAGE;
+            for (id, workspace_id, user_id, perms, identifier, hash, prev_hash, prev_until, expires_at, revoked_at) in rows {
+                let mut suffix = [b'?'; 4];
+                if let Some(tail) = identifier.as_bytes().get(identifier.len().saturating_sub(4)..) {
+                    suffix.copy_from_slice(tail);
+                }
+                let compiled = CompiledKey {
+                    key_id: id,
+                    workspace_id,
+                    owner_id: user_id,
+                    permissions: PermissionSet::from_stored(&perms).to_bits(),
+                    revoked: revoked_at.is_some(),
+                    expires_at: expires_at.map(|t| t.timestamp()),
+                    accepted_until: None,
+                    suffix,
+                };
+                if let (Some(prev), Some(until)) = (prev_hash, prev_until)
+                    && let Some(h) = decode_hex32(&prev)
+                {
+                    snap.keys.insert(h, CompiledKey { accepted_until: Some(until.timestamp()), ..compiled });
+                }
+                if let Some(h) = decode_hex32(&hash) {
+                    snap.keys.insert(h, compiled);
+                }
             }
-            if let Some(h) = decode_hex32(&k.secret_hash) {
-                snap.keys.insert(h, compiled);
+            if !full {
+                break;
             }
         }
         Ok(snap)
@@ -166,32 +187,29 @@ impl KeyVerifier {
             Err(KeyFormatError::Malformed) => return Ok(Err(KeyRefusal::Malformed)),
         };
         let snap = self.current().await?;
-        let Some(key) = snap.keys.get(&secret.digest_bytes()) else { return Ok(Err(KeyRefusal::Unknown)) };
-        if key.accepted_until.is_some_and(|until| until <= now) {
+        let Some(key) = snap.keys.get(&secret.digest_bytes()).copied() else { return Ok(Err(KeyRefusal::Unknown)) };
+        let now_s = now.timestamp();
+        if key.accepted_until.is_some_and(|until| until <= now_s) {
             return Ok(Err(KeyRefusal::Unknown));
         }
-        let ids = (key.key_id, key.workspace_id, key.owner_id);
-        match KeyState::of(key.revoked_at, key.expires_at, now) {
-            KeyState::Revoked => {
-                return Ok(Err(KeyRefusal::Revoked { key_id: ids.0, workspace_id: ids.1, owner_id: ids.2 }));
-            }
-            KeyState::Expired => {
-                return Ok(Err(KeyRefusal::Expired { key_id: ids.0, workspace_id: ids.1, owner_id: ids.2 }));
-            }
-            KeyState::Active | KeyState::Expiring => {}
+        let (key_id, workspace_id, owner_id) = (key.key_id, key.workspace_id, key.owner_id);
+        if key.revoked {
+            return Ok(Err(KeyRefusal::Revoked { key_id, workspace_id, owner_id }));
         }
-        let owner_now = match snap.members.get(&(key.workspace_id, key.owner_id)) {
-            Some((perms, false)) => perms,
+        if key.expires_at.is_some_and(|t| t <= now_s) {
+            return Ok(Err(KeyRefusal::Expired { key_id, workspace_id, owner_id }));
+        }
+        let owner_now = match snap.members.get(&(workspace_id, owner_id)) {
+            Some((bits, false)) => *bits,
             _ => return Ok(Err(KeyRefusal::OwnerInactive)),
         };
         Ok(Ok(VerifiedKey {
-            key_id: key.key_id,
-            workspace_id: key.workspace_id,
-            owner_id: key.owner_id,
-            label: key.label.clone(),
-            identifier: key.identifier.clone(),
-            permissions: key.permissions.intersection(owner_now),
-            expires_at: key.expires_at,
+            key_id,
+            workspace_id,
+            owner_id,
+            identifier: format!("{}…{}", crate::domain::keys::PERSONAL_PREFIX, String::from_utf8_lossy(&key.suffix)),
+            permissions: PermissionSet::from_bits(key.permissions & owner_now),
+            expires_at: key.expires_at.and_then(|t| DateTime::from_timestamp(t, 0)),
         }))
     }
 

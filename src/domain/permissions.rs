@@ -102,6 +102,15 @@ impl PermissionSet {
         PermissionSet(s.split_whitespace().filter_map(Permission::parse).collect())
     }
 
+    /// A compact form for in-memory snapshots: one bit per permission.
+    pub fn to_bits(&self) -> u8 {
+        Permission::ALL.iter().enumerate().filter(|(_, p)| self.contains(**p)).fold(0, |acc, (i, _)| acc | (1 << i))
+    }
+
+    pub fn from_bits(bits: u8) -> Self {
+        Permission::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, p)| *p).collect()
+    }
+
     pub fn to_stored(&self) -> String {
         self.iter().map(Permission::as_str).collect::<Vec<_>>().join(" ")
     }
@@ -155,6 +164,14 @@ mod tests {
         let set = PermissionSet::parse_names(["data.read", "members.manage"]).unwrap();
         assert_eq!(set.to_stored(), "data.read members.manage");
         assert_eq!(PermissionSet::from_stored(&set.to_stored()), set);
+    }
+
+    #[test]
+    fn bits_round_trip() {
+        let set = PermissionSet::parse_names(["data.write", "members.manage"]).unwrap();
+        assert_eq!(PermissionSet::from_bits(set.to_bits()), set);
+        assert_eq!(PermissionSet::from_bits(PermissionSet::all().to_bits()), PermissionSet::all());
+        assert_eq!(PermissionSet::default().to_bits(), 0);
     }
 
     #[test]

@@ -141,3 +141,52 @@ pub async fn revoke_all_for(db: &impl ConnectionTrait, workspace_id: i64, user_i
         .await?;
     Ok(res.rows_affected)
 }
+
+/// What the key verifier needs of a key, without the rest of the row.
+pub type SnapshotRow = (
+    i64,                     // id
+    i64,                     // workspace_id
+    i64,                     // user_id
+    String,                  // permissions
+    String,                  // identifier
+    String,                  // secret_hash
+    Option<String>,          // previous_secret_hash
+    Option<DateTime<Utc>>,   // previous_valid_until
+    Option<DateTime<Utc>>,   // expires_at
+    Option<DateTime<Utc>>,   // revoked_at
+);
+
+/// One page of keys for the verifier's snapshot, by id, so that loading many
+/// keys never holds them all as full rows at once.
+pub async fn snapshot_page(db: &impl ConnectionTrait, after_id: i64, limit: u64) -> Result<Vec<SnapshotRow>, DbErr> {
+    use sea_orm::QuerySelect;
+    keys::Entity::find()
+        .select_only()
+        .columns([
+            keys::Column::Id,
+            keys::Column::WorkspaceId,
+            keys::Column::UserId,
+            keys::Column::Permissions,
+            keys::Column::Identifier,
+            keys::Column::SecretHash,
+            keys::Column::PreviousSecretHash,
+            keys::Column::PreviousValidUntil,
+            keys::Column::ExpiresAt,
+            keys::Column::RevokedAt,
+        ])
+        .filter(keys::Column::Id.gt(after_id))
+        .order_by_asc(keys::Column::Id)
+        .limit(limit)
+        .into_tuple::<SnapshotRow>()
+        .all(db)
+        .await
+}
+
+/// How many secrets the verifier will hold: every key, plus old secrets still
+/// inside a rotation grace period.
+pub async fn count_with_previous(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let keys = keys::Entity::find().count(db).await?;
+    let previous = keys::Entity::find().filter(keys::Column::PreviousSecretHash.is_not_null()).count(db).await?;
+    Ok(keys + previous)
+}

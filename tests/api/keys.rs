@@ -97,6 +97,8 @@ async fn every_way_of_sending_the_key_is_accepted() {
         assert_eq!(r.body["permissions"], serde_json::json!(["data.read", "members.manage"]));
         assert!(r.body["key"]["identifier"].as_str().unwrap().starts_with("khp_…"));
     }
+    let ping = app.api("/api/v1/ping", &key).await;
+    assert_eq!((ping.status, ping.body["ok"].as_bool()), (StatusCode::OK, Some(true)));
 }
 
 #[tokio::test]
