@@ -245,7 +245,7 @@ mod tests {
             ("KEYHUB_SECRET", "short", "KEYHUB_SECRET"),
             ("KEYHUB_SESSION_IDLE_MINUTES", "0", "KEYHUB_SESSION_IDLE_MINUTES"),
         ] {
-            let err = Settings::from_sources(&env(&[(k, v)])).err().expect(k).to_string();
+            let err = Settings::from_sources(&env(&[(k, v)])).expect_err(k).to_string();
             assert!(err.contains(needle), "{k}: {err}");
         }
     }

@@ -88,7 +88,7 @@ pub async fn active_memberships(db: &impl ConnectionTrait, user_id: i64) -> Resu
         .iter()
         .filter_map(|m| names.get(&m.workspace_id).map(|n| to_membership(m, n.clone())))
         .collect();
-    out.sort_by(|a, b| a.workspace_name.to_lowercase().cmp(&b.workspace_name.to_lowercase()));
+    out.sort_by_key(|m| m.workspace_name.to_lowercase());
     Ok(out)
 }
 

@@ -56,10 +56,12 @@ impl TestApp {
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(data_dir.path()).await;
-        let mut settings = Settings::default();
-        settings.bind = "127.0.0.1:0".parse().expect("address");
-        settings.data_dir = data_dir.path().to_path_buf();
-        settings.database_url = Some(database_url.clone());
+        let mut settings = Settings {
+            bind: "127.0.0.1:0".parse().expect("address"),
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: Some(database_url.clone()),
+            ..Settings::default()
+        };
         configure(&mut settings);
         let app = Application::build(settings).await.expect("application builds");
         let port = app.port();

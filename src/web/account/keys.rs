@@ -201,7 +201,8 @@ pub struct GenerateInput {
     pub expires_on: String,
 }
 
-fn audit(user: &CurrentUser, req: &HttpRequest, state: &AppState, key_id: i64, action: &'static str, detail: String) -> Event<'static> {
+/// An audit event by the signed-in user about one key, from the request's address.
+pub fn audit(user: &CurrentUser, req: &HttpRequest, state: &AppState, key_id: i64, action: &'static str, detail: String) -> Event<'static> {
     Event {
         workspace_id: user.workspace_id(),
         actor_user_id: Some(user.user.id),
@@ -313,35 +314,29 @@ pub async fn rotate(
     respond(&req, &user, a, StatusCode::OK).await
 }
 
-pub async fn revoke(
+/// `POST /account/keys/{id}/{revoke|delete}`: revoke an active key, or
+/// delete one that is already revoked.
+pub async fn retire(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let key = owned_key(&state, &user, path.into_inner()).await?;
-    if crate::store::keys::revoke(&state.db, key.id).await? {
+    let (id, action) = path.into_inner();
+    let key = owned_key(&state, &user, id).await?;
+    let (done, event, detail) = match action.as_str() {
+        "revoke" => (crate::store::keys::revoke(&state.db, key.id).await?, "key.revoked", "Revoked by its owner.".to_owned()),
+        "delete" => (
+            crate::store::keys::delete_revoked(&state.db, key.id).await?,
+            "key.deleted",
+            format!("Deleted revoked key {} ({}).", key.label, key.identifier),
+        ),
+        _ => return Err(AppError::NotFound),
+    };
+    if done {
         state.keys.changed().await?;
-        crate::store::audit::record(&state.db, audit(&user, &req, &state, key.id, "key.revoked", "Revoked by its owner.".into()))
-            .await?;
-    }
-    let a = area(&state, &user, None, empty_form(&user), None).await?;
-    respond(&req, &user, a, StatusCode::OK).await
-}
-
-pub async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<i64>,
-    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
-) -> Result<HttpResponse, AppError> {
-    let key = owned_key(&state, &user, path.into_inner()).await?;
-    if crate::store::keys::delete_revoked(&state.db, key.id).await? {
-        state.keys.changed().await?;
-        let detail = format!("Deleted revoked key {} ({}).", key.label, key.identifier);
-        crate::store::audit::record(&state.db, audit(&user, &req, &state, key.id, "key.deleted", detail)).await?;
+        crate::store::audit::record(&state.db, audit(&user, &req, &state, key.id, event, detail)).await?;
     }
     let a = area(&state, &user, None, empty_form(&user), None).await?;
     respond(&req, &user, a, StatusCode::OK).await

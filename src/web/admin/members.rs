@@ -306,31 +306,21 @@ pub async fn set_role(
     change(&state, &user, path.into_inner(), MemberChange::SetRole(role, perms), "The member's role and permissions have been saved.").await
 }
 
-pub async fn disable(
+/// `POST /admin/members/{id}/{disable|enable|remove}`.
+pub async fn status(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
-    change(&state, &user, path.into_inner(), MemberChange::Disable, "The member has been disabled and signed out.").await
-}
-
-pub async fn enable(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<i64>,
-    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
-) -> Result<HttpResponse, AppError> {
-    change(&state, &user, path.into_inner(), MemberChange::Enable, "The member has been enabled.").await
-}
-
-pub async fn remove(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<i64>,
-    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
-) -> Result<HttpResponse, AppError> {
-    change(&state, &user, path.into_inner(), MemberChange::Remove, "The member has been removed from the workspace.").await
+    let (id, action) = path.into_inner();
+    let (what, done) = match action.as_str() {
+        "disable" => (MemberChange::Disable, "The member has been disabled and signed out."),
+        "enable" => (MemberChange::Enable, "The member has been enabled."),
+        "remove" => (MemberChange::Remove, "The member has been removed from the workspace."),
+        _ => return Err(AppError::NotFound),
+    };
+    change(&state, &user, id, what, done).await
 }
 
 /// An admin revokes any personal key of the workspace (members.manage).
@@ -345,14 +335,7 @@ pub async fn revoke_key(
     let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None).await?.ok_or(AppError::NotFound)?;
     if crate::store::keys::revoke(&state.db, key.id).await? {
         state.keys.changed().await?;
-        let event = crate::store::audit::Event {
-            workspace_id: user.workspace_id(),
-            actor_user_id: Some(user.user.id),
-            key_id: Some(key.id),
-            action: "key.revoked",
-            detail: "Revoked by an admin.".into(),
-            ip: crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()),
-        };
+        let event = crate::web::account::keys::audit(&user, &req, &state, key.id, "key.revoked", "Revoked by an admin.".into());
         crate::store::audit::record(&state.db, event).await?;
         Flash::push(&user.session, "success", format!("The key {} ({}) has been revoked.", key.label, key.identifier));
     }
