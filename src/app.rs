@@ -70,6 +70,11 @@ impl Application {
         &self.db
     }
 
+    /// A handle that stops the server (tests stop theirs when they end).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run(self) -> std::io::Result<()> {
         spawn_session_sweeper(self.db.clone());
         self.keys.spawn_watcher();

@@ -251,6 +251,23 @@ mod tests {
     }
 
     #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyhub.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nsession_idle_minutes = 5\n").unwrap();
+        let file = path.display().to_string();
+        let s = Settings::from_sources(&env(&[("KEYHUB_CONFIG", &file)])).unwrap();
+        assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.trusted_proxies.len(), 1);
+        assert_eq!(s.session_idle_timeout.as_secs(), 300);
+        let s = Settings::from_sources(&env(&[("KEYHUB_CONFIG", &file), ("KEYHUB_BIND", "127.0.0.1:7000")])).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:7000", "the environment wins over the file");
+        std::fs::write(&path, "bnd = 1\n").unwrap();
+        let err = Settings::from_sources(&env(&[("KEYHUB_CONFIG", &file)])).unwrap_err().to_string();
+        assert!(err.contains("not valid"), "{err}");
+    }
+
+    #[test]
     fn database_password_is_redacted() {
         assert_eq!(redact_url("postgres://kh:hunter2@db/kh"), "postgres://kh:***@db/kh");
         assert_eq!(redact_url("sqlite://data/keyhub.db"), "sqlite://data/keyhub.db");

@@ -36,7 +36,7 @@ pub async fn frame(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = random_token(16);
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.path());
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
     let kind = Kind::of(req.path());
 
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -89,6 +89,14 @@ impl ResponseError for Framed {
 
     fn error_response(&self) -> HttpResponse {
         finish(self.inner.error_response(), &self.request_id, self.kind)
+    }
+}
+
+/// The path as logs may show it: invitation tokens are credentials.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/invite/") {
+        Some(_) => "/invite/[token]".into(),
+        None => path.into(),
     }
 }
 

@@ -50,3 +50,25 @@ fn a_wrong_setting_stops_start_up_with_a_sentence() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEYHUB_BIND must be an address and port"));
 }
+
+#[tokio::test]
+async fn a_master_secret_is_generated_once_with_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let path = app.data_dir.path().join("secret");
+    let meta = std::fs::metadata(&path).expect("secret file created");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert!(first.len() >= 32);
+    // A second start with the same data directory keeps it (sessions survive restarts).
+    let again = keyhub::Application::build(keyhub::Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: app.data_dir.path().to_path_buf(),
+        database_url: Some(app.database_url.clone()),
+        ..keyhub::Settings::default()
+    })
+    .await
+    .expect("second start");
+    drop(again);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+}

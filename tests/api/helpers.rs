@@ -21,6 +21,15 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub database_url: String,
     pub data_dir: tempfile::TempDir,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server's worker threads and free its database connections,
+        // so a long run does not exhaust PostgreSQL's connection slots.
+        drop(self.server.stop(false));
+    }
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects.
@@ -67,8 +76,9 @@ impl TestApp {
         let port = app.port();
         let setup_code = app.setup_code().to_owned();
         let db = app.db().clone();
+        let server = app.handle();
         tokio::spawn(app.run());
-        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir }
+        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir, server }
     }
 
     pub fn client(&self) -> Client {

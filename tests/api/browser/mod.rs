@@ -156,7 +156,7 @@ impl Browser {
     }
 
     async fn find(&self, locator: Locator<'_>, what: &str) -> fantoccini::elements::Element {
-        match self.client.wait().at_most(Duration::from_secs(5)).for_element(locator).await {
+        match self.client.wait().at_most(Duration::from_secs(10)).for_element(locator).await {
             Ok(el) => el,
             Err(e) => self.fail(format!("{what} not found: {e}")).await,
         }
@@ -268,10 +268,10 @@ impl Browser {
         }
     }
 
-    /// Waits up to 5 s for `text` on the page, then checks the console.
+    /// Waits up to 10 s for `text` on the page, then checks the console.
     pub async fn expect_text(&self, text: &str) {
         self.next_step();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if self.body_text().await.contains(text) {
                 break;
@@ -294,7 +294,7 @@ impl Browser {
 
     pub async fn expect_path(&self, path: &str) {
         self.next_step();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while self.path().await != path {
             if Instant::now() > deadline {
                 self.fail(format!("expected to be on {path}")).await;
