@@ -17,3 +17,20 @@ pub mod keys {
     pub const CSRF: &str = "csrf";
     pub const FLASH: &str = "flash";
 }
+
+/// Starts a signed-in session: a new session id (a session fixed before
+/// sign-in is worthless), a new CSRF token, and the user (and workspace).
+pub fn sign_in(
+    session: &actix_session::Session,
+    user_id: i64,
+    workspace_id: Option<i64>,
+) -> Result<(), actix_session::SessionInsertError> {
+    session.renew();
+    session.remove(keys::CSRF);
+    session.remove(keys::WORKSPACE_ID);
+    session.insert(keys::USER_ID, user_id)?;
+    if let Some(ws) = workspace_id {
+        session.insert(keys::WORKSPACE_ID, ws)?;
+    }
+    Ok(())
+}

@@ -88,10 +88,7 @@ pub async fn submit(
         return fail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS.to_owned());
     };
     state.throttle.record_success(&account);
-    // A new session id at sign-in: a session fixed before login is worthless.
-    session.renew();
-    session.remove(keys::WORKSPACE_ID);
-    session.insert(keys::USER_ID, user.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    crate::auth::sign_in(&session, user.id, None).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(see_other(urls::HOME))
 }

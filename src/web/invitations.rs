@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::client_ip::client_ip;
-use crate::auth::{keys, password};
+use crate::auth::password;
 use crate::domain::{DisplayName, Email, Password, PermissionSet, Role, tokens};
 use crate::entities::{invitations, users};
 use crate::web::errors::human_wait;
@@ -192,9 +192,7 @@ pub async fn accept(
     txn.commit().await?;
     state.keys.changed().await?;
     tracing::info!(user_id, workspace_id = inv.workspace_id, "invitation accepted");
-    session.renew();
-    session.insert(keys::USER_ID, user_id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    session.insert(keys::WORKSPACE_ID, inv.workspace_id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    crate::auth::sign_in(&session, user_id, Some(inv.workspace_id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push(&session, "success", format!("Welcome to {workspace_name}."));
     Ok(see_other(urls::HOME))
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::{keys, password};
+use crate::auth::password;
 use crate::domain::tokens::constant_time_eq;
 use crate::domain::{DisplayName, Email, Password, WorkspaceName};
 use crate::store::setup::SetupError;
@@ -72,9 +72,7 @@ pub async fn submit(
         Err(SetupError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(user_id = user.id, workspace_id = ws.id, "setup completed");
-    session.renew();
-    session.insert(keys::USER_ID, user.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    session.insert(keys::WORKSPACE_ID, ws.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    crate::auth::sign_in(&session, user.id, Some(ws.id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push(&session, "success", format!("Welcome to keyhub. {} is ready.", ws.name));
     Ok(see_other(urls::HOME))
 }

@@ -335,3 +335,16 @@ async fn api_refusals_outside_handlers_are_json_too() {
     let r = ApiReply::read(res).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
 }
+
+#[tokio::test]
+async fn a_manager_who_is_not_admin_cannot_revoke_an_admins_key() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let manager = app.with_member(&admin, "mia@example.com", &["members.manage"]).await;
+    let key = admin.new_key("admin-key", &[]).await;
+    let id = key_id(&app, "admin-key").await;
+    let res = manager.post_form("/admin/members", &format!("/admin/keys/{id}/revoke"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(manager.get_html("/admin/members").await.contains("Only admins can revoke an admin"));
+    assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
+}

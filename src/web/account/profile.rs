@@ -97,9 +97,8 @@ pub async fn change_password(
     // Other browsers signed in with the old password are signed out; this one
     // continues under a new session id.
     crate::store::sessions::delete_for_user(&state.db, user.user.id).await?;
-    user.session.renew();
-    user.session.insert(keys::USER_ID, user.user.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    user.session.insert(keys::WORKSPACE_ID, user.workspace_id()).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    crate::auth::sign_in(&user.session, user.user.id, Some(user.workspace_id()))
+        .map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push(&user.session, "success", "Your password has been changed. Other sessions have been signed out.");
     Ok(see_other(urls::ACCOUNT))
 }

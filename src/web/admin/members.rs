@@ -333,6 +333,12 @@ pub async fn revoke_key(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None).await?.ok_or(AppError::NotFound)?;
+    // As with roles, only admins act on what admins hold.
+    let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
+    if user.membership.role != Role::Admin && owner.is_some_and(|m| m.role == Role::Admin.as_str()) && key.user_id != user.user.id {
+        Flash::push(&user.session, "error", "Only admins can revoke an admin's key.");
+        return Ok(see_other(urls::MEMBERS));
+    }
     if crate::store::keys::revoke(&state.db, key.id).await? {
         state.keys.changed().await?;
         let event = crate::web::account::keys::audit(&user, &req, &state, key.id, "key.revoked", "Revoked by an admin.".into());
