@@ -1,5 +1,6 @@
 //! Builds the actix application: state, middleware and every route, in one place.
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, TtlExtensionPolicy};
@@ -8,8 +9,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
-
-use std::sync::Arc;
 
 use crate::auth::key_verifier::KeyVerifier;
 use crate::auth::session_store::DbSessionStore;

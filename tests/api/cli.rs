@@ -69,6 +69,8 @@ async fn a_master_secret_is_generated_once_with_mode_0600() {
     })
     .await
     .expect("second start");
-    drop(again);
+    let handle = again.handle();
+    tokio::spawn(again.run());
+    handle.stop(false).await;
     assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
 }

@@ -156,6 +156,8 @@ async fn browser_personal_key_generate_use_rotate_revoke() {
     b.expect_text("Copied").await;
     let secret = b.value_of("#new-secret").await;
     assert!(secret.starts_with("khp_"), "{secret}");
+    let cached = b.execute("return JSON.stringify(localStorage);").await;
+    assert!(!cached.to_string().contains(&secret), "the secret never lands in htmx's history cache");
 
     let me = app.api("/api/v1/me", &secret).await;
     assert_eq!(me.status, reqwest::StatusCode::OK);
