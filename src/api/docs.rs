@@ -53,7 +53,8 @@ struct DocsPage {
     codes: Vec<(&'static str, u16, &'static str)>,
 }
 
-pub async fn page() -> Result<HttpResponse, AppError> {
+/// `GET /api/docs`: readable by anyone; in the portal's frame when signed in.
+pub async fn page(user: Option<crate::auth::CurrentUser>) -> Result<HttpResponse, AppError> {
     let doc = serde_json::to_value(ApiDoc::openapi()).map_err(|e| anyhow::Error::new(e).context("OpenAPI document"))?;
     let mut endpoints = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
@@ -74,5 +75,9 @@ pub async fn page() -> Result<HttpResponse, AppError> {
             }
         }
     }
-    crate::web::page(&DocsPage { layout: Layout::bare("API documentation"), endpoints, codes: crate::api::errors::CODES.to_vec() })
+    let layout = match &user {
+        Some(u) => Layout::for_user(u, "API documentation"),
+        None => Layout::bare("API documentation"),
+    };
+    crate::web::page(&DocsPage { layout, endpoints, codes: crate::api::errors::CODES.to_vec() })
 }
