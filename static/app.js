@@ -34,6 +34,7 @@
   function confirmDialog(question, onConfirm) {
     var dialog = document.createElement("dialog");
     dialog.className = "confirm";
+    dialog.setAttribute("aria-label", "Please confirm");
     var p = document.createElement("p");
     p.textContent = question;
     var actions = document.createElement("div");

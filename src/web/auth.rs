@@ -65,18 +65,16 @@ pub async fn submit(
         let mut errors = FieldErrors::default();
         errors.add("password", message);
         let page = LoginPage { layout: Layout::anonymous(&session, "Sign in"), email: form.email.clone(), errors, notice: None };
-        let mut res = render(status, &page)?;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("60"));
-        }
-        Ok(res)
+        render(status, &page)
     };
     if let Some(wait) = state.throttle.check(&client, &account) {
         tracing::warn!(client = %client, "login throttled");
-        return fail(
+        let mut res = fail(
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many failed sign-in attempts. Try again in {}.", human_wait(wait)),
-        );
+        )?;
+        res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
+        return Ok(res);
     }
     let user = match Email::parse(&form.email) {
         Ok(email) => crate::store::users::find_by_email(&state.db, &email).await?,
