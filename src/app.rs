@@ -27,6 +27,13 @@ pub struct AppState {
     pub keys: Arc<KeyVerifier>,
 }
 
+impl AppState {
+    /// The caller's address as text, honouring `KEYHUB_TRUSTED_PROXIES`.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
+        crate::auth::client_ip::client_ip(req, &self.settings.trusted_proxies).map(|ip| ip.to_string())
+    }
+}
+
 pub struct Application {
     server: Server,
     port: u16,

@@ -79,9 +79,17 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("owner_inactive", 401, "The key's owner is no longer an active member of the key's workspace."),
     ("insufficient_permission", 403, "The key, or its owner at this moment, lacks the permission this endpoint needs."),
     ("not_found", 404, "There is no such endpoint or resource in the key's workspace."),
+    ("method_not_allowed", 405, "This endpoint does not accept that HTTP method."),
+    ("bad_request", 400, "The request could not be understood."),
+    ("too_large", 413, "The request body is larger than keyhub accepts."),
     ("busy", 503, "keyhub is busy; retry after the number of seconds in Retry-After."),
     ("internal", 500, "keyhub could not complete the request; it has been logged."),
 ];
+
+/// The sentence for a code of `CODES`.
+pub fn message_for(code: &str) -> &'static str {
+    CODES.iter().find(|(c, _, _)| *c == code).map(|(_, _, m)| *m).unwrap_or("The request was refused.")
+}
 
 impl ApiError {
     pub fn code(&self) -> &'static str {
@@ -104,7 +112,7 @@ impl ApiError {
             ApiError::InsufficientPermission(p) => {
                 format!("This needs the permission {p}, which this key or its owner does not have now.")
             }
-            other => CODES.iter().find(|(c, _, _)| *c == other.code()).map(|(_, _, m)| m.to_string()).unwrap_or_default(),
+            other => message_for(other.code()).to_owned(),
         }
     }
 }

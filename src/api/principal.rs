@@ -11,7 +11,6 @@ use chrono::Utc;
 
 use crate::api::ApiError;
 use crate::app::AppState;
-use crate::auth::client_ip::client_ip;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
 use crate::domain::Permission;
 
@@ -79,7 +78,7 @@ pub fn presented_key(req: &HttpRequest) -> Option<String> {
 async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state")))?;
     let presented = presented_key(&req);
-    let ip = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+    let ip = state.client_ip(&req);
     let key = match state.keys.verify(presented.as_deref(), Utc::now()).await? {
         Ok(key) => key,
         Err(refusal) => {

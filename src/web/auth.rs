@@ -6,7 +6,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::client_ip::client_ip;
 use crate::auth::{keys, password};
 use crate::domain::Email;
 use crate::web::errors::human_wait;
@@ -59,7 +58,7 @@ pub async fn submit(
     session: Session,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let client = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
+    let client = state.client_ip(&req).unwrap_or_default();
     let account = form.email.trim().to_lowercase();
     let fail = |status: StatusCode, message: String| {
         let mut errors = FieldErrors::default();

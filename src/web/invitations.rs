@@ -9,7 +9,6 @@ use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::client_ip::client_ip;
 use crate::auth::password;
 use crate::domain::{DisplayName, Email, Password, PermissionSet, Role, tokens};
 use crate::entities::{invitations, users};
@@ -134,7 +133,7 @@ pub async fn accept(
     match &existing {
         Some(user) => {
             // Joining with an existing account proves it with the password, throttled like sign-in.
-            let client = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
+            let client = state.client_ip(&req).unwrap_or_default();
             if let Some(wait) = state.throttle.check(&client, &user.email) {
                 errors.add("password", format!("Too many failed attempts. Try again in {}.", human_wait(wait)));
             } else if !password::verify(&form.password, Some(&user.password_hash)).await? {

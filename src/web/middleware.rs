@@ -123,17 +123,16 @@ impl Kind {
 /// A JSON refusal for API paths whose error did not come from `ApiError`
 /// (an unsupported method, an oversized body): still a stable code.
 fn api_error_body(status: StatusCode) -> serde_json::Value {
-    let (code, message) = match status.as_u16() {
-        400 => ("bad_request", "The request could not be understood."),
-        404 => ("not_found", "There is no such endpoint or resource in the key's workspace."),
-        405 => ("method_not_allowed", "This endpoint does not accept that HTTP method."),
-        413 => ("too_large", "The request body is larger than keyhub accepts."),
-        429 => ("rate_limited", "Too many requests; retry later."),
-        503 => ("busy", "keyhub is busy; retry after the number of seconds in Retry-After."),
-        s if s >= 500 => ("internal", "keyhub could not complete the request; it has been logged."),
-        _ => ("refused", "The request was refused."),
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "too_large",
+        503 => "busy",
+        s if s >= 500 => "internal",
+        _ => "bad_request",
     };
-    serde_json::json!({"error": {"code": code, "message": message}})
+    serde_json::json!({"error": {"code": code, "message": crate::api::errors::message_for(code)}})
 }
 
 /// Replaces bodies not meant for users with an error page (or, for the API,

@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::auth::client_ip::client_ip;
 use crate::domain::keys::{Expiry, KeyLabel, KeySecret, KeyState, parse_grace};
 use crate::domain::{Permission, PermissionSet};
 use crate::entities::{audit_events, personal_keys};
@@ -209,7 +208,7 @@ pub fn audit(user: &CurrentUser, req: &HttpRequest, state: &AppState, key_id: i6
         key_id: Some(key_id),
         action,
         detail,
-        ip: client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()),
+        ip: state.client_ip(req),
     }
 }
 
