@@ -28,6 +28,15 @@ async fn browser_first_run_leads_through_setup_to_the_dashboard() {
     let current = b.value_of("#workspace-switch").await;
     assert!(!current.is_empty(), "the switcher has a selected workspace");
     b.expect_text("Dashboard").await;
+
+    // A second workspace; choosing in the switcher changes workspace at once (app.js submits it).
+    b.click_link("Account").await;
+    b.fill("Workspace name", "Finance").await;
+    b.click_button("Create workspace").await;
+    b.expect_text("Workspace Finance created").await;
+    b.expect_text("You are working in Finance as admin").await;
+    b.select("Workspace", WORKSPACE).await;
+    b.expect_text(&format!("You are working in {WORKSPACE} as admin")).await;
     b.close().await;
 }
 
@@ -93,6 +102,14 @@ async fn browser_invite_a_colleague_who_joins() {
 
     admin.open("/admin/members").await;
     admin.expect_text("bob@example.com").await;
+
+    // Removing asks in a dialog first; Bob's session ends at once.
+    admin.click_button_in_row("bob@example.com", "Remove").await;
+    admin.confirm_dialog().await;
+    admin.expect_text("has been removed from the workspace").await;
+    admin.expect_no_text("bob@example.com").await;
+    bob.open("/account").await;
+    bob.expect_path("/login").await;
     bob.close().await;
     admin.close().await;
 }

@@ -215,6 +215,20 @@ impl Browser {
         }
     }
 
+    /// Clicks the button `text` in the table row that mentions `row_text`.
+    pub async fn click_button_in_row(&self, row_text: &str, text: &str) {
+        self.next_step();
+        let xpath = format!(
+            "//tr[contains(normalize-space(), {})]//button[normalize-space()={}]",
+            xpath_literal(row_text),
+            xpath_literal(text)
+        );
+        let el = self.find(Locator::XPath(&xpath), &format!("button \"{text}\" in the row of {row_text}")).await;
+        if let Err(e) = el.click().await {
+            self.fail(format!("cannot click \"{text}\": {e}")).await;
+        }
+    }
+
     pub async fn click_link(&self, text: &str) {
         self.next_step();
         let el = self.find(Locator::LinkText(text), &format!("link \"{text}\"")).await;
