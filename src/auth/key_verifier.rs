@@ -214,10 +214,11 @@ impl KeyVerifier {
     }
 
     /// Records a successful use: at most one database write per key per minute.
-    pub fn note_use(&self, key_id: i64, ip: Option<String>) {
+    pub fn note_use(&self, key_id: i64, ip: impl FnOnce() -> Option<String>) {
         if !due(&self.last_written, key_id) {
             return;
         }
+        let ip = ip();
         let db = self.db.clone();
         tokio::spawn(async move {
             if let Err(e) = crate::store::keys::record_use(&db, key_id, Utc::now(), ip).await {
