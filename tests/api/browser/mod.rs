@@ -22,7 +22,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's Chromium; `KEYHUB_CHROMIUM` / `KEYHUB_CHROMEDRIVER` point elsewhere.
+fn chromium() -> PathBuf {
+    std::env::var_os("KEYHUB_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
 const INSTALL_HINT: &str =
     "The browser tests need Debian's Chromium and its driver: apt-get install -y chromium chromium-driver \
      (scripts/test.sh installs them when missing).";
@@ -43,6 +46,11 @@ fn free_port() -> u16 {
 }
 
 fn find_chromedriver() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYHUB_CHROMEDRIVER") {
+        let p = PathBuf::from(p);
+        assert!(p.exists(), "chromedriver not found at {}. {INSTALL_HINT}", p.display());
+        return p;
+    }
     for p in ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"] {
         if std::path::Path::new(p).exists() {
             return PathBuf::from(p);
@@ -55,7 +63,8 @@ impl Browser {
     /// A fresh headless Chromium for one user of `app`; `javascript: false`
     /// turns scripts off to prove every page works without them.
     pub async fn start(app: &TestApp, name: &str, javascript: bool) -> Browser {
-        assert!(std::path::Path::new(CHROMIUM).exists(), "{CHROMIUM} not found. {INSTALL_HINT}");
+        let chromium = chromium();
+        assert!(chromium.exists(), "{} not found. {INSTALL_HINT}", chromium.display());
         let driver_path = find_chromedriver();
         let port = free_port();
         let driver = Command::new(driver_path)
@@ -78,7 +87,7 @@ impl Browser {
         }
         let profile = tempfile::tempdir().expect("profile dir");
         let mut options = json!({
-            "binary": CHROMIUM,
+            "binary": chromium.display().to_string(),
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
