@@ -144,3 +144,27 @@ pub fn human_wait(wait: Duration) -> String {
     let secs = wait.as_secs().max(1);
     if secs < 90 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locked_database_is_a_503_with_retry_after() {
+        let err = AppError::from(DbErr::Custom("error returned from database: (code: 5) database is locked".into()));
+        assert!(matches!(err, AppError::Busy));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "2");
+    }
+
+    #[test]
+    fn other_database_errors_are_an_opaque_500() {
+        let err = AppError::from(DbErr::Custom("syntax error near SELECT * FROM users".into()));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let page = res.extensions().get::<ErrorPage>().cloned().unwrap();
+        assert!(!page.message.contains("SELECT"), "no SQL for the user");
+        assert!(format!("{err:?}").contains("SELECT"), "the cause chain goes to the log");
+    }
+}
