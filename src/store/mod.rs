@@ -64,5 +64,7 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 /// A transient lock conflict: worth a 503 with Retry-After, not a 500.
 pub fn is_busy(err: &DbErr) -> bool {
     let text = err.to_string();
-    text.contains("database is locked") || text.contains("database is busy") || text.contains("could not serialize")
+    ["database is locked", "database is busy", "could not serialize", "deadlock detected", "lock timeout"]
+        .iter()
+        .any(|needle| text.contains(needle))
 }

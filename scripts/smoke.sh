@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Smoke test of the release binary from an empty directory, with curl:
+# setup -> sign in -> invite -> accept (second user) -> sign out.
+#   scripts/smoke.sh                                   # SQLite in a temp dir
+#   KEYHUB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/keyhub_smoke scripts/smoke.sh
+# (the PostgreSQL database must exist and be empty). Not part of CI: the test
+# suite covers the same flows; this checks the shipped binary as a person would.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml"
+DIR=$(mktemp -d)
+cd "$DIR"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+KEYHUB_BIND=127.0.0.1:$PORT "$ROOT/target/release/keyhub" >server.log 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
+B=http://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -sf -o /dev/null "$B/healthz" && break; sleep 0.1; done
+CODE=$(sed -n 's/.*Setup code (asked for on the setup page): //p' server.log)
+
+tok() { grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//'; }
+post() { curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -c "$1" -b "$1" -d "$3" "$2"; }
+expect() { [[ "$2" == "$3"* ]] || { echo "FAIL $1: got '$2', want '$3'"; exit 1; }; echo "ok   $1"; }
+
+expect "first visit goes to setup" "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$B/")" "303 $B/setup"
+T=$(curl -s -c a -b a "$B/setup" | tok)
+expect "setup" "$(post a "$B/setup" "csrf_token=$T&setup_code=$CODE&email=ada@example.com&display_name=Ada&password=correct+horse+battery&workspace=Analytics")" "303 $B/"
+T=$(curl -s -c a -b a "$B/account" | tok)
+expect "sign out" "$(post a "$B/logout" "csrf_token=$T")" "303 $B/login"
+T=$(curl -s -c a -b a "$B/login" | tok)
+expect "sign in" "$(post a "$B/login" "csrf_token=$T&email=ada@example.com&password=correct+horse+battery")" "303 $B/"
+T=$(curl -s -c a -b a "$B/admin/members" | tok)
+LINK=$(curl -s -c a -b a -d "csrf_token=$T&email=bob@example.com&role=member&permission=data.read" "$B/admin/invitations" |
+  grep -o 'id="invite-link" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//')
+expect "invitation link" "$LINK" "$B/invite/"
+T=$(curl -s -c b -b b "$LINK" | tok)
+expect "accept" "$(post b "$LINK" "csrf_token=$T&display_name=Bob&password=bob+password+1234&confirm_password=bob+password+1234")" "303 $B/"
+expect "bob is in the workspace" "$(curl -s -b b "$B/" | grep -o 'You are working in <strong>[^<]*')" "You are working in <strong>Analytics"
+expect "admin sees bob" "$(curl -s -b a "$B/admin/members" | grep -c 'bob@example.com')" "2"
+T=$(curl -s -c b -b b "$B/account" | tok)
+expect "bob signs out" "$(post b "$B/logout" "csrf_token=$T")" "303 $B/login"
+expect "signed out for good" "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -b b "$B/account")" "303 $B/login"
+echo "smoke test passed"
