@@ -29,16 +29,29 @@ pub async fn record(db: &impl ConnectionTrait, e: Event<'_>) -> Result<(), DbErr
     .map(|_| ())
 }
 
-/// The newest events of a workspace, or only those a user did or that concern them.
+/// Whose events to show.
+pub enum Scope<'a> {
+    /// Everything in the workspace (admins).
+    Workspace,
+    /// What a user did, and anything done to their keys (e.g. an admin revoking one).
+    User { user_id: i64, key_ids: &'a [i64] },
+}
+
+/// The newest events of a workspace in `scope`.
 pub async fn recent(
     db: &impl ConnectionTrait,
     workspace_id: i64,
-    actor: Option<i64>,
+    scope: Scope<'_>,
     limit: u64,
 ) -> Result<Vec<audit::Model>, DbErr> {
+    use sea_orm::Condition;
     let mut q = audit::Entity::find().filter(audit::Column::WorkspaceId.eq(workspace_id));
-    if let Some(user_id) = actor {
-        q = q.filter(audit::Column::ActorUserId.eq(user_id));
+    if let Scope::User { user_id, key_ids } = scope {
+        q = q.filter(
+            Condition::any()
+                .add(audit::Column::ActorUserId.eq(user_id))
+                .add(audit::Column::KeyId.is_in(key_ids.iter().copied())),
+        );
     }
     q.order_by_desc(audit::Column::CreatedAt).order_by_desc(audit::Column::Id).limit(limit).all(db).await
 }

@@ -137,7 +137,7 @@ pub fn csrf_token(html: &str) -> String {
 pub fn attr_after(html: &str, marker: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&#x2f;", "/").replace("&#47;", "/").replace("&amp;", "&"))
+    Some(html[start..end].replace("&#x2f;", "/").replace("&#47;", "/").replace("&amp;", "&").replace("&#38;", "&"))
 }
 
 impl Client {

@@ -305,9 +305,11 @@ async fn admins_see_and_revoke_every_key_of_the_workspace() {
     assert!(admin.get_html("/admin/members").await.contains("key.created"), "audit log shows the workspace's events");
     // A member without members.manage cannot.
     assert_eq!(bob.post_form("/account/keys", &format!("/admin/keys/{id}/revoke"), &[]).await.status(), StatusCode::FORBIDDEN);
-    // Bob sees his own activity on his tab.
+    // Bob sees his own activity on his tab, including the admin's revocation of his key.
     let tab = bob.get_html("/account/keys").await;
     assert!(tab.contains("key.created"));
+    assert!(tab.contains("key.revoked"), "the admin's revocation is on the owner's tab");
+    assert!(tab.contains(&format!("Ada &#60;{ADMIN_EMAIL}&#62;")), "with who did it");
 }
 
 #[tokio::test]

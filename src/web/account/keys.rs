@@ -152,7 +152,9 @@ async fn area(
         .filter(|k| filter.is_none_or(|f| KeyState::of(k.revoked_at, k.expires_at, now) == f))
         .map(|k| card(k, now, None))
         .collect();
-    let events = crate::store::audit::recent(&state.db, user.workspace_id(), Some(user.user.id), 20).await?;
+    let key_ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
+    let scope = crate::store::audit::Scope::User { user_id: user.user.id, key_ids: &key_ids };
+    let events = crate::store::audit::recent(&state.db, user.workspace_id(), scope, 20).await?;
     Ok(KeysArea {
         csrf: user.csrf_token(),
         cards,

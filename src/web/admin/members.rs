@@ -106,7 +106,7 @@ async fn members_page(state: &AppState, user: &CurrentUser, panel: InvitePanel) 
     let all_keys = crate::store::keys::for_workspace(&state.db, ws).await?;
     let owners = crate::store::users::names(&state.db, all_keys.iter().map(|k| k.user_id)).await?;
     let keys = all_keys.iter().map(|k| crate::web::account::keys::card(k, now, owners.get(&k.user_id).cloned())).collect();
-    let events = crate::store::audit::recent(&state.db, ws, None, 50).await?;
+    let events = crate::store::audit::recent(&state.db, ws, crate::store::audit::Scope::Workspace, 50).await?;
     let activity = crate::web::account::keys::activity(state, events, &all_keys).await?;
     Ok(MembersPage {
         keys,
