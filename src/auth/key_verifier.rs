@@ -13,11 +13,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::domain::keys::{KeyFormatError, KeySecret};
-use crate::domain::{PermissionSet, Role};
-use crate::entities::members;
+use crate::domain::PermissionSet;
 
 /// Why a presented key was refused. Each maps to a stable API error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,10 +109,8 @@ impl KeyVerifier {
         const PAGE: u64 = 2_000;
         let version = crate::store::changes::current(&self.db).await?;
         let mut snap = Snapshot { version, ..Default::default() };
-        for m in members::Entity::find().all(&self.db).await? {
-            let role = Role::parse(&m.role).unwrap_or(Role::Member);
-            let perms = role.effective(&PermissionSet::from_stored(&m.permissions));
-            snap.members.insert((m.workspace_id, m.user_id), (perms.to_bits(), m.disabled));
+        for (workspace_id, user_id, perms, disabled) in crate::store::members::all_effective(&self.db).await? {
+            snap.members.insert((workspace_id, user_id), (perms.to_bits(), disabled));
         }
         // Sized once up front: growing a map of 100k entries by doubling leaves
         // the allocator holding every intermediate table.

@@ -73,10 +73,6 @@ pub async fn find(
     q.one(db).await
 }
 
-pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<keys::Model>, DbErr> {
-    keys::Entity::find().all(db).await
-}
-
 /// Gives the key a new secret; the old one stays valid until `old_valid_until`
 /// (or stops at once when `None`).
 pub async fn rotate(

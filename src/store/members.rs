@@ -11,14 +11,11 @@ use crate::entities::{members, users, workspaces};
 /// A user's place in one workspace, as the rest of the app sees it.
 #[derive(Debug, Clone)]
 pub struct Membership {
-    pub member_id: i64,
     pub workspace_id: i64,
     pub workspace_name: String,
-    pub user_id: i64,
     pub role: Role,
     /// What the member may do now (an admin may do everything).
     pub permissions: PermissionSet,
-    pub disabled: bool,
 }
 
 /// A row of the members page.
@@ -38,15 +35,23 @@ fn role_of(m: &members::Model) -> Role {
 
 fn to_membership(m: &members::Model, ws_name: String) -> Membership {
     let role = role_of(m);
-    Membership {
-        member_id: m.id,
-        workspace_id: m.workspace_id,
-        workspace_name: ws_name,
-        user_id: m.user_id,
-        role,
-        permissions: role.effective(&PermissionSet::from_stored(&m.permissions)),
-        disabled: m.disabled,
-    }
+    Membership { workspace_id: m.workspace_id, workspace_name: ws_name, role, permissions: effective(m) }
+}
+
+/// What a member may do now, whatever their role.
+fn effective(m: &members::Model) -> PermissionSet {
+    role_of(m).effective(&PermissionSet::from_stored(&m.permissions))
+}
+
+/// Every membership of the instance as (workspace, user, effective permissions,
+/// disabled): what the key verifier intersects keys with.
+pub async fn all_effective(db: &impl ConnectionTrait) -> Result<Vec<(i64, i64, PermissionSet, bool)>, DbErr> {
+    Ok(members::Entity::find()
+        .all(db)
+        .await?
+        .iter()
+        .map(|m| (m.workspace_id, m.user_id, effective(m), m.disabled))
+        .collect())
 }
 
 pub async fn add(
