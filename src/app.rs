@@ -13,26 +13,10 @@ use sea_orm::DatabaseConnection;
 use crate::auth::key_verifier::KeyVerifier;
 use crate::auth::session_store::DbSessionStore;
 use crate::auth::throttle::LoginThrottle;
+use crate::state::AppState;
 use crate::config::{Secret, Settings};
 use crate::web as ui;
 use crate::web::urls;
-
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub settings: Settings,
-    /// One-time code that `/setup` asks for; printed on the console at start.
-    pub setup_code: String,
-    pub throttle: LoginThrottle,
-    /// The in-memory snapshot that verifies personal API keys.
-    pub keys: Arc<KeyVerifier>,
-}
-
-impl AppState {
-    /// The caller's address as text, honouring `KEYHUB_TRUSTED_PROXIES`.
-    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
-        crate::auth::client_ip::client_ip(req, &self.settings.trusted_proxies).map(|ip| ip.to_string())
-    }
-}
 
 pub struct Application {
     server: Server,
@@ -47,6 +31,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = crate::store::connect(&settings).await?;
         crate::store::migrate(&db).await?;
+        crate::store::workspaces::backfill_name_keys(&db).await?;
         let secret = crate::secret::master_secret(&settings)?;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
@@ -59,6 +44,7 @@ impl Application {
             setup_code: setup_code.clone(),
             throttle: LoginThrottle::default(),
             keys: keys.clone(),
+            csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
         });
         let server = serve(listener, state, &secret)?;
         Ok(Application { server, port, setup_code, db, keys })
@@ -120,7 +106,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
             .build();
         App::new()
             .app_data(state.clone())
-            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .app_data(web::FormConfig::default().limit(ui::form::MAX_FORM_BYTES))
+            .app_data(web::PayloadConfig::new(ui::form::MAX_FORM_BYTES))
             .wrap(session)
             .wrap(from_fn(ui::middleware::frame))
             .configure(crate::api::routes)

@@ -62,11 +62,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         None => format!("http://{}:{}", settings.bind.ip(), app.port()),
     };
     let db = app.db().clone();
+    if settings.public_url.is_none() && !settings.bind.ip().is_loopback() {
+        tracing::warn!(
+            "KEYHUB_PUBLIC_URL is not set while keyhub listens on {}: invitation and reset links use the address \
+             each request was sent to. Set KEYHUB_PUBLIC_URL to the URL people use.",
+            settings.bind
+        );
+    }
+    let data = match crate::data_dir::sqlite_path(&settings.database_url()) {
+        Some(file) => format!("SQLite database {}", file.display()),
+        None => format!("database {}", crate::config::redact_url(&settings.database_url())),
+    };
+    println!("keyhub is running at {url}/");
+    println!("Data: {data} (secrets in {})", settings.data_dir.display());
     if !crate::store::users::any_exists(&db).await? {
-        println!("keyhub is running: open {url}/ to create the first admin.");
-        println!("Setup code (asked for on the setup page): {}", app.setup_code());
-    } else {
-        println!("keyhub is running: open {url}/");
+        println!("First start: open {url}/setup and enter the setup code {}", app.setup_code());
     }
     app.run().await?;
     Ok(())

@@ -9,9 +9,11 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod data_dir;
 pub mod domain;
 pub mod entities;
 pub mod secret;
+pub mod state;
 pub mod store;
 pub mod web;
 

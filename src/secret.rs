@@ -17,8 +17,7 @@ pub fn master_secret(settings: &Settings) -> anyhow::Result<Secret> {
         }
         anyhow::bail!("{} is too short to be a keyhub secret; delete it to have a new one made", path.display());
     }
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", settings.data_dir.display()))?;
+    crate::data_dir::ensure_private_dir(&settings.data_dir)?;
     let secret = crate::domain::tokens::random_token(64);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -29,6 +28,6 @@ pub fn master_secret(settings: &Settings) -> anyhow::Result<Secret> {
     }
     let mut file = opts.open(&path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
     file.write_all(secret.as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a new master secret");
+    tracing::debug!(path = %path.display(), "generated a new master secret");
     Ok(Secret::new(secret))
 }

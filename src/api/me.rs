@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Principal};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::domain::Permission;
 
 #[derive(Serialize, ToSchema)]

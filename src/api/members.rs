@@ -3,7 +3,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Principal, perm};
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct MemberOut {

@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::Utc;
 
 use crate::api::ApiError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
 use crate::domain::Permission;
 

@@ -21,3 +21,32 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
     }
     Some(last_trusted)
 }
+
+/// The origin (`scheme://host[:port]`) this request was sent to. Forwarded
+/// headers (`X-Forwarded-Host`, `X-Forwarded-Proto`, `Forwarded`) are believed
+/// only from a trusted proxy: anyone else could name any host in them.
+pub fn request_origin(req: &HttpRequest, trusted: &[IpNet]) -> String {
+    let from_proxy = req.peer_addr().is_some_and(|p| trusted.iter().any(|n| n.contains(&p.ip())));
+    if from_proxy {
+        let info = req.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    // keyhub itself speaks plain HTTP; TLS is a proxy's job.
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| req.app_config().host().to_owned());
+    format!("http://{host}")
+}
+
+/// The base of links keyhub hands out (invitations, password resets):
+/// `KEYHUB_PUBLIC_URL` when set, else the origin of the request.
+pub fn public_base(req: &HttpRequest, public_url: Option<&str>, trusted: &[IpNet]) -> String {
+    match public_url {
+        Some(u) => u.to_owned(),
+        None => request_origin(req, trusted),
+    }
+}

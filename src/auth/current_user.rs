@@ -5,7 +5,7 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::{csrf, keys};
 use crate::domain::Permission;
 use crate::entities::users;
@@ -31,7 +31,7 @@ impl CurrentUser {
     }
 
     pub fn csrf_token(&self) -> String {
-        csrf::token(&self.session)
+        csrf::session_token(&self.session)
     }
 }
 

@@ -2,6 +2,8 @@
 //! sees it; each error is a sentence meant for the person who typed the value.
 use std::fmt;
 
+use crate::domain::text::{NameRules, clean_name};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -45,17 +47,13 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<DisplayName, &'static str> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Err("Enter a display name.");
-        }
-        if s.chars().count() > 100 {
-            return Err("A display name has at most 100 characters.");
-        }
-        if s.chars().any(char::is_control) {
-            return Err("A display name cannot contain control characters.");
-        }
-        Ok(DisplayName(s.to_owned()))
+        const RULES: NameRules = NameRules {
+            max_chars: 100,
+            empty: "Enter a display name.",
+            too_long: "A display name has at most 100 characters.",
+            invisible: "A display name cannot contain invisible characters or text-direction controls.",
+        };
+        clean_name(input, &RULES).map(DisplayName)
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,21 +66,22 @@ pub struct WorkspaceName(String);
 
 impl WorkspaceName {
     pub fn parse(input: &str) -> Result<WorkspaceName, &'static str> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Err("Enter a workspace name.");
-        }
-        if s.chars().count() > 80 {
-            return Err("A workspace name has at most 80 characters.");
-        }
-        if s.chars().any(char::is_control) {
-            return Err("A workspace name cannot contain control characters.");
-        }
-        Ok(WorkspaceName(s.to_owned()))
+        const RULES: NameRules = NameRules {
+            max_chars: 80,
+            empty: "Enter a workspace name.",
+            too_long: "A workspace name has at most 80 characters.",
+            invisible: "A workspace name cannot contain invisible characters or text-direction controls.",
+        };
+        clean_name(input, &RULES).map(WorkspaceName)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Equal keys mean look-alike names; the database keeps them unique.
+    pub fn key(&self) -> String {
+        crate::domain::text::workspace_key(&self.0)
     }
 }
 

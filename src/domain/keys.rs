@@ -102,17 +102,18 @@ pub struct KeyLabel(String);
 
 impl KeyLabel {
     pub fn parse(input: &str) -> Result<KeyLabel, &'static str> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Err("Give the key a label that says what uses it, e.g. \"nightly export script\".");
-        }
-        if s.chars().count() > 100 {
-            return Err("A label has at most 100 characters.");
-        }
-        if s.chars().any(char::is_control) {
-            return Err("A label cannot contain control characters.");
-        }
-        Ok(KeyLabel(s.to_owned()))
+        const RULES: crate::domain::text::NameRules = crate::domain::text::NameRules {
+            max_chars: 100,
+            empty: "Give the key a label that says what uses it, e.g. \"nightly export script\".",
+            too_long: "A label has at most 100 characters.",
+            invisible: "A label cannot contain invisible characters or text-direction controls.",
+        };
+        crate::domain::text::clean_name(input, &RULES).map(KeyLabel)
+    }
+
+    /// Labels with equal keys are the same label to a reader.
+    pub fn key(&self) -> String {
+        crate::domain::text::name_key(&self.0)
     }
 
     pub fn as_str(&self) -> &str {

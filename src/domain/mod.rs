@@ -4,6 +4,7 @@ pub mod account;
 pub mod keys;
 pub mod members;
 pub mod permissions;
+pub mod text;
 pub mod tokens;
 
 pub use account::{DisplayName, Email, Password, WorkspaceName};

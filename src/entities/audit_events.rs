@@ -14,6 +14,13 @@ pub struct Model {
     pub action: String,
     pub detail: String,
     pub ip: Option<String>,
+    /// The actor's display name when it happened.
+    pub actor_name: Option<String>,
+    /// `member`, `key`, `invitation`, `workspace`, `user`, `password_reset`.
+    pub target_kind: Option<String>,
+    pub target_id: Option<i64>,
+    /// The target's name as it was then (a key's label and identifier, a member's email).
+    pub target_name: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

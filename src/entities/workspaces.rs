@@ -7,6 +7,8 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub name: String,
+    /// `domain::text::workspace_key` of the name: equal keys are look-alikes.
+    pub name_key: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

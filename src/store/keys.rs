@@ -38,6 +38,18 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>) -> Result<keys::
     .await
 }
 
+/// True when the owner already has a key whose label reads the same
+/// (NFC, case-insensitive): two such keys could not be told apart.
+pub async fn label_taken(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    user_id: i64,
+    label: &crate::domain::keys::KeyLabel,
+) -> Result<bool, DbErr> {
+    let wanted = label.key();
+    Ok(for_owner(db, workspace_id, user_id).await?.iter().any(|k| crate::domain::text::name_key(&k.label) == wanted))
+}
+
 /// A user's keys in one workspace, newest first.
 pub async fn for_owner(db: &impl ConnectionTrait, workspace_id: i64, user_id: i64) -> Result<Vec<keys::Model>, DbErr> {
     keys::Entity::find()

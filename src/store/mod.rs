@@ -24,8 +24,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     let url = settings.database_url();
     let sqlite = url.starts_with("sqlite:");
     if sqlite && settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", settings.data_dir.display()))?;
+        crate::data_dir::ensure_private_dir(&settings.data_dir)?;
+    }
+    if let Some(file) = crate::data_dir::sqlite_path(&url) {
+        crate::data_dir::ensure_private_file(&file)?;
     }
     let mut opts = ConnectOptions::new(url.clone());
     opts.sqlx_logging(false)

@@ -5,9 +5,14 @@ use crate::domain::WorkspaceName;
 use crate::entities::workspaces;
 
 pub async fn create(db: &impl ConnectionTrait, name: &WorkspaceName) -> Result<workspaces::Model, DbErr> {
-    workspaces::ActiveModel { name: Set(name.as_str().to_owned()), created_at: Set(Utc::now()), ..Default::default() }
-        .insert(db)
-        .await
+    workspaces::ActiveModel {
+        name: Set(name.as_str().to_owned()),
+        name_key: Set(Some(name.key())),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<workspaces::Model>, DbErr> {
@@ -31,4 +36,19 @@ pub async fn create_owned(
         .await?;
     txn.commit().await?;
     Ok(Some(ws))
+}
+
+/// Fills `name_key` for workspaces made before it existed. Two old names that
+/// are look-alikes keep distinct keys (suffixed with the id): they were
+/// allowed then, and renaming is the admins' call, not the migration's.
+pub async fn backfill_name_keys(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let missing = workspaces::Entity::find().filter(workspaces::Column::NameKey.is_null()).all(db).await?;
+    for ws in missing {
+        let key = crate::domain::text::workspace_key(&ws.name);
+        let taken = workspaces::Entity::find().filter(workspaces::Column::NameKey.eq(key.clone())).one(db).await?.is_some();
+        let key = if taken { format!("{key}#{}", ws.id) } else { key };
+        workspaces::ActiveModel { id: Set(ws.id), name_key: Set(Some(key)), ..Default::default() }.update(db).await?;
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::{keys, password};
 use crate::domain::Email;
 use crate::web::errors::human_wait;
@@ -37,6 +37,7 @@ struct LoginPage {
 const BAD_CREDENTIALS: &str = "Email or password is incorrect.";
 
 pub async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     query: web::Query<LoginQuery>,
@@ -48,7 +49,7 @@ pub async fn show(
         return Ok(see_other(urls::SETUP));
     }
     let notice = query.signed_out.as_ref().map(|_| "You have signed out.");
-    let page = LoginPage { layout: Layout::anonymous(&session, "Sign in"), email: String::new(), errors: FieldErrors::default(), notice };
+    let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: String::new(), errors: FieldErrors::default(), notice };
     render(StatusCode::OK, &page)
 }
 
@@ -63,7 +64,7 @@ pub async fn submit(
     let fail = |status: StatusCode, message: String| {
         let mut errors = FieldErrors::default();
         errors.add("password", message);
-        let page = LoginPage { layout: Layout::anonymous(&session, "Sign in"), email: form.email.clone(), errors, notice: None };
+        let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
         render(status, &page)
     };
     if let Some(wait) = state.throttle.check(&client, &account) {

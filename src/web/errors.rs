@@ -18,6 +18,10 @@ pub enum AppError {
     NoWorkspace,
     #[error("bad request")]
     BadRequest,
+    #[error("request body too large")]
+    TooLarge,
+    #[error("form is not valid UTF-8")]
+    InvalidText,
     #[error("not found")]
     NotFound,
     #[error("permission denied")]
@@ -90,7 +94,8 @@ impl ResponseError for AppError {
         match self {
             AppError::LoginRequired => StatusCode::SEE_OTHER,
             AppError::NoWorkspace | AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::BadRequest | AppError::InvalidText => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,6 +117,18 @@ impl ResponseError for AppError {
             AppError::NoWorkspace => {
                 page.title = "No workspace";
                 page.message = "You are not an active member of any workspace. Ask an admin to invite you again.".into();
+            }
+            AppError::InvalidText => {
+                page.title = "Unreadable text";
+                page.message = "The form contained text that is not valid UTF-8, so it was not saved. \
+                    Go back, retype the text and send it again."
+                    .into();
+            }
+            AppError::TooLarge => {
+                page.message = format!(
+                    "What you sent is larger than keyhub accepts for a form ({} KB). Go back and shorten it.",
+                    crate::web::form::MAX_FORM_BYTES / 1024
+                );
             }
             AppError::Csrf => {
                 page.title = "Form expired";

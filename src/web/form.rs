@@ -7,11 +7,13 @@ use actix_session::SessionExt;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::csrf;
 use crate::web::AppError;
 
-const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Large enough that an over-long value reaches its field's own check (and
+/// gets a message beside the field); anything bigger is refused with 413.
+pub const MAX_FORM_BYTES: usize = 512 * 1024;
 
 /// A URL-encoded form whose `csrf_token` field (or `X-CSRF-Token` header) and
 /// origin have been checked. Every state-changing browser handler takes one,
@@ -26,14 +28,17 @@ struct TokenOnly {
 
 async fn extract<T: DeserializeOwned>(req: HttpRequest, body: web::Bytes) -> Result<CsrfForm<T>, AppError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or(AppError::internal("app state missing"))?;
-    if !csrf::same_origin(&req, state.settings.public_url.as_deref()) {
+    if !csrf::same_origin(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies) {
         return Err(AppError::Csrf);
     }
     let session = req.get_session();
     let from_header = req.headers().get(csrf::HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let from_form = serde_html_form::from_bytes::<TokenOnly>(&body).ok().and_then(|t| t.csrf_token);
-    if !csrf::token_matches(&session, from_form.as_deref().or(from_header.as_deref())) {
+    if !csrf::token_matches(&req, &session, &state.csrf_key, from_form.as_deref().or(from_header.as_deref())) {
         return Err(AppError::Csrf);
+    }
+    if !is_utf8_form(&body) {
+        return Err(AppError::InvalidText);
     }
     // Fields the handler does not know are ignored; malformed input is a 400 page.
     let form = serde_html_form::from_bytes::<T>(&body).map_err(|_| AppError::BadRequest)?;
@@ -48,16 +53,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let req = req.clone();
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let body = body.await.map_err(|_| AppError::BadRequest)?;
+            let body = body.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
+                413 => AppError::TooLarge,
+                _ => AppError::BadRequest,
+            })?;
             if body.len() > MAX_FORM_BYTES {
-                return Err(AppError::BadRequest);
+                return Err(AppError::TooLarge);
             }
             extract(req, body).await
         })
     }
 }
 
+/// True when every name and value of a URL-encoded body decodes to UTF-8.
+/// The usual decoders replace bad bytes with U+FFFD, which would store
+/// something other than what was typed; such a form is refused instead.
+fn is_utf8_form(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&').flat_map(|pair| pair.split(|b| *b == b'=')).all(|part| {
+        let plus_as_space: Vec<u8> = part.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+        let decoded: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+        std::str::from_utf8(&decoded).is_ok()
+    })
+}
+
 /// Messages shown next to the fields they are about.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn forms_with_bad_utf8_are_spotted() {
+        assert!(super::is_utf8_form(b"name=Ren%C3%A9e+A&x=%E2%9C%93"));
+        assert!(!super::is_utf8_form(b"name=Ren%E9e"));
+        assert!(!super::is_utf8_form(b"a=%FF%FE"));
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct FieldErrors(BTreeMap<&'static str, String>);
 

@@ -3,7 +3,7 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web, FromRequest};
 use askama::Template;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::{CurrentUser, keys};
 use crate::domain::Permission;
 use crate::web::{AppError, Layout, page, see_other, urls};

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::password;
 use crate::domain::{DisplayName, Email, Password, PermissionSet, Role, tokens};
 use crate::entities::{invitations, users};
@@ -64,7 +64,7 @@ pub struct AcceptForm {
     pub confirm_password: String,
 }
 
-fn gone(session: &Session, state: LinkState) -> Result<HttpResponse, AppError> {
+fn gone(req: &HttpRequest, session: &Session, state: LinkState) -> Result<HttpResponse, AppError> {
     let message = match state {
         LinkState::Used => "This invitation has already been used. If it was you, sign in; otherwise ask an admin for a new link.",
         LinkState::Revoked => "This invitation has been revoked by an admin. Ask them for a new link if you still need access.",
@@ -72,21 +72,22 @@ fn gone(session: &Session, state: LinkState) -> Result<HttpResponse, AppError> {
         LinkState::Open => "This invitation link is not valid. Check that you copied the whole link.",
     };
     let status = if state == LinkState::Open { StatusCode::NOT_FOUND } else { StatusCode::GONE };
-    render(status, &GonePage { layout: Layout::anonymous(session, "Invitation"), message })
+    render(status, &GonePage { layout: Layout::anonymous(req, session, "Invitation"), message })
 }
 
 /// The invitation behind a token, or the page to show instead.
 async fn open_invitation(
+    req: &HttpRequest,
     state: &AppState,
     session: &Session,
     token: &str,
 ) -> Result<Result<(invitations::Model, String, Option<users::Model>), HttpResponse>, AppError> {
     let Some(inv) = crate::store::invitations::find_by_token_hash(&state.db, &tokens::digest(token)).await? else {
-        return gone(session, LinkState::Open).map(Err);
+        return gone(req, session, LinkState::Open).map(Err);
     };
     let st = link_state(&inv, Utc::now());
     if st != LinkState::Open {
-        return gone(session, st).map(Err);
+        return gone(req, session, st).map(Err);
     }
     let ws = crate::store::workspaces::find(&state.db, inv.workspace_id).await?.ok_or(AppError::NotFound)?;
     let existing = match Email::parse(&inv.email) {
@@ -96,16 +97,16 @@ async fn open_invitation(
     Ok(Ok((inv, ws.name, existing)))
 }
 
-pub async fn show(state: web::Data<AppState>, session: Session, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let (inv, workspace_name, existing) = match open_invitation(&state, &session, &token).await? {
+    let (inv, workspace_name, existing) = match open_invitation(&req, &state, &session, &token).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
     render(
         StatusCode::OK,
         &InvitationPage {
-            layout: Layout::anonymous(&session, "Join a workspace"),
+            layout: Layout::anonymous(&req, &session, "Join a workspace"),
             token,
             workspace_name,
             email: inv.email,
@@ -124,7 +125,7 @@ pub async fn accept(
     CsrfForm(form): CsrfForm<AcceptForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let (inv, workspace_name, existing) = match open_invitation(&state, &session, &token).await? {
+    let (inv, workspace_name, existing) = match open_invitation(&req, &state, &session, &token).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -154,7 +155,7 @@ pub async fn accept(
     }
     if !errors.is_empty() {
         let page = InvitationPage {
-            layout: Layout::anonymous(&session, "Join a workspace"),
+            layout: Layout::anonymous(&req, &session, "Join a workspace"),
             token,
             workspace_name,
             email: inv.email,
@@ -172,13 +173,13 @@ pub async fn accept(
     let txn = state.db.begin().await?;
     // Conditional update: of two simultaneous acceptances only one wins.
     if !crate::store::invitations::mark_accepted(&txn, inv.id).await? {
-        return gone(&session, LinkState::Used);
+        return gone(&req, &session, LinkState::Used);
     }
     let user_id = match (existing, new_account, hash) {
         (Some(user), _, _) => user.id,
         (None, Some((name, _)), Some(hash)) => match crate::store::users::create(&txn, &email, &name, hash).await {
             Ok(u) => u.id,
-            Err(e) if crate::store::is_unique_violation(&e) => return gone(&session, LinkState::Used),
+            Err(e) if crate::store::is_unique_violation(&e) => return gone(&req, &session, LinkState::Used),
             Err(e) => return Err(e.into()),
         },
         _ => return Err(AppError::internal("invitation accepted without account data")),

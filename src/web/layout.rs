@@ -67,13 +67,14 @@ impl Layout {
     }
 
     /// For pages seen before signing in (setup, login, invitation).
-    pub fn anonymous(session: &Session, title: impl Into<String>) -> Layout {
+    pub fn anonymous(req: &actix_web::HttpRequest, session: &Session, title: impl Into<String>) -> Layout {
+        let key = req.app_data::<actix_web::web::Data<crate::state::AppState>>().map(|s| s.csrf_key.clone()).unwrap_or_default();
         Layout {
             title: title.into(),
             user_name: None,
             workspace_name: None,
             workspaces: Vec::new(),
-            csrf: csrf::token(session),
+            csrf: csrf::token(req, session, &key),
             flash: Flash::take(session),
             show_admin: false,
             assets: asset_urls(),

@@ -10,7 +10,7 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use askama::Template;
 use tracing::Instrument;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::domain::tokens::random_token;
 use crate::web::errors::{AppError, ErrorPage};
 use crate::web::{KeepBody, Layout};
@@ -31,28 +31,52 @@ struct ErrorTemplate {
 }
 
 pub async fn frame(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // HEAD is GET without a body (uptime monitors use it): the HTTP layer
+    // remembers the request was HEAD and leaves the body out on the wire.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
     let request_id = random_token(16);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
     let kind = Kind::of(req.path());
 
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let public_url = req.app_data::<web::Data<AppState>>().and_then(|s| s.settings.public_url.clone());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let cross_site = state.as_ref().is_some_and(|s| {
+        !crate::auth::csrf::same_origin(req.request(), s.settings.public_url.as_deref(), &s.settings.trusted_proxies)
+    });
     // The API authenticates with keys, not cookies: there is nothing to forge.
-    if unsafe_method && kind != Kind::Api && !crate::auth::csrf::same_origin(req.request(), public_url.as_deref()) {
+    if unsafe_method && kind != Kind::Api && cross_site {
         // Refused before any handler runs: state never changes on a cross-site request.
         let res = finish(AppError::Csrf.error_response(), &request_id, kind);
         return Ok(req.into_response(res));
+    }
+    // Anonymous visitors' CSRF tokens hang on a cookie, not a session row.
+    let https = state.as_ref().is_some_and(|s| s.settings.https());
+    let seed = (kind == Kind::Page).then(|| crate::auth::csrf::seed_for(req.request(), https));
+    if let Some(seed) = &seed {
+        req.extensions_mut().insert(seed.clone());
     }
     // No clone of the request may live across `call`: routing needs it unshared.
     match next.call(req).instrument(span.clone()).await {
         Ok(res) => {
             let _guard = span.enter();
             let (req, res) = res.map_into_boxed_body().into_parts();
-            Ok(ServiceResponse::new(req, finish(res, &request_id, kind)))
+            let mut res = finish(res, &request_id, kind);
+            if let Some(seed) = seed.filter(|s| s.fresh) {
+                let cookie = actix_web::cookie::Cookie::build(crate::auth::csrf::cookie_name(https), seed.value)
+                    .path("/")
+                    .http_only(true)
+                    .secure(https)
+                    .same_site(actix_web::cookie::SameSite::Lax)
+                    .finish();
+                let _ = res.add_cookie(&cookie);
+            }
+            Ok(ServiceResponse::new(req, res))
         }
         Err(e) => {
             let _guard = span.enter();

@@ -2,11 +2,11 @@
 //! printed on the server console, and gone (404) once any user exists.
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::password;
 use crate::domain::tokens::constant_time_eq;
 use crate::domain::{DisplayName, Email, Password, WorkspaceName};
@@ -39,13 +39,14 @@ async fn ensure_open(state: &AppState) -> Result<(), AppError> {
     if crate::store::users::any_exists(&state.db).await? { Err(AppError::NotFound) } else { Ok(()) }
 }
 
-pub async fn show(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     ensure_open(&state).await?;
-    let page = SetupPage { layout: Layout::anonymous(&session, "Set up keyhub"), form: SetupForm::default(), errors: FieldErrors::default() };
+    let page = SetupPage { layout: Layout::anonymous(&req, &session, "Set up keyhub"), form: SetupForm::default(), errors: FieldErrors::default() };
     render(StatusCode::OK, &page)
 }
 
 pub async fn submit(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     CsrfForm(form): CsrfForm<SetupForm>,
@@ -62,7 +63,7 @@ pub async fn submit(
     }
     let (Some(email), Some(name), Some(pw), Some(workspace), true) = (email, name, pw, workspace, errors.is_empty()) else {
         let form = SetupForm { password: String::new(), ..form };
-        let page = SetupPage { layout: Layout::anonymous(&session, "Set up keyhub"), form, errors };
+        let page = SetupPage { layout: Layout::anonymous(&req, &session, "Set up keyhub"), form, errors };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let hash = password::hash(&pw).await?;

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::domain::keys::{Expiry, KeyLabel, KeySecret, KeyState, parse_grace};
 use crate::domain::{Permission, PermissionSet};
@@ -251,15 +251,23 @@ pub async fn generate(
         secret: &secret,
         expires_at: expiry.at(),
     };
-    let key = match crate::store::keys::create(&state.db, new).await {
-        Ok(k) => k,
-        Err(e) if crate::store::is_unique_violation(&e) => {
+    let created = if crate::store::keys::label_taken(&state.db, user.workspace_id(), user.user.id, &label).await? {
+        None
+    } else {
+        match crate::store::keys::create(&state.db, new).await {
+            Ok(k) => Some(k),
+            Err(e) if crate::store::is_unique_violation(&e) => None,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let key = match created {
+        Some(k) => k,
+        None => {
             let mut errors = FieldErrors::default();
             errors.add("label", "You already have a key with this label here. Choose a label that says what uses this one.");
             let a = area(&state, &user, None, retry_form(errors, &perms), None).await?;
             return respond(&req, &user, a, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     state.keys.changed().await?;
     let detail = format!("permissions: {}", if perms_ok.is_empty() { "none".into() } else { perms_ok.to_stored() });

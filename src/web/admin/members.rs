@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::{CurrentUser, require};
 use crate::domain::members::{Actor, MemberChange, check_grant};
 use crate::domain::{Email, Permission, PermissionSet, Role, tokens};
@@ -159,13 +159,7 @@ fn actor(user: &CurrentUser) -> Actor<'_> {
 }
 
 fn invite_link(req: &HttpRequest, state: &AppState, token: &str) -> String {
-    let base = match &state.settings.public_url {
-        Some(u) => u.clone(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
+    let base = crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
     format!("{base}{}/{token}", urls::INVITE)
 }
 

@@ -1,0 +1,30 @@
+//! What every handler shares: the database, settings, and the in-memory
+//! parts (throttles, the key verifier). Its own module so that `web/`, `api/`
+//! and `auth/` need not reach back up into `app.rs`.
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::key_verifier::KeyVerifier;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Settings;
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    /// One-time code that `/setup` asks for; printed on the console at start.
+    pub setup_code: String,
+    pub throttle: LoginThrottle,
+    /// The in-memory snapshot that verifies personal API keys.
+    pub keys: Arc<KeyVerifier>,
+    /// Derived from the master secret; keys anonymous visitors' CSRF tokens.
+    pub csrf_key: String,
+}
+
+impl AppState {
+    /// The caller's address as text, honouring `KEYHUB_TRUSTED_PROXIES`.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
+        crate::auth::client_ip::client_ip(req, &self.settings.trusted_proxies).map(|ip| ip.to_string())
+    }
+}
+
