@@ -121,10 +121,13 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
 
 /// Every route of keyhub.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use ui::{account, admin, auth, health, home, invitations, setup, workspaces};
+    use ui::{account, admin, auth, health, home, invitations, reset, setup, workspaces};
     cfg.route(urls::HOME, web::get().to(home::home))
         .route(urls::HEALTHZ, web::get().to(health::healthz))
         .route("/static/{hash}/{path:.*}", web::get().to(ui::assets::serve))
+        .route("/favicon.ico", web::get().to(ui::assets::favicon))
+        .route(urls::HELP, web::get().to(home::help))
+        .route(urls::NO_WORKSPACE, web::get().to(home::no_workspace))
         .route(urls::SETUP, web::get().to(setup::show))
         .route(urls::SETUP, web::post().to(setup::submit))
         .route(urls::LOGIN, web::get().to(auth::show))
@@ -141,13 +144,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(urls::WORKSPACE_SWITCH, web::post().to(workspaces::switch))
         .route("/invite/{token}", web::get().to(invitations::show))
         .route("/invite/{token}", web::post().to(invitations::accept))
+        .route("/reset/{token}", web::get().to(reset::show))
+        .route("/reset/{token}", web::post().to(reset::submit))
         .service(
             web::scope("/admin")
-                .route("/members", web::get().to(admin::members::show))
+                .route("/members", web::get().to(admin::members::list))
+                .route("/members/{id}", web::get().to(admin::members::show))
                 .route("/members/{id}/role", web::post().to(admin::members::set_role))
+                .route("/members/{id}/reset-link", web::post().to(admin::members::reset_link))
                 .route("/members/{id}/{action}", web::post().to(admin::members::status))
-                .route("/invitations", web::post().to(admin::members::invite))
                 .route("/keys/{id}/revoke", web::post().to(admin::members::revoke_key))
-                .route("/invitations/{id}/revoke", web::post().to(admin::members::revoke_invitation)),
+                .route("/invitations", web::get().to(admin::invitations::show))
+                .route("/invitations", web::post().to(admin::invitations::invite))
+                .route("/invitations/{id}/revoke", web::post().to(admin::invitations::revoke))
+                .route("/audit", web::get().to(admin::audit::show))
+                .route("/audit.csv", web::get().to(admin::audit::csv))
+                .route("/workspace", web::get().to(admin::workspace::show))
+                .route("/workspace", web::post().to(admin::workspace::rename)),
         );
 }

@@ -43,6 +43,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     pub session_idle_timeout: Duration,
     pub session_max_lifetime: Duration,
+    /// Where users get help: a URL or an email address, shown beside Help.
+    pub support_contact: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -56,6 +58,7 @@ impl fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_max_lifetime", &self.session_max_lifetime)
+            .field("support_contact", &self.support_contact)
             .finish()
     }
 }
@@ -71,6 +74,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_max_lifetime: Duration::from_secs(8 * 3600),
+            support_contact: None,
         }
     }
 }
@@ -87,6 +91,7 @@ struct FileSettings {
     trusted_proxies: Option<Vec<String>>,
     session_idle_minutes: Option<u64>,
     session_max_hours: Option<u64>,
+    support_contact: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +178,16 @@ impl Settings {
         }
         if let Some(h) = number(env, "KEYHUB_SESSION_MAX_HOURS", file.session_max_hours)? {
             s.session_max_lifetime = Duration::from_secs(h * 3600);
+        }
+        if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
+            let v = v.trim().to_owned();
+            let ok = v.starts_with("https://") || v.starts_with("http://") || (v.contains('@') && !v.contains(char::is_whitespace));
+            if !ok {
+                return Err(ConfigError(format!(
+                    "KEYHUB_SUPPORT_CONTACT must be a URL (https://...) or an email address, not \"{v}\"."
+                )));
+            }
+            s.support_contact = Some(v);
         }
         Ok(s)
     }

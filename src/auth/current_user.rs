@@ -1,24 +1,60 @@
-//! The signed-in user of a browser request, with the workspace they are working in.
+//! Who is signed in: `SignedIn` (any signed-in user, even one whose access to
+//! every workspace was disabled or removed) and `CurrentUser` (a signed-in
+//! member working in a workspace; every query is scoped to it).
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::state::AppState;
 use crate::auth::{csrf, keys};
 use crate::domain::Permission;
 use crate::entities::users;
+use crate::state::AppState;
 use crate::store::members::Membership;
 use crate::web::errors::AppError;
 
-pub struct CurrentUser {
+pub struct SignedIn {
     pub user: users::Model,
-    /// The workspace the user is working in now; every query is scoped to it.
-    pub membership: Membership,
+    /// The workspace the user is working in, if they are an active member of any.
+    pub membership: Option<Membership>,
     /// All workspaces the user may switch to.
     pub memberships: Vec<Membership>,
     pub session: Session,
+    /// The path of the request, so the frame can mark the current page.
+    pub path: String,
+    /// `KEYHUB_SUPPORT_CONTACT`, for the help link in the frame.
+    pub support_contact: Option<String>,
+}
+
+pub struct CurrentUser {
+    pub user: users::Model,
+    pub membership: Membership,
+    pub memberships: Vec<Membership>,
+    pub session: Session,
+    pub path: String,
+    pub support_contact: Option<String>,
+}
+
+impl SignedIn {
+    pub fn csrf_token(&self) -> String {
+        csrf::session_token(&self.session)
+    }
+
+    /// The same user as a member of their current workspace, if they have one.
+    pub fn current(self) -> Result<CurrentUser, SignedIn> {
+        match self.membership {
+            Some(membership) => Ok(CurrentUser {
+                user: self.user,
+                membership,
+                memberships: self.memberships,
+                session: self.session,
+                path: self.path,
+                support_contact: self.support_contact,
+            }),
+            None => Err(self),
+        }
+    }
 }
 
 impl CurrentUser {
@@ -40,23 +76,38 @@ pub fn require(user: &CurrentUser, p: Permission) -> Result<(), AppError> {
     if user.can(p) { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
-async fn load(req: HttpRequest) -> Result<CurrentUser, AppError> {
+pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or(AppError::internal("app state missing"))?.clone();
     let session = req.get_session();
     let user_id = session.get::<i64>(keys::USER_ID).ok().flatten().ok_or(AppError::LoginRequired)?;
     let user = crate::store::users::find(&state.db, user_id).await?.ok_or(AppError::LoginRequired)?;
     let memberships = crate::store::members::active_memberships(&state.db, user.id).await?;
     let wanted = session.get::<i64>(keys::WORKSPACE_ID).ok().flatten();
-    let membership = memberships
-        .iter()
-        .find(|m| Some(m.workspace_id) == wanted)
-        .or_else(|| memberships.first())
-        .cloned()
-        .ok_or(AppError::NoWorkspace)?;
-    if wanted != Some(membership.workspace_id) {
-        let _ = session.insert(keys::WORKSPACE_ID, membership.workspace_id);
+    let membership =
+        memberships.iter().find(|m| Some(m.workspace_id) == wanted).or_else(|| memberships.first()).cloned();
+    if let Some(m) = &membership
+        && wanted != Some(m.workspace_id)
+    {
+        let _ = session.insert(keys::WORKSPACE_ID, m.workspace_id);
     }
-    Ok(CurrentUser { user, membership, memberships, session })
+    Ok(SignedIn {
+        user,
+        membership,
+        memberships,
+        session,
+        path: req.path().to_owned(),
+        support_contact: state.settings.support_contact.clone(),
+    })
+}
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { load(&req).await })
+    }
 }
 
 impl FromRequest for CurrentUser {
@@ -64,6 +115,7 @@ impl FromRequest for CurrentUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(load(req.clone()))
+        let req = req.clone();
+        Box::pin(async move { load(&req).await?.current().map_err(|_| AppError::NoWorkspace) })
     }
 }

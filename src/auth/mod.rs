@@ -8,7 +8,7 @@ pub mod password;
 pub mod session_store;
 pub mod throttle;
 
-pub use current_user::{CurrentUser, require};
+pub use current_user::{CurrentUser, SignedIn, require};
 
 /// Names of the values kept in the session state, defined once.
 pub mod keys {

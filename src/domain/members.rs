@@ -7,8 +7,10 @@ pub enum MemberRuleError {
     LastAdmin,
     #[error("Only admins can make someone an admin or change an admin.")]
     OnlyAdminsManageAdmins,
-    #[error("You can only grant permissions you hold yourself.")]
+    #[error("You can only grant or take away permissions you hold yourself.")]
     BeyondOwnPermissions,
+    #[error("You cannot disable, enable or remove someone who holds permissions you do not have. Ask an admin.")]
+    TargetHoldsMore,
 }
 
 /// The person making a change.
@@ -39,20 +41,44 @@ pub fn check_grant(actor: &Actor<'_>, role: Role, permissions: &PermissionSet) -
     Ok(())
 }
 
-/// Checks a change to a member whose current role is `target_role`.
-/// `active_admins` counts the workspace's enabled admins, the target included.
+/// The member a change is about, as they are now.
+pub struct Target<'a> {
+    pub role: Role,
+    /// What they may do now (all, for an admin).
+    pub permissions: &'a PermissionSet,
+    pub disabled: bool,
+}
+
+/// Checks a change to `target`. A manager who is not an admin may grant or
+/// take away only permissions they hold, and may not disable, enable or
+/// remove someone who holds more than they do. `active_admins` counts the
+/// workspace's enabled admins, the target included.
 pub fn check_change(
     actor: &Actor<'_>,
-    target_role: Role,
-    target_disabled: bool,
+    target: &Target<'_>,
     change: &MemberChange,
     active_admins: u64,
 ) -> Result<(), MemberRuleError> {
+    let (target_role, target_disabled) = (target.role, target.disabled);
     if target_role == Role::Admin && actor.role != Role::Admin {
         return Err(MemberRuleError::OnlyAdminsManageAdmins);
     }
-    if let MemberChange::SetRole(role, perms) = change {
-        check_grant(actor, *role, perms)?;
+    if actor.role != Role::Admin {
+        match change {
+            MemberChange::SetRole(role, perms) => {
+                if *role == Role::Admin {
+                    return Err(MemberRuleError::OnlyAdminsManageAdmins);
+                }
+                if !perms.symmetric_difference(target.permissions).is_subset(actor.permissions) {
+                    return Err(MemberRuleError::BeyondOwnPermissions);
+                }
+            }
+            MemberChange::Disable | MemberChange::Enable | MemberChange::Remove => {
+                if !target.permissions.is_subset(actor.permissions) {
+                    return Err(MemberRuleError::TargetHoldsMore);
+                }
+            }
+        }
     }
     let target_is_active_admin = target_role == Role::Admin && !target_disabled;
     let stays_active_admin = match change {
@@ -78,12 +104,14 @@ mod tests {
     fn last_admin_cannot_be_demoted_disabled_or_removed() {
         let all = PermissionSet::all();
         let admin = Actor { role: Role::Admin, permissions: &all };
+        let active = Target { role: Role::Admin, permissions: &all, disabled: false };
         for change in [MemberChange::SetRole(Role::Member, perms(&[])), MemberChange::Disable, MemberChange::Remove] {
-            assert_eq!(check_change(&admin, Role::Admin, false, &change, 1), Err(MemberRuleError::LastAdmin), "{change:?}");
-            assert_eq!(check_change(&admin, Role::Admin, false, &change, 2), Ok(()), "{change:?}");
+            assert_eq!(check_change(&admin, &active, &change, 1), Err(MemberRuleError::LastAdmin), "{change:?}");
+            assert_eq!(check_change(&admin, &active, &change, 2), Ok(()), "{change:?}");
         }
         // A disabled admin is not the one keeping the workspace alive.
-        assert_eq!(check_change(&admin, Role::Admin, true, &MemberChange::Remove, 1), Ok(()));
+        let disabled = Target { role: Role::Admin, permissions: &all, disabled: true };
+        assert_eq!(check_change(&admin, &disabled, &MemberChange::Remove, 1), Ok(()));
     }
 
     #[test]
@@ -96,9 +124,28 @@ mod tests {
             Err(MemberRuleError::BeyondOwnPermissions)
         );
         assert_eq!(check_grant(&manager, Role::Admin, &perms(&[])), Err(MemberRuleError::OnlyAdminsManageAdmins));
-        assert_eq!(
-            check_change(&manager, Role::Admin, false, &MemberChange::Disable, 3),
-            Err(MemberRuleError::OnlyAdminsManageAdmins)
-        );
+        let all = PermissionSet::all();
+        let admin = Target { role: Role::Admin, permissions: &all, disabled: false };
+        assert_eq!(check_change(&manager, &admin, &MemberChange::Disable, 3), Err(MemberRuleError::OnlyAdminsManageAdmins));
+    }
+
+    #[test]
+    fn managers_change_only_what_they_hold_and_only_people_who_hold_no_more() {
+        let own = perms(&["members.manage", "data.read"]);
+        let manager = Actor { role: Role::Member, permissions: &own };
+        let writer_perms = perms(&["data.read", "data.write"]);
+        let writer = Target { role: Role::Member, permissions: &writer_perms, disabled: false };
+        // Taking away data.write, which the manager lacks: refused.
+        let drop_write = MemberChange::SetRole(Role::Member, perms(&["data.read"]));
+        assert_eq!(check_change(&manager, &writer, &drop_write, 2), Err(MemberRuleError::BeyondOwnPermissions));
+        // Taking away data.read only, leaving data.write alone: allowed.
+        let drop_read = MemberChange::SetRole(Role::Member, perms(&["data.write"]));
+        assert_eq!(check_change(&manager, &writer, &drop_read, 2), Ok(()));
+        for change in [MemberChange::Disable, MemberChange::Remove, MemberChange::Enable] {
+            assert_eq!(check_change(&manager, &writer, &change, 2), Err(MemberRuleError::TargetHoldsMore), "{change:?}");
+        }
+        let reader_perms = perms(&["data.read"]);
+        let reader = Target { role: Role::Member, permissions: &reader_perms, disabled: false };
+        assert_eq!(check_change(&manager, &reader, &MemberChange::Disable, 2), Ok(()));
     }
 }

@@ -77,6 +77,11 @@ impl PermissionSet {
         self.0.is_empty()
     }
 
+    /// What is in one set and not the other: what a change grants or takes away.
+    pub fn symmetric_difference(&self, other: &PermissionSet) -> PermissionSet {
+        PermissionSet(self.0.symmetric_difference(&other.0).copied().collect())
+    }
+
     pub fn intersection(&self, other: &PermissionSet) -> PermissionSet {
         PermissionSet(self.0.intersection(&other.0).copied().collect())
     }

@@ -4,6 +4,7 @@ pub mod audit_events;
 pub mod instance_facts;
 pub mod invitations;
 pub mod members;
+pub mod password_resets;
 pub mod personal_keys;
 pub mod sessions;
 pub mod users;

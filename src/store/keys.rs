@@ -119,10 +119,15 @@ pub async fn revoke(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
 }
 
 /// Deletes a key that has been revoked.
+/// Deletes a key that no longer works (revoked or expired); false otherwise.
 pub async fn delete_revoked(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
     let res = keys::Entity::delete_many()
         .filter(keys::Column::Id.eq(id))
-        .filter(keys::Column::RevokedAt.is_not_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(keys::Column::RevokedAt.is_not_null())
+                .add(keys::Column::ExpiresAt.lte(Utc::now())),
+        )
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)

@@ -189,21 +189,22 @@ pub enum ChangeError {
 
 /// Applies `change` to a member of `workspace_id` after checking the rules,
 /// inside one transaction so the admin count cannot shift underneath.
-/// Returns the member's user id.
+/// Returns the member as they were before the change.
 pub async fn apply_change(
     db: &sea_orm::DatabaseConnection,
     workspace_id: i64,
     member_id: i64,
     actor: &crate::domain::members::Actor<'_>,
     change: &crate::domain::members::MemberChange,
-) -> Result<i64, ChangeError> {
-    use crate::domain::members::{MemberChange, check_change};
+) -> Result<members::Model, ChangeError> {
+    use crate::domain::members::{MemberChange, Target, check_change};
     use sea_orm::TransactionTrait;
 
     let txn = db.begin().await?;
     let target = find_in_workspace(&txn, workspace_id, member_id).await?.ok_or(ChangeError::NotFound)?;
     let admins = active_admins(&txn, workspace_id).await?;
-    check_change(actor, role_of(&target), target.disabled, change, admins)?;
+    let now = effective(&target);
+    check_change(actor, &Target { role: role_of(&target), permissions: &now, disabled: target.disabled }, change, admins)?;
     match change {
         MemberChange::SetRole(role, perms) => set_role(&txn, member_id, *role, perms).await?,
         MemberChange::Disable => set_disabled(&txn, member_id, true).await?,
@@ -211,5 +212,16 @@ pub async fn apply_change(
         MemberChange::Remove => remove(&txn, member_id).await?,
     }
     txn.commit().await?;
-    Ok(target.user_id)
+    Ok(target)
+}
+
+/// Names of the workspaces where the user's membership is disabled.
+pub async fn disabled_workspaces(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<String>, DbErr> {
+    let rows = members::Entity::find()
+        .filter(members::Column::UserId.eq(user_id))
+        .filter(members::Column::Disabled.eq(true))
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|m| m.workspace_id).collect();
+    Ok(workspaces::Entity::find().filter(workspaces::Column::Id.is_in(ids)).all(db).await?.into_iter().map(|w| w.name).collect())
 }

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod invitations;
 pub mod keys;
 pub mod members;
+pub mod password_resets;
 pub mod sessions;
 pub mod setup;
 pub mod users;

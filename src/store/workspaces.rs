@@ -52,3 +52,20 @@ pub async fn backfill_name_keys(db: &impl ConnectionTrait) -> Result<(), DbErr> 
     }
     Ok(())
 }
+
+/// Renames a workspace; false when another workspace's name looks the same.
+pub async fn rename(db: &impl ConnectionTrait, id: i64, name: &WorkspaceName) -> Result<bool, DbErr> {
+    let res = workspaces::ActiveModel {
+        id: Set(id),
+        name: Set(name.as_str().to_owned()),
+        name_key: Set(Some(name.key())),
+        ..Default::default()
+    }
+    .update(db)
+    .await;
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if crate::store::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -32,17 +32,29 @@ pub fn url(path: &str) -> String {
 
 pub struct AssetUrls {
     pub css: String,
+    pub primer: String,
     pub js: String,
     pub htmx: String,
+    pub favicon: String,
 }
 
 static URLS: LazyLock<AssetUrls> = LazyLock::new(|| AssetUrls {
     css: url("app.css"),
+    primer: url(PRIMER_PATH),
     js: url("app.js"),
     htmx: url(HTMX_PATH),
+    favicon: url("favicon.svg"),
 });
 
 pub const HTMX_PATH: &str = "vendor/htmx-2.0.11/htmx.min.js";
+/// GitHub's Primer CSS (MIT, licence beside it), pinned; our app.css only
+/// arranges the frame and uses Primer's colour and size tokens.
+pub const PRIMER_PATH: &str = "vendor/primer-css-21.5.1/primer.css";
+
+/// `GET /favicon.ico`: tools and browsers ask for it before reading the page.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently().insert_header((header::LOCATION, URLS.favicon.clone())).finish()
+}
 
 pub fn asset_urls() -> &'static AssetUrls {
     &URLS

@@ -76,16 +76,34 @@ pub async fn submit(
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
         return Ok(res);
     }
+    if form.email.trim().is_empty() || form.password.is_empty() {
+        // Nothing to check yet: say what is missing, and count no failure.
+        let mut errors = FieldErrors::default();
+        if form.email.trim().is_empty() {
+            errors.add("email", "Enter your email address.");
+        }
+        if form.password.is_empty() {
+            errors.add("password", "Enter your password.");
+        }
+        let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
     let user = match Email::parse(&form.email) {
         Ok(email) => crate::store::users::find_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
     let ok = password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.clone().filter(|_| ok) else {
         state.throttle.record_failure(&client, &account);
+        if let Some(u) = &user {
+            crate::web::account::profile::record_own(&state, &req, u, "user.sign_in_failed", "Wrong password.").await?;
+        } else {
+            tracing::info!(client = %client, "sign-in for an unknown email refused");
+        }
         return fail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS.to_owned());
     };
     state.throttle.record_success(&account);
+    crate::web::account::profile::record_own(&state, &req, &user, "user.signed_in", "Signed in with a password.").await?;
     crate::auth::sign_in(&session, user.id, None).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(see_other(urls::HOME))
@@ -94,7 +112,17 @@ pub async fn submit(
 #[derive(Deserialize)]
 pub struct Empty {}
 
-pub async fn logout(session: Session, CsrfForm(_): CsrfForm<Empty>) -> HttpResponse {
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten()
+        && let Some(user) = crate::store::users::find(&state.db, id).await?
+    {
+        crate::web::account::profile::record_own(&state, &req, &user, "user.signed_out", "Signed out.").await?;
+    }
     session.purge();
-    see_other(&format!("{}?signed_out=1", urls::LOGIN))
+    Ok(see_other(&format!("{}?signed_out=1", urls::LOGIN)))
 }

@@ -192,7 +192,19 @@ pub async fn accept(
     txn.commit().await?;
     state.keys.changed().await?;
     tracing::info!(user_id, workspace_id = inv.workspace_id, "invitation accepted");
+    if let Some(joined) = crate::store::users::find(&state.db, user_id).await? {
+        let event = crate::store::audit::Event {
+            workspace_id: inv.workspace_id,
+            actor_user_id: Some(user_id),
+            actor_name: Some(crate::web::views::person(&joined)),
+            action: "invitation.accepted",
+            target: Some(crate::store::audit::Target { kind: "invitation", id: inv.id, name: inv.email.clone() }),
+            detail: format!("Joined as {}.", inv.role),
+            ip: state.client_ip(&req),
+        };
+        crate::store::audit::record(&state.db, event).await?;
+    }
     crate::auth::sign_in(&session, user_id, Some(inv.workspace_id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    Flash::push(&session, "success", format!("Welcome to {workspace_name}."));
+    Flash::push_about(&session, "success", "Welcome to", Some(workspace_name));
     Ok(see_other(urls::HOME))
 }

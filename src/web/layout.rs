@@ -1,29 +1,50 @@
-//! What every page's frame needs: who is signed in, the current workspace and
-//! the switcher, the CSRF token, flash messages and asset URLs.
+//! What every page's frame needs: who is signed in, the navigation by section
+//! (only what the user may see, the current page marked), the workspace
+//! switcher, the CSRF token, flash messages, help and asset URLs.
 use actix_session::Session;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{CurrentUser, csrf, keys};
+use crate::auth::{CurrentUser, SignedIn, csrf, keys};
+use crate::store::members::Membership;
 use crate::domain::Permission;
+use crate::entities::users;
 use crate::web::assets::{AssetUrls, asset_urls};
+use crate::web::urls;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Flash {
     /// `success`, `info` or `error`; also the CSS class.
     pub level: String,
     pub message: String,
+    /// A user-supplied name the message is about, shown isolated (`<bdi>`)
+    /// after the message so right-to-left text cannot reorder the sentence.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 impl Flash {
     /// Queues a message for the next page this session shows.
     pub fn push(session: &Session, level: &str, message: impl Into<String>) {
+        Flash::push_about(session, level, message, None);
+    }
+
+    /// A message about a named thing: "Workspace created:" + the name.
+    pub fn push_about(session: &Session, level: &str, message: impl Into<String>, subject: Option<String>) {
         let mut all: Vec<Flash> = session.get(keys::FLASH).ok().flatten().unwrap_or_default();
-        all.push(Flash { level: level.to_owned(), message: message.into() });
+        all.push(Flash { level: level.to_owned(), message: message.into(), subject });
         let _ = session.insert(keys::FLASH, all);
     }
 
     fn take(session: &Session) -> Vec<Flash> {
         session.remove_as::<Vec<Flash>>(keys::FLASH).and_then(Result::ok).unwrap_or_default()
+    }
+
+    pub fn css(&self) -> &'static str {
+        match self.level.as_str() {
+            "success" => "flash flash-success",
+            "error" => "flash flash-error",
+            _ => "flash",
+        }
     }
 }
 
@@ -33,6 +54,57 @@ pub struct WorkspaceChoice {
     pub current: bool,
 }
 
+pub struct NavLink {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub current: bool,
+}
+
+/// A section of the product (Admin, later Data Hub, Live Data, Ontology).
+pub struct NavSection {
+    pub label: &'static str,
+    pub links: Vec<NavLink>,
+    pub current: bool,
+}
+
+impl NavSection {
+    pub fn href(&self) -> &'static str {
+        self.links.first().map(|l| l.href).unwrap_or(urls::HOME)
+    }
+}
+
+fn section(label: &'static str, path: &str, pages: &[(&'static str, &'static str)]) -> NavSection {
+    let links: Vec<NavLink> = pages
+        .iter()
+        .map(|(label, href)| NavLink { label, href, current: path == *href || path.starts_with(&format!("{href}/")) })
+        .collect();
+    let current = links.iter().any(|l| l.current);
+    NavSection { label, links, current }
+}
+
+/// The sections the user may open. Sections not built yet are absent.
+pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection> {
+    let mut out = Vec::new();
+    if can(Permission::MembersManage) {
+        out.push(section(
+            "Admin",
+            path,
+            &[
+                ("Members", urls::MEMBERS),
+                ("Invitations", urls::INVITATIONS),
+                ("Audit log", urls::AUDIT),
+                ("Workspace", urls::WORKSPACE_SETTINGS),
+            ],
+        ));
+    }
+    out
+}
+
+/// The user menu's pages.
+pub fn account_links(path: &str) -> Vec<NavLink> {
+    section("Account", path, &[("Profile", urls::ACCOUNT), ("API keys", urls::ACCOUNT_KEYS)]).links
+}
+
 pub struct Layout {
     pub title: String,
     pub user_name: Option<String>,
@@ -40,28 +112,79 @@ pub struct Layout {
     pub workspaces: Vec<WorkspaceChoice>,
     pub csrf: String,
     pub flash: Vec<Flash>,
-    pub show_admin: bool,
+    pub sections: Vec<NavSection>,
+    pub account: Vec<NavLink>,
+    pub on_dashboard: bool,
+    pub support: Option<Support>,
     pub assets: &'static AssetUrls,
+}
+
+/// The operator's support contact (`KEYHUB_SUPPORT_CONTACT`).
+pub struct Support {
+    pub href: String,
+    pub text: String,
+}
+
+impl Support {
+    pub fn from_setting(contact: Option<&str>) -> Option<Support> {
+        let c = contact?.trim();
+        if c.is_empty() {
+            return None;
+        }
+        let href = if c.contains("://") { c.to_owned() } else { format!("mailto:{c}") };
+        Some(Support { href, text: c.to_owned() })
+    }
 }
 
 impl Layout {
     pub fn for_user(user: &CurrentUser, title: impl Into<String>) -> Layout {
+        Layout::framed(&user.user, &user.session, &user.path, Some(&user.membership), &user.memberships, user.support_contact.as_deref(), title)
+    }
+
+    /// For pages any signed-in user may see, with or without a workspace.
+    pub fn for_signed_in(user: &SignedIn, title: impl Into<String>) -> Layout {
+        Layout::framed(&user.user, &user.session, &user.path, user.membership.as_ref(), &user.memberships, user.support_contact.as_deref(), title)
+    }
+
+    fn framed(
+        user: &users::Model,
+        session: &Session,
+        path: &str,
+        current: Option<&Membership>,
+        memberships: &[Membership],
+        support: Option<&str>,
+        title: impl Into<String>,
+    ) -> Layout {
+        let mut layout = Layout::signed_in(user, session, path, title);
+        layout.workspace_name = current.map(|m| m.workspace_name.clone());
+        layout.workspaces = memberships
+            .iter()
+            .map(|m| WorkspaceChoice {
+                id: m.workspace_id,
+                name: m.workspace_name.clone(),
+                current: current.is_some_and(|c| c.workspace_id == m.workspace_id),
+            })
+            .collect();
+        if let Some(m) = current {
+            layout.sections = sections(|p| m.permissions.contains(p), path);
+        }
+        layout.support = Support::from_setting(support);
+        layout
+    }
+
+    /// A signed-in user with no workspace to work in (disabled or removed).
+    pub fn signed_in(user: &users::Model, session: &Session, path: &str, title: impl Into<String>) -> Layout {
         Layout {
             title: title.into(),
-            user_name: Some(user.user.display_name.clone()),
-            workspace_name: Some(user.membership.workspace_name.clone()),
-            workspaces: user
-                .memberships
-                .iter()
-                .map(|m| WorkspaceChoice {
-                    id: m.workspace_id,
-                    name: m.workspace_name.clone(),
-                    current: m.workspace_id == user.workspace_id(),
-                })
-                .collect(),
-            csrf: user.csrf_token(),
-            flash: Flash::take(&user.session),
-            show_admin: user.can(Permission::MembersManage),
+            user_name: Some(user.display_name.clone()),
+            workspace_name: None,
+            workspaces: Vec::new(),
+            csrf: csrf::session_token(session),
+            flash: Flash::take(session),
+            sections: Vec::new(),
+            account: account_links(path),
+            on_dashboard: path == urls::HOME,
+            support: None,
             assets: asset_urls(),
         }
     }
@@ -69,16 +192,10 @@ impl Layout {
     /// For pages seen before signing in (setup, login, invitation).
     pub fn anonymous(req: &actix_web::HttpRequest, session: &Session, title: impl Into<String>) -> Layout {
         let key = req.app_data::<actix_web::web::Data<crate::state::AppState>>().map(|s| s.csrf_key.clone()).unwrap_or_default();
-        Layout {
-            title: title.into(),
-            user_name: None,
-            workspace_name: None,
-            workspaces: Vec::new(),
-            csrf: csrf::token(req, session, &key),
-            flash: Flash::take(session),
-            show_admin: false,
-            assets: asset_urls(),
-        }
+        let mut layout = Layout::bare(title);
+        layout.csrf = csrf::token(req, session, &key);
+        layout.flash = Flash::take(session);
+        layout
     }
 
     /// For error pages, rendered without touching the session.
@@ -90,8 +207,16 @@ impl Layout {
             workspaces: Vec::new(),
             csrf: String::new(),
             flash: Vec::new(),
-            show_admin: false,
+            sections: Vec::new(),
+            account: Vec::new(),
+            on_dashboard: false,
+            support: None,
             assets: asset_urls(),
         }
+    }
+
+    /// The section the current page belongs to, for the toolbar's page menu.
+    pub fn current_section(&self) -> Option<&NavSection> {
+        self.sections.iter().find(|s| s.current)
     }
 }

@@ -116,11 +116,14 @@ impl ResponseError for Framed {
     }
 }
 
-/// The path as logs may show it: invitation tokens are credentials.
+/// The path as logs may show it: invitation and reset tokens are credentials.
 fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix("/invite/") {
-        Some(_) => "/invite/[token]".into(),
-        None => path.into(),
+    if path.starts_with("/invite/") {
+        "/invite/[token]".into()
+    } else if path.starts_with("/reset/") {
+        "/reset/[token]".into()
+    } else {
+        path.into()
     }
 }
 

@@ -3,6 +3,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod confirm;
 pub mod errors;
 pub mod form;
 pub mod health;
@@ -10,8 +11,10 @@ pub mod home;
 pub mod invitations;
 pub mod layout;
 pub mod middleware;
+pub mod reset;
 pub mod setup;
 pub mod urls;
+pub mod views;
 pub mod workspaces;
 
 use actix_web::http::{StatusCode, header};

@@ -73,7 +73,8 @@ pub async fn submit(
         Err(SetupError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(user_id = user.id, workspace_id = ws.id, "setup completed");
+    crate::web::account::profile::record_own(&state, &req, &user, "instance.setup", "Set up keyhub: first admin and workspace.").await?;
     crate::auth::sign_in(&session, user.id, Some(ws.id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    Flash::push(&session, "success", format!("Welcome to keyhub. {} is ready.", ws.name));
+    Flash::push_about(&session, "success", "Welcome to keyhub. Your workspace is ready:", Some(ws.name));
     Ok(see_other(urls::HOME))
 }

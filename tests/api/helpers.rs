@@ -189,7 +189,7 @@ impl Client {
     pub async fn invite(&self, email: &str, role: &str, permissions: &[&str]) -> String {
         let mut fields = vec![("email", email), ("role", role)];
         fields.extend(permissions.iter().map(|p| ("permission", *p)));
-        let res = self.post_form("/admin/members", "/admin/invitations", &fields).await;
+        let res = self.post_form("/admin/invitations", "/admin/invitations", &fields).await;
         assert_eq!(res.status(), StatusCode::OK, "invitation created");
         let html = res.text().await.expect("body");
         attr_after(&html, "id=\"invite-link\" type=\"text\" readonly value=\"").expect("the page shows the invitation link")

@@ -1,12 +1,17 @@
-//! `Your account`: display name and password.
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+//! `Your account → Profile`: display name, password, a new workspace, and the
+//! recent activity that concerns the user. Open to every signed-in user, also
+//! one whose access to every workspace has ended.
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::state::AppState;
-use crate::auth::{CurrentUser, keys, password};
+use crate::auth::{SignedIn, keys, password};
 use crate::domain::{DisplayName, Password, WorkspaceName};
+use crate::state::AppState;
+use crate::store::audit::{Event, Filter, Target};
+use crate::web::errors::human_wait;
+use crate::web::views::{ActivityItem, Pager, activity, person, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 #[derive(Default, Deserialize)]
@@ -39,26 +44,52 @@ struct AccountPage {
     display_name: String,
     workspace_name: String,
     errors: FieldErrors,
+    events: Vec<ActivityItem>,
+    pager: Pager,
+    has_workspace: bool,
 }
 
-fn account_page(user: &CurrentUser, display_name: String, workspace_name: String, errors: FieldErrors) -> AccountPage {
-    AccountPage {
-        layout: Layout::for_user(user, "Your account"),
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    page: Option<u64>,
+}
+
+async fn account_page(
+    state: &AppState,
+    user: &SignedIn,
+    display_name: String,
+    workspace_name: String,
+    errors: FieldErrors,
+    page: u64,
+) -> Result<AccountPage, AppError> {
+    let (rows, total) = match &user.membership {
+        Some(m) => {
+            let f = Filter { concerning: Some(user.user.id), ..Filter::default() };
+            crate::store::audit::page(&state.db, m.workspace_id, &f, Pager::offset(page), Pager::PER_PAGE).await?
+        }
+        None => (Vec::new(), 0),
+    };
+    Ok(AccountPage {
+        layout: Layout::for_signed_in(user, "Your account"),
         email: user.user.email.clone(),
         display_name,
         workspace_name,
         errors,
-    }
+        events: activity(rows),
+        pager: Pager::new(page, total, &query_base(urls::ACCOUNT, &[])),
+        has_workspace: user.membership.is_some(),
+    })
 }
 
-pub async fn show(user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, user: SignedIn, query: web::Query<AccountQuery>) -> Result<HttpResponse, AppError> {
     let name = user.user.display_name.clone();
-    render(StatusCode::OK, &account_page(&user, name, String::new(), FieldErrors::default()))
+    let page = account_page(&state, &user, name, String::new(), FieldErrors::default(), query.page.unwrap_or(1)).await?;
+    render(StatusCode::OK, &page)
 }
 
 pub async fn update_profile(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: SignedIn,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, AppError> {
     match DisplayName::parse(&form.display_name) {
@@ -70,18 +101,50 @@ pub async fn update_profile(
         Err(msg) => {
             let mut errors = FieldErrors::default();
             errors.add("display_name", msg);
-            render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&user, form.display_name, String::new(), errors))
+            render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&state, &user, form.display_name, String::new(), errors, 1).await?)
         }
     }
 }
 
+/// An event about the user's own account, recorded in each of their workspaces.
+pub async fn record_own(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &crate::entities::users::Model,
+    action: &'static str,
+    detail: &str,
+) -> Result<(), AppError> {
+    let ip = state.client_ip(req);
+    crate::store::audit::record_for_user(&state.db, user.id, |ws| Event {
+        workspace_id: ws,
+        actor_user_id: Some(user.id),
+        actor_name: Some(person(user)),
+        action,
+        target: Some(Target::user(user.id, &user.email)),
+        detail: detail.to_owned(),
+        ip: ip.clone(),
+    })
+    .await?;
+    Ok(())
+}
+
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: SignedIn,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
-    if !password::verify(&form.current_password, Some(&user.user.password_hash)).await? {
+    // Guessing the current password from a stolen session is throttled like sign-in.
+    let client = state.client_ip(&req).unwrap_or_default();
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    let mut retry_after = None;
+    if let Some(wait) = state.throttle.check(&client, &user.user.email) {
+        errors.add("current_password", format!("Too many wrong passwords. Try again in {}.", human_wait(wait)));
+        status = StatusCode::TOO_MANY_REQUESTS;
+        retry_after = Some(wait);
+    } else if !password::verify(&form.current_password, Some(&user.user.password_hash)).await? {
+        state.throttle.record_failure(&client, &user.user.email);
         errors.add("current_password", "This is not your current password.");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));
@@ -90,23 +153,30 @@ pub async fn change_password(
     }
     let (Some(new), true) = (new, errors.is_empty()) else {
         let name = user.user.display_name.clone();
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&user, name, String::new(), errors));
+        let mut res = render(status, &account_page(&state, &user, name, String::new(), errors, 1).await?)?;
+        if let Some(wait) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+        }
+        return Ok(res);
     };
+    state.throttle.record_success(&user.user.email);
     let hash = password::hash(&new).await?;
     crate::store::users::set_password_hash(&state.db, user.user.id, hash).await?;
     // Other browsers signed in with the old password are signed out; this one
     // continues under a new session id.
     crate::store::sessions::delete_for_user(&state.db, user.user.id).await?;
-    crate::auth::sign_in(&user.session, user.user.id, Some(user.workspace_id()))
-        .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    let ws = user.membership.as_ref().map(|m| m.workspace_id);
+    crate::auth::sign_in(&user.session, user.user.id, ws).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    record_own(&state, &req, &user.user, "user.password_changed", "Changed by the user; other sessions ended.").await?;
     Flash::push(&user.session, "success", "Your password has been changed. Other sessions have been signed out.");
     Ok(see_other(urls::ACCOUNT))
 }
 
 /// Any signed-in user may start a workspace of their own and is its admin.
 pub async fn create_workspace(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: SignedIn,
     CsrfForm(form): CsrfForm<WorkspaceForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
@@ -114,12 +184,25 @@ pub async fn create_workspace(
         match crate::store::workspaces::create_owned(&state.db, &name, user.user.id).await? {
             Some(ws) => {
                 user.session.insert(keys::WORKSPACE_ID, ws.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-                Flash::push(&user.session, "success", format!("Workspace {} created. You are its admin.", ws.name));
+                let event = Event {
+                    workspace_id: ws.id,
+                    actor_user_id: Some(user.user.id),
+                    actor_name: Some(person(&user.user)),
+                    action: "workspace.created",
+                    target: Some(Target { kind: "workspace", id: ws.id, name: ws.name.clone() }),
+                    detail: "Created; the creator is its admin.".into(),
+                    ip: state.client_ip(&req),
+                };
+                crate::store::audit::record(&state.db, event).await?;
+                Flash::push_about(&user.session, "success", "Workspace created; you are its admin:", Some(ws.name));
                 return Ok(see_other(urls::HOME));
             }
-            None => errors.add("workspace_name", "A workspace with this name already exists. Choose another name."),
+            None => errors.add(
+                "workspace_name",
+                "A workspace with this name, or one that looks the same, already exists. Choose another name.",
+            ),
         }
     }
     let name = user.user.display_name.clone();
-    render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&user, name, form.workspace_name, errors))
+    render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&state, &user, name, form.workspace_name, errors, 1).await?)
 }

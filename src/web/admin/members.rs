@@ -1,139 +1,140 @@
-//! `/admin/members`: change roles and permissions, disable, remove, invite,
-//! revoke pending invitations. Requires `members.manage`.
+//! `Admin → Members`: the list (search, pagination) and each member's own page:
+//! role and permissions, disable / enable / remove, a password-reset link,
+//! their personal keys. Requires `members.manage`.
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::{CurrentUser, require};
-use crate::domain::members::{Actor, MemberChange, check_grant};
-use crate::domain::{Email, Permission, PermissionSet, Role, tokens};
-use crate::store::members::ChangeError;
-use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
+use crate::domain::members::{Actor, MemberChange};
+use crate::domain::{Permission, PermissionSet, Role, tokens};
+use crate::store::audit::Target;
+use crate::store::members::{ChangeError, MemberRow};
+use crate::web::confirm::{Confirmation, Confirmed, ask};
+use crate::web::views::{KeyRow, Pager, PermissionChoice, all_permission_choices, event_by, key_row, query_base};
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
+use crate::state::AppState;
 
-/// Invitation links stay valid this long.
-const INVITATION_DAYS: i64 = 7;
-
-pub struct PermissionChoice {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub checked: bool,
-}
-
-fn choices(checked: &PermissionSet) -> Vec<PermissionChoice> {
-    Permission::ALL
-        .into_iter()
-        .map(|p| PermissionChoice { name: p.as_str(), description: p.description(), checked: checked.contains(p) })
-        .collect()
-}
-
-pub struct MemberView {
+pub struct MemberListItem {
     pub id: i64,
-    pub email: String,
     pub display_name: String,
+    pub email: String,
     pub role: &'static str,
     pub disabled: bool,
     pub is_self: bool,
-    pub permissions: Vec<PermissionChoice>,
-}
-
-pub struct InvitationView {
-    pub id: i64,
-    pub email: String,
-    pub role: String,
-    pub expires: String,
-    pub expired: bool,
-}
-
-/// The invite form and, right after creating one, the link to copy.
-pub struct InvitePanel {
-    pub email: String,
-    pub role: String,
-    pub permissions: Vec<PermissionChoice>,
-    pub errors: FieldErrors,
-    pub link: Option<String>,
-    pub csrf: String,
-}
-
-impl InvitePanel {
-    fn empty(csrf: String) -> InvitePanel {
-        InvitePanel {
-            email: String::new(),
-            role: "member".into(),
-            permissions: choices(&PermissionSet::default()),
-            errors: FieldErrors::default(),
-            link: None,
-            csrf,
-        }
-    }
+    pub permissions: String,
 }
 
 #[derive(Template)]
 #[template(path = "admin/members.html")]
 struct MembersPage {
     layout: Layout,
-    members: Vec<MemberView>,
-    invitations: Vec<InvitationView>,
-    panel: InvitePanel,
-    csrf: String,
-    keys: Vec<crate::web::account::keys::KeyCard>,
-    activity: Vec<crate::web::account::keys::ActivityItem>,
+    members: Vec<MemberListItem>,
+    q: String,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<u64>,
+}
+
+fn matches(r: &MemberRow, q: &str) -> bool {
+    let q = q.trim().to_lowercase();
+    q.is_empty() || r.display_name.to_lowercase().contains(&q) || r.email.contains(&q)
+}
+
+pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let rows: Vec<MemberRow> =
+        crate::store::members::list(&state.db, user.workspace_id()).await?.into_iter().filter(|r| matches(r, &query.q)).collect();
+    let pager = Pager::new(query.page.unwrap_or(1), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q)]));
+    let members = rows
+        .into_iter()
+        .skip(Pager::offset(pager.page) as usize)
+        .take(Pager::PER_PAGE as usize)
+        .map(|r| MemberListItem {
+            id: r.member.id,
+            is_self: r.member.user_id == user.user.id,
+            permissions: if r.role == Role::Admin { "all".into() } else { r.granted.to_stored() },
+            display_name: r.display_name,
+            email: r.email,
+            role: r.role.as_str(),
+            disabled: r.member.disabled,
+        })
+        .collect();
+    render(StatusCode::OK, &MembersPage { layout: Layout::for_user(&user, "Members"), members, q: query.q.clone(), pager })
 }
 
 #[derive(Template)]
-#[template(path = "admin/invite_panel.html")]
-struct InvitePanelFragment {
-    panel: InvitePanel,
+#[template(path = "admin/member.html")]
+struct MemberPage {
+    layout: Layout,
+    m: MemberListItem,
+    role: String,
+    permissions: Vec<PermissionChoice>,
+    errors: FieldErrors,
+    keys: Vec<KeyRow>,
+    reset_link: Option<String>,
 }
 
-async fn members_page(state: &AppState, user: &CurrentUser, panel: InvitePanel) -> Result<MembersPage, AppError> {
-    let ws = user.workspace_id();
-    let rows = crate::store::members::list(&state.db, ws).await?;
-    let now = Utc::now();
-    let invitations = crate::store::invitations::pending(&state.db, ws)
+async fn member_row(state: &AppState, user: &CurrentUser, id: i64) -> Result<MemberRow, AppError> {
+    crate::store::members::list(&state.db, user.workspace_id())
         .await?
         .into_iter()
-        .map(|i| InvitationView {
-            id: i.id,
-            email: i.email,
-            role: i.role,
-            expires: i.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            expired: i.expires_at <= now,
-        })
+        .find(|r| r.member.id == id)
+        .ok_or(AppError::NotFound)
+}
+
+/// The member page. The permission boxes show what is *granted*; for an admin
+/// (who may do everything by role) none are ticked, so demoting an admin to
+/// member saves exactly the permissions chosen then.
+async fn member_page(
+    state: &AppState,
+    user: &CurrentUser,
+    r: MemberRow,
+    form: Option<(String, PermissionSet, FieldErrors)>,
+    reset_link: Option<String>,
+) -> Result<MemberPage, AppError> {
+    let now = Utc::now();
+    let keys = crate::store::keys::for_owner(&state.db, user.workspace_id(), r.member.user_id)
+        .await?
+        .iter()
+        .map(|k| key_row(k, now, None))
         .collect();
-    let all_keys = crate::store::keys::for_workspace(&state.db, ws).await?;
-    let owners = crate::store::users::names(&state.db, all_keys.iter().map(|k| k.user_id)).await?;
-    let keys = all_keys.iter().map(|k| crate::web::account::keys::card(k, now, owners.get(&k.user_id).cloned())).collect();
-    let events = crate::store::audit::recent(&state.db, ws, crate::store::audit::Scope::Workspace, 50).await?;
-    let activity = crate::web::account::keys::activity(state, events, &all_keys).await?;
-    Ok(MembersPage {
+    let shown = if r.role == Role::Admin { PermissionSet::default() } else { r.granted.clone() };
+    let (role, checked, errors) = form.unwrap_or_else(|| (r.role.as_str().to_owned(), shown, FieldErrors::default()));
+    Ok(MemberPage {
+        layout: Layout::for_user(user, format!("Member {}", r.display_name)),
+        m: MemberListItem {
+            id: r.member.id,
+            is_self: r.member.user_id == user.user.id,
+            permissions: if r.role == Role::Admin { "all".into() } else { r.granted.to_stored() },
+            display_name: r.display_name,
+            email: r.email,
+            role: r.role.as_str(),
+            disabled: r.member.disabled,
+        },
+        role,
+        permissions: all_permission_choices(&checked),
+        errors,
         keys,
-        activity,
-        layout: Layout::for_user(user, "Members"),
-        members: rows
-            .into_iter()
-            .map(|r| MemberView {
-                id: r.member.id,
-                is_self: r.member.user_id == user.user.id,
-                email: r.email,
-                display_name: r.display_name,
-                role: r.role.as_str(),
-                disabled: r.member.disabled,
-                permissions: choices(&r.role.effective(&r.granted)),
-            })
-            .collect(),
-        invitations,
-        panel,
-        csrf: user.csrf_token(),
+        reset_link,
     })
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let panel = InvitePanel::empty(user.csrf_token());
-    render(StatusCode::OK, &members_page(&state, &user, panel).await?)
+    let r = member_row(&state, &user, path.into_inner()).await?;
+    render(StatusCode::OK, &member_page(&state, &user, r, None, None).await?)
+}
+
+pub fn member_url(id: i64) -> String {
+    format!("{}/{id}", urls::MEMBERS)
 }
 
 #[derive(Deserialize)]
@@ -144,177 +145,121 @@ pub struct RoleForm {
     pub permission: Vec<String>,
 }
 
-#[derive(Deserialize)]
-pub struct InviteForm {
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub role: String,
-    #[serde(default)]
-    pub permission: Vec<String>,
-}
-
 fn actor(user: &CurrentUser) -> Actor<'_> {
     Actor { role: user.membership.role, permissions: &user.membership.permissions }
 }
 
-fn invite_link(req: &HttpRequest, state: &AppState, token: &str) -> String {
-    let base = crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
-    format!("{base}{}/{token}", urls::INVITE)
+fn describe(role: Role, perms: &PermissionSet) -> String {
+    match role {
+        Role::Admin => "admin (all permissions)".into(),
+        Role::Member if perms.is_empty() => "member, no permissions".into(),
+        Role::Member => format!("member: {}", perms.to_stored()),
+    }
 }
 
-pub async fn invite(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    CsrfForm(form): CsrfForm<InviteForm>,
-) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
-    let mut errors = FieldErrors::default();
-    let email = errors.check("email", Email::parse(&form.email));
-    let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
-    let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
-    if let (Some(role), Some(perms)) = (role, &perms) {
-        errors.check("role", check_grant(&actor(&user), role, perms).map_err(|e| e.to_string()));
-    }
-    if let Some(email) = &email
-        && let Some(existing) = crate::store::users::find_by_email(&state.db, email).await?
-        && crate::store::members::find_by_user(&state.db, user.workspace_id(), existing.id).await?.is_some()
-    {
-        errors.add("email", "This person is already a member of this workspace.");
-    }
-    let mut panel = InvitePanel {
-        email: form.email.clone(),
-        role: form.role.clone(),
-        permissions: choices(&perms.clone().unwrap_or_default()),
-        errors: FieldErrors::default(),
-        link: None,
-        csrf: user.csrf_token(),
-    };
-    let (Some(email), Some(role), Some(perms), true) = (email, role, perms, errors.is_empty()) else {
-        panel.errors = errors;
-        return respond(&req, &state, &user, panel, StatusCode::UNPROCESSABLE_ENTITY).await;
-    };
-    let token = tokens::random_token(40);
-    crate::store::invitations::create(
-        &state.db,
-        crate::store::invitations::NewInvitation {
-            workspace_id: user.workspace_id(),
-            email: &email,
-            role,
-            permissions: &perms,
-            token_hash: tokens::digest(&token),
-            invited_by: user.user.id,
-            expires_at: Utc::now() + chrono::Duration::days(INVITATION_DAYS),
-        },
-    )
-    .await?;
-    tracing::info!(workspace_id = user.workspace_id(), "invitation created");
-    let mut panel = InvitePanel::empty(user.csrf_token());
-    panel.link = Some(invite_link(&req, &state, &token));
-    panel.email = email.to_string();
-    respond(&req, &state, &user, panel, StatusCode::OK).await
-}
-
-/// The panel alone for htmx, the whole page otherwise (the link is shown once
-/// either way; it is never stored in a form we can show again).
-async fn respond(
+/// Applies a change, ends sessions and keys where it must, audits it.
+async fn apply(
     req: &HttpRequest,
     state: &AppState,
     user: &CurrentUser,
-    panel: InvitePanel,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    if is_htmx(req) {
-        render(status, &InvitePanelFragment { panel })
-    } else {
-        render(status, &members_page(state, user, panel).await?)
-    }
-}
-
-pub async fn revoke_invitation(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<i64>,
-    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
-) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
-    if !crate::store::invitations::revoke(&state.db, user.workspace_id(), path.into_inner()).await? {
-        return Err(AppError::NotFound);
-    }
-    Flash::push(&user.session, "success", "The invitation has been revoked; its link no longer works.");
-    Ok(see_other(urls::MEMBERS))
-}
-
-async fn change(
-    state: &AppState,
-    user: &CurrentUser,
-    member_id: i64,
+    r: &MemberRow,
     change: MemberChange,
-    done: &str,
-) -> Result<HttpResponse, AppError> {
-    require(user, Permission::MembersManage)?;
-    match crate::store::members::apply_change(&state.db, user.workspace_id(), member_id, &actor(user), &change).await {
-        Ok(user_id) => {
-            if matches!(change, MemberChange::Disable | MemberChange::Remove) {
-                // End their sessions at once, not at the next idle timeout.
-                crate::store::sessions::delete_for_user(&state.db, user_id).await?;
-            }
-            if matches!(change, MemberChange::Remove) {
-                // Removal is final for their keys here; rejoining later does not revive them.
-                let n = crate::store::keys::revoke_all_for(&state.db, user.workspace_id(), user_id).await?;
-                if n > 0 {
-                    crate::store::audit::record(
-                        &state.db,
-                        crate::store::audit::Event {
-                            workspace_id: user.workspace_id(),
-                            actor_user_id: Some(user.user.id),
-                            key_id: None,
-                            action: "key.revoked",
-                            detail: format!("{n} key(s) revoked because their owner was removed from the workspace."),
-                            ip: None,
-                        },
-                    )
-                    .await?;
-                }
-            }
-            // Keys follow their owner's rights on the very next request.
-            state.keys.changed().await?;
-            Flash::push(&user.session, "success", done);
-        }
+) -> Result<Result<(), String>, AppError> {
+    let before = match crate::store::members::apply_change(&state.db, user.workspace_id(), r.member.id, &actor(user), &change).await {
+        Ok(m) => m,
         Err(ChangeError::NotFound) => return Err(AppError::NotFound),
-        Err(ChangeError::Rule(rule)) => Flash::push(&user.session, "error", rule.to_string()),
+        Err(ChangeError::Rule(rule)) => return Ok(Err(rule.to_string())),
         Err(ChangeError::Db(e)) => return Err(e.into()),
+    };
+    let user_id = before.user_id;
+    if matches!(change, MemberChange::Disable | MemberChange::Remove) {
+        // End their sessions at once, not at the next idle timeout.
+        crate::store::sessions::delete_for_user(&state.db, user_id).await?;
     }
-    Ok(see_other(urls::MEMBERS))
+    let target = Some(Target::user(user_id, &r.email));
+    let (action, detail) = match &change {
+        MemberChange::SetRole(role, perms) => {
+            ("member.role_changed", format!("{} → {}", describe(r.role, &r.granted), describe(*role, perms)))
+        }
+        MemberChange::Disable => ("member.disabled", "Disabled; sessions ended.".to_owned()),
+        MemberChange::Enable => ("member.enabled", "Enabled.".to_owned()),
+        MemberChange::Remove => ("member.removed", "Removed from the workspace; sessions ended.".to_owned()),
+    };
+    crate::store::audit::record(&state.db, event_by(user, req, state, action, target.clone(), detail)).await?;
+    if matches!(change, MemberChange::Remove) {
+        // Removal is final for their keys here; rejoining later does not revive them.
+        let n = crate::store::keys::revoke_all_for(&state.db, user.workspace_id(), user_id).await?;
+        if n > 0 {
+            let detail = format!("{n} key(s) revoked because their owner was removed from the workspace.");
+            crate::store::audit::record(&state.db, event_by(user, req, state, "key.revoked", target, detail)).await?;
+        }
+    }
+    // Keys follow their owner's rights on the very next request.
+    state.keys.changed().await?;
+    Ok(Ok(()))
 }
 
 pub async fn set_role(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    let role = Role::parse(&form.role).ok_or(AppError::BadRequest)?;
-    let perms = PermissionSet::parse_names(form.permission.iter().map(String::as_str)).map_err(|_| AppError::BadRequest)?;
-    change(&state, &user, path.into_inner(), MemberChange::SetRole(role, perms), "The member's role and permissions have been saved.").await
+    require(&user, Permission::MembersManage)?;
+    let r = member_row(&state, &user, path.into_inner()).await?;
+    let mut errors = FieldErrors::default();
+    let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
+    let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
+    if let (Some(role), Some(perms)) = (role, perms.clone()) {
+        match apply(&req, &state, &user, &r, MemberChange::SetRole(role, perms)).await? {
+            Ok(()) => {
+                Flash::push_about(&user.session, "success", "Role and permissions saved for", Some(r.display_name.clone()));
+                return Ok(see_other(&member_url(r.member.id)));
+            }
+            Err(rule) => errors.add("permission", rule),
+        }
+    }
+    let form = Some((form.role.clone(), perms.unwrap_or_default(), errors));
+    render(StatusCode::UNPROCESSABLE_ENTITY, &member_page(&state, &user, r, form, None).await?)
 }
 
-/// `POST /admin/members/{id}/{disable|enable|remove}`.
+/// `POST /admin/members/{id}/{disable|enable|remove}`; disable and remove are confirmed first.
 pub async fn status(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<(i64, String)>,
-    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
+    CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
     let (id, action) = path.into_inner();
-    let (what, done) = match action.as_str() {
-        "disable" => (MemberChange::Disable, "The member has been disabled and signed out."),
-        "enable" => (MemberChange::Enable, "The member has been enabled."),
-        "remove" => (MemberChange::Remove, "The member has been removed from the workspace."),
+    let (change, done, confirm) = match action.as_str() {
+        "disable" => (MemberChange::Disable, "Disabled and signed out:", Some(("Disable member", "Disable this member? They are signed out at once and their keys stop working until you enable them again:"))),
+        "enable" => (MemberChange::Enable, "Enabled:", None),
+        "remove" => (MemberChange::Remove, "Removed from the workspace:", Some(("Remove member", "Remove this member from the workspace? Their sessions end and their personal keys here are revoked:"))),
         _ => return Err(AppError::NotFound),
     };
-    change(&state, &user, id, what, done).await
+    let r = member_row(&state, &user, id).await?;
+    if let Some((button, question)) = confirm
+        && !form.yes()
+    {
+        return ask(&user, Confirmation {
+            title: button,
+            question: question.into(),
+            subject: Some(format!("{} <{}>", r.display_name, r.email)),
+            action: format!("{}/{action}", member_url(id)),
+            button,
+            fields: Vec::new(),
+            back: member_url(id),
+        });
+    }
+    match apply(&req, &state, &user, &r, change).await? {
+        Ok(()) => Flash::push_about(&user.session, "success", done, Some(r.display_name.clone())),
+        Err(rule) => Flash::push(&user.session, "error", rule),
+    }
+    let back = if action == "remove" { urls::MEMBERS.to_owned() } else { member_url(id) };
+    Ok(see_other(&back))
 }
 
 /// An admin revokes any personal key of the workspace (members.manage).
@@ -323,21 +268,60 @@ pub async fn revoke_key(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    CsrfForm(_): CsrfForm<crate::web::auth::Empty>,
+    CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None).await?.ok_or(AppError::NotFound)?;
-    // As with roles, only admins act on what admins hold.
     let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
+    let back = owner.as_ref().map(|m| member_url(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
+    // As with roles, only admins act on what admins hold.
     if user.membership.role != Role::Admin && owner.is_some_and(|m| m.role == Role::Admin.as_str()) && key.user_id != user.user.id {
         Flash::push(&user.session, "error", "Only admins can revoke an admin's key.");
-        return Ok(see_other(urls::MEMBERS));
+        return Ok(see_other(&back));
+    }
+    if !form.yes() {
+        return ask(&user, Confirmation {
+            title: "Revoke key",
+            question: "Revoke this key? Anything using it stops working at once:".into(),
+            subject: Some(format!("{} ({})", key.label, key.identifier)),
+            action: format!("/admin/keys/{}/revoke", key.id),
+            button: "Revoke key",
+            fields: Vec::new(),
+            back,
+        });
     }
     if crate::store::keys::revoke(&state.db, key.id).await? {
         state.keys.changed().await?;
-        let event = crate::web::account::keys::audit(&user, &req, &state, key.id, "key.revoked", "Revoked by an admin.".into());
+        let event = event_by(&user, &req, &state, "key.revoked", Some(Target::key(&key)), "Revoked by an admin.");
         crate::store::audit::record(&state.db, event).await?;
-        Flash::push(&user.session, "success", format!("The key {} ({}) has been revoked.", key.label, key.identifier));
+        Flash::push_about(&user.session, "success", "Key revoked:", Some(format!("{} ({})", key.label, key.identifier)));
     }
-    Ok(see_other(urls::MEMBERS))
+    Ok(see_other(&back))
+}
+
+/// `POST /admin/members/{id}/reset-link`: a one-time link for a member who
+/// forgot their password, shown once on the member page.
+pub async fn reset_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let r = member_row(&state, &user, path.into_inner()).await?;
+    let target_perms = r.role.effective(&r.granted);
+    // Resetting a password hands over the account: only for people who hold no more than you.
+    if user.membership.role != Role::Admin && (r.role == Role::Admin || !target_perms.is_subset(&user.membership.permissions)) {
+        Flash::push(&user.session, "error", "Only an admin can make a reset link for someone who holds permissions you do not have.");
+        return Ok(see_other(&member_url(r.member.id)));
+    }
+    let token = tokens::random_token(40);
+    crate::store::password_resets::create(&state.db, user.workspace_id(), r.member.user_id, tokens::digest(&token), Some(user.user.id)).await?;
+    let detail = format!("One-time link valid for {} hours.", crate::store::password_resets::VALID_HOURS);
+    let event = event_by(&user, &req, &state, "user.password_reset_link_created", Some(Target::user(r.member.user_id, &r.email)), detail);
+    crate::store::audit::record(&state.db, event).await?;
+    let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+    let link = format!("{base}{}/{token}", urls::RESET);
+    render(StatusCode::OK, &member_page(&state, &user, r, None, Some(link)).await?)
 }

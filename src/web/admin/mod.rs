@@ -1,2 +1,6 @@
-//! Workspace administration: members, roles and permissions, invitations.
+//! Workspace administration (`members.manage`): members and their roles,
+//! invitations, the audit log and the workspace itself.
+pub mod audit;
+pub mod invitations;
 pub mod members;
+pub mod workspace;

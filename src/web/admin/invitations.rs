@@ -1,0 +1,185 @@
+//! `Admin → Invitations`: invite someone (a one-time link to copy and send) and
+//! the pending invitations, which the htmx answer refreshes together with the
+//! form so the list is never stale. Requires `members.manage`.
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, require};
+use crate::domain::members::{Actor, check_grant};
+use crate::domain::{Email, Permission, PermissionSet, Role, tokens};
+use crate::state::AppState;
+use crate::store::audit::Target;
+use crate::web::confirm::{Confirmation, Confirmed, ask};
+use crate::web::views::{PermissionChoice, all_permission_choices, event_by, fmt_time};
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
+
+/// Invitation links stay valid this long.
+const INVITATION_DAYS: i64 = 7;
+
+pub struct InvitationView {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub expires: String,
+    pub expired: bool,
+}
+
+/// The invite form, the link to copy right after creating one, and the pending list.
+pub struct InvitePanel {
+    pub email: String,
+    pub role: String,
+    pub permissions: Vec<PermissionChoice>,
+    pub errors: FieldErrors,
+    pub link: Option<String>,
+    pub csrf: String,
+    pub pending: Vec<InvitationView>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/invitations.html")]
+struct InvitationsPage {
+    layout: Layout,
+    panel: InvitePanel,
+}
+
+#[derive(Template)]
+#[template(path = "admin/invite_panel.html")]
+struct InvitePanelFragment {
+    panel: InvitePanel,
+}
+
+async fn pending(state: &AppState, workspace_id: i64) -> Result<Vec<InvitationView>, AppError> {
+    let now = Utc::now();
+    Ok(crate::store::invitations::pending(&state.db, workspace_id)
+        .await?
+        .into_iter()
+        .map(|i| InvitationView { id: i.id, email: i.email, role: i.role, expires: fmt_time(i.expires_at), expired: i.expires_at <= now })
+        .collect())
+}
+
+async fn empty_panel(state: &AppState, user: &CurrentUser) -> Result<InvitePanel, AppError> {
+    Ok(InvitePanel {
+        email: String::new(),
+        role: "member".into(),
+        permissions: all_permission_choices(&PermissionSet::default()),
+        errors: FieldErrors::default(),
+        link: None,
+        csrf: user.csrf_token(),
+        pending: pending(state, user.workspace_id()).await?,
+    })
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let panel = empty_panel(&state, &user).await?;
+    render(StatusCode::OK, &InvitationsPage { layout: Layout::for_user(&user, "Invitations"), panel })
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub permission: Vec<String>,
+}
+
+/// The panel alone for htmx, the whole page otherwise (the link is shown once
+/// either way; it is never stored in a form we can show again).
+fn respond(req: &HttpRequest, user: &CurrentUser, panel: InvitePanel, status: StatusCode) -> Result<HttpResponse, AppError> {
+    if is_htmx(req) {
+        render(status, &InvitePanelFragment { panel })
+    } else {
+        render(status, &InvitationsPage { layout: Layout::for_user(user, "Invitations"), panel })
+    }
+}
+
+pub async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", Email::parse(&form.email));
+    let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
+    let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
+    let actor = Actor { role: user.membership.role, permissions: &user.membership.permissions };
+    if let (Some(role), Some(perms)) = (role, &perms) {
+        errors.check("role", check_grant(&actor, role, perms).map_err(|e| e.to_string()));
+    }
+    if let Some(email) = &email
+        && let Some(existing) = crate::store::users::find_by_email(&state.db, email).await?
+        && crate::store::members::find_by_user(&state.db, user.workspace_id(), existing.id).await?.is_some()
+    {
+        errors.add("email", "This person is already a member of this workspace.");
+    }
+    let (Some(email), Some(role), Some(perms), true) = (email, role, perms.clone(), errors.is_empty()) else {
+        let mut panel = empty_panel(&state, &user).await?;
+        panel.email = form.email.clone();
+        panel.role = form.role.clone();
+        panel.permissions = all_permission_choices(&perms.unwrap_or_default());
+        panel.errors = errors;
+        return respond(&req, &user, panel, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let token = tokens::random_token(40);
+    let inv = crate::store::invitations::create(
+        &state.db,
+        crate::store::invitations::NewInvitation {
+            workspace_id: user.workspace_id(),
+            email: &email,
+            role,
+            permissions: &perms,
+            token_hash: tokens::digest(&token),
+            invited_by: user.user.id,
+            expires_at: Utc::now() + chrono::Duration::days(INVITATION_DAYS),
+        },
+    )
+    .await?;
+    let target = Target { kind: "invitation", id: inv.id, name: email.to_string() };
+    let detail = format!("As {}; valid {INVITATION_DAYS} days.", if role == Role::Admin { "admin".into() } else { format!("member with {}", if perms.is_empty() { "no permissions".into() } else { perms.to_stored() }) });
+    crate::store::audit::record(&state.db, event_by(&user, &req, &state, "invitation.created", Some(target), detail)).await?;
+    let mut panel = empty_panel(&state, &user).await?;
+    let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+    panel.link = Some(format!("{base}{}/{token}", urls::INVITE));
+    panel.email = email.to_string();
+    respond(&req, &user, panel, StatusCode::OK)
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let id = path.into_inner();
+    let inv = crate::store::invitations::pending(&state.db, user.workspace_id())
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or(AppError::NotFound)?;
+    if !form.yes() {
+        return ask(&user, Confirmation {
+            title: "Revoke invitation",
+            question: "Revoke the invitation for this address? Its link stops working:".into(),
+            subject: Some(inv.email.clone()),
+            action: format!("{}/{id}/revoke", urls::INVITATIONS),
+            button: "Revoke invitation",
+            fields: Vec::new(),
+            back: urls::INVITATIONS.into(),
+        });
+    }
+    if crate::store::invitations::revoke(&state.db, user.workspace_id(), id).await? {
+        let target = Target { kind: "invitation", id, name: inv.email.clone() };
+        crate::store::audit::record(&state.db, event_by(&user, &req, &state, "invitation.revoked", Some(target), "Link disabled.")).await?;
+        Flash::push_about(&user.session, "success", "Invitation revoked; its link no longer works:", Some(inv.email));
+    }
+    Ok(see_other(urls::INVITATIONS))
+}

@@ -1,0 +1,101 @@
+//! `/reset/{token}`: a one-time link an admin made for someone who forgot their
+//! password. Choosing a new password ends every other session, signs the
+//! person in and is audited; the link then stops working.
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::auth::password;
+use crate::domain::{Password, tokens};
+use crate::state::AppState;
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
+
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+struct ResetPage {
+    layout: Layout,
+    token: String,
+    email: String,
+    errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "auth/invitation_gone.html")]
+struct GonePage {
+    layout: Layout,
+    message: &'static str,
+}
+
+const GONE: &str = "This password reset link is not valid: it was used already, it expired (links work for 24 hours), \
+    or it was replaced by a newer one. Ask an admin of your workspace for a new link.";
+
+async fn open(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    token: &str,
+) -> Result<Result<(crate::entities::password_resets::Model, crate::entities::users::Model), HttpResponse>, AppError> {
+    let found = crate::store::password_resets::find_open(&state.db, &tokens::digest(token), Utc::now()).await?;
+    let user = match &found {
+        Some(r) => crate::store::users::find(&state.db, r.user_id).await?,
+        None => None,
+    };
+    match (found, user) {
+        (Some(r), Some(u)) => Ok(Ok((r, u))),
+        _ => render(StatusCode::GONE, &GonePage { layout: Layout::anonymous(req, session, "Password reset"), message: GONE }).map(Err),
+    }
+}
+
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let (_, user) = match open(&req, &state, &session, &token).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors: FieldErrors::default() };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let (reset, user) = match open(&req, &state, &session, &token).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let mut errors = FieldErrors::default();
+    let pw = errors.check("password", Password::parse(&form.password));
+    if pw.is_some() && form.password != form.confirm_password {
+        errors.add("confirm_password", "The two passwords are not the same.");
+    }
+    let (Some(pw), true) = (pw, errors.is_empty()) else {
+        let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors };
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    if !crate::store::password_resets::mark_used(&state.db, reset.id).await? {
+        return render(StatusCode::GONE, &GonePage { layout: Layout::anonymous(&req, &session, "Password reset"), message: GONE });
+    }
+    let hash = password::hash(&pw).await?;
+    crate::store::users::set_password_hash(&state.db, user.id, hash).await?;
+    crate::store::sessions::delete_for_user(&state.db, user.id).await?;
+    crate::web::account::profile::record_own(&state, &req, &user, "user.password_reset", "New password set with a one-time reset link; other sessions ended.").await?;
+    crate::auth::sign_in(&session, user.id, Some(reset.workspace_id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    Flash::push(&session, "success", "Your new password is set and you are signed in.");
+    Ok(see_other(urls::HOME))
+}
