@@ -18,6 +18,9 @@ use crate::config::{Secret, Settings};
 use crate::web as ui;
 use crate::web::urls;
 
+/// Refused API keys one client address may send per minute before getting 429.
+pub const KEY_REFUSALS_PER_MINUTE: usize = 120;
+
 pub struct Application {
     server: Server,
     port: u16,
@@ -43,6 +46,7 @@ impl Application {
             settings: settings.clone(),
             setup_code: setup_code.clone(),
             throttle: LoginThrottle::default(),
+            key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), KEY_REFUSALS_PER_MINUTE, usize::MAX),
             keys: keys.clone(),
             csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
         });

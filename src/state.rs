@@ -15,6 +15,8 @@ pub struct AppState {
     /// One-time code that `/setup` asks for; printed on the console at start.
     pub setup_code: String,
     pub throttle: LoginThrottle,
+    /// Refused API keys per client address (a separate budget from sign-ins).
+    pub key_refusals: LoginThrottle,
     /// The in-memory snapshot that verifies personal API keys.
     pub keys: Arc<KeyVerifier>,
     /// Derived from the master secret; keys anonymous visitors' CSRF tokens.

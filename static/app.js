@@ -31,12 +31,14 @@
   });
 
   // Forms with data-confirm ask first, in a real dialog (not window.confirm).
-  function confirmDialog(question, onConfirm) {
+  function confirmDialog(question, label, onConfirm) {
     var dialog = document.createElement("dialog");
     dialog.className = "confirm";
     dialog.setAttribute("aria-label", "Please confirm");
     var p = document.createElement("p");
+    p.id = "confirm-question";
     p.textContent = question;
+    dialog.setAttribute("aria-describedby", "confirm-question");
     var actions = document.createElement("div");
     actions.className = "dialog-actions";
     var cancel = document.createElement("button");
@@ -46,7 +48,7 @@
     var ok = document.createElement("button");
     ok.type = "button";
     ok.className = "danger";
-    ok.textContent = "Confirm";
+    ok.textContent = label || "Confirm";
     actions.append(cancel, ok);
     dialog.append(p, actions);
     document.body.append(dialog);
@@ -56,12 +58,22 @@
     cancel.focus();
   }
 
+  // A confirmed form says so to the server (without JavaScript the server
+  // asks on a page of its own instead).
+  function markConfirmed(form) {
+    var field = form.querySelector('input[name="confirmed"]');
+    if (field) field.value = "yes";
+  }
+
   // htmx forms: htmx asks before every request; we answer with the dialog.
   document.addEventListener("htmx:confirm", function (evt) {
     var form = evt.detail.elt && evt.detail.elt.closest && evt.detail.elt.closest("form[data-confirm]");
     if (!form) return;
     evt.preventDefault();
-    confirmDialog(form.getAttribute("data-confirm"), function () { evt.detail.issueRequest(true); });
+    confirmDialog(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-button"), function () {
+      markConfirmed(form);
+      evt.detail.issueRequest(true);
+    });
   });
 
   // Plain forms (htmx handles its own above).
@@ -70,15 +82,26 @@
     if (evt.defaultPrevented || !form.hasAttribute("data-confirm") || form.dataset.confirmed === "yes") return;
     if (window.htmx && form.hasAttribute("hx-post")) return;
     evt.preventDefault();
-    confirmDialog(form.getAttribute("data-confirm"), function () {
+    confirmDialog(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-button"), function () {
       form.dataset.confirmed = "yes";
+      markConfirmed(form);
       form.requestSubmit();
     });
   });
 
-  // The workspace switcher submits itself when a workspace is chosen.
-  document.addEventListener("change", function (evt) {
-    var form = evt.target.closest("form[data-autosubmit]");
-    if (form) form.requestSubmit();
+  // After an htmx swap, focus goes where the eyes go: a field in error, the
+  // new secret or link, or the message; never back to <body>.
+  // Elements mark themselves with data-focus-after-swap (optionally naming a
+  // descendant to focus by selector).
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var scope = evt.detail.elt && evt.detail.elt.isConnected ? evt.detail.elt : document;
+    var target = scope.querySelector("[aria-invalid=true]") || scope.querySelector("[data-focus-after-swap]");
+    if (!target) return;
+    var inner = target.getAttribute("data-focus-after-swap");
+    if (inner) target = target.querySelector(inner) || target;
+    if (!target.hasAttribute("tabindex") && !/^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(target.tagName)) {
+      target.setAttribute("tabindex", "-1");
+    }
+    target.focus();
   });
 })();

@@ -34,15 +34,64 @@ impl Modify for KeySchemes {
     }
 }
 
+/// The OpenAPI document as served: the generated one, plus what every
+/// operation shares (the refusals any endpoint can give, the error-code enum,
+/// the `Authorization: Apikey` scheme).
+pub fn document() -> serde_json::Value {
+    use serde_json::json;
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    let codes: Vec<&str> = crate::api::errors::CODES.iter().map(|(c, _, _)| *c).collect();
+    doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"] = json!(codes);
+    doc["components"]["securitySchemes"]["apikey_scheme"] = json!({
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "`Authorization: Apikey <key>`, for clients that cannot send the Bearer scheme."
+    });
+    doc["security"] = json!([{"bearer": []}, {"apikey_scheme": []}, {"api_key_header": []}, {"api_key_query": []}]);
+    let error = |description: &str| {
+        json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+    };
+    let shared = [
+        ("401", "The key is missing, malformed, unknown, revoked or expired, or its owner is inactive (see the code)."),
+        ("404", "No such endpoint or resource (`not_found`)."),
+        ("405", "This endpoint does not accept that method (`method_not_allowed`)."),
+        ("429", "Too many refused keys from this address (`rate_limited`); wait Retry-After seconds."),
+        ("503", "Busy (`busy`); retry after Retry-After seconds."),
+    ];
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for ops in paths.values_mut() {
+            for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                if let Some(responses) = op["responses"].as_object_mut() {
+                    for (status, description) in shared {
+                        responses.entry(status).or_insert_with(|| error(description));
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
+}
+
+/// Text with `code` spans, as (is_code, text) pieces for the template.
+fn pieces(text: &str) -> Vec<(bool, String)> {
+    text.split('`').enumerate().filter(|(_, t)| !t.is_empty()).map(|(i, t)| (i % 2 == 1, t.to_owned())).collect()
 }
 
 pub struct EndpointDoc {
     pub method: String,
     pub path: String,
     pub summary: String,
-    pub responses: Vec<(String, String)>,
+    pub responses: Vec<(String, Vec<(bool, String)>)>,
+    pub curl: String,
+}
+
+pub struct CodeDoc {
+    pub code: &'static str,
+    pub status: u16,
+    pub meaning: Vec<(bool, String)>,
 }
 
 #[derive(Template)]
@@ -50,12 +99,17 @@ pub struct EndpointDoc {
 struct DocsPage {
     layout: Layout,
     endpoints: Vec<EndpointDoc>,
-    codes: Vec<(&'static str, u16, &'static str)>,
+    codes: Vec<CodeDoc>,
 }
 
 /// `GET /api/docs`: readable by anyone; in the portal's frame when signed in.
-pub async fn page(user: Option<crate::auth::CurrentUser>) -> Result<HttpResponse, AppError> {
-    let doc = serde_json::to_value(ApiDoc::openapi()).map_err(|e| anyhow::Error::new(e).context("OpenAPI document"))?;
+pub async fn page(
+    req: actix_web::HttpRequest,
+    state: actix_web::web::Data<crate::state::AppState>,
+    user: Option<crate::auth::CurrentUser>,
+) -> Result<HttpResponse, AppError> {
+    let doc = document();
+    let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
     let mut endpoints = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, ops) in paths {
@@ -64,9 +118,11 @@ pub async fn page(user: Option<crate::auth::CurrentUser>) -> Result<HttpResponse
                     .as_object()
                     .into_iter()
                     .flatten()
-                    .map(|(status, r)| (status.clone(), r["description"].as_str().unwrap_or("").to_owned()))
+                    .map(|(status, r)| (status.clone(), pieces(r["description"].as_str().unwrap_or(""))))
                     .collect();
+                let flag = if method == "get" { String::new() } else { format!(" -X {}", method.to_uppercase()) };
                 endpoints.push(EndpointDoc {
+                    curl: format!("curl{flag} -H \"Authorization: Bearer $KEYHUB_KEY\" {base}{path}"),
                     method: method.to_uppercase(),
                     path: path.clone(),
                     summary: op["summary"].as_str().or(op["description"].as_str()).unwrap_or("").to_owned(),
@@ -79,5 +135,6 @@ pub async fn page(user: Option<crate::auth::CurrentUser>) -> Result<HttpResponse
         Some(u) => Layout::for_user(u, "API documentation"),
         None => Layout::bare("API documentation"),
     };
-    crate::web::page(&DocsPage { layout, endpoints, codes: crate::api::errors::CODES.to_vec() })
+    let codes = crate::api::errors::CODES.iter().map(|(code, status, m)| CodeDoc { code, status: *status, meaning: pieces(m) }).collect();
+    crate::web::page(&DocsPage { layout, endpoints, codes })
 }

@@ -27,6 +27,8 @@ pub enum ApiError {
     InsufficientPermission(Permission),
     #[error("not found")]
     NotFound,
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
     #[error(transparent)]
@@ -82,6 +84,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("method_not_allowed", 405, "This endpoint does not accept that HTTP method."),
     ("bad_request", 400, "The request could not be understood."),
     ("too_large", 413, "The request body is larger than keyhub accepts."),
+    ("rate_limited", 429, "Too many refused keys from this address; wait the number of seconds in Retry-After. Valid keys are not affected."),
     ("busy", 503, "keyhub is busy; retry after the number of seconds in Retry-After."),
     ("internal", 500, "keyhub could not complete the request; it has been logged."),
 ];
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::OwnerInactive => "owner_inactive",
             ApiError::InsufficientPermission(_) => "insufficient_permission",
             ApiError::NotFound => "not_found",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
         }
@@ -122,6 +126,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InsufficientPermission(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
@@ -136,8 +141,14 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"keyhub\""));
         }
-        if let ApiError::Busy = self {
-            res.insert_header((header::RETRY_AFTER, "2"));
+        match self {
+            ApiError::Busy => {
+                res.insert_header((header::RETRY_AFTER, "2"));
+            }
+            ApiError::RateLimited(wait) => {
+                res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
+            }
+            _ => {}
         }
         let mut res = res.json(ErrorBody { error: ErrorDetail { code: self.code(), message: self.message() } });
         // The JSON is the answer: the HTML error-page middleware leaves it alone.

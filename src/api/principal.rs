@@ -81,6 +81,14 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
     let key = match state.keys.verify(presented.as_deref(), Utc::now()).await? {
         Ok(key) => key,
         Err(refusal) => {
+            // Refusals are counted per client address; past the limit the
+            // answer is 429. Checked only after verification, so valid keys
+            // from the same address (and other clients) are never slowed.
+            let client = state.client_ip(&req).unwrap_or_default();
+            if let Some(wait) = state.key_refusals.check_client(&client) {
+                return Err(ApiError::RateLimited(wait));
+            }
+            state.key_refusals.record_client_failure(&client);
             audit_refusal(state, refusal, state.client_ip(&req)).await;
             return Err(refusal.into());
         }

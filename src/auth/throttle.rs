@@ -60,6 +60,26 @@ impl LoginThrottle {
         }
     }
 
+    /// `Some(wait)` when this client has failed too often (no account involved,
+    /// as for refused API keys).
+    pub fn check_client(&self, client: &str) -> Option<Duration> {
+        self.check(client, "")
+    }
+
+    pub fn record_client_failure(&self, client: &str) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
+        }
+        let q = map.entry(format!("ip:{client}")).or_default();
+        q.push_back(now);
+        // The window is what counts; older entries beyond the limit add nothing.
+        while q.len() > self.per_client + 1 {
+            q.pop_front();
+        }
+    }
+
     /// A successful login clears the account's failures (not the address's).
     pub fn record_success(&self, account: &str) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());

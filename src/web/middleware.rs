@@ -64,9 +64,18 @@ pub async fn frame(
     // No clone of the request may live across `call`: routing needs it unshared.
     match next.call(req).instrument(span.clone()).await {
         Ok(res) => {
-            let _guard = span.enter();
             let (req, res) = res.map_into_boxed_body().into_parts();
-            let mut res = finish(res, &request_id, kind);
+            // An error page for a signed-in user keeps the frame: navigation,
+            // workspace switcher, sign-out.
+            let framed = if kind == Kind::Page && res.status().as_u16() >= 400 && res.extensions().get::<KeepBody>().is_none() {
+                crate::auth::current_user::load(&req).instrument(span.clone()).await.ok()
+            } else {
+                None
+            };
+            let _guard = span.enter();
+            let title = res.extensions().get::<ErrorPage>().map(|p| p.title).unwrap_or("Error");
+            let layout = framed.as_ref().map(|u| Layout::for_signed_in(u, title));
+            let mut res = finish_with(res, &request_id, kind, layout);
             if let Some(seed) = seed.filter(|s| s.fresh) {
                 let cookie = actix_web::cookie::Cookie::build(crate::auth::csrf::cookie_name(https), seed.value)
                     .path("/")
@@ -139,7 +148,8 @@ impl Kind {
     fn of(path: &str) -> Kind {
         if path.starts_with("/static/") {
             Kind::Static
-        } else if path.starts_with("/api/v1/") {
+        } else if path.starts_with("/api/") && path != "/api/docs" {
+            // Every /api/... answer is JSON, also for versions that do not exist.
             Kind::Api
         } else {
             Kind::Page
@@ -162,9 +172,14 @@ fn api_error_body(status: StatusCode) -> serde_json::Value {
     serde_json::json!({"error": {"code": code, "message": crate::api::errors::message_for(code)}})
 }
 
-/// Replaces bodies not meant for users with an error page (or, for the API,
-/// a JSON error), and adds the security headers.
 fn finish(res: HttpResponse, request_id: &str, kind: Kind) -> HttpResponse {
+    finish_with(res, request_id, kind, None)
+}
+
+/// Replaces bodies not meant for users with an error page (or, for the API,
+/// a JSON error), and adds the security headers. `layout` frames the page for
+/// a signed-in user.
+fn finish_with(res: HttpResponse, request_id: &str, kind: Kind, layout: Option<Layout>) -> HttpResponse {
     let status = res.status();
     let mut res = if status.as_u16() >= 400 && kind == Kind::Api && res.extensions().get::<KeepBody>().is_none() {
         if let Some(err) = res.error()
@@ -187,7 +202,7 @@ fn finish(res: HttpResponse, request_id: &str, kind: Kind) -> HttpResponse {
         }
         let page = res.extensions().get::<ErrorPage>().cloned().unwrap_or_else(|| ErrorPage::for_status(status));
         let body = ErrorTemplate {
-            layout: Layout::bare(page.title),
+            layout: layout.unwrap_or_else(|| Layout::bare(page.title)),
             status: status.as_u16(),
             message: page.message,
             request_id: request_id.to_owned(),

@@ -162,8 +162,18 @@ impl Client {
         self.post_raw(action, &token, fields).await
     }
 
+    /// Posts as a user who confirms destructive actions (`confirmed=yes`, as
+    /// the dialog or the confirmation page sends); `post_unconfirmed` does not.
     pub async fn post_raw(&self, action: &str, token: &str, fields: &[(&str, &str)]) -> Response {
-        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token)];
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token), ("confirmed", "yes")];
+        all.extend_from_slice(fields);
+        self.http.post(self.url(action)).form(&all).send().await.expect("POST")
+    }
+
+    pub async fn post_unconfirmed(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let html = self.get(form_page).await.text().await.expect("body");
+        let token = csrf_token(&html);
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
         all.extend_from_slice(fields);
         self.http.post(self.url(action)).form(&all).send().await.expect("POST")
     }

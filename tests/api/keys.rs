@@ -197,7 +197,7 @@ async fn revoked_key_is_refused_on_the_next_request_and_audited() {
     assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
     let id = key_id(&app, "doomed").await;
     let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/revoke"), &[]).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a plain post ends in a redirect");
     let r = app.api("/api/v1/me", &key).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("revoked_key")));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'key.revoked'").await, 1);
@@ -208,8 +208,9 @@ async fn revoked_key_is_refused_on_the_next_request_and_audited() {
     let html = admin.get_html("/account/keys?status=revoked").await;
     assert!(html.contains(&card) && html.contains("badge-revoked"));
     assert!(!admin.get_html("/account/keys?status=active").await.contains(&card));
-    let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/delete"), &[]).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/delete"), &[("status", "revoked")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/account/keys?status=revoked", "the filter stays after deleting");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys").await, 0);
     assert_eq!(app.api("/api/v1/me", &key).await.code.as_deref(), Some("unknown_key"));
 }
@@ -295,18 +296,19 @@ async fn admins_see_and_revoke_every_key_of_the_workspace() {
     let admin = app.with_admin().await;
     let bob = app.with_member(&admin, "bob@example.com", &["data.read"]).await;
     let key = bob.new_key("bob-laptop", &["data.read"]).await;
-    let members = admin.get_html("/admin/members").await;
+    let bob_member = admin.member_id("bob@example.com").await;
+    let members = admin.get_html(&format!("/admin/members/{bob_member}")).await;
     assert!(members.contains("bob-laptop") && members.contains("bob@example.com"));
     assert!(!members.contains(&key));
     let id = key_id(&app, "bob-laptop").await;
     let res = admin.post_form("/admin/members", &format!("/admin/keys/{id}/revoke"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.api("/api/v1/me", &key).await.code.as_deref(), Some("revoked_key"));
-    assert!(admin.get_html("/admin/members").await.contains("key.created"), "audit log shows the workspace's events");
+    assert!(admin.get_html("/admin/audit").await.contains("key.created"), "audit log shows the workspace's events");
     // A member without members.manage cannot.
     assert_eq!(bob.post_form("/account/keys", &format!("/admin/keys/{id}/revoke"), &[]).await.status(), StatusCode::FORBIDDEN);
-    // Bob sees his own activity on his tab, including the admin's revocation of his key.
-    let tab = bob.get_html("/account/keys").await;
+    // Bob sees his own activity on his account page, including the admin's revocation of his key.
+    let tab = bob.get_html("/account").await;
     assert!(tab.contains("key.created"));
     assert!(tab.contains("key.revoked"), "the admin's revocation is on the owner's tab");
     assert!(tab.contains(&format!("Ada &#60;{ADMIN_EMAIL}&#62;")), "with who did it");
@@ -345,8 +347,9 @@ async fn a_manager_who_is_not_admin_cannot_revoke_an_admins_key() {
     let manager = app.with_member(&admin, "mia@example.com", &["members.manage"]).await;
     let key = admin.new_key("admin-key", &[]).await;
     let id = key_id(&app, "admin-key").await;
+    let admin_member = manager.member_id(ADMIN_EMAIL).await;
     let res = manager.post_form("/admin/members", &format!("/admin/keys/{id}/revoke"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(manager.get_html("/admin/members").await.contains("Only admins can revoke an admin"));
+    assert!(manager.get_html(&format!("/admin/members/{admin_member}")).await.contains("Only admins can revoke an admin"));
     assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
 }

@@ -78,9 +78,9 @@ async fn repeated_failures_are_throttled_with_429() {
 async fn session_cookie_is_http_only_and_same_site() {
     let app = TestApp::spawn().await;
     let c = app.client();
-    let res = c.get("/setup").await;
-    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("keyhub_session="));
+    // The session cookie comes with signing in (setup signs the first admin in).
+    let res = c.setup(&app.setup_code, ADMIN_EMAIL, "Ada", ADMIN_PASSWORD, WORKSPACE).await;
+    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("keyhub_session=")).expect("a session cookie");
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
     assert!(cookie.contains("Path=/"));
@@ -91,7 +91,15 @@ async fn https_public_url_gives_a_secure_host_cookie() {
     let app = TestApp::spawn_with(|s| s.public_url = Some("https://keyhub.example.com".into())).await;
     let c = app.client();
     let res = c.get("/setup").await;
-    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let csrf_cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(csrf_cookie.starts_with("__Host-keyhub_csrf=") && csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let token = csrf_token(&res.text().await.unwrap());
+    let fields = [("csrf_token", token.as_str()), ("setup_code", app.setup_code.as_str()), ("email", ADMIN_EMAIL), ("display_name", "Ada"), ("password", ADMIN_PASSWORD), ("workspace", WORKSPACE)];
+    // reqwest keeps no Secure cookie over http: send it back by hand.
+    let seed = csrf_cookie.split(';').next().unwrap().to_owned();
+    let res = c.http.post(c.url("/setup")).header("cookie", seed).form(&fields).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.contains("keyhub_session=")).expect("a session cookie");
     assert!(cookie.starts_with("__Host-keyhub_session="), "{cookie}");
     assert!(cookie.contains("Secure"));
 }

@@ -18,7 +18,8 @@ async fn admin_invites_and_the_invitee_joins() {
     let res = bob.accept_invitation(&link, "Bob", "bob password 1234").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let home = bob.get_html("/").await;
-    assert!(home.contains("data.read") && home.contains("data.write") && !home.contains("members.manage"));
+    assert!(home.contains("data.read") && home.contains("data.write"));
+    assert!(home.contains("tile deactivated") && home.contains("which you do not hold here"), "the Admin tile says why it is off");
     assert!(!home.contains("href=\"/admin/members\""), "members have no admin link");
     assert_eq!(bob.get("/admin/members").await.status(), StatusCode::FORBIDDEN);
 
@@ -73,7 +74,7 @@ async fn expired_and_revoked_links_give_a_clear_page() {
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1, "no account made from an expired link");
 
     let revoked = admin.invite("gone@example.com", "member", &[]).await;
-    let members = admin.get_html("/admin/members").await;
+    let members = admin.get_html("/admin/invitations").await;
     let marker = "action=\"/admin/invitations/";
     let ids: Vec<String> = members.match_indices(marker).map(|(i, _)| members[i + marker.len()..].split('/').next().unwrap().to_owned()).collect();
     let id = ids.iter().find(|id| id.parse::<i64>().is_ok()).expect("a revoke form").clone();
@@ -127,14 +128,14 @@ async fn the_last_admin_cannot_be_demoted_disabled_or_removed() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
     let me = admin.member_id(ADMIN_EMAIL).await;
-    for (action, fields) in [
-        (format!("/admin/members/{me}/role"), vec![("role", "member")]),
-        (format!("/admin/members/{me}/disable"), vec![]),
-        (format!("/admin/members/{me}/remove"), vec![]),
-    ] {
-        let res = admin.post_form("/admin/members", &action, &fields).await;
+    // The role form re-renders with the message beside the permissions.
+    let res = admin.post_form("/admin/members", &format!("/admin/members/{me}/role"), &[("role", "member")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("at least one active admin"));
+    for action in [format!("/admin/members/{me}/disable"), format!("/admin/members/{me}/remove")] {
+        let res = admin.post_form("/admin/members", &action, &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{action}");
-        let html = admin.get_html("/admin/members").await;
+        let html = admin.get_html(&location(&res)).await;
         assert!(html.contains("at least one active admin"), "{action}: message shown");
     }
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE role = 'admin' AND disabled = false").await, 1);
@@ -166,7 +167,7 @@ async fn changing_permissions_takes_effect_on_the_next_request() {
     // A manager who is not an admin cannot grant what they lack, nor make admins.
     let res = bob.post_form("/admin/members", "/admin/invitations", &[("email", "x@example.com"), ("role", "member"), ("permission", "data.write")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("only grant permissions you hold"));
+    assert!(res.text().await.unwrap().contains("permissions you hold yourself"));
     let res = bob.post_form("/admin/members", "/admin/invitations", &[("email", "x@example.com"), ("role", "admin")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM invitations WHERE email = 'x@example.com'").await, 0);
@@ -182,14 +183,22 @@ async fn disabling_or_removing_a_member_ends_their_sessions_at_once() {
     let res = admin.post_form("/admin/members", &format!("/admin/members/{id}/disable"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&bob.get("/account").await), "/login");
-    // Signing in again leads nowhere while disabled.
+    // Signing in again leads to a page that says what happened, not a dead end.
     bob.login("bob@example.com", "member password 123").await;
-    assert_eq!(bob.get("/account").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(location(&bob.get("/").await), "/no-workspace");
+    let page = bob.get_html("/no-workspace").await;
+    assert!(page.contains("disabled your access to") && page.contains(WORKSPACE), "says what happened");
+    assert!(page.contains("Sign out") && page.contains("action=\"/workspaces\""), "a way out");
+    assert_eq!(bob.get("/account").await.status(), StatusCode::OK, "the account stays manageable");
+    assert_eq!(bob.get("/admin/members").await.status(), StatusCode::FORBIDDEN);
 
     admin.post_form("/admin/members", &format!("/admin/members/{id}/enable"), &[]).await;
     assert_eq!(bob.get("/account").await.status(), StatusCode::OK);
     admin.post_form("/admin/members", &format!("/admin/members/{id}/remove"), &[]).await;
     assert_eq!(location(&bob.get("/account").await), "/login");
+    bob.login("bob@example.com", "member password 123").await;
+    let page = bob.get_html("/no-workspace").await;
+    assert!(page.contains("no longer a member of any workspace"), "removal is said in plain words");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 1);
 }
 
