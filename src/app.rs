@@ -112,6 +112,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
             .app_data(state.clone())
             .app_data(web::FormConfig::default().limit(ui::form::MAX_FORM_BYTES))
             .app_data(web::PayloadConfig::new(ui::form::MAX_FORM_BYTES))
+            .wrap(from_fn(ui::middleware::error_frame))
             .wrap(session)
             .wrap(from_fn(ui::middleware::frame))
             .configure(crate::api::routes)

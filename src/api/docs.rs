@@ -83,7 +83,7 @@ fn pieces(text: &str) -> Vec<(bool, String)> {
 pub struct EndpointDoc {
     pub method: String,
     pub path: String,
-    pub summary: String,
+    pub summary: Vec<(bool, String)>,
     pub responses: Vec<(String, Vec<(bool, String)>)>,
     pub curl: String,
 }
@@ -125,7 +125,7 @@ pub async fn page(
                     curl: format!("curl{flag} -H \"Authorization: Bearer $KEYHUB_KEY\" {base}{path}"),
                     method: method.to_uppercase(),
                     path: path.clone(),
-                    summary: op["summary"].as_str().or(op["description"].as_str()).unwrap_or("").to_owned(),
+                    summary: pieces(op["summary"].as_str().or(op["description"].as_str()).unwrap_or("")),
                     responses,
                 });
             }

@@ -44,6 +44,14 @@ pub async fn frame(
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
     let kind = Kind::of(req.path());
 
+    if kind != Kind::Api && !matches!(*req.method(), Method::GET | Method::POST) {
+        // Pages answer GET (and HEAD, turned into GET above) and POST; TRACE and
+        // the rest are not a missing page but a method we do not take.
+        let mut res = HttpResponse::MethodNotAllowed().finish();
+        res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD, POST"));
+        let res = finish(res, &request_id, kind);
+        return Ok(req.into_response(res));
+    }
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let cross_site = state.as_ref().is_some_and(|s| {
@@ -64,17 +72,9 @@ pub async fn frame(
     // No clone of the request may live across `call`: routing needs it unshared.
     match next.call(req).instrument(span.clone()).await {
         Ok(res) => {
-            let (req, res) = res.map_into_boxed_body().into_parts();
-            // An error page for a signed-in user keeps the frame: navigation,
-            // workspace switcher, sign-out.
-            let framed = if kind == Kind::Page && res.status().as_u16() >= 400 && res.extensions().get::<KeepBody>().is_none() {
-                crate::auth::current_user::load(&req).instrument(span.clone()).await.ok()
-            } else {
-                None
-            };
+            let (req, mut res) = res.map_into_boxed_body().into_parts();
             let _guard = span.enter();
-            let title = res.extensions().get::<ErrorPage>().map(|p| p.title).unwrap_or("Error");
-            let layout = framed.as_ref().map(|u| Layout::for_signed_in(u, title));
+            let layout = res.extensions_mut().remove::<ErrorLayout>().map(|l| l.0);
             let mut res = finish_with(res, &request_id, kind, layout);
             if let Some(seed) = seed.filter(|s| s.fresh) {
                 let cookie = actix_web::cookie::Cookie::build(crate::auth::csrf::cookie_name(https), seed.value)
@@ -93,6 +93,28 @@ pub async fn frame(
             Err(Framed { inner: e, request_id, kind }.into())
         }
     }
+}
+
+/// The frame for an error page of a signed-in user, made by `error_frame`
+/// (inside the session middleware, where the session can still be read).
+struct ErrorLayout(Layout);
+
+/// Runs inside the session middleware: when a page fails for a signed-in
+/// user, the error page keeps the navigation, switcher and sign-out.
+pub async fn error_frame(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let page = Kind::of(req.path()) == Kind::Page;
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if page && res.status().as_u16() >= 400 && res.response().extensions().get::<KeepBody>().is_none() {
+        let title = res.response().extensions().get::<ErrorPage>().map(|p| p.title).unwrap_or("Error");
+        if let Ok(user) = crate::auth::current_user::load(res.request()).await {
+            let layout = Layout::for_signed_in(&user, title);
+            res.response_mut().extensions_mut().insert(ErrorLayout(layout));
+        }
+    }
+    Ok(res)
 }
 
 /// An error from an inner middleware, answered with the same page and headers
