@@ -18,4 +18,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# axe-core checks every page the browser journeys visit (pinned; kept under target/).
+AXE_VERSION=4.11.0
+axe="target/npm/node_modules/axe-core/axe.min.js"
+if ! grep -qs "\"version\": \"$AXE_VERSION\"" target/npm/node_modules/axe-core/package.json; then
+  echo "Installing axe-core $AXE_VERSION for the browser tests..."
+  mkdir -p target/npm
+  npm install --prefix target/npm --no-save --no-package-lock --silent "axe-core@$AXE_VERSION" >/dev/null
+fi
+[ -f "$axe" ] || { echo "axe-core did not install into target/npm" >&2; exit 1; }
+
 cargo test --locked "$@"

@@ -29,13 +29,17 @@ async fn browser_first_run_leads_through_setup_to_the_dashboard() {
     assert!(!current.is_empty(), "the switcher has a selected workspace");
     b.expect_text("Dashboard").await;
 
-    // A second workspace; choosing in the switcher changes workspace at once (app.js submits it).
-    b.click_link("Account").await;
+    // A second workspace; the switcher changes workspace only when asked to
+    // (an arrow key in the list must not switch: WCAG 3.2.2).
+    b.open_user_menu().await;
+    b.click_link("Profile").await;
     b.fill("Workspace name", "Finance").await;
     b.click_button("Create workspace").await;
-    b.expect_text("Workspace Finance created").await;
+    b.expect_text("Workspace created; you are its admin: Finance").await;
     b.expect_text("You are working in Finance as admin").await;
     b.select("Workspace", WORKSPACE).await;
+    b.expect_text("You are working in Finance as admin").await;
+    b.click_button("Switch").await;
     b.expect_text(&format!("You are working in {WORKSPACE} as admin")).await;
     b.close().await;
 }
@@ -53,10 +57,12 @@ async fn browser_login_with_wrong_password_then_right_then_logout() {
     b.fill("Password", ADMIN_PASSWORD).await;
     b.click_button("Sign in").await;
     b.expect_path("/").await;
-    b.click_link("Account").await;
+    b.open_user_menu().await;
+    b.click_link("Profile").await;
     b.expect_path("/account").await;
     b.expect_text(&format!("Signed in as {ADMIN_EMAIL}")).await;
 
+    b.open_user_menu().await;
     b.click_button("Sign out").await;
     b.expect_text("You have signed out.").await;
     // The back button must not bring back the signed-in page.
@@ -74,6 +80,8 @@ async fn browser_invite_a_colleague_who_joins() {
     let admin = set_up(&app, "invite_admin", true).await;
     admin.click_link("Admin").await;
     admin.expect_path("/admin/members").await;
+    admin.click_link("Invitations").await;
+    admin.expect_path("/admin/invitations").await;
     admin.expect_text("Invite someone").await;
 
     // A marker on `window` survives an htmx swap but not a page load.
@@ -82,6 +90,9 @@ async fn browser_invite_a_colleague_who_joins() {
     admin.check("#invite-panel", "data.read").await;
     admin.click_button("Create invitation link").await;
     admin.expect_text("Invitation created for bob@example.com").await;
+    admin.expect_text("Pending invitations").await;
+    admin.expect_text("Valid until").await;
+    assert!(admin.focused().await.contains("invite-result"), "focus moves to the new link's message: {}", admin.focused().await);
     let marker = admin.execute("return window.keyhubTestMarker || null;").await;
     assert_eq!(marker, serde_json::json!("still-here"), "htmx swapped the panel without a page load");
     admin.click_button("Copy").await;
@@ -97,16 +108,19 @@ async fn browser_invite_a_colleague_who_joins() {
     bob.fill("Repeat the password", "bob password 1234").await;
     bob.click_button("Join workspace").await;
     bob.expect_path("/").await;
-    bob.expect_text(&format!("Welcome to {WORKSPACE}.")).await;
+    bob.expect_text(&format!("Welcome to {WORKSPACE}")).await;
     bob.expect_text("data.read").await;
 
     admin.open("/admin/members").await;
     admin.expect_text("bob@example.com").await;
 
-    // Removing asks in a dialog first; Bob's session ends at once.
-    admin.click_button_in_row("bob@example.com", "Remove").await;
-    admin.confirm_dialog().await;
-    admin.expect_text("has been removed from the workspace").await;
+    // Removing, on Bob's own page, asks in a dialog first; Bob's session ends at once.
+    admin.click_link("Bob").await;
+    admin.expect_text("Role and permissions").await;
+    admin.click_button("Remove from workspace").await;
+    admin.expect_text("Remove bob@example.com from this workspace?").await;
+    admin.click_dialog_button("Remove member").await;
+    admin.expect_text("Removed from the workspace: Bob").await;
     admin.expect_no_text("bob@example.com").await;
     bob.open("/account").await;
     bob.expect_path("/login").await;
@@ -120,6 +134,7 @@ async fn browser_invite_journey_works_without_javascript() {
     let app = TestApp::spawn().await;
     let admin = set_up(&app, "nojs_admin", false).await;
     admin.click_link("Admin").await;
+    admin.click_link("Invite someone").await;
     admin.fill("Email", "carol@example.com").await;
     admin.check("#invite-panel", "data.write").await;
     admin.click_button("Create invitation link").await;
@@ -138,12 +153,20 @@ async fn browser_invite_journey_works_without_javascript() {
     carol.fill("Choose a password", "carol password 12").await;
     carol.fill("Repeat the password", "carol password 12").await;
     carol.click_button("Join workspace").await;
-    carol.expect_text(&format!("Welcome to {WORKSPACE}.")).await;
+    carol.expect_text(&format!("Welcome to {WORKSPACE}")).await;
+    carol.open_user_menu().await;
     carol.click_button("Sign out").await;
     carol.expect_text("You have signed out.").await;
 
     admin.open("/admin/members").await;
     admin.expect_text("carol@example.com").await;
+    // Without JavaScript, removing goes through a confirmation page.
+    admin.click_link("Carol").await;
+    admin.click_button("Remove from workspace").await;
+    admin.expect_text("Remove this member from the workspace?").await;
+    admin.click_button("Remove member").await;
+    admin.expect_text("Removed from the workspace: Carol").await;
+    admin.expect_no_text("carol@example.com").await;
     carol.close().await;
     admin.close().await;
 }
@@ -154,7 +177,7 @@ async fn browser_invite_journey_works_without_javascript() {
 async fn browser_personal_key_generate_use_rotate_revoke() {
     let app = TestApp::spawn().await;
     let b = set_up(&app, "keys", true).await;
-    b.click_link("Account").await;
+    b.open_user_menu().await;
     b.click_link("API keys").await;
     b.expect_path("/account/keys").await;
     b.execute("window.keyhubTestMarker = 'still-here'; return null;").await;
@@ -188,6 +211,7 @@ async fn browser_personal_key_generate_use_rotate_revoke() {
     // Rotate with no grace: the old secret stops, the new one works.
     b.select("Old secret keeps working", "not at all").await;
     b.click_button("Rotate").await;
+    b.click_dialog_button("Rotate key").await;
     b.expect_text("The old secret stopped working now.").await;
     let rotated = b.value_of("#new-secret").await;
     assert_ne!(rotated, secret);
@@ -199,8 +223,8 @@ async fn browser_personal_key_generate_use_rotate_revoke() {
     b.click_dialog_button("Cancel").await;
     assert_eq!(app.api("/api/v1/me", &rotated).await.status, reqwest::StatusCode::OK);
     b.click_button("Revoke").await;
-    b.confirm_dialog().await;
-    b.expect_text("revoked").await;
+    b.click_dialog_button("Revoke key").await;
+    b.expect_text("has been revoked").await;
     b.expect_text("Delete").await;
     assert_eq!(app.api("/api/v1/me", &rotated).await.code.as_deref(), Some("revoked_key"));
     b.close().await;
@@ -220,9 +244,44 @@ async fn browser_personal_keys_work_without_javascript() {
     b.expect_text("you will not see this secret again").await;
     let secret = b.value_of("#new-secret").await;
     assert_eq!(app.api("/api/v1/me", &secret).await.status, reqwest::StatusCode::OK);
-    // Without JS there is no dialog: the form posts directly.
+    // Without JS there is no dialog: a confirmation page asks first.
     b.click_button("Revoke").await;
-    b.expect_text("revoked").await;
+    b.expect_text("Revoke this key?").await;
+    b.click_button("Revoke key").await;
+    b.expect_text("has been revoked").await;
     assert_eq!(app.api("/api/v1/me", &secret).await.code.as_deref(), Some("revoked_key"));
+    b.close().await;
+}
+
+/// Keyboard only: generate a key, copy it, revoke it through the dialog; after
+/// each htmx swap focus lands where the eyes go, never on <body>.
+#[tokio::test]
+async fn browser_keyboard_only_generate_copy_revoke() {
+    use super::{ENTER, TAB};
+    let app = TestApp::spawn().await;
+    let b = set_up(&app, "keyboard", true).await;
+    b.open("/account/keys").await;
+    b.expect_text("No keys yet").await;
+    b.tab_to("Generate new key").await;
+    b.press(ENTER).await;
+    b.tab_to("INPUT#f-label").await;
+    b.press("keyboard key").await;
+    b.tab_to("Generate key").await;
+    b.press(ENTER).await;
+    b.expect_text("you will not see this secret again").await;
+    assert!(b.focused().await.contains("INPUT#new-secret"), "focus on the new secret: {}", b.focused().await);
+    b.press(TAB).await;
+    assert!(b.focused().await.contains("Copy"), "next is Copy: {}", b.focused().await);
+    b.press(ENTER).await;
+    b.expect_text("Copied").await;
+    b.tab_to("BUTTON# Revoke").await;
+    b.press(ENTER).await;
+    b.expect_text("Revoke “keyboard key”?").await;
+    assert!(b.focused().await.contains("Cancel"), "the dialog opens on the safe choice: {}", b.focused().await);
+    b.press(TAB).await;
+    assert!(b.focused().await.contains("Revoke key"), "the confirm button is named after the action: {}", b.focused().await);
+    b.press(ENTER).await;
+    b.expect_text("has been revoked").await;
+    assert!(b.focused().await.contains("has been revoked"), "focus on the message: {}", b.focused().await);
     b.close().await;
 }

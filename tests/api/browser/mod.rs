@@ -39,7 +39,34 @@ pub struct Browser {
     name: String,
     _profile: tempfile::TempDir,
     step: std::cell::Cell<u32>,
+    /// The page state axe-core last checked (URL + size of the body), so each
+    /// page and each htmx swap is checked once.
+    checked: std::cell::RefCell<String>,
+    javascript: bool,
+    /// For a browser with JavaScript off (where axe-core cannot run): a second
+    /// browser with JavaScript on, into which each page's HTML is loaded, on
+    /// our own origin, to be checked.
+    checker: std::cell::OnceCell<Box<Browser>>,
 }
+
+/// axe-core from npm (pinned in scripts/test.sh), or `KEYHUB_AXE`.
+fn axe_source() -> String {
+    let path = std::env::var_os("KEYHUB_AXE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/npm/node_modules/axe-core/axe.min.js")
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("axe-core not found at {} ({e}); scripts/test.sh installs it (npm install --prefix target/npm axe-core)", path.display())
+    })
+}
+
+static AXE: std::sync::LazyLock<String> = std::sync::LazyLock::new(axe_source);
+
+/// WebDriver key codes.
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
+
+/// Desktop and phone widths every checked page is seen at.
+pub const WIDTHS: [(u32, u32); 2] = [(390, 844), (1280, 900)];
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -63,6 +90,10 @@ impl Browser {
     /// A fresh headless Chromium for one user of `app`; `javascript: false`
     /// turns scripts off to prove every page works without them.
     pub async fn start(app: &TestApp, name: &str, javascript: bool) -> Browser {
+        Browser::start_at(&app.address, name, javascript).await
+    }
+
+    async fn start_at(base: &str, name: &str, javascript: bool) -> Browser {
         let chromium = chromium();
         assert!(chromium.exists(), "{} not found. {INSTALL_HINT}", chromium.display());
         let driver_path = find_chromedriver();
@@ -115,10 +146,13 @@ impl Browser {
             driver,
             driver_url,
             session_id,
-            base: app.address.clone(),
+            base: base.to_owned(),
+            javascript,
+            checker: std::cell::OnceCell::new(),
             name: name.to_owned(),
             _profile: profile,
             step: std::cell::Cell::new(0),
+            checked: std::cell::RefCell::new(String::new()),
         }
     }
 
@@ -246,6 +280,15 @@ impl Browser {
         }
     }
 
+    /// Opens the user menu (Profile, API keys, Sign out) in the top bar.
+    pub async fn open_user_menu(&self) {
+        self.next_step();
+        let el = self.find(Locator::Css("details.user-menu summary"), "the user menu").await;
+        if let Err(e) = el.click().await {
+            self.fail(format!("cannot open the user menu: {e}")).await;
+        }
+    }
+
     /// Opens a `<details>` section by its summary text.
     pub async fn click_summary(&self, text: &str) {
         self.next_step();
@@ -291,7 +334,107 @@ impl Browser {
         }
     }
 
-    /// Waits up to 10 s for `text` on the page, then checks the console.
+    /// Runs axe-core on the page at desktop and phone widths (once per page
+    /// state) and fails on any serious or critical violation, or on sideways
+    /// scrolling at phone width.
+    pub async fn expect_accessible(&self) {
+        let state = self.execute("return location.href + '#' + document.body.innerHTML.length;").await.to_string();
+        if *self.checked.borrow() == state {
+            return;
+        }
+        if !self.javascript {
+            let html = match self.client.source().await {
+                Ok(h) => h,
+                Err(e) => self.fail(format!("cannot read the page: {e}")).await,
+            };
+            if self.checker.get().is_none() {
+                let checker = Box::pin(Browser::start_at(&self.base, &format!("{}-axe", self.name), true)).await;
+                let _ = self.checker.set(Box::new(checker));
+            }
+            let Some(checker) = self.checker.get() else { unreachable!() };
+            checker.open("/help").await;
+            // The page as the no-JavaScript user saw it, without its scripts.
+            let without_scripts = html.split("<script").enumerate().map(|(i, part)| if i == 0 { part.to_owned() } else { part.split_once("</script>").map(|(_, rest)| rest.to_owned()).unwrap_or_default() }).collect::<String>();
+            if let Err(e) = checker.client.execute("document.open(); document.write(arguments[0]); document.close(); return null;", vec![serde_json::json!(without_scripts)]).await {
+                self.fail(format!("cannot load the page into the checker: {e}")).await;
+            }
+            if let Err(msg) = checker.axe_at_widths().await {
+                self.fail(format!("(checked without JavaScript) {msg}")).await;
+            }
+        } else if let Err(msg) = self.axe_at_widths().await {
+            self.fail(msg).await;
+        }
+        *self.checked.borrow_mut() = state;
+    }
+
+    async fn axe_at_widths(&self) -> Result<(), String> {
+        for (w, h) in WIDTHS {
+            self.client.set_window_size(w, h).await.map_err(|e| format!("cannot resize the window to {w}px: {e}"))?;
+            if self.execute("return typeof window.axe === 'object';").await != serde_json::json!(true) {
+                self.execute(&format!("{}\nreturn null;", *AXE)).await;
+            }
+            let args = vec![];
+            let result = self
+                .client
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
+                       .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                       .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))),
+                       e => done(['axe failed: ' + e]));",
+                    args,
+                )
+                .await;
+            let violations: Vec<String> = match result {
+                Ok(v) => serde_json::from_value(v).unwrap_or_default(),
+                Err(e) => return Err(format!("axe-core could not run: {e}")),
+            };
+            if !violations.is_empty() {
+                return Err(format!("axe-core at {w}px: {violations:#?}"));
+            }
+            let sideways = self.execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;").await;
+            if sideways == serde_json::json!(true) {
+                let wide = self.execute("return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id).join(', ');").await;
+                return Err(format!("the page scrolls sideways at {w}px: {wide}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where keyboard focus is: tag, id and text of the focused element.
+    pub async fn focused(&self) -> String {
+        self.execute("const e = document.activeElement; return e ? (e.tagName + '#' + e.id + ' ' + (e.textContent || '').trim().slice(0, 60)) : '';")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Presses Tab until the focused element's description contains `what`.
+    pub async fn tab_to(&self, what: &str) {
+        for _ in 0..80 {
+            if self.focused().await.contains(what) {
+                return;
+            }
+            self.press(TAB).await;
+        }
+        self.fail(format!("Tab never reached \"{what}\"; focus is on {}", self.focused().await)).await;
+    }
+
+    /// Presses keys in the focused element (WebDriver key codes for Tab, Enter ...).
+    pub async fn press(&self, keys: &str) {
+        self.next_step();
+        let el = match self.client.active_element().await {
+            Ok(el) => el,
+            Err(e) => self.fail(format!("no focused element: {e}")).await,
+        };
+        if let Err(e) = el.send_keys(keys).await {
+            self.fail(format!("cannot type {keys:?}: {e}")).await;
+        }
+    }
+
+    /// Waits up to 10 s for `text` on the page, then checks the console and
+    /// the page's accessibility.
     pub async fn expect_text(&self, text: &str) {
         self.next_step();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -305,6 +448,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.expect_clean_console().await;
+        self.expect_accessible().await;
         self.maybe_screenshot().await;
     }
 
