@@ -38,6 +38,11 @@ pub enum AdminCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Print a one-time password-reset link for a user (valid 24 hours).
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
@@ -52,15 +57,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::Create { email, workspace, name } } => {
             admin_create(settings, &email, &workspace, name.as_deref()).await
         }
+        Command::Admin { command: AdminCommand::ResetPassword { email } } => reset_password(settings, &email).await,
     }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings.clone()).await?;
-    let url = match &settings.public_url {
-        Some(u) => u.clone(),
-        None => format!("http://{}:{}", settings.bind.ip(), app.port()),
-    };
+    let url = base_url(&settings, app.port());
     let db = app.db().clone();
     if settings.public_url.is_none() && !settings.bind.ip().is_loopback() {
         tracing::warn!(
@@ -79,6 +82,46 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("First start: open {url}/setup and enter the setup code {}", app.setup_code());
     }
     app.run().await?;
+    Ok(())
+}
+
+/// The URL people use: `KEYHUB_PUBLIC_URL`, else the bind address.
+fn base_url(settings: &Settings, port: u16) -> String {
+    match &settings.public_url {
+        Some(u) => u.clone(),
+        None => format!("http://{}:{port}", settings.bind.ip()),
+    }
+}
+
+/// `keyhub admin reset-password --email E`: for an operator whose users (or
+/// who) forgot a password and cannot reach an admin. Audited like the page.
+async fn reset_password(settings: Settings, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let db = crate::store::connect(&settings).await?;
+    crate::store::migrate(&db).await?;
+    let user = crate::store::users::find_by_email(&db, &email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no keyhub account has the email {email}"))?;
+    let memberships = crate::store::members::all_effective(&db).await?;
+    let workspace_id = memberships
+        .iter()
+        .find(|(_, user_id, _, _)| *user_id == user.id)
+        .map(|(ws, _, _, _)| *ws)
+        .ok_or_else(|| anyhow::anyhow!("{email} belongs to no workspace; invite them again instead"))?;
+    let token = crate::domain::tokens::random_token(40);
+    crate::store::password_resets::create(&db, workspace_id, user.id, crate::domain::tokens::digest(&token), None).await?;
+    crate::store::audit::record_for_user(&db, user.id, |ws| crate::store::audit::Event {
+        workspace_id: ws,
+        actor_user_id: None,
+        actor_name: Some("keyhub admin reset-password (command line)".into()),
+        action: "user.password_reset_link_created",
+        target: Some(crate::store::audit::Target::user(user.id, email.as_str())),
+        detail: "One-time link valid for 24 hours, made on the command line.".into(),
+        ip: None,
+    })
+    .await?;
+    println!("{}/reset/{token}", base_url(&settings, settings.bind.port()));
+    eprintln!("Send this link to {email}; it works once, for 24 hours.");
     Ok(())
 }
 

@@ -74,3 +74,54 @@ async fn a_master_secret_is_generated_once_with_mode_0600() {
     handle.stop(false).await;
     assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
 }
+
+#[tokio::test]
+async fn reset_password_on_the_command_line_prints_a_one_time_link() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    let out = keyhub(&app, &["admin", "reset-password", "--email", ADMIN_EMAIL], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let path = &link[link.find("/reset/").expect("a reset link")..];
+    let c = app.client();
+    let res = c.post_form(path, path, &[("password", "reset from the cli"), ("confirm_password", "reset from the cli")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.client().login(ADMIN_EMAIL, "reset from the cli").await.status(), StatusCode::SEE_OTHER);
+    let out = keyhub(&app, &["admin", "reset-password", "--email", "nobody@example.com"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no keyhub account"));
+}
+
+/// First start: a few plain lines (URL, setup code, where the data lives), no
+/// library chatter, and no colour codes when the output is not a terminal.
+#[tokio::test]
+async fn first_start_says_what_matters_in_plain_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"))
+        .env_remove("KEYHUB_LOG")
+        .env("KEYHUB_DATA_DIR", dir.path())
+        .env("KEYHUB_BIND", format!("0.0.0.0:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains(&format!("running at http://0.0.0.0:{port}/")), "{stdout}");
+    assert!(stdout.contains("setup code") && stdout.contains("keyhub.db"), "{stdout}");
+    assert!(stdout.lines().count() <= 4, "a few lines: {stdout}");
+    assert!(!stderr.contains('\u{1b}') && !stdout.contains('\u{1b}'), "no ANSI colour in a pipe: {stderr}");
+    assert!(!stderr.contains("Applying migration") && !stderr.contains("starting"), "no chatter: {stderr}");
+    assert!(stderr.contains("KEYHUB_PUBLIC_URL is not set"), "a warning when listening beyond loopback: {stderr}");
+}
