@@ -155,3 +155,19 @@ pub async fn page(
 pub async fn all(db: &impl ConnectionTrait, workspace_id: i64, f: &Filter) -> Result<Vec<audit::Model>, DbErr> {
     query(db, workspace_id, f).await?.limit(500_000).all(db).await
 }
+
+/// Who revoked each of these keys, by key id (from the `key.revoked` events).
+pub async fn revokers(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    key_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, DbErr> {
+    let events = audit::Entity::find()
+        .filter(audit::Column::WorkspaceId.eq(workspace_id))
+        .filter(audit::Column::Action.eq("key.revoked"))
+        .filter(audit::Column::KeyId.is_in(key_ids.iter().copied()))
+        .order_by_asc(audit::Column::Id)
+        .all(db)
+        .await?;
+    Ok(events.into_iter().filter_map(|e| Some((e.key_id?, e.actor_name.unwrap_or_else(|| "keyhub".into())))).collect())
+}

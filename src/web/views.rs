@@ -49,6 +49,8 @@ pub struct KeyRow {
     pub last_used_ip: Option<String>,
     pub expires: Option<String>,
     pub revoked: Option<String>,
+    /// Who revoked it, when the audit log knows.
+    pub revoked_by: Option<String>,
     pub grace_until: Option<String>,
     pub state: &'static str,
     pub owner: Option<String>,
@@ -65,6 +67,7 @@ pub fn key_row(k: &personal_keys::Model, now: DateTime<Utc>, owner: Option<Strin
         last_used_ip: k.last_used_ip.clone(),
         expires: k.expires_at.map(fmt_time),
         revoked: k.revoked_at.map(fmt_time),
+        revoked_by: None,
         grace_until: k.previous_valid_until.filter(|t| *t > now).map(fmt_time),
         state: KeyState::of(k.revoked_at, k.expires_at, now).as_str(),
         owner,

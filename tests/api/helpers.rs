@@ -99,6 +99,13 @@ impl TestApp {
         c
     }
 
+    /// A second signed-in client for the admin made by `set_up` in a browser.
+    pub async fn client_for_admin(&self) -> Client {
+        let c = self.client();
+        assert_eq!(c.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+        c
+    }
+
     /// The admin invites `email` as a member with `permissions`; the invitee
     /// accepts with `password`. Returns the invitee's signed-in client.
     pub async fn with_member(&self, admin: &Client, email: &str, permissions: &[&str]) -> Client {

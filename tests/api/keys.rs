@@ -207,6 +207,7 @@ async fn revoked_key_is_refused_on_the_next_request_and_audited() {
     let card = format!("id=\"key-{id}\"");
     let html = admin.get_html("/account/keys?status=revoked").await;
     assert!(html.contains(&card) && html.contains("badge-revoked"));
+    assert!(html.contains("Revoked 20") && html.contains("by <bdi>Ada &#60;"), "when and by whom");
     assert!(!admin.get_html("/account/keys?status=active").await.contains(&card));
     let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/delete"), &[("status", "revoked")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);

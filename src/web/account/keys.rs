@@ -85,10 +85,12 @@ async fn area(
 ) -> Result<KeysArea, AppError> {
     let now = Utc::now();
     let keys = crate::store::keys::for_owner(&state.db, user.workspace_id(), user.user.id).await?;
+    let revoked: Vec<i64> = keys.iter().filter(|k| k.revoked_at.is_some()).map(|k| k.id).collect();
+    let revokers = crate::store::audit::revokers(&state.db, user.workspace_id(), &revoked).await?;
     let rows = keys
         .iter()
         .filter(|k| filter.is_none_or(|f| KeyState::of(k.revoked_at, k.expires_at, now) == f))
-        .map(|k| key_row(k, now, None))
+        .map(|k| KeyRow { revoked_by: revokers.get(&k.id).cloned(), ..key_row(k, now, None) })
         .collect();
     Ok(KeysArea {
         csrf: user.csrf_token(),

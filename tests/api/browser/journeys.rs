@@ -285,3 +285,47 @@ async fn browser_keyboard_only_generate_copy_revoke() {
     assert!(b.focused().await.contains("has been revoked"), "focus on the message: {}", b.focused().await);
     b.close().await;
 }
+
+/// Every page of the shell, as an admin and as a member without rights, at
+/// both widths with axe-core: the dashboard, Admin's pages, a member's page,
+/// the audit log, help, an error page in the frame, the no-workspace page.
+#[tokio::test]
+async fn browser_every_page_of_the_shell_is_accessible() {
+    let app = TestApp::spawn().await;
+    let admin = set_up(&app, "shell_admin", true).await;
+    let bob_client = app.with_member(&app.client_for_admin().await, "bob@example.com", &["data.read"]).await;
+    drop(bob_client);
+    for (path, text) in [
+        ("/", "Dashboard"),
+        ("/admin/members", "bob@example.com"),
+        ("/admin/invitations", "Pending invitations"),
+        ("/admin/audit", "Audit log"),
+        ("/admin/workspace", "Rename workspace"),
+        ("/account", "Recent activity"),
+        ("/help", "Documentation"),
+        ("/api/docs", "Endpoints"),
+        ("/no/such/page", "There is nothing here"),
+    ] {
+        admin.open(path).await;
+        admin.expect_text(text).await;
+    }
+    // The section menu marks the current page.
+    admin.open("/admin/audit").await;
+    let current = admin.execute("return document.querySelector('.section-menu [aria-current=page]').textContent;").await;
+    assert_eq!(current, serde_json::json!("Audit log"));
+    admin.open("/admin/members").await;
+    admin.click_link("Member").await;
+    admin.expect_text("Forgotten password").await;
+    admin.click_button("Create password reset link").await;
+    admin.expect_text("Send this one-time link").await;
+    admin.click_button("Disable").await;
+    admin.click_dialog_button("Disable member").await;
+    admin.expect_text("Disabled and signed out: Member").await;
+
+    let bob = Browser::start(&app, "shell_bob", true).await;
+    bob.login("bob@example.com", "member password 123").await;
+    bob.expect_path("/no-workspace").await;
+    bob.expect_text("An admin has disabled your access to").await;
+    bob.close().await;
+    admin.close().await;
+}
