@@ -9,7 +9,7 @@ pub enum MemberRuleError {
     OnlyAdminsManageAdmins,
     #[error("You can only grant or take away permissions you hold yourself.")]
     BeyondOwnPermissions,
-    #[error("You cannot disable, enable or remove someone who holds permissions you do not have. Ask an admin.")]
+    #[error("You cannot disable, enable, remove or reset the password of someone who holds permissions you do not have. Ask an admin.")]
     TargetHoldsMore,
 }
 
@@ -49,6 +49,22 @@ pub struct Target<'a> {
     pub disabled: bool,
 }
 
+/// Checks that `actor` may act on `target`'s access as a whole (disable,
+/// enable, remove, make a password-reset link): an admin always may; a manager
+/// only on someone who is not an admin and holds nothing the manager lacks.
+pub fn check_act_on(actor: &Actor<'_>, target: &Target<'_>) -> Result<(), MemberRuleError> {
+    if actor.role == Role::Admin {
+        return Ok(());
+    }
+    if target.role == Role::Admin {
+        return Err(MemberRuleError::OnlyAdminsManageAdmins);
+    }
+    if !target.permissions.is_subset(actor.permissions) {
+        return Err(MemberRuleError::TargetHoldsMore);
+    }
+    Ok(())
+}
+
 /// Checks a change to `target`. A manager who is not an admin may grant or
 /// take away only permissions they hold, and may not disable, enable or
 /// remove someone who holds more than they do. `active_admins` counts the
@@ -73,11 +89,7 @@ pub fn check_change(
                     return Err(MemberRuleError::BeyondOwnPermissions);
                 }
             }
-            MemberChange::Disable | MemberChange::Enable | MemberChange::Remove => {
-                if !target.permissions.is_subset(actor.permissions) {
-                    return Err(MemberRuleError::TargetHoldsMore);
-                }
-            }
+            MemberChange::Disable | MemberChange::Enable | MemberChange::Remove => check_act_on(actor, target)?,
         }
     }
     let target_is_active_admin = target_role == Role::Admin && !target_disabled;

@@ -47,11 +47,12 @@ struct InvitationPage {
     errors: FieldErrors,
 }
 
+/// A one-time link (invitation, password reset) that no longer works.
 #[derive(Template)]
 #[template(path = "auth/invitation_gone.html")]
-struct GonePage {
-    layout: Layout,
-    message: &'static str,
+pub struct GonePage {
+    pub layout: Layout,
+    pub message: &'static str,
 }
 
 #[derive(Default, Deserialize)]

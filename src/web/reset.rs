@@ -22,12 +22,7 @@ struct ResetPage {
     errors: FieldErrors,
 }
 
-#[derive(Template)]
-#[template(path = "auth/invitation_gone.html")]
-struct GonePage {
-    layout: Layout,
-    message: &'static str,
-}
+use crate::web::invitations::GonePage;
 
 const GONE: &str = "This password reset link is not valid: it was used already, it expired (links work for 24 hours), \
     or it was replaced by a newer one. Ask an admin of your workspace for a new link.";

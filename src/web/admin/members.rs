@@ -311,9 +311,10 @@ pub async fn reset_link(
     require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
     let target_perms = r.role.effective(&r.granted);
-    // Resetting a password hands over the account: only for people who hold no more than you.
-    if user.membership.role != Role::Admin && (r.role == Role::Admin || !target_perms.is_subset(&user.membership.permissions)) {
-        Flash::push(&user.session, "error", "Only an admin can make a reset link for someone who holds permissions you do not have.");
+    // Resetting a password hands over the account: the same rule as disabling.
+    let target = crate::domain::members::Target { role: r.role, permissions: &target_perms, disabled: r.member.disabled };
+    if let Err(rule) = crate::domain::members::check_act_on(&actor(&user), &target) {
+        Flash::push(&user.session, "error", rule.to_string());
         return Ok(see_other(&member_url(r.member.id)));
     }
     let token = tokens::random_token(40);
