@@ -65,7 +65,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("workspaces_name_key")
+                    .name("workspaces_by_name_key")
                     .table(Workspaces::Table)
                     .col(Workspaces::NameKey)
                     .unique()
@@ -104,7 +104,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(PasswordResets::Table).to_owned()).await?;
-        manager.drop_index(Index::drop().name("workspaces_name_key").table(Workspaces::Table).to_owned()).await?;
+        manager.drop_index(Index::drop().name("workspaces_by_name_key").table(Workspaces::Table).to_owned()).await?;
         Ok(())
     }
 }
