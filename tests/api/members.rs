@@ -233,3 +233,37 @@ async fn ids_from_another_workspace_are_not_found() {
     let res = admin.post_form("/", "/workspaces/switch", &[("workspace_id", &bob_ws.to_string())]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_members_list_searches_sorts_and_paginates_on_the_server() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    let admin = app.client_for_admin().await;
+    let ws = app.count("SELECT id AS n FROM workspaces").await;
+    for i in 0..30 {
+        app.exec(&format!(
+            "INSERT INTO users (email, display_name, password_hash, created_at) VALUES ('p{i:02}@example.com', 'Person {i:02}', 'x', CURRENT_TIMESTAMP)"
+        ))
+        .await;
+        let disabled = if i % 10 == 0 { "true" } else { "false" };
+        app.exec(&format!(
+            "INSERT INTO members (workspace_id, user_id, role, permissions, disabled, created_at) \
+             SELECT {ws}, id, 'member', 'data.read', {disabled}, CURRENT_TIMESTAMP FROM users WHERE email = 'p{i:02}@example.com'"
+        ))
+        .await;
+    }
+    let first = admin.get_html("/admin/members").await;
+    assert!(first.contains("Page 1 of 2 (31 in all)"), "25 a page");
+    assert!(first.contains("p00@example.com") && !first.contains("p29@example.com"));
+    let second = admin.get_html("/admin/members?page=2").await;
+    assert!(second.contains("p29@example.com") && !second.contains("p00@example.com"));
+    let desc = admin.get_html("/admin/members?sort=name&dir=desc").await;
+    assert!(desc.contains("p29@example.com") && desc.contains("aria-sort=\"descending\""));
+    let by_status = admin.get_html("/admin/members?sort=status&dir=desc").await;
+    let first_row = &by_status[by_status.find("<tbody>").unwrap()..];
+    assert!(first_row[..first_row.find("</tr>").unwrap()].contains("disabled"), "disabled members first when sorted so");
+    let found = admin.get_html("/admin/members?q=person+07").await;
+    assert!(found.contains("p07@example.com") && !found.contains("p08@example.com"));
+    let none = admin.get_html("/admin/members?q=nobody").await;
+    assert!(none.contains("No member matches"));
+}

@@ -27,6 +27,13 @@ pub struct MemberListItem {
     pub permissions: String,
 }
 
+/// A sortable column header: its link and its `aria-sort` state.
+pub struct SortHeader {
+    pub label: &'static str,
+    pub href: String,
+    pub aria_sort: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "admin/members.html")]
 struct MembersPage {
@@ -34,13 +41,32 @@ struct MembersPage {
     members: Vec<MemberListItem>,
     q: String,
     pager: Pager,
+    headers: Vec<SortHeader>,
 }
 
 #[derive(Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
     page: Option<u64>,
+}
+
+const SORTS: [(&str, &str); 4] = [("name", "Member"), ("role", "Role"), ("permissions", "Permissions"), ("status", "Status")];
+
+fn sort_rows(rows: &mut [MemberRow], sort: &str, descending: bool) {
+    match sort {
+        "role" => rows.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()).then(a.display_name.cmp(&b.display_name))),
+        "permissions" => rows.sort_by_key(|r| (r.role.effective(&r.granted).iter().count(), r.display_name.to_lowercase())),
+        "status" => rows.sort_by_key(|r| (r.member.disabled, r.display_name.to_lowercase())),
+        _ => rows.sort_by_key(|r| (r.display_name.to_lowercase(), r.email.clone())),
+    }
+    if descending {
+        rows.reverse();
+    }
 }
 
 fn matches(r: &MemberRow, q: &str) -> bool {
@@ -50,9 +76,29 @@ fn matches(r: &MemberRow, q: &str) -> bool {
 
 pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let rows: Vec<MemberRow> =
+    let mut rows: Vec<MemberRow> =
         crate::store::members::list(&state.db, user.workspace_id()).await?.into_iter().filter(|r| matches(r, &query.q)).collect();
-    let pager = Pager::new(query.page.unwrap_or(1), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q)]));
+    let sort = SORTS.iter().find(|(k, _)| *k == query.sort).map(|(k, _)| *k).unwrap_or("name");
+    let descending = query.dir == "desc";
+    sort_rows(&mut rows, sort, descending);
+    let headers = SORTS
+        .iter()
+        .map(|(key, label)| {
+            let current = *key == sort;
+            let dir = if current && !descending { "desc" } else { "asc" };
+            SortHeader {
+                label,
+                href: query_base(urls::MEMBERS, &[("q", &query.q), ("sort", key), ("dir", dir)]).trim_end_matches(['&', '?']).to_owned(),
+                aria_sort: match (current, descending) {
+                    (false, _) => "none",
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                },
+            }
+        })
+        .collect();
+    let dir = if descending { "desc" } else { "asc" };
+    let pager = Pager::new(query.page.unwrap_or(1), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q), ("sort", sort), ("dir", dir)]));
     let members = rows
         .into_iter()
         .skip(Pager::offset(pager.page) as usize)
@@ -67,7 +113,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: web::Que
             disabled: r.member.disabled,
         })
         .collect();
-    render(StatusCode::OK, &MembersPage { layout: Layout::for_user(&user, "Members"), members, q: query.q.clone(), pager })
+    render(StatusCode::OK, &MembersPage { layout: Layout::for_user(&user, "Members"), members, q: query.q.clone(), pager, headers })
 }
 
 #[derive(Template)]
