@@ -49,7 +49,8 @@ pub async fn show(
         return Ok(see_other(urls::SETUP));
     }
     let notice = query.signed_out.as_ref().map(|_| "You have signed out.");
-    let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: String::new(), errors: FieldErrors::default(), notice };
+    let retry = crate::web::retry::take(&req, urls::LOGIN).unwrap_or_default();
+    let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: retry.value("email"), errors: retry.errors, notice };
     render(StatusCode::OK, &page)
 }
 
@@ -64,6 +65,11 @@ pub async fn submit(
     let fail = |status: StatusCode, message: String| {
         let mut errors = FieldErrors::default();
         errors.add("password", message);
+        if status == StatusCode::UNAUTHORIZED
+            && let Some(back) = crate::web::retry::back_to(&req, urls::LOGIN, &[("email", &form.email)], &errors)
+        {
+            return Ok(back);
+        }
         let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
         render(status, &page)
     };
@@ -84,6 +90,9 @@ pub async fn submit(
         }
         if form.password.is_empty() {
             errors.add("password", "Enter your password.");
+        }
+        if let Some(back) = crate::web::retry::back_to(&req, urls::LOGIN, &[("email", &form.email)], &errors) {
+            return Ok(back);
         }
         let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);

@@ -88,18 +88,19 @@ struct NoWorkspacePage {
 
 /// `GET /no-workspace`: for someone whose access has ended, in plain words,
 /// with the way out (sign out, their account, a workspace of their own).
-pub async fn no_workspace(state: web::Data<AppState>, user: SignedIn) -> Result<HttpResponse, AppError> {
+pub async fn no_workspace(req: actix_web::HttpRequest, state: web::Data<AppState>, user: SignedIn) -> Result<HttpResponse, AppError> {
     if user.membership.is_some() {
         return Ok(see_other(urls::HOME));
     }
     let disabled_in = crate::store::members::disabled_workspaces(&state.db, user.user.id).await?;
+    let retry = crate::web::retry::take(&req, urls::NO_WORKSPACE).unwrap_or_default();
     render(
         StatusCode::OK,
         &NoWorkspacePage {
             layout: Layout::for_signed_in(&user, "No workspace"),
             disabled_in,
-            workspace_name: String::new(),
-            errors: FieldErrors::default(),
+            workspace_name: retry.value("workspace_name"),
+            errors: retry.errors,
         },
     )
 }

@@ -104,6 +104,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
+    let retry = crate::web::retry::take(&req, req.path()).unwrap_or_default();
     render(
         StatusCode::OK,
         &InvitationPage {
@@ -112,8 +113,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session
             workspace_name,
             email: inv.email,
             existing_user: existing.is_some(),
-            display_name: String::new(),
-            errors: FieldErrors::default(),
+            display_name: retry.value("display_name"),
+            errors: retry.errors,
         },
     )
 }
@@ -155,6 +156,9 @@ pub async fn accept(
         }
     }
     if !errors.is_empty() {
+        if let Some(back) = crate::web::retry::back_to(&req, req.path(), &[("display_name", &form.display_name)], &errors) {
+            return Ok(back);
+        }
         let page = InvitationPage {
             layout: Layout::anonymous(&req, &session, "Join a workspace"),
             token,

@@ -69,6 +69,10 @@ pub async fn frame(
     if let Some(seed) = &seed {
         req.extensions_mut().insert(seed.clone());
     }
+    // A failed form's input is shown once: the page that reads it drops it.
+    let drop_retry = kind == Kind::Page
+        && req.method() == Method::GET
+        && req.cookie(crate::web::retry::cookie_name(https)).is_some();
     // No clone of the request may live across `call`: routing needs it unshared.
     match next.call(req).instrument(span.clone()).await {
         Ok(res) => {
@@ -84,6 +88,11 @@ pub async fn frame(
                     .same_site(actix_web::cookie::SameSite::Lax)
                     .finish();
                 let _ = res.add_cookie(&cookie);
+            }
+            if drop_retry {
+                let mut gone = actix_web::cookie::Cookie::build(crate::web::retry::cookie_name(https), "").path("/").finish();
+                gone.make_removal();
+                let _ = res.add_cookie(&gone);
             }
             Ok(ServiceResponse::new(req, res))
         }

@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod layout;
 pub mod middleware;
 pub mod reset;
+pub mod retry;
 pub mod setup;
 pub mod urls;
 pub mod views;

@@ -50,7 +50,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
-    let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors: FieldErrors::default() };
+    let errors = crate::web::retry::take(&req, req.path()).unwrap_or_default().errors;
+    let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors };
     render(StatusCode::OK, &page)
 }
 
@@ -80,6 +81,9 @@ pub async fn submit(
         errors.add("confirm_password", "The two passwords are not the same.");
     }
     let (Some(pw), true) = (pw, errors.is_empty()) else {
+        if let Some(back) = crate::web::retry::back_to(&req, req.path(), &[], &errors) {
+            return Ok(back);
+        }
         let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };

@@ -41,7 +41,14 @@ async fn ensure_open(state: &AppState) -> Result<(), AppError> {
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     ensure_open(&state).await?;
-    let page = SetupPage { layout: Layout::anonymous(&req, &session, "Set up keyhub"), form: SetupForm::default(), errors: FieldErrors::default() };
+    let retry = crate::web::retry::take(&req, urls::SETUP).unwrap_or_default();
+    let form = SetupForm {
+        email: retry.value("email"),
+        display_name: retry.value("display_name"),
+        workspace: retry.value("workspace"),
+        ..SetupForm::default()
+    };
+    let page = SetupPage { layout: Layout::anonymous(&req, &session, "Set up keyhub"), form, errors: retry.errors };
     render(StatusCode::OK, &page)
 }
 
@@ -62,6 +69,10 @@ pub async fn submit(
         errors.add("setup_code", "This is not the setup code. It is printed in the server's console when keyhub starts.");
     }
     let (Some(email), Some(name), Some(pw), Some(workspace), true) = (email, name, pw, workspace, errors.is_empty()) else {
+        let kept = [("email", form.email.as_str()), ("display_name", &form.display_name), ("workspace", &form.workspace)];
+        if let Some(back) = crate::web::retry::back_to(&req, urls::SETUP, &kept, &errors) {
+            return Ok(back);
+        }
         let form = SetupForm { password: String::new(), ..form };
         let page = SetupPage { layout: Layout::anonymous(&req, &session, "Set up keyhub"), form, errors };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);

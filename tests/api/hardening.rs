@@ -329,3 +329,51 @@ async fn the_openapi_document_declares_every_refusal() {
     let docs = reqwest::get(format!("{}/api/docs", app.address)).await.unwrap().text().await.unwrap();
     assert!(docs.contains("curl -H") && !docs.contains('`'), "curl examples, no raw backticks");
 }
+
+/// A browser's failed form post redirects back to the form (Post/Redirect/Get):
+/// the page shows the input and messages once, and a reload does not post again.
+#[tokio::test]
+async fn a_failed_form_in_a_browser_redirects_so_a_reload_does_not_post_again() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let token = csrf_token(&admin.get_html("/account").await);
+    let res = admin
+        .http
+        .post(admin.url("/account/profile"))
+        .header("Sec-Fetch-Mode", "navigate")
+        .form(&[("csrf_token", token.as_str()), ("display_name", "  ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/account");
+    let page = admin.get_html("/account").await;
+    assert!(page.contains("Enter a display name."), "the message beside the field");
+    assert!(!admin.get_html("/account").await.contains("Enter a display name."), "shown once");
+
+    // Before sign-in too, without a session row.
+    let visitor = app.client();
+    let token = csrf_token(&visitor.get_html("/login").await);
+    let sessions = app.count("SELECT COUNT(*) AS n FROM sessions").await;
+    let res = visitor
+        .http
+        .post(visitor.url("/login"))
+        .header("Sec-Fetch-Mode", "navigate")
+        .form(&[("csrf_token", token.as_str()), ("email", ADMIN_EMAIL), ("password", "not the password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, "/login".to_owned()));
+    let page = visitor.get_html("/login").await;
+    assert!(page.contains("Email or password is incorrect.") && page.contains(&format!("value=\"{ADMIN_EMAIL}\"")));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions").await, sessions);
+
+    // A forged retry cookie is ignored.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/login", app.address))
+        .header("cookie", "keyhub_retry=0000.%7B%22path%22%3A%22%2Flogin%22%2C%22values%22%3A%5B%5D%2C%22errors%22%3A%5B%5B%22password%22%2C%22FORGED%22%5D%5D%7D")
+        .send()
+        .await
+        .unwrap();
+    assert!(!forged.text().await.unwrap().contains("FORGED"));
+}

@@ -123,7 +123,21 @@ pub async fn show(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.status.as_deref().and_then(KeyState::parse);
-    let area = area(&state, &user, filter, empty_form(&user), None, None).await?;
+    let form = match crate::web::retry::take(&req, urls::ACCOUNT_KEYS) {
+        Some(r) => {
+            let checked = PermissionSet::parse_names(r.values("permission").iter().map(String::as_str)).unwrap_or_default();
+            GenerateForm {
+                label: r.value("label"),
+                expires: r.value("expires"),
+                expires_on: r.value("expires_on"),
+                permissions: offered(&user, &checked),
+                errors: r.errors,
+                open: true,
+            }
+        }
+        None => empty_form(&user),
+    };
+    let area = area(&state, &user, filter, form, None, None).await?;
     respond(&req, &user, area, StatusCode::OK).await
 }
 
@@ -161,6 +175,11 @@ pub async fn generate(
         errors.add("label", "You already have a key with this label here. Choose a label that says what uses this one.");
     }
     let (Some(label), Some(perms_ok), Some(expiry), true) = (label, perms.clone(), expiry, errors.is_empty()) else {
+        let mut kept = vec![("label", input.label.as_str()), ("expires", &input.expires), ("expires_on", &input.expires_on)];
+        kept.extend(input.permission.iter().map(|p| ("permission", p.as_str())));
+        if let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT_KEYS, &kept, &errors) {
+            return Ok(back);
+        }
         let form = GenerateForm {
             label: input.label.clone(),
             expires: input.expires.clone(),

@@ -81,13 +81,23 @@ async fn account_page(
     })
 }
 
-pub async fn show(state: web::Data<AppState>, user: SignedIn, query: web::Query<AccountQuery>) -> Result<HttpResponse, AppError> {
-    let name = user.user.display_name.clone();
-    let page = account_page(&state, &user, name, String::new(), FieldErrors::default(), query.page.unwrap_or(1)).await?;
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: SignedIn,
+    query: web::Query<AccountQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (name, workspace_name, errors) = match crate::web::retry::take(&req, urls::ACCOUNT) {
+        Some(r) if r.errors.get("display_name").is_some() => (r.value("display_name"), String::new(), r.errors),
+        Some(r) => (user.user.display_name.clone(), r.value("workspace_name"), r.errors),
+        None => (user.user.display_name.clone(), String::new(), FieldErrors::default()),
+    };
+    let page = account_page(&state, &user, name, workspace_name, errors, query.page.unwrap_or(1)).await?;
     render(StatusCode::OK, &page)
 }
 
 pub async fn update_profile(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: SignedIn,
     CsrfForm(form): CsrfForm<ProfileForm>,
@@ -101,6 +111,9 @@ pub async fn update_profile(
         Err(msg) => {
             let mut errors = FieldErrors::default();
             errors.add("display_name", msg);
+            if let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT, &[("display_name", &form.display_name)], &errors) {
+                return Ok(back);
+            }
             render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&state, &user, form.display_name, String::new(), errors, 1).await?)
         }
     }
@@ -152,6 +165,11 @@ pub async fn change_password(
         errors.add("confirm_password", "The two new passwords are not the same.");
     }
     let (Some(new), true) = (new, errors.is_empty()) else {
+        if retry_after.is_none()
+            && let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT, &[], &errors)
+        {
+            return Ok(back);
+        }
         let name = user.user.display_name.clone();
         let mut res = render(status, &account_page(&state, &user, name, String::new(), errors, 1).await?)?;
         if let Some(wait) = retry_after {
@@ -202,6 +220,11 @@ pub async fn create_workspace(
                 "A workspace with this name, or one that looks the same, already exists. Choose another name.",
             ),
         }
+    }
+    // Back to the page the form was on: the account, or the no-workspace page.
+    let page = if user.membership.is_some() { urls::ACCOUNT } else { urls::NO_WORKSPACE };
+    if let Some(back) = crate::web::retry::back_to(&req, page, &[("workspace_name", &form.workspace_name)], &errors) {
+        return Ok(back);
     }
     let name = user.user.display_name.clone();
     render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&state, &user, name, form.workspace_name, errors, 1).await?)

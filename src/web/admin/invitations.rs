@@ -72,9 +72,16 @@ async fn empty_panel(state: &AppState, user: &CurrentUser) -> Result<InvitePanel
     })
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let panel = empty_panel(&state, &user).await?;
+    let mut panel = empty_panel(&state, &user).await?;
+    if let Some(r) = crate::web::retry::take(&req, urls::INVITATIONS) {
+        panel.email = r.value("email");
+        panel.role = r.value("role");
+        let checked = PermissionSet::parse_names(r.values("permission").iter().map(String::as_str)).unwrap_or_default();
+        panel.permissions = all_permission_choices(&checked);
+        panel.errors = r.errors;
+    }
     render(StatusCode::OK, &InvitationsPage { layout: Layout::for_user(&user, "Invitations"), panel })
 }
 
@@ -120,6 +127,11 @@ pub async fn invite(
         errors.add("email", "This person is already a member of this workspace.");
     }
     let (Some(email), Some(role), Some(perms), true) = (email, role, perms.clone(), errors.is_empty()) else {
+        let mut kept = vec![("email", form.email.as_str()), ("role", &form.role)];
+        kept.extend(form.permission.iter().map(|p| ("permission", p.as_str())));
+        if let Some(back) = crate::web::retry::back_to(&req, urls::INVITATIONS, &kept, &errors) {
+            return Ok(back);
+        }
         let mut panel = empty_panel(&state, &user).await?;
         panel.email = form.email.clone();
         panel.role = form.role.clone();

@@ -173,10 +173,14 @@ async fn member_page(
     })
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
-    render(StatusCode::OK, &member_page(&state, &user, r, None, None).await?)
+    let form = crate::web::retry::take(&req, req.path()).map(|retry| {
+        let checked = PermissionSet::parse_names(retry.values("permission").iter().map(String::as_str)).unwrap_or_default();
+        (retry.value("role"), checked, retry.errors)
+    });
+    render(StatusCode::OK, &member_page(&state, &user, r, form, None).await?)
 }
 
 pub fn member_url(id: i64) -> String {
@@ -265,6 +269,11 @@ pub async fn set_role(
             }
             Err(rule) => errors.add("permission", rule),
         }
+    }
+    let mut kept = vec![("role", form.role.as_str())];
+    kept.extend(form.permission.iter().map(|p| ("permission", p.as_str())));
+    if let Some(back) = crate::web::retry::back_to(&req, &member_url(r.member.id), &kept, &errors) {
+        return Ok(back);
     }
     let form = Some((form.role.clone(), perms.unwrap_or_default(), errors));
     render(StatusCode::UNPROCESSABLE_ENTITY, &member_page(&state, &user, r, form, None).await?)

@@ -20,10 +20,13 @@ struct WorkspacePage {
     errors: FieldErrors,
 }
 
-pub async fn show(user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let name = user.membership.workspace_name.clone();
-    render(StatusCode::OK, &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, errors: FieldErrors::default() })
+    let (name, errors) = match crate::web::retry::take(&req, urls::WORKSPACE_SETTINGS) {
+        Some(r) => (r.value("name"), r.errors),
+        None => (user.membership.workspace_name.clone(), FieldErrors::default()),
+    };
+    render(StatusCode::OK, &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, errors })
 }
 
 #[derive(Deserialize)]
@@ -50,6 +53,9 @@ pub async fn rename(
             return Ok(see_other(urls::WORKSPACE_SETTINGS));
         }
         errors.add("name", "Another workspace has this name or one that looks the same. Choose another name.");
+    }
+    if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("name", &form.name)], &errors) {
+        return Ok(back);
     }
     let page = WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: form.name, errors };
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)

@@ -53,6 +53,13 @@ async fn browser_login_with_wrong_password_then_right_then_logout() {
     b.expect_text("Email or password is incorrect.").await;
     assert_eq!(b.value_of("#f-email").await, ADMIN_EMAIL, "the email stays in the form");
     assert_eq!(b.value_of("#f-password").await, "", "the password is not echoed");
+    // The failed post redirected back: reloading shows the form, it does not post again.
+    b.client.refresh().await.expect("reload");
+    b.expect_path("/login").await;
+    b.expect_text("Sign in").await;
+    b.expect_no_text("Email or password is incorrect.").await;
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.sign_in_failed'").await, 1, "one failure, not two");
+    b.fill("Email", ADMIN_EMAIL).await;
 
     b.fill("Password", ADMIN_PASSWORD).await;
     b.click_button("Sign in").await;
