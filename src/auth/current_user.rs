@@ -42,7 +42,7 @@ impl SignedIn {
     }
 
     /// The same user as a member of their current workspace, if they have one.
-    pub fn current(self) -> Result<CurrentUser, SignedIn> {
+    pub fn current(self) -> Result<CurrentUser, Box<SignedIn>> {
         match self.membership {
             Some(membership) => Ok(CurrentUser {
                 user: self.user,
@@ -52,7 +52,7 @@ impl SignedIn {
                 path: self.path,
                 support_contact: self.support_contact,
             }),
-            None => Err(self),
+            None => Err(Box::new(self)),
         }
     }
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 
-use crate::auth::{SignedIn, keys};
+use crate::auth::SignedIn;
 use crate::domain::Permission;
 use crate::domain::keys::KeyState;
 use crate::state::AppState;
@@ -32,12 +32,14 @@ struct AdminTile {
     expired_invitations: usize,
 }
 
-pub async fn home(state: web::Data<AppState>, session: Session, user: Option<SignedIn>) -> Result<HttpResponse, AppError> {
+pub async fn home(state: web::Data<AppState>, user: Result<SignedIn, AppError>) -> Result<HttpResponse, AppError> {
     if !crate::store::users::any_exists(&state.db).await? {
         return Ok(see_other(urls::SETUP));
     }
-    let Some(signed) = user.filter(|_| session.get::<i64>(keys::USER_ID).ok().flatten().is_some()) else {
-        return Ok(see_other(urls::LOGIN));
+    let signed = match user {
+        Ok(u) => u,
+        Err(AppError::LoginRequired) => return Ok(see_other(urls::LOGIN)),
+        Err(e) => return Err(e),
     };
     let user = match signed.current() {
         Ok(u) => u,

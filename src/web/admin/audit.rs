@@ -78,9 +78,13 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, query: web::Que
     require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
     let page = query.page.unwrap_or(1);
-    let (rows, total) = crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(page), Pager::PER_PAGE).await?;
+    let (mut rows, total) = crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(page), Pager::PER_PAGE).await?;
     let pairs = query_pairs(&query);
     let pager = Pager::new(page, total, &query_base(urls::AUDIT, &pairs));
+    if pager.page != page {
+        // A page past the end shows the last one.
+        rows = crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(pager.page), Pager::PER_PAGE).await?.0;
+    }
     let mut actors: Vec<Choice> = crate::store::members::list(&state.db, user.workspace_id())
         .await?
         .into_iter()
