@@ -392,6 +392,12 @@ impl Browser {
             if !violations.is_empty() {
                 return Err(format!("axe-core at {w}px: {violations:#?}"));
             }
+            if w < 1000 && std::env::var_os("KEYHUB_SCREENSHOTS").is_some() {
+                let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+                if let Ok(png) = self.client.screenshot().await {
+                    let _ = std::fs::write(dir.join(format!("{}-step{:02}-{w}px.png", self.name, self.step.get())), png);
+                }
+            }
             let sideways = self.execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;").await;
             if sideways == serde_json::json!(true) {
                 let wide = self.execute("return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id).join(', ');").await;
