@@ -377,3 +377,23 @@ async fn a_failed_form_in_a_browser_redirects_so_a_reload_does_not_post_again() 
         .unwrap();
     assert!(!forged.text().await.unwrap().contains("FORGED"));
 }
+
+#[tokio::test]
+async fn one_address_refused_keys_do_not_slow_other_clients() {
+    // Behind a trusted proxy, clients are told apart by X-Forwarded-For.
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let http = reqwest::Client::new();
+    let call = |client: &'static str| {
+        http.get(format!("{}/api/v1/me", app.address)).header("X-Forwarded-For", client).header("X-API-Key", "khp_not_a_key")
+    };
+    let mut limited = false;
+    for _ in 0..200 {
+        if call("10.0.0.1").send().await.unwrap().status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the noisy client is throttled");
+    let other = app.api_with(call("10.0.0.2")).await;
+    assert_eq!((other.status, other.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("malformed_key")), "another client is not");
+}
