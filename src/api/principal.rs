@@ -84,12 +84,13 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
             // Refusals are counted per client address; past the limit the
             // answer is 429. Checked only after verification, so valid keys
             // from the same address (and other clients) are never slowed.
-            let client = state.client_ip(&req).unwrap_or_default();
-            if let Some(wait) = state.key_refusals.check_client(&client) {
+            let client = state.client_ip(&req);
+            let address = client.as_deref().unwrap_or_default();
+            if let Some(wait) = state.key_refusals.check_client(address) {
                 return Err(ApiError::RateLimited(wait));
             }
-            state.key_refusals.record_client_failure(&client);
-            audit_refusal(state, refusal, state.client_ip(&req)).await;
+            state.key_refusals.record_client_failure(address);
+            audit_refusal(state, refusal, client).await;
             return Err(refusal.into());
         }
     };

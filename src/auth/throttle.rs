@@ -49,15 +49,7 @@ impl LoginThrottle {
     }
 
     pub fn record_failure(&self, client: &str, account: &str) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound memory under a flood of distinct keys: forget the oldest state.
-        if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
-        }
-        for (key, _) in Self::keys(client, account) {
-            map.entry(key).or_default().push_back(now);
-        }
+        self.record(&[(format!("ip:{client}"), self.per_client), (format!("acct:{account}"), self.per_account)]);
     }
 
     /// `Some(wait)` when this client has failed too often (no account involved,
@@ -67,16 +59,24 @@ impl LoginThrottle {
     }
 
     pub fn record_client_failure(&self, client: &str) {
+        self.record(&[(format!("ip:{client}"), self.per_client)]);
+    }
+
+    /// Notes a failure under each key. Memory stays bounded: under a flood of
+    /// distinct keys stale ones are forgotten, and a key keeps no more entries
+    /// than its limit needs (the oldest beyond it decide nothing).
+    fn record(&self, entries: &[(String, usize)]) {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
             map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
         }
-        let q = map.entry(format!("ip:{client}")).or_default();
-        q.push_back(now);
-        // The window is what counts; older entries beyond the limit add nothing.
-        while q.len() > self.per_client + 1 {
-            q.pop_front();
+        for (key, limit) in entries {
+            let q = map.entry(key.clone()).or_default();
+            q.push_back(now);
+            while q.len() > limit.saturating_add(1) {
+                q.pop_front();
+            }
         }
     }
 

@@ -61,15 +61,6 @@ pub async fn for_owner(db: &impl ConnectionTrait, workspace_id: i64, user_id: i6
         .await
 }
 
-pub async fn for_workspace(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<keys::Model>, DbErr> {
-    keys::Entity::find()
-        .filter(keys::Column::WorkspaceId.eq(workspace_id))
-        .order_by_desc(keys::Column::CreatedAt)
-        .order_by_desc(keys::Column::Id)
-        .all(db)
-        .await
-}
-
 /// A key of this workspace, optionally only if `owner` owns it. Ids from
 /// elsewhere are simply not found.
 pub async fn find(

@@ -43,18 +43,3 @@ pub async fn set_display_name(db: &impl ConnectionTrait, id: i64, name: &Display
 pub async fn set_password_hash(db: &impl ConnectionTrait, id: i64, hash: String) -> Result<(), DbErr> {
     users::ActiveModel { id: Set(id), password_hash: Set(hash), ..Default::default() }.update(db).await.map(|_| ())
 }
-
-/// Display names by user id, for lists that mention people.
-pub async fn names(
-    db: &impl ConnectionTrait,
-    ids: impl IntoIterator<Item = i64>,
-) -> Result<std::collections::HashMap<i64, String>, DbErr> {
-    let ids: Vec<i64> = ids.into_iter().collect();
-    Ok(users::Entity::find()
-        .filter(users::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, format!("{} <{}>", u.display_name, u.email)))
-        .collect())
-}
