@@ -27,6 +27,7 @@ pub struct Application {
     setup_code: String,
     db: DatabaseConnection,
     keys: Arc<KeyVerifier>,
+    hub: Arc<crate::hub::Hub>,
 }
 
 impl Application {
@@ -35,12 +36,15 @@ impl Application {
         let db = crate::store::connect(&settings).await?;
         crate::store::migrate(&db).await?;
         crate::store::workspaces::backfill_name_keys(&db).await?;
+        crate::store::workspaces::backfill_slugs(&db).await?;
+        crate::datasets::store::sweep(&db).await?;
         let secret = crate::secret::master_secret(&settings)?;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
         let port = listener.local_addr()?.port();
         let setup_code = crate::domain::tokens::setup_code();
         let keys = KeyVerifier::new(db.clone());
+        let hub = crate::hub::Hub::new(db.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -48,10 +52,11 @@ impl Application {
             throttle: LoginThrottle::default(),
             key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), KEY_REFUSALS_PER_MINUTE, usize::MAX),
             keys: keys.clone(),
+            hub: hub.clone(),
             csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
         });
         let server = serve(listener, state, &secret)?;
-        Ok(Application { server, port, setup_code, db, keys })
+        Ok(Application { server, port, setup_code, db, keys, hub })
     }
 
     pub fn port(&self) -> u16 {
@@ -74,6 +79,7 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         spawn_session_sweeper(self.db.clone());
         self.keys.spawn_watcher();
+        self.hub.spawn_watcher();
         self.server.await
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub key_refusals: LoginThrottle,
     /// The in-memory snapshot that verifies personal API keys.
     pub keys: Arc<KeyVerifier>,
+    /// Data Hub's served routes and rendered pages.
+    pub hub: Arc<crate::hub::Hub>,
     /// Derived from the master secret; keys anonymous visitors' CSRF tokens.
     pub csrf_key: String,
 }

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_foundation;
 mod m20261124_000002_personal_keys;
 mod m20261124_000003_audit_names_resets;
+mod m20261124_000004_datahub;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_personal_keys::Migration),
             Box::new(m20261124_000003_audit_names_resets::Migration),
+            Box::new(m20261124_000004_datahub::Migration),
         ]
     }
 }

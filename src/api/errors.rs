@@ -27,6 +27,19 @@ pub enum ApiError {
     InsufficientPermission(Permission),
     #[error("not found")]
     NotFound,
+    #[error("endpoint not allowed")]
+    EndpointNotAllowed,
+    /// A query parameter of a data request is wrong.
+    #[error("invalid query")]
+    InvalidQuery { parameter: String, message: String },
+    /// A field of the request body is wrong (`field` names it).
+    #[error("invalid field")]
+    InvalidField { field: String, message: String },
+    /// A record of the body (0-based `index`) or the uploaded file is wrong.
+    #[error("invalid records")]
+    InvalidRecords { index: Option<u64>, message: String },
+    #[error("too large")]
+    TooLarge,
     #[error("rate limited")]
     RateLimited(std::time::Duration),
     #[error("busy")]
@@ -69,6 +82,15 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// A sentence for the person reading it.
     pub message: String,
+    /// `invalid_query`: the query parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// `invalid_field`: the body field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `invalid_records`: the 0-based index of the first bad record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 /// Every code with its status and meaning; the docs page lists these.
@@ -80,6 +102,10 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("expired_key", 401, "The key has expired. Generate a new one, or rotate before the expiry date next time."),
     ("owner_inactive", 401, "The key's owner is no longer an active member of the key's workspace."),
     ("insufficient_permission", 403, "The key, or its owner at this moment, lacks the permission this endpoint needs."),
+    ("endpoint_not_allowed", 403, "This endpoint does not accept this key: it is public-only, or open to chosen Data Hub keys only."),
+    ("invalid_query", 400, "A query parameter is not valid; `parameter` names it."),
+    ("invalid_field", 422, "A field of the request body is missing or not valid; `field` names it."),
+    ("invalid_records", 422, "The records or the file cannot be imported; `index` gives the first bad record (from 0). Nothing was written."),
     ("not_found", 404, "There is no such endpoint or resource in the key's workspace."),
     ("method_not_allowed", 405, "This endpoint does not accept that HTTP method."),
     ("bad_request", 400, "The request could not be understood."),
@@ -105,6 +131,11 @@ impl ApiError {
             ApiError::OwnerInactive => "owner_inactive",
             ApiError::InsufficientPermission(_) => "insufficient_permission",
             ApiError::NotFound => "not_found",
+            ApiError::EndpointNotAllowed => "endpoint_not_allowed",
+            ApiError::InvalidQuery { .. } => "invalid_query",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::InvalidRecords { .. } => "invalid_records",
+            ApiError::TooLarge => "too_large",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
@@ -116,6 +147,9 @@ impl ApiError {
             ApiError::InsufficientPermission(p) => {
                 format!("This needs the permission {p}, which this key or its owner does not have now.")
             }
+            ApiError::InvalidQuery { message, .. }
+            | ApiError::InvalidField { message, .. }
+            | ApiError::InvalidRecords { message, .. } => message.clone(),
             other => message_for(other.code()).to_owned(),
         }
     }
@@ -126,6 +160,10 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InsufficientPermission(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::EndpointNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,7 +188,14 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let mut res = res.json(ErrorBody { error: ErrorDetail { code: self.code(), message: self.message() } });
+        let (parameter, field, index) = match self {
+            ApiError::InvalidQuery { parameter, .. } => (Some(parameter.clone()), None, None),
+            ApiError::InvalidField { field, .. } => (None, Some(field.clone()), None),
+            ApiError::InvalidRecords { index, .. } => (None, None, *index),
+            _ => (None, None, None),
+        };
+        let detail = ErrorDetail { code: self.code(), message: self.message(), parameter, field, index };
+        let mut res = res.json(ErrorBody { error: detail });
         // The JSON is the answer: the HTML error-page middleware leaves it alone.
         res.extensions_mut().insert(crate::web::KeepBody);
         res
@@ -159,4 +204,14 @@ impl ResponseError for ApiError {
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+impl From<crate::datasets::ImportError> for ApiError {
+    fn from(e: crate::datasets::ImportError) -> Self {
+        match e {
+            crate::datasets::ImportError::Db(db) => db.into(),
+            crate::datasets::ImportError::Internal(m) => ApiError::Internal(anyhow::anyhow!(m)),
+            invalid => ApiError::InvalidRecords { index: invalid.row().map(|r| r.saturating_sub(1)), message: invalid.to_string() },
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! declare the permission they need through their `Principal<…>` argument.
 pub mod docs;
 pub mod errors;
+pub mod hub;
 pub mod me;
 pub mod members;
 pub mod principal;
@@ -21,5 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/members").get(members::list))
             .default_service(web::to(errors::not_found)),
     )
-    .route("/api/docs", web::get().to(docs::page));
+    .route("/api/docs", web::get().to(docs::page))
+    .service(web::resource("/hub/{workspace}").get(hub::discover))
+    .service(web::resource("/hub/{workspace}/{path:.+}").get(hub::serve));
 }

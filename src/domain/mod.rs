@@ -1,6 +1,7 @@
 //! Pure rules of keyhub: no actix, no sea-orm. Everything here is unit-testable
 //! in microseconds and takes only parsed, valid values out into the rest of the app.
 pub mod account;
+pub mod datahub;
 pub mod keys;
 pub mod members;
 pub mod permissions;

@@ -1,6 +1,9 @@
 //! SeaORM entities, one file per table, kept apart from the hand-written queries
 //! in `store/`. Nothing outside `store/` should need to build queries on these.
 pub mod audit_events;
+pub mod data_collections;
+pub mod datasets;
+pub mod endpoints;
 pub mod instance_facts;
 pub mod invitations;
 pub mod members;

@@ -9,6 +9,8 @@ pub struct Model {
     pub name: String,
     /// `domain::text::workspace_key` of the name: equal keys are look-alikes.
     pub name_key: Option<String>,
+    /// URL-safe and unique: the `{workspace}` of `/hub/{workspace}/…`.
+    pub slug: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -8,10 +8,16 @@ use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 use crate::entities::instance_facts as facts;
 
 const NAME: &str = "keys_version";
+/// Data Hub's served catalogue: endpoints, collections, datasets, slugs.
+pub const HUB: &str = "hub_version";
 
 pub async fn bump(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    bump_named(db, NAME).await
+}
+
+pub async fn bump_named(db: &impl ConnectionTrait, name: &str) -> Result<(), DbErr> {
     let row = facts::ActiveModel {
-        name: Set(NAME.into()),
+        name: Set(name.into()),
         value: Set(crate::domain::tokens::random_token(16)),
         created_at: Set(Utc::now()),
     };
@@ -23,5 +29,9 @@ pub async fn bump(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 }
 
 pub async fn current(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr> {
-    Ok(facts::Entity::find_by_id(NAME.to_owned()).one(db).await?.map(|f| f.value))
+    current_named(db, NAME).await
+}
+
+pub async fn current_named(db: &impl ConnectionTrait, name: &str) -> Result<Option<String>, DbErr> {
+    Ok(facts::Entity::find_by_id(name.to_owned()).one(db).await?.map(|f| f.value))
 }

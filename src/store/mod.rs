@@ -3,6 +3,7 @@
 //! they know nothing of HTTP.
 pub mod audit;
 pub mod changes;
+pub mod datahub;
 pub mod invitations;
 pub mod keys;
 pub mod members;

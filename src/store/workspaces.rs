@@ -5,9 +5,11 @@ use crate::domain::WorkspaceName;
 use crate::entities::workspaces;
 
 pub async fn create(db: &impl ConnectionTrait, name: &WorkspaceName) -> Result<workspaces::Model, DbErr> {
+    let slug = free_slug(db, &crate::domain::datahub::slugify(name.as_str())).await?;
     workspaces::ActiveModel {
         name: Set(name.as_str().to_owned()),
         name_key: Set(Some(name.key())),
+        slug: Set(Some(slug)),
         created_at: Set(Utc::now()),
         ..Default::default()
     }
@@ -63,6 +65,43 @@ pub async fn rename(db: &impl ConnectionTrait, id: i64, name: &WorkspaceName) ->
     }
     .update(db)
     .await;
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if crate::store::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn find_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<workspaces::Model>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    workspaces::Entity::find().filter(workspaces::Column::Slug.eq(slug)).one(db).await
+}
+
+/// `base`, or `base-2`, `base-3`… whichever no workspace uses yet.
+async fn free_slug(db: &impl ConnectionTrait, base: &str) -> Result<String, DbErr> {
+    for n in 1..1000 {
+        let candidate = if n == 1 { base.to_owned() } else { format!("{base}-{n}") };
+        if find_by_slug(db, &candidate).await?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    Ok(format!("{base}-{}", crate::domain::tokens::random_token(6).to_ascii_lowercase()))
+}
+
+/// Gives a slug to workspaces made before slugs existed.
+pub async fn backfill_slugs(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let missing = workspaces::Entity::find().filter(workspaces::Column::Slug.is_null()).all(db).await?;
+    for ws in missing {
+        let slug = free_slug(db, &crate::domain::datahub::slugify(&ws.name)).await?;
+        workspaces::ActiveModel { id: Set(ws.id), slug: Set(Some(slug)), ..Default::default() }.update(db).await?;
+    }
+    Ok(())
+}
+
+/// Changes the slug; false when another workspace has it.
+pub async fn set_slug(db: &impl ConnectionTrait, id: i64, slug: &str) -> Result<bool, DbErr> {
+    let res = workspaces::ActiveModel { id: Set(id), slug: Set(Some(slug.to_owned())), ..Default::default() }.update(db).await;
     match res {
         Ok(_) => Ok(true),
         Err(e) if crate::store::is_unique_violation(&e) => Ok(false),

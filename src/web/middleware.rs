@@ -44,7 +44,7 @@ pub async fn frame(
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
     let kind = Kind::of(req.path());
 
-    if kind != Kind::Api && !matches!(*req.method(), Method::GET | Method::POST) {
+    if !kind.is_api() && !matches!(*req.method(), Method::GET | Method::POST) {
         // Pages answer GET (and HEAD, turned into GET above) and POST; TRACE and
         // the rest are not a missing page but a method we do not take.
         let mut res = HttpResponse::MethodNotAllowed().finish();
@@ -58,7 +58,7 @@ pub async fn frame(
         !crate::auth::csrf::same_origin(req.request(), s.settings.public_url.as_deref(), &s.settings.trusted_proxies)
     });
     // The API authenticates with keys, not cookies: there is nothing to forge.
-    if unsafe_method && kind != Kind::Api && cross_site {
+    if unsafe_method && !kind.is_api() && cross_site {
         // Refused before any handler runs: state never changes on a cross-site request.
         let res = finish(AppError::Csrf.error_response(), &request_id, kind);
         return Ok(req.into_response(res));
@@ -173,12 +173,20 @@ enum Kind {
     Page,
     Static,
     Api,
+    /// `/hub/…`: JSON errors like the API, and its own caching headers.
+    Hub,
 }
 
 impl Kind {
+    fn is_api(self) -> bool {
+        matches!(self, Kind::Api | Kind::Hub)
+    }
+
     fn of(path: &str) -> Kind {
         if path.starts_with("/static/") {
             Kind::Static
+        } else if path == "/hub" || path.starts_with("/hub/") {
+            Kind::Hub
         } else if path.starts_with("/api/") && path != "/api/docs" {
             // Every /api/... answer is JSON, also for versions that do not exist.
             Kind::Api
@@ -212,7 +220,7 @@ fn finish(res: HttpResponse, request_id: &str, kind: Kind) -> HttpResponse {
 /// a signed-in user.
 fn finish_with(res: HttpResponse, request_id: &str, kind: Kind, layout: Option<Layout>) -> HttpResponse {
     let status = res.status();
-    let mut res = if status.as_u16() >= 400 && kind == Kind::Api && res.extensions().get::<KeepBody>().is_none() {
+    let mut res = if status.as_u16() >= 400 && kind.is_api() && res.extensions().get::<KeepBody>().is_none() {
         if let Some(err) = res.error()
             && status.is_server_error()
         {
@@ -263,7 +271,8 @@ fn finish_with(res: HttpResponse, request_id: &str, kind: Kind, layout: Option<L
     if let Ok(v) = header::HeaderValue::from_str(request_id) {
         h.insert(header::HeaderName::from_static("x-request-id"), v);
     }
-    if kind != Kind::Static || status.as_u16() >= 400 {
+    let own_caching = kind == Kind::Hub && status.as_u16() < 400 && h.contains_key(header::CACHE_CONTROL);
+    if (kind != Kind::Static || status.as_u16() >= 400) && !own_caching {
         // Pages may show account data: never keep them in any cache, and do not
         // let the back button bring back a signed-in page after logout.
         h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

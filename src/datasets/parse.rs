@@ -1,0 +1,281 @@
+//! Reading uploaded files record by record, whatever their size: CSV (comma,
+//! semicolon or tab, header row), a JSON array of objects, or NDJSON. Memory
+//! holds one record at a time; callers decide what to keep.
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::ImportError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv(u8),
+    /// `[{…}, {…}]`
+    JsonArray,
+    /// One object per line.
+    Ndjson,
+    /// The JSON API's body: `{"name", "primary_key", "records": [...]}`.
+    JsonBody,
+}
+
+impl Format {
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Csv(b';') => "CSV (semicolon-separated)",
+            Format::Csv(b'\t') => "CSV (tab-separated)",
+            Format::Csv(_) => "CSV (comma-separated)",
+            Format::JsonArray | Format::JsonBody => "JSON",
+            Format::Ndjson => "NDJSON",
+        }
+    }
+}
+
+/// One record as read: CSV fields in header order, or a JSON object.
+pub enum Record {
+    Fields(Vec<String>),
+    Object(Map<String, Value>),
+}
+
+/// Receives what the reader finds. Returning an error stops the reading.
+pub trait Sink {
+    /// CSV only: the header row's names.
+    fn header(&mut self, names: Vec<String>) -> Result<(), ImportError>;
+    /// `row` counts records from 1.
+    fn record(&mut self, row: u64, record: Record) -> Result<(), ImportError>;
+    /// JSON bodies: the top-level fields beside `records`.
+    fn field(&mut self, _name: &str, _value: Value) {}
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Opens the file past a UTF-8 byte-order mark.
+fn open(path: &Path) -> Result<BufReader<File>, ImportError> {
+    let mut f = File::open(path).map_err(|e| ImportError::internal(format!("reading the upload: {e}")))?;
+    let mut start = [0u8; 3];
+    let n = f.read(&mut start).map_err(|e| ImportError::internal(format!("reading the upload: {e}")))?;
+    let skip = if n == 3 && start == BOM { 3 } else { 0 };
+    f.seek(SeekFrom::Start(skip)).map_err(|e| ImportError::internal(format!("reading the upload: {e}")))?;
+    Ok(BufReader::with_capacity(256 * 1024, f))
+}
+
+/// Works out the format from the file name, or else from the first bytes; for
+/// CSV, the separator is the one of `,` `;` tab that the header uses most.
+pub fn detect(path: &Path, file_name: &str) -> Result<Format, ImportError> {
+    let mut r = open(path)?;
+    let mut head = Vec::new();
+    r.by_ref().take(64 * 1024).read_to_end(&mut head).map_err(|e| ImportError::internal(e.to_string()))?;
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    let Some(&first) = first else {
+        return Err(ImportError::file("The file is empty. Choose a file with a header row and at least one record."));
+    };
+    let lower = file_name.to_ascii_lowercase();
+    if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+        return Ok(Format::Ndjson);
+    }
+    if lower.ends_with(".json") || first == b'[' {
+        return Ok(if first == b'{' { Format::Ndjson } else { Format::JsonArray });
+    }
+    if first == b'{' && !lower.ends_with(".csv") && !lower.ends_with(".tsv") {
+        return Ok(Format::Ndjson);
+    }
+    let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in &head[..line_end] {
+        if *b == b'"' {
+            quoted = !quoted;
+        } else if !quoted && let Some(c) = counts.iter_mut().find(|(d, _)| d == b) {
+            c.1 += 1;
+        }
+    }
+    let best = counts.iter().max_by_key(|(_, n)| *n).filter(|(_, n)| *n > 0).map(|(d, _)| *d);
+    Ok(Format::Csv(best.unwrap_or(if lower.ends_with(".tsv") { b'\t' } else { b',' })))
+}
+
+/// Reads every record of the file into `sink`.
+pub fn read(path: &Path, format: Format, sink: &mut dyn Sink) -> Result<u64, ImportError> {
+    let r = open(path)?;
+    let rows = match format {
+        Format::Csv(delimiter) => read_csv(r, delimiter, sink)?,
+        Format::Ndjson => read_ndjson(r, sink)?,
+        Format::JsonArray | Format::JsonBody => read_json(r, format, sink)?,
+    };
+    if rows == 0 {
+        return Err(ImportError::file("The file has no records: add at least one row below the header."));
+    }
+    Ok(rows)
+}
+
+fn read_csv(r: impl Read, delimiter: u8, sink: &mut dyn Sink) -> Result<u64, ImportError> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(r);
+    let mut record = csv::ByteRecord::new();
+    let mut width = 0;
+    let mut names: Vec<String> = Vec::new();
+    let mut row = 0u64;
+    loop {
+        let more = reader.read_byte_record(&mut record).map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            ImportError::file(format!("Line {line}: the file is not valid CSV ({e})."))
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if names.is_empty() {
+            for (i, field) in record.iter().enumerate() {
+                let name = std::str::from_utf8(field)
+                    .map_err(|_| ImportError::file(format!("Line {line}, header column {}: the text is not valid UTF-8. Save the file as UTF-8 and upload it again.", i + 1)))?;
+                names.push(name.trim().to_owned());
+            }
+            width = names.len();
+            sink.header(names.clone())?;
+            continue;
+        }
+        // A blank line between records is not a record.
+        if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) && width > 1 {
+            continue;
+        }
+        row += 1;
+        if record.len() != width {
+            return Err(ImportError::at(
+                row,
+                None,
+                format!("line {line} has {} fields but the header has {width}. Check for a missing or extra separator or an unclosed quote.", record.len()),
+            ));
+        }
+        let mut fields = Vec::with_capacity(width);
+        for (i, field) in record.iter().enumerate() {
+            let text = std::str::from_utf8(field).map_err(|_| {
+                ImportError::at(row, Some(names[i].clone()), "the text is not valid UTF-8. Save the file as UTF-8 and upload it again.".into())
+            })?;
+            fields.push(text.to_owned());
+        }
+        sink.record(row, Record::Fields(fields))?;
+    }
+    if names.is_empty() {
+        return Err(ImportError::file("The file is empty. Choose a file with a header row and at least one record."));
+    }
+    Ok(row)
+}
+
+fn read_ndjson(mut r: impl BufRead, sink: &mut dyn Sink) -> Result<u64, ImportError> {
+    let mut line = Vec::new();
+    let mut row = 0u64;
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line).map_err(|e| ImportError::internal(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        row += 1;
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| ImportError::at(row, None, format!("line {line_no} is not valid UTF-8. Save the file as UTF-8.")))?;
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => sink.record(row, Record::Object(map))?,
+            Ok(_) => return Err(ImportError::at(row, None, format!("line {line_no} is not a JSON object."))),
+            Err(e) => return Err(ImportError::at(row, None, format!("line {line_no} is not valid JSON ({e})."))),
+        }
+    }
+    Ok(row)
+}
+
+fn read_json(r: impl Read, format: Format, sink: &mut dyn Sink) -> Result<u64, ImportError> {
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let mut state = Walk { sink, rows: 0, failure: None };
+    let outcome = if format == Format::JsonBody {
+        BodySeed(&mut state).deserialize(&mut de)
+    } else {
+        RecordsSeed(&mut state).deserialize(&mut de)
+    };
+    let outcome = outcome.and_then(|_| de.end());
+    if let Some(err) = state.failure {
+        return Err(err);
+    }
+    if let Err(e) = outcome {
+        let what = if format == Format::JsonBody {
+            "The body must be a JSON object with \"name\" and \"records\" (an array of objects)"
+        } else {
+            "The file must be a JSON array of objects"
+        };
+        return Err(ImportError::file(format!("{what}: {e}.")));
+    }
+    Ok(state.rows)
+}
+
+/// Walks a JSON document without holding more than one record.
+struct Walk<'a> {
+    sink: &'a mut dyn Sink,
+    rows: u64,
+    /// The sink's own error, which stopped the walk (serde only carries text).
+    failure: Option<ImportError>,
+}
+
+struct RecordsSeed<'w, 'a>(&'w mut Walk<'a>);
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            self.0.rows += 1;
+            let row = self.0.rows;
+            let result = match v {
+                Value::Object(map) => self.0.sink.record(row, Record::Object(map)),
+                _ => Err(ImportError::at(row, None, "is not a JSON object.".into())),
+            };
+            if let Err(e) = result {
+                self.0.failure = Some(e);
+                return Err(serde::de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+struct BodySeed<'w, 'a>(&'w mut Walk<'a>);
+
+impl<'de> DeserializeSeed<'de> for BodySeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BodySeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "records" => map.next_value_seed(RecordsSeed(self.0))?,
+                "name" | "primary_key" => {
+                    let v = map.next_value::<Value>()?;
+                    self.0.sink.field(&key, v);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,605 @@
+//! Rows at rest. Each dataset's rows live in `dataset_rows` under a
+//! *generation*; `datasets.generation` says which one readers see.
+//!
+//! - A **replacement** writes a fresh generation in batches (each its own short
+//!   transaction, so SQLite's single writer is never held for long), then
+//!   `commit` switches `datasets.generation` in one short transaction: readers
+//!   see the old rows or the new ones, never a mix. `abort` deletes the fresh
+//!   generation; the old one was never touched.
+//! - An **incremental** write (append, upsert by primary key) runs in one
+//!   transaction on the current generation.
+//!
+//! Positions are dense (0..row_count) in every generation: appends continue
+//! at `row_count`, upserts update in place. So a page at `offset` is a range
+//! on the primary key `(dataset_id, generation, pos)`: `offset=990000` reads
+//! the rows it returns, nothing before them.
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Set,
+    Statement, TransactionTrait, Value as SqlValue,
+};
+use serde_json::Value;
+
+use super::schema::Column;
+use super::ImportError;
+use crate::entities::datasets;
+
+/// One row on its way in: its number in the input (for messages), the
+/// primary-key text, and the values as a JSON array in column order.
+#[derive(Debug, Clone)]
+pub struct RowIn {
+    pub row: u64,
+    pub pk: Option<String>,
+    pub data: String,
+}
+
+/// Rows per INSERT statement: 5 values each, well under SQLite's 32,766.
+const ROWS_PER_STATEMENT: usize = 1_000;
+/// Rows deleted per statement when a generation is dropped.
+const DELETE_CHUNK: i64 = 20_000;
+
+/// SQL with placeholders in the backend's style, values bound in order.
+struct Sql {
+    backend: DatabaseBackend,
+    text: String,
+    values: Vec<SqlValue>,
+}
+
+impl Sql {
+    fn new(backend: DatabaseBackend, text: &str) -> Sql {
+        Sql { backend, text: text.to_owned(), values: Vec::new() }
+    }
+
+    /// Appends a placeholder for `v`.
+    fn bind(&mut self, v: impl Into<SqlValue>) -> &mut Sql {
+        self.values.push(v.into());
+        if self.backend == DatabaseBackend::Postgres {
+            self.text.push_str(&format!("${}", self.values.len()));
+        } else {
+            self.text.push('?');
+        }
+        self
+    }
+
+    fn push(&mut self, s: &str) -> &mut Sql {
+        self.text.push_str(s);
+        self
+    }
+
+    fn build(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// The stored columns of a dataset.
+pub fn columns(ds: &datasets::Model) -> Vec<Column> {
+    serde_json::from_str(&ds.columns).unwrap_or_default()
+}
+
+pub fn primary_key_index(ds: &datasets::Model) -> Option<usize> {
+    let pk = ds.primary_key.as_deref()?;
+    columns(ds).iter().position(|c| c.name == pk)
+}
+
+pub struct NewDataset<'a> {
+    pub workspace_id: i64,
+    pub name: &'a str,
+    pub columns: &'a [Column],
+    pub primary_key: Option<&'a str>,
+    pub source: &'a str,
+    pub created_by: Option<i64>,
+}
+
+/// Registers a dataset that is not listed until its first commit. `None` when
+/// the workspace has a dataset of that name (compared as `name_key`).
+pub async fn create(db: &impl ConnectionTrait, new: NewDataset<'_>) -> Result<Option<datasets::Model>, DbErr> {
+    let now = Utc::now();
+    let res = datasets::ActiveModel {
+        workspace_id: Set(new.workspace_id),
+        name: Set(new.name.to_owned()),
+        name_key: Set(crate::domain::text::name_key(new.name)),
+        columns: Set(serde_json::to_string(new.columns).unwrap_or_else(|_| "[]".into())),
+        primary_key: Set(new.primary_key.map(str::to_owned)),
+        source: Set(new.source.to_owned()),
+        state: Set("importing".into()),
+        generation: Set(0),
+        next_generation: Set(1),
+        version: Set(0),
+        row_count: Set(0),
+        size_bytes: Set(0),
+        created_by: Set(new.created_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match res {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if crate::store::is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+enum Mode {
+    Replace,
+    Incremental(DatabaseTransaction),
+}
+
+/// An open write to one dataset. Nothing it writes is visible before `commit`.
+pub struct Writer {
+    dataset_id: i64,
+    generation: i64,
+    mode: Mode,
+    upsert: bool,
+    next_pos: i64,
+    size: i64,
+    /// Replacements: every primary key written so far would cost memory; the
+    /// unique index finds duplicates, and this maps a batch's keys to rows.
+    written: u64,
+}
+
+/// Starts a replacement: a new, empty generation.
+pub async fn open_replace(db: &DatabaseConnection, ds: &datasets::Model) -> Result<Writer, DbErr> {
+    // Claims a generation number atomically, so two writers never share one.
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend, "UPDATE datasets SET next_generation = next_generation + 1 WHERE id = ");
+    sql.bind(ds.id);
+    let txn = db.begin().await?;
+    txn.execute_raw(sql.build()).await?;
+    let fresh = datasets::Entity::find_by_id(ds.id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+    txn.commit().await?;
+    Ok(Writer {
+        dataset_id: ds.id,
+        generation: fresh.next_generation - 1,
+        mode: Mode::Replace,
+        upsert: false,
+        next_pos: 0,
+        size: 0,
+        written: 0,
+    })
+}
+
+/// Starts an append (or, with a primary key, an upsert) into the current rows.
+pub async fn open_incremental(db: &DatabaseConnection, ds: &datasets::Model) -> Result<Writer, DbErr> {
+    let txn = db.begin().await?;
+    // PostgreSQL: one incremental writer per dataset at a time (SQLite's single
+    // writer already serialises them once the first row is written).
+    let mut sql = Sql::new(db.get_database_backend(), "SELECT id FROM datasets WHERE id = ");
+    sql.bind(ds.id);
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    txn.execute_raw(sql.build()).await?;
+    let current = datasets::Entity::find_by_id(ds.id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+    Ok(Writer {
+        dataset_id: ds.id,
+        generation: current.generation,
+        upsert: current.primary_key.is_some(),
+        next_pos: current.row_count,
+        size: current.size_bytes,
+        mode: Mode::Incremental(txn),
+        written: 0,
+    })
+}
+
+impl Writer {
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes one batch. A duplicate primary key in a replacement is an
+    /// `Invalid` error naming both rows.
+    pub async fn write(&mut self, db: &DatabaseConnection, rows: Vec<RowIn>) -> Result<(), ImportError> {
+        let backend = db.get_database_backend();
+        match &self.mode {
+            Mode::Replace => {
+                if let Some(e) = duplicate_in_batch(&rows) {
+                    return Err(e);
+                }
+                let txn = db.begin().await?;
+                let first_pos = self.next_pos;
+                match insert(&txn, backend, self.dataset_id, self.generation, first_pos, &rows).await {
+                    Ok(size) => {
+                        txn.commit().await?;
+                        self.size += size;
+                        self.next_pos += rows.len() as i64;
+                    }
+                    Err(e) if crate::store::is_unique_violation(&e) => {
+                        drop(txn);
+                        return Err(self.explain_duplicate(db, &rows).await);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Mode::Incremental(txn) => {
+                let (added, size) = if self.upsert {
+                    upsert(txn, backend, self.dataset_id, self.generation, self.next_pos, &rows).await?
+                } else {
+                    let size = insert(txn, backend, self.dataset_id, self.generation, self.next_pos, &rows).await?;
+                    (rows.len() as i64, size)
+                };
+                self.next_pos += added;
+                self.size += size;
+            }
+        }
+        self.written += rows.len() as u64;
+        Ok(())
+    }
+
+    async fn explain_duplicate(&self, db: &DatabaseConnection, rows: &[RowIn]) -> ImportError {
+        let keys: Vec<String> = rows.iter().filter_map(|r| r.pk.clone()).collect();
+        match existing_keys(db, db.get_database_backend(), self.dataset_id, self.generation, &keys).await {
+            Ok(found) => match rows.iter().find_map(|r| r.pk.as_ref().and_then(|k| found.get(k).map(|(pos, _)| (r, k, pos)))) {
+                Some((r, k, pos)) => ImportError::at(
+                    r.row,
+                    None,
+                    format!("the primary key “{k}” is already used by row {}. Keys must be unique.", pos + 1),
+                ),
+                None => ImportError::internal("a unique index refused a row"),
+            },
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Makes the writes visible, bumps the version, and returns the dataset.
+    /// `columns` replaces the stored columns (a re-upload may change types).
+    pub async fn commit(self, db: &DatabaseConnection, columns: Option<&[Column]>) -> Result<datasets::Model, DbErr> {
+        let now = Utc::now();
+        match self.mode {
+            Mode::Replace => {
+                let txn = db.begin().await?;
+                let old = datasets::Entity::find_by_id(self.dataset_id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+                let mut m: datasets::ActiveModel = old.clone().into();
+                m.generation = Set(self.generation);
+                m.version = Set(old.version + 1);
+                m.row_count = Set(self.next_pos);
+                m.size_bytes = Set(self.size);
+                m.state = Set("ready".into());
+                m.updated_at = Set(now);
+                if let Some(cols) = columns {
+                    m.columns = Set(serde_json::to_string(cols).unwrap_or_else(|_| "[]".into()));
+                }
+                let new = m.update(&txn).await?;
+                txn.commit().await?;
+                if old.generation != self.generation {
+                    drop_generation_later(db.clone(), self.dataset_id, old.generation);
+                }
+                Ok(new)
+            }
+            Mode::Incremental(txn) => {
+                let old = datasets::Entity::find_by_id(self.dataset_id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+                let mut m: datasets::ActiveModel = old.clone().into();
+                m.version = Set(old.version + 1);
+                m.row_count = Set(self.next_pos);
+                m.size_bytes = Set(self.size);
+                m.updated_at = Set(now);
+                let new = m.update(&txn).await?;
+                txn.commit().await?;
+                Ok(new)
+            }
+        }
+    }
+
+    /// Forgets everything written; the dataset stays as it was.
+    pub async fn abort(self, db: &DatabaseConnection) {
+        match self.mode {
+            Mode::Incremental(txn) => {
+                let _ = txn.rollback().await;
+            }
+            Mode::Replace => {
+                if let Err(e) = drop_generation(db, self.dataset_id, self.generation).await {
+                    tracing::warn!(error = %e, dataset = self.dataset_id, "removing an aborted write failed; it is retried at the next start");
+                }
+            }
+        }
+    }
+}
+
+fn duplicate_in_batch(rows: &[RowIn]) -> Option<ImportError> {
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    for r in rows {
+        if let Some(k) = &r.pk
+            && let Some(first) = seen.insert(k, r.row)
+        {
+            return Some(ImportError::at(
+                r.row,
+                None,
+                format!("the primary key “{k}” is already used by row {first}. Keys must be unique."),
+            ));
+        }
+    }
+    None
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    dataset_id: i64,
+    generation: i64,
+    first_pos: i64,
+    rows: &[RowIn],
+) -> Result<i64, DbErr> {
+    let mut size = 0i64;
+    for (chunk_no, chunk) in rows.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let mut sql = Sql::new(backend, "INSERT INTO dataset_rows (dataset_id, generation, pos, pk, data) VALUES ");
+        for (i, r) in chunk.iter().enumerate() {
+            let pos = first_pos + (chunk_no * ROWS_PER_STATEMENT + i) as i64;
+            sql.push(if i == 0 { "(" } else { ",(" });
+            sql.bind(dataset_id).push(",").bind(generation).push(",").bind(pos).push(",");
+            sql.bind(r.pk.clone()).push(",").bind(r.data.clone()).push(")");
+            size += r.data.len() as i64;
+        }
+        db.execute_raw(sql.build()).await?;
+    }
+    Ok(size)
+}
+
+/// Primary key → (position, stored size) for those of `keys` already present.
+async fn existing_keys(
+    db: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    dataset_id: i64,
+    generation: i64,
+    keys: &[String],
+) -> Result<HashMap<String, (i64, i64)>, DbErr> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = Sql::new(backend, "SELECT pk, pos, LENGTH(data) AS size FROM dataset_rows WHERE dataset_id = ");
+        sql.bind(dataset_id).push(" AND generation = ").bind(generation).push(" AND pk IN (");
+        for (i, k) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(",");
+            }
+            sql.bind(k.clone());
+        }
+        sql.push(")");
+        for row in db.query_all_raw(sql.build()).await? {
+            let pk: String = row.try_get("", "pk")?;
+            let pos: i64 = row.try_get("", "pos")?;
+            let size: i64 = row.try_get::<i32>("", "size").map(i64::from).or_else(|_| row.try_get::<i64>("", "size"))?;
+            found.insert(pk, (pos, size));
+        }
+    }
+    Ok(found)
+}
+
+/// Updates rows whose key exists (keeping their position) and appends the
+/// others; a key twice in one batch: the later record wins.
+async fn upsert(
+    db: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    dataset_id: i64,
+    generation: i64,
+    next_pos: i64,
+    rows: &[RowIn],
+) -> Result<(i64, i64), DbErr> {
+    let keys: Vec<String> = rows.iter().filter_map(|r| r.pk.clone()).collect();
+    let mut existing = existing_keys(db, backend, dataset_id, generation, &keys).await?;
+    let mut fresh: Vec<RowIn> = Vec::new();
+    let mut fresh_index: HashMap<String, usize> = HashMap::new();
+    let mut size_change = 0i64;
+    for r in rows {
+        let Some(k) = &r.pk else { continue };
+        if let Some((pos, old_size)) = existing.get_mut(k) {
+            let mut sql = Sql::new(backend, "UPDATE dataset_rows SET data = ");
+            sql.bind(r.data.clone()).push(" WHERE dataset_id = ").bind(dataset_id);
+            sql.push(" AND generation = ").bind(generation).push(" AND pos = ").bind(*pos);
+            db.execute_raw(sql.build()).await?;
+            size_change += r.data.len() as i64 - *old_size;
+            *old_size = r.data.len() as i64;
+        } else if let Some(i) = fresh_index.get(k) {
+            size_change += r.data.len() as i64 - fresh[*i].data.len() as i64;
+            fresh[*i] = r.clone();
+        } else {
+            fresh_index.insert(k.clone(), fresh.len());
+            size_change += r.data.len() as i64;
+            fresh.push(r.clone());
+        }
+    }
+    if !fresh.is_empty() {
+        insert(db, backend, dataset_id, generation, next_pos, &fresh).await?;
+    }
+    Ok((fresh.len() as i64, size_change))
+}
+
+/// Deletes one generation's rows in chunks (short write transactions).
+pub async fn drop_generation(db: &DatabaseConnection, dataset_id: i64, generation: i64) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend, "SELECT MAX(pos) AS top FROM dataset_rows WHERE dataset_id = ");
+    sql.bind(dataset_id).push(" AND generation = ").bind(generation);
+    let top: Option<i64> = match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "top")?,
+        None => None,
+    };
+    let Some(top) = top else { return Ok(()) };
+    let mut from = 0;
+    while from <= top {
+        let mut sql = Sql::new(backend, "DELETE FROM dataset_rows WHERE dataset_id = ");
+        sql.bind(dataset_id).push(" AND generation = ").bind(generation);
+        sql.push(" AND pos >= ").bind(from).push(" AND pos < ").bind(from + DELETE_CHUNK);
+        db.execute_raw(sql.build()).await?;
+        from += DELETE_CHUNK;
+    }
+    Ok(())
+}
+
+/// Readers that looked up the dataset just before a commit may still read the
+/// old generation for a moment (a page, a CSV download); they get this long.
+const REPLACED_ROWS_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn drop_generation_later(db: DatabaseConnection, dataset_id: i64, generation: i64) {
+    tokio::spawn(async move {
+        tokio::time::sleep(REPLACED_ROWS_GRACE).await;
+        if let Err(e) = drop_generation(&db, dataset_id, generation).await {
+            tracing::warn!(error = %e, dataset = dataset_id, "removing replaced rows failed; they are removed at the next start");
+        }
+    });
+}
+
+/// Deletes a dataset (its collections and endpoints go with it) and then its rows.
+pub async fn delete(db: &DatabaseConnection, ds: &datasets::Model) -> Result<(), DbErr> {
+    use crate::entities::{data_collections, endpoints};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = db.begin().await?;
+    let collections: Vec<i64> = data_collections::Entity::find()
+        .filter(data_collections::Column::DatasetId.eq(ds.id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    endpoints::Entity::delete_many().filter(endpoints::Column::CollectionId.is_in(collections.clone())).exec(&txn).await?;
+    data_collections::Entity::delete_many().filter(data_collections::Column::Id.is_in(collections)).exec(&txn).await?;
+    datasets::Entity::delete_by_id(ds.id).exec(&txn).await?;
+    txn.commit().await?;
+    let db = db.clone();
+    let id = ds.id;
+    let top = ds.next_generation;
+    tokio::spawn(async move {
+        for generation in 0..top {
+            if let Err(e) = drop_generation(&db, id, generation).await {
+                tracing::warn!(error = %e, dataset = id, "removing a deleted dataset's rows failed; retried at the next start");
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Rows left behind by a crash: generations that are not current (or whose
+/// dataset is gone), and datasets whose first import never committed.
+/// Run at start, before any writer exists (one node; see the note in README).
+pub async fn sweep(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let stale = datasets::Entity::find().filter(datasets::Column::State.eq("importing")).all(db).await?;
+    for ds in stale {
+        delete(db, &ds).await?;
+    }
+    let backend = db.get_database_backend();
+    let sql = Sql::new(
+        backend,
+        "SELECT DISTINCT r.dataset_id AS dataset_id, r.generation AS generation FROM dataset_rows r \
+         LEFT JOIN datasets d ON d.id = r.dataset_id WHERE d.id IS NULL OR d.generation <> r.generation",
+    );
+    for row in db.query_all_raw(sql.build()).await? {
+        let id: i64 = row.try_get("", "dataset_id")?;
+        let generation: i64 = row.try_get("", "generation")?;
+        drop_generation(db, id, generation).await?;
+    }
+    Ok(())
+}
+
+/// What a reader asks for. Column indexes refer to the dataset's columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ReadQuery {
+    pub filters: Vec<(usize, String)>,
+    pub search: Option<String>,
+    /// Column and descending; none = row order.
+    pub order: Option<(usize, bool)>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+pub struct Page {
+    pub rows: Vec<Vec<Value>>,
+    /// Records matching the query (all of them, not just this page).
+    pub count: u64,
+}
+
+/// The expression for column `i` of a row's JSON array.
+fn element(backend: DatabaseBackend, i: usize) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("(data::jsonb -> {i})"),
+        _ => format!("json_extract(data, '$[{i}]')"),
+    }
+}
+
+/// `WHERE …` for the query's filters and search (values typed per column).
+fn conditions(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q: &ReadQuery, sql: &mut Sql) {
+    sql.push(" WHERE dataset_id = ").bind(ds.id).push(" AND generation = ").bind(ds.generation);
+    for (i, raw) in &q.filters {
+        let value = super::schema::typed(&super::schema::Raw::Text(raw.clone()), cols[*i].kind).unwrap_or(Value::Null);
+        let expr = element(backend, *i);
+        if value.is_null() {
+            sql.push(&format!(" AND {expr} IS NULL"));
+            continue;
+        }
+        sql.push(&format!(" AND {expr} = "));
+        match backend {
+            DatabaseBackend::Postgres => {
+                sql.push("CAST(").bind(value.to_string()).push(" AS jsonb)");
+            }
+            _ => {
+                match value {
+                    Value::Bool(b) => sql.bind(i64::from(b)),
+                    Value::Number(n) if n.is_i64() => sql.bind(n.as_i64().unwrap_or_default()),
+                    Value::Number(n) => sql.bind(n.as_f64().unwrap_or_default()),
+                    Value::String(s) => sql.bind(s),
+                    other => sql.bind(other.to_string()),
+                };
+            }
+        }
+    }
+    if let Some(term) = q.search.as_deref().filter(|t| !t.is_empty()) {
+        let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let op = if backend == DatabaseBackend::Postgres { "ILIKE" } else { "LIKE" };
+        sql.push(&format!(" AND data {op} ")).bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+    }
+}
+
+/// One page of rows and the number of matching rows.
+pub async fn read(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery) -> Result<Page, DbErr> {
+    let backend = db.get_database_backend();
+    let cols = columns(ds);
+    let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
+    let mut sql = Sql::new(backend, "SELECT data FROM dataset_rows");
+    conditions(backend, ds, &cols, q, &mut sql);
+    match q.order {
+        // Row order: the page is a key range; nothing before it is read.
+        None if plain => {
+            sql.push(" AND pos >= ").bind(q.offset as i64).push(" AND pos < ").bind((q.offset + q.limit) as i64);
+            sql.push(" ORDER BY pos");
+        }
+        None => {
+            sql.push(" ORDER BY pos LIMIT ").bind(q.limit as i64).push(" OFFSET ").bind(q.offset as i64);
+        }
+        Some((i, desc)) => {
+            let dir = if desc { "DESC" } else { "ASC" };
+            sql.push(&format!(" ORDER BY {} {dir}, pos {dir} LIMIT ", element(backend, i)));
+            sql.bind(q.limit as i64).push(" OFFSET ").bind(q.offset as i64);
+        }
+    }
+    let mut rows = Vec::new();
+    for r in db.query_all_raw(sql.build()).await? {
+        let data: String = r.try_get("", "data")?;
+        rows.push(serde_json::from_str(&data).unwrap_or_default());
+    }
+    let count = if plain {
+        ds.row_count as u64
+    } else {
+        let mut sql = Sql::new(backend, "SELECT COUNT(*) AS n FROM dataset_rows");
+        conditions(backend, ds, &cols, q, &mut sql);
+        match db.query_one_raw(sql.build()).await? {
+            Some(r) => r.try_get::<i64>("", "n")? as u64,
+            None => 0,
+        }
+    };
+    Ok(Page { rows, count })
+}
+
+/// Up to `limit` rows from position `from` on, in row order: for streaming a
+/// whole dataset without holding it.
+pub async fn rows_from(db: &impl ConnectionTrait, ds: &datasets::Model, from: i64, limit: i64) -> Result<Vec<Vec<Value>>, DbErr> {
+    let mut sql = Sql::new(db.get_database_backend(), "SELECT data FROM dataset_rows WHERE dataset_id = ");
+    sql.bind(ds.id).push(" AND generation = ").bind(ds.generation);
+    sql.push(" AND pos >= ").bind(from).push(" AND pos < ").bind(from + limit).push(" ORDER BY pos");
+    let mut rows = Vec::new();
+    for r in db.query_all_raw(sql.build()).await? {
+        let data: String = r.try_get("", "data")?;
+        rows.push(serde_json::from_str(&data).unwrap_or_default());
+    }
+    Ok(rows)
+}

@@ -1,0 +1,254 @@
+//! Data Hub rules that need no database: workspace slugs, endpoint paths,
+//! who may call an endpoint, collection page sizes, and the query a caller
+//! sends to `/hub/{workspace}/{path}`.
+use std::fmt;
+
+/// How long a slug may be (a DNS label's length, so it also fits a host name).
+const SLUG_MAX: usize = 63;
+
+/// A slug from a workspace name: ASCII letters and digits lowercased, runs of
+/// anything else as one `-` ("Acme Café" → "acme-caf"); "workspace" if nothing is left.
+pub fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+        if out.len() >= SLUG_MAX {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() { "workspace".into() } else { out }
+}
+
+/// A slug typed by an admin.
+pub fn parse_slug(input: &str) -> Result<String, &'static str> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err("Enter a slug: lowercase letters, digits and hyphens.");
+    }
+    if s.len() > SLUG_MAX {
+        return Err("Use at most 63 characters.");
+    }
+    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err("Use only lowercase letters a–z, digits and hyphens.");
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Err("A slug cannot start or end with a hyphen.");
+    }
+    Ok(s.to_owned())
+}
+
+/// An endpoint path below `/hub/{workspace}/`: lowercase letters, digits,
+/// `-`, `_` and `/` between segments. Leading and trailing `/` are dropped.
+pub fn parse_endpoint_path(input: &str) -> Result<String, &'static str> {
+    let s = input.trim().trim_matches('/');
+    if s.is_empty() {
+        return Err("Enter a path, such as sales/orders.");
+    }
+    if s.len() > 200 {
+        return Err("Use at most 200 characters.");
+    }
+    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_/".contains(&b)) {
+        return Err("Use only lowercase letters a–z, digits, “-”, “_” and “/”.");
+    }
+    if s.contains("//") {
+        return Err("Remove the empty part between two slashes.");
+    }
+    Ok(s.to_owned())
+}
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone, without a key.
+    Public,
+    /// Any personal key of the workspace whose rights include `data.read`.
+    Members,
+    /// Only the Data Hub keys chosen for it.
+    Keys,
+}
+
+impl Access {
+    pub const ALL: [Access; 3] = [Access::Public, Access::Members, Access::Keys];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Members => "members",
+            Access::Keys => "keys",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Access> {
+        Access::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Access::Public => "Public: anyone, no key",
+            Access::Members => "Members' keys: personal keys with data.read",
+            Access::Keys => "Hub keys chosen for this endpoint",
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The largest maximum page size an admin may set.
+pub const MAX_PAGE_LIMIT: i64 = 10_000;
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const DEFAULT_MAX_LIMIT: i64 = 1_000;
+
+/// Page sizes of a collection: the field at fault and why.
+pub fn check_limits(default_limit: i64, max_limit: i64) -> Result<(), (&'static str, String)> {
+    if !(1..=MAX_PAGE_LIMIT).contains(&max_limit) {
+        return Err(("max_limit", format!("Enter a maximum page size from 1 to {MAX_PAGE_LIMIT}.")));
+    }
+    if !(1..=max_limit).contains(&default_limit) {
+        return Err(("default_limit", format!("Enter a default page size from 1 to the maximum ({max_limit}).")));
+    }
+    Ok(())
+}
+
+/// `field` or `-field` → (field, descending).
+pub fn parse_order(s: &str) -> (&str, bool) {
+    match s.strip_prefix('-') {
+        Some(f) => (f, true),
+        None => (s, false),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// A caller's query, checked against the collection's exposed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HubQuery {
+    pub limit: u64,
+    pub offset: u64,
+    /// An exposed field's position in `fields`, and descending.
+    pub order: Option<(usize, bool)>,
+    pub filters: Vec<(usize, String)>,
+    pub format: Format,
+}
+
+/// Why a query was refused: the parameter and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    pub parameter: String,
+    pub message: String,
+}
+
+/// Parses `?limit=&offset=&order=&format=&field=value…`. `apikey` is the key
+/// itself and is ignored here.
+pub fn parse_hub_query(
+    pairs: &[(String, String)],
+    fields: &[String],
+    default_limit: u64,
+    max_limit: u64,
+    wants_csv: bool,
+) -> Result<HubQuery, QueryError> {
+    let err = |p: &str, m: String| QueryError { parameter: p.to_owned(), message: m };
+    let mut q = HubQuery {
+        limit: default_limit,
+        offset: 0,
+        order: None,
+        filters: Vec::new(),
+        format: if wants_csv { Format::Csv } else { Format::Json },
+    };
+    for (k, v) in pairs {
+        match k.as_str() {
+            "limit" => {
+                q.limit = match v.parse::<u64>() {
+                    Ok(n) if (1..=max_limit).contains(&n) => n,
+                    _ => return Err(err("limit", format!("limit must be a whole number from 1 to {max_limit}."))),
+                }
+            }
+            "offset" => {
+                q.offset = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= i64::MAX as u64 / 2)
+                    .ok_or_else(|| err("offset", "offset must be a whole number, 0 or more.".into()))?
+            }
+            "order" => {
+                let (name, desc) = parse_order(v);
+                let i = fields
+                    .iter()
+                    .position(|f| f == name)
+                    .ok_or_else(|| err("order", format!("order names “{name}”, which is not a field of this endpoint.")))?;
+                q.order = Some((i, desc));
+            }
+            "format" => {
+                q.format = match v.as_str() {
+                    "json" => Format::Json,
+                    "csv" => Format::Csv,
+                    _ => return Err(err("format", "format must be json or csv.".into())),
+                }
+            }
+            "apikey" => {}
+            name => {
+                let i = fields
+                    .iter()
+                    .position(|f| f == name)
+                    .ok_or_else(|| err(name, format!("“{name}” is not a field of this endpoint (nor limit, offset, order or format).")))?;
+                q.filters.push((i, v.clone()));
+            }
+        }
+    }
+    Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_made_and_checked() {
+        assert_eq!(slugify("Acme Café GmbH"), "acme-caf-gmbh");
+        assert_eq!(slugify("  --  "), "workspace");
+        assert_eq!(parse_slug("sales-eu"), Ok("sales-eu".into()));
+        assert!(parse_slug("Sales").is_err());
+        assert!(parse_slug("-x").is_err());
+        assert!(parse_slug("a/b").is_err());
+    }
+
+    #[test]
+    fn endpoint_paths_are_checked() {
+        assert_eq!(parse_endpoint_path("/sales/orders/"), Ok("sales/orders".into()));
+        assert!(parse_endpoint_path("Sales").is_err());
+        assert!(parse_endpoint_path("a//b").is_err());
+        assert!(parse_endpoint_path("a b").is_err());
+        assert!(parse_endpoint_path("").is_err());
+    }
+
+    #[test]
+    fn hub_queries_name_the_parameter_at_fault() {
+        let fields = vec!["id".to_owned(), "city".to_owned()];
+        let p = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        let q = parse_hub_query(&p(&[("limit", "5"), ("order", "-city"), ("city", "Oslo")]), &fields, 20, 100, false).unwrap();
+        assert_eq!((q.limit, q.order, q.filters), (5, Some((1, true)), vec![(1, "Oslo".into())]));
+        for (pairs, param) in [
+            (p(&[("limit", "101")]), "limit"),
+            (p(&[("limit", "x")]), "limit"),
+            (p(&[("offset", "-1")]), "offset"),
+            (p(&[("order", "price")]), "order"),
+            (p(&[("price", "1")]), "price"),
+        ] {
+            assert_eq!(parse_hub_query(&pairs, &fields, 20, 100, false).unwrap_err().parameter, param);
+        }
+        assert_eq!(parse_hub_query(&p(&[("format", "csv")]), &fields, 20, 100, false).unwrap().format, Format::Csv);
+    }
+}

@@ -1,0 +1,258 @@
+//! Serving data collections at `/hub/{workspace}/{path}`: which endpoint a
+//! URL names, and the rendered pages. Both are cached in memory so that a
+//! repeated request touches no database row:
+//!
+//! - routes (slug + path → endpoint, collection, dataset) are dropped on any
+//!   Data Hub change, here or — through the `hub_version` marker — on another node;
+//! - rendered pages are keyed by the dataset's version and the collection's
+//!   last change, so a commit simply makes old entries unreachable; the map is
+//!   bounded and emptied when full.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::datasets::store::{self as rows, ReadQuery};
+use crate::domain::datahub::{Access, Format, HubQuery, parse_order};
+use crate::entities::{data_collections, datasets, endpoints};
+
+/// Everything needed to answer a request for one endpoint.
+#[derive(Debug)]
+pub struct Route {
+    pub workspace_id: i64,
+    pub endpoint: endpoints::Model,
+    pub access: Access,
+    pub collection: data_collections::Model,
+    pub dataset: datasets::Model,
+    /// Exposed field names in order, and each one's dataset column.
+    pub fields: Vec<String>,
+    pub columns: Vec<usize>,
+}
+
+/// The exposed fields of a collection: (names, dataset column indexes).
+pub fn exposed_fields(c: &data_collections::Model, ds: &datasets::Model) -> (Vec<String>, Vec<usize>) {
+    let cols = rows::columns(ds);
+    let chosen: Option<Vec<String>> = c.fields.as_deref().and_then(|f| serde_json::from_str(f).ok());
+    let names: Vec<String> = match chosen {
+        Some(list) => list.into_iter().filter(|n| cols.iter().any(|c| c.name == *n)).collect(),
+        None => cols.iter().map(|c| c.name.clone()).collect(),
+    };
+    let idx = names.iter().filter_map(|n| cols.iter().position(|c| c.name == *n)).collect();
+    (names, idx)
+}
+
+impl Route {
+    /// The store query for a caller's query (or the collection's default order).
+    pub fn read_query(&self, q: &HubQuery) -> ReadQuery {
+        let order = match q.order {
+            Some((i, desc)) => Some((self.columns[i], desc)),
+            None => self.collection.sort_order.as_deref().and_then(|o| {
+                let (name, desc) = parse_order(o);
+                self.fields.iter().position(|f| f == name).map(|i| (self.columns[i], desc))
+            }),
+        };
+        ReadQuery {
+            filters: q.filters.iter().map(|(i, v)| (self.columns[*i], v.clone())).collect(),
+            search: None,
+            order,
+            limit: q.limit,
+            offset: q.offset,
+        }
+    }
+}
+
+/// A page ready to send.
+pub struct Rendered {
+    pub body: Bytes,
+    pub etag: String,
+    pub content_type: &'static str,
+}
+
+const MAX_PAGES: usize = 4_096;
+const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Default)]
+struct Pages {
+    map: HashMap<String, Arc<Rendered>>,
+    bytes: usize,
+}
+
+pub struct Hub {
+    db: DatabaseConnection,
+    routes: RwLock<HashMap<(String, String), Arc<Route>>>,
+    pages: Mutex<Pages>,
+    marker: Mutex<Option<String>>,
+    stale: AtomicBool,
+}
+
+impl Hub {
+    pub fn new(db: DatabaseConnection) -> Arc<Hub> {
+        Arc::new(Hub {
+            db,
+            routes: RwLock::default(),
+            pages: Mutex::default(),
+            marker: Mutex::default(),
+            stale: AtomicBool::new(false),
+        })
+    }
+
+    /// Call after any change to datasets, collections, endpoints or slugs.
+    pub async fn changed(&self) {
+        self.forget();
+        if let Err(e) = crate::store::changes::bump_named(&self.db, crate::store::changes::HUB).await {
+            tracing::warn!(error = %e, "telling other nodes about a Data Hub change failed");
+        }
+    }
+
+    fn forget(&self) {
+        self.routes.write().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        *pages = Pages::default();
+    }
+
+    /// Notices changes made by other nodes (every 2 s).
+    pub fn spawn_watcher(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                match crate::store::changes::current_named(&this.db, crate::store::changes::HUB).await {
+                    Ok(v) => {
+                        let mut seen = this.marker.lock().unwrap_or_else(|p| p.into_inner());
+                        if *seen != v {
+                            *seen = v;
+                            this.stale.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "checking for Data Hub changes failed"),
+                }
+            }
+        });
+    }
+
+    /// The endpoint at `slug`/`path`, from memory when it was asked for before.
+    pub async fn route(&self, slug: &str, path: &str) -> Result<Option<Arc<Route>>, DbErr> {
+        if self.stale.swap(false, Ordering::SeqCst) {
+            self.forget();
+        }
+        let key = (slug.to_owned(), path.to_owned());
+        if let Some(r) = self.routes.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(Some(Arc::clone(r)));
+        }
+        let Some(route) = load_route(&self.db, slug, path).await? else { return Ok(None) };
+        let route = Arc::new(route);
+        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        // Unknown paths are not remembered, so the map only grows with real endpoints.
+        if routes.len() > 100_000 {
+            routes.clear();
+        }
+        routes.insert(key, Arc::clone(&route));
+        Ok(Some(route))
+    }
+
+    /// The page for `q`, rendered once per dataset version.
+    pub async fn page(&self, route: &Route, q: &HubQuery) -> Result<Arc<Rendered>, DbErr> {
+        let key = format!(
+            "{}/{}/{}/{}/{}/{q:?}",
+            route.dataset.id,
+            route.dataset.version,
+            route.collection.id,
+            route.collection.updated_at.timestamp_micros(),
+            route.endpoint.id,
+        );
+        if let Some(p) = self.pages.lock().unwrap_or_else(|p| p.into_inner()).map.get(&key) {
+            return Ok(Arc::clone(p));
+        }
+        let page = rows::read(&self.db, &route.dataset, &route.read_query(q)).await?;
+        let body = match q.format {
+            Format::Json => render_json(route, q, &page.rows, page.count),
+            Format::Csv => render_csv(&route.fields, &route.columns, &page.rows),
+        };
+        let etag = format!("\"{}\"", &crate::domain::tokens::digest(&key)[..24]);
+        let content_type = match q.format {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+        };
+        let rendered = Arc::new(Rendered { body: Bytes::from(body), etag, content_type });
+        let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        if pages.map.len() >= MAX_PAGES || pages.bytes + rendered.body.len() > MAX_PAGE_BYTES {
+            *pages = Pages::default();
+        }
+        pages.bytes += rendered.body.len();
+        pages.map.insert(key, Arc::clone(&rendered));
+        Ok(rendered)
+    }
+}
+
+async fn load_route(db: &DatabaseConnection, slug: &str, path: &str) -> Result<Option<Route>, DbErr> {
+    let Some(ws) = crate::store::workspaces::find_by_slug(db, slug).await? else { return Ok(None) };
+    let Some(endpoint) = crate::store::datahub::endpoint_by_path(db, ws.id, path).await? else { return Ok(None) };
+    route_for(db, endpoint).await
+}
+
+/// The route of an endpoint already found.
+pub async fn route_for(db: &DatabaseConnection, endpoint: endpoints::Model) -> Result<Option<Route>, DbErr> {
+    let Some(collection) = crate::store::datahub::collection(db, endpoint.workspace_id, endpoint.collection_id).await? else {
+        return Ok(None);
+    };
+    let Some(dataset) = crate::store::datahub::dataset(db, endpoint.workspace_id, collection.dataset_id).await? else {
+        return Ok(None);
+    };
+    let (fields, columns) = exposed_fields(&collection, &dataset);
+    Ok(Some(Route {
+        workspace_id: endpoint.workspace_id,
+        access: Access::parse(&endpoint.access).unwrap_or(Access::Keys),
+        endpoint,
+        collection,
+        dataset,
+        fields,
+        columns,
+    }))
+}
+
+/// `{"meta": {...}, "data": [{field: value, ...}]}` with fields in the
+/// collection's order (serde_json's map would sort them).
+pub fn render_json(route: &Route, q: &HubQuery, rows: &[Vec<serde_json::Value>], count: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + rows.len() * 64);
+    let meta = serde_json::json!({
+        "name": route.collection.name,
+        "count": count,
+        "limit": q.limit,
+        "offset": q.offset,
+    });
+    out.extend_from_slice(b"{\"meta\":");
+    let _ = serde_json::to_writer(&mut out, &meta);
+    out.extend_from_slice(b",\"data\":[");
+    let names: Vec<String> = route.fields.iter().map(|f| serde_json::to_string(f).unwrap_or_default()).collect();
+    for (n, row) in rows.iter().enumerate() {
+        out.push(if n == 0 { b'{' } else { b',' });
+        if n > 0 {
+            out.push(b'{');
+        }
+        for (i, col) in route.columns.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(names[i].as_bytes());
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, row.get(*col).unwrap_or(&serde_json::Value::Null));
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// A header row of field names, then one line per row; quoting as RFC 4180.
+pub fn render_csv(fields: &[String], columns: &[usize], rows: &[Vec<serde_json::Value>]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    for row in rows {
+        let _ = w.write_record(columns.iter().map(|c| crate::datasets::schema::display(row.get(*c).unwrap_or(&serde_json::Value::Null))));
+    }
+    w.into_inner().unwrap_or_default()
+}
