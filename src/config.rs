@@ -45,6 +45,8 @@ pub struct Settings {
     pub session_max_lifetime: Duration,
     /// Where users get help: a URL or an email address, shown beside Help.
     pub support_contact: Option<String>,
+    /// Largest dataset upload, in bytes (`KEYHUB_UPLOAD_MAX_MB`, default 100).
+    pub upload_max_bytes: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -59,6 +61,7 @@ impl fmt::Debug for Settings {
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_max_lifetime", &self.session_max_lifetime)
             .field("support_contact", &self.support_contact)
+            .field("upload_max_bytes", &self.upload_max_bytes)
             .finish()
     }
 }
@@ -75,6 +78,7 @@ impl Default for Settings {
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_max_lifetime: Duration::from_secs(8 * 3600),
             support_contact: None,
+            upload_max_bytes: 100 * 1024 * 1024,
         }
     }
 }
@@ -92,6 +96,7 @@ struct FileSettings {
     session_idle_minutes: Option<u64>,
     session_max_hours: Option<u64>,
     support_contact: Option<String>,
+    upload_max_mb: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +104,12 @@ struct FileSettings {
 pub struct ConfigError(String);
 
 impl Settings {
+    /// The upload limit as people read it: "100 MB".
+    pub fn upload_limit_text(&self) -> String {
+        let mb = self.upload_max_bytes as f64 / (1024.0 * 1024.0);
+        if mb >= 1.0 { format!("{} MB", mb.round()) } else { format!("{} KB", (self.upload_max_bytes / 1024).max(1)) }
+    }
+
     /// Loads from the file named by `KEYHUB_CONFIG` (or `./keyhub.toml` when it
     /// exists), then from the process environment.
     pub fn load() -> Result<Settings, ConfigError> {
@@ -178,6 +189,9 @@ impl Settings {
         }
         if let Some(h) = number(env, "KEYHUB_SESSION_MAX_HOURS", file.session_max_hours)? {
             s.session_max_lifetime = Duration::from_secs(h * 3600);
+        }
+        if let Some(mb) = number(env, "KEYHUB_UPLOAD_MAX_MB", file.upload_max_mb)? {
+            s.upload_max_bytes = mb.saturating_mul(1024 * 1024);
         }
         if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
             let v = v.trim().to_owned();

@@ -9,7 +9,30 @@ use crate::web::{AppError, Layout};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "keyhub API", description = "Call with a personal API key from Your account → API keys."),
-    paths(crate::api::me::ping, crate::api::me::me, crate::api::members::list),
+    paths(
+        crate::api::me::ping,
+        crate::api::me::me,
+        crate::api::members::list,
+        crate::api::datasets::create,
+        crate::api::datasets::list,
+        crate::api::datasets::show,
+        crate::api::datasets::records,
+        crate::api::datasets::append,
+        crate::api::datasets::replace,
+        crate::api::datasets::delete,
+        crate::api::collections::list,
+        crate::api::collections::create,
+        crate::api::collections::show,
+        crate::api::collections::update,
+        crate::api::collections::delete,
+        crate::api::collections::list_endpoints,
+        crate::api::collections::create_endpoint,
+        crate::api::collections::show_endpoint,
+        crate::api::collections::update_endpoint,
+        crate::api::collections::delete_endpoint,
+        crate::api::hub::discover,
+        crate::api::hub::serve,
+    ),
     modifiers(&KeySchemes)
 )]
 pub struct ApiDoc;

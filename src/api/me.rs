@@ -21,6 +21,8 @@ pub struct MeResponse {
 pub struct WorkspaceRef {
     pub id: i64,
     pub name: String,
+    /// The `{workspace}` of Data Hub URLs: `/hub/{slug}/{path}`.
+    pub slug: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -54,7 +56,7 @@ pub async fn me(state: web::Data<AppState>, p: Principal) -> Result<HttpResponse
     let owner = crate::store::users::find(&state.db, p.key.owner_id).await?.ok_or(ApiError::NotFound)?;
     let key = crate::store::keys::find(&state.db, p.key.workspace_id, p.key.key_id, None).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(MeResponse {
-        workspace: WorkspaceRef { id: ws.id, name: ws.name },
+        workspace: WorkspaceRef { id: ws.id, name: ws.name, slug: ws.slug.unwrap_or_default() },
         owner: OwnerRef { id: owner.id, email: owner.email, display_name: owner.display_name },
         key: KeyRef { id: key.id, label: key.label, identifier: key.identifier },
         permissions: p.key.permissions.iter().map(|x: Permission| x.as_str().to_owned()).collect(),

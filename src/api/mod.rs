@@ -1,5 +1,7 @@
 //! The JSON API under `/api/v1`, called with personal API keys. Handlers
 //! declare the permission they need through their `Principal<…>` argument.
+pub mod collections;
+pub mod datasets;
 pub mod docs;
 pub mod errors;
 pub mod hub;
@@ -20,6 +22,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/ping").get(me::ping))
             .service(web::resource("/me").get(me::me))
             .service(web::resource("/members").get(members::list))
+            .service(web::resource("/datasets").get(datasets::list).post(datasets::create))
+            .service(web::resource("/datasets/{id}").get(datasets::show).delete(datasets::delete))
+            .service(web::resource("/datasets/{id}/records").get(datasets::records).post(datasets::append).put(datasets::replace))
+            .service(web::resource("/collections").get(collections::list).post(collections::create))
+            .service(
+                web::resource("/collections/{id}").get(collections::show).patch(collections::update).delete(collections::delete),
+            )
+            .service(web::resource("/endpoints").get(collections::list_endpoints).post(collections::create_endpoint))
+            .service(
+                web::resource("/endpoints/{id}")
+                    .get(collections::show_endpoint)
+                    .patch(collections::update_endpoint)
+                    .delete(collections::delete_endpoint),
+            )
             .default_service(web::to(errors::not_found)),
     )
     .route("/api/docs", web::get().to(docs::page))

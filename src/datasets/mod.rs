@@ -10,6 +10,8 @@
 pub mod import;
 pub mod parse;
 pub mod schema;
+pub mod service;
+pub mod staging;
 pub mod store;
 
 pub use import::{Analysis, Plan};

@@ -94,12 +94,15 @@ pub struct Filter {
 }
 
 /// The event kinds the filter offers, with their labels.
-pub const KINDS: [(&str, &str); 6] = [
+pub const KINDS: [(&str, &str); 9] = [
     ("user", "Sign-in and passwords"),
     ("member", "Members and roles"),
     ("invitation", "Invitations"),
     ("key", "API keys"),
     ("workspace", "Workspace"),
+    ("dataset", "Datasets"),
+    ("collection", "Data collections"),
+    ("endpoint", "Endpoints"),
     ("instance", "Setup"),
 ];
 

@@ -11,6 +11,7 @@ pub mod home;
 pub mod invitations;
 pub mod layout;
 pub mod middleware;
+pub mod multipart;
 pub mod reset;
 pub mod retry;
 pub mod setup;

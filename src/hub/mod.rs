@@ -7,6 +7,8 @@
 //! - rendered pages are keyed by the dataset's version and the collection's
 //!   last change, so a commit simply makes old entries unreachable; the map is
 //!   bounded and emptied when full.
+pub mod manage;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

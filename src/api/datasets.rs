@@ -1,0 +1,309 @@
+//! `/api/v1/datasets`: the same datasets as `Data Hub → Datasets`, the same
+//! rules and messages. Bodies (a multipart file or JSON records) are streamed
+//! to the staging area under the upload limit, then imported all or nothing.
+use std::collections::HashMap;
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::{ApiError, Principal, perm};
+use crate::datasets::parse::{self, Format};
+use crate::datasets::service::{self, Actor, DatasetError, NewContents, Rows};
+use crate::datasets::staging::{self, StageError, Staged};
+use crate::datasets::store;
+use crate::entities::datasets;
+use crate::state::AppState;
+use crate::web::multipart::{self, UploadError};
+
+#[derive(Serialize, ToSchema)]
+pub struct ColumnOut {
+    pub name: String,
+    /// text, integer, number, boolean, date or datetime
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DatasetOut {
+    pub id: i64,
+    pub name: String,
+    pub columns: Vec<ColumnOut>,
+    pub primary_key: Option<String>,
+    /// Number of records.
+    pub count: i64,
+    pub size_bytes: i64,
+    /// Bumped by every change of the rows.
+    pub version: i64,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn dataset_out(ds: &datasets::Model) -> DatasetOut {
+    DatasetOut {
+        id: ds.id,
+        name: ds.name.clone(),
+        columns: store::columns(ds).into_iter().map(|c| ColumnOut { name: c.name, kind: c.kind.as_str().into() }).collect(),
+        primary_key: ds.primary_key.clone(),
+        count: ds.row_count,
+        size_bytes: ds.size_bytes,
+        version: ds.version,
+        source: ds.source.clone(),
+        created_at: ds.created_at,
+        updated_at: ds.updated_at,
+    }
+}
+
+pub fn actor<R: crate::api::principal::Requirement>(p: &Principal<R>, req: &HttpRequest, state: &AppState) -> Actor {
+    Actor {
+        workspace_id: p.key.workspace_id,
+        user_id: p.key.owner_id,
+        name: None,
+        via: Some(format!("with API key {}", p.key.identifier)),
+        ip: state.client_ip(req),
+    }
+}
+
+impl From<DatasetError> for ApiError {
+    fn from(e: DatasetError) -> Self {
+        match e {
+            DatasetError::Field(field, message) => ApiError::InvalidField { field, message },
+            DatasetError::Import(i) => i.into(),
+        }
+    }
+}
+
+/// A body on disk: its format and, for multipart forms, the text fields.
+struct Body {
+    staged: Staged,
+    format: Format,
+    fields: HashMap<String, String>,
+}
+
+fn too_large(state: &AppState) -> ApiError {
+    ApiError::InvalidRecords {
+        index: None,
+        message: format!("The file is larger than the limit of {}.", state.settings.upload_limit_text()),
+    }
+}
+
+/// Stages a multipart form's `file`, or a JSON body.
+async fn stage(req: &HttpRequest, payload: web::Payload, state: &AppState, owner: (i64, i64)) -> Result<Body, ApiError> {
+    let dir = staging::dir(&state.settings.data_dir);
+    let limit = state.settings.upload_max_bytes;
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with("multipart/form-data") {
+        let form = Multipart::new(req.headers(), payload);
+        let upload = multipart::read(form, &dir, owner, limit, |_| true).await.map_err(|e| match e {
+            UploadError::TooLarge => too_large(state),
+            UploadError::Io(e) => ApiError::Internal(e.into()),
+            _ => ApiError::InvalidField { field: "file".into(), message: "The body is not a readable multipart form.".into() },
+        })?;
+        let staged = upload
+            .file
+            .ok_or_else(|| ApiError::InvalidField { field: "file".into(), message: "Attach the file as the form field `file`.".into() })?;
+        let format = match parse::detect(&staged.path, &staged.file_name) {
+            Ok(f) => f,
+            Err(e) => {
+                staging::remove(&dir, &staged).await;
+                return Err(e.into());
+            }
+        };
+        return Ok(Body { staged, format, fields: upload.fields });
+    }
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::InvalidField {
+            field: "body".into(),
+            message: "Send application/json, or multipart/form-data with a `file`.".into(),
+        });
+    }
+    let staged = staging::save(&dir, owner, "body.json", payload, limit).await.map_err(|e| match e {
+        StageError::TooLarge => too_large(state),
+        StageError::Interrupted => ApiError::InvalidField { field: "body".into(), message: "The body was cut off.".into() },
+        StageError::Io(e) => ApiError::Internal(e.into()),
+    })?;
+    let format = match parse::detect(&staged.path, "body.json") {
+        Ok(Format::JsonArray) => Format::JsonArray,
+        Ok(_) => Format::JsonBody,
+        Err(e) => {
+            staging::remove(&dir, &staged).await;
+            return Err(e.into());
+        }
+    };
+    Ok(Body { staged, format, fields: HashMap::new() })
+}
+
+/// Creates a dataset. Multipart: `name`, optional `primary_key`, `file` (CSV,
+/// JSON or NDJSON). JSON: `{"name", "primary_key", "records": [...]}`. Needs `data.write`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/datasets",
+    tag = "datasets",
+    responses(
+        (status = 201, description = "Created", body = DatasetOut),
+        (status = 422, description = "`invalid_field` (with `field`) or `invalid_records` (with `index`); nothing was stored", body = crate::api::errors::ErrorBody),
+        (status = 403, description = "insufficient_permission: needs data.write", body = crate::api::errors::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>) -> Result<HttpResponse, ApiError> {
+    let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
+    let result = create_from(&state, &p, &req, &body).await;
+    staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
+    let ds = result?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/datasets/{}", ds.id))).json(dataset_out(&ds)))
+}
+
+async fn create_from(state: &AppState, p: &Principal<perm::DataWrite>, req: &HttpRequest, body: &Body) -> Result<datasets::Model, ApiError> {
+    let analysis = crate::datasets::import::analyze(body.staged.path.clone(), body.format).await?;
+    let text = |name: &str| -> Option<String> {
+        body.fields.get(name).cloned().or_else(|| analysis.fields.get(name).and_then(|v| v.as_str().map(str::to_owned)))
+    };
+    let name = text("name").unwrap_or_default();
+    let primary_key = text("primary_key");
+    let new = NewContents { name: &name, columns: analysis.columns.clone(), primary_key: primary_key.as_deref(), source: "api" };
+    Ok(service::create(state, &actor(p, req, state), new, Rows::File(&body.staged.path, body.format)).await?)
+}
+
+/// The datasets of the key's workspace. Needs `data.read`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets",
+    tag = "datasets",
+    responses((status = 200, description = "Datasets, by name", body = Vec<DatasetOut>)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn list(state: web::Data<AppState>, p: Principal<perm::DataRead>) -> Result<HttpResponse, ApiError> {
+    let all = crate::store::datahub::datasets(&state.db, p.key.workspace_id).await?;
+    Ok(HttpResponse::Ok().json(all.iter().map(dataset_out).collect::<Vec<_>>()))
+}
+
+async fn find(state: &AppState, workspace_id: i64, id: i64) -> Result<datasets::Model, ApiError> {
+    crate::store::datahub::dataset(&state.db, workspace_id, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// One dataset. Needs `data.read`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}",
+    tag = "datasets",
+    params(("id" = i64, Path, description = "Dataset id")),
+    responses((status = 200, description = "The dataset", body = DatasetOut)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn show(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let ds = find(&state, p.key.workspace_id, *id).await?;
+    Ok(HttpResponse::Ok().json(dataset_out(&ds)))
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+/// Records of a dataset in row order: `{"meta": {"count", "limit", "offset"}, "data": [...]}`.
+/// `limit` 1–1000 (default 100). Needs `data.read`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{id}/records",
+    tag = "datasets",
+    params(
+        ("id" = i64, Path, description = "Dataset id"),
+        ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
+        ("offset" = Option<u64>, Query, description = "Records to skip"),
+    ),
+    responses(
+        (status = 200, description = "A page of records"),
+        (status = 400, description = "invalid_query", body = crate::api::errors::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>, q: web::Query<Paging>) -> Result<HttpResponse, ApiError> {
+    let ds = find(&state, p.key.workspace_id, *id).await?;
+    let bad = |parameter: &str, message: &str| ApiError::InvalidQuery { parameter: parameter.into(), message: message.into() };
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(v) => v.parse::<u64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| bad("limit", "limit must be a whole number from 1 to 1000."))?,
+    };
+    let offset = match q.offset.as_deref() {
+        None => 0,
+        Some(v) => v.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64 / 2).ok_or_else(|| bad("offset", "offset must be a whole number, 0 or more."))?,
+    };
+    let page = store::read(&state.db, &ds, &store::ReadQuery { limit, offset, ..Default::default() }).await?;
+    let cols = store::columns(&ds);
+    let data: Vec<serde_json::Value> = page
+        .rows
+        .iter()
+        .map(|row| {
+            let obj: serde_json::Map<String, serde_json::Value> =
+                cols.iter().enumerate().map(|(i, c)| (c.name.clone(), row.get(i).cloned().unwrap_or_default())).collect();
+            serde_json::Value::Object(obj)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"meta": {"count": page.count, "limit": limit, "offset": offset}, "data": data})))
+}
+
+async fn write(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: i64, replace: bool) -> Result<HttpResponse, ApiError> {
+    let ds = find(&state, p.key.workspace_id, id).await?;
+    let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
+    let a = actor(&p, &req, &state);
+    let rows = Rows::File(&body.staged.path, body.format);
+    let result = if replace { service::replace(&state, &a, &ds, rows).await } else { service::append(&state, &a, &ds, rows).await };
+    staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
+    Ok(HttpResponse::Ok().json(dataset_out(&result?)))
+}
+
+/// Appends records (`[...]` or `{"records": [...]}`, or a multipart `file`);
+/// with a primary key, records whose key exists replace that row. All or
+/// nothing. Needs `data.write`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/datasets/{id}/records",
+    tag = "datasets",
+    params(("id" = i64, Path, description = "Dataset id")),
+    responses(
+        (status = 200, description = "The dataset after the change", body = DatasetOut),
+        (status = 422, description = "invalid_records with the index of the first bad record; nothing was written", body = crate::api::errors::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn append(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    write(req, payload, state, p, *id, false).await
+}
+
+/// Replaces all records atomically: readers see the old records until the
+/// new ones are all in. Needs `data.write`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/datasets/{id}/records",
+    tag = "datasets",
+    params(("id" = i64, Path, description = "Dataset id")),
+    responses(
+        (status = 200, description = "The dataset after the change", body = DatasetOut),
+        (status = 422, description = "invalid_records; the old records are untouched", body = crate::api::errors::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn replace(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    write(req, payload, state, p, *id, true).await
+}
+
+/// Deletes a dataset and the collections and endpoints over it. Needs `data.write`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/datasets/{id}",
+    tag = "datasets",
+    params(("id" = i64, Path, description = "Dataset id")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
+)]
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let ds = find(&state, p.key.workspace_id, *id).await?;
+    service::delete(&state, &actor(&p, &req, &state), &ds).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
