@@ -5,6 +5,7 @@ mod helpers;
 mod account;
 mod browser;
 mod cli;
+mod datahub;
 mod hardening;
 mod health;
 mod keys;
