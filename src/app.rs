@@ -132,7 +132,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
 
 /// Every route of keyhub.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use ui::{account, admin, auth, health, home, invitations, reset, setup, workspaces};
+    use ui::{account, admin, auth, datahub, health, home, invitations, reset, setup, workspaces};
     cfg.route(urls::HOME, web::get().to(home::home))
         .route(urls::HEALTHZ, web::get().to(health::healthz))
         .route("/static/{hash}/{path:.*}", web::get().to(ui::assets::serve))
@@ -153,6 +153,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/keys/{id}/rotate", web::post().to(account::keys::rotate))
         .route("/account/keys/{id}/{action}", web::post().to(account::keys::retire))
         .route(urls::WORKSPACE_SWITCH, web::post().to(workspaces::switch))
+        .service(
+            web::scope("/datahub")
+                .route("/datasets", web::get().to(datahub::datasets::list))
+                .route("/datasets", web::post().to(datahub::datasets::create))
+                .route("/datasets/upload", web::post().to(datahub::datasets::upload))
+                .route("/datasets/{id}", web::get().to(datahub::datasets::show))
+                .route("/datasets/{id}/download.csv", web::get().to(datahub::datasets::download))
+                .route("/datasets/{id}/delete", web::post().to(datahub::datasets::delete))
+                .route("/datasets/{id}/{action}", web::post().to(datahub::datasets::write))
+                .route("/collections", web::get().to(datahub::collections::list))
+                .route("/collections", web::post().to(datahub::collections::create))
+                .route("/collections/{id}", web::get().to(datahub::collections::show))
+                .route("/collections/{id}", web::post().to(datahub::collections::update))
+                .route("/collections/{id}/delete", web::post().to(datahub::collections::delete))
+                .route("/endpoints", web::get().to(datahub::endpoints::list))
+                .route("/endpoints", web::post().to(datahub::endpoints::create))
+                .route("/endpoints/{id}", web::get().to(datahub::endpoints::show))
+                .route("/endpoints/{id}", web::post().to(datahub::endpoints::update))
+                .route("/endpoints/{id}/delete", web::post().to(datahub::endpoints::delete)),
+        )
         .route("/invite/{token}", web::get().to(invitations::show))
         .route("/invite/{token}", web::post().to(invitations::accept))
         .route("/reset/{token}", web::get().to(reset::show))

@@ -145,7 +145,7 @@ pub fn typed(raw: &Raw, t: ColumnType) -> Result<Value, String> {
         (ColumnType::Integer, _) => {
             let s = raw.text();
             match s.trim().parse::<i64>() {
-                Ok(i) if !s.trim().starts_with('+') => Ok(Value::from(i)),
+                Ok(i) if !s.trim().starts_with('+') && !leading_zero(s.trim()) => Ok(Value::from(i)),
                 _ => bad(&s),
             }
         }
@@ -154,7 +154,7 @@ pub fn typed(raw: &Raw, t: ColumnType) -> Result<Value, String> {
             let t = s.trim();
             match t.parse::<f64>() {
                 // Rust accepts "inf", "NaN" and "1e5"; only plain finite decimals count.
-                Ok(f) if f.is_finite() && t.bytes().all(|b| b.is_ascii_digit() || b"-.eE".contains(&b)) => {
+                Ok(f) if f.is_finite() && !leading_zero(t) && t.bytes().all(|b| b.is_ascii_digit() || b"-.eE".contains(&b)) => {
                     Ok(t.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(f)))
                 }
                 _ => bad(&s),
@@ -180,6 +180,13 @@ pub fn typed(raw: &Raw, t: ColumnType) -> Result<Value, String> {
             parse_datetime(s.trim()).map(Value::String).map_or_else(|| bad(&s), Ok)
         }
     }
+}
+
+/// "0150" is a code (a postcode, an account number), not the number 150:
+/// reading it as a number would lose the zero.
+fn leading_zero(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    digits.len() > 1 && digits[0] == b'0' && digits[1].is_ascii_digit()
 }
 
 /// RFC 3339 (stored in UTC) or a local date and time without offset (kept
@@ -238,6 +245,8 @@ mod tests {
         assert_eq!(infer(&["1", "x"]), ColumnType::Text);
         assert_eq!(infer(&["", ""]), ColumnType::Text);
         assert_eq!(infer(&["+1"]), ColumnType::Text);
+        assert_eq!(infer(&["0150", "0"]), ColumnType::Text);
+        assert_eq!(infer(&["0", "0.5", "-0.25"]), ColumnType::Number);
         assert_eq!(infer(&["NaN"]), ColumnType::Text);
         assert_eq!(infer(&["2026-02-30"]), ColumnType::Text);
     }

@@ -171,7 +171,7 @@ impl Hub {
         }
         let page = rows::read(&self.db, &route.dataset, &route.read_query(q)).await?;
         let body = match q.format {
-            Format::Json => render_json(route, q, &page.rows, page.count),
+            Format::Json => render_json(&route.collection.name, &route.fields, &route.columns, q, &page.rows, page.count),
             Format::Csv => render_csv(&route.fields, &route.columns, &page.rows),
         };
         let etag = format!("\"{}\"", &crate::domain::tokens::digest(&key)[..24]);
@@ -218,10 +218,17 @@ pub async fn route_for(db: &DatabaseConnection, endpoint: endpoints::Model) -> R
 
 /// `{"meta": {...}, "data": [{field: value, ...}]}` with fields in the
 /// collection's order (serde_json's map would sort them).
-pub fn render_json(route: &Route, q: &HubQuery, rows: &[Vec<serde_json::Value>], count: u64) -> Vec<u8> {
+pub fn render_json(
+    name: &str,
+    fields: &[String],
+    columns: &[usize],
+    q: &HubQuery,
+    rows: &[Vec<serde_json::Value>],
+    count: u64,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + rows.len() * 64);
     let meta = serde_json::json!({
-        "name": route.collection.name,
+        "name": name,
         "count": count,
         "limit": q.limit,
         "offset": q.offset,
@@ -229,13 +236,13 @@ pub fn render_json(route: &Route, q: &HubQuery, rows: &[Vec<serde_json::Value>],
     out.extend_from_slice(b"{\"meta\":");
     let _ = serde_json::to_writer(&mut out, &meta);
     out.extend_from_slice(b",\"data\":[");
-    let names: Vec<String> = route.fields.iter().map(|f| serde_json::to_string(f).unwrap_or_default()).collect();
+    let names: Vec<String> = fields.iter().map(|f| serde_json::to_string(f).unwrap_or_default()).collect();
     for (n, row) in rows.iter().enumerate() {
-        out.push(if n == 0 { b'{' } else { b',' });
         if n > 0 {
-            out.push(b'{');
+            out.push(b',');
         }
-        for (i, col) in route.columns.iter().enumerate() {
+        out.push(b'{');
+        for (i, col) in columns.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }

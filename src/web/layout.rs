@@ -85,6 +85,13 @@ fn section(label: &'static str, path: &str, pages: &[(&'static str, &'static str
 /// The sections the user may open. Sections not built yet are absent.
 pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection> {
     let mut out = Vec::new();
+    if can(Permission::DataRead) {
+        out.push(section(
+            "Data Hub",
+            path,
+            &[("Datasets", urls::DATASETS), ("Data Collections", urls::COLLECTIONS), ("Endpoints", urls::ENDPOINTS)],
+        ));
+    }
     if can(Permission::MembersManage) {
         out.push(section(
             "Admin",

@@ -20,3 +20,7 @@ pub const NO_WORKSPACE: &str = "/no-workspace";
 pub const HELP: &str = "/help";
 pub const API_DOCS: &str = "/api/docs";
 pub const RESET: &str = "/reset";
+pub const DATASETS: &str = "/datahub/datasets";
+pub const DATASET_UPLOAD: &str = "/datahub/datasets/upload";
+pub const COLLECTIONS: &str = "/datahub/collections";
+pub const ENDPOINTS: &str = "/datahub/endpoints";

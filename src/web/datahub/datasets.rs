@@ -1,0 +1,582 @@
+//! `Data Hub → Datasets`: the list with an upload form, the preview where the
+//! user names the dataset and fixes its columns, the dataset page (rows,
+//! search, sort, CSV download), replace, append and delete.
+use actix_multipart::Multipart;
+use actix_session::SessionExt;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, csrf, require};
+use crate::datasets::import::{self, Analysis};
+use crate::datasets::parse;
+use crate::datasets::service::{self, Actor, DatasetError, NewContents, Rows};
+use crate::datasets::staging::{self, Staged};
+use crate::datasets::{Column, ColumnType, ImportError, store};
+use crate::domain::Permission;
+use crate::entities::datasets;
+use crate::state::AppState;
+use crate::web::confirm::{Confirmation, Confirmed, ask};
+use crate::web::multipart::{self as mp, UploadError};
+use crate::web::views::{Pager, fmt_time, query_base};
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
+
+pub fn actor(user: &CurrentUser, req: &HttpRequest, state: &AppState) -> Actor {
+    Actor {
+        workspace_id: user.workspace_id(),
+        user_id: user.user.id,
+        name: Some(crate::web::views::person(&user.user)),
+        via: None,
+        ip: state.client_ip(req),
+    }
+}
+
+pub struct DatasetItem {
+    pub id: i64,
+    pub name: String,
+    pub columns: usize,
+    pub rows: i64,
+    pub size: String,
+    pub source: String,
+    pub updated: String,
+}
+
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+fn source_label(ds: &datasets::Model) -> String {
+    match ds.source.as_str() {
+        "upload" => "Upload".into(),
+        "api" => "JSON API".into(),
+        other => other.to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "datahub/datasets.html")]
+struct ListPage {
+    layout: Layout,
+    datasets: Vec<DatasetItem>,
+    can_write: bool,
+    limit: String,
+    errors: FieldErrors,
+}
+
+async fn list_page(state: &AppState, user: &CurrentUser, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let all = crate::store::datahub::datasets(&state.db, user.workspace_id()).await?;
+    let datasets = all
+        .iter()
+        .map(|d| DatasetItem {
+            id: d.id,
+            name: d.name.clone(),
+            columns: store::columns(d).len(),
+            rows: d.row_count,
+            size: human_size(d.size_bytes),
+            source: source_label(d),
+            updated: fmt_time(d.updated_at),
+        })
+        .collect();
+    let page = ListPage {
+        layout: Layout::for_user(user, "Datasets"),
+        datasets,
+        can_write: user.can(Permission::DataWrite),
+        limit: state.settings.upload_limit_text(),
+        errors,
+    };
+    render(status, &page)
+}
+
+pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    list_page(&state, &user, FieldErrors::default(), StatusCode::OK).await
+}
+
+/// Reads a page's multipart form: CSRF and origin checked before the file is stored.
+async fn read_upload(req: &HttpRequest, state: &AppState, user: &CurrentUser, body: Multipart) -> Result<mp::Upload, UploadError> {
+    if !csrf::same_origin(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies) {
+        return Err(UploadError::Refused);
+    }
+    let session = req.get_session();
+    let dir = staging::dir(&state.settings.data_dir);
+    let owner = (user.workspace_id(), user.user.id);
+    mp::read(body, &dir, owner, state.settings.upload_max_bytes, |fields| {
+        csrf::token_matches(req, &session, &state.csrf_key, fields.get("csrf_token").map(String::as_str))
+    })
+    .await
+}
+
+/// The message for an upload that could not be stored, or the CSRF refusal.
+fn upload_problem(state: &AppState, e: UploadError) -> Result<(StatusCode, String), AppError> {
+    match e {
+        UploadError::TooLarge => Ok((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The file is larger than the limit of {}. Split it, or ask the operator to raise KEYHUB_UPLOAD_MAX_MB.", state.settings.upload_limit_text()),
+        )),
+        UploadError::Malformed => Ok((StatusCode::BAD_REQUEST, "The upload broke off or could not be read. Try again.".into())),
+        UploadError::Refused => Err(AppError::Csrf),
+        UploadError::Io(e) => Err(AppError::Internal(anyhow::Error::new(e).context("storing an upload"))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "datahub/preview.html")]
+struct PreviewPage {
+    layout: Layout,
+    token: String,
+    file_name: String,
+    format: String,
+    rows: u64,
+    name: String,
+    columns: Vec<ColumnChoice>,
+    primary_key: String,
+    preview: Vec<Vec<String>>,
+    errors: FieldErrors,
+    types: [ColumnType; 6],
+}
+
+/// One column on the preview form, as inferred or as the user left it.
+pub struct ColumnChoice {
+    pub index: usize,
+    pub source: String,
+    pub name: String,
+    pub kind: ColumnType,
+    pub keep: bool,
+}
+
+/// Step 1: the file is stored and read once; the preview shows what was found.
+pub async fn upload(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, body: Multipart) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataWrite)?;
+    let upload = match read_upload(&req, &state, &user, body).await {
+        Ok(u) => u,
+        Err(e) => {
+            let (status, message) = upload_problem(&state, e)?;
+            let mut errors = FieldErrors::default();
+            errors.add("file", message);
+            return list_page(&state, &user, errors, status).await;
+        }
+    };
+    let Some(staged) = upload.file else {
+        let mut errors = FieldErrors::default();
+        errors.add("file", "Choose a CSV, JSON or NDJSON file to upload.");
+        return list_page(&state, &user, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let analysis = match analyze(&staged).await {
+        Ok(a) => a,
+        Err(e) => {
+            staging::remove(&staging::dir(&state.settings.data_dir), &staged).await;
+            let mut errors = FieldErrors::default();
+            errors.add("file", import_message(e)?);
+            return list_page(&state, &user, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let suggested = staged.file_name.rsplit_once('.').map_or(staged.file_name.as_str(), |(stem, _)| stem).to_owned();
+    let columns = analysis
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(index, c)| ColumnChoice { index, source: c.source.clone(), name: c.name.clone(), kind: c.kind, keep: true })
+        .collect();
+    render(StatusCode::OK, &preview_page(&user, &staged, &analysis, suggested, columns, String::new(), FieldErrors::default()))
+}
+
+fn preview_page(
+    user: &CurrentUser,
+    staged: &Staged,
+    analysis: &Analysis,
+    name: String,
+    columns: Vec<ColumnChoice>,
+    primary_key: String,
+    errors: FieldErrors,
+) -> PreviewPage {
+    PreviewPage {
+        layout: Layout::for_user(user, "Check the new dataset"),
+        token: staged.token.clone(),
+        file_name: staged.file_name.clone(),
+        format: analysis.format.label().into(),
+        rows: analysis.rows,
+        name,
+        columns,
+        primary_key,
+        preview: analysis.preview.clone(),
+        errors,
+        types: ColumnType::ALL,
+    }
+}
+
+async fn analyze(staged: &Staged) -> Result<Analysis, ImportError> {
+    let format = parse::detect(&staged.path, &staged.file_name)?;
+    import::analyze(staged.path.clone(), format).await
+}
+
+/// The user's sentence for an import error; internal ones are not theirs.
+fn import_message(e: ImportError) -> Result<String, AppError> {
+    match e {
+        ImportError::Db(db) => Err(db.into()),
+        ImportError::Internal(m) => Err(AppError::Internal(anyhow::anyhow!(m))),
+        invalid => Ok(invalid.to_string()),
+    }
+}
+
+/// Step 2: name, columns and key chosen; the file is imported all or nothing.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataWrite)?;
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let dir = staging::dir(&state.settings.data_dir);
+    let Some(staged) = staging::find(&dir, &get("upload"), (user.workspace_id(), user.user.id)).await else {
+        Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
+        return Ok(see_other(urls::DATASETS));
+    };
+    let mut choices = Vec::new();
+    for index in 0.. {
+        let Some(source) = form.iter().find(|(n, _)| *n == format!("source-{index}")).map(|(_, v)| v.clone()) else { break };
+        choices.push(ColumnChoice {
+            index,
+            name: get(&format!("name-{index}")),
+            kind: ColumnType::parse(&get(&format!("type-{index}"))).unwrap_or(ColumnType::Text),
+            keep: get(&format!("keep-{index}")) == "yes",
+            source,
+        });
+    }
+    let kept: Vec<&ColumnChoice> = choices.iter().filter(|c| c.keep).collect();
+    let columns: Vec<Column> = kept.iter().map(|c| Column { name: c.name.trim().to_owned(), source: c.source.clone(), kind: c.kind }).collect();
+    let pk_index: Option<usize> = get("primary_key").parse().ok();
+    let mut errors = FieldErrors::default();
+    let primary_key = match pk_index.and_then(|i| choices.get(i)) {
+        Some(c) if !c.keep => {
+            errors.add("primary_key", "The key column is not kept. Keep it, or choose another key.");
+            None
+        }
+        Some(c) => Some(c.name.trim().to_owned()),
+        None => None,
+    };
+    let format = parse::detect(&staged.path, &staged.file_name);
+    if errors.is_empty()
+        && let Ok(format) = format
+    {
+        let new = NewContents { name: &get("name"), columns, primary_key: primary_key.as_deref(), source: "upload" };
+        match service::create(&state, &actor(&user, &req, &state), new, Rows::File(&staged.path, format)).await {
+            Ok(ds) => {
+                staging::remove(&dir, &staged).await;
+                Flash::push_about(&user.session, "success", format!("Saved {} rows in the dataset", ds.row_count), Some(ds.name.clone()));
+                return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
+            }
+            Err(DatasetError::Field(field, message)) => {
+                let field = match field.strip_prefix("column-").and_then(|i| i.parse::<usize>().ok()) {
+                    Some(i) => format!("name-{}", kept.get(i).map_or(0, |c| c.index)),
+                    None => field,
+                };
+                errors.add(&field, message);
+            }
+            Err(DatasetError::Import(e)) => {
+                let column = match &e {
+                    ImportError::Invalid { column: Some(c), .. } => choices.iter().find(|x| x.keep && x.name.trim() == c).map(|x| x.index),
+                    _ => None,
+                };
+                let message = import_message(e)?;
+                if let Some(i) = column {
+                    errors.add(&format!("type-{i}"), message.clone());
+                }
+                errors.add("file", message);
+            }
+        }
+    }
+    let analysis = match analyze(&staged).await {
+        Ok(a) => a,
+        Err(e) => {
+            Flash::push(&user.session, "error", import_message(e)?);
+            return Ok(see_other(urls::DATASETS));
+        }
+    };
+    let pk = pk_index.map(|i| i.to_string()).unwrap_or_default();
+    render(StatusCode::UNPROCESSABLE_ENTITY, &preview_page(&user, &staged, &analysis, get("name"), choices, pk, errors))
+}
+
+#[derive(Deserialize)]
+pub struct RowsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    page: Option<u64>,
+}
+
+pub struct SortHeader {
+    pub label: String,
+    pub href: String,
+    pub aria_sort: &'static str,
+}
+
+pub struct Breakage {
+    pub collection: String,
+    pub endpoints: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "datahub/dataset.html")]
+struct DatasetPage {
+    layout: Layout,
+    ds: datasets::Model,
+    columns: Vec<Column>,
+    headers: Vec<SortHeader>,
+    rows: Vec<Vec<String>>,
+    q: String,
+    sort: String,
+    dir: String,
+    pager: Pager,
+    matching: u64,
+    size: String,
+    source: String,
+    created: String,
+    updated: String,
+    can_write: bool,
+    limit: String,
+    used_by: Vec<Breakage>,
+    errors: FieldErrors,
+}
+
+async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<datasets::Model, AppError> {
+    crate::store::datahub::dataset(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
+}
+
+/// The collections over a dataset and the endpoints serving each.
+async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Vec<Breakage>, AppError> {
+    let collections = crate::store::datahub::collections_of(&state.db, ds.id).await?;
+    let endpoints = crate::store::datahub::endpoints_of(&state.db, collections.iter().map(|c| c.id).collect()).await?;
+    Ok(collections
+        .iter()
+        .map(|c| Breakage {
+            collection: c.name.clone(),
+            endpoints: endpoints.iter().filter(|e| e.collection_id == c.id).map(|e| e.path.clone()).collect(),
+        })
+        .collect())
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    query: web::Query<RowsQuery>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    let ds = find(&state, &user, *id).await?;
+    dataset_page(&state, &user, ds, &query, FieldErrors::default(), StatusCode::OK).await
+}
+
+async fn dataset_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ds: datasets::Model,
+    query: &RowsQuery,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let columns = store::columns(&ds);
+    let sort_index = columns.iter().position(|c| c.name == query.sort);
+    let descending = query.dir == "desc";
+    let base = format!("{}/{}", urls::DATASETS, ds.id);
+    let headers = columns
+        .iter()
+        .map(|c| {
+            let current = sort_index.is_some_and(|i| columns[i].name == c.name);
+            let dir = if current && !descending { "desc" } else { "asc" };
+            SortHeader {
+                label: c.name.clone(),
+                href: query_base(&base, &[("q", &query.q), ("sort", &c.name), ("dir", dir)]).trim_end_matches(['&', '?']).to_owned(),
+                aria_sort: match (current, descending) {
+                    (false, _) => "none",
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                },
+            }
+        })
+        .collect();
+    let page_no = query.page.unwrap_or(1).max(1);
+    let q = store::ReadQuery {
+        search: Some(query.q.trim().to_owned()).filter(|s| !s.is_empty()),
+        order: sort_index.map(|i| (i, descending)),
+        limit: Pager::PER_PAGE,
+        offset: Pager::offset(page_no),
+        ..Default::default()
+    };
+    let page = store::read(&state.db, &ds, &q).await?;
+    let sort = sort_index.map(|i| columns[i].name.clone()).unwrap_or_default();
+    let dir = if descending { "desc" } else { "asc" };
+    let pager = Pager::new(page_no, page.count, &query_base(&base, &[("q", &query.q), ("sort", &sort), ("dir", dir)]));
+    let rows = page.rows.iter().map(|r| (0..columns.len()).map(|i| crate::datasets::schema::display(r.get(i).unwrap_or(&serde_json::Value::Null))).collect()).collect();
+    let used_by = used_by(state, &ds).await?;
+    let p = DatasetPage {
+        layout: Layout::for_user(user, &ds.name),
+        size: human_size(ds.size_bytes),
+        source: source_label(&ds),
+        created: fmt_time(ds.created_at),
+        updated: fmt_time(ds.updated_at),
+        columns,
+        headers,
+        rows,
+        q: query.q.clone(),
+        sort,
+        dir: dir.into(),
+        pager,
+        matching: page.count,
+        can_write: user.can(Permission::DataWrite),
+        limit: state.settings.upload_limit_text(),
+        used_by,
+        errors,
+        ds,
+    };
+    render(status, &p)
+}
+
+/// The whole dataset as CSV, streamed a thousand rows at a time.
+pub async fn download(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    let ds = find(&state, &user, *id).await?;
+    let columns = store::columns(&ds);
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let all: Vec<usize> = (0..columns.len()).collect();
+    let header = crate::hub::render_csv(&names, &all, &[]);
+    let file = format!("{}.csv", crate::domain::datahub::slugify(&ds.name));
+    let db = state.db.clone();
+    const CHUNK: i64 = 1_000;
+    let body = futures_util::stream::unfold(Some(0i64), move |from| {
+        let db = db.clone();
+        let ds = ds.clone();
+        let all = all.clone();
+        async move {
+            let from = from?;
+            match store::rows_from(&db, &ds, from, CHUNK).await {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    for r in &rows {
+                        let _ = w.write_record(all.iter().map(|i| crate::datasets::schema::display(r.get(*i).unwrap_or(&serde_json::Value::Null))));
+                    }
+                    let next = (rows.len() as i64 == CHUNK).then_some(from + CHUNK);
+                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(w.into_inner().unwrap_or_default())), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "streaming a dataset failed");
+                    Some((Err(actix_web::error::ErrorInternalServerError("read failed")), None))
+                }
+            }
+        }
+    });
+    let first = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(web::Bytes::from(header)) });
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")))
+        .streaming(futures_util::StreamExt::chain(first, body)))
+}
+
+/// Replace (`replace`) or append to (`append`) a dataset from an uploaded file.
+pub async fn write(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, String)>,
+    body: Multipart,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataWrite)?;
+    let (id, action) = path.into_inner();
+    let replace = match action.as_str() {
+        "replace" => true,
+        "append" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    let ds = find(&state, &user, id).await?;
+    let field = if replace { "replace" } else { "append" };
+    let mut errors = FieldErrors::default();
+    let query = RowsQuery { q: String::new(), sort: String::new(), dir: String::new(), page: None };
+    let upload = match read_upload(&req, &state, &user, body).await {
+        Ok(u) => u,
+        Err(e) => {
+            let (status, message) = upload_problem(&state, e)?;
+            errors.add(field, message);
+            return dataset_page(&state, &user, ds, &query, errors, status).await;
+        }
+    };
+    let Some(staged) = upload.file else {
+        errors.add(field, "Choose a file to upload.");
+        return dataset_page(&state, &user, ds, &query, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let dir = staging::dir(&state.settings.data_dir);
+    let result = match parse::detect(&staged.path, &staged.file_name) {
+        Ok(format) => {
+            let a = actor(&user, &req, &state);
+            let rows = Rows::File(&staged.path, format);
+            if replace { service::replace(&state, &a, &ds, rows).await } else { service::append(&state, &a, &ds, rows).await }
+        }
+        Err(e) => Err(e.into()),
+    };
+    staging::remove(&dir, &staged).await;
+    match result {
+        Ok(new) => {
+            let what = if replace { format!("Replaced the rows: {} now in", new.row_count) } else { format!("Added rows: {} now in", new.row_count) };
+            Flash::push_about(&user.session, "success", what, Some(new.name.clone()));
+            Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)))
+        }
+        Err(DatasetError::Field(_, m)) => {
+            errors.add(field, m);
+            dataset_page(&state, &user, ds, &query, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(DatasetError::Import(e)) => {
+            errors.add(field, format!("{} Nothing was changed.", import_message(e)?));
+            dataset_page(&state, &user, ds, &query, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataWrite)?;
+    let ds = find(&state, &user, *id).await?;
+    if !form.yes() {
+        let breaks = used_by(&state, &ds).await?;
+        let question = if breaks.is_empty() {
+            format!("Delete this dataset and its {} rows? No collection uses it.", ds.row_count)
+        } else {
+            let list: Vec<String> = breaks
+                .iter()
+                .map(|b| if b.endpoints.is_empty() { b.collection.clone() } else { format!("{} (served at {})", b.collection, b.endpoints.join(", ")) })
+                .collect();
+            format!("Delete this dataset and its {} rows? These collections and their endpoints go with it: {}.", ds.row_count, list.join("; "))
+        };
+        return ask(
+            &user,
+            Confirmation {
+                title: "Delete dataset",
+                question,
+                subject: Some(ds.name.clone()),
+                action: format!("{}/{}/delete", urls::DATASETS, ds.id),
+                button: "Delete dataset",
+                fields: vec![],
+                back: format!("{}/{}", urls::DATASETS, ds.id),
+            },
+        );
+    }
+    service::delete(&state, &actor(&user, &req, &state), &ds).await.map_err(|e| match e {
+        DatasetError::Import(ImportError::Db(db)) => db.into(),
+        other => AppError::Internal(anyhow::anyhow!(other.to_string())),
+    })?;
+    Flash::push_about(&user.session, "success", "Deleted the dataset", Some(ds.name.clone()));
+    Ok(see_other(urls::DATASETS))
+}

@@ -1,0 +1,214 @@
+//! `Data Hub → Endpoints`: URLs that serve collections, and who may call them.
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, require};
+use crate::domain::Permission;
+use crate::domain::datahub::Access;
+use crate::entities::endpoints;
+use crate::hub::manage::{self, EndpointInput, ManageError};
+use crate::state::AppState;
+use crate::web::confirm::{Confirmation, Confirmed, ask};
+use crate::web::datahub::collections::DatasetChoice as CollectionChoice;
+use crate::web::datahub::datasets::actor;
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
+
+pub struct EndpointItem {
+    pub id: i64,
+    pub path: String,
+    pub url: String,
+    pub collection: String,
+    pub access: Access,
+}
+
+pub struct AccessChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+fn access_choices(current: &str) -> Vec<AccessChoice> {
+    Access::ALL.iter().map(|a| AccessChoice { value: a.as_str(), label: a.label(), checked: a.as_str() == current }).collect()
+}
+
+#[derive(Deserialize, Default)]
+pub struct EndpointForm {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    collection_id: String,
+    #[serde(default)]
+    access: String,
+}
+
+#[derive(Template)]
+#[template(path = "datahub/endpoints.html")]
+struct ListPage {
+    layout: Layout,
+    endpoints: Vec<EndpointItem>,
+    collections: Vec<CollectionChoice>,
+    access: Vec<AccessChoice>,
+    base: String,
+    can_manage: bool,
+    form: EndpointForm,
+    errors: FieldErrors,
+}
+
+async fn slug(state: &AppState, user: &CurrentUser) -> Result<String, AppError> {
+    Ok(crate::store::workspaces::find(&state.db, user.workspace_id()).await?.and_then(|w| w.slug).unwrap_or_default())
+}
+
+async fn collection_choices(state: &AppState, user: &CurrentUser, selected: &str) -> Result<Vec<CollectionChoice>, AppError> {
+    Ok(crate::store::datahub::collections(&state.db, user.workspace_id())
+        .await?
+        .into_iter()
+        .map(|c| CollectionChoice { selected: c.id.to_string() == selected, id: c.id, name: c.name })
+        .collect())
+}
+
+async fn list_page(state: &AppState, user: &CurrentUser, form: EndpointForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let slug = slug(state, user).await?;
+    let collections = crate::store::datahub::collections(&state.db, user.workspace_id()).await?;
+    let endpoints = crate::store::datahub::endpoints(&state.db, user.workspace_id())
+        .await?
+        .into_iter()
+        .map(|e| EndpointItem {
+            id: e.id,
+            url: format!("/hub/{slug}/{}", e.path),
+            collection: collections.iter().find(|c| c.id == e.collection_id).map(|c| c.name.clone()).unwrap_or_default(),
+            access: Access::parse(&e.access).unwrap_or(Access::Keys),
+            path: e.path,
+        })
+        .collect();
+    let page = ListPage {
+        layout: Layout::for_user(user, "Endpoints"),
+        endpoints,
+        collections: collection_choices(state, user, &form.collection_id).await?,
+        access: access_choices(if form.access.is_empty() { "members" } else { &form.access }),
+        base: format!("/hub/{slug}/"),
+        can_manage: user.can(Permission::HubKeysManage),
+        form,
+        errors,
+    };
+    render(status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    collection: Option<i64>,
+}
+
+pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    let form = EndpointForm { collection_id: q.collection.map(|c| c.to_string()).unwrap_or_default(), ..Default::default() };
+    list_page(&state, &user, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+fn input(form: &EndpointForm) -> EndpointInput {
+    EndpointInput {
+        path: form.path.clone(),
+        collection_id: form.collection_id.parse().ok(),
+        access: form.access.clone(),
+        hub_key_ids: Vec::new(),
+    }
+}
+
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<EndpointForm>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::HubKeysManage)?;
+    match manage::save_endpoint(&state, &actor(&user, &req, &state), None, &input(&form)).await {
+        Ok(e) => {
+            Flash::push_about(&user.session, "success", "Created the endpoint", Some(e.path.clone()));
+            Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, e.id)))
+        }
+        Err(ManageError::Field(f, m)) => {
+            let mut errors = FieldErrors::default();
+            errors.add(f, m);
+            list_page(&state, &user, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "datahub/endpoint.html")]
+struct EndpointPage {
+    layout: Layout,
+    e: endpoints::Model,
+    url: String,
+    base: String,
+    public: bool,
+    collections: Vec<CollectionChoice>,
+    access: Vec<AccessChoice>,
+    can_manage: bool,
+    form: EndpointForm,
+    errors: FieldErrors,
+}
+
+async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<endpoints::Model, AppError> {
+    crate::store::datahub::endpoint(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
+}
+
+async fn endpoint_page(state: &AppState, user: &CurrentUser, e: endpoints::Model, form: EndpointForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let slug = slug(state, user).await?;
+    let page = EndpointPage {
+        layout: Layout::for_user(user, &e.path),
+        url: format!("/hub/{slug}/{}", e.path),
+        base: format!("/hub/{slug}/"),
+        public: e.access == "public",
+        collections: collection_choices(state, user, &form.collection_id).await?,
+        access: access_choices(&form.access),
+        can_manage: user.can(Permission::HubKeysManage),
+        e,
+        form,
+        errors,
+    };
+    render(status, &page)
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    let e = find(&state, &user, *id).await?;
+    let form = EndpointForm { path: e.path.clone(), collection_id: e.collection_id.to_string(), access: e.access.clone() };
+    endpoint_page(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<EndpointForm>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::HubKeysManage)?;
+    let e = find(&state, &user, *id).await?;
+    match manage::save_endpoint(&state, &actor(&user, &req, &state), Some(e.id), &input(&form)).await {
+        Ok(saved) => {
+            Flash::push_about(&user.session, "success", "Saved the endpoint", Some(saved.path.clone()));
+            Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, saved.id)))
+        }
+        Err(ManageError::Field(f, m)) => {
+            let mut errors = FieldErrors::default();
+            errors.add(f, m);
+            endpoint_page(&state, &user, e, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::HubKeysManage)?;
+    let e = find(&state, &user, *id).await?;
+    if !form.yes() {
+        return ask(
+            &user,
+            Confirmation {
+                title: "Delete endpoint",
+                question: "Delete this endpoint? Its callers get 404 from now on; the collection and its data stay.".into(),
+                subject: Some(e.path.clone()),
+                action: format!("{}/{}/delete", urls::ENDPOINTS, e.id),
+                button: "Delete endpoint",
+                fields: vec![],
+                back: format!("{}/{}", urls::ENDPOINTS, e.id),
+            },
+        );
+    }
+    manage::delete_endpoint(&state, &actor(&user, &req, &state), &e).await?;
+    Flash::push_about(&user.session, "success", "Deleted the endpoint", Some(e.path.clone()));
+    Ok(see_other(urls::ENDPOINTS))
+}

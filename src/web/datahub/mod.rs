@@ -1,0 +1,4 @@
+//! `Data Hub`: datasets, data collections and endpoints.
+pub mod collections;
+pub mod datasets;
+pub mod endpoints;
