@@ -191,6 +191,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/audit", web::get().to(admin::audit::show))
                 .route("/audit.csv", web::get().to(admin::audit::csv))
                 .route("/workspace", web::get().to(admin::workspace::show))
-                .route("/workspace", web::post().to(admin::workspace::rename)),
+                .route("/workspace", web::post().to(admin::workspace::rename))
+                .route("/workspace/slug", web::post().to(admin::workspace::change_slug)),
         );
 }

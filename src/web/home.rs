@@ -20,9 +20,18 @@ struct Dashboard {
     role: &'static str,
     permissions: Vec<&'static str>,
     admin: Option<AdminTile>,
+    hub: Option<HubTile>,
     admins: Vec<String>,
     keys_active: usize,
     keys_expiring: usize,
+}
+
+/// Data Hub at a glance; public endpoints are worth a second look.
+struct HubTile {
+    datasets: usize,
+    collections: usize,
+    endpoints: usize,
+    public: usize,
 }
 
 struct AdminTile {
@@ -68,8 +77,20 @@ pub async fn home(state: web::Data<AppState>, user: Result<SignedIn, AppError>) 
     } else {
         None
     };
+    let hub = if user.can(Permission::DataRead) {
+        let endpoints = crate::store::datahub::endpoints(&state.db, ws).await?;
+        Some(HubTile {
+            datasets: crate::store::datahub::datasets(&state.db, ws).await?.len(),
+            collections: crate::store::datahub::collections(&state.db, ws).await?.len(),
+            public: endpoints.iter().filter(|e| e.access == "public").count(),
+            endpoints: endpoints.len(),
+        })
+    } else {
+        None
+    };
     page(&Dashboard {
         layout: Layout::for_user(&user, "Dashboard"),
+        hub,
         role: user.membership.role.as_str(),
         permissions: Permission::ALL.into_iter().filter(|p| user.can(*p)).map(Permission::as_str).collect(),
         admin,

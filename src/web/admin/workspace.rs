@@ -17,16 +17,62 @@ use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_oth
 struct WorkspacePage {
     layout: Layout,
     workspace: String,
+    slug: String,
     errors: FieldErrors,
 }
 
-pub async fn show(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+async fn current_slug(state: &AppState, user: &CurrentUser) -> Result<String, AppError> {
+    Ok(crate::store::workspaces::find(&state.db, user.workspace_id()).await?.and_then(|w| w.slug).unwrap_or_default())
+}
+
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let (name, errors) = match crate::web::retry::take(&req, urls::WORKSPACE_SETTINGS) {
-        Some(r) => (r.value("name"), r.errors),
-        None => (user.membership.workspace_name.clone(), FieldErrors::default()),
+    let saved_slug = current_slug(&state, &user).await?;
+    let (name, slug, errors) = match crate::web::retry::take(&req, urls::WORKSPACE_SETTINGS) {
+        Some(r) => {
+            let slug = if r.errors.get("slug").is_some() { r.value("slug") } else { saved_slug };
+            (r.value("name"), slug, r.errors)
+        }
+        None => (user.membership.workspace_name.clone(), saved_slug, FieldErrors::default()),
     };
-    render(StatusCode::OK, &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, errors })
+    render(StatusCode::OK, &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, slug, errors })
+}
+
+#[derive(Deserialize)]
+pub struct SlugForm {
+    #[serde(default)]
+    pub slug: String,
+}
+
+/// Changes the `{workspace}` of Data Hub URLs; callers using the old one get 404.
+pub async fn change_slug(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<SlugForm>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::MembersManage)?;
+    let mut errors = FieldErrors::default();
+    let old = current_slug(&state, &user).await?;
+    if let Some(slug) = errors.check("slug", crate::domain::datahub::parse_slug(&form.slug)) {
+        if slug == old {
+            return Ok(see_other(urls::WORKSPACE_SETTINGS));
+        }
+        if crate::store::workspaces::set_slug(&state.db, user.workspace_id(), &slug).await? {
+            let target = Target { kind: "workspace", id: user.workspace_id(), name: user.membership.workspace_name.clone() };
+            let event = event_by(&user, &req, &state, "workspace.slug_changed", Some(target), format!("Data Hub URLs moved from /hub/{old}/ to /hub/{slug}/."));
+            crate::store::audit::record(&state.db, event).await?;
+            state.hub.changed().await;
+            Flash::push_about(&user.session, "success", "Data Hub URLs now start with", Some(format!("/hub/{slug}/")));
+            return Ok(see_other(urls::WORKSPACE_SETTINGS));
+        }
+        errors.add("slug", "Another workspace uses this slug. Choose another.");
+    }
+    if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("slug", &form.slug), ("name", &user.membership.workspace_name)], &errors) {
+        return Ok(back);
+    }
+    let page = WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: user.membership.workspace_name.clone(), slug: form.slug, errors };
+    render(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 #[derive(Deserialize)]
@@ -57,6 +103,6 @@ pub async fn rename(
     if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("name", &form.name)], &errors) {
         return Ok(back);
     }
-    let page = WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: form.name, errors };
+    let page = WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: form.name, slug: current_slug(&state, &user).await?, errors };
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }

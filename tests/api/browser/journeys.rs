@@ -3,7 +3,7 @@ use super::Browser;
 use crate::helpers::*;
 
 /// Runs first-run setup in the browser and returns the admin's browser.
-async fn set_up(app: &TestApp, name: &str, javascript: bool) -> Browser {
+pub async fn set_up(app: &TestApp, name: &str, javascript: bool) -> Browser {
     let b = Browser::start(app, name, javascript).await;
     b.open("/").await;
     b.expect_path("/setup").await;

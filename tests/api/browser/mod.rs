@@ -10,6 +10,7 @@
 //! violation or JavaScript error.
 #![allow(dead_code)]
 
+mod datahub;
 mod journeys;
 
 use std::net::TcpListener;
@@ -225,6 +226,24 @@ impl Browser {
             self.fail(format!("cannot clear \"{label}\": {e}")).await;
         }
         if let Err(e) = el.send_keys(value).await {
+            self.fail(format!("cannot type into \"{label}\": {e}")).await;
+        }
+    }
+
+    /// Chooses a local file in the file input labelled `label`.
+    pub async fn attach(&self, label: &str, path: &std::path::Path) {
+        self.next_step();
+        let el = self.field(label).await;
+        if let Err(e) = el.send_keys(&path.display().to_string()).await {
+            self.fail(format!("cannot choose a file in \"{label}\": {e}")).await;
+        }
+    }
+
+    /// Types into the field labelled `label` without clearing it first.
+    pub async fn type_into(&self, label: &str, text: &str) {
+        self.next_step();
+        let el = self.field(label).await;
+        if let Err(e) = el.send_keys(text).await {
             self.fail(format!("cannot type into \"{label}\": {e}")).await;
         }
     }
