@@ -229,3 +229,310 @@ async fn readers_see_the_old_rows_or_the_new_never_a_mix_during_a_replacement() 
     assert_eq!(res.unwrap().status(), StatusCode::OK);
     assert!(seen.contains("new"), "the reader saw the replacement land: {seen:?}");
 }
+
+#[tokio::test]
+async fn etags_answer_304_and_change_when_the_data_changes() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "cities", "public").await;
+    let url = format!("/hub/{slug}/cities?limit=2");
+    let first = hub(&app, &url, None).await;
+    assert_eq!(first.headers()["cache-control"], "public, max-age=0, must-revalidate");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = reqwest::Client::new().get(format!("{}{url}", app.address)).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.text().await.unwrap().is_empty());
+    // Another query is another page, with its own tag.
+    let other = hub(&app, &format!("/hub/{slug}/cities?limit=1"), None).await;
+    assert_ne!(other.headers()["etag"].to_str().unwrap(), etag);
+    // New rows: the old tag no longer matches.
+    post_json(&app, reqwest::Method::POST, &format!("/api/v1/datasets/{id}/records"), &key, json!([{"id": 1, "city": "Oslo!"}])).await;
+    let changed = reqwest::Client::new().get(format!("{}{url}", app.address)).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(body["data"][0]["city"], "Oslo!");
+}
+
+#[tokio::test]
+async fn bad_queries_are_refused_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = admin_key(&app).await;
+    publish(&app, &key, CITIES, "cities", "public").await;
+    let c = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().unwrap();
+    let patched = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/collections/{c}"), &key, json!({"max_limit": 50, "fields": ["city", "id"]})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    for (query, parameter) in [
+        ("limit=51", "limit"),
+        ("limit=0", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=abc", "offset"),
+        ("order=population", "order"),
+        ("population=5", "population"),
+        ("format=xml", "format"),
+    ] {
+        let res = hub(&app, &format!("/hub/{slug}/cities?{query}"), None).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_query", "{query}");
+        assert_eq!(body["error"]["parameter"], parameter, "{query}");
+    }
+    // Only the chosen fields, in the chosen order; edges of the pages.
+    let raw = hub(&app, &format!("/hub/{slug}/cities?limit=1"), None).await.text().await.unwrap();
+    assert!(raw.contains(r#""data":[{"city":"Oslo","id":1}]"#), "{raw}");
+    let past_end: Value = hub(&app, &format!("/hub/{slug}/cities?limit=50&offset=3"), None).await.json().await.unwrap();
+    assert_eq!(past_end["data"], json!([]));
+    assert_eq!(past_end["meta"]["count"], 3);
+    let last: Value = hub(&app, &format!("/hub/{slug}/cities?limit=2&offset=2"), None).await.json().await.unwrap();
+    assert_eq!(last["data"], json!([{"city": "Zürich", "id": 3}]));
+    let max: Value = hub(&app, &format!("/hub/{slug}/cities?limit=50"), None).await.json().await.unwrap();
+    assert_eq!(max["meta"]["limit"], 50);
+}
+
+#[tokio::test]
+async fn csv_output_quotes_commas_quotes_newlines_and_keeps_unicode() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = admin_key(&app).await;
+    let records = json!({"name": "notes", "primary_key": "id", "records": [
+        {"id": 1, "text": "plain"},
+        {"id": 2, "text": "comma, inside"},
+        {"id": 3, "text": "say \"hi\""},
+        {"id": 4, "text": "two\nlines"},
+        {"id": 5, "text": "日本語 – ünïcode 🚀"},
+    ]});
+    let ds = post_json(&app, reqwest::Method::POST, "/api/v1/datasets", &key, records).await;
+    assert_eq!(ds.status, StatusCode::CREATED, "{}", ds.body);
+    let c = post_json(&app, reqwest::Method::POST, "/api/v1/collections", &key, json!({"name": "notes", "dataset_id": ds.body["id"]})).await;
+    post_json(&app, reqwest::Method::POST, "/api/v1/endpoints", &key, json!({"path": "notes", "collection_id": c.body["id"], "access": "public"})).await;
+    let res = reqwest::Client::new().get(format!("{}/hub/{slug}/notes", app.address)).header("Accept", "text/csv").send().await.unwrap();
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert_eq!(
+        res.text().await.unwrap(),
+        "id,text\n1,plain\n2,\"comma, inside\"\n3,\"say \"\"hi\"\"\"\n4,\"two\nlines\"\n5,日本語 – ünïcode 🚀\n"
+    );
+}
+
+#[tokio::test]
+async fn public_members_and_keys_endpoints_admit_whom_they_should() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    publish(&app, &key, CITIES, "open", "public").await;
+    publish(&app, &key, CITIES, "team", "members").await;
+    publish(&app, &key, CITIES, "partners", "keys").await;
+    let member = app.with_member(&admin, "bob@example.com", &["data.read"]).await;
+    let reader = member.new_key("reader", &["data.read"]).await;
+    let no_read = admin.new_key("writer only", &["data.write"]).await;
+
+    let status = |r: reqwest::Response| r.status();
+    assert_eq!(status(hub(&app, &format!("/hub/{slug}/open"), None).await), StatusCode::OK);
+    assert_eq!(status(hub(&app, &format!("/hub/{slug}/open"), Some("khp_garbage")).await), StatusCode::OK, "a public endpoint ignores keys");
+    assert_eq!(status(hub(&app, &format!("/hub/{slug}/team"), Some(&reader)).await), StatusCode::OK);
+
+    let code = |r: reqwest::Response| async move { r.json::<Value>().await.unwrap()["error"]["code"].as_str().unwrap().to_owned() };
+    assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), None).await).await, "missing_key");
+    assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), Some("khp_garbage")).await).await, "malformed_key");
+    assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), Some(&no_read)).await).await, "insufficient_permission");
+    assert_eq!(code(hub(&app, &format!("/hub/{slug}/partners"), Some(&reader)).await).await, "endpoint_not_allowed");
+    assert_eq!(code(hub(&app, &format!("/hub/{slug}/nothing-here"), Some(&reader)).await).await, "not_found");
+    assert_eq!(code(hub(&app, "/hub/no-such-workspace/team", Some(&reader)).await).await, "not_found");
+
+    // The owner losing data.read takes effect at once.
+    let bob = admin.member_id("bob@example.com").await;
+    let res = admin.post_form(&format!("/admin/members/{bob}"), &format!("/admin/members/{bob}/role"), &[("role", "member")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), Some(&reader)).await).await, "insufficient_permission");
+
+    // Discovery lists what the caller may read.
+    let open: Value = hub(&app, &format!("/hub/{slug}"), None).await.json().await.unwrap();
+    let paths = |v: &Value| v["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(paths(&open), ["open"]);
+    let with_key: Value = hub(&app, &format!("/hub/{slug}"), Some(&key)).await.json().await.unwrap();
+    assert_eq!(paths(&with_key), ["open", "team"]);
+    assert_eq!(with_key["endpoints"][1]["count"], 3);
+    assert_eq!(with_key["endpoints"][1]["fields"], json!(["id", "city", "population", "founded", "capital"]));
+    assert_eq!(with_key["endpoints"][1]["url"], format!("/hub/{slug}/team"));
+}
+
+#[tokio::test]
+async fn another_workspaces_data_is_not_found() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "cities", "members").await;
+    let collection = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().unwrap();
+    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    // A second workspace of the same admin, with its own key.
+    let res = admin.post_form("/account", "/workspaces", &[("workspace_name", "Finance")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let other = admin.new_key("finance", &["data.read", "data.write", "hub_keys.manage"]).await;
+    assert_eq!(app.api("/api/v1/me", &other).await.body["workspace"]["name"], "Finance");
+    for path in [
+        format!("/api/v1/datasets/{id}"),
+        format!("/api/v1/datasets/{id}/records"),
+        format!("/api/v1/collections/{collection}"),
+        format!("/api/v1/endpoints/{endpoint}"),
+        format!("/hub/{slug}/cities"),
+        format!("/hub/{slug}"),
+    ] {
+        let r = app.api(&path, &other).await;
+        assert_eq!((r.status, r.code.as_deref()), (StatusCode::NOT_FOUND, Some("not_found")), "{path}");
+    }
+    let del = post_json(&app, reqwest::Method::DELETE, &format!("/api/v1/datasets/{id}"), &other, json!({})).await;
+    assert_eq!(del.status, StatusCode::NOT_FOUND);
+    assert_eq!(rows(&app, id).await, 3);
+    // Pages too.
+    let page = admin.get(&format!("/datahub/datasets/{id}")).await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND, "the admin now works in Finance");
+}
+
+#[tokio::test]
+async fn permissions_decide_who_reads_writes_and_publishes() {
+    let app = TestApp::spawn().await;
+    let (admin, key, _slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "cities", "members").await;
+    let member = app.with_member(&admin, "reader@example.com", &["data.read"]).await;
+    let read_key = member.new_key("r", &["data.read"]).await;
+    assert_eq!(app.api("/api/v1/datasets", &read_key).await.status, StatusCode::OK);
+    let refused = post_json(&app, reqwest::Method::POST, &format!("/api/v1/datasets/{id}/records"), &read_key, json!([{"id": 7}])).await;
+    assert_eq!((refused.status, refused.code.as_deref()), (StatusCode::FORBIDDEN, Some("insufficient_permission")));
+    let refused = post_json(&app, reqwest::Method::POST, "/api/v1/collections", &read_key, json!({"name": "x", "dataset_id": id})).await;
+    assert_eq!(refused.code.as_deref(), Some("insufficient_permission"));
+    // Pages: the reader sees the rows but no upload or delete forms, and posting is refused.
+    let html = member.get_html(&format!("/datahub/datasets/{id}")).await;
+    assert!(html.contains("Bergen, Vestland"));
+    assert!(!html.contains("Delete dataset"));
+    let res = member.post_form(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(rows(&app, id).await, 3);
+    // Someone without data.read does not see Data Hub at all.
+    let none = app.with_member(&admin, "none@example.com", &[]).await;
+    assert_eq!(none.get("/datahub/datasets").await.status(), StatusCode::FORBIDDEN);
+    assert!(!none.get_html("/").await.contains("Data Hub"));
+}
+
+#[tokio::test]
+async fn collections_and_endpoints_refuse_bad_input_with_the_field() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, _slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "cities", "members").await;
+    let post = |path: &'static str, body: Value| post_json(&app, reqwest::Method::POST, path, &key, body);
+    for (body, field) in [
+        (json!({"name": "", "dataset_id": id}), "name"),
+        (json!({"name": "c cities", "dataset_id": id}), "name"),
+        (json!({"name": "n", "dataset_id": 999}), "dataset_id"),
+        (json!({"name": "n", "dataset_id": id, "fields": ["nope"]}), "fields"),
+        (json!({"name": "n", "dataset_id": id, "fields": ["city"], "order": "-id"}), "order"),
+        (json!({"name": "n", "dataset_id": id, "max_limit": 20000}), "max_limit"),
+        (json!({"name": "n", "dataset_id": id, "default_limit": 0}), "default_limit"),
+        (json!({"name": "Bad\u{202E}name", "dataset_id": id}), "name"),
+    ] {
+        let r = post("/api/v1/collections", body.clone()).await;
+        assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{body}");
+        assert_eq!(r.body["error"]["field"], field, "{body}: {}", r.body);
+    }
+    let c = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().unwrap();
+    for (body, field) in [
+        (json!({"path": "Has Caps", "collection_id": c, "access": "public"}), "path"),
+        (json!({"path": "a//b", "collection_id": c, "access": "public"}), "path"),
+        (json!({"path": "cities", "collection_id": c, "access": "public"}), "path"),
+        (json!({"path": "x", "collection_id": 999, "access": "public"}), "collection_id"),
+        (json!({"path": "x", "collection_id": c, "access": "everyone"}), "access"),
+        (json!({"path": "x", "collection_id": c, "access": "keys", "hub_key_ids": [5]}), "hub_key_ids"),
+    ] {
+        let r = post("/api/v1/endpoints", body.clone()).await;
+        assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{body}");
+        assert_eq!(r.body["error"]["field"], field, "{body}: {}", r.body);
+    }
+    // Every change is in the audit log with who and from where.
+    let n = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action IN ('dataset.created', 'collection.created', 'endpoint.created') AND ip IS NOT NULL AND actor_user_id IS NOT NULL").await;
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn deleting_a_dataset_lists_what_breaks_and_takes_it_along() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "geo/cities", "public").await;
+    // Without JavaScript the delete button leads to a confirmation naming what goes.
+    let res = admin.post_unconfirmed(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("c geo/cities (served at geo/cities)"), "{html}");
+    assert_eq!(rows(&app, id).await, 3, "nothing deleted before the confirmation");
+    let res = admin.post_form(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM data_collections").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM endpoints").await, 0);
+    assert_eq!(hub(&app, &format!("/hub/{slug}/geo/cities"), None).await.status(), StatusCode::NOT_FOUND);
+    let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'dataset.deleted' AND detail LIKE '%c geo/cities%'").await;
+    assert_eq!(audit, 1);
+    // The rows go in the background.
+    for _ in 0..50 {
+        if rows(&app, id).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the deleted dataset's rows were not removed");
+}
+
+#[tokio::test]
+async fn the_workspace_slug_can_change_and_old_urls_stop_working() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    assert_eq!(slug, "analytics");
+    publish(&app, &key, CITIES, "cities", "public").await;
+    assert_eq!(hub(&app, "/hub/analytics/cities", None).await.status(), StatusCode::OK);
+    let bad = admin.post_form("/admin/workspace", "/admin/workspace/slug", &[("slug", "Not OK")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("Use only lowercase letters"));
+    let ok = admin.post_form("/admin/workspace", "/admin/workspace/slug", &[("slug", "sales-eu")]).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(hub(&app, "/hub/analytics/cities", None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(hub(&app, "/hub/sales-eu/cities", None).await.status(), StatusCode::OK);
+    assert_eq!(app.api("/api/v1/me", &key).await.body["workspace"]["slug"], "sales-eu");
+}
+
+#[tokio::test]
+async fn page_uploads_check_csrf_size_and_show_the_preview() {
+    let app = TestApp::spawn_with(|s| s.upload_max_bytes = 64 * 1024).await;
+    let admin = app.with_admin().await;
+    let html = admin.get_html("/datahub/datasets").await;
+    assert!(html.contains("up to 64 KB"), "the limit is stated on the form");
+    let token = crate::helpers::csrf_token(&html);
+    let send = |token: String, bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token)
+            .part("file", reqwest::multipart::Part::bytes(bytes).file_name("people.csv"));
+        admin.http.post(format!("{}/datahub/datasets/upload", app.address)).header("Origin", &app.address).multipart(form).send()
+    };
+    let forged = send("wrong".into(), b"id
+1
+".to_vec()).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let big = send(token.clone(), vec![b'a'; 70 * 1024]).await.unwrap();
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(big.text().await.unwrap().contains("larger than the limit of 64 KB"));
+    let staged = std::fs::read_dir(app.data_dir.path().join("uploads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(staged, 0, "refused uploads are not kept");
+
+    let csv = "id;name;zip\n1;Ada;0150\n2;Grace;2000\n".as_bytes().to_vec();
+    let preview = send(token.clone(), csv).await.unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    let html = preview.text().await.unwrap();
+    assert!(html.contains("CSV (semicolon-separated), 2 records, 3 columns"), "{html}");
+    assert!(html.contains(r#"<option value="text" selected>text</option>"#), "zip codes with a leading zero stay text");
+    let upload = crate::helpers::attr_after(&html, r#"name="upload" value=""#).unwrap();
+    // The name is taken by nobody; the key is chosen by column index; a dropped column is not stored.
+    let fields = [
+        ("upload", upload.as_str()), ("name", "People"),
+        ("source-0", "id"), ("name-0", "id"), ("type-0", "integer"), ("keep-0", "yes"),
+        ("source-1", "name"), ("name-1", "full name"), ("type-1", "text"), ("keep-1", "yes"),
+        ("source-2", "zip"), ("name-2", "zip"), ("type-2", "text"),
+        ("primary_key", "0"),
+    ];
+    let res = admin.post_raw("/datahub/datasets", &token, &fields).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    let ds = app.count("SELECT COUNT(*) AS n FROM datasets WHERE name = 'People' AND primary_key = 'id' AND columns LIKE '%full name%' AND columns NOT LIKE '%zip%'").await;
+    assert_eq!(ds, 1);
+    let staged = std::fs::read_dir(app.data_dir.path().join("uploads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(staged, 0, "the staged file is removed after the import");
+}
