@@ -10,6 +10,11 @@
 #   key check      ping with a key ÷ static file         ≥ 0.50  (verification is a hash + map lookup)
 #   scaling        ping with 100k keys ÷ with 1 key      ≥ 0.80  (snapshot size must not matter)
 #   memory         RSS with 100k keys ÷ with 1 key       ≤ 4.0   (≈ 16 MiB base + < 500 bytes a key)
+# Data Hub (bench/datahub.sh, run after the key section; ROWS=1000000 by default):
+#   import         rows/s of a 1M-row CSV upload, SQLite  ≥ 100,000 rows/s, peak RSS ≤ 150 MB
+#                  (and on PostgreSQL when PG_URL is reachable; reported, no target)
+#   public page    a ~2 KB page of a public endpoint ÷ static app.js   ≥ 0.50
+#   deep page      offset=990000 ÷ offset=0 (uncached pages)          ≥ 0.50
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
@@ -75,6 +80,7 @@ curl -sf -o /dev/null -H "Authorization: Bearer $SECRET" "$B/api/v1/ping"
 PING_N=$(rps "$B/api/v1/ping" "Authorization: Bearer $SECRET")
 RSS_N=$(rss)
 
+set +e
 python3 - "$STATIC" "$PING_1" "$PING_N" "$RSS_1" "$RSS_N" "$KEYS" <<'PY'
 import sys
 static, ping1, pingn, rss1, rssn, keys = map(float, sys.argv[1:])
@@ -92,3 +98,7 @@ for name, what, ratio, op, target in rows:
     print(f"{name:10} {what:42} {ratio:5.2f}×  target {op} {target}  {'ok' if met else 'MISSED'}")
 sys.exit(0 if ok else 1)
 PY
+KEYS_STATUS=$?
+kill $PID 2>/dev/null || true
+bench/datahub.sh || exit 1
+exit $KEYS_STATUS

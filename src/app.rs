@@ -28,6 +28,7 @@ pub struct Application {
     db: DatabaseConnection,
     keys: Arc<KeyVerifier>,
     hub: Arc<crate::hub::Hub>,
+    data_dir: std::path::PathBuf,
 }
 
 impl Application {
@@ -56,7 +57,7 @@ impl Application {
             csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
         });
         let server = serve(listener, state, &secret)?;
-        Ok(Application { server, port, setup_code, db, keys, hub })
+        Ok(Application { server, port, setup_code, db, keys, hub, data_dir: settings.data_dir.clone() })
     }
 
     pub fn port(&self) -> u16 {
@@ -78,10 +79,22 @@ impl Application {
 
     pub async fn run(self) -> std::io::Result<()> {
         spawn_session_sweeper(self.db.clone());
+        spawn_upload_sweeper(crate::datasets::staging::dir(&self.data_dir));
         self.keys.spawn_watcher();
         self.hub.spawn_watcher();
         self.server.await
     }
+}
+
+/// Uploads nobody came back for (a preview never saved) are removed after a day.
+fn spawn_upload_sweeper(dir: std::path::PathBuf) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            crate::datasets::staging::sweep(&dir).await;
+        }
+    });
 }
 
 fn spawn_session_sweeper(db: DatabaseConnection) {

@@ -120,6 +120,16 @@ async fn a_bad_file_names_the_row_and_column_and_leaves_nothing_behind() {
         let message = r.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(expected), "{file}: {message}");
     }
+    // A duplicate far from the first use, in another write batch (found by the unique index).
+    let mut far = String::from("id,name\n");
+    for i in 1..=6000 {
+        far.push_str(&format!("{},n{i}\n", if i == 4500 { 17 } else { i }));
+    }
+    let r = upload(&app, &key, "far", Some("id"), "far.csv", far.into_bytes()).await;
+    assert_eq!(r.code.as_deref(), Some("invalid_records"));
+    assert_eq!(r.body["error"]["index"], 4499);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Row 4500: the primary key “17” is already used by row 17"), "{message}");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM dataset_rows").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM datasets").await, 0);
     let listed = app.api("/api/v1/datasets", &key).await;
