@@ -58,7 +58,7 @@ start_keyhub() {
   [ -n "$KEY" ] || { echo "bench setup failed ($1)"; cat "$dir/server.log"; exit 2; }
 }
 
-# import → prints "seconds peak_rss_kB"
+# import → sets IMPORT_SECS, IMPORT_HWM (the server's peak RSS, kB) and DATASET
 import_csv() {
   local start end out
   start=$(date +%s.%N)
@@ -66,11 +66,13 @@ import_csv() {
   end=$(date +%s.%N)
   echo "$out" | grep -q "\"count\":$ROWS" || { echo "import failed: ${out:0:300}"; exit 2; }
   DATASET=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  echo "$(echo "$end - $start" | bc -l) $(awk '/VmHWM/ {print $2}' "/proc/$PID/status")"
+  IMPORT_SECS=$(python3 -c "print($end - $start)")
+  IMPORT_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 }
 
 start_keyhub sqlite
-read -r SQLITE_SECS SQLITE_HWM < <(import_csv)
+import_csv
+SQLITE_SECS=$IMPORT_SECS SQLITE_HWM=$IMPORT_HWM
 
 # Publish the dataset: a public endpoint of 20-row pages.
 C=$(curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
@@ -108,7 +110,8 @@ if psql "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1; then
   PG_DB="keyhub_bench_$$"
   psql "$PG_URL" -q -c "CREATE DATABASE $PG_DB" >/dev/null
   start_keyhub postgres "${PG_URL%/*}/$PG_DB"
-  read -r PG_SECS PG_HWM < <(import_csv)
+  import_csv
+  PG_SECS=$IMPORT_SECS PG_HWM=$IMPORT_HWM
   kill "$PID" 2>/dev/null || true; sleep 0.5
   psql "$PG_URL" -q -c "DROP DATABASE $PG_DB WITH (FORCE)" >/dev/null || true
 else
