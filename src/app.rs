@@ -171,6 +171,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/datasets", web::get().to(datahub::datasets::list))
                 .route("/datasets", web::post().to(datahub::datasets::create))
                 .route("/datasets/upload", web::post().to(datahub::datasets::upload))
+                .route("/datasets/new/{token}", web::get().to(datahub::datasets::preview))
                 .route("/datasets/{id}", web::get().to(datahub::datasets::show))
                 .route("/datasets/{id}/download.csv", web::get().to(datahub::datasets::download))
                 .route("/datasets/{id}/delete", web::post().to(datahub::datasets::delete))

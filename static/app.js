@@ -89,6 +89,13 @@
     });
   });
 
+  // A page that comes back with a refused form (after its redirect) puts the
+  // cursor in the first field in error, as an htmx swap does.
+  document.addEventListener("DOMContentLoaded", function () {
+    var invalid = document.querySelector("main [aria-invalid=true]");
+    if (invalid && document.activeElement === document.body) invalid.focus();
+  });
+
   // After an htmx swap, focus goes where the eyes go: a field in error, the
   // new secret or link, or the message; never back to <body>.
   // Elements mark themselves with data-focus-after-swap (optionally naming a

@@ -206,7 +206,7 @@ pub struct Paging {
     offset: Option<String>,
 }
 
-/// Records of a dataset in row order: `{"meta": {"count", "limit", "offset"}, "data": [...]}`.
+/// Records of a dataset in row order: `{"meta": {"name", "count", "limit", "offset"}, "data": [...]}`.
 /// `limit` 1–1000 (default 100). Needs `data.read`.
 #[utoipa::path(
     get,
@@ -235,17 +235,12 @@ pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, i
         Some(v) => v.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64 / 2).ok_or_else(|| bad("offset", "offset must be a whole number, 0 or more."))?,
     };
     let page = store::read(&state.db, &ds, &store::ReadQuery { limit, offset, ..Default::default() }).await?;
-    let cols = store::columns(&ds);
-    let data: Vec<serde_json::Value> = page
-        .rows
-        .iter()
-        .map(|row| {
-            let obj: serde_json::Map<String, serde_json::Value> =
-                cols.iter().enumerate().map(|(i, c)| (c.name.clone(), row.get(i).cloned().unwrap_or_default())).collect();
-            serde_json::Value::Object(obj)
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"meta": {"count": page.count, "limit": limit, "offset": offset}, "data": data})))
+    // Fields in column order, as a collection over all columns would give them.
+    let names: Vec<String> = store::columns(&ds).into_iter().map(|c| c.name).collect();
+    let all: Vec<usize> = (0..names.len()).collect();
+    let q = crate::domain::datahub::HubQuery { limit, offset, order: None, filters: vec![], format: crate::domain::datahub::Format::Json };
+    let body = crate::hub::render_json(&ds.name, &names, &all, &q, &page.rows, page.count);
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 async fn write(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: i64, replace: bool) -> Result<HttpResponse, ApiError> {

@@ -116,11 +116,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewDataset<'_>) -> Result<Op
     }
     .insert(db)
     .await;
-    match res {
-        Ok(m) => Ok(Some(m)),
-        Err(e) if crate::store::is_unique_violation(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    crate::store::unless_taken(res)
 }
 
 enum Mode {

@@ -77,11 +77,7 @@ pub async fn save_collection(
             m.insert(db).await
         }
     };
-    match res {
-        Ok(c) => Ok(Some(c)),
-        Err(e) if crate::store::is_unique_violation(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    crate::store::unless_taken(res)
 }
 
 pub async fn collections(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<collections::Model>, DbErr> {
@@ -139,11 +135,7 @@ pub async fn save_endpoint(
             m.insert(db).await
         }
     };
-    match res {
-        Ok(e) => Ok(Some(e)),
-        Err(e) if crate::store::is_unique_violation(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    crate::store::unless_taken(res)
 }
 
 pub async fn endpoints(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<endpoints::Model>, DbErr> {

@@ -65,6 +65,15 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// `None` when a unique index refused the write: a name or path is taken.
+pub fn unless_taken<T>(res: Result<T, DbErr>) -> Result<Option<T>, DbErr> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A transient lock conflict: worth a 503 with Retry-After, not a 500.
 pub fn is_busy(err: &DbErr) -> bool {
     let text = err.to_string();

@@ -43,6 +43,11 @@ impl Retry {
         self.values.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
+    /// Every field as it was posted, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.values
+    }
+
     /// Every value of a repeated field (checkboxes).
     pub fn values(&self, name: &str) -> Vec<String> {
         self.values.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()

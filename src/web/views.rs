@@ -163,3 +163,29 @@ pub fn query_base(path: &str, pairs: &[(&str, &str)]) -> String {
     }
     out
 }
+
+/// A sortable column header: its link and its `aria-sort` state.
+pub struct SortHeader {
+    pub label: String,
+    pub href: String,
+    pub aria_sort: &'static str,
+}
+
+impl SortHeader {
+    /// The header of a list at `path` (other query parameters in `keep`):
+    /// clicking the current column flips its direction.
+    pub fn new(path: &str, keep: &[(&str, &str)], key: &str, label: &str, current: bool, descending: bool) -> SortHeader {
+        let dir = if current && !descending { "desc" } else { "asc" };
+        let mut pairs = keep.to_vec();
+        pairs.extend([("sort", key), ("dir", dir)]);
+        SortHeader {
+            label: label.to_owned(),
+            href: query_base(path, &pairs).trim_end_matches(['&', '?']).to_owned(),
+            aria_sort: match (current, descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            },
+        }
+    }
+}

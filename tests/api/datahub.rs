@@ -525,9 +525,11 @@ async fn page_uploads_check_csrf_size_and_show_the_preview() {
     assert_eq!(staged, 0, "refused uploads are not kept");
 
     let csv = "id;name;zip\n1;Ada;0150\n2;Grace;2000\n".as_bytes().to_vec();
-    let preview = send(token.clone(), csv).await.unwrap();
-    assert_eq!(preview.status(), StatusCode::OK);
-    let html = preview.text().await.unwrap();
+    let uploaded = send(token.clone(), csv).await.unwrap();
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER, "the preview has its own address");
+    let preview_url = crate::helpers::location(&uploaded);
+    assert!(preview_url.starts_with("/datahub/datasets/new/"), "{preview_url}");
+    let html = admin.get_html(&preview_url).await;
     assert!(html.contains("CSV (semicolon-separated), 2 records, 3 columns"), "{html}");
     assert!(html.contains(r#"<option value="text" selected>text</option>"#), "zip codes with a leading zero stay text");
     let upload = crate::helpers::attr_after(&html, r#"name="upload" value=""#).unwrap();

@@ -13,7 +13,7 @@ use crate::domain::{Permission, PermissionSet, Role, tokens};
 use crate::store::audit::Target;
 use crate::store::members::{ChangeError, MemberRow};
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::{KeyRow, Pager, PermissionChoice, all_permission_choices, event_by, key_row, query_base};
+use crate::web::views::{KeyRow, Pager, PermissionChoice, SortHeader, all_permission_choices, event_by, key_row, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 use crate::state::AppState;
 
@@ -25,13 +25,6 @@ pub struct MemberListItem {
     pub disabled: bool,
     pub is_self: bool,
     pub permissions: String,
-}
-
-/// A sortable column header: its link and its `aria-sort` state.
-pub struct SortHeader {
-    pub label: &'static str,
-    pub href: String,
-    pub aria_sort: &'static str,
 }
 
 #[derive(Template)]
@@ -83,19 +76,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: web::Que
     sort_rows(&mut rows, sort, descending);
     let headers = SORTS
         .iter()
-        .map(|(key, label)| {
-            let current = *key == sort;
-            let dir = if current && !descending { "desc" } else { "asc" };
-            SortHeader {
-                label,
-                href: query_base(urls::MEMBERS, &[("q", &query.q), ("sort", key), ("dir", dir)]).trim_end_matches(['&', '?']).to_owned(),
-                aria_sort: match (current, descending) {
-                    (false, _) => "none",
-                    (true, false) => "ascending",
-                    (true, true) => "descending",
-                },
-            }
-        })
+        .map(|(key, label)| SortHeader::new(urls::MEMBERS, &[("q", &query.q)], key, label, *key == sort, descending))
         .collect();
     let dir = if descending { "desc" } else { "asc" };
     let pager = Pager::new(query.page.unwrap_or(1), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q), ("sort", sort), ("dir", dir)]));

@@ -99,8 +99,12 @@ async fn list_page(state: &AppState, user: &CurrentUser, form: NewForm, errors: 
     render(status, &page)
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
+    if let Some(r) = crate::web::retry::take(&req, urls::COLLECTIONS) {
+        let form = NewForm { name: r.value("name"), description: r.value("description"), dataset_id: r.value("dataset_id") };
+        return list_page(&state, &user, form, r.errors, StatusCode::OK).await;
+    }
     let form = NewForm { dataset_id: q.dataset.map(|d| d.to_string()).unwrap_or_default(), ..Default::default() };
     list_page(&state, &user, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -129,6 +133,10 @@ pub async fn create(
         Err(ManageError::Field(f, m)) => {
             let mut errors = FieldErrors::default();
             errors.add(f, m);
+            let values = [("name", form.name.as_str()), ("description", &form.description), ("dataset_id", &form.dataset_id)];
+            if let Some(back) = crate::web::retry::back_to(&req, urls::COLLECTIONS, &values, &errors) {
+                return Ok(back);
+            }
             list_page(&state, &user, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
@@ -202,9 +210,14 @@ async fn preview(state: &AppState, c: &data_collections::Model, d: &datasets::Mo
     Ok(String::from_utf8_lossy(&body).replace("},{", "},\n {"))
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let (c, d) = find(&state, &user, *id).await?;
+    if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::COLLECTIONS, c.id)) {
+        let fields = posted_fields(r.pairs(), &store::columns(&d));
+        let values = (r.value("name"), r.value("description"), fields, r.value("order"), r.value("default_limit"), r.value("max_limit"));
+        return page(&state, &user, c, d, values, r.errors, StatusCode::OK).await;
+    }
     let exposed: Option<Vec<String>> = c.fields.as_deref().and_then(|f| serde_json::from_str(f).ok());
     let fields = choices(&store::columns(&d), exposed.as_deref());
     let (order, default_limit, max_limit) = (c.sort_order.clone().unwrap_or_default(), c.default_limit.to_string(), c.max_limit.to_string());
@@ -248,6 +261,22 @@ async fn page(
     render(status, &p)
 }
 
+/// The fields as the settings form posted them: exposed or not, and where.
+fn posted_fields(form: &[(String, String)], columns: &[Column]) -> Vec<FieldChoice> {
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    columns
+        .iter()
+        .enumerate()
+        .map(|(index, col)| FieldChoice {
+            index,
+            name: col.name.clone(),
+            kind: col.kind.as_str(),
+            exposed: get(&format!("expose-{index}")) == "yes",
+            position: get(&format!("position-{index}")).trim().parse().unwrap_or(index + 1),
+        })
+        .collect()
+}
+
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -259,17 +288,7 @@ pub async fn update(
     let (c, d) = find(&state, &user, *id).await?;
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let columns = store::columns(&d);
-    let mut fields: Vec<FieldChoice> = columns
-        .iter()
-        .enumerate()
-        .map(|(index, col)| FieldChoice {
-            index,
-            name: col.name.clone(),
-            kind: col.kind.as_str(),
-            exposed: get(&format!("expose-{index}")) == "yes",
-            position: get(&format!("position-{index}")).trim().parse().unwrap_or(index + 1),
-        })
-        .collect();
+    let fields = posted_fields(&form, &columns);
     let mut chosen: Vec<&FieldChoice> = fields.iter().filter(|f| f.exposed).collect();
     chosen.sort_by_key(|f| (f.position, f.index));
     let names: Vec<String> = chosen.iter().map(|f| f.name.clone()).collect();
@@ -292,7 +311,10 @@ pub async fn update(
         Err(ManageError::Field(f, m)) => {
             let mut errors = FieldErrors::default();
             errors.add(f, m);
-            fields.sort_by_key(|f| f.index);
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            if let Some(back) = crate::web::retry::back_to(&req, &format!("{}/{}", urls::COLLECTIONS, c.id), &pairs, &errors) {
+                return Ok(back);
+            }
             let values = (get("name"), get("description"), fields, get("order"), get("default_limit"), get("max_limit"));
             page(&state, &user, c, d, values, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }

@@ -19,7 +19,7 @@ use crate::entities::datasets;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::multipart::{self as mp, UploadError};
-use crate::web::views::{Pager, fmt_time, query_base};
+use crate::web::views::{Pager, SortHeader, fmt_time, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub fn actor(user: &CurrentUser, req: &HttpRequest, state: &AppState) -> Actor {
@@ -93,9 +93,21 @@ async fn list_page(state: &AppState, user: &CurrentUser, errors: FieldErrors, st
     render(status, &page)
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
-    list_page(&state, &user, FieldErrors::default(), StatusCode::OK).await
+    let errors = crate::web::retry::take(&req, urls::DATASETS).map(|r| r.errors).unwrap_or_default();
+    list_page(&state, &user, errors, StatusCode::OK).await
+}
+
+/// A refused upload: back to the list with the message (a plain form post),
+/// or the list rendered with it (htmx, scripts).
+async fn upload_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser, message: String, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    errors.add("file", message);
+    if let Some(back) = crate::web::retry::back_to(req, urls::DATASETS, &[], &errors) {
+        return Ok(back);
+    }
+    list_page(state, user, errors, status).await
 }
 
 /// Reads a page's multipart form: CSRF and origin checked before the file is stored.
@@ -150,40 +162,85 @@ pub struct ColumnChoice {
     pub keep: bool,
 }
 
-/// Step 1: the file is stored and read once; the preview shows what was found.
+/// Step 1: the file is stored and checked; its preview has its own URL, so a
+/// refresh or "back" shows it again.
 pub async fn upload(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, body: Multipart) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataWrite)?;
     let upload = match read_upload(&req, &state, &user, body).await {
         Ok(u) => u,
         Err(e) => {
             let (status, message) = upload_problem(&state, e)?;
-            let mut errors = FieldErrors::default();
-            errors.add("file", message);
-            return list_page(&state, &user, errors, status).await;
+            return upload_refused(&req, &state, &user, message, status).await;
         }
     };
     let Some(staged) = upload.file else {
-        let mut errors = FieldErrors::default();
-        errors.add("file", "Choose a CSV, JSON or NDJSON file to upload.");
-        return list_page(&state, &user, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let message = "Choose a CSV, JSON or NDJSON file to upload.".to_owned();
+        return upload_refused(&req, &state, &user, message, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    if let Err(e) = parse::detect(&staged.path, &staged.file_name) {
+        staging::remove(&staging::dir(&state.settings.data_dir), &staged).await;
+        return upload_refused(&req, &state, &user, import_message(e)?, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    Ok(see_other(&preview_url(&staged.token)))
+}
+
+fn preview_url(token: &str) -> String {
+    format!("{}/new/{token}", urls::DATASETS)
+}
+
+/// Step 2's page: the file read once, its columns with inferred types (or as
+/// the user left them after a refused save), and its first rows.
+pub async fn preview(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataWrite)?;
+    let dir = staging::dir(&state.settings.data_dir);
+    let Some(staged) = staging::find(&dir, &token, (user.workspace_id(), user.user.id)).await else {
+        Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
+        return Ok(see_other(urls::DATASETS));
     };
     let analysis = match analyze(&staged).await {
         Ok(a) => a,
         Err(e) => {
-            staging::remove(&staging::dir(&state.settings.data_dir), &staged).await;
-            let mut errors = FieldErrors::default();
-            errors.add("file", import_message(e)?);
-            return list_page(&state, &user, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+            staging::remove(&dir, &staged).await;
+            return upload_refused(&req, &state, &user, import_message(e)?, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let suggested = staged.file_name.rsplit_once('.').map_or(staged.file_name.as_str(), |(stem, _)| stem).to_owned();
-    let columns = analysis
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(index, c)| ColumnChoice { index, source: c.source.clone(), name: c.name.clone(), kind: c.kind, keep: true })
-        .collect();
-    render(StatusCode::OK, &preview_page(&user, &staged, &analysis, suggested, columns, String::new(), FieldErrors::default()))
+    let page = match crate::web::retry::take(&req, &preview_url(&staged.token)) {
+        Some(r) => {
+            let form = r.pairs().to_vec();
+            let (choices, _) = column_choices(&form);
+            let get = |k: &str| r.value(k);
+            preview_page(&user, &staged, &analysis, get("name"), choices, get("primary_key"), r.errors)
+        }
+        None => {
+            let suggested = staged.file_name.rsplit_once('.').map_or(staged.file_name.as_str(), |(stem, _)| stem).to_owned();
+            let columns = analysis
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(index, c)| ColumnChoice { index, source: c.source.clone(), name: c.name.clone(), kind: c.kind, keep: true })
+                .collect();
+            preview_page(&user, &staged, &analysis, suggested, columns, String::new(), FieldErrors::default())
+        }
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The columns as posted by the preview form, and the dataset columns they make.
+fn column_choices(form: &[(String, String)]) -> (Vec<ColumnChoice>, Vec<Column>) {
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut choices = Vec::new();
+    for index in 0.. {
+        let Some(source) = form.iter().find(|(n, _)| *n == format!("source-{index}")).map(|(_, v)| v.clone()) else { break };
+        choices.push(ColumnChoice {
+            index,
+            name: get(&format!("name-{index}")),
+            kind: ColumnType::parse(&get(&format!("type-{index}"))).unwrap_or(ColumnType::Text),
+            keep: get(&format!("keep-{index}")) == "yes",
+            source,
+        });
+    }
+    let columns = choices.iter().filter(|c| c.keep).map(|c| Column { name: c.name.trim().to_owned(), source: c.source.clone(), kind: c.kind }).collect();
+    (choices, columns)
 }
 
 fn preview_page(
@@ -238,19 +295,8 @@ pub async fn create(
         Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
         return Ok(see_other(urls::DATASETS));
     };
-    let mut choices = Vec::new();
-    for index in 0.. {
-        let Some(source) = form.iter().find(|(n, _)| *n == format!("source-{index}")).map(|(_, v)| v.clone()) else { break };
-        choices.push(ColumnChoice {
-            index,
-            name: get(&format!("name-{index}")),
-            kind: ColumnType::parse(&get(&format!("type-{index}"))).unwrap_or(ColumnType::Text),
-            keep: get(&format!("keep-{index}")) == "yes",
-            source,
-        });
-    }
+    let (choices, columns) = column_choices(&form);
     let kept: Vec<&ColumnChoice> = choices.iter().filter(|c| c.keep).collect();
-    let columns: Vec<Column> = kept.iter().map(|c| Column { name: c.name.trim().to_owned(), source: c.source.clone(), kind: c.kind }).collect();
     let pk_index: Option<usize> = get("primary_key").parse().ok();
     let mut errors = FieldErrors::default();
     let primary_key = match pk_index.and_then(|i| choices.get(i)) {
@@ -292,6 +338,10 @@ pub async fn create(
             }
         }
     }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if let Some(back) = crate::web::retry::back_to(&req, &preview_url(&staged.token), &pairs, &errors) {
+        return Ok(back);
+    }
     let analysis = match analyze(&staged).await {
         Ok(a) => a,
         Err(e) => {
@@ -312,12 +362,6 @@ pub struct RowsQuery {
     #[serde(default)]
     dir: String,
     page: Option<u64>,
-}
-
-pub struct SortHeader {
-    pub label: String,
-    pub href: String,
-    pub aria_sort: &'static str,
 }
 
 pub struct Breakage {
@@ -366,6 +410,7 @@ async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Vec<Breakage>
 }
 
 pub async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
@@ -373,7 +418,20 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
-    dataset_page(&state, &user, ds, &query, FieldErrors::default(), StatusCode::OK).await
+    let errors = crate::web::retry::take(&req, &format!("{}/{}", urls::DATASETS, ds.id)).map(|r| r.errors).unwrap_or_default();
+    dataset_page(&state, &user, ds, &query, errors, StatusCode::OK).await
+}
+
+/// A refused replace or append: back to the dataset page with the message
+/// beside the form that failed (plain posts), or that page rendered with it.
+async fn write_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser, ds: datasets::Model, field: &str, message: String, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    errors.add(field, message);
+    if let Some(back) = crate::web::retry::back_to(req, &format!("{}/{}", urls::DATASETS, ds.id), &[], &errors) {
+        return Ok(back);
+    }
+    let query = RowsQuery { q: String::new(), sort: String::new(), dir: String::new(), page: None };
+    dataset_page(state, user, ds, &query, errors, status).await
 }
 
 async fn dataset_page(
@@ -392,16 +450,7 @@ async fn dataset_page(
         .iter()
         .map(|c| {
             let current = sort_index.is_some_and(|i| columns[i].name == c.name);
-            let dir = if current && !descending { "desc" } else { "asc" };
-            SortHeader {
-                label: c.name.clone(),
-                href: query_base(&base, &[("q", &query.q), ("sort", &c.name), ("dir", dir)]).trim_end_matches(['&', '?']).to_owned(),
-                aria_sort: match (current, descending) {
-                    (false, _) => "none",
-                    (true, false) => "ascending",
-                    (true, true) => "descending",
-                },
-            }
+            SortHeader::new(&base, &[("q", &query.q)], &c.name, &c.name, current, descending)
         })
         .collect();
     let page_no = query.page.unwrap_or(1).max(1);
@@ -499,19 +548,15 @@ pub async fn write(
     };
     let ds = find(&state, &user, id).await?;
     let field = if replace { "replace" } else { "append" };
-    let mut errors = FieldErrors::default();
-    let query = RowsQuery { q: String::new(), sort: String::new(), dir: String::new(), page: None };
     let upload = match read_upload(&req, &state, &user, body).await {
         Ok(u) => u,
         Err(e) => {
             let (status, message) = upload_problem(&state, e)?;
-            errors.add(field, message);
-            return dataset_page(&state, &user, ds, &query, errors, status).await;
+            return write_refused(&req, &state, &user, ds, field, message, status).await;
         }
     };
     let Some(staged) = upload.file else {
-        errors.add(field, "Choose a file to upload.");
-        return dataset_page(&state, &user, ds, &query, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return write_refused(&req, &state, &user, ds, field, "Choose a file to upload.".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let dir = staging::dir(&state.settings.data_dir);
     let result = match parse::detect(&staged.path, &staged.file_name) {
@@ -523,21 +568,16 @@ pub async fn write(
         Err(e) => Err(e.into()),
     };
     staging::remove(&dir, &staged).await;
-    match result {
+    let message = match result {
         Ok(new) => {
             let what = if replace { format!("Replaced the rows: {} now in", new.row_count) } else { format!("Added rows: {} now in", new.row_count) };
             Flash::push_about(&user.session, "success", what, Some(new.name.clone()));
-            Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)))
+            return Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)));
         }
-        Err(DatasetError::Field(_, m)) => {
-            errors.add(field, m);
-            dataset_page(&state, &user, ds, &query, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(DatasetError::Import(e)) => {
-            errors.add(field, format!("{} Nothing was changed.", import_message(e)?));
-            dataset_page(&state, &user, ds, &query, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+        Err(DatasetError::Field(_, m)) => m,
+        Err(DatasetError::Import(e)) => format!("{} Nothing was changed.", import_message(e)?),
+    };
+    write_refused(&req, &state, &user, ds, field, message, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 pub async fn delete(

@@ -100,8 +100,19 @@ pub struct ListQuery {
     collection: Option<i64>,
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+fn retried(r: &crate::web::retry::Retry) -> EndpointForm {
+    EndpointForm { path: r.value("path"), collection_id: r.value("collection_id"), access: r.value("access") }
+}
+
+fn values(form: &EndpointForm) -> [(&'static str, &str); 3] {
+    [("path", form.path.as_str()), ("collection_id", &form.collection_id), ("access", &form.access)]
+}
+
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
+    if let Some(r) = crate::web::retry::take(&req, urls::ENDPOINTS) {
+        return list_page(&state, &user, retried(&r), r.errors, StatusCode::OK).await;
+    }
     let form = EndpointForm { collection_id: q.collection.map(|c| c.to_string()).unwrap_or_default(), ..Default::default() };
     list_page(&state, &user, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -125,6 +136,9 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
         Err(ManageError::Field(f, m)) => {
             let mut errors = FieldErrors::default();
             errors.add(f, m);
+            if let Some(back) = crate::web::retry::back_to(&req, urls::ENDPOINTS, &values(&form), &errors) {
+                return Ok(back);
+            }
             list_page(&state, &user, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
@@ -167,9 +181,12 @@ async fn endpoint_page(state: &AppState, user: &CurrentUser, e: endpoints::Model
     render(status, &page)
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let e = find(&state, &user, *id).await?;
+    if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::ENDPOINTS, e.id)) {
+        return endpoint_page(&state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
+    }
     let form = EndpointForm { path: e.path.clone(), collection_id: e.collection_id.to_string(), access: e.access.clone() };
     endpoint_page(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -185,6 +202,9 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
         Err(ManageError::Field(f, m)) => {
             let mut errors = FieldErrors::default();
             errors.add(f, m);
+            if let Some(back) = crate::web::retry::back_to(&req, &format!("{}/{}", urls::ENDPOINTS, e.id), &values(&form), &errors) {
+                return Ok(back);
+            }
             endpoint_page(&state, &user, e, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(err) => Err(err.into()),

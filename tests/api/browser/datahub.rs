@@ -61,6 +61,12 @@ async fn upload_publish_and_read(javascript: bool) {
     b.expect_text("\"name\":\"Widget\"").await;
 
     b.click_link("Create an endpoint").await;
+    // A wrong path: the message beside the field, the input kept.
+    b.fill("Path", "Shop/Products").await;
+    b.click_button("Create endpoint").await;
+    b.expect_text("Use only lowercase letters").await;
+    assert_eq!(b.value_of("#f-path").await, "Shop/Products");
+    assert_eq!(b.focused().await.contains("#f-path") || !javascript, true, "focus on the field in error");
     b.fill("Path", "shop/products").await;
     b.click_button("Create endpoint").await;
     b.expect_text("Created the endpoint shop/products").await;
