@@ -40,4 +40,20 @@ expect "admin sees bob" "$(curl -s -b a "$B/admin/members" | grep -c 'bob@exampl
 T=$(curl -s -c b -b b "$B/account" | tok)
 expect "bob signs out" "$(post b "$B/logout" "csrf_token=$T")" "303 $B/login"
 expect "signed out for good" "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -b b "$B/account")" "303 $B/login"
+
+# Data Hub: a dataset from a CSV through the API, published, read as JSON and CSV.
+T=$(curl -s -c a -b a "$B/account/keys" | tok)
+KEY=$(curl -s -c a -b a -d "csrf_token=$T&label=smoke&expires=never&permission=data.read&permission=data.write&permission=hub_keys.manage" "$B/account/keys" |
+  grep -o 'id="new-secret" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//')
+expect "personal key" "$KEY" "khp_"
+printf 'id,city\n1,Oslo\n2,"Bergen, Vestland"\n' > cities.csv
+DS=$(curl -s -H "Authorization: Bearer $KEY" -F name=Cities -F primary_key=id -F file=@cities.csv "$B/api/v1/datasets")
+expect "dataset created" "$DS" '{"id":'
+DS_ID=$(echo "$DS" | sed 's/{"id":\([0-9]*\).*/\1/')
+C=$(curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "{\"name\":\"Cities\",\"dataset_id\":$DS_ID}" "$B/api/v1/collections")
+C_ID=$(echo "$C" | sed 's/{"id":\([0-9]*\).*/\1/')
+curl -s -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "{\"path\":\"geo/cities\",\"collection_id\":$C_ID,\"access\":\"members\"}" "$B/api/v1/endpoints"
+expect "hub JSON" "$(curl -s -H "Authorization: Bearer $KEY" "$B/hub/analytics/geo/cities?limit=1&offset=1")" '{"meta":{"name":"Cities","count":2,"limit":1,"offset":1},"data":[{"id":2,"city":"Bergen, Vestland"}]}'
+expect "hub CSV" "$(curl -s -H "Authorization: Bearer $KEY" "$B/hub/analytics/geo/cities?format=csv" | tr '\n' '|')" 'id,city|1,Oslo|2,"Bergen, Vestland"|'
+expect "hub without a key" "$(curl -s -o /dev/null -w '%{http_code}' "$B/hub/analytics/geo/cities")" "401"
 echo "smoke test passed"

@@ -39,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(errors::not_found)),
     )
     .route("/api/docs", web::get().to(docs::page))
-    .service(web::resource("/hub/{workspace}").get(hub::discover))
-    .service(web::resource("/hub/{workspace}/{path:.+}").get(hub::serve));
+    // HEAD too: HTTP clients and caches check freshness (ETag) that way.
+    .service(web::resource("/hub/{workspace}").get(hub::discover).route(web::head().to(hub::discover)))
+    .service(web::resource("/hub/{workspace}/{path:.+}").get(hub::serve).route(web::head().to(hub::serve)));
 }

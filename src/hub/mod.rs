@@ -227,15 +227,10 @@ pub fn render_json(
     count: u64,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + rows.len() * 64);
-    let meta = serde_json::json!({
-        "name": name,
-        "count": count,
-        "limit": q.limit,
-        "offset": q.offset,
-    });
-    out.extend_from_slice(b"{\"meta\":");
-    let _ = serde_json::to_writer(&mut out, &meta);
-    out.extend_from_slice(b",\"data\":[");
+    // Written by hand to keep the documented order: name, count, limit, offset.
+    let name = serde_json::to_string(name).unwrap_or_default();
+    let meta = format!(r#"{{"meta":{{"name":{name},"count":{count},"limit":{},"offset":{}}},"data":["#, q.limit, q.offset);
+    out.extend_from_slice(meta.as_bytes());
     let names: Vec<String> = fields.iter().map(|f| serde_json::to_string(f).unwrap_or_default()).collect();
     for (n, row) in rows.iter().enumerate() {
         if n > 0 {

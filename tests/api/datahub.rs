@@ -252,6 +252,9 @@ async fn etags_answer_304_and_change_when_the_data_changes() {
     let again = reqwest::Client::new().get(format!("{}{url}", app.address)).header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert!(again.text().await.unwrap().is_empty());
+    let head = reqwest::Client::new().head(format!("{}{url}", app.address)).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
     // Another query is another page, with its own tag.
     let other = hub(&app, &format!("/hub/{slug}/cities?limit=1"), None).await;
     assert_ne!(other.headers()["etag"].to_str().unwrap(), etag);

@@ -366,7 +366,8 @@ pub struct RowsQuery {
 
 pub struct Breakage {
     pub collection: String,
-    pub endpoints: Vec<String>,
+    /// Path, and whether anyone may call it without a key.
+    pub endpoints: Vec<(String, bool)>,
 }
 
 #[derive(Template)]
@@ -404,7 +405,7 @@ async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Vec<Breakage>
         .iter()
         .map(|c| Breakage {
             collection: c.name.clone(),
-            endpoints: endpoints.iter().filter(|e| e.collection_id == c.id).map(|e| e.path.clone()).collect(),
+            endpoints: endpoints.iter().filter(|e| e.collection_id == c.id).map(|e| (e.path.clone(), e.access == "public")).collect(),
         })
         .collect())
 }
@@ -596,7 +597,10 @@ pub async fn delete(
         } else {
             let list: Vec<String> = breaks
                 .iter()
-                .map(|b| if b.endpoints.is_empty() { b.collection.clone() } else { format!("{} (served at {})", b.collection, b.endpoints.join(", ")) })
+                .map(|b| {
+                    let paths: Vec<&str> = b.endpoints.iter().map(|(p, _)| p.as_str()).collect();
+                    if paths.is_empty() { b.collection.clone() } else { format!("{} (served at {})", b.collection, paths.join(", ")) }
+                })
                 .collect();
             format!("Delete this dataset and its {} rows? These collections and their endpoints go with it: {}.", ds.row_count, list.join("; "))
         };
