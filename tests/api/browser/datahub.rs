@@ -66,7 +66,9 @@ async fn upload_publish_and_read(javascript: bool) {
     b.click_button("Create endpoint").await;
     b.expect_text("Use only lowercase letters").await;
     assert_eq!(b.value_of("#f-path").await, "Shop/Products");
-    assert_eq!(b.focused().await.contains("#f-path") || !javascript, true, "focus on the field in error");
+    if javascript {
+        assert!(b.focused().await.contains("#f-path"), "focus on the field in error");
+    }
     b.fill("Path", "shop/products").await;
     b.click_button("Create endpoint").await;
     b.expect_text("Created the endpoint shop/products").await;
