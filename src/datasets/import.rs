@@ -139,22 +139,6 @@ pub async fn analyze(path: PathBuf, format: Format) -> Result<Analysis, ImportEr
     .map_err(|e| ImportError::internal(format!("the import task failed: {e}")))?
 }
 
-/// The columns of records given as JSON (the API's `records`), inferred as for a file.
-pub fn analyze_records(records: &[Value]) -> Result<Vec<Column>, ImportError> {
-    let mut a = Analyzer { names: Vec::new(), index: HashMap::new(), inference: Vec::new(), preview: Vec::new(), fields: HashMap::new() };
-    for (i, v) in records.iter().enumerate() {
-        let row = i as u64 + 1;
-        match v {
-            Value::Object(map) => a.record(row, Record::Object(map.clone()))?,
-            _ => return Err(ImportError::at(row, None, "is not a JSON object.".into())),
-        }
-    }
-    if records.is_empty() {
-        return Err(ImportError::file("There are no records: send at least one."));
-    }
-    Ok(a.names.iter().zip(&a.inference).map(|(n, inf)| Column { name: n.clone(), source: n.clone(), kind: inf.best() }).collect())
-}
-
 /// How the file's columns become the dataset's: each dataset column names the
 /// file column it comes from (`source`), or, for a re-upload, its own name.
 #[derive(Debug, Clone)]
@@ -283,7 +267,9 @@ pub async fn import(
     parsed
 }
 
-/// Writes records given as JSON values (the API's `records`), all or nothing.
+/// Writes records given as JSON values, typed against the plan; the caller
+/// aborts the writer on error. (Typed one by one: the typer's batch never
+/// reaches the size at which it would hand over to a channel.)
 pub async fn write_records(
     db: &DatabaseConnection,
     records: Vec<Value>,

@@ -279,3 +279,65 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    }
+
+    impl Sink for Collect {
+        fn header(&mut self, names: Vec<String>) -> Result<(), ImportError> {
+            self.header = names;
+            Ok(())
+        }
+        fn record(&mut self, _row: u64, record: Record) -> Result<(), ImportError> {
+            match record {
+                Record::Fields(f) => self.rows.push(f),
+                Record::Object(m) => self.rows.push(m.values().map(|v| v.to_string()).collect()),
+            }
+            Ok(())
+        }
+    }
+
+    fn read_bytes(name: &str, bytes: &[u8]) -> (Format, Result<Collect, ImportError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let format = detect(&path, name).unwrap();
+        let mut c = Collect::default();
+        let r = read(&path, format, &mut c).map(|_| c);
+        (format, r)
+    }
+
+    #[test]
+    fn separators_bom_and_blank_lines() {
+        let (f, c) = read_bytes("a.csv", b"\xEF\xBB\xBFid;name\r\n1;\"a;b\"\r\n\r\n2;c\r\n");
+        assert_eq!(f, Format::Csv(b';'));
+        let c = c.unwrap();
+        assert_eq!(c.header, ["id", "name"], "the byte-order mark is not part of the first name");
+        assert_eq!(c.rows, [vec!["1", "a;b"], vec!["2", "c"]]);
+        let (f, _) = read_bytes("b.tsv", b"id\tname\n1\tx\n");
+        assert_eq!(f, Format::Csv(b'\t'));
+        let (f, c) = read_bytes("c.txt", b"{\"a\": 1}\n\n{\"a\": 2}\n");
+        assert_eq!(f, Format::Ndjson);
+        assert_eq!(c.unwrap().rows.len(), 2);
+    }
+
+    #[test]
+    fn broken_files_name_the_row() {
+        let (_, c) = read_bytes("x.ndjson", b"{\"a\": 1}\n{\"a\": \n");
+        let msg = c.err().unwrap().to_string();
+        assert!(msg.starts_with("Row 2: line 2 is not valid JSON"), "{msg}");
+        let (_, c) = read_bytes("x.json", b"[{\"a\": 1}, {\"a\": 2]");
+        assert!(c.err().unwrap().to_string().contains("must be a JSON array of objects"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.csv");
+        std::fs::write(&path, b"  \n").unwrap();
+        assert!(detect(&path, "empty.csv").unwrap_err().to_string().starts_with("The file is empty"));
+    }
+}

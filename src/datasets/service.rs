@@ -73,7 +73,8 @@ pub struct NewContents<'a> {
     pub source: &'static str,
 }
 
-/// Where the rows come from.
+/// Where the rows come from: a staged file (uploads, API bodies), or records
+/// already in memory (connector syncs write batches this way).
 pub enum Rows<'a> {
     File(&'a Path, Format),
     Records(Vec<Value>),
@@ -205,9 +206,4 @@ pub async fn delete(state: &AppState, actor: &Actor, ds: &datasets::Model) -> Re
     crate::store::audit::record(&state.db, actor.event("dataset.deleted", target(ds), detail)).await?;
     state.hub.changed().await;
     Ok(())
-}
-
-/// The columns of JSON records, inferred as for a file.
-pub fn columns_of_records(records: &[Value]) -> Result<Vec<Column>, ImportError> {
-    import::analyze_records(records)
 }
