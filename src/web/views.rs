@@ -189,3 +189,15 @@ impl SortHeader {
         }
     }
 }
+
+/// The query of a searchable, sortable, paginated list: `?q=&sort=&dir=&page=`.
+#[derive(serde::Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+    pub page: Option<u64>,
+}

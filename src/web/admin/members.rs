@@ -13,7 +13,7 @@ use crate::domain::{Permission, PermissionSet, Role, tokens};
 use crate::store::audit::Target;
 use crate::store::members::{ChangeError, MemberRow};
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::{KeyRow, Pager, PermissionChoice, SortHeader, all_permission_choices, event_by, key_row, query_base};
+use crate::web::views::{KeyRow, ListQuery, Pager, PermissionChoice, SortHeader, all_permission_choices, event_by, key_row, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 use crate::state::AppState;
 
@@ -35,17 +35,6 @@ struct MembersPage {
     q: String,
     pager: Pager,
     headers: Vec<SortHeader>,
-}
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    dir: String,
-    page: Option<u64>,
 }
 
 const SORTS: [(&str, &str); 4] = [("name", "Member"), ("role", "Role"), ("permissions", "Permissions"), ("status", "Status")];

@@ -6,7 +6,6 @@ use actix_session::SessionExt;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use crate::auth::{CurrentUser, csrf, require};
 use crate::datasets::import::{self, Analysis};
@@ -19,7 +18,7 @@ use crate::entities::datasets;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::multipart::{self as mp, UploadError};
-use crate::web::views::{Pager, SortHeader, fmt_time, query_base};
+use crate::web::views::{ListQuery, Pager, SortHeader, fmt_time, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub fn actor(user: &CurrentUser, req: &HttpRequest, state: &AppState) -> Actor {
@@ -353,17 +352,6 @@ pub async fn create(
     render(StatusCode::UNPROCESSABLE_ENTITY, &preview_page(&user, &staged, &analysis, get("name"), choices, pk, errors))
 }
 
-#[derive(Deserialize)]
-pub struct RowsQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    dir: String,
-    page: Option<u64>,
-}
-
 pub struct Breakage {
     pub collection: String,
     /// Path, and whether anyone may call it without a key.
@@ -415,7 +403,7 @@ pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    query: web::Query<RowsQuery>,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
@@ -431,7 +419,7 @@ async fn write_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser, 
     if let Some(back) = crate::web::retry::back_to(req, &format!("{}/{}", urls::DATASETS, ds.id), &[], &errors) {
         return Ok(back);
     }
-    let query = RowsQuery { q: String::new(), sort: String::new(), dir: String::new(), page: None };
+    let query = ListQuery::default();
     dataset_page(state, user, ds, &query, errors, status).await
 }
 
@@ -439,7 +427,7 @@ async fn dataset_page(
     state: &AppState,
     user: &CurrentUser,
     ds: datasets::Model,
-    query: &RowsQuery,
+    query: &ListQuery,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
