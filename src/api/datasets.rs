@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::api::{ApiError, Principal, perm};
 use crate::datasets::parse::{self, Format};
-use crate::datasets::service::{self, Actor, DatasetError, NewContents, Rows};
+use crate::datasets::service::{self, Actor, DatasetError, NewContents};
 use crate::datasets::staging::{self, StageError, Staged};
 use crate::datasets::store;
 use crate::entities::datasets;
@@ -85,10 +85,10 @@ struct Body {
 }
 
 fn too_large(state: &AppState) -> ApiError {
-    ApiError::InvalidRecords {
-        index: None,
-        message: format!("The file is larger than the limit of {}.", state.settings.upload_limit_text()),
-    }
+    ApiError::TooLarge(format!(
+        "The body is larger than the upload limit of {} (KEYHUB_UPLOAD_MAX_MB); nothing was stored.",
+        state.settings.upload_limit_text()
+    ))
 }
 
 /// Stages a multipart form's `file`, or a JSON body.
@@ -146,6 +146,7 @@ async fn stage(req: &HttpRequest, payload: web::Payload, state: &AppState, owner
     responses(
         (status = 201, description = "Created", body = DatasetOut),
         (status = 422, description = "`invalid_field` (with `field`) or `invalid_records` (with `index`); nothing was stored", body = crate::api::errors::ErrorBody),
+        (status = 413, description = "`too_large`: over the upload limit; nothing was stored", body = crate::api::errors::ErrorBody),
         (status = 403, description = "insufficient_permission: needs data.write", body = crate::api::errors::ErrorBody),
     ),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
@@ -166,7 +167,7 @@ async fn create_from(state: &AppState, p: &Principal<perm::DataWrite>, req: &Htt
     let name = text("name").unwrap_or_default();
     let primary_key = text("primary_key");
     let new = NewContents { name: &name, columns: analysis.columns.clone(), primary_key: primary_key.as_deref(), source: "api" };
-    Ok(service::create(state, &actor(p, req, state), new, Rows::File(&body.staged.path, body.format)).await?)
+    Ok(service::create(state, &actor(p, req, state), new, &body.staged.path, body.format).await?)
 }
 
 /// The datasets of the key's workspace. Needs `data.read`.
@@ -247,8 +248,7 @@ async fn write(req: HttpRequest, payload: web::Payload, state: web::Data<AppStat
     let ds = find(&state, p.key.workspace_id, id).await?;
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
     let a = actor(&p, &req, &state);
-    let rows = Rows::File(&body.staged.path, body.format);
-    let result = if replace { service::replace(&state, &a, &ds, rows).await } else { service::append(&state, &a, &ds, rows).await };
+    let result = if replace { service::replace(&state, &a, &ds, &body.staged.path, body.format).await } else { service::append(&state, &a, &ds, &body.staged.path, body.format).await };
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     Ok(HttpResponse::Ok().json(dataset_out(&result?)))
 }

@@ -38,8 +38,9 @@ pub enum ApiError {
     /// A record of the body (0-based `index`) or the uploaded file is wrong.
     #[error("invalid records")]
     InvalidRecords { index: Option<u64>, message: String },
+    /// The body is over the upload limit; the sentence names the limit.
     #[error("too large")]
-    TooLarge,
+    TooLarge(String),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
     #[error("busy")]
@@ -135,7 +136,7 @@ impl ApiError {
             ApiError::InvalidQuery { .. } => "invalid_query",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::InvalidRecords { .. } => "invalid_records",
-            ApiError::TooLarge => "too_large",
+            ApiError::TooLarge(_) => "too_large",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
@@ -149,7 +150,8 @@ impl ApiError {
             }
             ApiError::InvalidQuery { message, .. }
             | ApiError::InvalidField { message, .. }
-            | ApiError::InvalidRecords { message, .. } => message.clone(),
+            | ApiError::InvalidRecords { message, .. }
+            | ApiError::TooLarge(message) => message.clone(),
             other => message_for(other.code()).to_owned(),
         }
     }
@@ -163,7 +165,7 @@ impl ResponseError for ApiError {
             ApiError::EndpointNotAllowed => StatusCode::FORBIDDEN,
             ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -266,30 +266,3 @@ pub async fn import(
     }
     parsed
 }
-
-/// Writes records given as JSON values, typed against the plan; the caller
-/// aborts the writer on error. (Typed one by one: the typer's batch never
-/// reaches the size at which it would hand over to a channel.)
-pub async fn write_records(
-    db: &DatabaseConnection,
-    records: Vec<Value>,
-    plan: &Plan,
-    writer: &mut Writer,
-) -> Result<u64, ImportError> {
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let mut typer = Typer { plan: plan.clone(), positions: Vec::new(), batch: Vec::new(), tx };
-    let mut rows = Vec::with_capacity(records.len());
-    for (i, v) in records.into_iter().enumerate() {
-        let row = i as u64 + 1;
-        let Value::Object(map) = v else {
-            return Err(ImportError::at(row, None, "is not a JSON object.".into()));
-        };
-        typer.record(row, Record::Object(map))?;
-        rows.append(&mut typer.batch);
-    }
-    let n = rows.len() as u64;
-    for chunk in rows.chunks(BATCH) {
-        writer.write(db, chunk.to_vec()).await?;
-    }
-    Ok(n)
-}

@@ -60,10 +60,6 @@ impl ImportError {
             _ => None,
         }
     }
-
-    pub fn is_invalid(&self) -> bool {
-        matches!(self, ImportError::Invalid { .. })
-    }
 }
 
 /// Names of datasets, collections: the rules personal-key labels follow.

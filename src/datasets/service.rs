@@ -3,7 +3,6 @@
 //! HTTP into these calls and render what comes back.
 use std::path::Path;
 
-use serde_json::Value;
 
 use super::import::{self, Plan};
 use super::parse::Format;
@@ -73,13 +72,6 @@ pub struct NewContents<'a> {
     pub source: &'static str,
 }
 
-/// Where the rows come from: a staged file (uploads, API bodies), or records
-/// already in memory (connector syncs write batches this way).
-pub enum Rows<'a> {
-    File(&'a Path, Format),
-    Records(Vec<Value>),
-}
-
 /// Checks the name, columns and key; the plan to import with.
 async fn check(state: &AppState, workspace_id: i64, new: &NewContents<'_>) -> Result<(String, Plan), DatasetError> {
     let name = clean_name(new.name, "dataset").map_err(|m| DatasetError::Field("name".into(), m))?;
@@ -97,7 +89,7 @@ async fn check(state: &AppState, workspace_id: i64, new: &NewContents<'_>) -> Re
 }
 
 /// Creates a dataset and fills it; on any error nothing is left behind.
-pub async fn create(state: &AppState, actor: &Actor, new: NewContents<'_>, rows: Rows<'_>) -> Result<datasets::Model, DatasetError> {
+pub async fn create(state: &AppState, actor: &Actor, new: NewContents<'_>, file: &Path, format: Format) -> Result<datasets::Model, DatasetError> {
     let (name, plan) = check(state, actor.workspace_id, &new).await?;
     let pk_name = plan.primary_key.map(|i| plan.columns[i].name.clone());
     let record = NewDataset {
@@ -118,7 +110,7 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewContents<'_>, rows:
             return Err(e.into());
         }
     };
-    let written = fill(state, rows, plan, &mut writer).await;
+    let written = import::import(&state.db, file, format, plan, &mut writer).await;
     let committed = match written {
         Ok(_) => writer.commit(&state.db, None).await.map_err(ImportError::from),
         Err(e) => {
@@ -135,21 +127,10 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewContents<'_>, rows:
             return Err(e.into());
         }
     };
-    let detail = format!("Created with {} rows and {} columns.", ds.row_count, plan_len(&ds));
+    let detail = format!("Created with {} rows and {} columns.", ds.row_count, store::columns(&ds).len());
     crate::store::audit::record(&state.db, actor.event("dataset.created", target(&ds), detail)).await?;
     state.hub.changed().await;
     Ok(ds)
-}
-
-fn plan_len(ds: &datasets::Model) -> usize {
-    store::columns(ds).len()
-}
-
-async fn fill(state: &AppState, rows: Rows<'_>, plan: Plan, writer: &mut store::Writer) -> Result<u64, ImportError> {
-    match rows {
-        Rows::File(path, format) => import::import(&state.db, path, format, plan, writer).await,
-        Rows::Records(records) => import::write_records(&state.db, records, &plan, writer).await,
-    }
 }
 
 /// The plan for new rows of an existing dataset: its own columns and key.
@@ -158,9 +139,9 @@ pub fn plan_of(ds: &datasets::Model) -> Plan {
 }
 
 /// Replaces all rows at once (readers see the old rows until the commit).
-pub async fn replace(state: &AppState, actor: &Actor, ds: &datasets::Model, rows: Rows<'_>) -> Result<datasets::Model, DatasetError> {
+pub async fn replace(state: &AppState, actor: &Actor, ds: &datasets::Model, file: &Path, format: Format) -> Result<datasets::Model, DatasetError> {
     let mut writer = store::open_replace(&state.db, ds).await?;
-    let outcome = fill(state, rows, plan_of(ds), &mut writer).await;
+    let outcome = import::import(&state.db, file, format, plan_of(ds), &mut writer).await;
     let new = match outcome {
         Ok(_) => writer.commit(&state.db, None).await?,
         Err(e) => {
@@ -175,9 +156,9 @@ pub async fn replace(state: &AppState, actor: &Actor, ds: &datasets::Model, rows
 }
 
 /// Appends rows, or with a primary key updates the rows whose key exists.
-pub async fn append(state: &AppState, actor: &Actor, ds: &datasets::Model, rows: Rows<'_>) -> Result<datasets::Model, DatasetError> {
+pub async fn append(state: &AppState, actor: &Actor, ds: &datasets::Model, file: &Path, format: Format) -> Result<datasets::Model, DatasetError> {
     let mut writer = store::open_incremental(&state.db, ds).await?;
-    let outcome = fill(state, rows, plan_of(ds), &mut writer).await;
+    let outcome = import::import(&state.db, file, format, plan_of(ds), &mut writer).await;
     let written = writer.written();
     let new = match outcome {
         Ok(_) => writer.commit(&state.db, None).await?,

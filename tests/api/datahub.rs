@@ -526,6 +526,15 @@ async fn page_uploads_check_csrf_size_and_show_the_preview() {
     assert!(big.text().await.unwrap().contains("larger than the limit of 64 KB"));
     let staged = std::fs::read_dir(app.data_dir.path().join("uploads")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(staged, 0, "refused uploads are not kept");
+    // The JSON API has the same limit, with its own code.
+    let key = admin.new_key("limit", &["data.write"]).await;
+    let big = upload(&app, &key, "big", None, "big.csv", vec![b'a'; 70 * 1024]).await;
+    assert_eq!((big.status, big.code.as_deref()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
+    assert!(big.body["error"]["message"].as_str().unwrap().contains("upload limit of 64 KB"), "{}", big.body);
+    let records: Vec<Value> = (0..3000).map(|i| json!({"id": i, "text": "x".repeat(20)})).collect();
+    let big = post_json(&app, reqwest::Method::POST, "/api/v1/datasets", &key, json!({"name": "big", "records": records})).await;
+    assert_eq!(big.code.as_deref(), Some("too_large"));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM datasets").await, 0);
 
     let csv = "id;name;zip\n1;Ada;0150\n2;Grace;2000\n".as_bytes().to_vec();
     let uploaded = send(token.clone(), csv).await.unwrap();

@@ -10,7 +10,7 @@ use askama::Template;
 use crate::auth::{CurrentUser, csrf, require};
 use crate::datasets::import::{self, Analysis};
 use crate::datasets::parse;
-use crate::datasets::service::{self, Actor, DatasetError, NewContents, Rows};
+use crate::datasets::service::{self, Actor, DatasetError, NewContents};
 use crate::datasets::staging::{self, Staged};
 use crate::datasets::{Column, ColumnType, ImportError, store};
 use crate::domain::Permission;
@@ -311,7 +311,7 @@ pub async fn create(
         && let Ok(format) = format
     {
         let new = NewContents { name: &get("name"), columns, primary_key: primary_key.as_deref(), source: "upload" };
-        match service::create(&state, &actor(&user, &req, &state), new, Rows::File(&staged.path, format)).await {
+        match service::create(&state, &actor(&user, &req, &state), new, &staged.path, format).await {
             Ok(ds) => {
                 staging::remove(&dir, &staged).await;
                 Flash::push_about(&user.session, "success", format!("Saved {} rows in the dataset", ds.row_count), Some(ds.name.clone()));
@@ -551,8 +551,7 @@ pub async fn write(
     let result = match parse::detect(&staged.path, &staged.file_name) {
         Ok(format) => {
             let a = actor(&user, &req, &state);
-            let rows = Rows::File(&staged.path, format);
-            if replace { service::replace(&state, &a, &ds, rows).await } else { service::append(&state, &a, &ds, rows).await }
+                    if replace { service::replace(&state, &a, &ds, &staged.path, format).await } else { service::append(&state, &a, &ds, &staged.path, format).await }
         }
         Err(e) => Err(e.into()),
     };
