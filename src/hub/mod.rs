@@ -104,8 +104,10 @@ impl Hub {
     /// Call after any change to datasets, collections, endpoints or slugs.
     pub async fn changed(&self) {
         self.forget();
-        if let Err(e) = crate::store::changes::bump_named(&self.db, crate::store::changes::HUB).await {
-            tracing::warn!(error = %e, "telling other nodes about a Data Hub change failed");
+        match crate::store::changes::bump_named(&self.db, crate::store::changes::HUB).await {
+            // Already applied here: the watcher need not empty the caches again.
+            Ok(value) => *self.marker.lock().unwrap_or_else(|p| p.into_inner()) = Some(value),
+            Err(e) => tracing::warn!(error = %e, "telling other nodes about a Data Hub change failed"),
         }
     }
 
@@ -138,7 +140,9 @@ impl Hub {
 
     /// The endpoint at `slug`/`path`, from memory when it was asked for before.
     pub async fn route(&self, slug: &str, path: &str) -> Result<Option<Arc<Route>>, DbErr> {
-        if self.stale.swap(false, Ordering::SeqCst) {
+        // A plain load first: the request path should not write a shared
+        // cache line unless there is something to do.
+        if self.stale.load(Ordering::Relaxed) && self.stale.swap(false, Ordering::SeqCst) {
             self.forget();
         }
         let key = (slug.to_owned(), path.to_owned());

@@ -12,20 +12,23 @@ const NAME: &str = "keys_version";
 pub const HUB: &str = "hub_version";
 
 pub async fn bump(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    bump_named(db, NAME).await
+    bump_named(db, NAME).await.map(|_| ())
 }
 
-pub async fn bump_named(db: &impl ConnectionTrait, name: &str) -> Result<(), DbErr> {
+/// Writes a new value for the marker `name` and returns it, so the node that
+/// made the change need not react to its own marker again.
+pub async fn bump_named(db: &impl ConnectionTrait, name: &str) -> Result<String, DbErr> {
+    let value = crate::domain::tokens::random_token(16);
     let row = facts::ActiveModel {
         name: Set(name.into()),
-        value: Set(crate::domain::tokens::random_token(16)),
+        value: Set(value.clone()),
         created_at: Set(Utc::now()),
     };
     facts::Entity::insert(row)
         .on_conflict(OnConflict::column(facts::Column::Name).update_column(facts::Column::Value).to_owned())
         .exec(db)
         .await
-        .map(|_| ())
+        .map(|_| value)
 }
 
 pub async fn current(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr> {
