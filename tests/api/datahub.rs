@@ -560,3 +560,72 @@ async fn page_uploads_check_csrf_size_and_show_the_preview() {
     let staged = std::fs::read_dir(app.data_dir.path().join("uploads")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(staged, 0, "the staged file is removed after the import");
 }
+
+#[tokio::test]
+async fn pages_replace_append_download_sort_and_change_settings() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "cities", "members").await;
+    let page = format!("/datahub/datasets/{id}");
+    let token = crate::helpers::csrf_token(&admin.get_html(&page).await);
+    let send = |action: &str, bytes: &[u8]| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token.clone())
+            .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("more.csv"));
+        admin.http.post(format!("{}{page}/{action}", app.address)).header("Origin", &app.address).multipart(form).send()
+    };
+
+    // A bad replacement: the message beside the form, nothing changed.
+    let bad = send("replace", b"id,city,population,founded,capital\n1,Rome,many,,\n").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains(r#"id="e-replace""#) && html.contains("“many” is not a whole number") && html.contains("Nothing was changed"), "{html}");
+    assert_eq!(rows(&app, id).await, 3);
+    // A header without one of the dataset's columns is refused by name.
+    let bad = send("append", b"id,city\n9,Rome\n").await.unwrap();
+    assert!(bad.text().await.unwrap().contains("The file has no column “population”"));
+
+    // Append upserts by key; replace swaps everything.
+    let ok = send("append", b"city,id,population,founded,capital\nOslo,1,1,,\nRome,4,2,,\n").await.unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.api(&format!("/api/v1/datasets/{id}"), &key).await.body["count"], 4);
+    let ok = send("replace", b"id,city,population,founded,capital\n7,Lima,5,,true\n8,Quito,9,,false\n").await.unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert!(admin.get_html(&page).await.contains("Replaced the rows: 2 now in"));
+
+    // Sorting by a column header, and the whole dataset as CSV.
+    let sorted = admin.get_html(&format!("{page}?sort=population&dir=desc")).await;
+    assert!(sorted.contains(r#"aria-sort="descending""#));
+    assert!(sorted.find("Quito").unwrap() < sorted.find("Lima").unwrap());
+    let csv = admin.get(&format!("{page}/download.csv")).await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("ds-cities.csv"));
+    assert_eq!(csv.text().await.unwrap(), "id,city,population,founded,capital\n7,Lima,5,,true\n8,Quito,9,,false\n");
+
+    // Collection settings on its page: two fields in a chosen order, an order, page sizes.
+    let c = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().unwrap();
+    let settings = format!("/datahub/collections/{c}");
+    let base = [("name", "c cities"), ("description", "Two fields"), ("expose-1", "yes"), ("position-1", "1"), ("expose-0", "yes"), ("position-0", "2"), ("order", "-id")];
+    let mut refused = base.to_vec();
+    refused.extend([("default_limit", "9"), ("max_limit", "5")]);
+    let res = admin.post_form(&settings, &settings, &refused).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="e-default_limit""#) && html.contains("from 1 to the maximum (5)"), "{html}");
+    let mut good = base.to_vec();
+    good.extend([("default_limit", "1"), ("max_limit", "5")]);
+    assert_eq!(admin.post_form(&settings, &settings, &good).await.status(), StatusCode::SEE_OTHER);
+    let body = hub(&app, &format!("/hub/{slug}/cities"), Some(&key)).await.text().await.unwrap();
+    assert_eq!(body, format!(r#"{{"meta":{{"name":"c cities","count":2,"limit":1,"offset":0}},"data":[{{"city":"Quito","id":8}}]}}"#));
+    let too_many: Value = hub(&app, &format!("/hub/{slug}/cities?limit=6"), Some(&key)).await.json().await.unwrap();
+    assert_eq!(too_many["error"]["parameter"], "limit");
+
+    // Endpoint settings on its page: opening it to the public.
+    let e = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    let endpoint = format!("/datahub/endpoints/{e}");
+    assert_eq!(hub(&app, &format!("/hub/{slug}/cities"), None).await.status(), StatusCode::UNAUTHORIZED);
+    let fields = [("path", "cities"), ("collection_id", &c.to_string()), ("access", "public")];
+    assert_eq!(admin.post_form(&endpoint, &endpoint, &fields).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(hub(&app, &format!("/hub/{slug}/cities"), None).await.status(), StatusCode::OK);
+    assert!(admin.get_html(&endpoint).await.contains("Public: anyone who knows this URL"));
+}
