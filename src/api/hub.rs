@@ -2,36 +2,24 @@
 //! `GET /hub/{workspace}`: the endpoints the presented key may call.
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::ApiError;
-use crate::api::principal::presented_key;
 use crate::auth::key_verifier::VerifiedKey;
 use crate::domain::Permission;
 use crate::domain::datahub::{Access, parse_hub_query};
 use crate::hub::Route;
 use crate::state::AppState;
 
-/// The presented personal key, verified; refusals counted like the API's.
+/// The presented personal key, verified as for `/api/v1` (refusals counted
+/// and audited the same way); its use noted.
 async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<VerifiedKey>, ApiError> {
-    let Some(presented) = presented_key(req) else { return Ok(None) };
-    match state.keys.verify(Some(&presented), Utc::now()).await? {
-        Ok(key) => {
-            state.keys.note_use(key.key_id, || state.client_ip(req));
-            Ok(Some(key))
-        }
-        Err(refusal) => {
-            let client = state.client_ip(req);
-            let address = client.as_deref().unwrap_or_default();
-            if let Some(wait) = state.key_refusals.check_client(address) {
-                return Err(ApiError::RateLimited(wait));
-            }
-            state.key_refusals.record_client_failure(address);
-            Err(refusal.into())
-        }
+    let key = crate::api::principal::identify(state, req).await?;
+    if let Some(k) = &key {
+        state.keys.note_use(k.key_id, || state.client_ip(req));
     }
+    Ok(key)
 }
 
 /// Whether `key` may call the endpoint; a key of another workspace is told

@@ -75,25 +75,20 @@ pub fn presented_key(req: &HttpRequest) -> Option<String> {
         .and_then(|q| q.get("apikey").cloned())
 }
 
+/// The presented key, verified, or `None` when none was sent (for routes
+/// where a key is optional, such as public Data Hub endpoints). Refusals
+/// count as in `Principal`.
+pub async fn identify(state: &AppState, req: &HttpRequest) -> Result<Option<VerifiedKey>, ApiError> {
+    match presented_key(req) {
+        Some(presented) => verified(state, req, Some(&presented)).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state")))?;
     let presented = presented_key(&req);
-    let key = match state.keys.verify(presented.as_deref(), Utc::now()).await? {
-        Ok(key) => key,
-        Err(refusal) => {
-            // Refusals are counted per client address; past the limit the
-            // answer is 429. Checked only after verification, so valid keys
-            // from the same address (and other clients) are never slowed.
-            let client = state.client_ip(&req);
-            let address = client.as_deref().unwrap_or_default();
-            if let Some(wait) = state.key_refusals.check_client(address) {
-                return Err(ApiError::RateLimited(wait));
-            }
-            state.key_refusals.record_client_failure(address);
-            audit_refusal(state, refusal, client).await;
-            return Err(refusal.into());
-        }
-    };
+    let key = verified(state, &req, presented.as_deref()).await?;
     if let Some(p) = R::PERMISSION
         && !key.permissions.contains(p)
     {
@@ -102,6 +97,25 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
     // The address is only worked out when a write is due (once a minute per key).
     state.keys.note_use(key.key_id, || state.client_ip(&req));
     Ok(Principal { key, _requirement: PhantomData })
+}
+
+/// Verifies a key. Refusals are counted per client address; past the limit
+/// the answer is 429. Checked only after verification, so valid keys from the
+/// same address (and other clients) are never slowed.
+async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&str>) -> Result<VerifiedKey, ApiError> {
+    match state.keys.verify(presented, Utc::now()).await? {
+        Ok(key) => Ok(key),
+        Err(refusal) => {
+            let client = state.client_ip(req);
+            let address = client.as_deref().unwrap_or_default();
+            if let Some(wait) = state.key_refusals.check_client(address) {
+                return Err(ApiError::RateLimited(wait));
+            }
+            state.key_refusals.record_client_failure(address);
+            audit_refusal(state, refusal, client).await;
+            Err(refusal.into())
+        }
+    }
 }
 
 /// Uses of revoked or expired keys are worth knowing about: someone still
