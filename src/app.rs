@@ -28,6 +28,7 @@ pub struct Application {
     db: DatabaseConnection,
     keys: Arc<KeyVerifier>,
     hub: Arc<crate::hub::Hub>,
+    hub_keys: Arc<crate::auth::hub_verifier::HubVerifier>,
     data_dir: std::path::PathBuf,
 }
 
@@ -46,6 +47,9 @@ impl Application {
         let setup_code = crate::domain::tokens::setup_code();
         let keys = KeyVerifier::new(db.clone());
         let hub = crate::hub::Hub::new(db.clone());
+        // Every hub key is in memory before the first request is served.
+        let hub_keys = crate::auth::hub_verifier::HubVerifier::new(db.clone());
+        hub_keys.load_all().await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -54,10 +58,12 @@ impl Application {
             key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), KEY_REFUSALS_PER_MINUTE, usize::MAX),
             keys: keys.clone(),
             hub: hub.clone(),
+            hub_keys: hub_keys.clone(),
+            sealer: crate::auth::sealing::Sealer::new(secret.expose()),
             csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
         });
         let server = serve(listener, state, &secret)?;
-        Ok(Application { server, port, setup_code, db, keys, hub, data_dir: settings.data_dir.clone() })
+        Ok(Application { server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone() })
     }
 
     pub fn port(&self) -> u16 {
@@ -82,6 +88,7 @@ impl Application {
         spawn_upload_sweeper(crate::datasets::staging::dir(&self.data_dir));
         self.keys.spawn_watcher();
         self.hub.spawn_watcher();
+        self.hub_keys.spawn_watcher();
         self.server.await
     }
 }

@@ -21,6 +21,10 @@ pub struct AppState {
     pub keys: Arc<KeyVerifier>,
     /// Data Hub's served routes and rendered pages.
     pub hub: Arc<crate::hub::Hub>,
+    /// The in-memory snapshot that verifies Data Hub keys.
+    pub hub_keys: Arc<crate::auth::hub_verifier::HubVerifier>,
+    /// Seals secrets keyhub must be able to show again (hub API keys).
+    pub sealer: crate::auth::sealing::Sealer,
     /// Derived from the master secret; keys anonymous visitors' CSRF tokens.
     pub csrf_key: String,
 }

@@ -32,6 +32,25 @@ fn checksum(body: &str) -> String {
     base62_fixed(u64::from(crc32fast::hash(body.as_bytes())), CHECKSUM_LEN)
 }
 
+/// A new secret: `prefix` + 32 random base62 characters + the checksum.
+/// Personal keys use `khp_`, Data Hub keys `khd_`.
+pub fn generate_with(prefix: &str) -> String {
+    let mut rng = rand::rng();
+    let random: String = (0..RANDOM_LEN).map(|_| BASE62[rng.random_range(0..62)] as char).collect();
+    let body = format!("{prefix}{random}");
+    let sum = checksum(&body);
+    format!("{body}{sum}")
+}
+
+/// Prefix, length, alphabet and checksum (`prefix` is 4 ASCII bytes).
+pub fn well_formed(prefix: &str, s: &str) -> bool {
+    if s.len() != KEY_LEN || !s.is_ascii() || !s.starts_with(prefix) {
+        return false;
+    }
+    let (body, sum) = s.split_at(KEY_LEN - CHECKSUM_LEN);
+    body[prefix.len()..].bytes().chain(sum.bytes()).all(|b| b.is_ascii_alphanumeric()) && checksum(body) == sum
+}
+
 /// A well-formed key secret. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeySecret(String);
@@ -44,11 +63,7 @@ pub enum KeyFormatError {
 
 impl KeySecret {
     pub fn generate() -> KeySecret {
-        let mut rng = rand::rng();
-        let random: String = (0..RANDOM_LEN).map(|_| BASE62[rng.random_range(0..62)] as char).collect();
-        let body = format!("{PERSONAL_PREFIX}{random}");
-        let sum = checksum(&body);
-        KeySecret(format!("{body}{sum}"))
+        KeySecret(generate_with(PERSONAL_PREFIX))
     }
 
     /// Checks prefix, length, alphabet and checksum; no lookup is needed to
@@ -58,14 +73,7 @@ impl KeySecret {
         if s.is_empty() {
             return Err(KeyFormatError::Empty);
         }
-        if s.len() != KEY_LEN || !s.is_ascii() || !s.starts_with(PERSONAL_PREFIX) {
-            return Err(KeyFormatError::Malformed);
-        }
-        let (body, sum) = s.split_at(KEY_LEN - CHECKSUM_LEN);
-        if !body[PERSONAL_PREFIX.len()..].bytes().chain(sum.bytes()).all(|b| b.is_ascii_alphanumeric()) {
-            return Err(KeyFormatError::Malformed);
-        }
-        if checksum(body) != sum {
+        if !well_formed(PERSONAL_PREFIX, s) {
             return Err(KeyFormatError::Malformed);
         }
         Ok(KeySecret(s.to_owned()))

@@ -2,6 +2,9 @@
 //! in microseconds and takes only parsed, valid values out into the rest of the app.
 pub mod account;
 pub mod datahub;
+pub mod header_template;
+pub mod hub_keys;
+pub mod ip_filter;
 pub mod keys;
 pub mod members;
 pub mod permissions;

@@ -4,12 +4,14 @@
 pub mod audit;
 pub mod changes;
 pub mod datahub;
+pub mod hub_keys;
 pub mod invitations;
 pub mod keys;
 pub mod members;
 pub mod password_resets;
 pub mod sessions;
 pub mod setup;
+pub mod teams;
 pub mod users;
 pub mod workspaces;
 

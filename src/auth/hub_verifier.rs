@@ -1,0 +1,406 @@
+//! Verifies Data Hub keys on every data request without reading the
+//! database: an in-memory snapshot of compiled hub keys (digest → status,
+//! expiry, IP nets, endpoints, headers), team memberships for portal tokens,
+//! and an index of the portal tokens each endpoint accepts.
+//!
+//! A change to one key updates the snapshot *in place*: the node that made it
+//! reloads that key (a few rows, outside any lock) and swaps it in under a
+//! write lock held for microseconds. Other nodes follow the append-only
+//! `hub_key_changes` log (polled every second) the same way, and record the
+//! last change they applied in `cluster_nodes`, which is what a key's sync
+//! status compares against.
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::HeaderName;
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use sea_orm::{DatabaseConnection, DbErr};
+use sha2::{Digest, Sha256};
+
+use crate::domain::header_template::{self, HeaderRow, Template};
+use crate::domain::hub_keys::{AccessType, HUB_PREFIX, is_hub_secret};
+use crate::entities::hub_keys;
+
+/// Why a hub key was refused; each is a stable API error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubRefusal {
+    Malformed,
+    Unknown,
+    Inactive,
+    Expired,
+    IpNotAllowed,
+    EndpointNotAllowed,
+}
+
+/// A hub key as the snapshot keeps it.
+#[derive(Debug)]
+pub struct CompiledHubKey {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub access: AccessType,
+    pub active: bool,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    pub nets: Box<[IpNet]>,
+    /// Sorted endpoint ids.
+    pub endpoints: Box<[i64]>,
+    pub users: Box<[i64]>,
+    pub teams: Box<[i64]>,
+    /// Headers to send (excluded rows are left out at compile time).
+    pub headers: Box<[(HeaderName, Template)]>,
+    digest: Option<[u8; 32]>,
+}
+
+impl CompiledHubKey {
+    /// Status → expiry → IP → endpoint, in the documented order.
+    fn admit(&self, endpoint_id: i64, ip: Option<IpAddr>, now: i64) -> Result<(), HubRefusal> {
+        if !self.active {
+            return Err(HubRefusal::Inactive);
+        }
+        if self.expires_at.is_some_and(|t| t <= now) {
+            return Err(HubRefusal::Expired);
+        }
+        if !self.nets.is_empty() && !ip.is_some_and(|ip| crate::domain::ip_filter::allows(&self.nets, ip)) {
+            return Err(HubRefusal::IpNotAllowed);
+        }
+        if self.endpoints.binary_search(&endpoint_id).is_err() {
+            return Err(HubRefusal::EndpointNotAllowed);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Snapshot {
+    by_digest: HashMap<(i64, [u8; 32]), Arc<CompiledHubKey>>,
+    by_id: HashMap<i64, Arc<CompiledHubKey>>,
+    /// endpoint → portal-token keys linked to it.
+    portal_by_endpoint: HashMap<i64, Vec<i64>>,
+    team_members: HashMap<i64, HashSet<i64>>,
+}
+
+impl Snapshot {
+    fn remove(&mut self, id: i64) {
+        let Some(old) = self.by_id.remove(&id) else { return };
+        if let Some(d) = old.digest {
+            self.by_digest.remove(&(old.workspace_id, d));
+        }
+        if old.access == AccessType::PortalToken {
+            for e in old.endpoints.iter() {
+                if let Some(list) = self.portal_by_endpoint.get_mut(e) {
+                    list.retain(|k| *k != id);
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, key: CompiledHubKey) {
+        self.remove(key.id);
+        let key = Arc::new(key);
+        if let Some(d) = key.digest {
+            self.by_digest.insert((key.workspace_id, d), Arc::clone(&key));
+        }
+        if key.access == AccessType::PortalToken {
+            for e in key.endpoints.iter() {
+                self.portal_by_endpoint.entry(*e).or_default().push(key.id);
+            }
+        }
+        self.by_id.insert(key.id, key);
+    }
+}
+
+fn compile(m: &hub_keys::Model, mut endpoints: Vec<i64>, users: Vec<i64>, teams: Vec<i64>) -> CompiledHubKey {
+    let nets: Vec<IpNet> = serde_json::from_str::<Vec<String>>(&m.ip_filters)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let rows: Vec<HeaderRow> = serde_json::from_str(&m.headers).unwrap_or_default();
+    let headers = rows
+        .iter()
+        .filter(|r| !r.exclude)
+        .filter_map(|r| Some((HeaderName::from_bytes(r.name.as_bytes()).ok()?, header_template::parse(&r.value).ok()?)))
+        .collect::<Vec<_>>();
+    endpoints.sort_unstable();
+    CompiledHubKey {
+        id: m.id,
+        workspace_id: m.workspace_id,
+        access: AccessType::parse(&m.access_type).unwrap_or(AccessType::ApiKey),
+        active: m.status == "active",
+        expires_at: m.expires_at.map(|t| t.timestamp()),
+        nets: nets.into(),
+        endpoints: endpoints.into(),
+        users: users.into(),
+        teams: teams.into(),
+        headers: headers.into(),
+        digest: m.secret_digest.as_deref().and_then(|h| hex::decode(h).ok()).and_then(|b| b.try_into().ok()),
+    }
+}
+
+/// Liveness window: a node not seen for this long holds no change pending.
+const NODE_ALIVE: Duration = Duration::from_secs(30);
+/// How often a node says it is alive when nothing changed.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const WRITE_EVERY: Duration = Duration::from_secs(60);
+/// A hole in the change log (a transaction still running, or rolled back on
+/// PostgreSQL) is waited for this long, then skipped.
+const GAP_PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct HubVerifier {
+    db: DatabaseConnection,
+    node_id: String,
+    snap: RwLock<Snapshot>,
+    applied: AtomicI64,
+    /// Serialises applying changes; holds when a gap was first seen.
+    catching_up: tokio::sync::Mutex<Option<(i64, Instant)>>,
+    last_written: Mutex<HashMap<i64, Instant>>,
+    /// What this node last wrote to `cluster_nodes`, and when.
+    reported: tokio::sync::Mutex<(i64, Instant)>,
+}
+
+/// A key's sync status: pending until every live node verifies with its last change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncStatus {
+    Pending { nodes: usize, behind: usize },
+    Synced { nodes: usize, at: DateTime<Utc> },
+}
+
+impl HubVerifier {
+    pub fn new(db: DatabaseConnection) -> Arc<HubVerifier> {
+        Arc::new(HubVerifier {
+            db,
+            node_id: crate::domain::tokens::random_token(12),
+            snap: RwLock::default(),
+            applied: AtomicI64::new(0),
+            catching_up: tokio::sync::Mutex::new(None),
+            last_written: Mutex::new(HashMap::new()),
+            reported: tokio::sync::Mutex::new((-1, Instant::now())),
+        })
+    }
+
+    /// Loads every key (at start, before serving).
+    pub async fn load_all(&self) -> Result<(), DbErr> {
+        let mut guard = self.catching_up.lock().await;
+        // Read the log position first: a change saved during the load is
+        // applied again by the next catch-up, never missed.
+        let seq = crate::store::hub_keys::max_seq(&self.db).await?;
+        let (endpoints, users, teams) = crate::store::hub_keys::all_links(&self.db).await?;
+        let mut by_key: HashMap<i64, (Vec<i64>, Vec<i64>, Vec<i64>)> = HashMap::new();
+        for (k, e) in endpoints {
+            by_key.entry(k).or_default().0.push(e);
+        }
+        for (k, u) in users {
+            by_key.entry(k).or_default().1.push(u);
+        }
+        for (k, t) in teams {
+            by_key.entry(k).or_default().2.push(t);
+        }
+        let mut snap = Snapshot::default();
+        for (team, user) in crate::store::teams::all_members(&self.db).await? {
+            snap.team_members.entry(team).or_default().insert(user);
+        }
+        let mut after = 0;
+        loop {
+            let page = crate::store::hub_keys::page_after(&self.db, after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for m in &page {
+                let (e, u, t) = by_key.remove(&m.id).unwrap_or_default();
+                snap.insert(compile(m, e, u, t));
+            }
+        }
+        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
+        self.applied.store(seq, Ordering::SeqCst);
+        *guard = None;
+        crate::store::hub_keys::node_applied(&self.db, &self.node_id, seq, Utc::now()).await?;
+        *self.reported.lock().await = (seq, Instant::now());
+        Ok(())
+    }
+
+    async fn reload_key(&self, id: i64) -> Result<(), DbErr> {
+        let compiled = match crate::store::hub_keys::by_id(&self.db, id).await? {
+            Some(m) => {
+                let l = crate::store::hub_keys::links(&self.db, id).await?;
+                Some(compile(&m, l.endpoint_ids, l.user_ids, l.team_ids))
+            }
+            None => None,
+        };
+        let mut snap = self.snap.write().unwrap_or_else(|p| p.into_inner());
+        match compiled {
+            Some(k) => snap.insert(k),
+            None => snap.remove(id),
+        }
+        Ok(())
+    }
+
+    async fn reload_team(&self, id: i64) -> Result<(), DbErr> {
+        let members: HashSet<i64> = crate::store::teams::members(&self.db, id).await?.into_iter().collect();
+        let mut snap = self.snap.write().unwrap_or_else(|p| p.into_inner());
+        if members.is_empty() {
+            snap.team_members.remove(&id);
+        } else {
+            snap.team_members.insert(id, members);
+        }
+        Ok(())
+    }
+
+    /// Applies every logged change not applied yet, one key or team at a
+    /// time, and records how far this node got. Called right after a local
+    /// change (so it is in force for the very next request) and every second.
+    pub async fn catch_up(&self) -> Result<(), DbErr> {
+        let mut gap = self.catching_up.lock().await;
+        loop {
+            let applied = self.applied.load(Ordering::SeqCst);
+            let changes = crate::store::hub_keys::changes_after(&self.db, applied, 500).await?;
+            if changes.is_empty() {
+                break;
+            }
+            let mut last = applied;
+            let mut blocked = false;
+            for c in &changes {
+                if c.seq != last + 1 {
+                    // An earlier change may still be committing: wait for it a while.
+                    let since = match *gap {
+                        Some((s, t)) if s == last + 1 => t,
+                        _ => {
+                            *gap = Some((last + 1, Instant::now()));
+                            Instant::now()
+                        }
+                    };
+                    if since.elapsed() < GAP_PATIENCE {
+                        blocked = true;
+                        break;
+                    }
+                }
+                if let Some(k) = c.hub_key_id {
+                    self.reload_key(k).await?;
+                }
+                if let Some(t) = c.team_id {
+                    self.reload_team(t).await?;
+                }
+                last = c.seq;
+            }
+            self.applied.store(last, Ordering::SeqCst);
+            if blocked || changes.len() < 500 {
+                break;
+            }
+        }
+        drop(gap);
+        let now_applied = self.applied.load(Ordering::SeqCst);
+        let mut reported = self.reported.lock().await;
+        if reported.0 != now_applied {
+            crate::store::hub_keys::node_applied(&self.db, &self.node_id, now_applied, Utc::now()).await?;
+            *reported = (now_applied, Instant::now());
+        } else if reported.1.elapsed() >= HEARTBEAT {
+            crate::store::hub_keys::node_seen(&self.db, &self.node_id).await?;
+            reported.1 = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Applies changes now, logging (not failing) when the database is unreachable.
+    pub async fn changed(&self) {
+        if let Err(e) = self.catch_up().await {
+            tracing::warn!(error = %e, "applying a Data Hub key change failed; the watcher retries");
+        }
+    }
+
+    pub fn spawn_watcher(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.catch_up().await {
+                    tracing::warn!(error = %e, "following Data Hub key changes failed");
+                }
+            }
+        });
+    }
+
+    /// Checks an API key or a generic token presented for `endpoint_id`.
+    pub fn verify_secret(&self, workspace_id: i64, presented: &str, endpoint_id: i64, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Arc<CompiledHubKey>, HubRefusal> {
+        if presented.starts_with(HUB_PREFIX) && !is_hub_secret(presented) {
+            return Err(HubRefusal::Malformed);
+        }
+        if presented.is_empty() || presented.len() > 256 || !presented.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(HubRefusal::Malformed);
+        }
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let key = {
+            let snap = self.snap.read().unwrap_or_else(|p| p.into_inner());
+            snap.by_digest.get(&(workspace_id, digest)).cloned()
+        };
+        let key = key.ok_or(HubRefusal::Unknown)?;
+        key.admit(endpoint_id, ip, now.timestamp())?;
+        Ok(key)
+    }
+
+    /// Whether a portal token linked to `endpoint_id` names `user_id` (directly
+    /// or through a team) and admits the request now. When several do, the
+    /// first that admits wins; otherwise the refusal of the closest one.
+    pub fn verify_portal(&self, workspace_id: i64, user_id: i64, endpoint_id: i64, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Arc<CompiledHubKey>, HubRefusal> {
+        let snap = self.snap.read().unwrap_or_else(|p| p.into_inner());
+        let mut refusal = HubRefusal::EndpointNotAllowed;
+        for id in snap.portal_by_endpoint.get(&endpoint_id).map(Vec::as_slice).unwrap_or_default() {
+            let Some(key) = snap.by_id.get(id) else { continue };
+            let named = key.workspace_id == workspace_id
+                && (key.users.contains(&user_id)
+                    || key.teams.iter().any(|t| snap.team_members.get(t).is_some_and(|m| m.contains(&user_id))));
+            if !named {
+                continue;
+            }
+            match key.admit(endpoint_id, ip, now.timestamp()) {
+                Ok(()) => return Ok(Arc::clone(key)),
+                Err(r) => refusal = r,
+            }
+        }
+        Err(refusal)
+    }
+
+    /// Records a successful use: at most one write per key a minute.
+    pub fn note_use(&self, key_id: i64, ip: impl FnOnce() -> Option<String>) {
+        let now = Instant::now();
+        {
+            let mut map = self.last_written.lock().unwrap_or_else(|p| p.into_inner());
+            if map.get(&key_id).is_some_and(|t| now.duration_since(*t) < WRITE_EVERY) {
+                return;
+            }
+            map.insert(key_id, now);
+        }
+        let ip = ip();
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::store::hub_keys::record_use(&db, key_id, Utc::now(), ip).await {
+                tracing::warn!(key_id, error = %e, "recording hub key use failed");
+            }
+        });
+    }
+
+    /// Number of keys loaded (for metrics and tests).
+    pub fn len(&self) -> usize {
+        self.snap.read().unwrap_or_else(|p| p.into_inner()).by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Compares the key's last change with what every live node has applied.
+    pub async fn sync_status(&self, key: &hub_keys::Model) -> Result<SyncStatus, DbErr> {
+        let since = Utc::now() - chrono::Duration::from_std(NODE_ALIVE).unwrap_or_default();
+        let nodes = crate::store::hub_keys::live_nodes(&self.db, since).await?;
+        let behind = nodes.iter().filter(|n| n.applied_seq < key.change_seq).count();
+        if behind > 0 || nodes.is_empty() {
+            return Ok(SyncStatus::Pending { nodes: nodes.len(), behind });
+        }
+        // The latest confirmation among the nodes: an upper bound of when the
+        // last node applied the change, never earlier than the change itself.
+        let at = nodes.iter().map(|n| n.applied_at).max().unwrap_or(key.updated_at).max(key.updated_at);
+        Ok(SyncStatus::Synced { nodes: nodes.len(), at: at.min(Utc::now()) })
+    }
+}

@@ -1,0 +1,41 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "hub_keys")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub workspace_id: i64,
+    pub name: String,
+    pub name_key: String,
+    /// `api_key`, `portal_token` or `generic_token` (`domain::hub_keys::AccessType`).
+    pub access_type: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Hex SHA-256 of the secret or generic token (the lookup form); none for portal tokens.
+    pub secret_digest: Option<String>,
+    /// The last four characters, for `khd_…abcd`.
+    pub secret_suffix: Option<String>,
+    /// The API key's secret, sealed with the row id as associated data (`auth::sealing`).
+    pub secret_sealed: Option<String>,
+    /// JSON array of `"network/prefix"`.
+    pub ip_filters: String,
+    /// JSON array of `{name, value, exclude}`.
+    pub headers: String,
+    pub expires_at: Option<DateTimeUtc>,
+    /// Bumped by every save: a save based on an older version is refused.
+    pub version: i64,
+    /// The `hub_key_changes` entry of the last change (for the sync status).
+    pub change_seq: i64,
+    pub created_at: DateTimeUtc,
+    pub created_by: Option<i64>,
+    pub updated_at: DateTimeUtc,
+    pub updated_by: Option<i64>,
+    pub last_used_at: Option<DateTimeUtc>,
+    pub last_used_ip: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
