@@ -61,6 +61,9 @@ fn strict_ipv4(s: &str) -> Result<Ipv4Addr, String> {
     }
     let mut octets = [0u8; 4];
     for (i, p) in parts.iter().enumerate() {
+        if p.len() > 1 && (p.starts_with("0x") || p.starts_with("0X")) {
+            return Err(format!("“{p}” is a hexadecimal form; write each part of the address in decimal."));
+        }
         if p.len() > 1 && p.starts_with('0') {
             return Err(format!("“{p}” has a leading zero; write each number plainly (leading zeros read as octal in some tools)."));
         }
@@ -177,7 +180,7 @@ mod tests {
             ("::", "129", "outside the address width"),
             ("10.0.0.0", "255.0.255.0", "contiguous"),
             ("10.0.0.0", "255.255.255.1", "contiguous"),
-            ("0x0a.0.0.1", "32", "0 to 255"),
+            ("0x0a.0.0.1", "32", "hexadecimal"),
             ("10.1", "32", "four numbers"),
             ("fe80::1%eth0", "64", "zone id"),
             ("fe80::1", "255.255.0.0", "prefix length"),
