@@ -73,7 +73,7 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn body<T>(b: Result<web::Json<T>, actix_web::Error>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(b: Result<web::Json<T>, actix_web::Error>) -> Result<T, ApiError> {
     b.map(web::Json::into_inner).map_err(|e| ApiError::InvalidField { field: "body".into(), message: format!("The body is not the JSON expected: {e}") })
 }
 
@@ -164,14 +164,14 @@ pub struct EndpointOut {
     pub updated_at: DateTime<Utc>,
 }
 
-fn endpoint_out(e: &endpoints::Model, slug: &str) -> EndpointOut {
+fn endpoint_out(e: &endpoints::Model, slug: &str, hub_key_ids: Vec<i64>) -> EndpointOut {
     EndpointOut {
         id: e.id,
         url: format!("/hub/{slug}/{}", e.path),
         path: e.path.clone(),
         collection_id: e.collection_id,
         access: Access::parse(&e.access).unwrap_or(Access::Keys),
-        hub_key_ids: Vec::new(),
+        hub_key_ids,
         created_at: e.created_at,
         updated_at: e.updated_at,
     }
@@ -186,6 +186,10 @@ pub struct EndpointIn {
     pub hub_key_ids: Option<Vec<i64>>,
 }
 
+async fn key_ids(state: &AppState, endpoint_id: i64) -> Result<Vec<i64>, ApiError> {
+    Ok(crate::store::hub_keys::keys_of_endpoint(&state.db, endpoint_id).await?.into_iter().map(|k| k.id).collect())
+}
+
 async fn slug(state: &AppState, ws: i64) -> Result<String, ApiError> {
     Ok(crate::store::workspaces::find(&state.db, ws).await?.and_then(|w| w.slug).unwrap_or_default())
 }
@@ -196,7 +200,11 @@ async fn slug(state: &AppState, ws: i64) -> Result<String, ApiError> {
 pub async fn list_endpoints(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>) -> Result<HttpResponse, ApiError> {
     let s = slug(&state, p.key.workspace_id).await?;
     let all = crate::store::datahub::endpoints(&state.db, p.key.workspace_id).await?;
-    Ok(HttpResponse::Ok().json(all.iter().map(|e| endpoint_out(e, &s)).collect::<Vec<_>>()))
+    let mut out = Vec::with_capacity(all.len());
+    for e in &all {
+        out.push(endpoint_out(e, &s, key_ids(&state, e.id).await?));
+    }
+    Ok(HttpResponse::Ok().json(out))
 }
 
 fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> EndpointInput {
@@ -204,7 +212,7 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
         path: patch.path.or_else(|| base.map(|e| e.path.clone())).unwrap_or_default(),
         collection_id: patch.collection_id.or(base.map(|e| e.collection_id)),
         access: patch.access.or_else(|| base.map(|e| e.access.clone())).unwrap_or_default(),
-        hub_key_ids: patch.hub_key_ids.unwrap_or_default(),
+        hub_key_ids: patch.hub_key_ids,
     }
 }
 
@@ -215,7 +223,7 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
 pub async fn create_endpoint(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, b: Result<web::Json<EndpointIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
     let input = endpoint_input(None, body(b)?);
     let e = manage::save_endpoint(&state, &actor(&p, &req, &state), None, &input).await?;
-    Ok(HttpResponse::Created().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?)))
+    Ok(HttpResponse::Created().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?, key_ids(&state, e.id).await?)))
 }
 
 async fn find_endpoint(state: &AppState, ws: i64, id: i64) -> Result<endpoints::Model, ApiError> {
@@ -227,7 +235,7 @@ async fn find_endpoint(state: &AppState, ws: i64, id: i64) -> Result<endpoints::
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn show_endpoint(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
-    Ok(HttpResponse::Ok().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?)))
+    Ok(HttpResponse::Ok().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?, key_ids(&state, e.id).await?)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/endpoints/{id}", tag = "data hub", params(("id" = i64, Path, description = "Endpoint id")), request_body = EndpointIn,
@@ -238,7 +246,7 @@ pub async fn update_endpoint(req: HttpRequest, state: web::Data<AppState>, p: Pr
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
     let input = endpoint_input(Some(&e), body(b)?);
     let e = manage::save_endpoint(&state, &actor(&p, &req, &state), Some(e.id), &input).await?;
-    Ok(HttpResponse::Ok().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?)))
+    Ok(HttpResponse::Ok().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?, key_ids(&state, e.id).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/endpoints/{id}", tag = "data hub", params(("id" = i64, Path, description = "Endpoint id")),

@@ -29,6 +29,18 @@ pub enum ApiError {
     NotFound,
     #[error("endpoint not allowed")]
     EndpointNotAllowed,
+    /// A Data Hub key whose status is inactive.
+    #[error("key inactive")]
+    KeyInactive,
+    /// The client address is outside the key's IP filter.
+    #[error("ip not allowed")]
+    IpNotAllowed,
+    /// Several body fields are wrong; the first is `field`, all are in `errors`.
+    #[error("invalid fields")]
+    InvalidFields(Vec<(String, String)>),
+    /// The resource changed since the caller read it (`version` is stale).
+    #[error("edit conflict")]
+    EditConflict(String),
     /// A query parameter of a data request is wrong.
     #[error("invalid query")]
     InvalidQuery { parameter: String, message: String },
@@ -72,6 +84,28 @@ impl From<KeyRefusal> for ApiError {
     }
 }
 
+impl From<crate::auth::hub_verifier::HubRefusal> for ApiError {
+    fn from(r: crate::auth::hub_verifier::HubRefusal) -> Self {
+        use crate::auth::hub_verifier::HubRefusal;
+        match r {
+            HubRefusal::Malformed => ApiError::MalformedKey,
+            HubRefusal::Unknown => ApiError::UnknownKey,
+            HubRefusal::Inactive => ApiError::KeyInactive,
+            HubRefusal::Expired => ApiError::ExpiredKey,
+            HubRefusal::IpNotAllowed => ApiError::IpNotAllowed,
+            HubRefusal::EndpointNotAllowed => ApiError::EndpointNotAllowed,
+        }
+    }
+}
+
+/// One wrong field of a request body.
+#[derive(Serialize, ToSchema)]
+pub struct FieldError {
+    /// `name`, `ip_filters[2]`, `headers[0]`, ….
+    pub field: String,
+    pub message: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -92,6 +126,9 @@ pub struct ErrorDetail {
     /// `invalid_records`: the 0-based index of the first bad record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    /// `invalid_field`: every wrong field when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
 }
 
 /// Every code with its status and meaning; the docs page lists these.
@@ -103,7 +140,10 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("expired_key", 401, "The key has expired. Generate a new one, or rotate before the expiry date next time."),
     ("owner_inactive", 401, "The key's owner is no longer an active member of the key's workspace."),
     ("insufficient_permission", 403, "The key, or its owner at this moment, lacks the permission this endpoint needs."),
-    ("endpoint_not_allowed", 403, "This endpoint does not accept this key: it is public-only, or open to chosen Data Hub keys only."),
+    ("endpoint_not_allowed", 403, "This endpoint does not accept this key: it is open to chosen Data Hub keys only, and this key is not one of them."),
+    ("key_inactive", 403, "The Data Hub key is inactive. An admin can reactivate it in Data Hub → API Keys."),
+    ("ip_not_allowed", 403, "The key's IP filter does not include the address this request came from."),
+    ("edit_conflict", 409, "The resource was changed since you read it; read it again and reapply your change."),
     ("invalid_query", 400, "A query parameter is not valid; `parameter` names it."),
     ("invalid_field", 422, "A field of the request body is missing or not valid; `field` names it."),
     ("invalid_records", 422, "The records or the file cannot be imported; `index` gives the first bad record (from 0). Nothing was written."),
@@ -133,6 +173,10 @@ impl ApiError {
             ApiError::InsufficientPermission(_) => "insufficient_permission",
             ApiError::NotFound => "not_found",
             ApiError::EndpointNotAllowed => "endpoint_not_allowed",
+            ApiError::KeyInactive => "key_inactive",
+            ApiError::IpNotAllowed => "ip_not_allowed",
+            ApiError::InvalidFields(_) => "invalid_field",
+            ApiError::EditConflict(_) => "edit_conflict",
             ApiError::InvalidQuery { .. } => "invalid_query",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::InvalidRecords { .. } => "invalid_records",
@@ -151,7 +195,9 @@ impl ApiError {
             ApiError::InvalidQuery { message, .. }
             | ApiError::InvalidField { message, .. }
             | ApiError::InvalidRecords { message, .. }
-            | ApiError::TooLarge(message) => message.clone(),
+            | ApiError::TooLarge(message)
+            | ApiError::EditConflict(message) => message.clone(),
+            ApiError::InvalidFields(errors) => errors.first().map(|e| e.1.clone()).unwrap_or_default(),
             other => message_for(other.code()).to_owned(),
         }
     }
@@ -162,7 +208,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InsufficientPermission(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::EndpointNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::EndpointNotAllowed | ApiError::KeyInactive | ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::EditConflict(_) => StatusCode::CONFLICT,
             ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -193,10 +241,17 @@ impl ResponseError for ApiError {
         let (parameter, field, index) = match self {
             ApiError::InvalidQuery { parameter, .. } => (Some(parameter.clone()), None, None),
             ApiError::InvalidField { field, .. } => (None, Some(field.clone()), None),
+            ApiError::InvalidFields(errors) => (None, errors.first().map(|e| e.0.clone()), None),
             ApiError::InvalidRecords { index, .. } => (None, None, *index),
             _ => (None, None, None),
         };
-        let detail = ErrorDetail { code: self.code(), message: self.message(), parameter, field, index };
+        let errors = match self {
+            ApiError::InvalidFields(errors) if errors.len() > 1 => {
+                errors.iter().map(|(f, m)| FieldError { field: f.clone(), message: m.clone() }).collect()
+            }
+            _ => Vec::new(),
+        };
+        let detail = ErrorDetail { code: self.code(), message: self.message(), parameter, field, index, errors };
         let mut res = res.json(ErrorBody { error: detail });
         // The JSON is the answer: the HTML error-page middleware leaves it alone.
         res.extensions_mut().insert(crate::web::KeepBody);

@@ -5,34 +5,83 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+
 use crate::api::ApiError;
-use crate::auth::key_verifier::VerifiedKey;
+use crate::api::principal::presented_key;
+use crate::auth::hub_verifier::{CompiledHubKey, HubRefusal};
 use crate::domain::Permission;
+use crate::domain::header_template::Meta;
+use crate::domain::keys::PERSONAL_PREFIX;
 use crate::domain::datahub::{Access, parse_hub_query};
 use crate::hub::Route;
 use crate::state::AppState;
 
-/// The presented personal key, verified as for `/api/v1` (refusals counted
-/// and audited the same way); its use noted.
-async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<VerifiedKey>, ApiError> {
-    let key = crate::api::principal::identify(state, req).await?;
-    if let Some(k) = &key {
-        state.keys.note_use(k.key_id, || state.client_ip(req));
+/// Who may call a non-public endpoint, in the documented order:
+/// format/checksum → known → active → not expired → IP allowed → the
+/// endpoint accepts this key (portal token: owner chosen + `data.read` now).
+/// `Ok(Some(key))` names the hub key whose headers go on the answer.
+async fn admit(state: &AppState, req: &HttpRequest, route: &Route) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
+    if route.access == Access::Public {
+        // A public endpoint ignores keys: a wrong one must not break it.
+        return Ok(None);
     }
-    Ok(key)
+    let presented = presented_key(req).filter(|p| !p.is_empty()).ok_or(ApiError::MissingKey)?;
+    let ip = crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies);
+    let now = Utc::now();
+    if presented.starts_with(PERSONAL_PREFIX) {
+        return admit_personal(state, req, route, &presented, ip).await;
+    }
+    match state.hub_keys.verify_secret(route.workspace_id, &presented, route.endpoint.id, ip, now) {
+        Ok(key) => {
+            state.hub_keys.note_use(key.id, || ip.map(|i| i.to_string()));
+            Ok(Some(key))
+        }
+        Err(refusal) => Err(refused(state, ip, refusal)),
+    }
 }
 
-/// Whether `key` may call the endpoint; a key of another workspace is told
-/// nothing about this one (404).
-fn admit(route: &Route, key: Option<&VerifiedKey>) -> Result<(), ApiError> {
-    match (route.access, key) {
-        (Access::Public, _) => Ok(()),
-        (_, None) => Err(ApiError::MissingKey),
-        (_, Some(k)) if k.workspace_id != route.workspace_id => Err(ApiError::NotFound),
-        (Access::Members, Some(k)) if k.permissions.contains(Permission::DataRead) => Ok(()),
-        (Access::Members, Some(_)) => Err(ApiError::InsufficientPermission(Permission::DataRead)),
-        // Hub keys arrive with the key editor; until then no personal key is on the list.
-        (Access::Keys, Some(_)) => Err(ApiError::EndpointNotAllowed),
+/// A personal key: any member with `data.read` on a `members` endpoint; on a
+/// `keys` endpoint only when a portal token names its owner.
+async fn admit_personal(state: &AppState, req: &HttpRequest, route: &Route, presented: &str, ip: Option<IpAddr>) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
+    let key = crate::api::principal::verified(state, req, Some(presented)).await?;
+    if key.workspace_id != route.workspace_id {
+        // A key of another workspace is told nothing about this one.
+        return Err(ApiError::NotFound);
+    }
+    state.keys.note_use(key.key_id, || ip.map(|i| i.to_string()));
+    let portal = state.hub_keys.verify_portal(route.workspace_id, key.owner_id, route.endpoint.id, ip, Utc::now());
+    let portal = match (route.access, portal) {
+        (_, Ok(p)) => Some(p),
+        (Access::Members, Err(_)) => None,
+        (_, Err(refusal)) => return Err(refused(state, ip, refusal)),
+    };
+    if !key.permissions.contains(Permission::DataRead) {
+        return Err(ApiError::InsufficientPermission(Permission::DataRead));
+    }
+    if let Some(p) = &portal {
+        state.hub_keys.note_use(p.id, || ip.map(|i| i.to_string()));
+    }
+    Ok(portal)
+}
+
+fn refused(state: &AppState, ip: Option<IpAddr>, refusal: HubRefusal) -> ApiError {
+    crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or_else(|| refusal.into())
+}
+
+/// The key's headers, filled for this answer; a value that fills badly is left out.
+fn add_headers(res: &mut HttpResponse, key: &CompiledHubKey, meta: &Meta) {
+    for (name, template) in key.headers.iter() {
+        let Some(value) = template.fill(meta) else {
+            tracing::warn!(hub_key = key.id, header = %name, "a filled header value was unfit to send and was left out");
+            continue;
+        };
+        if let Ok(v) = header::HeaderValue::from_bytes(value.as_bytes()) {
+            res.headers_mut().insert(name.clone(), v);
+        }
     }
 }
 
@@ -60,19 +109,15 @@ fn wants_csv(req: &HttpRequest) -> bool {
         (status = 200, description = "`{\"meta\": {\"name\", \"count\", \"limit\", \"offset\"}, \"data\": [...]}`, or CSV"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, description = "A query parameter is wrong (`invalid_query`, with `parameter`)", body = crate::api::errors::ErrorBody),
-        (status = 403, description = "`insufficient_permission` or `endpoint_not_allowed`", body = crate::api::errors::ErrorBody),
+        (status = 401, description = "`missing_key`, `malformed_key`, `unknown_key`, `expired_key`", body = crate::api::errors::ErrorBody),
+        (status = 403, description = "`key_inactive`, `ip_not_allowed`, `endpoint_not_allowed`, `insufficient_permission`", body = crate::api::errors::ErrorBody),
     ),
     security((), ("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
 pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (slug, endpoint_path) = path.into_inner();
     let route = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await?.ok_or(ApiError::NotFound)?;
-    let key = match route.access {
-        // A public endpoint ignores keys: a wrong one must not break it.
-        Access::Public => None,
-        _ => caller(&state, &req).await?,
-    };
-    admit(&route, key.as_ref())?;
+    let hub_key = admit(&state, &req, &route).await?;
     let pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|_| ApiError::InvalidQuery { parameter: "query".into(), message: "The query string could not be read.".into() })?
         .into_inner();
@@ -98,7 +143,12 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     if matches {
         return Ok(res.finish());
     }
-    Ok(res.content_type(page.content_type).body(page.body.clone()))
+    let mut res = res.content_type(page.content_type).body(page.body.clone());
+    if let Some(key) = &hub_key {
+        let meta = Meta { name: &route.collection.name, count: page.count, limit: q.limit, offset: q.offset };
+        add_headers(&mut res, key, &meta);
+    }
+    Ok(res)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -132,15 +182,20 @@ pub struct ListedEndpoint {
 )]
 pub async fn discover(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let ws = crate::store::workspaces::find_by_slug(&state.db, &slug).await?.ok_or(ApiError::NotFound)?;
-    let key = caller(&state, &req).await?;
-    if key.as_ref().is_some_and(|k| k.workspace_id != ws.id) {
-        return Err(ApiError::NotFound);
-    }
+    let presented = presented_key(&req).filter(|p| !p.is_empty());
     let mut listed = Vec::new();
     for e in crate::store::datahub::endpoints(&state.db, ws.id).await? {
         let Some(route) = crate::hub::route_for(&state.db, e).await? else { continue };
-        if admit(&route, key.as_ref()).is_err() {
-            continue;
+        let admitted = match (&presented, route.access) {
+            (_, Access::Public) => Ok(None),
+            (None, _) => continue,
+            (Some(_), _) => admit(&state, &req, &route).await,
+        };
+        match admitted {
+            Ok(_) => {}
+            // The key is fine but not for this endpoint: leave it out of the list.
+            Err(ApiError::EndpointNotAllowed | ApiError::InsufficientPermission(_)) => continue,
+            Err(other) => return Err(other),
         }
         listed.push(ListedEndpoint {
             name: route.collection.name.clone(),

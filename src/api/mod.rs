@@ -5,6 +5,7 @@ pub mod datasets;
 pub mod docs;
 pub mod errors;
 pub mod hub;
+pub mod hub_keys;
 pub mod me;
 pub mod members;
 pub mod principal;
@@ -36,6 +37,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .patch(collections::update_endpoint)
                     .delete(collections::delete_endpoint),
             )
+            .service(web::resource("/hub-keys").get(hub_keys::list).post(hub_keys::create))
+            .service(web::resource("/hub-keys/{id}").get(hub_keys::show).patch(hub_keys::update).delete(hub_keys::delete))
+            .service(web::resource("/hub-keys/{id}/reveal").post(hub_keys::reveal))
+            .service(web::resource("/hub-keys/{id}/regenerate").post(hub_keys::regenerate))
             .default_service(web::to(errors::not_found)),
     )
     .route("/api/docs", web::get().to(docs::page))

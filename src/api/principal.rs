@@ -102,20 +102,29 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
 /// Verifies a key. Refusals are counted per client address; past the limit
 /// the answer is 429. Checked only after verification, so valid keys from the
 /// same address (and other clients) are never slowed.
-async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&str>) -> Result<VerifiedKey, ApiError> {
+pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&str>) -> Result<VerifiedKey, ApiError> {
     match state.keys.verify(presented, Utc::now()).await? {
         Ok(key) => Ok(key),
         Err(refusal) => {
             let client = state.client_ip(req);
-            let address = client.as_deref().unwrap_or_default();
-            if let Some(wait) = state.key_refusals.check_client(address) {
-                return Err(ApiError::RateLimited(wait));
+            if let Some(limited) = count_refusal(state, client.as_deref()) {
+                return Err(limited);
             }
-            state.key_refusals.record_client_failure(address);
             audit_refusal(state, refusal, client).await;
             Err(refusal.into())
         }
     }
+}
+
+/// Counts a refused key against the client's address; past the limit the
+/// answer becomes 429 (`Some`).
+pub fn count_refusal(state: &AppState, client: Option<&str>) -> Option<ApiError> {
+    let address = client.unwrap_or_default();
+    if let Some(wait) = state.key_refusals.check_client(address) {
+        return Some(ApiError::RateLimited(wait));
+    }
+    state.key_refusals.record_client_failure(address);
+    None
 }
 
 /// Uses of revoked or expired keys are worth knowing about: someone still

@@ -118,8 +118,8 @@ pub struct EndpointInput {
     pub path: String,
     pub collection_id: Option<i64>,
     pub access: String,
-    /// Data Hub keys allowed when access is `keys` (the key editor's issue fills this in).
-    pub hub_key_ids: Vec<i64>,
+    /// The Data Hub keys this endpoint accepts; `None` keeps them as they are.
+    pub hub_key_ids: Option<Vec<i64>>,
 }
 
 fn endpoint_target(e: &endpoints::Model) -> Target {
@@ -133,8 +133,11 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
         .await?
         .ok_or_else(|| field("collection_id", "There is no such collection in this workspace."))?;
     let access = Access::parse(&input.access).ok_or_else(|| field("access", "Choose who may call it: public, members or keys."))?;
-    if let Some(k) = input.hub_key_ids.first() {
-        return Err(field("hub_key_ids", format!("There is no Data Hub key with id {k} in this workspace.")));
+    if let Some(ids) = &input.hub_key_ids {
+        let known = crate::store::hub_keys::existing_ids(&state.db, actor.workspace_id, ids).await?;
+        if let Some(k) = ids.iter().find(|k| !known.contains(k)) {
+            return Err(field("hub_key_ids", format!("There is no Data Hub key with id {k} in this workspace.")));
+        }
     }
     let saved = crate::store::datahub::save_endpoint(&state.db, actor.workspace_id, id, &path, collection_id, access)
         .await?
@@ -143,6 +146,12 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
         None => ("endpoint.created", "Created"),
         Some(_) => ("endpoint.changed", "Changed"),
     };
+    if let Some(ids) = &input.hub_key_ids {
+        crate::hub::keys::set_endpoint_keys(state, actor.workspace_id, saved.id, ids).await.map_err(|e| match e {
+            crate::hub::keys::KeyError::Db(db) => ManageError::Db(db),
+            other => field("hub_key_ids", other.to_string()),
+        })?;
+    }
     let detail = format!("{what}; access: {access}.");
     crate::store::audit::record(&state.db, actor.event(action, endpoint_target(&saved), detail)).await?;
     state.hub.changed().await;

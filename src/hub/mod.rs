@@ -7,6 +7,7 @@
 //! - rendered pages are keyed by the dataset's version and the collection's
 //!   last change, so a commit simply makes old entries unreachable; the map is
 //!   bounded and emptied when full.
+pub mod keys;
 pub mod manage;
 
 use std::collections::HashMap;
@@ -69,6 +70,8 @@ impl Route {
 /// A page ready to send.
 pub struct Rendered {
     pub body: Bytes,
+    /// Records in the collection (for `${collection.meta.count}`).
+    pub count: u64,
     pub etag: String,
     pub content_type: &'static str,
 }
@@ -183,7 +186,7 @@ impl Hub {
             Format::Json => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
         };
-        let rendered = Arc::new(Rendered { body: Bytes::from(body), etag, content_type });
+        let rendered = Arc::new(Rendered { body: Bytes::from(body), count: page.count, etag, content_type });
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         if pages.map.len() >= MAX_PAGES || pages.bytes + rendered.body.len() > MAX_PAGE_BYTES {
             *pages = Pages::default();

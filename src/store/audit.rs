@@ -94,7 +94,7 @@ pub struct Filter {
 }
 
 /// The event kinds the filter offers, with their labels.
-pub const KINDS: [(&str, &str); 9] = [
+pub const KINDS: [(&str, &str); 11] = [
     ("user", "Sign-in and passwords"),
     ("member", "Members and roles"),
     ("invitation", "Invitations"),
@@ -103,6 +103,8 @@ pub const KINDS: [(&str, &str); 9] = [
     ("dataset", "Datasets"),
     ("collection", "Data collections"),
     ("endpoint", "Endpoints"),
+    ("hub_key", "Data Hub keys"),
+    ("team", "Teams"),
     ("instance", "Setup"),
 ];
 

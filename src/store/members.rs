@@ -209,7 +209,11 @@ pub async fn apply_change(
         MemberChange::SetRole(role, perms) => set_role(&txn, member_id, *role, perms).await?,
         MemberChange::Disable => set_disabled(&txn, member_id, true).await?,
         MemberChange::Enable => set_disabled(&txn, member_id, false).await?,
-        MemberChange::Remove => remove(&txn, member_id).await?,
+        MemberChange::Remove => {
+            remove(&txn, member_id).await?;
+            // Portal tokens that name them through a team stop admitting them with this change.
+            crate::store::teams::remove_user(&txn, workspace_id, target.user_id).await?;
+        }
     }
     txn.commit().await?;
     Ok(target)

@@ -216,6 +216,7 @@ async fn apply(
     }
     // Keys follow their owner's rights on the very next request.
     state.keys.changed().await?;
+    state.hub_keys.changed().await;
     Ok(Ok(()))
 }
 

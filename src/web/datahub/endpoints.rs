@@ -122,7 +122,7 @@ fn input(form: &EndpointForm) -> EndpointInput {
         path: form.path.clone(),
         collection_id: form.collection_id.parse().ok(),
         access: form.access.clone(),
-        hub_key_ids: Vec::new(),
+        hub_key_ids: None,
     }
 }
 
