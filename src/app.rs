@@ -192,7 +192,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/endpoints", web::post().to(datahub::endpoints::create))
                 .route("/endpoints/{id}", web::get().to(datahub::endpoints::show))
                 .route("/endpoints/{id}", web::post().to(datahub::endpoints::update))
-                .route("/endpoints/{id}/delete", web::post().to(datahub::endpoints::delete)),
+                .route("/endpoints/{id}/delete", web::post().to(datahub::endpoints::delete))
+                .route("/keys", web::get().to(datahub::keys::list))
+                .route("/keys", web::post().to(datahub::keys::create))
+                .route("/keys/new", web::get().to(datahub::keys::new))
+                .route("/keys/{id}", web::get().to(datahub::keys::show))
+                .route("/keys/{id}", web::post().to(datahub::keys::update))
+                .route("/keys/{id}/secret", web::get().to(datahub::keys::hide))
+                .route("/keys/{id}/reveal", web::post().to(datahub::keys::reveal))
+                .route("/keys/{id}/regenerate", web::post().to(datahub::keys::regenerate))
+                .route("/keys/{id}/delete", web::post().to(datahub::keys::delete)),
         )
         .route("/invite/{token}", web::get().to(invitations::show))
         .route("/invite/{token}", web::post().to(invitations::accept))
@@ -213,6 +222,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/audit.csv", web::get().to(admin::audit::csv))
                 .route("/workspace", web::get().to(admin::workspace::show))
                 .route("/workspace", web::post().to(admin::workspace::rename))
-                .route("/workspace/slug", web::post().to(admin::workspace::change_slug)),
+                .route("/workspace/slug", web::post().to(admin::workspace::change_slug))
+                .route("/teams", web::get().to(admin::teams::list))
+                .route("/teams", web::post().to(admin::teams::create))
+                .route("/teams/{id}", web::get().to(admin::teams::show))
+                .route("/teams/{id}", web::post().to(admin::teams::update))
+                .route("/teams/{id}/delete", web::post().to(admin::teams::delete)),
         );
 }

@@ -96,6 +96,31 @@
     if (invalid && document.activeElement === document.body) invalid.focus();
   });
 
+  // The key editor's expire date: shown in UTC by the server, converted to
+  // the browser's time zone here, with the offset sent along so the server
+  // can store UTC again. (Without this script the field is plain UTC.)
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("input[data-local-time]").forEach(function (input) {
+      var offsetField = document.getElementById(input.getAttribute("data-local-time"));
+      if (!offsetField || offsetField.value !== "0") return;
+      var offset = -new Date().getTimezoneOffset();
+      if (input.value) {
+        var d = new Date(input.value + ":00Z");
+        if (!isNaN(d)) {
+          input.value = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+        }
+      }
+      offsetField.value = String(offset);
+      var hint = document.querySelector("[data-tz-hint]");
+      if (hint) {
+        var sign = offset >= 0 ? "+" : "-";
+        var abs = Math.abs(offset);
+        hint.textContent = "Empty: never expires. Enter your local time (UTC" + sign + pad(Math.floor(abs / 60)) + ":" + pad(abs % 60) + "); keyhub stores and shows UTC.";
+      }
+    });
+  });
+
   // After an htmx swap, focus goes where the eyes go: a field in error, the
   // new secret or link, or the message; never back to <body>.
   // Elements mark themselves with data-focus-after-swap (optionally naming a

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub const HUB_PREFIX: &str = "khd_";
+/// Keys whose expiry is this close get an "expiring" badge in the table.
+pub const EXPIRING_WITHIN_DAYS_HUB: i64 = 14;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

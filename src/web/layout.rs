@@ -86,11 +86,11 @@ fn section(label: &'static str, path: &str, pages: &[(&'static str, &'static str
 pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection> {
     let mut out = Vec::new();
     if can(Permission::DataRead) {
-        out.push(section(
-            "Data Hub",
-            path,
-            &[("Datasets", urls::DATASETS), ("Data Collections", urls::COLLECTIONS), ("Endpoints", urls::ENDPOINTS)],
-        ));
+        let mut pages = vec![("Datasets", urls::DATASETS), ("Data Collections", urls::COLLECTIONS), ("Endpoints", urls::ENDPOINTS)];
+        if can(Permission::HubKeysManage) {
+            pages.push(("API Keys", urls::HUB_KEYS));
+        }
+        out.push(section("Data Hub", path, &pages));
     }
     if can(Permission::MembersManage) {
         out.push(section(
@@ -99,6 +99,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
             &[
                 ("Members", urls::MEMBERS),
                 ("Invitations", urls::INVITATIONS),
+                ("Teams", urls::TEAMS),
                 ("Audit log", urls::AUDIT),
                 ("Workspace", urls::WORKSPACE_SETTINGS),
             ],

@@ -24,3 +24,5 @@ pub const DATASETS: &str = "/datahub/datasets";
 pub const DATASET_UPLOAD: &str = "/datahub/datasets/upload";
 pub const COLLECTIONS: &str = "/datahub/collections";
 pub const ENDPOINTS: &str = "/datahub/endpoints";
+pub const HUB_KEYS: &str = "/datahub/keys";
+pub const TEAMS: &str = "/admin/teams";

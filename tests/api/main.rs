@@ -8,6 +8,7 @@ mod cli;
 mod datahub;
 mod hardening;
 mod health;
+mod hub_keys;
 mod keys;
 mod login;
 mod members;

@@ -3,4 +3,5 @@
 pub mod audit;
 pub mod invitations;
 pub mod members;
+pub mod teams;
 pub mod workspace;

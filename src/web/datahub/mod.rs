@@ -2,3 +2,4 @@
 pub mod collections;
 pub mod datasets;
 pub mod endpoints;
+pub mod keys;
