@@ -127,7 +127,9 @@
   // descendant to focus by selector).
   document.addEventListener("htmx:afterSettle", function (evt) {
     var scope = evt.detail.elt && evt.detail.elt.isConnected ? evt.detail.elt : document;
-    var target = scope.querySelector("[aria-invalid=true]") || scope.querySelector("[data-focus-after-swap]");
+    // The swapped element itself may carry the mark (outerHTML swaps).
+    var marked = scope.matches && scope.matches("[data-focus-after-swap]") ? scope : scope.querySelector("[data-focus-after-swap]");
+    var target = scope.querySelector("[aria-invalid=true]") || marked;
     if (!target) return;
     var inner = target.getAttribute("data-focus-after-swap");
     if (inner) target = target.querySelector(inner) || target;

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 mod datahub;
+mod hub_keys;
 mod journeys;
 
 use std::net::TcpListener;
@@ -265,6 +266,17 @@ impl Browser {
                 }
             }
             Err(e) => self.fail(format!("checkbox \"{text}\" not found in {scope}: {e}")).await,
+        }
+    }
+
+    /// Clicks the checkbox or radio button labelled `label` unless it is already on.
+    pub async fn tick(&self, label: &str) {
+        self.next_step();
+        let el = self.field(label).await;
+        if !el.is_selected().await.unwrap_or(false)
+            && let Err(e) = el.click().await
+        {
+            self.fail(format!("cannot tick \"{label}\": {e}")).await;
         }
     }
 
