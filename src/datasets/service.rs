@@ -177,6 +177,11 @@ pub async fn append(state: &AppState, actor: &Actor, ds: &datasets::Model, file:
 /// Deletes a dataset with the collections and endpoints over it.
 pub async fn delete(state: &AppState, actor: &Actor, ds: &datasets::Model) -> Result<(), DatasetError> {
     let collections = crate::store::datahub::collections_of(&state.db, ds.id).await?;
+    // Hub keys forget the endpoints that go with the dataset.
+    for e in crate::store::datahub::endpoints_of(&state.db, collections.iter().map(|c| c.id).collect()).await? {
+        crate::store::hub_keys::set_endpoint_keys(&state.db, e.workspace_id, e.id, &[]).await?;
+    }
+    state.hub_keys.changed().await;
     store::delete(&state.db, ds).await?;
     let detail = if collections.is_empty() {
         format!("Deleted with its {} rows.", ds.row_count)

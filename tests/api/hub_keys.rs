@@ -362,3 +362,67 @@ async fn a_change_logged_by_another_node_reaches_this_nodes_snapshot() {
     let logged = app.count("SELECT MAX(seq) AS n FROM hub_key_changes").await;
     assert_eq!(applied, logged, "the node recorded how far it got");
 }
+
+#[tokio::test]
+async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_another() {
+    let app = TestApp::spawn().await;
+    let (ada, admin, _slug, endpoint) = guarded(&app).await;
+    let e = endpoint.to_string();
+
+    // A row button re-renders the editor with one more row and saves nothing.
+    let res = ada.post_form("/datahub/keys/new", "/datahub/keys", &[("name", "Web key"), ("access_type", "api_key"), ("add_ip", "1")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"ip_range-0\"") && html.contains("value=\"Web key\""));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 0);
+
+    // A bad row: 422, the message on that row, the input kept.
+    let bad = [("name", "Web key"), ("access_type", "api_key"), ("status", "active"), ("ip_range", "10.0.0.0"), ("ip_netmask", "255.0.255.0"), ("header_name", "Set-Cookie"), ("header_value", "a=b"), ("endpoint_ids", e.as_str())];
+    let res = ada.post_form("/datahub/keys/new", "/datahub/keys", &bad).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("is not a contiguous netmask") && html.contains("set by keyhub"), "{html}");
+    assert!(html.contains("id=\"e-ip-0\"") && html.contains("id=\"e-header-0\""));
+    assert!(html.contains("value=\"255.0.255.0\""));
+
+    let good = [("name", "Web key"), ("access_type", "api_key"), ("status", "active"), ("ip_range", "127.0.0.0/8"), ("ip_netmask", ""), ("header_name", "X-Count"), ("header_value", "${collection.meta.count}"), ("header_name", "X-Off"), ("header_value", "1"), ("header_exclude", "1"), ("expires_at", "2099-01-31T18:00"), ("tz_offset", "60"), ("endpoint_ids", e.as_str())];
+    let res = ada.post_form("/datahub/keys/new", "/datahub/keys", &good).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = crate::helpers::location(&res);
+    let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
+    let k = app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await;
+    assert_eq!(k.body["expires_at"], "2099-01-31T17:00:00Z", "local time with the browser's offset, stored in UTC");
+    assert_eq!(k.body["headers"], json!([{"name": "X-Count", "value": "${collection.meta.count}", "exclude": false}, {"name": "X-Off", "value": "1", "exclude": true}]));
+    assert_eq!(k.body["ip_filters"], json!([{"range": "127.0.0.0", "netmask": "8"}]));
+
+    // The secret is only in the answer to a POST, never in the editor's GET.
+    let revealed = ada.post_form(&page, &format!("{page}/reveal"), &[]).await;
+    assert_eq!(revealed.headers()["cache-control"], "no-store");
+    let secret = crate::helpers::attr_after(&revealed.text().await.unwrap(), "id=\"shown-secret\" type=\"text\" readonly value=\"").expect("secret shown");
+    let editor = ada.get_html(&page).await;
+    assert!(!editor.contains(&secret) && editor.contains("Last record change") && editor.contains("hx-history=\"false\""));
+    assert_eq!(ada.get(&format!("{page}/reveal")).await.status(), StatusCode::NOT_FOUND, "no GET shows it");
+
+    // Both views of the link: the endpoint's page shows the key chosen, and unchoosing it there unlinks it.
+    let endpoint_page = ada.get_html(&format!("/datahub/endpoints/{endpoint}")).await;
+    assert!(endpoint_page.contains(&format!("name=\"hub_key_ids\" value=\"{id}\" checked")));
+    let res = ada.post_form(&format!("/datahub/endpoints/{endpoint}"), &format!("/datahub/endpoints/{endpoint}"), &[("path", "sales"), ("collection_id", &app.count("SELECT collection_id AS n FROM endpoints").await.to_string()), ("access", "keys"), ("keys_shown", "1")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await.body["endpoint_ids"], json!([]));
+    assert!(ada.get_html(&format!("{page}?tab=endpoints")).await.contains("No endpoint accepts this key yet"));
+
+    // Two admins with the editor open: the second save is refused, both versions shown.
+    let grace = app.client_for_admin().await;
+    let html_a = ada.get_html(&page).await;
+    let html_b = grace.get_html(&page).await;
+    let version = crate::helpers::attr_after(&html_a, "name=\"version\" value=\"").unwrap();
+    assert_eq!(crate::helpers::attr_after(&html_b, "name=\"version\" value=\"").unwrap(), version);
+    let res = ada.post_raw(&page, &crate::helpers::csrf_token(&html_a), &[("name", "Renamed by Ada"), ("access_type", "api_key"), ("status", "active"), ("version", &version)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = grace.post_raw(&page, &crate::helpers::csrf_token(&html_b), &[("name", "Renamed by Grace"), ("access_type", "api_key"), ("status", "inactive"), ("version", &version)]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Changed since you opened it") && html.contains("Renamed by Ada") && html.contains("value=\"Renamed by Grace\""), "{html}");
+    let k = app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await;
+    assert_eq!((k.body["name"].as_str(), k.body["status"].as_str()), (Some("Renamed by Ada"), Some("active")), "never a silent mix");
+}

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, require};
 use crate::domain::Permission;
 use crate::domain::datahub::Access;
+use crate::domain::hub_keys::AccessType;
 use crate::entities::endpoints;
 use crate::hub::manage::{self, EndpointInput, ManageError};
 use crate::state::AppState;
@@ -41,6 +42,11 @@ pub struct EndpointForm {
     collection_id: String,
     #[serde(default)]
     access: String,
+    /// Present when the form showed the key chooser (the endpoint's page).
+    #[serde(default)]
+    keys_shown: String,
+    #[serde(default)]
+    hub_key_ids: Vec<String>,
 }
 
 #[derive(Template)]
@@ -101,11 +107,19 @@ pub struct ListQuery {
 }
 
 fn retried(r: &crate::web::retry::Retry) -> EndpointForm {
-    EndpointForm { path: r.value("path"), collection_id: r.value("collection_id"), access: r.value("access") }
+    EndpointForm {
+        path: r.value("path"),
+        collection_id: r.value("collection_id"),
+        access: r.value("access"),
+        keys_shown: r.value("keys_shown"),
+        hub_key_ids: r.values("hub_key_ids"),
+    }
 }
 
-fn values(form: &EndpointForm) -> [(&'static str, &str); 3] {
-    [("path", form.path.as_str()), ("collection_id", &form.collection_id), ("access", &form.access)]
+fn values(form: &EndpointForm) -> Vec<(&'static str, &str)> {
+    let mut v = vec![("path", form.path.as_str()), ("collection_id", &form.collection_id), ("access", &form.access), ("keys_shown", &form.keys_shown)];
+    v.extend(form.hub_key_ids.iter().map(|k| ("hub_key_ids", k.as_str())));
+    v
 }
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
@@ -122,7 +136,7 @@ fn input(form: &EndpointForm) -> EndpointInput {
         path: form.path.clone(),
         collection_id: form.collection_id.parse().ok(),
         access: form.access.clone(),
-        hub_key_ids: None,
+        hub_key_ids: (form.keys_shown == "1").then(|| form.hub_key_ids.iter().filter_map(|k| k.parse().ok()).collect()),
     }
 }
 
@@ -155,6 +169,7 @@ struct EndpointPage {
     public: bool,
     collections: Vec<CollectionChoice>,
     access: Vec<AccessChoice>,
+    keys: Vec<crate::web::datahub::keys::Check>,
     can_manage: bool,
     form: EndpointForm,
     errors: FieldErrors,
@@ -173,6 +188,16 @@ async fn endpoint_page(state: &AppState, user: &CurrentUser, e: endpoints::Model
         public: e.access == "public",
         collections: collection_choices(state, user, &form.collection_id).await?,
         access: access_choices(&form.access),
+        keys: crate::store::hub_keys::all_in(&state.db, user.workspace_id())
+            .await?
+            .into_iter()
+            .map(|k| crate::web::datahub::keys::Check {
+                checked: form.hub_key_ids.contains(&k.id.to_string()),
+                hint: format!("{}, {}", AccessType::parse(&k.access_type).map_or("?", AccessType::label), k.status),
+                label: k.name,
+                id: k.id,
+            })
+            .collect(),
         can_manage: user.can(Permission::HubKeysManage),
         e,
         form,
@@ -187,7 +212,14 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
     if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::ENDPOINTS, e.id)) {
         return endpoint_page(&state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
     }
-    let form = EndpointForm { path: e.path.clone(), collection_id: e.collection_id.to_string(), access: e.access.clone() };
+    let keys = crate::store::hub_keys::keys_of_endpoint(&state.db, e.id).await?.into_iter().map(|k| k.id.to_string()).collect();
+    let form = EndpointForm {
+        path: e.path.clone(),
+        collection_id: e.collection_id.to_string(),
+        access: e.access.clone(),
+        keys_shown: "1".into(),
+        hub_key_ids: keys,
+    };
     endpoint_page(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
 }
 
