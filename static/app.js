@@ -121,6 +121,19 @@
     });
   });
 
+  // Pasting "10.0.0.0/8" into an IP range field splits it into range and
+  // netmask (the server accepts the pasted form too).
+  document.addEventListener("change", function (evt) {
+    var input = evt.target;
+    if (!input.matches || !input.matches('input[name="ip_range"]') || input.value.indexOf("/") < 0) return;
+    var row = input.closest(".row-fields");
+    var mask = row && row.querySelector('input[name="ip_netmask"]');
+    if (!mask || mask.value) return;
+    var parts = input.value.split("/");
+    input.value = parts[0].trim();
+    mask.value = parts.slice(1).join("/").trim();
+  });
+
   // After an htmx swap, focus goes where the eyes go: a field in error, the
   // new secret or link, or the message; never back to <body>.
   // Elements mark themselves with data-focus-after-swap (optionally naming a
