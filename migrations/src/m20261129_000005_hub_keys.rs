@@ -176,7 +176,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // The table's filters and sorts (100,000 keys must page fast).
-        for (name, col) in [("hub_keys_by_status", HubKeys::Status), ("hub_keys_by_type", HubKeys::AccessType), ("hub_keys_by_expiry", HubKeys::ExpiresAt)] {
+        for (name, col) in [
+            ("hub_keys_by_status", HubKeys::Status),
+            ("hub_keys_by_type", HubKeys::AccessType),
+            ("hub_keys_by_expiry", HubKeys::ExpiresAt),
+            ("hub_keys_by_last_use", HubKeys::LastUsedAt),
+            ("hub_keys_by_created", HubKeys::CreatedAt),
+        ] {
             manager
                 .create_index(Index::create().name(name).table(HubKeys::Table).col(HubKeys::WorkspaceId).col(col).col(HubKeys::NameKey).to_owned())
                 .await?;

@@ -383,9 +383,16 @@ pub async fn table(db: &impl ConnectionTrait, workspace_id: i64, q: &TableQuery)
         "created_at" => keys::Column::CreatedAt,
         _ => keys::Column::NameKey,
     };
+    // Ties are broken by the name (unique in a workspace) in the same
+    // direction, so every sort walks one of the (workspace, column, name)
+    // indexes instead of sorting 100,000 rows.
     let mut find = keys::Entity::find().filter(cond);
     find = if q.desc { find.order_by_desc(col) } else { find.order_by_asc(col) };
-    let rows = find.order_by_asc(keys::Column::Id).offset(q.offset).limit(q.limit).all(db).await?;
+    let by_name = !matches!(q.sort.as_str(), "access_type" | "status" | "expires_at" | "last_used_at" | "created_at");
+    if !by_name {
+        find = if q.desc { find.order_by_desc(keys::Column::NameKey) } else { find.order_by_asc(keys::Column::NameKey) };
+    }
+    let rows = find.offset(q.offset).limit(q.limit).all(db).await?;
     let ids: Vec<i64> = rows.iter().map(|k| k.id).collect();
     let links = key_endpoints::Entity::find().filter(key_endpoints::Column::HubKeyId.is_in(ids)).all(db).await?;
     let out = rows
