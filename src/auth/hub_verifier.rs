@@ -189,15 +189,15 @@ impl HubVerifier {
         // applied again by the next catch-up, never missed.
         let seq = crate::store::hub_keys::max_seq(&self.db).await?;
         let (endpoints, users, teams) = crate::store::hub_keys::all_links(&self.db).await?;
-        let mut by_key: HashMap<i64, (Vec<i64>, Vec<i64>, Vec<i64>)> = HashMap::new();
+        let mut by_key: HashMap<i64, crate::store::hub_keys::Links> = HashMap::new();
         for (k, e) in endpoints {
-            by_key.entry(k).or_default().0.push(e);
+            by_key.entry(k).or_default().endpoint_ids.push(e);
         }
         for (k, u) in users {
-            by_key.entry(k).or_default().1.push(u);
+            by_key.entry(k).or_default().user_ids.push(u);
         }
         for (k, t) in teams {
-            by_key.entry(k).or_default().2.push(t);
+            by_key.entry(k).or_default().team_ids.push(t);
         }
         let mut snap = Snapshot::default();
         for (team, user) in crate::store::teams::all_members(&self.db).await? {
@@ -209,8 +209,8 @@ impl HubVerifier {
             let Some(last) = page.last() else { break };
             after = last.id;
             for m in &page {
-                let (e, u, t) = by_key.remove(&m.id).unwrap_or_default();
-                snap.insert(compile(m, e, u, t));
+                let l = by_key.remove(&m.id).unwrap_or_default();
+                snap.insert(compile(m, l.endpoint_ids, l.user_ids, l.team_ids));
             }
         }
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;

@@ -192,7 +192,7 @@ mod tests {
         let s = generate_secret();
         assert!(s.starts_with("khd_") && s.len() == 42, "{s}");
         assert!(is_hub_secret(&s));
-        assert!(!crate::domain::keys::KeySecret::parse(&s).is_ok(), "a hub secret is not a personal key");
+        assert!(crate::domain::keys::KeySecret::parse(&s).is_err(), "a hub secret is not a personal key");
         let mut damaged = s.clone().into_bytes();
         damaged[10] = if damaged[10] == b'a' { b'b' } else { b'a' };
         assert!(!is_hub_secret(&String::from_utf8(damaged).unwrap()));

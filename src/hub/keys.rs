@@ -255,7 +255,7 @@ fn field(name: &str, message: &str) -> KeyError {
 
 fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, KeyError> {
     match o {
-        SaveOutcome::Saved(k) => Ok(k),
+        SaveOutcome::Saved(k) => Ok(*k),
         SaveOutcome::NameTaken => Err(field("name", "Another key in this workspace has this name (names are compared ignoring case). Choose another name.")),
         SaveOutcome::TokenTaken => Err(field("token", "Another key in this workspace uses this token; tokens must be unique.")),
         SaveOutcome::Conflict(k) => Err(KeyError::Conflict(k)),

@@ -39,7 +39,7 @@ pub fn seal_context(id: i64) -> String {
 /// What a save can run into besides the database.
 #[derive(Debug)]
 pub enum SaveOutcome {
-    Saved(keys::Model),
+    Saved(Box<keys::Model>),
     NameTaken,
     TokenTaken,
     /// Someone saved the key since `expected_version` was read.
@@ -155,7 +155,7 @@ pub async fn create(
     }
     let saved = m.update(&txn).await?;
     txn.commit().await?;
-    Ok(SaveOutcome::Saved(saved))
+    Ok(SaveOutcome::Saved(Box::new(saved)))
 }
 
 /// Saves new settings when the key is still at `expected_version`.
@@ -219,7 +219,7 @@ pub async fn update(
     replace_links(&txn, id, spec).await?;
     let saved = find(&txn, workspace_id, id).await?;
     txn.commit().await?;
-    Ok(saved.map_or(SaveOutcome::Gone, SaveOutcome::Saved))
+    Ok(saved.map_or(SaveOutcome::Gone, |k| SaveOutcome::Saved(Box::new(k))))
 }
 
 /// Replaces an API key's secret; the old one stops working with the change.
