@@ -394,13 +394,24 @@ impl HubVerifier {
     pub async fn sync_status(&self, key: &hub_keys::Model) -> Result<SyncStatus, DbErr> {
         let since = Utc::now() - chrono::Duration::from_std(NODE_ALIVE).unwrap_or_default();
         let nodes = crate::store::hub_keys::live_nodes(&self.db, since).await?;
-        let behind = nodes.iter().filter(|n| n.applied_seq < key.change_seq).count();
-        if behind > 0 || nodes.is_empty() {
-            return Ok(SyncStatus::Pending { nodes: nodes.len(), behind });
-        }
-        // The latest confirmation among the nodes: an upper bound of when the
-        // last node applied the change, never earlier than the change itself.
-        let at = nodes.iter().map(|n| n.applied_at).max().unwrap_or(key.updated_at).max(key.updated_at);
-        Ok(SyncStatus::Synced { nodes: nodes.len(), at: at.min(Utc::now()) })
+        Ok(sync_status(key, &nodes))
     }
+
+    /// The live nodes (for a page of keys: one read, then `sync_status` per key).
+    pub async fn live_nodes(&self) -> Result<Vec<crate::entities::cluster_nodes::Model>, DbErr> {
+        let since = Utc::now() - chrono::Duration::from_std(NODE_ALIVE).unwrap_or_default();
+        crate::store::hub_keys::live_nodes(&self.db, since).await
+    }
+}
+
+/// A key's status against the nodes alive now.
+pub fn sync_status(key: &hub_keys::Model, nodes: &[crate::entities::cluster_nodes::Model]) -> SyncStatus {
+    let behind = nodes.iter().filter(|n| n.applied_seq < key.change_seq).count();
+    if behind > 0 || nodes.is_empty() {
+        return SyncStatus::Pending { nodes: nodes.len(), behind };
+    }
+    // The latest confirmation among the nodes: an upper bound of when the
+    // last node applied the change, never earlier than the change itself.
+    let at = nodes.iter().map(|n| n.applied_at).max().unwrap_or(key.updated_at).max(key.updated_at);
+    SyncStatus::Synced { nodes: nodes.len(), at: at.min(Utc::now()) }
 }

@@ -10,7 +10,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::auth::hub_verifier::SyncStatus;
+use crate::auth::hub_verifier::{SyncStatus, sync_status};
 use crate::auth::{CurrentUser, require};
 use crate::domain::Permission;
 use crate::domain::header_template::HeaderRow;
@@ -92,18 +92,16 @@ fn sync_text(s: &SyncStatus) -> String {
     }
 }
 
-/// The sync status of each key of a page from one read of the nodes.
-fn sync_of(k: &hub_keys::Model, nodes: &[crate::entities::cluster_nodes::Model]) -> SyncStatus {
-    let behind = nodes.iter().filter(|n| n.applied_seq < k.change_seq).count();
-    if behind > 0 || nodes.is_empty() {
-        SyncStatus::Pending { nodes: nodes.len(), behind }
-    } else {
-        let at = nodes.iter().map(|n| n.applied_at).max().unwrap_or(k.updated_at).max(k.updated_at);
-        SyncStatus::Synced { nodes: nodes.len(), at: at.min(Utc::now()) }
+/// `2026-11-29 22:10 UTC from 203.0.113.9`, or `never`.
+fn last_used(k: &hub_keys::Model) -> String {
+    match (&k.last_used_at, &k.last_used_ip) {
+        (Some(t), Some(ip)) => format!("{} from {ip}", fmt_time(*t)),
+        (Some(t), None) => fmt_time(*t),
+        _ => "never".into(),
     }
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: web::Query<TableQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<TableQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let started = std::time::Instant::now();
     let q = q.into_inner();
@@ -125,8 +123,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
         limit: Pager::PER_PAGE,
     };
     let (rows, total) = crate::store::hub_keys::table(&state.db, user.workspace_id(), &tq).await?;
-    let since = Utc::now() - chrono::Duration::seconds(30);
-    let nodes = crate::store::hub_keys::live_nodes(&state.db, since).await?;
+    let nodes = state.hub_keys.live_nodes().await?;
     let now = Utc::now();
     let rows = rows
         .into_iter()
@@ -141,12 +138,8 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
                 expiry,
                 expiry_badge,
                 endpoints,
-                last_used: match (&k.last_used_at, &k.last_used_ip) {
-                    (Some(t), Some(ip)) => format!("{} from {ip}", fmt_time(*t)),
-                    (Some(t), None) => fmt_time(*t),
-                    _ => "never".into(),
-                },
-                sync: sync_text(&sync_of(&k, &nodes)),
+                last_used: last_used(&k),
+                sync: sync_text(&sync_status(&k, &nodes)),
                 name: k.name,
             }
         })
@@ -181,7 +174,6 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
     if let Ok(v) = header::HeaderValue::from_str(&format!("app;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0)) {
         res.headers_mut().insert(header::HeaderName::from_static("server-timing"), v);
     }
-    let _ = req;
     Ok(res)
 }
 
@@ -314,6 +306,38 @@ impl KeyForm {
         f.set_ip_rows(&manage::ip_rows(k));
         f.set_header_rows(&manage::header_rows(k));
         f
+    }
+
+    /// What a failed post carries back to the editor (Post/Redirect/Get):
+    /// every field but the token, which is a secret and is typed again.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut v: Vec<(&'static str, String)> = vec![
+            ("name", self.name.clone()),
+            ("access_type", self.access_type.clone()),
+            ("status", self.status.clone()),
+            ("allow_all", self.allow_all.clone()),
+            ("expires_at", self.expires_at.clone()),
+            ("tz_offset", self.tz_offset.clone()),
+            ("version", self.version.clone()),
+        ];
+        let lists: [(&'static str, &Vec<String>); 8] = [
+            ("ip_range", &self.ip_range),
+            ("ip_netmask", &self.ip_netmask),
+            ("header_name", &self.header_name),
+            ("header_value", &self.header_value),
+            ("header_exclude", &self.header_exclude),
+            ("endpoint_ids", &self.endpoint_ids),
+            ("user_ids", &self.user_ids),
+            ("team_ids", &self.team_ids),
+        ];
+        for (name, list) in lists {
+            v.extend(list.iter().map(|x| (name, x.clone())));
+        }
+        v
+    }
+
+    fn from_pairs(pairs: &[(String, String)]) -> KeyForm {
+        serde_html_form::to_string(pairs).ok().and_then(|q| serde_html_form::from_str(&q).ok()).unwrap_or_default()
     }
 
     fn input(&self) -> KeyInput {
@@ -461,11 +485,7 @@ async fn facts(state: &AppState, k: &hub_keys::Model) -> Result<Facts, AppError>
         changed: format!("{} by {}", fmt_time(k.updated_at), person(state, k.updated_by).await?),
         synced: matches!(sync, SyncStatus::Synced { .. }),
         sync: sync_text(&sync),
-        last_used: match (&k.last_used_at, &k.last_used_ip) {
-            (Some(t), Some(ip)) => format!("{} from {ip}", fmt_time(*t)),
-            (Some(t), None) => fmt_time(*t),
-            _ => "never".into(),
-        },
+        last_used: last_used(k),
         endpoints,
     })
 }
@@ -553,8 +573,23 @@ async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<hub_keys:
     crate::store::hub_keys::find(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn new(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+fn editor_path(key: Option<&hub_keys::Model>) -> String {
+    key.map_or_else(|| format!("{KEYS}/new"), |k| format!("{KEYS}/{}", k.id))
+}
+
+/// The input and messages of a post that failed, if it redirected here.
+fn retried(req: &HttpRequest, key: Option<&hub_keys::Model>) -> Option<View> {
+    let r = crate::web::retry::take(req, &editor_path(key))?;
+    let mut v = View::of(KeyForm::from_pairs(r.pairs()));
+    v.errors = r.errors;
+    Some(v)
+}
+
+pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
+    if let Some(v) = retried(&req, None) {
+        return editor(&state, &user, None, v, StatusCode::OK).await;
+    }
     let form = KeyForm { access_type: "api_key".into(), status: "active".into(), tz_offset: "0".into(), ..Default::default() };
     editor(&state, &user, None, View::of(form), StatusCode::OK).await
 }
@@ -564,9 +599,12 @@ pub struct ShowQuery {
     tab: Option<String>,
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, q: web::Query<ShowQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, q: web::Query<ShowQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
+    if let Some(v) = retried(&req, Some(&k)) {
+        return editor(&state, &user, Some(&k), v, StatusCode::OK).await;
+    }
     let links = crate::store::hub_keys::links(&state.db, k.id).await?;
     let mut v = View::of(KeyForm::from_key(&k, &links));
     v.tab_endpoints = q.tab.as_deref() == Some("endpoints");
@@ -610,6 +648,11 @@ async fn submit(req: &HttpRequest, state: &AppState, user: &CurrentUser, key: Op
             let mut v = View::of(form);
             for (f, m) in errors {
                 v.errors.add(&f, m);
+            }
+            let pairs = v.form.pairs();
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, x)| (*k, x.as_str())).collect();
+            if let Some(back) = crate::web::retry::back_to(req, &editor_path(key.as_ref()), &refs, &v.errors) {
+                return Ok(back);
             }
             editor(state, user, key.as_ref(), v, StatusCode::UNPROCESSABLE_ENTITY).await
         }
