@@ -415,3 +415,95 @@ pub fn sync_status(key: &hub_keys::Model, nodes: &[crate::entities::cluster_node
     let at = nodes.iter().map(|n| n.applied_at).max().unwrap_or(key.updated_at).max(key.updated_at);
     SyncStatus::Synced { nodes: nodes.len(), at: at.min(Utc::now()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(id: i64, access: &str, status: &str, digest: Option<&str>) -> hub_keys::Model {
+        let now = Utc::now();
+        hub_keys::Model {
+            id,
+            workspace_id: 1,
+            name: format!("k{id}"),
+            name_key: format!("k{id}"),
+            access_type: access.into(),
+            status: status.into(),
+            secret_digest: digest.map(str::to_owned),
+            secret_suffix: None,
+            secret_sealed: None,
+            ip_filters: r#"["10.0.0.0/8","not a net"]"#.into(),
+            headers: r#"[{"name":"X-A","value":"${collection.meta.count}","exclude":false},{"name":"X-B","value":"b","exclude":true}]"#.into(),
+            expires_at: None,
+            version: 1,
+            change_seq: 1,
+            created_at: now,
+            created_by: None,
+            updated_at: now,
+            updated_by: None,
+            last_used_at: None,
+            last_used_ip: None,
+        }
+    }
+
+    #[test]
+    fn compiling_keeps_what_is_sent_and_drops_what_is_not() {
+        let k = compile(&model(1, "api_key", "active", Some(&"ab".repeat(32))), vec![3, 1, 2], vec![], vec![]);
+        assert_eq!(&*k.endpoints, &[1, 2, 3], "sorted for binary search");
+        assert_eq!(k.nets.len(), 1, "an unreadable stored net is skipped, not a panic");
+        assert_eq!(k.headers.len(), 1, "excluded rows are not sent");
+        assert_eq!(k.headers[0].0.as_str(), "x-a");
+        assert!(k.digest.is_some());
+    }
+
+    #[test]
+    fn checks_run_in_the_documented_order() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let now = Utc::now().timestamp();
+        let mut m = model(1, "api_key", "inactive", None);
+        m.expires_at = Some(Utc::now() - chrono::Duration::hours(1));
+        let k = compile(&m, vec![7], vec![], vec![]);
+        assert_eq!(k.admit(8, ip("192.0.2.1"), now), Err(HubRefusal::Inactive), "status first");
+        m.status = "active".into();
+        let k = compile(&m, vec![7], vec![], vec![]);
+        assert_eq!(k.admit(8, ip("192.0.2.1"), now), Err(HubRefusal::Expired), "then expiry");
+        m.expires_at = None;
+        let k = compile(&m, vec![7], vec![], vec![]);
+        assert_eq!(k.admit(8, ip("192.0.2.1"), now), Err(HubRefusal::IpNotAllowed), "then the address");
+        assert_eq!(k.admit(8, None, now), Err(HubRefusal::IpNotAllowed), "no known address never passes a filter");
+        assert_eq!(k.admit(8, ip("::ffff:10.1.2.3"), now), Err(HubRefusal::EndpointNotAllowed), "then the endpoint (v4-mapped matched as IPv4)");
+        assert_eq!(k.admit(7, ip("10.1.2.3"), now), Ok(()));
+    }
+
+    #[test]
+    fn one_key_is_replaced_in_place_with_its_indexes() {
+        let mut snap = Snapshot::default();
+        let d1 = "11".repeat(32);
+        let d2 = "22".repeat(32);
+        snap.insert(compile(&model(1, "api_key", "active", Some(&d1)), vec![1], vec![], vec![]));
+        snap.insert(compile(&model(2, "portal_token", "active", None), vec![1, 2], vec![5], vec![]));
+        assert_eq!(snap.portal_by_endpoint[&1], vec![2]);
+        // Regenerated: the old digest no longer finds the key.
+        snap.insert(compile(&model(1, "api_key", "active", Some(&d2)), vec![1], vec![], vec![]));
+        let key = |d: &str| -> [u8; 32] { hex::decode(d).unwrap().try_into().unwrap() };
+        assert!(!snap.by_digest.contains_key(&(1, key(&d1))));
+        assert!(snap.by_digest.contains_key(&(1, key(&d2))));
+        // The portal token leaves endpoint 1.
+        snap.insert(compile(&model(2, "portal_token", "active", None), vec![2], vec![5], vec![]));
+        assert!(snap.portal_by_endpoint[&1].is_empty());
+        assert_eq!(snap.portal_by_endpoint[&2], vec![2]);
+        snap.remove(2);
+        snap.remove(1);
+        assert!(snap.by_id.is_empty() && snap.by_digest.is_empty() && snap.portal_by_endpoint.values().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn sync_status_waits_for_every_live_node() {
+        let mut k = model(1, "api_key", "active", None);
+        k.change_seq = 5;
+        let node = |seq: i64| crate::entities::cluster_nodes::Model { node_id: format!("n{seq}"), applied_seq: seq, applied_at: Utc::now(), seen_at: Utc::now() };
+        assert!(matches!(sync_status(&k, &[node(5), node(4)]), SyncStatus::Pending { nodes: 2, behind: 1 }));
+        assert!(matches!(sync_status(&k, &[node(5), node(6)]), SyncStatus::Synced { nodes: 2, .. }));
+        assert!(matches!(sync_status(&k, &[]), SyncStatus::Pending { .. }));
+    }
+}
