@@ -12,7 +12,8 @@ use chrono::Utc;
 
 use crate::api::ApiError;
 use crate::api::principal::presented_key;
-use crate::auth::hub_verifier::{CompiledHubKey, HubRefusal};
+use crate::auth::hub_verifier::CompiledHubKey;
+use crate::auth::key_verifier::VerifiedKey;
 use crate::domain::Permission;
 use crate::domain::header_template::Meta;
 use crate::domain::keys::PERSONAL_PREFIX;
@@ -20,56 +21,63 @@ use crate::domain::datahub::{Access, parse_hub_query};
 use crate::hub::Route;
 use crate::state::AppState;
 
-/// Who may call a non-public endpoint, in the documented order:
-/// format/checksum → known → active → not expired → IP allowed → the
-/// endpoint accepts this key (portal token: owner chosen + `data.read` now).
-/// `Ok(Some(key))` names the hub key whose headers go on the answer.
-async fn admit(state: &AppState, req: &HttpRequest, route: &Route) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
-    if route.access == Access::Public {
-        // A public endpoint ignores keys: a wrong one must not break it.
-        return Ok(None);
-    }
+/// The caller of a non-public endpoint, verified once per request.
+enum Caller {
+    /// An API key or generic token: known, active, not expired, IP allowed.
+    Hub(Arc<CompiledHubKey>),
+    /// A member's personal key of this workspace (rights = key ∩ owner's now).
+    Member(VerifiedKey),
+}
+
+/// The first checks, in the documented order: format/checksum → known →
+/// active → not expired → IP allowed. Refusals count against the client's
+/// address like refused personal keys.
+async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Option<IpAddr>) -> Result<Caller, ApiError> {
     let presented = presented_key(req).filter(|p| !p.is_empty()).ok_or(ApiError::MissingKey)?;
-    let ip = crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies);
-    let now = Utc::now();
     if presented.starts_with(PERSONAL_PREFIX) {
-        return admit_personal(state, req, route, &presented, ip).await;
-    }
-    match state.hub_keys.verify_secret(route.workspace_id, &presented, route.endpoint.id, ip, now) {
-        Ok(key) => {
-            state.hub_keys.note_use(key.id, || ip.map(|i| i.to_string()));
-            Ok(Some(key))
+        let key = crate::api::principal::verified(state, req, Some(&presented)).await?;
+        if key.workspace_id != workspace_id {
+            // A key of another workspace is told nothing about this one.
+            return Err(ApiError::NotFound);
         }
-        Err(refusal) => Err(refused(state, ip, refusal)),
+        return Ok(Caller::Member(key));
+    }
+    state.hub_keys.lookup(workspace_id, &presented, ip, Utc::now()).map(Caller::Hub).map_err(|refusal| {
+        crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or_else(|| refusal.into())
+    })
+}
+
+/// The last check: does this endpoint accept the caller? A personal key is
+/// accepted on a `members` endpoint with `data.read`, and on a `keys`
+/// endpoint when a portal token names its owner (then also needing
+/// `data.read` now). `Ok(Some(key))` names the hub key whose headers go on
+/// the answer.
+fn admit(state: &AppState, caller: &Caller, route: &Route, ip: Option<IpAddr>) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
+    match caller {
+        Caller::Hub(key) if key.accepts(route.endpoint.id) => Ok(Some(Arc::clone(key))),
+        Caller::Hub(_) => Err(ApiError::EndpointNotAllowed),
+        Caller::Member(key) => {
+            let portal = match (route.access, state.hub_keys.verify_portal(route.workspace_id, key.owner_id, route.endpoint.id, ip, Utc::now())) {
+                (_, Ok(p)) => Some(p),
+                (Access::Members, Err(_)) => None,
+                (_, Err(refusal)) => return Err(refusal.into()),
+            };
+            if !key.permissions.contains(Permission::DataRead) {
+                return Err(ApiError::InsufficientPermission(Permission::DataRead));
+            }
+            Ok(portal)
+        }
     }
 }
 
-/// A personal key: any member with `data.read` on a `members` endpoint; on a
-/// `keys` endpoint only when a portal token names its owner.
-async fn admit_personal(state: &AppState, req: &HttpRequest, route: &Route, presented: &str, ip: Option<IpAddr>) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
-    let key = crate::api::principal::verified(state, req, Some(presented)).await?;
-    if key.workspace_id != route.workspace_id {
-        // A key of another workspace is told nothing about this one.
-        return Err(ApiError::NotFound);
+/// Records the use of the keys that were accepted (coalesced to a write a minute).
+fn note_use(state: &AppState, caller: &Caller, admitted: Option<&Arc<CompiledHubKey>>, ip: Option<IpAddr>) {
+    if let Caller::Member(k) = caller {
+        state.keys.note_use(k.key_id, || ip.map(|i| i.to_string()));
     }
-    state.keys.note_use(key.key_id, || ip.map(|i| i.to_string()));
-    let portal = state.hub_keys.verify_portal(route.workspace_id, key.owner_id, route.endpoint.id, ip, Utc::now());
-    let portal = match (route.access, portal) {
-        (_, Ok(p)) => Some(p),
-        (Access::Members, Err(_)) => None,
-        (_, Err(refusal)) => return Err(refused(state, ip, refusal)),
-    };
-    if !key.permissions.contains(Permission::DataRead) {
-        return Err(ApiError::InsufficientPermission(Permission::DataRead));
+    if let Some(k) = admitted {
+        state.hub_keys.note_use(k.id, || ip.map(|i| i.to_string()));
     }
-    if let Some(p) = &portal {
-        state.hub_keys.note_use(p.id, || ip.map(|i| i.to_string()));
-    }
-    Ok(portal)
-}
-
-fn refused(state: &AppState, ip: Option<IpAddr>, refusal: HubRefusal) -> ApiError {
-    crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or_else(|| refusal.into())
 }
 
 /// The key's headers, filled for this answer; a value that fills badly is left out.
@@ -117,7 +125,16 @@ fn wants_csv(req: &HttpRequest) -> bool {
 pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (slug, endpoint_path) = path.into_inner();
     let route = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await?.ok_or(ApiError::NotFound)?;
-    let hub_key = admit(&state, &req, &route).await?;
+    // A public endpoint ignores keys: a wrong one must not break it.
+    let hub_key = if route.access == Access::Public {
+        None
+    } else {
+        let ip = crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies);
+        let caller = identify(&state, &req, route.workspace_id, ip).await?;
+        let admitted = admit(&state, &caller, &route, ip)?;
+        note_use(&state, &caller, admitted.as_ref(), ip);
+        admitted
+    };
     let pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|_| ApiError::InvalidQuery { parameter: "query".into(), message: "The query string could not be read.".into() })?
         .into_inner();
@@ -182,20 +199,22 @@ pub struct ListedEndpoint {
 )]
 pub async fn discover(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let ws = crate::store::workspaces::find_by_slug(&state.db, &slug).await?.ok_or(ApiError::NotFound)?;
-    let presented = presented_key(&req).filter(|p| !p.is_empty());
+    let ip = crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies);
+    // Verified once; each endpoint then only asks whether it accepts the caller.
+    let caller = match presented_key(&req).filter(|p| !p.is_empty()) {
+        Some(_) => Some(identify(&state, &req, ws.id, ip).await?),
+        None => None,
+    };
     let mut listed = Vec::new();
     for e in crate::store::datahub::endpoints(&state.db, ws.id).await? {
         let Some(route) = crate::hub::route_for(&state.db, e).await? else { continue };
-        let admitted = match (&presented, route.access) {
-            (_, Access::Public) => Ok(None),
-            (None, _) => continue,
-            (Some(_), _) => admit(&state, &req, &route).await,
+        let open = match (&caller, route.access) {
+            (_, Access::Public) => true,
+            (None, _) => false,
+            (Some(c), _) => admit(&state, c, &route, ip).is_ok(),
         };
-        match admitted {
-            Ok(_) => {}
-            // The key is fine but not for this endpoint: leave it out of the list.
-            Err(ApiError::EndpointNotAllowed | ApiError::InsufficientPermission(_)) => continue,
-            Err(other) => return Err(other),
+        if !open {
+            continue;
         }
         listed.push(ListedEndpoint {
             name: route.collection.name.clone(),

@@ -180,7 +180,8 @@ async fn input(state: &AppState, base: Option<&hub_keys::Model>, b: HubKeyIn) ->
         Some(k) => crate::store::hub_keys::links(&state.db, k.id).await?,
         None => Default::default(),
     };
-    let allow_all_addresses = b.allow_all_addresses || b.ip_filters_absent_keeps_all(base);
+    // Rows saved with an explicit confirmation stay confirmed when a PATCH leaves the filter alone.
+    let allow_all_addresses = b.allow_all_addresses || (b.ip_filters.is_none() && base.is_some());
     let expires = match b.expires_at {
         None => ExpiryInput::At(base.and_then(|k| k.expires_at)),
         Some(None) => ExpiryInput::At(None),
@@ -205,14 +206,6 @@ async fn input(state: &AppState, base: Option<&hub_keys::Model>, b: HubKeyIn) ->
         token: b.token,
         version: b.version,
     })
-}
-
-impl HubKeyIn {
-    /// Rows already saved with an explicit confirmation stay confirmed when
-    /// a PATCH leaves the filter alone.
-    fn ip_filters_absent_keeps_all(&self, base: Option<&hub_keys::Model>) -> bool {
-        self.ip_filters.is_none() && base.is_some()
-    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -315,7 +308,8 @@ pub struct SecretOut {
 }
 
 #[utoipa::path(post, path = "/api/v1/hub-keys/{id}/reveal", tag = "hub keys", params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "The API key's secret (audited; `Cache-Control: no-store`)", body = SecretOut)),
+    responses((status = 200, description = "The API key's secret (audited; `Cache-Control: no-store`)", body = SecretOut),
+              (status = 422, description = "invalid_field: not an API key (`access_type`), or the stored secret cannot be opened (`secret`; regenerate it)", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
@@ -324,7 +318,8 @@ pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
 }
 
 #[utoipa::path(post, path = "/api/v1/hub-keys/{id}/regenerate", tag = "hub keys", params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "A new secret; the old one is refused from now on (`no-store`)", body = SecretOut)),
+    responses((status = 200, description = "A new secret; the old one is refused from now on (`no-store`)", body = SecretOut),
+              (status = 422, description = "invalid_field `access_type`: only an API Key has a generated secret", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn regenerate(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;

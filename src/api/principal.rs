@@ -75,16 +75,6 @@ pub fn presented_key(req: &HttpRequest) -> Option<String> {
         .and_then(|q| q.get("apikey").cloned())
 }
 
-/// The presented key, verified, or `None` when none was sent (for routes
-/// where a key is optional, such as public Data Hub endpoints). Refusals
-/// count as in `Principal`.
-pub async fn identify(state: &AppState, req: &HttpRequest) -> Result<Option<VerifiedKey>, ApiError> {
-    match presented_key(req) {
-        Some(presented) => verified(state, req, Some(&presented)).await.map(Some),
-        None => Ok(None),
-    }
-}
-
 async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state")))?;
     let presented = presented_key(&req);

@@ -56,8 +56,8 @@ pub struct CompiledHubKey {
 }
 
 impl CompiledHubKey {
-    /// Status → expiry → IP → endpoint, in the documented order.
-    fn admit(&self, endpoint_id: i64, ip: Option<IpAddr>, now: i64) -> Result<(), HubRefusal> {
+    /// Status → expiry → IP, in the documented order (the endpoint comes after).
+    fn check(&self, ip: Option<IpAddr>, now: i64) -> Result<(), HubRefusal> {
         if !self.active {
             return Err(HubRefusal::Inactive);
         }
@@ -67,10 +67,12 @@ impl CompiledHubKey {
         if !self.nets.is_empty() && !ip.is_some_and(|ip| crate::domain::ip_filter::allows(&self.nets, ip)) {
             return Err(HubRefusal::IpNotAllowed);
         }
-        if self.endpoints.binary_search(&endpoint_id).is_err() {
-            return Err(HubRefusal::EndpointNotAllowed);
-        }
         Ok(())
+    }
+
+    /// Whether the key may call `endpoint_id`.
+    pub fn accepts(&self, endpoint_id: i64) -> bool {
+        self.endpoints.binary_search(&endpoint_id).is_ok()
     }
 }
 
@@ -145,7 +147,6 @@ fn compile(m: &hub_keys::Model, mut endpoints: Vec<i64>, users: Vec<i64>, teams:
 const NODE_ALIVE: Duration = Duration::from_secs(30);
 /// How often a node says it is alive when nothing changed.
 const HEARTBEAT: Duration = Duration::from_secs(5);
-const WRITE_EVERY: Duration = Duration::from_secs(60);
 /// A hole in the change log (a transaction still running, or rolled back on
 /// PostgreSQL) is waited for this long, then skipped.
 const GAP_PATIENCE: Duration = Duration::from_secs(10);
@@ -322,8 +323,10 @@ impl HubVerifier {
         });
     }
 
-    /// Checks an API key or a generic token presented for `endpoint_id`.
-    pub fn verify_secret(&self, workspace_id: i64, presented: &str, endpoint_id: i64, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Arc<CompiledHubKey>, HubRefusal> {
+    /// Checks an API key or a generic token presented to `workspace_id`:
+    /// format/checksum → known → active → not expired → IP allowed. Which
+    /// endpoints it may call is `CompiledHubKey::accepts`.
+    pub fn lookup(&self, workspace_id: i64, presented: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Arc<CompiledHubKey>, HubRefusal> {
         if presented.starts_with(HUB_PREFIX) && !is_hub_secret(presented) {
             return Err(HubRefusal::Malformed);
         }
@@ -336,7 +339,7 @@ impl HubVerifier {
             snap.by_digest.get(&(workspace_id, digest)).cloned()
         };
         let key = key.ok_or(HubRefusal::Unknown)?;
-        key.admit(endpoint_id, ip, now.timestamp())?;
+        key.check(ip, now.timestamp())?;
         Ok(key)
     }
 
@@ -354,7 +357,7 @@ impl HubVerifier {
             if !named {
                 continue;
             }
-            match key.admit(endpoint_id, ip, now.timestamp()) {
+            match key.check(ip, now.timestamp()) {
                 Ok(()) => return Ok(Arc::clone(key)),
                 Err(r) => refusal = r,
             }
@@ -364,13 +367,8 @@ impl HubVerifier {
 
     /// Records a successful use: at most one write per key a minute.
     pub fn note_use(&self, key_id: i64, ip: impl FnOnce() -> Option<String>) {
-        let now = Instant::now();
-        {
-            let mut map = self.last_written.lock().unwrap_or_else(|p| p.into_inner());
-            if map.get(&key_id).is_some_and(|t| now.duration_since(*t) < WRITE_EVERY) {
-                return;
-            }
-            map.insert(key_id, now);
+        if !crate::auth::key_verifier::due(&self.last_written, key_id) {
+            return;
         }
         let ip = ip();
         let db = self.db.clone();
@@ -381,20 +379,9 @@ impl HubVerifier {
         });
     }
 
-    /// Number of keys loaded (for metrics and tests).
-    pub fn len(&self) -> usize {
-        self.snap.read().unwrap_or_else(|p| p.into_inner()).by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Compares the key's last change with what every live node has applied.
     pub async fn sync_status(&self, key: &hub_keys::Model) -> Result<SyncStatus, DbErr> {
-        let since = Utc::now() - chrono::Duration::from_std(NODE_ALIVE).unwrap_or_default();
-        let nodes = crate::store::hub_keys::live_nodes(&self.db, since).await?;
-        Ok(sync_status(key, &nodes))
+        Ok(sync_status(key, &self.live_nodes().await?))
     }
 
     /// The live nodes (for a page of keys: one read, then `sync_status` per key).
@@ -463,16 +450,16 @@ mod tests {
         let mut m = model(1, "api_key", "inactive", None);
         m.expires_at = Some(Utc::now() - chrono::Duration::hours(1));
         let k = compile(&m, vec![7], vec![], vec![]);
-        assert_eq!(k.admit(8, ip("192.0.2.1"), now), Err(HubRefusal::Inactive), "status first");
+        assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::Inactive), "status first");
         m.status = "active".into();
         let k = compile(&m, vec![7], vec![], vec![]);
-        assert_eq!(k.admit(8, ip("192.0.2.1"), now), Err(HubRefusal::Expired), "then expiry");
+        assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::Expired), "then expiry");
         m.expires_at = None;
         let k = compile(&m, vec![7], vec![], vec![]);
-        assert_eq!(k.admit(8, ip("192.0.2.1"), now), Err(HubRefusal::IpNotAllowed), "then the address");
-        assert_eq!(k.admit(8, None, now), Err(HubRefusal::IpNotAllowed), "no known address never passes a filter");
-        assert_eq!(k.admit(8, ip("::ffff:10.1.2.3"), now), Err(HubRefusal::EndpointNotAllowed), "then the endpoint (v4-mapped matched as IPv4)");
-        assert_eq!(k.admit(7, ip("10.1.2.3"), now), Ok(()));
+        assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::IpNotAllowed), "then the address");
+        assert_eq!(k.check(None, now), Err(HubRefusal::IpNotAllowed), "no known address never passes a filter");
+        assert_eq!(k.check(ip("::ffff:10.1.2.3"), now), Ok(()), "v4-mapped clients match IPv4 rows");
+        assert!(k.accepts(7) && !k.accepts(8), "then the endpoint");
     }
 
     #[test]

@@ -247,7 +247,8 @@ impl KeyVerifier {
     }
 }
 
-fn due(map: &Mutex<HashMap<i64, Instant>>, key_id: i64) -> bool {
+/// Whether `key_id`'s coalesced write (one a minute) is due now; records it if so.
+pub(crate) fn due(map: &Mutex<HashMap<i64, Instant>>, key_id: i64) -> bool {
     let now = Instant::now();
     let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
     match map.get(&key_id) {

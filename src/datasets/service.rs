@@ -179,9 +179,8 @@ pub async fn delete(state: &AppState, actor: &Actor, ds: &datasets::Model) -> Re
     let collections = crate::store::datahub::collections_of(&state.db, ds.id).await?;
     // Hub keys forget the endpoints that go with the dataset.
     for e in crate::store::datahub::endpoints_of(&state.db, collections.iter().map(|c| c.id).collect()).await? {
-        crate::store::hub_keys::set_endpoint_keys(&state.db, e.workspace_id, e.id, &[]).await?;
+        crate::hub::keys::unlink_endpoint(state, &e).await?;
     }
-    state.hub_keys.changed().await;
     store::delete(&state.db, ds).await?;
     let detail = if collections.is_empty() {
         format!("Deleted with its {} rows.", ds.row_count)

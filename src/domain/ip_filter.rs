@@ -133,18 +133,14 @@ pub fn parse(range: &str, netmask: &str) -> Result<ParsedFilter, String> {
     Ok(ParsedFilter { net: normal, note })
 }
 
-/// IPv4 clients reaching an IPv6 listener arrive as `::ffff:a.b.c.d`; they
-/// are matched as the IPv4 address they are.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
-}
-
-/// Whether `ip` is allowed by `nets` (no nets: every address).
+/// Whether `ip` is allowed by `nets` (no nets: every address). IPv4 clients
+/// reaching an IPv6 listener arrive as `::ffff:a.b.c.d`; they are matched as
+/// the IPv4 address they are.
 pub fn allows(nets: &[IpNet], ip: IpAddr) -> bool {
     if nets.is_empty() {
         return true;
     }
-    let ip = canonical(ip);
+    let ip = ip.to_canonical();
     nets.iter().any(|n| n.contains(&ip))
 }
 

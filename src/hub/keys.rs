@@ -154,24 +154,19 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
         }
     }
     let now = Utc::now();
+    let stored = current.and_then(|c| c.expires_at);
+    // An unchanged date is kept even when past (e.g. to deactivate an expired key).
     let expires_at = match &input.expires {
+        ExpiryInput::Local { text, offset_minutes } if stored.is_some_and(|at| shown_local(at, *offset_minutes) == text.trim()) => Ok(stored),
         ExpiryInput::Local { text, offset_minutes } => rules::parse_local_expiry(text, *offset_minutes, now),
-        ExpiryInput::At(None) => Ok(None),
-        // An unchanged date may be kept even when past (e.g. to deactivate an expired key).
-        ExpiryInput::At(Some(t)) if current.and_then(|c| c.expires_at) == Some(*t) => Ok(Some(*t)),
+        ExpiryInput::At(Some(t)) if stored == Some(*t) => Ok(stored),
         ExpiryInput::At(Some(t)) => rules::check_future(*t, now).map(Some),
+        ExpiryInput::At(None) => Ok(None),
     };
-    let expires_at = match expires_at {
-        Ok(v) => v,
-        // The editor re-sends the stored date in its own form; accept it unchanged.
-        Err(_) if matches!(&input.expires, ExpiryInput::Local { .. }) && current.and_then(|c| c.expires_at).is_some_and(|c| c <= now) && local_matches(&input.expires, current) => {
-            current.and_then(|c| c.expires_at)
-        }
-        Err(m) => {
-            errors.push(("expires_at".into(), m));
-            None
-        }
-    };
+    let expires_at = expires_at.unwrap_or_else(|m| {
+        errors.push(("expires_at".into(), m));
+        None
+    });
     if input.headers.len() > header_template::MAX_ROWS * 2 {
         errors.push(("headers".into(), format!("A key has at most {} headers.", header_template::MAX_ROWS)));
     }
@@ -243,10 +238,9 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
     Ok(Checked { spec, access, token, notes, warnings })
 }
 
-fn local_matches(input: &ExpiryInput, current: Option<&hub_keys::Model>) -> bool {
-    let (ExpiryInput::Local { text, offset_minutes }, Some(at)) = (input, current.and_then(|c| c.expires_at)) else { return false };
-    let local = at + chrono::Duration::minutes(i64::from(*offset_minutes));
-    local.format("%Y-%m-%dT%H:%M").to_string() == text.trim()
+/// `at` as the editor shows it to a browser `offset_minutes` east of UTC.
+fn shown_local(at: DateTime<Utc>, offset_minutes: i32) -> String {
+    (at + chrono::Duration::minutes(i64::from(offset_minutes))).format("%Y-%m-%dT%H:%M").to_string()
 }
 
 fn field(name: &str, message: &str) -> KeyError {
@@ -345,6 +339,14 @@ pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
         format!("Deleted; the endpoints {} no longer accept it.", lost.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", "))
     };
     crate::store::audit::record(&state.db, actor.event("hub_key.deleted", target(key), detail)).await?;
+    Ok(())
+}
+
+/// Unlinks an endpoint that is about to go from every key (logged per key,
+/// so every node's snapshot forgets it too).
+pub async fn unlink_endpoint(state: &AppState, e: &crate::entities::endpoints::Model) -> Result<(), sea_orm::DbErr> {
+    crate::store::hub_keys::set_endpoint_keys(&state.db, e.workspace_id, e.id, &[]).await?;
+    state.hub_keys.changed().await;
     Ok(())
 }
 

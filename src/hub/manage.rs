@@ -102,7 +102,7 @@ pub async fn save_collection(
 pub async fn delete_collection(state: &AppState, actor: &Actor, c: &data_collections::Model) -> Result<(), ManageError> {
     let served_by = crate::store::datahub::endpoints_of(&state.db, vec![c.id]).await?;
     for e in &served_by {
-        unlink_keys(state, e).await?;
+        crate::hub::keys::unlink_endpoint(state, e).await?;
     }
     crate::store::datahub::delete_collection(&state.db, c).await?;
     let detail = if served_by.is_empty() {
@@ -161,16 +161,8 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
     Ok(saved)
 }
 
-/// Unlinks the endpoint from every hub key (logged per key, so each node's
-/// snapshot forgets it too).
-async fn unlink_keys(state: &AppState, e: &endpoints::Model) -> Result<(), ManageError> {
-    crate::store::hub_keys::set_endpoint_keys(&state.db, e.workspace_id, e.id, &[]).await?;
-    state.hub_keys.changed().await;
-    Ok(())
-}
-
 pub async fn delete_endpoint(state: &AppState, actor: &Actor, e: &endpoints::Model) -> Result<(), ManageError> {
-    unlink_keys(state, e).await?;
+    crate::hub::keys::unlink_endpoint(state, e).await?;
     crate::store::datahub::delete_endpoint(&state.db, e.id).await?;
     crate::store::audit::record(&state.db, actor.event("endpoint.deleted", endpoint_target(e), "Deleted.".into())).await?;
     state.hub.changed().await;

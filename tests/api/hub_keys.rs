@@ -125,6 +125,9 @@ async fn an_api_key_is_checked_in_order_and_adds_its_headers_to_successful_answe
     assert_eq!(call(&app, &url, &secret, &[]).await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(code(call(&app, &url, &secret, &[]).await).await, (StatusCode::UNAUTHORIZED, "expired_key".into()));
+    // An expired key can still be edited: its unchanged (past) date is kept.
+    let r = patch(&app, &admin, id, json!({"status": "inactive"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     // Last use is recorded (coalesced, not one write per request).
     let used = app.count(&format!("SELECT COUNT(*) AS n FROM hub_keys WHERE id = {id} AND last_used_at IS NOT NULL AND last_used_ip = '127.0.0.1'")).await;
@@ -425,4 +428,28 @@ async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_anoth
     assert!(html.contains("Changed since you opened it") && html.contains("Renamed by Ada") && html.contains("value=\"Renamed by Grace\""), "{html}");
     let k = app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await;
     assert_eq!((k.body["name"].as_str(), k.body["status"].as_str()), (Some("Renamed by Ada"), Some("active")), "never a silent mix");
+}
+
+#[tokio::test]
+async fn discovery_lists_what_a_hub_key_may_call_without_counting_the_rest_as_refusals() {
+    let app = TestApp::spawn().await;
+    let (_admin, admin, slug, sales) = guarded(&app).await;
+    publish(&app, &admin, ORDERS, "returns", "keys").await;
+    publish(&app, &admin, ORDERS, "refunds", "members").await;
+    publish(&app, &admin, ORDERS, "catalogue", "public").await;
+    let k = create(&app, &admin, json!({"name": "sales only", "access_type": "api_key", "endpoint_ids": [sales]})).await;
+    let secret = k.body["secret"].as_str().unwrap().to_owned();
+    // More calls than the per-address refusal budget (120 a minute): the
+    // endpoints this key may not call are left out, not refused.
+    for _ in 0..70 {
+        let res = call(&app, &format!("/hub/{slug}"), &secret, &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        let mut paths: Vec<&str> = body["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["catalogue", "sales"]);
+    }
+    // A refused key is still refused, and counted.
+    let (status, code) = code(call(&app, &format!("/hub/{slug}"), &keyhub::domain::hub_keys::generate_secret(), &[]).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unknown_key"));
 }

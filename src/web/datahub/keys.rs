@@ -73,7 +73,6 @@ struct TablePage {
     q: String,
     total: u64,
     pager: Pager,
-    can_manage: bool,
 }
 
 fn expiry_view(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (String, &'static str) {
@@ -90,6 +89,12 @@ fn sync_text(s: &SyncStatus) -> String {
         SyncStatus::Synced { at, .. } => format!("synced {}", fmt_time(*at)),
         SyncStatus::Pending { nodes, behind } => format!("pending ({behind} of {nodes} nodes)"),
     }
+}
+
+/// `khd_…abcd` / `…abcd`, or "" for a portal token.
+fn key_identifier(k: &hub_keys::Model) -> String {
+    let a = AccessType::parse(&k.access_type).unwrap_or(AccessType::ApiKey);
+    k.secret_suffix.as_deref().map(|s| identifier(a, s)).unwrap_or_default()
 }
 
 /// `2026-11-29 22:10 UTC from 203.0.113.9`, or `never`.
@@ -133,7 +138,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<T
             KeyRowView {
                 id: k.id,
                 access: a.label(),
-                identifier: k.secret_suffix.as_deref().map(|s| identifier(a, s)).unwrap_or_default(),
+                identifier: key_identifier(&k),
                 active: k.status == "active",
                 expiry,
                 expiry_badge,
@@ -167,7 +172,6 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<T
         q: q.q.clone(),
         total,
         pager,
-        can_manage: true,
     };
     let mut res = render(StatusCode::OK, &page)?;
     // The benchmark reads the server's own time for this page.
@@ -480,7 +484,7 @@ async fn facts(state: &AppState, k: &hub_keys::Model) -> Result<Facts, AppError>
     Ok(Facts {
         id: k.id,
         is_api_key: a == AccessType::ApiKey,
-        identifier: k.secret_suffix.as_deref().map(|s| identifier(a, s)).unwrap_or_default(),
+        identifier: key_identifier(k),
         created: format!("{} by {}", fmt_time(k.created_at), person(state, k.created_by).await?),
         changed: format!("{} by {}", fmt_time(k.updated_at), person(state, k.updated_by).await?),
         synced: matches!(sync, SyncStatus::Synced { .. }),
@@ -685,7 +689,7 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
 /// The secret panel alone (htmx) or the whole editor with the secret shown.
 async fn with_secret(req: &HttpRequest, state: &AppState, user: &CurrentUser, k: &hub_keys::Model, secret: String) -> Result<HttpResponse, AppError> {
     if crate::web::is_htmx(req) {
-        let panel = SecretPanel { id: k.id, csrf: Layout::for_user(user, "").csrf, secret: Some(secret), identifier: facts(state, k).await?.identifier };
+        let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: Some(secret), identifier: key_identifier(k) };
         let mut res = render(StatusCode::OK, &panel)?;
         res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
         return Ok(res);
@@ -726,7 +730,7 @@ pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
 pub async fn hide(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
-    let panel = SecretPanel { id: k.id, csrf: Layout::for_user(&user, "").csrf, secret: None, identifier: facts(&state, &k).await?.identifier };
+    let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: None, identifier: key_identifier(&k) };
     render(StatusCode::OK, &panel)
 }
 

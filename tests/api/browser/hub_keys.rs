@@ -121,6 +121,24 @@ async fn editor_journey(javascript: bool) {
     b.click_link("API Keys").await;
     b.expect_text("1 key(s)").await;
     b.expect_text("inactive").await;
+
+    // A team, and a portal token that names it (its fields show once the type is chosen).
+    b.open("/admin/teams").await;
+    b.expect_text("No teams yet").await;
+    b.fill("Team name", "Finance").await;
+    b.tick("Ada").await;
+    b.click_button("Create team").await;
+    b.expect_text("Created the team Finance").await;
+    b.open("/datahub/keys/new").await;
+    b.tick("Portal token").await;
+    b.expect_text("Who may call with their own personal key").await;
+    b.fill("Name", "Finance portal").await;
+    b.tick("Finance").await;
+    b.tick("/hub/analytics/sales").await;
+    b.click_button("Create key").await;
+    b.expect_text("Created the key Finance portal").await;
+    let res = call(&app, &key).await;
+    assert_eq!(res.status(), StatusCode::OK, "Ada's personal key passes through the team");
     b.close().await;
 }
 
