@@ -35,11 +35,14 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and binds. The server runs when `run` is awaited.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        // Connectors' TLS uses ring (see STACK-NOTES); a second call is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = crate::store::connect(&settings).await?;
         crate::store::migrate(&db).await?;
         crate::store::workspaces::backfill_name_keys(&db).await?;
         crate::store::workspaces::backfill_slugs(&db).await?;
         crate::datasets::store::sweep(&db).await?;
+        crate::connectors::sync::fail_interrupted(&db).await?;
         let secret = crate::secret::master_secret(&settings)?;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
@@ -61,6 +64,13 @@ impl Application {
             hub_keys: hub_keys.clone(),
             sealer: crate::auth::sealing::Sealer::new(secret.expose()),
             csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
+            outbound_policy: std::sync::Arc::new(crate::connectors::outbound::Policy {
+                allow_private: settings.connectors_allow_private,
+                own_port: Some(port),
+                timeout: settings.connectors_timeout,
+                connect_timeout: settings.connectors_timeout.min(std::time::Duration::from_secs(5)),
+                ..Default::default()
+            }),
         });
         let server = serve(listener, state, &secret)?;
         Ok(Application { server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone() })

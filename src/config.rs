@@ -47,6 +47,11 @@ pub struct Settings {
     pub support_contact: Option<String>,
     /// Largest dataset upload, in bytes (`KEYHUB_UPLOAD_MAX_MB`, default 100).
     pub upload_max_bytes: u64,
+    /// Lets connectors call loopback and private addresses
+    /// (`KEYHUB_CONNECTORS_ALLOW_PRIVATE=true`); off by default (SSRF).
+    pub connectors_allow_private: bool,
+    /// Total time a connector's request may take (`KEYHUB_CONNECTORS_TIMEOUT_SECONDS`, default 30).
+    pub connectors_timeout: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -62,6 +67,8 @@ impl fmt::Debug for Settings {
             .field("session_max_lifetime", &self.session_max_lifetime)
             .field("support_contact", &self.support_contact)
             .field("upload_max_bytes", &self.upload_max_bytes)
+            .field("connectors_allow_private", &self.connectors_allow_private)
+            .field("connectors_timeout", &self.connectors_timeout)
             .finish()
     }
 }
@@ -79,6 +86,8 @@ impl Default for Settings {
             session_max_lifetime: Duration::from_secs(8 * 3600),
             support_contact: None,
             upload_max_bytes: 100 * 1024 * 1024,
+            connectors_allow_private: false,
+            connectors_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -97,6 +106,8 @@ struct FileSettings {
     session_max_hours: Option<u64>,
     support_contact: Option<String>,
     upload_max_mb: Option<u64>,
+    connectors_allow_private: Option<bool>,
+    connectors_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +203,20 @@ impl Settings {
         }
         if let Some(mb) = number(env, "KEYHUB_UPLOAD_MAX_MB", file.upload_max_mb)? {
             s.upload_max_bytes = mb.saturating_mul(1024 * 1024);
+        }
+        match env.get("KEYHUB_CONNECTORS_ALLOW_PRIVATE").map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "true" || v == "1" => s.connectors_allow_private = true,
+            Some(v) if v == "false" || v == "0" || v.is_empty() => s.connectors_allow_private = false,
+            Some(v) => {
+                return Err(ConfigError(format!("KEYHUB_CONNECTORS_ALLOW_PRIVATE must be true or false, not \"{v}\".")));
+            }
+            None => s.connectors_allow_private = file.connectors_allow_private.unwrap_or(false),
+        }
+        if let Some(secs) = number(env, "KEYHUB_CONNECTORS_TIMEOUT_SECONDS", file.connectors_timeout_seconds)? {
+            if secs == 0 {
+                return Err(ConfigError("KEYHUB_CONNECTORS_TIMEOUT_SECONDS must be at least 1.".into()));
+            }
+            s.connectors_timeout = Duration::from_secs(secs);
         }
         if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
             let v = v.trim().to_owned();

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod data_dir;
 pub mod datasets;
 pub mod domain;

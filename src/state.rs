@@ -27,6 +27,8 @@ pub struct AppState {
     pub sealer: crate::auth::sealing::Sealer,
     /// Derived from the master secret; keys anonymous visitors' CSRF tokens.
     pub csrf_key: String,
+    /// What connectors may call (`connectors::outbound`).
+    pub outbound_policy: Arc<crate::connectors::outbound::Policy>,
 }
 
 impl AppState {

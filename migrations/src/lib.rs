@@ -7,6 +7,7 @@ mod m20261124_000002_personal_keys;
 mod m20261124_000003_audit_names_resets;
 mod m20261124_000004_datahub;
 mod m20261129_000005_hub_keys;
+mod m20261130_000006_live_data;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_audit_names_resets::Migration),
             Box::new(m20261124_000004_datahub::Migration),
             Box::new(m20261129_000005_hub_keys::Migration),
+            Box::new(m20261130_000006_live_data::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ pub mod datahub;
 pub mod hub_keys;
 pub mod invitations;
 pub mod keys;
+pub mod live_data;
 pub mod members;
 pub mod password_resets;
 pub mod sessions;

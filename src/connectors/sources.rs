@@ -1,0 +1,390 @@
+//! Configured sources, for the wizard and the JSON API alike: saving the
+//! credentials (secrets sealed, never rendered back), testing, choosing
+//! streams, linking to an entity and activating.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::Set;
+use serde::{Deserialize, Serialize};
+
+use super::{Config, ConnectorError, Ctx, ErrorClass, FieldKind, Outbound, StreamInfo};
+use crate::datasets::service::Actor;
+use crate::entities::sources;
+use crate::state::AppState;
+use crate::store::audit::Target;
+use crate::store::live_data as store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Field → message, every wrong field.
+    #[error("invalid fields")]
+    Fields(Vec<(String, String)>),
+    #[error("not found")]
+    NotFound,
+    /// The step needs an earlier one first (a passed test, chosen streams).
+    #[error("{0}")]
+    NotReady(String),
+    #[error("a sync is running")]
+    Running(i64),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+fn field(name: &str, message: impl Into<String>) -> SourceError {
+    SourceError::Fields(vec![(name.to_owned(), message.into())])
+}
+
+/// The status words.
+pub const DRAFT: &str = "draft";
+pub const ACTIVE: &str = "active";
+pub const FAILING: &str = "failing";
+
+/// What the credentials step submits. An empty secret keeps the saved one.
+#[derive(Debug, Clone, Default)]
+pub struct SourceInput {
+    pub kind: String,
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// The outcome of the last test, as stored and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TestResult {
+    pub ok: bool,
+    pub error: Option<ConnectorError>,
+    /// Streams found (on success).
+    pub streams: usize,
+}
+
+fn aad(id: i64) -> String {
+    format!("source:{id}")
+}
+
+pub fn target(s: &sources::Model) -> Target {
+    Target { kind: "source", id: s.id, name: s.name.clone() }
+}
+
+/// The non-secret settings as saved.
+pub fn plain_config(s: &sources::Model) -> BTreeMap<String, String> {
+    serde_json::from_str(&s.config).unwrap_or_default()
+}
+
+/// Secret field → last four characters.
+pub fn secret_hints(s: &sources::Model) -> BTreeMap<String, String> {
+    serde_json::from_str(&s.secret_hints).unwrap_or_default()
+}
+
+pub fn chosen_streams(s: &sources::Model) -> Vec<String> {
+    serde_json::from_str(&s.streams).unwrap_or_default()
+}
+
+pub fn catalog(s: &sources::Model) -> Vec<StreamInfo> {
+    s.catalog.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default()
+}
+
+pub fn last_test(s: &sources::Model) -> Option<TestResult> {
+    s.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok())
+}
+
+fn secrets(state: &AppState, s: &sources::Model) -> BTreeMap<String, String> {
+    s.secrets_sealed
+        .as_deref()
+        .and_then(|sealed| state.sealer.open(&aad(s.id), sealed))
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// The kind's settings with the secrets unsealed (memory only).
+pub fn config(state: &AppState, s: &sources::Model) -> Result<Config, ConnectorError> {
+    let kind = super::kind(&s.kind).ok_or_else(|| ConnectorError::config(format!("keyhub no longer knows the kind “{}”.", s.kind)))?;
+    let mut values = plain_config(s);
+    values.extend(secrets(state, s));
+    Ok(Config::new(kind.spec(), values))
+}
+
+/// The operator's outbound policy (settings + this node's port).
+pub fn policy(state: &AppState) -> Arc<super::outbound::Policy> {
+    state.outbound_policy.clone()
+}
+
+pub fn ctx(state: &AppState, s: &sources::Model) -> Result<Ctx, ConnectorError> {
+    let config = config(state, s)?;
+    let base = config.base_url()?;
+    let http = Outbound::new(policy(state), &base, config.secrets())?;
+    Ok(Ctx { http, config })
+}
+
+/// Checks the submitted fields against the kind's spec. `saved` are the
+/// secrets already stored (a blank secret keeps its saved value).
+fn check_input(input: &SourceInput, saved: &BTreeMap<String, String>) -> Result<(&'static dyn super::Connector, String), SourceError> {
+    let Some(kind) = super::kind(&input.kind) else {
+        return Err(field("kind", "Choose a connector from the catalogue."));
+    };
+    let mut errors = Vec::new();
+    let name = match crate::datasets::clean_name(&input.name, "source") {
+        Ok(n) => n,
+        Err(m) => {
+            errors.push(("name".to_owned(), m));
+            String::new()
+        }
+    };
+    for f in kind.spec().fields {
+        let v = input.config.get(f.name).map(|v| v.trim()).unwrap_or("");
+        let present = !v.is_empty() || (f.secret() && saved.get(f.name).is_some_and(|s| !s.is_empty()));
+        if f.required && !present {
+            let what = if f.secret() { format!("Enter the {}.", f.label.to_lowercase()) } else { format!("Enter the {}.", f.label.to_lowercase()) };
+            errors.push((f.name.to_owned(), what));
+            continue;
+        }
+        if v.is_empty() {
+            continue;
+        }
+        if v.chars().count() > 2000 {
+            errors.push((f.name.to_owned(), "Use at most 2,000 characters.".to_owned()));
+            continue;
+        }
+        match f.kind {
+            FieldKind::Url => {
+                if let Err(e) = super::outbound::parse_url(v) {
+                    errors.push((f.name.to_owned(), e.message));
+                }
+            }
+            FieldKind::Choice(options) if !options.iter().any(|(value, _)| *value == v) => {
+                errors.push((f.name.to_owned(), format!("Choose one of: {}.", options.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(", "))));
+            }
+            FieldKind::Secret if v.chars().any(char::is_control) => {
+                errors.push((f.name.to_owned(), "The key contains a line break or control character; paste it again.".to_owned()));
+            }
+            _ => {}
+        }
+    }
+    if errors.is_empty() { Ok((kind, name)) } else { Err(SourceError::Fields(errors)) }
+}
+
+fn last4(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+/// Step 1: saves a new draft (`existing` none) or changed credentials.
+/// Changing the connection (URL, key…) clears the last test: it must pass again.
+pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<&sources::Model>, input: &SourceInput) -> Result<sources::Model, SourceError> {
+    let saved_secrets = existing.map(|s| secrets(state, s)).unwrap_or_default();
+    let (kind, name) = check_input(input, &saved_secrets)?;
+    if existing.is_some_and(|s| s.kind != input.kind) {
+        return Err(field("kind", "The kind of a saved source cannot change; create another source."));
+    }
+    let mut plain = BTreeMap::new();
+    let mut secret_values = saved_secrets.clone();
+    for f in kind.spec().fields {
+        let v = input.config.get(f.name).map(|v| v.trim().to_owned()).unwrap_or_default();
+        if f.secret() {
+            if !v.is_empty() {
+                secret_values.insert(f.name.to_owned(), v);
+            }
+        } else if !v.is_empty() {
+            let v = if f.kind == FieldKind::Url { super::outbound::parse_url(&v).map(|u| u.to_string()).unwrap_or(v) } else { v };
+            plain.insert(f.name.to_owned(), v);
+        }
+    }
+    let hints: BTreeMap<String, String> = secret_values.iter().map(|(k, v)| (k.clone(), last4(v))).collect();
+    let plain_json = serde_json::to_string(&plain).unwrap_or_else(|_| "{}".into());
+    let connection_changed = existing.is_none_or(|s| s.config != plain_json || saved_secrets != secret_values);
+    let now = Utc::now();
+    let mut m = match existing {
+        Some(s) => sources::ActiveModel::from(s.clone()),
+        None => sources::ActiveModel {
+            workspace_id: Set(actor.workspace_id),
+            kind: Set(kind.spec().kind.to_owned()),
+            status: Set(DRAFT.into()),
+            streams: Set("[]".into()),
+            created_at: Set(now),
+            created_by: Set(Some(actor.user_id)),
+            ..Default::default()
+        },
+    };
+    m.name = Set(name.clone());
+    m.name_key = Set(crate::domain::text::name_key(&name));
+    m.config = Set(plain_json);
+    m.secret_hints = Set(serde_json::to_string(&hints).unwrap_or_else(|_| "{}".into()));
+    m.updated_at = Set(now);
+    if connection_changed {
+        m.last_test = Set(None);
+        m.last_test_at = Set(None);
+    }
+    if existing.is_none() {
+        m.secrets_sealed = Set(None);
+    }
+    let Some(saved) = store::save_source(&state.db, m).await? else {
+        return Err(field("name", "Another source in this workspace has this name. Choose another name."));
+    };
+    // Sealed with the row id as associated data, so a sealed value copied to
+    // another row does not open.
+    let sealed = state.sealer.seal(&aad(saved.id), &serde_json::to_string(&secret_values).unwrap_or_default());
+    let mut m = sources::ActiveModel::from(saved);
+    m.secrets_sealed = Set(Some(sealed));
+    let saved = store::save_source(&state.db, m).await?.ok_or_else(|| field("name", "Another source has this name."))?;
+    let (action, detail) = match existing {
+        None => ("source.created", format!("Draft {} source created.", kind.spec().name)),
+        Some(_) if connection_changed => ("source.changed", "Connection settings changed; to be tested again.".to_owned()),
+        Some(_) => ("source.changed", "Renamed.".to_owned()),
+    };
+    crate::store::audit::record(&state.db, actor.event(action, target(&saved), detail)).await?;
+    Ok(saved)
+}
+
+/// Step 2: check, discover, read one record. The outcome (and on success
+/// the streams found) is stored on the source; a failing source that
+/// passes becomes active again.
+pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, TestResult), SourceError> {
+    let outcome = match ctx(state, s) {
+        Ok(cx) => {
+            let kind = super::kind(&s.kind).expect("checked by ctx");
+            super::test_connection(kind, &cx, &chosen_streams(s)).await
+        }
+        Err(e) => Err(e),
+    };
+    let now = Utc::now();
+    let mut m = sources::ActiveModel::from(s.clone());
+    let result = match outcome {
+        Ok(streams) => {
+            let count = streams.len();
+            m.catalog = Set(Some(serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into())));
+            // Streams that vanished from the source are no longer chosen.
+            let kept: Vec<String> = chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
+            m.streams = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
+            if s.status == FAILING {
+                m.status = Set(ACTIVE.into());
+            }
+            TestResult { ok: true, error: None, streams: count }
+        }
+        Err(e) => TestResult { ok: false, error: Some(e), streams: 0 },
+    };
+    m.last_test = Set(Some(serde_json::to_string(&result).unwrap_or_default()));
+    m.last_test_at = Set(Some(now));
+    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    let detail = match &result.error {
+        None => format!("Connection test passed; {} streams.", result.streams),
+        Some(e) => format!("Connection test failed: {}.", e.class.title()),
+    };
+    crate::store::audit::record(&state.db, actor.event("source.tested", target(&saved), detail)).await?;
+    Ok((saved, result))
+}
+
+/// Step 3: the streams to sync, from those the last test found.
+pub async fn choose_streams(state: &AppState, actor: &Actor, s: &sources::Model, names: &[String]) -> Result<sources::Model, SourceError> {
+    if !last_test(s).is_some_and(|t| t.ok) {
+        return Err(SourceError::NotReady("Test the connection first: streams are listed after a successful test.".into()));
+    }
+    let catalog = catalog(s);
+    let mut chosen: Vec<String> = Vec::new();
+    for n in names {
+        if !catalog.iter().any(|st| st.name == *n) {
+            return Err(field("streams", format!("“{n}” is not a stream of this source.")));
+        }
+        if !chosen.contains(n) {
+            chosen.push(n.clone());
+        }
+    }
+    if chosen.is_empty() {
+        return Err(field("streams", "Choose at least one stream."));
+    }
+    let mut m = sources::ActiveModel::from(s.clone());
+    m.streams = Set(serde_json::to_string(&chosen).unwrap_or_else(|_| "[]".into()));
+    m.updated_at = Set(Utc::now());
+    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    crate::store::audit::record(&state.db, actor.event("source.changed", target(&saved), format!("Streams: {}.", chosen.join(", ")))).await?;
+    Ok(saved)
+}
+
+/// Links the source (and its tabs) to an entity of the workspace, or unlinks it.
+pub async fn link(state: &AppState, actor: &Actor, s: &sources::Model, entity_id: Option<i64>) -> Result<sources::Model, SourceError> {
+    let entity = match entity_id {
+        Some(id) => Some(store::entity(&state.db, actor.workspace_id, id).await?.ok_or_else(|| field("entity_id", "There is no such entity in this workspace."))?),
+        None => None,
+    };
+    let mut m = sources::ActiveModel::from(s.clone());
+    m.entity_id = Set(entity_id);
+    m.updated_at = Set(Utc::now());
+    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    store::set_tabs_entity(&state.db, s.id, entity_id).await?;
+    let detail = match &entity {
+        Some(e) => format!("Linked to the entity {}.", e.name),
+        None => "Unlinked from its entity.".to_owned(),
+    };
+    crate::store::audit::record(&state.db, actor.event("source.linked", target(&saved), detail)).await?;
+    Ok(saved)
+}
+
+/// Unlinks a source from its entity: its tabs stay on the entity (no longer
+/// synced) when `keep_tabs`, else they go with their datasets.
+pub async fn unlink(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), SourceError> {
+    if keep_tabs {
+        store::detach_tabs(&state.db, s.id).await?;
+    } else {
+        remove_tabs(state, actor, s).await?;
+    }
+    link(state, actor, s, None).await?;
+    Ok(())
+}
+
+async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(), SourceError> {
+    for tab in store::tabs_of_source(&state.db, s.id).await? {
+        store::delete_tab(&state.db, tab.id).await?;
+        if let Some(ds) = crate::entities::datasets::Entity::find_by_id(tab.dataset_id).one(&state.db).await? {
+            crate::datasets::service::delete(state, actor, &ds).await.map_err(|e| match e {
+                crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => SourceError::Db(d),
+                other => SourceError::NotReady(other.to_string()),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Step 4: makes the source active and starts its first sync.
+pub async fn activate(state: &Arc<AppState>, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, i64), SourceError> {
+    if !last_test(s).is_some_and(|t| t.ok) {
+        return Err(SourceError::NotReady("Test the connection (and have it pass) before activating.".into()));
+    }
+    if chosen_streams(s).is_empty() {
+        return Err(SourceError::NotReady("Choose at least one stream before activating.".into()));
+    }
+    let mut m = sources::ActiveModel::from(s.clone());
+    if s.status == DRAFT {
+        m.status = Set(ACTIVE.into());
+    }
+    m.updated_at = Set(Utc::now());
+    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    if s.status == DRAFT {
+        crate::store::audit::record(&state.db, actor.event("source.activated", target(&saved), "Activated.".into())).await?;
+    }
+    let run = super::sync::start(state, &saved, "activate").await?;
+    Ok((saved, run))
+}
+
+/// Deletes a source and its run history; its tabs (and their datasets) go
+/// too unless `keep_tabs`.
+pub async fn delete(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), SourceError> {
+    if let Some(run) = store::running_run(&state.db, s.id).await? {
+        return Err(SourceError::Running(run.id));
+    }
+    if keep_tabs {
+        store::detach_tabs(&state.db, s.id).await?;
+    } else {
+        remove_tabs(state, actor, s).await?;
+    }
+    store::delete_source(&state.db, s.id).await?;
+    crate::store::audit::record(&state.db, actor.event("source.deleted", target(s), if keep_tabs { "Deleted; its tabs were kept." } else { "Deleted with its tabs." }.into())).await?;
+    Ok(())
+}
+
+/// Whether a failure says the source's settings are wrong (not worth retrying).
+pub fn is_config_failure(class: ErrorClass) -> bool {
+    matches!(
+        class,
+        ErrorClass::Unauthorized | ErrorClass::Forbidden | ErrorClass::NotFound | ErrorClass::Blocked | ErrorClass::InvalidConfig | ErrorClass::DnsFailure | ErrorClass::TlsFailure
+    )
+}
+
+use sea_orm::EntityTrait;

@@ -1,0 +1,39 @@
+use sea_orm::entity::prelude::*;
+
+/// A configured connector (DESIGN's "connector"): kind, sealed credentials,
+/// chosen streams, linked entity.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sources")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub workspace_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub name_key: String,
+    /// `draft`, `active` or `failing`.
+    pub status: String,
+    /// JSON object of the non-secret fields.
+    pub config: String,
+    /// JSON object of the secret fields, sealed with `source:{id}` as associated data.
+    pub secrets_sealed: Option<String>,
+    /// JSON object: secret field → last four characters.
+    pub secret_hints: String,
+    /// JSON array of the streams found at the last successful test.
+    pub catalog: Option<String>,
+    /// JSON array of chosen stream names.
+    pub streams: String,
+    pub entity_id: Option<i64>,
+    /// JSON of the last test's outcome.
+    pub last_test: Option<String>,
+    pub last_test_at: Option<DateTimeUtc>,
+    pub last_sync_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub created_by: Option<i64>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
