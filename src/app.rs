@@ -36,7 +36,7 @@ impl Application {
     /// Connects, migrates and binds. The server runs when `run` is awaited.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         // Connectors' TLS uses ring (see STACK-NOTES); a second call is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::connectors::init_tls();
         let db = crate::store::connect(&settings).await?;
         crate::store::migrate(&db).await?;
         crate::store::workspaces::backfill_name_keys(&db).await?;

@@ -15,6 +15,7 @@ pub mod datasets;
 pub mod domain;
 pub mod entities;
 pub mod hub;
+pub mod ontology;
 pub mod secret;
 pub mod state;
 pub mod store;

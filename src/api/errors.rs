@@ -53,6 +53,12 @@ pub enum ApiError {
     /// The body is over the upload limit; the sentence names the limit.
     #[error("too large")]
     TooLarge(String),
+    /// A sync of the source is running (its run id).
+    #[error("sync running")]
+    SyncRunning(i64),
+    /// A step that needs an earlier one (a passed connection test, chosen streams).
+    #[error("not ready")]
+    NotReady(String),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
     #[error("busy")]
@@ -129,6 +135,9 @@ pub struct ErrorDetail {
     /// `invalid_field`: every wrong field when there are several.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// `sync_running`: the run in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<i64>,
 }
 
 /// Every code with its status and meaning; the docs page lists these.
@@ -144,6 +153,8 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("key_inactive", 403, "The Data Hub key is inactive. An admin can reactivate it in Data Hub → API Keys."),
     ("ip_not_allowed", 403, "The key's IP filter does not include the address this request came from."),
     ("edit_conflict", 409, "The resource was changed since you read it; read it again and reapply your change."),
+    ("sync_running", 409, "A sync of this source is running; `run_id` names it. Wait for it to finish."),
+    ("not_ready", 409, "An earlier step is missing: test the connection (and have it pass) and choose streams first."),
     ("invalid_query", 400, "A query parameter is not valid; `parameter` names it."),
     ("invalid_field", 422, "A field of the request body is missing or not valid; `field` names it."),
     ("invalid_records", 422, "The records or the file cannot be imported; `index` gives the first bad record (from 0). Nothing was written."),
@@ -181,6 +192,8 @@ impl ApiError {
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::InvalidRecords { .. } => "invalid_records",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::SyncRunning(_) => "sync_running",
+            ApiError::NotReady(_) => "not_ready",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
@@ -196,6 +209,7 @@ impl ApiError {
             | ApiError::InvalidField { message, .. }
             | ApiError::InvalidRecords { message, .. }
             | ApiError::TooLarge(message)
+            | ApiError::NotReady(message)
             | ApiError::EditConflict(message) => message.clone(),
             ApiError::InvalidFields(errors) => errors.first().map(|e| e.1.clone()).unwrap_or_default(),
             other => message_for(other.code()).to_owned(),
@@ -210,7 +224,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::EndpointNotAllowed | ApiError::KeyInactive | ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
             ApiError::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::EditConflict(_) => StatusCode::CONFLICT,
+            ApiError::EditConflict(_) | ApiError::SyncRunning(_) | ApiError::NotReady(_) => StatusCode::CONFLICT,
             ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -251,7 +265,11 @@ impl ResponseError for ApiError {
             }
             _ => Vec::new(),
         };
-        let detail = ErrorDetail { code: self.code(), message: self.message(), parameter, field, index, errors };
+        let run_id = match self {
+            ApiError::SyncRunning(id) => Some(*id),
+            _ => None,
+        };
+        let detail = ErrorDetail { code: self.code(), message: self.message(), parameter, field, index, errors, run_id };
         let mut res = res.json(ErrorBody { error: detail });
         // The JSON is the answer: the HTML error-page middleware leaves it alone.
         res.extensions_mut().insert(crate::web::KeepBody);

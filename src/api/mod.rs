@@ -9,6 +9,7 @@ pub mod hub_keys;
 pub mod me;
 pub mod members;
 pub mod principal;
+pub mod sources;
 
 use actix_web::web;
 
@@ -41,6 +42,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/hub-keys/{id}").get(hub_keys::show).patch(hub_keys::update).delete(hub_keys::delete))
             .service(web::resource("/hub-keys/{id}/reveal").post(hub_keys::reveal))
             .service(web::resource("/hub-keys/{id}/regenerate").post(hub_keys::regenerate))
+            .service(web::resource("/connector-kinds").get(sources::kinds))
+            .service(web::resource("/sources").get(sources::list).post(sources::create))
+            .service(web::resource("/sources/{id}").get(sources::show).patch(sources::update).delete(sources::delete))
+            .service(web::resource("/sources/{id}/test").post(sources::test))
+            .service(web::resource("/sources/{id}/discover").post(sources::discover))
+            .service(web::resource("/sources/{id}/activate").post(sources::activate))
+            .service(web::resource("/sync-runs/{id}").get(sources::run))
+            .service(web::resource("/entities").get(sources::entities).post(sources::create_entity))
+            .service(web::resource("/entities/{id}").get(sources::entity))
             .default_service(web::to(errors::not_found)),
     )
     .route("/api/docs", web::get().to(docs::page))

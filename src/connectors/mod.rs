@@ -26,6 +26,12 @@ use crate::datasets::schema::{Column, Inference, Raw};
 pub use errors::{ConnectorError, ErrorClass};
 pub use outbound::Outbound;
 
+/// Selects ring as rustls' process-wide provider (reqwest is built without
+/// one; see STACK-NOTES). Call before the first HTTP client; later calls do nothing.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -151,10 +151,17 @@ fn operations(doc: &Value) -> Vec<Operation> {
                 props.iter().map(|(name, s)| Column { name: name.clone(), source: name.clone(), kind: column_type(resolve(doc, s)) }).collect()
             })
             .unwrap_or_default();
-        let name = op["operationId"].as_str().map(str::to_owned).unwrap_or_else(|| path.trim_start_matches('/').to_owned());
+        // operationId names a stream unless two operations share it (generated
+        // documents often call every list operation "list"): then the path.
+        let id = op["operationId"].as_str().filter(|id| operation_ids(doc).iter().filter(|o| *o == id).count() == 1);
+        let name = id.map(str::to_owned).unwrap_or_else(|| path.trim_start_matches('/').to_owned());
         out.push(Operation { name, path: path.clone(), records_key, paging, columns });
     }
     out
+}
+
+fn operation_ids(doc: &Value) -> Vec<&str> {
+    doc["paths"].as_object().into_iter().flat_map(|p| p.values()).filter_map(|item| item["get"]["operationId"].as_str()).collect()
 }
 
 async fn fetch(cx: &Ctx, stream: &StreamInfo, position: u64, size: u32) -> Result<(Vec<Map<String, Value>>, Option<Value>), ConnectorError> {

@@ -238,7 +238,7 @@ impl Outbound {
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let mut res = req.send().await.map_err(|e| self.transport(e))?;
+        let mut res = req.send().await.map_err(|e| self.transport(e, url.scheme() == "https"))?;
         // The address actually connected (the resolver already filtered; a
         // second look costs nothing).
         if let Some(addr) = res.remote_addr() {
@@ -265,7 +265,7 @@ impl Outbound {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(self.transport(e)),
+                Err(e) => return Err(self.transport(e, false)),
             }
         }
         if !status.is_success() {
@@ -300,9 +300,11 @@ impl Outbound {
     }
 
     /// Classifies a transport failure by walking its causes.
-    fn transport(&self, e: reqwest::Error) -> ConnectorError {
+    fn transport(&self, e: reqwest::Error, https: bool) -> ConnectorError {
         let mut class = if e.is_timeout() { Some(ErrorClass::Timeout) } else { None };
         let mut detail: Option<String> = None;
+        // A TLS handshake with a plain-HTTP port ends in garbage or an early close.
+        let mut handshake_broken = false;
         let mut examine = |err: &(dyn std::error::Error + 'static)| -> Option<ConnectorError> {
             if let Some(c) = err.downcast_ref::<ConnectorError>() {
                 return Some(c.clone());
@@ -320,6 +322,7 @@ impl Outbound {
                 match io.kind() {
                     std::io::ErrorKind::ConnectionRefused => class = class.or(Some(ErrorClass::ConnectionRefused)),
                     std::io::ErrorKind::TimedOut => class = class.or(Some(ErrorClass::Timeout)),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData | std::io::ErrorKind::ConnectionReset => handshake_broken = true,
                     _ => {}
                 }
             }
@@ -342,7 +345,7 @@ impl Outbound {
         }
         let is_redirect = e.is_redirect();
         let text = e.without_url().to_string().to_ascii_lowercase();
-        let class = class.unwrap_or(if text.contains("tls") || text.contains("certificate") || text.contains("handshake") {
+        let class = class.unwrap_or(if text.contains("tls") || text.contains("certificate") || text.contains("handshake") || (https && handshake_broken) {
             ErrorClass::TlsFailure
         } else if is_redirect {
             ErrorClass::Blocked

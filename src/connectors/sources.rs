@@ -332,7 +332,7 @@ pub async fn unlink(state: &AppState, actor: &Actor, s: &sources::Model, keep_ta
 async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(), SourceError> {
     for tab in store::tabs_of_source(&state.db, s.id).await? {
         store::delete_tab(&state.db, tab.id).await?;
-        if let Some(ds) = crate::entities::datasets::Entity::find_by_id(tab.dataset_id).one(&state.db).await? {
+        if let Some(ds) = crate::store::datahub::dataset_any(&state.db, s.workspace_id, tab.dataset_id).await? {
             crate::datasets::service::delete(state, actor, &ds).await.map_err(|e| match e {
                 crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => SourceError::Db(d),
                 other => SourceError::NotReady(other.to_string()),
@@ -386,5 +386,3 @@ pub fn is_config_failure(class: ErrorClass) -> bool {
         ErrorClass::Unauthorized | ErrorClass::Forbidden | ErrorClass::NotFound | ErrorClass::Blocked | ErrorClass::InvalidConfig | ErrorClass::DnsFailure | ErrorClass::TlsFailure
     )
 }
-
-use sea_orm::EntityTrait;

@@ -25,6 +25,11 @@ pub async fn dataset(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> R
         .await
 }
 
+/// A dataset in any state (a tab's dataset is `importing` until its first sync).
+pub async fn dataset_any(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<datasets::Model>, DbErr> {
+    datasets::Entity::find_by_id(id).filter(datasets::Column::WorkspaceId.eq(workspace_id)).one(db).await
+}
+
 pub async fn dataset_name_taken(db: &impl ConnectionTrait, workspace_id: i64, name: &str) -> Result<bool, DbErr> {
     Ok(datasets::Entity::find()
         .filter(datasets::Column::WorkspaceId.eq(workspace_id))

@@ -75,7 +75,7 @@ pub async fn sources_of_entity(db: &impl ConnectionTrait, entity_id: i64) -> Res
 
 /// Inserts or updates; `None` when another source has the name.
 pub async fn save_source(db: &impl ConnectionTrait, m: sources::ActiveModel) -> Result<Option<sources::Model>, DbErr> {
-    let res = if m.id.is_set() { m.update(db).await } else { m.insert(db).await };
+    let res = if m.id.is_not_set() { m.insert(db).await } else { m.update(db).await };
     crate::store::unless_taken(res)
 }
 

@@ -63,6 +63,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        keyhub::connectors::init_tls();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(data_dir.path()).await;
         let mut settings = Settings {

@@ -1,0 +1,476 @@
+//! `/api/v1/connector-kinds`, `/api/v1/sources`, `/api/v1/sync-runs` and
+//! `/api/v1/entities`: the connector wizard and the ontology for scripts and
+//! orchestrators. Sources need `connectors.manage`; reading entities needs
+//! `data.read`, creating them `ontology.edit`. Secret fields are write-only.
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::collections::body;
+use crate::api::datasets::actor;
+use crate::api::{ApiError, Principal, perm};
+use crate::connectors::sources::{self as manage, SourceError, SourceInput};
+use crate::connectors::sync::StreamRun;
+use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
+use crate::entities::{sources, sync_runs};
+use crate::ontology::EntityError;
+use crate::state::AppState;
+use crate::store::live_data as store;
+
+impl From<SourceError> for ApiError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Fields(errors) => ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect()),
+            SourceError::NotFound => ApiError::NotFound,
+            SourceError::NotReady(m) => ApiError::NotReady(m),
+            SourceError::Running(id) => ApiError::SyncRunning(id),
+            SourceError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<EntityError> for ApiError {
+    fn from(e: EntityError) -> Self {
+        match e {
+            EntityError::Field(f, m) => ApiError::InvalidField { field: f.into(), message: m },
+            EntityError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Config fields are `config.<name>` in JSON.
+fn api_field(f: &str) -> String {
+    match f {
+        "kind" | "name" | "streams" | "entity_id" => f.to_owned(),
+        other => format!("config.{other}"),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldOut {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    /// `url`, `text`, `secret` or `choice`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Secret fields are write-only: never returned, shown as `••••1234`.
+    pub secret: bool,
+    pub required: bool,
+    pub default: &'static str,
+    /// For `choice`: the allowed values.
+    pub options: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KindOut {
+    pub kind: &'static str,
+    pub name: &'static str,
+    pub reads: &'static str,
+    pub auth: &'static str,
+    pub fields: Vec<FieldOut>,
+}
+
+/// Every connector kind with its `spec`.
+#[utoipa::path(get, path = "/api/v1/connector-kinds", tag = "live data",
+    responses((status = 200, description = "Connector kinds and the fields each needs", body = Vec<KindOut>)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn kinds(_p: Principal<perm::ConnectorsManage>) -> HttpResponse {
+    use crate::connectors::FieldKind;
+    let out: Vec<KindOut> = REGISTRY
+        .iter()
+        .map(|c| {
+            let s = c.spec();
+            KindOut {
+                kind: s.kind,
+                name: s.name,
+                reads: s.reads,
+                auth: s.auth,
+                fields: s
+                    .fields
+                    .iter()
+                    .map(|f| FieldOut {
+                        name: f.name,
+                        label: f.label,
+                        help: f.help,
+                        kind: match f.kind {
+                            FieldKind::Url => "url",
+                            FieldKind::Text => "text",
+                            FieldKind::Secret => "secret",
+                            FieldKind::Choice(_) => "choice",
+                        },
+                        secret: f.secret(),
+                        required: f.required,
+                        default: f.default,
+                        options: match f.kind {
+                            FieldKind::Choice(o) => o.iter().map(|(v, _)| *v).collect(),
+                            _ => Vec::new(),
+                        },
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    HttpResponse::Ok().json(out)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorOut {
+    /// `unauthorized`, `forbidden`, `timeout`, `connection_refused`, `dns_failure`,
+    /// `tls_failure`, `not_found`, `rate_limited`, `server_error`, `not_json`,
+    /// `unexpected_shape`, `blocked_by_policy`, `too_large`, `invalid_config`, `no_streams`, `rejected`.
+    pub class: &'static str,
+    pub title: &'static str,
+    /// The HTTP status the source answered, if it answered.
+    pub status: Option<u16>,
+    pub message: String,
+    pub cause: String,
+    pub solution: &'static str,
+    /// The source's own words (trimmed; never our credentials).
+    pub provider_message: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+pub fn error_out(e: &ConnectorError) -> ErrorOut {
+    ErrorOut {
+        class: e.class.as_str(),
+        title: e.class.title(),
+        status: e.status,
+        message: e.message.clone(),
+        cause: e.cause(),
+        solution: e.class.solution(),
+        provider_message: e.provider_message.clone(),
+        retry_after: e.retry_after,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestOut {
+    pub ok: bool,
+    pub error: Option<ErrorOut>,
+    /// Streams found (when ok).
+    pub streams: usize,
+    pub tested_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ColumnOut {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StreamOut {
+    pub name: String,
+    pub columns: Vec<ColumnOut>,
+    pub primary_key: Option<String>,
+    pub row_count: Option<u64>,
+    pub chosen: bool,
+}
+
+fn stream_out(s: &StreamInfo, chosen: &[String]) -> StreamOut {
+    StreamOut {
+        name: s.name.clone(),
+        columns: s.columns.iter().map(|c| ColumnOut { name: c.name.clone(), kind: c.kind.as_str() }).collect(),
+        primary_key: s.primary_key.clone(),
+        row_count: s.row_count,
+        chosen: chosen.contains(&s.name),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SourceOut {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    /// `draft`, `active` or `failing`.
+    pub status: String,
+    /// Plain fields as saved; secret fields as `••••1234`.
+    #[schema(value_type = Object)]
+    pub config: BTreeMap<String, String>,
+    pub streams: Vec<String>,
+    pub entity_id: Option<i64>,
+    pub last_test: Option<TestOut>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn test_out(s: &sources::Model) -> Option<TestOut> {
+    manage::last_test(s).map(|t| TestOut { ok: t.ok, error: t.error.as_ref().map(error_out), streams: t.streams, tested_at: s.last_test_at })
+}
+
+pub fn source_out(s: &sources::Model) -> SourceOut {
+    let mut config = manage::plain_config(s);
+    for (k, last4) in manage::secret_hints(s) {
+        config.insert(k, format!("••••{last4}"));
+    }
+    SourceOut {
+        id: s.id,
+        kind: s.kind.clone(),
+        name: s.name.clone(),
+        status: s.status.clone(),
+        config,
+        streams: manage::chosen_streams(s),
+        entity_id: s.entity_id,
+        last_test: test_out(s),
+        last_sync_at: s.last_sync_at,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// A source to create, or the fields to change (absent = unchanged; a secret
+/// left out or empty keeps its saved value).
+#[derive(Deserialize, ToSchema, Default)]
+pub struct SourceIn {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<BTreeMap<String, String>>,
+    /// Stream names to sync (from the last successful test's streams).
+    pub streams: Option<Vec<String>>,
+    /// The entity whose spreadsheet the streams fill; null unlinks.
+    #[serde(default, deserialize_with = "present")]
+    pub entity_id: Option<Option<i64>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn find(state: &AppState, ws: i64, id: i64) -> Result<sources::Model, ApiError> {
+    store::source(&state.db, ws, id).await?.ok_or(ApiError::NotFound)
+}
+
+#[utoipa::path(get, path = "/api/v1/sources", tag = "live data",
+    responses((status = 200, description = "Sources of the workspace", body = Vec<SourceOut>)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn list(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>) -> Result<HttpResponse, ApiError> {
+    let all = store::sources(&state.db, p.key.workspace_id).await?;
+    Ok(HttpResponse::Ok().json(all.iter().map(source_out).collect::<Vec<_>>()))
+}
+
+/// Applies the parts of a create or change that come after the credentials.
+async fn apply_rest(state: &AppState, actor: &crate::datasets::service::Actor, mut s: sources::Model, b: &SourceIn) -> Result<sources::Model, ApiError> {
+    if let Some(streams) = &b.streams {
+        s = manage::choose_streams(state, actor, &s, streams).await?;
+    }
+    if let Some(entity) = b.entity_id {
+        s = manage::link(state, actor, &s, entity).await?;
+    }
+    Ok(s)
+}
+
+#[utoipa::path(post, path = "/api/v1/sources", tag = "live data", request_body = SourceIn,
+    responses((status = 201, description = "Saved as a draft", body = SourceOut),
+              (status = 422, description = "invalid_field (`field` is `kind`, `name` or `config.<field>`)", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, b: Result<web::Json<SourceIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+    let b = body(b)?;
+    let actor = actor(&p, &req, &state);
+    let input = SourceInput { kind: b.kind.clone().unwrap_or_default(), name: b.name.clone().unwrap_or_default(), config: b.config.clone().unwrap_or_default() };
+    let s = manage::save_credentials(&state, &actor, None, &input).await?;
+    let s = apply_rest(&state, &actor, s, &b).await?;
+    Ok(HttpResponse::Created().json(source_out(&s)))
+}
+
+#[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "live data", params(("id" = i64, Path, description = "Source id")),
+    responses((status = 200, description = "The source", body = SourceOut)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn show(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(source_out(&find(&state, p.key.workspace_id, *id).await?)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/sources/{id}", tag = "live data", params(("id" = i64, Path, description = "Source id")), request_body = SourceIn,
+    responses((status = 200, description = "Changed (a changed connection must be tested again)", body = SourceOut),
+              (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, b: Result<web::Json<SourceIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+    let b = body(b)?;
+    let actor = actor(&p, &req, &state);
+    let mut s = find(&state, p.key.workspace_id, *id).await?;
+    if b.name.is_some() || b.config.is_some() || b.kind.is_some() {
+        let mut config = manage::plain_config(&s);
+        config.extend(b.config.clone().unwrap_or_default());
+        let input = SourceInput { kind: b.kind.clone().unwrap_or_else(|| s.kind.clone()), name: b.name.clone().unwrap_or_else(|| s.name.clone()), config };
+        s = manage::save_credentials(&state, &actor, Some(&s), &input).await?;
+    }
+    let s = apply_rest(&state, &actor, s, &b).await?;
+    Ok(HttpResponse::Ok().json(source_out(&s)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DeleteQuery {
+    /// Keep the source's spreadsheet tabs (as static tabs) instead of deleting them.
+    #[serde(default)]
+    pub keep_tabs: bool,
+}
+
+#[utoipa::path(delete, path = "/api/v1/sources/{id}", tag = "live data", params(("id" = i64, Path, description = "Source id"), DeleteQuery),
+    responses((status = 204, description = "Deleted with its run history (and its tabs unless keep_tabs)"),
+              (status = 409, description = "sync_running", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: web::Query<DeleteQuery>) -> Result<HttpResponse, ApiError> {
+    let s = find(&state, p.key.workspace_id, *id).await?;
+    manage::delete(&state, &actor(&p, &req, &state), &s, q.keep_tabs).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Runs `check`, discovers the streams and reads one record.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/test", tag = "live data", params(("id" = i64, Path, description = "Source id")),
+    responses((status = 200, description = "The outcome: `ok`, or `error` with class, cause, solution and the provider's message", body = TestOut)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn test(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let s = find(&state, p.key.workspace_id, *id).await?;
+    let (s, _) = manage::test(&state, &actor(&p, &req, &state), &s).await?;
+    Ok(HttpResponse::Ok().json(test_out(&s)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiscoverOut {
+    pub ok: bool,
+    pub error: Option<ErrorOut>,
+    pub streams: Vec<StreamOut>,
+}
+
+/// Tests again and returns the streams with their columns.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/discover", tag = "live data", params(("id" = i64, Path, description = "Source id")),
+    responses((status = 200, description = "The streams (or the error)", body = DiscoverOut)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn discover(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let s = find(&state, p.key.workspace_id, *id).await?;
+    let (s, result) = manage::test(&state, &actor(&p, &req, &state), &s).await?;
+    let chosen = manage::chosen_streams(&s);
+    Ok(HttpResponse::Ok().json(DiscoverOut {
+        ok: result.ok,
+        error: result.error.as_ref().map(error_out),
+        streams: manage::catalog(&s).iter().map(|st| stream_out(st, &chosen)).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActivateOut {
+    pub source: SourceOut,
+    /// The first sync, started in the background.
+    pub run_id: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/sources/{id}/activate", tag = "live data", params(("id" = i64, Path, description = "Source id")),
+    responses((status = 202, description = "Active; the first sync started", body = ActivateOut),
+              (status = 409, description = "not_ready (no passed test or no streams) or sync_running", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn activate(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let s = find(&state, p.key.workspace_id, *id).await?;
+    let (s, run_id) = manage::activate(&state.clone().into_inner(), &actor(&p, &req, &state), &s).await?;
+    Ok(HttpResponse::Accepted().json(ActivateOut { source: source_out(&s), run_id }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunOut {
+    pub id: i64,
+    pub source_id: i64,
+    /// `running`, `succeeded`, `partial` or `failed`.
+    pub status: String,
+    pub trigger: String,
+    pub streams: Vec<StreamRun>,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub fn run_out(r: &sync_runs::Model) -> RunOut {
+    RunOut {
+        id: r.id,
+        source_id: r.source_id,
+        status: r.status.clone(),
+        trigger: r.trigger.clone(),
+        streams: crate::connectors::sync::stream_runs(r),
+        error: r.error.clone(),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/sync-runs/{id}", tag = "live data", params(("id" = i64, Path, description = "Run id")),
+    responses((status = 200, description = "The run: state and per-stream counts", body = RunOut)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn run(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(run_out(&r)))
+}
+
+// --- entities -------------------------------------------------------------
+
+#[derive(Serialize, ToSchema)]
+pub struct TabOut {
+    pub id: i64,
+    pub stream: String,
+    /// The source filling it; null once unlinked (the tab was kept).
+    pub source_id: Option<i64>,
+    /// The dataset holding its rows (publishable as a data collection).
+    pub dataset_id: i64,
+    pub row_count: i64,
+    pub last_sync_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntityOut {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub tabs: Vec<TabOut>,
+    pub source_ids: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn entity_out(state: &AppState, e: &crate::entities::ontology_entities::Model) -> Result<EntityOut, ApiError> {
+    let mut tabs = Vec::new();
+    for t in store::tabs_of_entity(&state.db, e.id).await? {
+        let rows = crate::store::datahub::dataset_any(&state.db, e.workspace_id, t.dataset_id).await?.map_or(0, |d| d.row_count);
+        tabs.push(TabOut { id: t.id, stream: t.stream, source_id: t.source_id, dataset_id: t.dataset_id, row_count: rows, last_sync_at: t.last_sync_at });
+    }
+    let source_ids = store::sources_of_entity(&state.db, e.id).await?.iter().map(|s| s.id).collect();
+    Ok(EntityOut { id: e.id, name: e.name.clone(), description: e.description.clone(), tabs, source_ids, created_at: e.created_at, updated_at: e.updated_at })
+}
+
+#[utoipa::path(get, path = "/api/v1/entities", tag = "ontology",
+    responses((status = 200, description = "Entities of the workspace with their tabs", body = Vec<EntityOut>)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn entities(state: web::Data<AppState>, p: Principal<perm::DataRead>) -> Result<HttpResponse, ApiError> {
+    let mut out = Vec::new();
+    for e in store::entities(&state.db, p.key.workspace_id).await? {
+        out.push(entity_out(&state, &e).await?);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EntityIn {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/entities", tag = "ontology", request_body = EntityIn,
+    responses((status = 201, description = "Created", body = EntityOut),
+              (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn create_entity(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::OntologyEdit>, b: Result<web::Json<EntityIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+    let b = body(b)?;
+    let e = crate::ontology::save(&state, &actor(&p, &req, &state), None, &b.name, &b.description).await?;
+    Ok(HttpResponse::Created().json(entity_out(&state, &e).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/entities/{id}", tag = "ontology", params(("id" = i64, Path, description = "Entity id")),
+    responses((status = 200, description = "The entity with its spreadsheet tabs and their dataset ids", body = EntityOut)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn entity(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let e = store::entity(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(entity_out(&state, &e).await?))
+}

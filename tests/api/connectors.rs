@@ -1,0 +1,436 @@
+//! Live Data connectors against real services on 127.0.0.1: a real Datasette
+//! (from the venv `scripts/test.sh` makes), a second keyhub, keyhub's own
+//! OpenAPI document, and for the HTTP error classes a tiny server of the
+//! test's own. Never a stub that echoes what the test wants.
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::datahub::{post_json, publish};
+use crate::helpers::{ApiReply, TestApp};
+
+pub const LIVE_PERMISSIONS: [&str; 5] = ["data.read", "data.write", "connectors.manage", "ontology.edit", "hub_keys.manage"];
+
+fn venv_bin(name: &str) -> PathBuf {
+    let dir = std::env::var("KEYHUB_TEST_DATASETTE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/datasette-venv"));
+    dir.join("bin").join(name)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real Datasette on a free port, with a database of its own (`shop`:
+/// `orders` with `rows` rows, `notes`), anonymous access denied, and tokens.
+pub struct Datasette {
+    pub base: String,
+    pub full: String,
+    pub restricted: String,
+    pub expiring: String,
+    db_path: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Datasette {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Datasette {
+    pub async fn start(rows: usize) -> Datasette {
+        keyhub::connectors::init_tls();
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("shop.db");
+        let script = format!(
+            "import sqlite3\nc = sqlite3.connect({path:?})\n\
+             c.execute('create table orders (id integer primary key, customer text, total real, updated integer)')\n\
+             c.executemany('insert into orders values (?,?,?,?)', [(i, 'customer %d' % i, i * 1.5, i) for i in range(1, {rows} + 1)])\n\
+             c.execute('create table notes (body text)')\n\
+             c.execute(\"insert into notes values ('hello')\")\n\
+             c.commit()\n",
+            path = db_path.display().to_string()
+        );
+        let ok = Command::new(venv_bin("python")).args(["-c", &script]).status().expect("the Datasette venv (scripts/test.sh makes it)");
+        assert!(ok.success(), "creating the test database");
+        std::fs::write(dir.path().join("datasette.yaml"), "allow:\n  id: \"*\"\n").unwrap();
+        let port = free_port();
+        let secret = "test-secret-for-tokens";
+        let child = Command::new(venv_bin("datasette"))
+            .args(["serve", db_path.to_str().unwrap(), "-c", dir.path().join("datasette.yaml").to_str().unwrap()])
+            .args(["--port", &port.to_string(), "--secret", secret])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start datasette");
+        let token = |extra: &[&str]| -> String {
+            let out = Command::new(venv_bin("datasette")).args(["create-token", "root", "--secret", secret]).args(extra).output().expect("create-token");
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let ds = Datasette {
+            base: format!("http://127.0.0.1:{port}"),
+            full: token(&[]),
+            restricted: token(&["-r", "shop", "orders", "view-table"]),
+            expiring: token(&["-e", "1"]),
+            db_path,
+            child,
+            _dir: dir,
+        };
+        assert!(ds.full.starts_with("dstok_"), "a token: {}", ds.full);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/-/versions.json", ds.base)).await.is_err() {
+            assert!(Instant::now() < deadline, "datasette did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ds
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// An app that may call 127.0.0.1 (where the test services are), with a
+/// short timeout, its admin, and a personal key for the live-data API.
+pub async fn live_app() -> (TestApp, crate::helpers::Client, String) {
+    let app = TestApp::spawn_with(|s| {
+        s.connectors_allow_private = true;
+        s.connectors_timeout = Duration::from_secs(3);
+    })
+    .await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
+    (app, admin, key)
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, key: &str, body: Value) -> ApiReply {
+    post_json(app, method, path, key, body).await
+}
+
+pub async fn new_source(app: &TestApp, key: &str, kind: &str, name: &str, config: Value) -> i64 {
+    let r = call(app, Method::POST, "/api/v1/sources", key, json!({"kind": kind, "name": name, "config": config})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["status"], "draft");
+    r.body["id"].as_i64().unwrap()
+}
+
+pub async fn test_source(app: &TestApp, key: &str, id: i64) -> Value {
+    let r = call(app, Method::POST, &format!("/api/v1/sources/{id}/test"), key, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+/// The error class a test of `config` ends in (and the whole error).
+async fn failing_test(app: &TestApp, key: &str, kind: &str, config: Value) -> Value {
+    let name = format!("probe {}", keyhub::domain::tokens::random_token(6));
+    let id = new_source(app, key, kind, &name, config).await;
+    let t = test_source(app, key, id).await;
+    assert_eq!(t["ok"], false, "{t}");
+    t["error"].clone()
+}
+
+pub async fn wait_for_run(app: &TestApp, key: &str, run: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = app.api(&format!("/api/v1/sync-runs/{run}"), key).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        if r.body["status"] != "running" {
+            return r.body;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Creates an entity, chooses `streams`, links and activates; waits for the
+/// first run and returns it with the entity.
+pub async fn activate_into_entity(app: &TestApp, key: &str, source: i64, streams: &[&str], entity: &str) -> (Value, Value) {
+    let e = call(app, Method::POST, "/api/v1/entities", key, json!({"name": entity, "description": "from a test"})).await;
+    assert_eq!(e.status, StatusCode::CREATED, "{}", e.body);
+    let entity_id = e.body["id"].as_i64().unwrap();
+    let p = call(app, Method::PATCH, &format!("/api/v1/sources/{source}"), key, json!({"streams": streams, "entity_id": entity_id})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let a = call(app, Method::POST, &format!("/api/v1/sources/{source}/activate"), key, json!({})).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let run = wait_for_run(app, key, a.body["run_id"].as_i64().unwrap()).await;
+    let entity = app.api(&format!("/api/v1/entities/{entity_id}"), key).await.body;
+    (run, entity)
+}
+
+#[tokio::test]
+async fn a_datasette_table_is_discovered_and_every_row_lands_in_the_entity_tab() {
+    let ds = Datasette::start(10_000).await;
+    let (app, _admin, key) = live_app().await;
+    let kinds = app.api("/api/v1/connector-kinds", &key).await;
+    let datasette = kinds.body.as_array().unwrap().iter().find(|k| k["kind"] == "datasette").expect("datasette kind").clone();
+    assert!(datasette["fields"].as_array().unwrap().iter().any(|f| f["name"] == "token" && f["secret"] == true));
+
+    let id = new_source(&app, &key, "datasette", "Shop", json!({"base_url": ds.base, "database": "shop", "token": ds.full})).await;
+    let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
+    assert_eq!(d.body["ok"], true, "{}", d.body);
+    let streams = d.body["streams"].as_array().unwrap();
+    let orders = streams.iter().find(|s| s["name"] == "orders").expect("orders discovered");
+    assert_eq!(orders["row_count"], 10_000);
+    assert_eq!(orders["primary_key"], "id");
+    let types: Vec<(String, String)> =
+        orders["columns"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().into(), c["type"].as_str().unwrap().into())).collect();
+    assert_eq!(
+        types,
+        [("id", "integer"), ("customer", "text"), ("total", "number"), ("updated", "integer")].map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec()
+    );
+    assert!(streams.iter().any(|s| s["name"] == "notes"));
+
+    let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Customer").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 10_000);
+    let tab = &entity["tabs"][0];
+    assert_eq!(tab["stream"], "orders");
+    assert_eq!(tab["row_count"], 10_000);
+    let dataset = tab["dataset_id"].as_i64().unwrap();
+    let stored = app.count(&format!("SELECT COUNT(*) AS n FROM dataset_rows r JOIN datasets d ON d.id = r.dataset_id AND d.generation = r.generation WHERE d.id = {dataset}")).await;
+    assert_eq!(stored, 10_000, "every row once");
+    let last = app.api(&format!("/api/v1/datasets/{dataset}/records?offset=9999&limit=1"), &key).await;
+    assert_eq!(last.body["data"][0]["customer"], "customer 10000", "{}", last.body);
+
+    // The token: write-only in the API, sealed in the database.
+    let s = app.api(&format!("/api/v1/sources/{id}"), &key).await;
+    assert_eq!(s.body["config"]["token"], format!("••••{}", &ds.full[ds.full.len() - 4..]));
+    assert_eq!(s.body["status"], "active");
+    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE config LIKE '%{0}%' OR secrets_sealed LIKE '%{0}%' OR secret_hints LIKE '%{0}%'", &ds.full[6..20])).await, 0);
+    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE '%{}%'", &ds.full[6..20])).await, 0);
+
+    // A second sync replaces the rows (still each once).
+    let again = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
+    let run = wait_for_run(&app, &key, again.body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(app.api(&format!("/api/v1/entities/{}", entity["id"]), &key).await.body["tabs"][0]["row_count"], 10_000);
+}
+
+#[tokio::test]
+async fn datasette_refusals_read_as_their_class_with_the_providers_words() {
+    let ds = Datasette::start(5).await;
+    let (app, _admin, key) = live_app().await;
+    let config = |token: &str| json!({"base_url": ds.base, "database": "shop", "token": token});
+
+    let e = failing_test(&app, &key, "datasette", config("dstok_made-up-token")).await;
+    assert_eq!((e["class"].as_str(), e["status"].as_u64()), (Some("unauthorized"), Some(401)), "{e}");
+    assert_eq!(e["solution"], "Regenerate the key in the provider's console and paste the new one here.");
+    assert_eq!(e["provider_message"], "Invalid token signature");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let e = failing_test(&app, &key, "datasette", config(&ds.expiring)).await;
+    assert_eq!(e["class"], "unauthorized", "{e}");
+    assert_eq!(e["provider_message"], "Token has expired");
+
+    // Restricted to `orders`: the database listing (and `notes`) are refused.
+    let e = failing_test(&app, &key, "datasette", config(&ds.restricted)).await;
+    assert_eq!((e["class"].as_str(), e["status"].as_u64()), (Some("forbidden"), Some(403)), "{e}");
+    assert!(e["provider_message"].as_str().unwrap().contains("You do not have permission"), "{e}");
+
+    let e = failing_test(&app, &key, "datasette", json!({"base_url": ds.base, "database": "nope", "token": ds.full})).await;
+    assert_eq!(e["class"], "not_found", "{e}");
+
+    // Paused: the connection opens, no answer comes.
+    let stop = Command::new("kill").args(["-STOP", &ds.pid().to_string()]).status().unwrap();
+    assert!(stop.success());
+    let e = failing_test(&app, &key, "datasette", config(&ds.full)).await;
+    Command::new("kill").args(["-CONT", &ds.pid().to_string()]).status().unwrap();
+    assert_eq!(e["class"], "timeout", "{e}");
+    assert_eq!(e["solution"], "Try again in a few minutes; if it persists, check the service's status.");
+
+    // Resumed, the same settings pass.
+    let id = new_source(&app, &key, "datasette", "Back", config(&ds.full)).await;
+    assert_eq!(test_source(&app, &key, id).await["ok"], true);
+}
+
+/// A tiny HTTP server of the test's own: each path answers a fixed response.
+async fn tiny_server(redirect_to: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let redirect_to = redirect_to.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let (status, headers, body) = if path.starts_with("/busy") {
+                    ("429 Too Many Requests", "Retry-After: 42\r\nContent-Type: application/json\r\n".to_owned(), r#"{"message": "slow down"}"#.to_owned())
+                } else if path.starts_with("/broken") {
+                    ("503 Service Unavailable", "Content-Type: text/plain\r\n".to_owned(), "upstream is down".to_owned())
+                } else if path.starts_with("/html") {
+                    ("200 OK", "Content-Type: text/html\r\n".to_owned(), "<!doctype html><title>Welcome</title>".to_owned())
+                } else if path.starts_with("/loop") {
+                    ("302 Found", format!("Location: http://127.0.0.1:{port}{path}x\r\n"), String::new())
+                } else if path.starts_with("/away") {
+                    ("302 Found", format!("Location: {redirect_to}\r\n"), String::new())
+                } else {
+                    ("404 Not Found", "Content-Type: application/json\r\n".to_owned(), r#"{"error": "no such thing"}"#.to_owned())
+                };
+                let res = format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let _ = sock.write_all(res.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn every_error_class_comes_from_a_real_cause() {
+    let (app, _admin, key) = live_app().await;
+    let tiny = tiny_server(format!("http://127.0.0.1:{}/api/v1/me", app.port)).await;
+    let openapi = |base: &str, path: &str| json!({"base_url": base, "spec_path": path, "api_key": "sk_test_secret_value_1234"});
+    let cases = [
+        (openapi(&format!("http://127.0.0.1:{}", free_port()), "/openapi.json"), "connection_refused"),
+        (openapi("http://no-such-host.invalid", "/openapi.json"), "dns_failure"),
+        (openapi(&format!("https://127.0.0.1:{}", app.port), "/api/v1/openapi.json"), "tls_failure"),
+        (openapi(&tiny, "/missing.json"), "not_found"),
+        (openapi(&tiny, "/busy"), "rate_limited"),
+        (openapi(&tiny, "/broken"), "server_error"),
+        (openapi(&tiny, "/html"), "not_json"),
+        (openapi(&tiny, "/loop"), "blocked_by_policy"),
+        (openapi(&tiny, "/away"), "blocked_by_policy"),
+    ];
+    for (config, class) in cases {
+        let e = failing_test(&app, &key, "openapi", config.clone()).await;
+        assert_eq!(e["class"], class, "{config}: {e}");
+        assert!(!e["cause"].as_str().unwrap().is_empty() && !e["solution"].as_str().unwrap().is_empty());
+        assert!(!e.to_string().contains("sk_test_secret_value_1234"), "no credentials in the error: {e}");
+        if class == "rate_limited" {
+            assert_eq!(e["retry_after"], 42);
+            assert!(e["cause"].as_str().unwrap().contains("42 seconds"), "{e}");
+            assert_eq!(e["provider_message"], "slow down");
+        }
+        if class == "server_error" {
+            assert_eq!((e["status"].as_u64(), e["provider_message"].as_str()), (Some(503), Some("upstream is down")));
+        }
+    }
+    // keyhub's own API is not JSON of the expected shape for Datasette.
+    let e = failing_test(&app, &key, "datasette", json!({"base_url": app.address, "database": "api", "token": "x"})).await;
+    assert!(["unexpected_shape", "not_found", "not_json"].contains(&e["class"].as_str().unwrap()), "{e}");
+}
+
+#[tokio::test]
+async fn private_targets_are_refused_without_the_operators_override() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("live", &LIVE_PERMISSIONS).await;
+    let ds = Datasette::start(1).await;
+    let port = ds.base.rsplit(':').next().unwrap().to_owned();
+    for base in [
+        ds.base.clone(),
+        format!("http://localhost:{port}"),
+        format!("http://2130706433:{port}"),
+        format!("http://0x7f.0.0.1:{port}"),
+        format!("http://0177.0.0.1:{port}"),
+        format!("http://[::ffff:127.0.0.1]:{port}"),
+        "http://169.254.169.254".to_owned(),
+        "http://10.0.0.1".to_owned(),
+    ] {
+        let e = failing_test(&app, &key, "datasette", json!({"base_url": base, "database": "shop", "token": ds.full})).await;
+        assert_eq!(e["class"], "blocked_by_policy", "{base}: {e}");
+    }
+    // Schemes and user@host are refused when saved.
+    for (base, needle) in [("javascript:alert(1)", "http"), ("data:text/html,x", "http"), ("file:///etc/passwd", "http"), ("http://me@example.com", "user@host")] {
+        let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "datasette", "name": "x", "config": {"base_url": base, "database": "d", "token": "t"}})).await;
+        assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{base}");
+        assert_eq!(r.body["error"]["field"], "config.base_url");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(needle), "{}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn keyhub_reads_another_keyhubs_endpoints_through_a_hub_key() {
+    // The source: a second, real keyhub with a key-guarded endpoint.
+    let other = TestApp::spawn().await;
+    let (_o_admin, o_key, slug) = crate::datahub::admin_key(&other).await;
+    let rows: String = (1..=2500).map(|i| format!("{i},city {i},{}\n", i * 10)).collect();
+    publish(&other, &o_key, &format!("id,city,population\n{rows}"), "cities", "keys").await;
+    publish(&other, &o_key, "id,x\n1,a\n", "hidden", "keys").await;
+    let endpoints = other.api("/api/v1/endpoints", &o_key).await;
+    let cities = endpoints.body.as_array().unwrap().iter().find(|e| e["path"] == "cities").unwrap()["id"].as_i64().unwrap();
+    let hk = post_json(&other, Method::POST, "/api/v1/hub-keys", &o_key, json!({"name": "for keyhub", "access_type": "api_key", "endpoint_ids": [cities]})).await;
+    assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
+    let hub_key = hk.body["secret"].as_str().unwrap().to_owned();
+
+    let (app, _admin, key) = live_app().await;
+    let id = new_source(&app, &key, "keyhub", "Partner hub", json!({"base_url": other.address, "workspace": slug, "api_key": hub_key})).await;
+    let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
+    assert_eq!(d.body["ok"], true, "{}", d.body);
+    let names: Vec<&str> = d.body["streams"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["cities"], "only what the key may call");
+    assert_eq!(d.body["streams"][0]["row_count"], 2500);
+    let (run, entity) = activate_into_entity(&app, &key, id, &["cities"], "City").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(entity["tabs"][0]["row_count"], 2500);
+
+    // A wrong key reads as 401 with the other keyhub's own words.
+    let e = failing_test(&app, &key, "keyhub", json!({"base_url": other.address, "workspace": slug, "api_key": "khd_wrong"})).await;
+    assert_eq!(e["class"], "unauthorized", "{e}");
+    assert!(e["provider_message"].as_str().is_some_and(|m| !m.contains("khd_wrong")), "{e}");
+}
+
+#[tokio::test]
+async fn the_openapi_connector_reads_keyhubs_own_api() {
+    let (app, _admin, key) = live_app().await;
+    publish(&app, &key, "id,name\n1,a\n2,b\n", "letters", "public").await;
+    let id = new_source(&app, &key, "openapi", "Own API", json!({"base_url": app.address, "spec_path": "/api/v1/openapi.json", "api_key": key})).await;
+    let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
+    assert_eq!(d.body["ok"], true, "{}", d.body);
+    let streams = d.body["streams"].as_array().unwrap();
+    let collections = streams.iter().find(|s| s["name"] == "api/v1/collections").unwrap_or_else(|| panic!("{streams:?}"));
+    assert!(streams.iter().any(|s| s["name"] == "entities"), "a unique operationId names its stream");
+    assert!(!streams.iter().any(|s| s["name"].as_str().unwrap().contains('{')), "no operation with a path parameter");
+    assert!(collections["columns"].as_array().unwrap().iter().any(|c| c["name"] == "max_limit" && c["type"] == "integer"), "{collections}");
+    assert_eq!(collections["primary_key"], "id");
+    let name = collections["name"].as_str().unwrap().to_owned();
+    let (run, entity) = activate_into_entity(&app, &key, id, &[&name], "Catalogue").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(entity["tabs"][0]["row_count"], 1, "one collection: {entity}");
+
+    // The key sent as a query parameter works too.
+    let q = new_source(&app, &key, "openapi", "Own API by query", json!({"base_url": app.address, "spec_path": "/api/v1/openapi.json", "api_key": key, "key_in": "query", "key_name": "apikey"})).await;
+    assert_eq!(test_source(&app, &key, q).await["ok"], true);
+}
+
+#[tokio::test]
+async fn sources_need_connectors_manage_and_steps_in_order() {
+    let (app, admin, key) = live_app().await;
+    let reader = admin.new_key("reader", &["data.read"]).await;
+    let r = app.api("/api/v1/sources", &reader).await;
+    assert_eq!((r.status, r.code.as_deref()), (StatusCode::FORBIDDEN, Some("insufficient_permission")));
+    assert_eq!(app.api("/api/v1/entities", &reader).await.status, StatusCode::OK, "data.read views entities");
+    let r = call(&app, Method::POST, "/api/v1/entities", &reader, json!({"name": "X"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "datasette", "name": "", "config": {"database": "x"}})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.body["error"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["name", "config.base_url", "config.token"]);
+    let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "ftp", "name": "x"})).await;
+    assert_eq!(r.body["error"]["field"], "kind");
+
+    let id = new_source(&app, &key, "datasette", "Untested", json!({"base_url": "http://127.0.0.1:9", "database": "d", "token": "dstok_x1234"})).await;
+    let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
+    assert_eq!((a.status, a.code.as_deref()), (StatusCode::CONFLICT, Some("not_ready")));
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"streams": ["orders"]})).await;
+    assert_eq!(p.code.as_deref(), Some("not_ready"), "streams come after a passed test");
+    // A blank secret keeps the saved one.
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"config": {"token": ""}, "name": "Renamed"})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.body["config"]["token"], "••••1234");
+    let d = reqwest::Client::new().delete(format!("{}/api/v1/sources/{id}", app.address)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(d.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE id = {id}")).await, 0);
+}
