@@ -162,7 +162,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
 
 /// Every route of keyhub.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use ui::{account, admin, auth, datahub, health, home, invitations, reset, setup, workspaces};
+    use ui::{account, admin, auth, datahub, health, home, invitations, live_data, ontology, reset, setup, workspaces};
     cfg.route(urls::HOME, web::get().to(home::home))
         .route(urls::HEALTHZ, web::get().to(health::healthz))
         .route("/static/{hash}/{path:.*}", web::get().to(ui::assets::serve))
@@ -212,6 +212,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/keys/{id}/reveal", web::post().to(datahub::keys::reveal))
                 .route("/keys/{id}/regenerate", web::post().to(datahub::keys::regenerate))
                 .route("/keys/{id}/delete", web::post().to(datahub::keys::delete)),
+        )
+        .service(
+            web::scope("/live-data")
+                .route("/connectors", web::get().to(live_data::sources::catalogue))
+                .route("/sources", web::get().to(live_data::sources::list))
+                .route("/sources", web::post().to(live_data::sources::create))
+                .route("/sources/new", web::get().to(live_data::sources::new))
+                .route("/sources/{id}", web::get().to(live_data::sources::show))
+                .route("/sources/{id}/credentials", web::get().to(live_data::sources::credentials))
+                .route("/sources/{id}/credentials", web::post().to(live_data::sources::update_credentials))
+                .route("/sources/{id}/test", web::get().to(live_data::sources::test))
+                .route("/sources/{id}/test", web::post().to(live_data::sources::run_test))
+                .route("/sources/{id}/streams", web::get().to(live_data::sources::streams))
+                .route("/sources/{id}/streams", web::post().to(live_data::sources::save_streams))
+                .route("/sources/{id}/link", web::get().to(live_data::sources::link))
+                .route("/sources/{id}/link", web::post().to(live_data::sources::activate))
+                .route("/sources/{id}/sync", web::post().to(live_data::sources::sync_now))
+                .route("/sources/{id}/delete", web::post().to(live_data::sources::delete)),
+        )
+        .service(
+            web::scope("/ontology")
+                .route("/entities", web::get().to(ontology::entities::list))
+                .route("/entities", web::post().to(ontology::entities::create))
+                .route("/entities/{id}", web::get().to(ontology::entities::show))
+                .route("/entities/{id}/tabs/{tab}", web::get().to(ontology::entities::show_tab))
+                .route("/entities/{id}/tabs/{tab}/publish", web::post().to(ontology::entities::publish))
+                .route("/entities/{id}/sources", web::get().to(ontology::entities::sources))
+                .route("/entities/{id}/sources", web::post().to(ontology::entities::link_source))
+                .route("/entities/{id}/sources/{source}/unlink", web::post().to(ontology::entities::unlink_source))
+                .route("/entities/{id}/settings", web::get().to(ontology::entities::settings))
+                .route("/entities/{id}/settings", web::post().to(ontology::entities::save_settings))
+                .route("/entities/{id}/delete", web::post().to(ontology::entities::delete)),
         )
         .route("/invite/{token}", web::get().to(invitations::show))
         .route("/invite/{token}", web::post().to(invitations::accept))

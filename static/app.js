@@ -91,6 +91,22 @@
 
   // A page that comes back with a refused form (after its redirect) puts the
   // cursor in the first field in error, as an htmx swap does.
+  // A key field's Show/Hide toggle (hidden without this script: the field
+  // then stays a plain password input).
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("button[data-reveal]").forEach(function (b) { b.hidden = false; });
+  });
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest && evt.target.closest("button[data-reveal]");
+    if (!btn) return;
+    var input = document.getElementById(btn.getAttribute("data-reveal"));
+    if (!input) return;
+    var show = input.type === "password";
+    input.type = show ? "text" : "password";
+    btn.setAttribute("aria-pressed", show ? "true" : "false");
+    btn.firstChild.textContent = show ? "Hide" : "Show";
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var invalid = document.querySelector("main [aria-invalid=true]");
     if (invalid && document.activeElement === document.body) invalid.focus();

@@ -92,6 +92,12 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
         }
         out.push(section("Data Hub", path, &pages));
     }
+    if can(Permission::ConnectorsManage) {
+        out.push(section("Live Data", path, &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES)]));
+    }
+    if can(Permission::DataRead) {
+        out.push(section("Ontology", path, &[("Entities", urls::ENTITIES)]));
+    }
     if can(Permission::MembersManage) {
         out.push(section(
             "Admin",

@@ -26,3 +26,6 @@ pub const COLLECTIONS: &str = "/datahub/collections";
 pub const ENDPOINTS: &str = "/datahub/endpoints";
 pub const HUB_KEYS: &str = "/datahub/keys";
 pub const TEAMS: &str = "/admin/teams";
+pub const CONNECTORS: &str = "/live-data/connectors";
+pub const SOURCES: &str = "/live-data/sources";
+pub const ENTITIES: &str = "/ontology/entities";

@@ -364,13 +364,7 @@ struct DatasetPage {
     layout: Layout,
     ds: datasets::Model,
     columns: Vec<Column>,
-    headers: Vec<SortHeader>,
-    rows: Vec<Vec<String>>,
-    q: String,
-    sort: String,
-    dir: String,
-    pager: Pager,
-    matching: u64,
+    rv: RowsView,
     size: String,
     source: String,
     created: String,
@@ -423,23 +417,29 @@ async fn write_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser, 
     dataset_page(state, user, ds, &query, errors, status).await
 }
 
-async fn dataset_page(
-    state: &AppState,
-    user: &CurrentUser,
-    ds: datasets::Model,
-    query: &ListQuery,
-    errors: FieldErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let columns = store::columns(&ds);
+/// A page of a dataset's rows as a sortable, searchable table (the dataset
+/// page and an entity's spreadsheet tab): `base` is the page's own URL.
+pub struct RowsView {
+    pub base: String,
+    pub caption: String,
+    pub headers: Vec<SortHeader>,
+    pub rows: Vec<Vec<String>>,
+    pub q: String,
+    pub sort: String,
+    pub dir: String,
+    pub pager: Pager,
+    pub matching: u64,
+}
+
+pub async fn rows_view(state: &AppState, ds: &datasets::Model, query: &ListQuery, base: &str, name: &str) -> Result<RowsView, AppError> {
+    let columns = store::columns(ds);
     let sort_index = columns.iter().position(|c| c.name == query.sort);
     let descending = query.dir == "desc";
-    let base = format!("{}/{}", urls::DATASETS, ds.id);
     let headers = columns
         .iter()
         .map(|c| {
             let current = sort_index.is_some_and(|i| columns[i].name == c.name);
-            SortHeader::new(&base, &[("q", &query.q)], &c.name, &c.name, current, descending)
+            SortHeader::new(base, &[("q", &query.q)], &c.name, &c.name, current, descending)
         })
         .collect();
     let page_no = query.page.unwrap_or(1).max(1);
@@ -450,11 +450,24 @@ async fn dataset_page(
         offset: Pager::offset(page_no),
         ..Default::default()
     };
-    let page = store::read(&state.db, &ds, &q).await?;
+    let page = store::read(&state.db, ds, &q).await?;
     let sort = sort_index.map(|i| columns[i].name.clone()).unwrap_or_default();
     let dir = if descending { "desc" } else { "asc" };
-    let pager = Pager::new(page_no, page.count, &query_base(&base, &[("q", &query.q), ("sort", &sort), ("dir", dir)]));
+    let pager = Pager::new(page_no, page.count, &query_base(base, &[("q", &query.q), ("sort", &sort), ("dir", dir)]));
     let rows = page.rows.iter().map(|r| (0..columns.len()).map(|i| crate::datasets::schema::display(r.get(i).unwrap_or(&serde_json::Value::Null))).collect()).collect();
+    Ok(RowsView { base: base.to_owned(), caption: format!("Rows of {name}; column headers sort"), headers, rows, q: query.q.clone(), sort, dir: dir.into(), pager, matching: page.count })
+}
+
+async fn dataset_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ds: datasets::Model,
+    query: &ListQuery,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let columns = store::columns(&ds);
+    let rv = rows_view(state, &ds, query, &format!("{}/{}", urls::DATASETS, ds.id), &ds.name).await?;
     let used_by = used_by(state, &ds).await?;
     let p = DatasetPage {
         layout: Layout::for_user(user, &ds.name),
@@ -463,13 +476,7 @@ async fn dataset_page(
         created: fmt_time(ds.created_at),
         updated: fmt_time(ds.updated_at),
         columns,
-        headers,
-        rows,
-        q: query.q.clone(),
-        sort,
-        dir: dir.into(),
-        pager,
-        matching: page.count,
+        rv,
         can_write: user.can(Permission::DataWrite),
         limit: state.settings.upload_limit_text(),
         used_by,

@@ -1,0 +1,711 @@
+//! `Live Data → Connectors` (the catalogue), the four-step wizard and
+//! `Live Data → Data Sources`. Every step has its own URL; the source is a
+//! draft from step 1 on, so refresh, back and "continue later" work. Plain
+//! forms and redirects carry the journey; htmx only swaps the test result.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, require};
+use crate::connectors::sources::{self as manage, SourceError, SourceInput};
+use crate::connectors::sync::StreamRun;
+use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
+use crate::domain::Permission;
+use crate::entities::sources;
+use crate::state::AppState;
+use crate::store::live_data as store;
+use crate::web::confirm::Confirmed;
+use crate::web::datahub::datasets::actor;
+use crate::web::views::fmt_time;
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
+
+impl From<SourceError> for AppError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Db(e) => e.into(),
+            SourceError::NotFound => AppError::NotFound,
+            other => AppError::Internal(anyhow::anyhow!("unexpected source error: {other}")),
+        }
+    }
+}
+
+fn may(user: &CurrentUser) -> Result<(), AppError> {
+    require(user, Permission::ConnectorsManage)
+}
+
+fn source_url(id: i64) -> String {
+    format!("{}/{id}", urls::SOURCES)
+}
+
+async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<sources::Model, AppError> {
+    store::source(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
+}
+
+/// The wizard's steps, for the step indicator.
+pub struct Step {
+    pub number: u8,
+    pub label: &'static str,
+    pub href: Option<String>,
+    pub current: bool,
+    pub done: bool,
+}
+
+fn steps(s: Option<&sources::Model>, current: u8) -> Vec<Step> {
+    let tested = s.is_some_and(|s| manage::last_test(s).is_some_and(|t| t.ok));
+    let chosen = s.is_some_and(|s| !manage::chosen_streams(s).is_empty());
+    let id = s.map(|s| s.id);
+    [(1, "Credentials", "credentials", true), (2, "Test connection", "test", id.is_some()), (3, "Streams", "streams", tested), (4, "Link and activate", "link", tested && chosen)]
+        .into_iter()
+        .map(|(n, label, path, reachable)| Step {
+            number: n,
+            label,
+            href: match id {
+                Some(id) if reachable => Some(format!("{}/{path}", source_url(id))),
+                None if n == 1 => None,
+                _ => None,
+            },
+            current: n == current,
+            done: match n {
+                1 => id.is_some(),
+                2 => tested,
+                3 => chosen,
+                _ => s.is_some_and(|s| s.status != manage::DRAFT),
+            },
+        })
+        .collect()
+}
+
+// --- catalogue --------------------------------------------------------------
+
+pub struct Card {
+    pub kind: &'static str,
+    pub name: &'static str,
+    pub reads: &'static str,
+    pub auth: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "live_data/catalogue.html")]
+struct CataloguePage {
+    layout: Layout,
+    cards: Vec<Card>,
+}
+
+pub async fn catalogue(user: CurrentUser) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let cards = REGISTRY.iter().map(|c| c.spec()).map(|s| Card { kind: s.kind, name: s.name, reads: s.reads, auth: s.auth }).collect();
+    render(StatusCode::OK, &CataloguePage { layout: Layout::for_user(&user, "Connectors"), cards })
+}
+
+// --- Data Sources -----------------------------------------------------------
+
+pub struct SourceItem {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub status: String,
+    pub entity: Option<(i64, String)>,
+    pub last_sync: String,
+    pub records: i64,
+    pub running: bool,
+    pub next_step: String,
+}
+
+#[derive(Template)]
+#[template(path = "live_data/sources.html")]
+struct SourcesPage {
+    layout: Layout,
+    sources: Vec<SourceItem>,
+}
+
+fn kind_name(kind: &str) -> &'static str {
+    crate::connectors::kind(kind).map(|k| k.spec().name).unwrap_or("unknown kind")
+}
+
+/// Where a draft continues.
+fn next_step(s: &sources::Model) -> String {
+    let url = source_url(s.id);
+    if !manage::last_test(s).is_some_and(|t| t.ok) {
+        format!("{url}/test")
+    } else if manage::chosen_streams(s).is_empty() {
+        format!("{url}/streams")
+    } else {
+        format!("{url}/link")
+    }
+}
+
+pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let ws = user.workspace_id();
+    let entities = store::entities(&state.db, ws).await?;
+    let mut items = Vec::new();
+    for s in store::sources(&state.db, ws).await? {
+        let mut records = 0;
+        for tab in store::tabs_of_source(&state.db, s.id).await? {
+            records += crate::store::datahub::dataset_any(&state.db, ws, tab.dataset_id).await?.map_or(0, |d| d.row_count);
+        }
+        items.push(SourceItem {
+            id: s.id,
+            name: s.name.clone(),
+            kind: kind_name(&s.kind),
+            status: s.status.clone(),
+            entity: s.entity_id.and_then(|id| entities.iter().find(|e| e.id == id)).map(|e| (e.id, e.name.clone())),
+            last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
+            records,
+            running: store::running_run(&state.db, s.id).await?.is_some(),
+            next_step: next_step(&s),
+        });
+    }
+    render(StatusCode::OK, &SourcesPage { layout: Layout::for_user(&user, "Data Sources"), sources: items })
+}
+
+// --- step 1: credentials ----------------------------------------------------
+
+/// A field of the kind's spec, ready for the form.
+pub struct FormField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    /// `url`, `text`, `password` or `select`.
+    pub input: &'static str,
+    pub value: String,
+    pub required: bool,
+    /// Secret fields: "saved, ending in ••••1234".
+    pub saved: Option<String>,
+    pub options: Vec<(&'static str, &'static str)>,
+    pub placeholder: &'static str,
+}
+
+fn form_fields(spec: &Spec, values: &BTreeMap<String, String>, hints: &BTreeMap<String, String>) -> Vec<FormField> {
+    spec.fields
+        .iter()
+        .map(|f| FormField {
+            name: f.name,
+            label: f.label,
+            help: f.help,
+            input: match f.kind {
+                FieldKind::Url => "url",
+                FieldKind::Text => "text",
+                FieldKind::Secret => "password",
+                FieldKind::Choice(_) => "select",
+            },
+            // A secret is never rendered back, not even after a refused save.
+            value: if f.secret() { String::new() } else { values.get(f.name).cloned().unwrap_or_default() },
+            required: f.required,
+            saved: if f.secret() { hints.get(f.name).map(|h| format!("••••{h}")) } else { None },
+            options: match f.kind {
+                FieldKind::Choice(o) => o.to_vec(),
+                _ => Vec::new(),
+            },
+            placeholder: f.default,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "live_data/credentials.html")]
+struct CredentialsPage {
+    layout: Layout,
+    steps: Vec<Step>,
+    source_id: Option<i64>,
+    kind: &'static str,
+    kind_name: &'static str,
+    auth: &'static str,
+    name: String,
+    fields: Vec<FormField>,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize)]
+pub struct KindQuery {
+    #[serde(default)]
+    kind: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn credentials_page(
+    user: &CurrentUser,
+    s: Option<&sources::Model>,
+    spec: &'static Spec,
+    name: String,
+    values: &BTreeMap<String, String>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let hints = s.map(manage::secret_hints).unwrap_or_default();
+    let p = CredentialsPage {
+        layout: Layout::for_user(user, format!("Connect {}: credentials", spec.name)),
+        steps: steps(s, 1),
+        source_id: s.map(|s| s.id),
+        kind: spec.kind,
+        kind_name: spec.name,
+        auth: spec.auth,
+        name,
+        fields: form_fields(spec, values, &hints),
+        errors,
+    };
+    render(status, &p)
+}
+
+pub async fn new(user: CurrentUser, q: web::Query<KindQuery>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let Some(kind) = crate::connectors::kind(&q.kind) else { return Ok(see_other(urls::CONNECTORS)) };
+    credentials_page(&user, None, kind.spec(), String::new(), &BTreeMap::new(), FieldErrors::default(), StatusCode::OK)
+}
+
+pub async fn credentials(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let kind = crate::connectors::kind(&s.kind).ok_or(AppError::NotFound)?;
+    credentials_page(&user, Some(&s), kind.spec(), s.name.clone(), &manage::plain_config(&s), FieldErrors::default(), StatusCode::OK)
+}
+
+/// `kind`, `name` and `cfg.<field>` pairs.
+fn input_of(form: &[(String, String)], kind: &str) -> SourceInput {
+    let mut input = SourceInput { kind: kind.to_owned(), ..Default::default() };
+    for (k, v) in form {
+        if k == "name" {
+            input.name = v.clone();
+        } else if let Some(f) = k.strip_prefix("cfg.") {
+            input.config.insert(f.to_owned(), v.clone());
+        }
+    }
+    input
+}
+
+async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, existing: Option<sources::Model>, input: SourceInput) -> Result<HttpResponse, AppError> {
+    let spec = crate::connectors::kind(&input.kind).ok_or(AppError::BadRequest)?.spec();
+    match manage::save_credentials(state, &actor(user, &req, state), existing.as_ref(), &input).await {
+        Ok(s) => {
+            Flash::push_about(&user.session, "success", "Saved the source as a draft", Some(s.name.clone()));
+            Ok(see_other(&format!("{}/test", source_url(s.id))))
+        }
+        Err(SourceError::Fields(errs)) => {
+            let mut errors = FieldErrors::default();
+            for (f, m) in errs {
+                errors.add(&f, m);
+            }
+            credentials_page(user, existing.as_ref(), spec, input.name.clone(), &input.config, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let kind = form.iter().find(|(k, _)| k == "kind").map(|(_, v)| v.clone()).unwrap_or_default();
+    if crate::connectors::kind(&kind).is_none() {
+        return Ok(see_other(urls::CONNECTORS));
+    }
+    save(req, &state, &user, None, input_of(&form, &kind)).await
+}
+
+pub async fn update_credentials(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let input = input_of(&form, &s.kind);
+    save(req, &state, &user, Some(s), input).await
+}
+
+// --- step 2: test connection ------------------------------------------------
+
+/// The error panel: error, likely cause, solution, the provider's words.
+pub struct ErrorPanel {
+    pub title: &'static str,
+    pub class: &'static str,
+    pub status: Option<u16>,
+    pub message: String,
+    pub cause: String,
+    pub solution: &'static str,
+    pub provider_message: Option<String>,
+}
+
+impl ErrorPanel {
+    pub fn of(e: &ConnectorError) -> ErrorPanel {
+        ErrorPanel {
+            title: e.class.title(),
+            class: e.class.as_str(),
+            status: e.status,
+            message: e.message.clone(),
+            cause: e.cause(),
+            solution: e.class.solution(),
+            provider_message: e.provider_message.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "live_data/test.html")]
+struct TestPage {
+    layout: Layout,
+    steps: Vec<Step>,
+    s: sources::Model,
+    kind_name: &'static str,
+    tested: Option<String>,
+    ok: Option<usize>,
+    error: Option<ErrorPanel>,
+}
+
+fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpResponse, AppError> {
+    let last = manage::last_test(&s);
+    let p = TestPage {
+        layout: Layout::for_user(user, format!("Test connection: {}", s.name)),
+        steps: steps(Some(&s), 2),
+        kind_name: kind_name(&s.kind),
+        tested: s.last_test_at.map(fmt_time),
+        ok: last.as_ref().filter(|t| t.ok).map(|t| t.streams),
+        error: last.as_ref().and_then(|t| t.error.as_ref()).map(ErrorPanel::of),
+        s,
+    };
+    render(StatusCode::OK, &p)
+}
+
+pub async fn test(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    test_page(&user, find(&state, &user, *id).await?)
+}
+
+pub async fn run_test(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let (s, _) = manage::test(&state, &actor(&user, &req, &state), &s).await?;
+    // htmx swaps the result in place; a plain form comes back to the page.
+    if is_htmx(&req) { test_page(&user, s) } else { Ok(see_other(&format!("{}/test", source_url(s.id)))) }
+}
+
+// --- step 3: streams --------------------------------------------------------
+
+pub struct StreamChoice {
+    pub name: String,
+    pub columns: String,
+    pub primary_key: Option<String>,
+    pub rows: Option<u64>,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "live_data/streams.html")]
+struct StreamsPage {
+    layout: Layout,
+    steps: Vec<Step>,
+    s: sources::Model,
+    streams: Vec<StreamChoice>,
+    errors: FieldErrors,
+}
+
+fn streams_page(user: &CurrentUser, s: sources::Model, chosen: &[String], errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let streams = manage::catalog(&s)
+        .into_iter()
+        .map(|st| StreamChoice {
+            columns: st.columns.iter().map(|c| format!("{} ({})", c.name, c.kind.as_str())).collect::<Vec<_>>().join(", "),
+            checked: chosen.contains(&st.name),
+            name: st.name,
+            primary_key: st.primary_key,
+            rows: st.row_count,
+        })
+        .collect();
+    let p = StreamsPage { layout: Layout::for_user(user, format!("Choose streams: {}", s.name)), steps: steps(Some(&s), 3), s, streams, errors };
+    render(status, &p)
+}
+
+pub async fn streams(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    if !manage::last_test(&s).is_some_and(|t| t.ok) {
+        Flash::push(&user.session, "info", "Test the connection first: the streams are listed after a successful test.");
+        return Ok(see_other(&format!("{}/test", source_url(s.id))));
+    }
+    let chosen = manage::chosen_streams(&s);
+    streams_page(&user, s, &chosen, FieldErrors::default(), StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct StreamsForm {
+    #[serde(default)]
+    streams: Vec<String>,
+}
+
+pub async fn save_streams(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<StreamsForm>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    match manage::choose_streams(&state, &actor(&user, &req, &state), &s, &form.streams).await {
+        Ok(s) => Ok(see_other(&format!("{}/link", source_url(s.id)))),
+        Err(SourceError::Fields(errs)) => {
+            let mut errors = FieldErrors::default();
+            for (f, m) in errs {
+                errors.add(&f, m);
+            }
+            streams_page(&user, s, &form.streams, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(SourceError::NotReady(m)) => {
+            Flash::push(&user.session, "error", m);
+            Ok(see_other(&format!("{}/test", source_url(s.id))))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- step 4: link and activate ----------------------------------------------
+
+#[derive(Template)]
+#[template(path = "live_data/link.html")]
+struct LinkPage {
+    layout: Layout,
+    steps: Vec<Step>,
+    s: sources::Model,
+    entities: Vec<(i64, String)>,
+    can_create: bool,
+    form: LinkForm,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+pub struct LinkForm {
+    /// `existing`, `new` or `skip`.
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    entity_id: String,
+    #[serde(default)]
+    new_entity: String,
+}
+
+async fn link_page(state: &AppState, user: &CurrentUser, s: sources::Model, form: LinkForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let entities = store::entities(&state.db, user.workspace_id()).await?.into_iter().map(|e| (e.id, e.name)).collect();
+    let p = LinkPage {
+        layout: Layout::for_user(user, format!("Link and activate: {}", s.name)),
+        steps: steps(Some(&s), 4),
+        s,
+        entities,
+        can_create: user.can(Permission::OntologyEdit),
+        form,
+        errors,
+    };
+    render(status, &p)
+}
+
+pub async fn link(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let form = LinkForm {
+        target: if s.entity_id.is_some() { "existing".into() } else { String::new() },
+        entity_id: s.entity_id.map(|i| i.to_string()).unwrap_or_default(),
+        new_entity: String::new(),
+    };
+    link_page(&state, &user, s, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<LinkForm>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let actor = actor(&user, &req, &state);
+    let refuse = |field: &str, message: &str| {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message.to_owned());
+        errors
+    };
+    let entity_id = match form.target.as_str() {
+        "existing" => match form.entity_id.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let errors = refuse("entity_id", "Choose the entity whose spreadsheet the streams fill.");
+                return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+        },
+        "new" => {
+            if !user.can(Permission::OntologyEdit) {
+                return Err(AppError::Forbidden);
+            }
+            match crate::ontology::save(&state, &actor, None, &form.new_entity, "").await {
+                Ok(e) => Some(e.id),
+                Err(crate::ontology::EntityError::Field(_, m)) => {
+                    let errors = refuse("new_entity", &m);
+                    return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+                }
+                Err(crate::ontology::EntityError::Db(e)) => return Err(e.into()),
+            }
+        }
+        "skip" => None,
+        _ => {
+            let errors = refuse("target", "Choose an entity, create one, or link later.");
+            return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let s = match manage::link(&state, &actor, &s, entity_id).await {
+        Ok(s) => s,
+        Err(SourceError::Fields(errs)) => {
+            let mut errors = FieldErrors::default();
+            for (f, m) in errs {
+                errors.add(&f, m);
+            }
+            return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    start_sync(&state.into_inner(), &user, &actor, &s, true).await
+}
+
+/// Activates (or syncs an active source) and lands where rows appear.
+async fn start_sync(state: &Arc<AppState>, user: &CurrentUser, actor: &crate::datasets::service::Actor, s: &sources::Model, activate: bool) -> Result<HttpResponse, AppError> {
+    let started = if activate {
+        manage::activate(state, actor, s).await.map(|(_, run)| run)
+    } else {
+        crate::connectors::sync::start(state, s, "manual").await
+    };
+    match started {
+        Ok(_) => {
+            Flash::push_about(&user.session, "success", "Sync started: rows appear as they arrive", Some(s.name.clone()));
+            Ok(see_other(&match s.entity_id {
+                Some(e) => format!("{}/{e}", urls::ENTITIES),
+                None => source_url(s.id),
+            }))
+        }
+        Err(SourceError::Running(_)) => {
+            Flash::push_about(&user.session, "info", "A sync of this source is already running", Some(s.name.clone()));
+            Ok(see_other(&source_url(s.id)))
+        }
+        Err(SourceError::NotReady(m)) => {
+            Flash::push(&user.session, "error", m);
+            Ok(see_other(&next_step(s)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- the source page, Sync now, delete --------------------------------------
+
+pub struct RunItem {
+    pub id: i64,
+    pub status: String,
+    pub started: String,
+    pub finished: String,
+    pub trigger: String,
+    pub streams: Vec<StreamRun>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "live_data/source.html")]
+struct SourcePage {
+    layout: Layout,
+    s: sources::Model,
+    kind_name: &'static str,
+    config: Vec<(String, String)>,
+    streams: Vec<String>,
+    entity: Option<(i64, String)>,
+    runs: Vec<RunItem>,
+    running: bool,
+    last_test: Option<String>,
+    error: Option<ErrorPanel>,
+    tabs: usize,
+    last_sync: String,
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let spec = crate::connectors::kind(&s.kind).map(|k| k.spec());
+    let plain = manage::plain_config(&s);
+    let hints = manage::secret_hints(&s);
+    let config = spec
+        .map(|sp| {
+            sp.fields
+                .iter()
+                .map(|f| {
+                    let v = if f.secret() { hints.get(f.name).map(|h| format!("saved, ending in ••••{h}")) } else { plain.get(f.name).cloned() };
+                    (f.label.to_owned(), v.unwrap_or_else(|| format!("{} (default)", f.default)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let runs: Vec<RunItem> = store::runs_of_source(&state.db, s.id, 20)
+        .await?
+        .iter()
+        .map(|r| RunItem {
+            id: r.id,
+            status: r.status.clone(),
+            started: fmt_time(r.started_at),
+            finished: r.finished_at.map(fmt_time).unwrap_or_default(),
+            trigger: r.trigger.clone(),
+            streams: crate::connectors::sync::stream_runs(r),
+            error: r.error.clone(),
+        })
+        .collect();
+    let entity = match s.entity_id {
+        Some(e) => store::entity(&state.db, s.workspace_id, e).await?.map(|e| (e.id, e.name)),
+        None => None,
+    };
+    let last = manage::last_test(&s);
+    let p = SourcePage {
+        layout: Layout::for_user(&user, s.name.clone()),
+        kind_name: kind_name(&s.kind),
+        config,
+        streams: manage::chosen_streams(&s),
+        entity,
+        running: runs.first().is_some_and(|r| r.status == "running"),
+        runs,
+        last_test: s.last_test_at.map(|t| format!("{} — {}", fmt_time(t), if last.as_ref().is_some_and(|l| l.ok) { "passed" } else { "failed" })),
+        error: last.as_ref().and_then(|t| t.error.as_ref()).map(ErrorPanel::of),
+        tabs: store::tabs_of_source(&state.db, s.id).await?.len(),
+        last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
+        s,
+    };
+    render(StatusCode::OK, &p)
+}
+
+pub async fn sync_now(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let actor = actor(&user, &req, &state);
+    let draft = s.status == manage::DRAFT;
+    start_sync(&state.into_inner(), &user, &actor, &s, draft).await
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirmed: String,
+    /// `keep` or `remove`.
+    #[serde(default)]
+    tabs: String,
+}
+
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<DeleteForm>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let keep = form.tabs == "keep";
+    if form.confirmed != "yes" {
+        let tabs = store::tabs_of_source(&state.db, s.id).await?.len();
+        return crate::web::confirm::ask(
+            &user,
+            crate::web::confirm::Confirmation {
+                title: "Delete source",
+                question: if keep {
+                    format!("Delete this source and its run history? Its {tabs} spreadsheet tabs stay, no longer synced.")
+                } else {
+                    format!("Delete this source, its run history, and its {tabs} spreadsheet tabs with their rows?")
+                },
+                subject: Some(s.name.clone()),
+                action: format!("{}/delete", source_url(s.id)),
+                button: "Delete source",
+                fields: vec![("tabs", form.tabs.clone())],
+                back: source_url(s.id),
+            },
+        );
+    }
+    match manage::delete(&state, &actor(&user, &req, &state), &s, keep).await {
+        Ok(()) => {
+            Flash::push_about(&user.session, "success", "Deleted the source", Some(s.name.clone()));
+            Ok(see_other(urls::SOURCES))
+        }
+        Err(SourceError::Running(_)) => {
+            Flash::push(&user.session, "error", "A sync of this source is running; delete it when the sync has finished.");
+            Ok(see_other(&source_url(s.id)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

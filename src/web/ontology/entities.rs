@@ -1,0 +1,442 @@
+//! `Ontology → Entities`: the list, and an entity's tabs — Spreadsheet (one
+//! tab per linked stream), Sources (link, unlink) and Settings (rename,
+//! describe, delete). `data.read` views, `ontology.edit` changes.
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, require};
+use crate::connectors::sources::{self as source_manage, SourceError};
+use crate::domain::Permission;
+use crate::entities::{ontology_entities as entities, stream_tabs};
+use crate::ontology::{self, EntityError};
+use crate::state::AppState;
+use crate::store::live_data as store;
+use crate::web::confirm::Confirmed;
+use crate::web::datahub::datasets::{RowsView, actor, rows_view};
+use crate::web::views::{ListQuery, fmt_time};
+use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
+
+fn entity_url(id: i64) -> String {
+    format!("{}/{id}", urls::ENTITIES)
+}
+
+async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<entities::Model, AppError> {
+    store::entity(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
+}
+
+fn field_errors(f: &str, m: String) -> FieldErrors {
+    let mut e = FieldErrors::default();
+    e.add(f, m);
+    e
+}
+
+// --- the list ---------------------------------------------------------------
+
+pub struct EntityItem {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub tabs: usize,
+    pub sources: usize,
+}
+
+#[derive(Template)]
+#[template(path = "ontology/entities.html")]
+struct ListPage {
+    layout: Layout,
+    entities: Vec<EntityItem>,
+    can_edit: bool,
+    name: String,
+    description: String,
+    errors: FieldErrors,
+}
+
+async fn list_page(state: &AppState, user: &CurrentUser, name: String, description: String, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut items = Vec::new();
+    for e in store::entities(&state.db, user.workspace_id()).await? {
+        items.push(EntityItem {
+            tabs: store::tabs_of_entity(&state.db, e.id).await?.len(),
+            sources: store::sources_of_entity(&state.db, e.id).await?.len(),
+            id: e.id,
+            name: e.name,
+            description: e.description,
+        });
+    }
+    let p = ListPage { layout: Layout::for_user(user, "Entities"), entities: items, can_edit: user.can(Permission::OntologyEdit), name, description, errors };
+    render(status, &p)
+}
+
+pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    list_page(&state, &user, String::new(), String::new(), FieldErrors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct EntityForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<EntityForm>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::OntologyEdit)?;
+    match ontology::save(&state, &actor(&user, &req, &state), None, &form.name, &form.description).await {
+        Ok(e) => {
+            Flash::push_about(&user.session, "success", "Created the entity", Some(e.name.clone()));
+            Ok(see_other(&entity_url(e.id)))
+        }
+        Err(EntityError::Field(f, m)) => list_page(&state, &user, form.name, form.description, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(EntityError::Db(e)) => Err(e.into()),
+    }
+}
+
+// --- the entity's tabs ------------------------------------------------------
+
+/// The three tabs of an entity page.
+pub struct EntityTab {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+fn entity_tabs(e: &entities::Model, current: &str) -> Vec<EntityTab> {
+    let base = entity_url(e.id);
+    [("Spreadsheet", base.clone()), ("Sources", format!("{base}/sources")), ("Settings", format!("{base}/settings"))]
+        .into_iter()
+        .map(|(label, href)| EntityTab { current: label == current, label, href })
+        .collect()
+}
+
+pub struct SheetTab {
+    pub id: i64,
+    pub label: String,
+    pub href: String,
+    pub current: bool,
+}
+
+/// The open spreadsheet tab.
+pub struct OpenTab {
+    pub tab: stream_tabs::Model,
+    pub dataset_id: i64,
+    pub rows: i64,
+    pub ready: bool,
+    pub last_sync: String,
+    pub source: Option<(i64, String)>,
+    pub rv: Option<RowsView>,
+}
+
+/// A sync in progress on one of the entity's sources: what pages show live.
+pub struct Progress {
+    pub source: String,
+    pub read: u64,
+    pub written: u64,
+    pub elapsed: String,
+}
+
+#[derive(Template)]
+#[template(path = "ontology/entity.html")]
+struct SpreadsheetPage {
+    layout: Layout,
+    e: entities::Model,
+    tabs: Vec<EntityTab>,
+    sheet_tabs: Vec<SheetTab>,
+    open: Option<OpenTab>,
+    progress: Vec<Progress>,
+    can_publish: bool,
+    can_edit: bool,
+}
+
+async fn progress(state: &AppState, entity_id: i64) -> Result<Vec<Progress>, AppError> {
+    let mut out = Vec::new();
+    for s in store::sources_of_entity(&state.db, entity_id).await? {
+        if let Some(run) = store::running_run(&state.db, s.id).await? {
+            let streams = crate::connectors::sync::stream_runs(&run);
+            let secs = (chrono::Utc::now() - run.started_at).num_seconds().max(0);
+            out.push(Progress {
+                source: s.name.clone(),
+                read: streams.iter().map(|r| r.records_read).sum(),
+                written: streams.iter().map(|r| r.records_written).sum(),
+                elapsed: format!("{}:{:02}", secs / 60, secs % 60),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, tab_id: Option<i64>, query: &ListQuery) -> Result<HttpResponse, AppError> {
+    require(user, Permission::DataRead)?;
+    let tabs = store::tabs_of_entity(&state.db, e.id).await?;
+    let chosen = match tab_id {
+        Some(id) => Some(tabs.iter().find(|t| t.id == id).ok_or(AppError::NotFound)?.clone()),
+        None => tabs.first().cloned(),
+    };
+    let sheet_tabs = tabs
+        .iter()
+        .map(|t| SheetTab { id: t.id, label: t.stream.clone(), href: format!("{}/tabs/{}", entity_url(e.id), t.id), current: chosen.as_ref().is_some_and(|c| c.id == t.id) })
+        .collect();
+    let open = match chosen {
+        None => None,
+        Some(tab) => {
+            let ds = crate::store::datahub::dataset_any(&state.db, e.workspace_id, tab.dataset_id).await?;
+            let ready = ds.as_ref().is_some_and(|d| d.state == "ready");
+            let base = format!("{}/tabs/{}", entity_url(e.id), tab.id);
+            let rv = match ds.as_ref().filter(|_| ready) {
+                Some(d) => Some(rows_view(state, d, query, &base, &tab.stream).await?),
+                None => None,
+            };
+            let source = match tab.source_id {
+                Some(id) => store::source(&state.db, e.workspace_id, id).await?.map(|s| (s.id, s.name)),
+                None => None,
+            };
+            Some(OpenTab {
+                dataset_id: tab.dataset_id,
+                rows: ds.as_ref().map_or(0, |d| d.row_count),
+                ready,
+                last_sync: tab.last_sync_at.map(fmt_time).unwrap_or_else(|| "not yet".into()),
+                source,
+                rv,
+                tab,
+            })
+        }
+    };
+    let p = SpreadsheetPage {
+        layout: Layout::for_user(user, e.name.clone()),
+        tabs: entity_tabs(&e, "Spreadsheet"),
+        sheet_tabs,
+        open,
+        progress: progress(state, e.id).await?,
+        can_publish: user.can(Permission::HubKeysManage),
+        can_edit: user.can(Permission::OntologyEdit),
+        e,
+    };
+    render(StatusCode::OK, &p)
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let e = find(&state, &user, *id).await?;
+    spreadsheet(&state, &user, e, None, &query).await
+}
+
+pub async fn show_tab(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let (id, tab) = path.into_inner();
+    let e = find(&state, &user, id).await?;
+    spreadsheet(&state, &user, e, Some(tab), &query).await
+}
+
+/// "Publish as a data collection": one click makes a collection over the
+/// tab's dataset, then the user picks its endpoint on the collection page.
+pub async fn publish(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::HubKeysManage)?;
+    let (id, tab_id) = path.into_inner();
+    let e = find(&state, &user, id).await?;
+    let tab = store::tab(&state.db, user.workspace_id(), tab_id).await?.filter(|t| t.entity_id == Some(e.id)).ok_or(AppError::NotFound)?;
+    let back = format!("{}/tabs/{}", entity_url(e.id), tab.id);
+    let actor = actor(&user, &req, &state);
+    for n in 1..50 {
+        let name = if n == 1 { format!("{} {}", e.name, tab.stream) } else { format!("{} {} ({n})", e.name, tab.stream) };
+        let input = crate::hub::manage::CollectionInput {
+            name,
+            description: format!("The {} tab of the entity {}.", tab.stream, e.name),
+            dataset_id: Some(tab.dataset_id),
+            default_limit: crate::domain::datahub::DEFAULT_LIMIT,
+            max_limit: crate::domain::datahub::DEFAULT_MAX_LIMIT,
+            ..Default::default()
+        };
+        match crate::hub::manage::save_collection(&state, &actor, None, &input).await {
+            Ok(c) => {
+                Flash::push_about(&user.session, "success", "Published as a data collection; choose its endpoint below", Some(c.name.clone()));
+                return Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)));
+            }
+            Err(crate::hub::manage::ManageError::Field("name", _)) => continue,
+            Err(crate::hub::manage::ManageError::Field(_, m)) => {
+                Flash::push(&user.session, "error", m);
+                return Ok(see_other(&back));
+            }
+            Err(crate::hub::manage::ManageError::Db(e)) => return Err(e.into()),
+        }
+    }
+    Flash::push(&user.session, "error", "Every collection name tried is taken; create the collection under Data Hub → Data Collections.");
+    Ok(see_other(&back))
+}
+
+// --- Sources tab ------------------------------------------------------------
+
+pub struct LinkedSource {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub status: String,
+    pub streams: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ontology/entity_sources.html")]
+struct SourcesTab {
+    layout: Layout,
+    e: entities::Model,
+    tabs: Vec<EntityTab>,
+    linked: Vec<LinkedSource>,
+    unlinked: Vec<(i64, String)>,
+    can_edit: bool,
+    errors: FieldErrors,
+}
+
+async fn sources_tab(state: &AppState, user: &CurrentUser, e: entities::Model, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    require(user, Permission::DataRead)?;
+    let linked = store::sources_of_entity(&state.db, e.id)
+        .await?
+        .into_iter()
+        .map(|s| LinkedSource {
+            kind: crate::connectors::kind(&s.kind).map(|k| k.spec().name).unwrap_or("unknown kind"),
+            streams: source_manage::chosen_streams(&s),
+            id: s.id,
+            name: s.name,
+            status: s.status,
+        })
+        .collect();
+    let unlinked = store::sources(&state.db, e.workspace_id).await?.into_iter().filter(|s| s.entity_id.is_none()).map(|s| (s.id, s.name)).collect();
+    let p = SourcesTab {
+        layout: Layout::for_user(user, format!("{}: sources", e.name)),
+        tabs: entity_tabs(&e, "Sources"),
+        linked,
+        unlinked,
+        can_edit: user.can(Permission::OntologyEdit) && user.can(Permission::ConnectorsManage),
+        errors,
+        e,
+    };
+    render(status, &p)
+}
+
+pub async fn sources(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let e = find(&state, &user, *id).await?;
+    sources_tab(&state, &user, e, FieldErrors::default(), StatusCode::OK).await
+}
+
+fn may_link(user: &CurrentUser) -> Result<(), AppError> {
+    require(user, Permission::OntologyEdit)?;
+    require(user, Permission::ConnectorsManage)
+}
+
+#[derive(Deserialize)]
+pub struct LinkSourceForm {
+    #[serde(default)]
+    source_id: String,
+}
+
+pub async fn link_source(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<LinkSourceForm>) -> Result<HttpResponse, AppError> {
+    may_link(&user)?;
+    let e = find(&state, &user, *id).await?;
+    let source = match form.source_id.parse::<i64>() {
+        Ok(sid) => store::source(&state.db, user.workspace_id(), sid).await?,
+        Err(_) => None,
+    };
+    let Some(s) = source else {
+        return sources_tab(&state, &user, e, field_errors("source_id", "Choose a source to link.".into()), StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    source_manage::link(&state, &actor(&user, &req, &state), &s, Some(e.id)).await?;
+    Flash::push_about(&user.session, "success", "Linked the source; its streams are tabs of the spreadsheet", Some(s.name));
+    Ok(see_other(&format!("{}/sources", entity_url(e.id))))
+}
+
+#[derive(Deserialize)]
+pub struct UnlinkForm {
+    /// `keep` or `remove`.
+    #[serde(default)]
+    tabs: String,
+}
+
+pub async fn unlink_source(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, CsrfForm(form): CsrfForm<UnlinkForm>) -> Result<HttpResponse, AppError> {
+    may_link(&user)?;
+    let (id, sid) = path.into_inner();
+    let e = find(&state, &user, id).await?;
+    let s = store::source(&state.db, user.workspace_id(), sid).await?.filter(|s| s.entity_id == Some(e.id)).ok_or(AppError::NotFound)?;
+    if !matches!(form.tabs.as_str(), "keep" | "remove") {
+        return sources_tab(&state, &user, e, field_errors(&format!("tabs-{sid}"), "Choose whether its tabs stay or go.".into()), StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    match source_manage::unlink(&state, &actor(&user, &req, &state), &s, form.tabs == "keep").await {
+        Ok(()) => {}
+        Err(SourceError::Db(e)) => return Err(e.into()),
+        Err(other) => return Err(other.into()),
+    }
+    let msg = if form.tabs == "keep" { "Unlinked the source; its tabs stay, no longer synced" } else { "Unlinked the source and removed its tabs" };
+    Flash::push_about(&user.session, "success", msg, Some(s.name));
+    Ok(see_other(&format!("{}/sources", entity_url(e.id))))
+}
+
+// --- Settings tab -----------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "ontology/entity_settings.html")]
+struct SettingsTab {
+    layout: Layout,
+    e: entities::Model,
+    tabs: Vec<EntityTab>,
+    form: EntityForm,
+    sheet_tabs: usize,
+    sources: usize,
+    can_edit: bool,
+    errors: FieldErrors,
+}
+
+async fn settings_tab(state: &AppState, user: &CurrentUser, e: entities::Model, form: EntityForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    require(user, Permission::DataRead)?;
+    let p = SettingsTab {
+        layout: Layout::for_user(user, format!("{}: settings", e.name)),
+        tabs: entity_tabs(&e, "Settings"),
+        sheet_tabs: store::tabs_of_entity(&state.db, e.id).await?.len(),
+        sources: store::sources_of_entity(&state.db, e.id).await?.len(),
+        can_edit: user.can(Permission::OntologyEdit),
+        form,
+        errors,
+        e,
+    };
+    render(status, &p)
+}
+
+pub async fn settings(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let e = find(&state, &user, *id).await?;
+    let form = EntityForm { name: e.name.clone(), description: e.description.clone() };
+    settings_tab(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+pub async fn save_settings(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<EntityForm>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::OntologyEdit)?;
+    let e = find(&state, &user, *id).await?;
+    match ontology::save(&state, &actor(&user, &req, &state), Some(e.id), &form.name, &form.description).await {
+        Ok(saved) => {
+            Flash::push_about(&user.session, "success", "Saved the entity", Some(saved.name));
+            Ok(see_other(&format!("{}/settings", entity_url(e.id))))
+        }
+        Err(EntityError::Field(f, m)) => settings_tab(&state, &user, e, form, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(EntityError::Db(e)) => Err(e.into()),
+    }
+}
+
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::OntologyEdit)?;
+    let e = find(&state, &user, *id).await?;
+    if !form.yes() {
+        let tabs = store::tabs_of_entity(&state.db, e.id).await?.len();
+        return crate::web::confirm::ask(
+            &user,
+            crate::web::confirm::Confirmation {
+                title: "Delete entity",
+                question: format!("Delete this entity with its {tabs} spreadsheet tabs and their rows? Linked sources stay, unlinked."),
+                subject: Some(e.name.clone()),
+                action: format!("{}/delete", entity_url(e.id)),
+                button: "Delete entity",
+                fields: vec![],
+                back: format!("{}/settings", entity_url(e.id)),
+            },
+        );
+    }
+    ontology::delete(&state, &actor(&user, &req, &state), &e).await.map_err(|err| match err {
+        EntityError::Db(d) => AppError::from(d),
+        EntityError::Field(_, m) => AppError::Internal(anyhow::anyhow!(m)),
+    })?;
+    Flash::push_about(&user.session, "success", "Deleted the entity", Some(e.name.clone()));
+    Ok(see_other(urls::ENTITIES))
+}

@@ -1,0 +1,2 @@
+//! Ontology: entities and their source-linked spreadsheets.
+pub mod entities;
