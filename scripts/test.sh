@@ -28,4 +28,20 @@ if ! grep -qs "\"version\": \"$AXE_VERSION\"" target/npm/node_modules/axe-core/p
 fi
 [ -f "$axe" ] || { echo "axe-core did not install into target/npm" >&2; exit 1; }
 
+# The connector tests run a real Datasette (pinned) from a venv kept under target/.
+DATASETTE_VERSION=1.0a41
+venv="target/datasette-venv"
+if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION"; then
+  echo "Installing datasette $DATASETTE_VERSION into $venv for the connector tests..."
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "datasette==$DATASETTE_VERSION"
+fi
+
 cargo test --locked "$@"

@@ -13,6 +13,7 @@
 mod datahub;
 mod hub_keys;
 mod journeys;
+mod live_data;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

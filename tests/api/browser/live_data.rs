@@ -1,0 +1,101 @@
+//! The connector wizard in a real browser, with and without JavaScript: from
+//! the catalogue through a wrong key (the error panel), the right key, the
+//! streams and a new entity, to rows of a real Datasette in the entity's
+//! spreadsheet tab. axe-core checks every page on the way.
+use std::time::{Duration, Instant};
+
+use super::journeys::set_up;
+use crate::connectors::Datasette;
+use crate::helpers::*;
+
+async fn wizard_journey(javascript: bool) {
+    let ds = Datasette::start(1_500).await;
+    let app = TestApp::spawn_with(|s| s.connectors_allow_private = true).await;
+    let b = set_up(&app, if javascript { "live_data_js" } else { "live_data_nojs" }, javascript).await;
+
+    b.open("/live-data/connectors").await;
+    b.expect_text("Authentication: API key").await;
+    b.click_link("Connect Datasette").await;
+    b.expect_text("Never share your API key in source code or shared documents").await;
+    b.fill("Source name", "Shop").await;
+    b.fill("Base URL", &ds.base).await;
+    b.fill("Database", "shop").await;
+    let wrong = "dstok_this-one-is-made-up-9876";
+    b.fill("API token", wrong).await;
+    if javascript {
+        b.click_button("Show API token").await;
+        assert_eq!(b.execute("return document.getElementById('f-token').type;").await, "text", "the reveal toggle shows the key");
+    }
+    b.click_button("Save and continue").await;
+    b.expect_text("2. Test connection").await;
+    b.click_button("Test connection").await;
+    b.expect_text("401 Unauthorized").await;
+    b.expect_text("Regenerate the key in the provider's console").await;
+    b.expect_text("Invalid token signature").await;
+    if javascript {
+        assert!(b.focused().await.contains("test-result"), "focus moves to the result: {}", b.focused().await);
+    }
+    let html = b.execute("return document.documentElement.outerHTML;").await.to_string();
+    assert!(!html.contains(wrong), "the key is never rendered back");
+
+    b.click_link("Change the credentials").await;
+    b.expect_text("Saved, ending in ••••9876").await;
+    let html = b.execute("return document.documentElement.outerHTML;").await.to_string();
+    assert!(!html.contains(wrong), "nor on the credentials form");
+    b.fill("API token", &ds.full).await;
+    b.click_button("Save and continue").await;
+    b.click_button("Test connection").await;
+    b.expect_text("Connection works: 2 streams found").await;
+    b.click_link("Continue: choose streams").await;
+    b.expect_text("Start with one or two streams; each stream becomes a tab of the spreadsheet").await;
+    b.click_button("Save and continue").await;
+    b.expect_text("Choose at least one stream.").await;
+    b.tick("orders (1500 rows)").await;
+    b.click_button("Save and continue").await;
+    b.expect_text("4. Link to an entity").await;
+    b.tick("A new entity").await;
+    b.fill("New entity's name", "Customer").await;
+    b.click_button("Activate").await;
+    b.expect_text("Sync started").await;
+    let entity = app.count("SELECT id AS n FROM entities WHERE name = 'Customer'").await;
+    b.expect_path(&format!("/ontology/entities/{entity}")).await;
+    // Rows appear: htmx polls while the sync runs; without it, a refresh.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'running'").await > 0 {
+        assert!(Instant::now() < deadline, "the sync did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if !javascript {
+        b.open(&format!("/ontology/entities/{entity}")).await;
+    }
+    b.expect_text("Rows: 1500").await;
+    b.expect_text("customer 1").await;
+    b.click_link("customer").await;
+    b.click_link("customer ▲").await;
+    b.expect_text("customer 999").await;
+    b.fill("Search rows", "customer 1234").await;
+    if !javascript {
+        b.click_button("Search").await;
+    }
+    b.expect_text("Rows matching “customer 1234”: 1").await;
+
+    // The source page lists the run; the entity's Sources tab the link.
+    b.open("/live-data/sources").await;
+    b.expect_text("active").await;
+    b.click_link("Shop").await;
+    b.expect_text("succeeded").await;
+    b.expect_text("1500 written").await;
+    b.open(&format!("/ontology/entities/{entity}/sources")).await;
+    b.expect_text("Linked sources").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn browser_connector_wizard_journey() {
+    wizard_journey(true).await;
+}
+
+#[tokio::test]
+async fn browser_connector_wizard_works_without_javascript() {
+    wizard_journey(false).await;
+}
