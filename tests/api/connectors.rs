@@ -33,7 +33,6 @@ pub struct Datasette {
     pub full: String,
     pub restricted: String,
     pub expiring: String,
-    db_path: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -81,7 +80,6 @@ impl Datasette {
             full: token(&[]),
             restricted: token(&["-r", "shop", "orders", "view-table"]),
             expiring: token(&["-e", "1"]),
-            db_path,
             child,
             _dir: dir,
         };
@@ -433,4 +431,60 @@ async fn sources_need_connectors_manage_and_steps_in_order() {
     let d = reqwest::Client::new().delete(format!("{}/api/v1/sources/{id}", app.address)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(d.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE id = {id}")).await, 0);
+}
+
+/// The real binary as a second node on the same database, logging at debug:
+/// saving, testing (right and wrong keys, a key in the query string) and
+/// syncing leave no credential in its output.
+#[tokio::test]
+async fn credentials_never_reach_the_log() {
+    let ds = Datasette::start(20).await;
+    let (app, _admin, key) = live_app().await;
+    let port = free_port();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_keyhub"))
+        .env("KEYHUB_DATABASE_URL", &app.database_url)
+        .env("KEYHUB_DATA_DIR", app.data_dir.path())
+        .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
+        .env("KEYHUB_CONNECTORS_ALLOW_PRIVATE", "true")
+        .env("KEYHUB_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keyhub");
+    let node_url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{node_url}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the second node did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let on_node = |method: Method, path: &str, body: Value| {
+        reqwest::Client::new().request(method, format!("{node_url}{path}")).bearer_auth(&key).json(&body).send()
+    };
+    let wrong = "dstok_wrong-token-in-a-log-test";
+    let query_key = "qk_secret_query_key_5678";
+    let mut ids = Vec::new();
+    for (kind, config) in [
+        ("datasette", json!({"base_url": ds.base, "database": "shop", "token": ds.full})),
+        ("datasette", json!({"base_url": ds.base, "database": "shop", "token": wrong})),
+        ("openapi", json!({"base_url": ds.base, "spec_path": "/missing.json", "api_key": query_key, "key_in": "query", "key_name": "api_key"})),
+    ] {
+        let r: Value = on_node(Method::POST, "/api/v1/sources", json!({"kind": kind, "name": format!("log {}", ids.len()), "config": config})).await.unwrap().json().await.unwrap();
+        let id = r["id"].as_i64().unwrap_or_else(|| panic!("{r}"));
+        let t: Value = on_node(Method::POST, &format!("/api/v1/sources/{id}/test"), json!({})).await.unwrap().json().await.unwrap();
+        ids.push((id, t["ok"].as_bool().unwrap()));
+    }
+    assert_eq!(ids.iter().map(|(_, ok)| *ok).collect::<Vec<_>>(), [true, false, false]);
+    let p = on_node(Method::PATCH, &format!("/api/v1/sources/{}", ids[0].0), json!({"streams": ["orders"]})).await.unwrap();
+    assert_eq!(p.status(), StatusCode::OK);
+    let a: Value = on_node(Method::POST, &format!("/api/v1/sources/{}/activate", ids[0].0), json!({})).await.unwrap().json().await.unwrap();
+    let run = wait_for_run(&app, &key, a["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let _ = node.kill();
+    let out = node.wait_with_output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(log.lines().count() > 20, "debug logging was on: {log}");
+    for secret in [ds.full.as_str(), &ds.full[6..30], wrong, query_key, key.as_str()] {
+        assert!(!log.contains(secret), "a credential reached the log: {secret}");
+    }
 }
