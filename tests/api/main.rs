@@ -11,6 +11,7 @@ mod hardening;
 mod health;
 mod hub_keys;
 mod keys;
+mod live_data;
 mod login;
 mod members;
 mod security;
