@@ -14,7 +14,7 @@ static SPEC: Spec = Spec {
     auth: "API key",
     fields: &[
         FieldSpec { name: "base_url", label: "Base URL", help: "Where the other keyhub is reached, e.g. https://data.example.com", kind: FieldKind::Url, required: true, default: "" },
-        FieldSpec { name: "workspace", label: "Workspace", help: "The workspace's short name, as in /hub/{workspace}/…", kind: FieldKind::Text, required: true, default: "" },
+        FieldSpec { name: "workspace", label: "Workspace short name", help: "As in its Data Hub URLs: /hub/{workspace}/…", kind: FieldKind::Text, required: true, default: "" },
         FieldSpec { name: "api_key", label: "API key", help: "A Data Hub key (khd_…) or a personal key (khp_…) of that keyhub", kind: FieldKind::Secret, required: true, default: "" },
     ],
 };

@@ -99,3 +99,67 @@ async fn browser_connector_wizard_journey() {
 async fn browser_connector_wizard_works_without_javascript() {
     wizard_journey(false).await;
 }
+
+/// The other two kinds through the same wizard: another keyhub's endpoint
+/// through a hub key, and keyhub's own API through its OpenAPI document.
+#[tokio::test]
+async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
+    use reqwest::Method;
+    use serde_json::json;
+    let other = TestApp::spawn().await;
+    let (_o_admin, o_key, slug) = crate::datahub::admin_key(&other).await;
+    crate::datahub::publish(&other, &o_key, "id,city\n1,Oslo\n2,Bergen\n3,Tromsø\n", "cities", "keys").await;
+    let endpoint = other.api("/api/v1/endpoints", &o_key).await.body[0]["id"].as_i64().unwrap();
+    let hk = crate::datahub::post_json(&other, Method::POST, "/api/v1/hub-keys", &o_key, json!({"name": "partner", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
+    let hub_key = hk.body["secret"].as_str().unwrap().to_owned();
+
+    let app = TestApp::spawn_with(|s| s.connectors_allow_private = true).await;
+    let b = set_up(&app, "live_data_kinds", true).await;
+    let admin = app.client_for_admin().await;
+    let own_key = admin.new_key("openapi", &["data.read", "hub_keys.manage"]).await;
+
+    // keyhub → keyhub
+    b.open("/live-data/connectors").await;
+    b.click_link("Connect keyhub").await;
+    b.fill("Source name", "Partner hub").await;
+    b.fill("Base URL", &other.address).await;
+    b.fill("Workspace short name", &slug).await;
+    b.fill("API key", &hub_key).await;
+    b.click_button("Save and continue").await;
+    b.click_button("Test connection").await;
+    b.expect_text("Connection works: 1 streams found").await;
+    b.click_link("Continue: choose streams").await;
+    b.tick("cities (3 rows)").await;
+    b.click_button("Save and continue").await;
+    b.tick("A new entity").await;
+    b.fill("New entity's name", "City").await;
+    b.click_button("Activate").await;
+    b.expect_text("Tromsø").await;
+    b.expect_text("Rows: 3").await;
+
+    // REST API (OpenAPI): keyhub's own API, the key as a Bearer header.
+    b.open("/live-data/connectors").await;
+    b.click_link("Connect REST API (OpenAPI)").await;
+    b.fill("Source name", "Own API").await;
+    b.fill("Base URL", &app.address).await;
+    b.fill("OpenAPI document (optional)", "/api/v1/openapi.json").await;
+    b.fill("API key", &own_key).await;
+    b.click_button("Save and continue").await;
+    b.click_button("Test connection").await;
+    b.expect_text("Connection works").await;
+    b.click_link("Continue: choose streams").await;
+    b.tick("api/v1/datasets").await;
+    b.click_button("Save and continue").await;
+    b.tick("An existing entity").await;
+    b.select("Entity", "City").await;
+    b.click_button("Activate").await;
+    b.expect_text("api/v1/datasets").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'running'").await > 0 {
+        assert!(Instant::now() < deadline, "the sync did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.click_link("api/v1/datasets").await;
+    b.expect_text("Rows: 1").await;
+    b.close().await;
+}
