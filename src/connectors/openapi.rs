@@ -29,8 +29,10 @@ static SPEC: Spec = Spec {
 const MAX_PAGE: u32 = 100;
 const LIST_KEYS: [&str; 4] = ["data", "items", "results", "records"];
 
-/// Headers to send, and query pairs to add, for the key.
-fn auth(cx: &Ctx) -> (Vec<(String, String)>, Option<(String, String)>) {
+/// Headers to send, and the query pair to add, for the key.
+type KeyPlacement = (Vec<(String, String)>, Option<(String, String)>);
+
+fn auth(cx: &Ctx) -> KeyPlacement {
     let key = cx.config.get("api_key").to_owned();
     let name = cx.config.get("key_name").to_owned();
     if cx.config.get("key_in") == "query" {

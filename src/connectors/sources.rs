@@ -133,8 +133,7 @@ fn check_input(input: &SourceInput, saved: &BTreeMap<String, String>) -> Result<
         let v = input.config.get(f.name).map(|v| v.trim()).unwrap_or("");
         let present = !v.is_empty() || (f.secret() && saved.get(f.name).is_some_and(|s| !s.is_empty()));
         if f.required && !present {
-            let what = if f.secret() { format!("Enter the {}.", f.label.to_lowercase()) } else { format!("Enter the {}.", f.label.to_lowercase()) };
-            errors.push((f.name.to_owned(), what));
+            errors.push((f.name.to_owned(), format!("Enter the {}.", f.label.to_lowercase())));
             continue;
         }
         if v.is_empty() {
@@ -238,12 +237,10 @@ pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<
 /// the streams found) is stored on the source; a failing source that
 /// passes becomes active again.
 pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, TestResult), SourceError> {
-    let outcome = match ctx(state, s) {
-        Ok(cx) => {
-            let kind = super::kind(&s.kind).expect("checked by ctx");
-            super::test_connection(kind, &cx, &chosen_streams(s)).await
-        }
-        Err(e) => Err(e),
+    let outcome = match (ctx(state, s), super::kind(&s.kind)) {
+        (Ok(cx), Some(kind)) => super::test_connection(kind, &cx, &chosen_streams(s)).await,
+        (Err(e), _) => Err(e),
+        (Ok(_), None) => Err(ConnectorError::config(format!("keyhub no longer knows the kind “{}”.", s.kind))),
     };
     let now = Utc::now();
     let mut m = sources::ActiveModel::from(s.clone());

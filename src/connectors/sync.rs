@@ -63,8 +63,10 @@ pub async fn start(state: &Arc<AppState>, s: &source_rows::Model, trigger: &str)
 async fn execute(state: &AppState, source_id: i64, run_id: i64, mut runs: Vec<StreamRun>) -> Result<(), sea_orm::DbErr> {
     let Some(src) = store::source_by_id(&state.db, source_id).await? else { return Ok(()) };
     let save = |runs: &Vec<StreamRun>| serde_json::to_string(runs).unwrap_or_default();
-    let cx = match sources::ctx(state, &src) {
-        Ok(cx) => cx,
+    let ready = sources::ctx(state, &src)
+        .and_then(|cx| super::kind(&src.kind).map(|k| (cx, k)).ok_or_else(|| ConnectorError::config("keyhub no longer knows this kind of source.")));
+    let (cx, kind) = match ready {
+        Ok(pair) => pair,
         Err(e) => {
             for r in runs.iter_mut() {
                 r.status = "failed".into();
@@ -74,7 +76,6 @@ async fn execute(state: &AppState, source_id: i64, run_id: i64, mut runs: Vec<St
             return finish_source(state, &src, Some(&e)).await;
         }
     };
-    let kind = super::kind(&src.kind).expect("ctx checked the kind");
     let catalog = sources::catalog(&src);
     let mut config_failure: Option<ConnectorError> = None;
     for i in 0..runs.len() {
