@@ -14,6 +14,7 @@ use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::connectors::sources::{self as manage, SourceError, SourceInput};
 use crate::connectors::sync::StreamRun;
+use crate::connectors::errors::Report;
 use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
 use crate::entities::{sources, sync_runs};
 use crate::ontology::EntityError;
@@ -118,39 +119,9 @@ pub async fn kinds(_p: Principal<perm::ConnectorsManage>) -> HttpResponse {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ErrorOut {
-    /// `unauthorized`, `forbidden`, `timeout`, `connection_refused`, `dns_failure`,
-    /// `tls_failure`, `not_found`, `rate_limited`, `server_error`, `not_json`,
-    /// `unexpected_shape`, `blocked_by_policy`, `too_large`, `invalid_config`, `no_streams`, `rejected`.
-    pub class: &'static str,
-    pub title: &'static str,
-    /// The HTTP status the source answered, if it answered.
-    pub status: Option<u16>,
-    pub message: String,
-    pub cause: String,
-    pub solution: &'static str,
-    /// The source's own words (trimmed; never our credentials).
-    pub provider_message: Option<String>,
-    pub retry_after: Option<u64>,
-}
-
-pub fn error_out(e: &ConnectorError) -> ErrorOut {
-    ErrorOut {
-        class: e.class.as_str(),
-        title: e.class.title(),
-        status: e.status,
-        message: e.message.clone(),
-        cause: e.cause(),
-        solution: e.class.solution(),
-        provider_message: e.provider_message.clone(),
-        retry_after: e.retry_after,
-    }
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct TestOut {
     pub ok: bool,
-    pub error: Option<ErrorOut>,
+    pub error: Option<Report>,
     /// Streams found (when ok).
     pub streams: usize,
     pub tested_at: Option<DateTime<Utc>>,
@@ -201,7 +172,7 @@ pub struct SourceOut {
 }
 
 fn test_out(s: &sources::Model) -> Option<TestOut> {
-    manage::last_test(s).map(|t| TestOut { ok: t.ok, error: t.error.as_ref().map(error_out), streams: t.streams, tested_at: s.last_test_at })
+    manage::last_test(s).map(|t| TestOut { ok: t.ok, error: t.error.as_ref().map(ConnectorError::report), streams: t.streams, tested_at: s.last_test_at })
 }
 
 pub fn source_out(s: &sources::Model) -> SourceOut {
@@ -334,7 +305,7 @@ pub async fn test(req: HttpRequest, state: web::Data<AppState>, p: Principal<per
 #[derive(Serialize, ToSchema)]
 pub struct DiscoverOut {
     pub ok: bool,
-    pub error: Option<ErrorOut>,
+    pub error: Option<Report>,
     pub streams: Vec<StreamOut>,
 }
 
@@ -348,7 +319,7 @@ pub async fn discover(req: HttpRequest, state: web::Data<AppState>, p: Principal
     let chosen = manage::chosen_streams(&s);
     Ok(HttpResponse::Ok().json(DiscoverOut {
         ok: result.ok,
-        error: result.error.as_ref().map(error_out),
+        error: result.error.as_ref().map(ConnectorError::report),
         streams: manage::catalog(&s).iter().map(|st| stream_out(st, &chosen)).collect(),
     }))
 }

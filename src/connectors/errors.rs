@@ -159,6 +159,41 @@ impl std::fmt::Display for ConnectorError {
 
 impl std::error::Error for ConnectorError {}
 
+/// A failure as people read it: the wizard's error panel, the API's
+/// `error` object (and, next, Diagnostics) all show this one shape.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    /// `unauthorized`, `forbidden`, `timeout`, `connection_refused`, `dns_failure`,
+    /// `tls_failure`, `not_found`, `rate_limited`, `server_error`, `not_json`,
+    /// `unexpected_shape`, `blocked_by_policy`, `too_large`, `invalid_config`, `no_streams`, `rejected`.
+    pub class: &'static str,
+    pub title: &'static str,
+    /// The HTTP status the source answered, if it answered.
+    pub status: Option<u16>,
+    pub message: String,
+    pub cause: String,
+    pub solution: &'static str,
+    /// The source's own words (trimmed; never our credentials).
+    pub provider_message: Option<String>,
+    /// Seconds to wait (429).
+    pub retry_after: Option<u64>,
+}
+
+impl ConnectorError {
+    pub fn report(&self) -> Report {
+        Report {
+            class: self.class.as_str(),
+            title: self.class.title(),
+            status: self.status,
+            message: self.message.clone(),
+            cause: self.cause(),
+            solution: self.class.solution(),
+            provider_message: self.provider_message.clone(),
+            retry_after: self.retry_after,
+        }
+    }
+}
+
 /// Longest provider message kept.
 const PROVIDER_MESSAGE_CHARS: usize = 300;
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, require};
 use crate::connectors::sources::{self as manage, SourceError, SourceInput};
 use crate::connectors::sync::StreamRun;
+use crate::connectors::errors::Report;
 use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
 use crate::domain::Permission;
 use crate::entities::sources;
@@ -31,6 +32,15 @@ impl From<SourceError> for AppError {
             other => AppError::Internal(anyhow::anyhow!("unexpected source error: {other}")),
         }
     }
+}
+
+/// A refused step's messages, beside their fields.
+fn field_errors(errs: Vec<(String, String)>) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    for (f, m) in errs {
+        errors.add(&f, m);
+    }
+    errors
 }
 
 fn may(user: &CurrentUser) -> Result<(), AppError> {
@@ -285,10 +295,7 @@ async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, existing: 
             Ok(see_other(&format!("{}/test", source_url(s.id))))
         }
         Err(SourceError::Fields(errs)) => {
-            let mut errors = FieldErrors::default();
-            for (f, m) in errs {
-                errors.add(&f, m);
-            }
+            let errors = field_errors(errs);
             credentials_page(user, existing.as_ref(), spec, input.name.clone(), &input.config, errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e.into()),
@@ -313,31 +320,6 @@ pub async fn update_credentials(req: HttpRequest, state: web::Data<AppState>, us
 
 // --- step 2: test connection ------------------------------------------------
 
-/// The error panel: error, likely cause, solution, the provider's words.
-pub struct ErrorPanel {
-    pub title: &'static str,
-    pub class: &'static str,
-    pub status: Option<u16>,
-    pub message: String,
-    pub cause: String,
-    pub solution: &'static str,
-    pub provider_message: Option<String>,
-}
-
-impl ErrorPanel {
-    pub fn of(e: &ConnectorError) -> ErrorPanel {
-        ErrorPanel {
-            title: e.class.title(),
-            class: e.class.as_str(),
-            status: e.status,
-            message: e.message.clone(),
-            cause: e.cause(),
-            solution: e.class.solution(),
-            provider_message: e.provider_message.clone(),
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "live_data/test.html")]
 struct TestPage {
@@ -347,7 +329,7 @@ struct TestPage {
     kind_name: &'static str,
     tested: Option<String>,
     ok: Option<usize>,
-    error: Option<ErrorPanel>,
+    error: Option<Report>,
 }
 
 fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpResponse, AppError> {
@@ -358,7 +340,7 @@ fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpResponse, AppE
         kind_name: kind_name(&s.kind),
         tested: s.last_test_at.map(fmt_time),
         ok: last.as_ref().filter(|t| t.ok).map(|t| t.streams),
-        error: last.as_ref().and_then(|t| t.error.as_ref()).map(ErrorPanel::of),
+        error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
         s,
     };
     render(StatusCode::OK, &p)
@@ -435,10 +417,7 @@ pub async fn save_streams(req: HttpRequest, state: web::Data<AppState>, user: Cu
     match manage::choose_streams(&state, &actor(&user, &req, &state), &s, &form.streams).await {
         Ok(s) => Ok(see_other(&format!("{}/link", source_url(s.id)))),
         Err(SourceError::Fields(errs)) => {
-            let mut errors = FieldErrors::default();
-            for (f, m) in errs {
-                errors.add(&f, m);
-            }
+            let errors = field_errors(errs);
             streams_page(&user, s, &form.streams, errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(SourceError::NotReady(m)) => {
@@ -538,10 +517,7 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
     let s = match manage::link(&state, &actor, &s, entity_id).await {
         Ok(s) => s,
         Err(SourceError::Fields(errs)) => {
-            let mut errors = FieldErrors::default();
-            for (f, m) in errs {
-                errors.add(&f, m);
-            }
+            let errors = field_errors(errs);
             return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         Err(e) => return Err(e.into()),
@@ -600,7 +576,7 @@ struct SourcePage {
     runs: Vec<RunItem>,
     running: bool,
     last_test: Option<String>,
-    error: Option<ErrorPanel>,
+    error: Option<Report>,
     tabs: usize,
     last_sync: String,
 }
@@ -649,7 +625,7 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
         running: runs.first().is_some_and(|r| r.status == "running"),
         runs,
         last_test: s.last_test_at.map(|t| format!("{} — {}", fmt_time(t), if last.as_ref().is_some_and(|l| l.ok) { "passed" } else { "failed" })),
-        error: last.as_ref().and_then(|t| t.error.as_ref()).map(ErrorPanel::of),
+        error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
         tabs: store::tabs_of_source(&state.db, s.id).await?.len(),
         last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
         s,
