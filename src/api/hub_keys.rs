@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::collections::body;
@@ -142,11 +142,6 @@ async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError
     })
 }
 
-/// Present-but-null is kept apart from absent (PATCH: null = never expires).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// A key to create, or the fields to change (absent = unchanged).
 #[derive(Deserialize, ToSchema, Default)]
 pub struct HubKeyIn {
@@ -160,7 +155,7 @@ pub struct HubKeyIn {
     #[serde(default)]
     pub allow_all_addresses: bool,
     /// RFC 3339, or null for never.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::collections::present")]
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
     pub headers: Option<Vec<HeaderRow>>,

@@ -206,12 +206,8 @@ pub struct SourceIn {
     /// Stream names to sync (from the last successful test's streams).
     pub streams: Option<Vec<String>>,
     /// The entity whose spreadsheet the streams fill; null unlinks.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::collections::present")]
     pub entity_id: Option<Option<i64>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 async fn find(state: &AppState, ws: i64, id: i64) -> Result<sources::Model, ApiError> {

@@ -112,6 +112,7 @@ struct Operation {
 fn operations(doc: &Value) -> Vec<Operation> {
     let mut out = Vec::new();
     let Some(paths) = doc["paths"].as_object() else { return out };
+    let ids = operation_ids(doc);
     for (path, item) in paths {
         if path.contains('{') {
             continue;
@@ -155,7 +156,7 @@ fn operations(doc: &Value) -> Vec<Operation> {
             .unwrap_or_default();
         // operationId names a stream unless two operations share it (generated
         // documents often call every list operation "list"): then the path.
-        let id = op["operationId"].as_str().filter(|id| operation_ids(doc).iter().filter(|o| *o == id).count() == 1);
+        let id = op["operationId"].as_str().filter(|id| ids.iter().filter(|o| *o == id).count() == 1);
         let name = id.map(str::to_owned).unwrap_or_else(|| path.trim_start_matches('/').to_owned());
         out.push(Operation { name, path: path.clone(), records_key, paging, columns });
     }

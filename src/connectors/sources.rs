@@ -103,15 +103,10 @@ pub fn config(state: &AppState, s: &sources::Model) -> Result<Config, ConnectorE
     Ok(Config::new(kind.spec(), values))
 }
 
-/// The operator's outbound policy (settings + this node's port).
-pub fn policy(state: &AppState) -> Arc<super::outbound::Policy> {
-    state.outbound_policy.clone()
-}
-
 pub fn ctx(state: &AppState, s: &sources::Model) -> Result<Ctx, ConnectorError> {
     let config = config(state, s)?;
     let base = config.base_url()?;
-    let http = Outbound::new(policy(state), &base, config.secrets())?;
+    let http = Outbound::new(state.outbound_policy.clone(), &base, config.secrets())?;
     Ok(Ctx { http, config })
 }
 

@@ -267,6 +267,8 @@ async fn tiny_server(redirect_to: String) -> String {
                     ("429 Too Many Requests", "Retry-After: 42\r\nContent-Type: application/json\r\n".to_owned(), r#"{"message": "slow down"}"#.to_owned())
                 } else if path.starts_with("/broken") {
                     ("503 Service Unavailable", "Content-Type: text/plain\r\n".to_owned(), "upstream is down".to_owned())
+                } else if path.starts_with("/shape") {
+                    ("200 OK", "Content-Type: application/json\r\n".to_owned(), r#"{"hello": "world"}"#.to_owned())
                 } else if path.starts_with("/html") {
                     ("200 OK", "Content-Type: text/html\r\n".to_owned(), "<!doctype html><title>Welcome</title>".to_owned())
                 } else if path.starts_with("/loop") {
@@ -297,6 +299,7 @@ async fn every_error_class_comes_from_a_real_cause() {
         (openapi(&tiny, "/busy"), "rate_limited"),
         (openapi(&tiny, "/broken"), "server_error"),
         (openapi(&tiny, "/html"), "not_json"),
+        (openapi(&tiny, "/shape"), "unexpected_shape"),
         (openapi(&tiny, "/loop"), "blocked_by_policy"),
         (openapi(&tiny, "/away"), "blocked_by_policy"),
     ];
@@ -314,9 +317,9 @@ async fn every_error_class_comes_from_a_real_cause() {
             assert_eq!((e["status"].as_u64(), e["provider_message"].as_str()), (Some(503), Some("upstream is down")));
         }
     }
-    // keyhub's own API is not JSON of the expected shape for Datasette.
-    let e = failing_test(&app, &key, "datasette", json!({"base_url": app.address, "database": "api", "token": "x"})).await;
-    assert!(["unexpected_shape", "not_found", "not_json"].contains(&e["class"].as_str().unwrap()), "{e}");
+    // JSON that is not a Datasette database, for the Datasette kind too.
+    let e = failing_test(&app, &key, "datasette", json!({"base_url": tiny, "database": "shape", "token": "dstok_x"})).await;
+    assert_eq!(e["class"], "unexpected_shape", "{e}");
 }
 
 #[tokio::test]

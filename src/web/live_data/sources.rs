@@ -73,11 +73,7 @@ fn steps(s: Option<&sources::Model>, current: u8) -> Vec<Step> {
         .map(|(n, label, path, reachable)| Step {
             number: n,
             label,
-            href: match id {
-                Some(id) if reachable => Some(format!("{}/{path}", source_url(id))),
-                None if n == 1 => None,
-                _ => None,
-            },
+            href: id.filter(|_| reachable).map(|id| format!("{}/{path}", source_url(id))),
             current: n == current,
             done: match n {
                 1 => id.is_some(),

@@ -87,6 +87,11 @@ async fn wizard_journey(javascript: bool) {
     b.expect_text("1500 written").await;
     b.open(&format!("/ontology/entities/{entity}/sources")).await;
     b.expect_text("Linked sources").await;
+    b.open("/ontology/entities").await;
+    b.expect_text("1 tabs, 1 sources").await;
+    b.click_link("Customer").await;
+    b.click_link("Settings").await;
+    b.expect_text("Deleting the entity deletes its 1 spreadsheet tabs").await;
     b.close().await;
 }
 
