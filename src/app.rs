@@ -30,6 +30,7 @@ pub struct Application {
     hub: Arc<crate::hub::Hub>,
     hub_keys: Arc<crate::auth::hub_verifier::HubVerifier>,
     data_dir: std::path::PathBuf,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -42,7 +43,6 @@ impl Application {
         crate::store::workspaces::backfill_name_keys(&db).await?;
         crate::store::workspaces::backfill_slugs(&db).await?;
         crate::datasets::store::sweep(&db).await?;
-        crate::connectors::sync::fail_interrupted(&db).await?;
         let secret = crate::secret::master_secret(&settings)?;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
@@ -71,9 +71,10 @@ impl Application {
                 connect_timeout: settings.connectors_timeout.min(std::time::Duration::from_secs(5)),
                 ..Default::default()
             }),
+            jobs: crate::connectors::jobs::Jobs::new(settings.sync_workers, settings.sync_lease),
         });
-        let server = serve(listener, state, &secret)?;
-        Ok(Application { server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone() })
+        let server = serve(listener, state.clone(), &secret)?;
+        Ok(Application { server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone(), state })
     }
 
     pub fn port(&self) -> u16 {
@@ -99,6 +100,8 @@ impl Application {
         self.keys.spawn_watcher();
         self.hub.spawn_watcher();
         self.hub_keys.spawn_watcher();
+        // Runs left by a stopped node are taken up once their lease passes.
+        crate::connectors::jobs::spawn_runner(self.state.into_inner());
         self.server.await
     }
 }

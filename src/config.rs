@@ -52,6 +52,12 @@ pub struct Settings {
     pub connectors_allow_private: bool,
     /// Total time a connector's request may take (`KEYHUB_CONNECTORS_TIMEOUT_SECONDS`, default 30).
     pub connectors_timeout: Duration,
+    /// Sync runs one node works on at once (`KEYHUB_SYNC_WORKERS`, default 2).
+    pub sync_workers: usize,
+    /// How long a node's claim on a run lasts unless renewed
+    /// (`KEYHUB_SYNC_LEASE_SECONDS`, default 30): after a crash, another node
+    /// (or this one, restarted) takes the run up once it has passed.
+    pub sync_lease: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -69,6 +75,8 @@ impl fmt::Debug for Settings {
             .field("upload_max_bytes", &self.upload_max_bytes)
             .field("connectors_allow_private", &self.connectors_allow_private)
             .field("connectors_timeout", &self.connectors_timeout)
+            .field("sync_workers", &self.sync_workers)
+            .field("sync_lease", &self.sync_lease)
             .finish()
     }
 }
@@ -88,6 +96,8 @@ impl Default for Settings {
             upload_max_bytes: 100 * 1024 * 1024,
             connectors_allow_private: false,
             connectors_timeout: Duration::from_secs(30),
+            sync_workers: 2,
+            sync_lease: Duration::from_secs(30),
         }
     }
 }
@@ -108,6 +118,8 @@ struct FileSettings {
     upload_max_mb: Option<u64>,
     connectors_allow_private: Option<bool>,
     connectors_timeout_seconds: Option<u64>,
+    sync_workers: Option<u64>,
+    sync_lease_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +229,18 @@ impl Settings {
                 return Err(ConfigError("KEYHUB_CONNECTORS_TIMEOUT_SECONDS must be at least 1.".into()));
             }
             s.connectors_timeout = Duration::from_secs(secs);
+        }
+        if let Some(n) = number(env, "KEYHUB_SYNC_WORKERS", file.sync_workers)? {
+            if n == 0 || n > 64 {
+                return Err(ConfigError("KEYHUB_SYNC_WORKERS must be between 1 and 64.".into()));
+            }
+            s.sync_workers = n as usize;
+        }
+        if let Some(secs) = number(env, "KEYHUB_SYNC_LEASE_SECONDS", file.sync_lease_seconds)? {
+            if !(2..=3600).contains(&secs) {
+                return Err(ConfigError("KEYHUB_SYNC_LEASE_SECONDS must be between 2 and 3600.".into()));
+            }
+            s.sync_lease = Duration::from_secs(secs);
         }
         if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
             let v = v.trim().to_owned();

@@ -29,6 +29,8 @@ pub struct AppState {
     pub csrf_key: String,
     /// What connectors may call (`connectors::outbound`).
     pub outbound_policy: Arc<crate::connectors::outbound::Policy>,
+    /// This node's side of the sync job queue.
+    pub jobs: Arc<crate::connectors::jobs::Jobs>,
 }
 
 impl AppState {

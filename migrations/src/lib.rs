@@ -8,6 +8,7 @@ mod m20261124_000003_audit_names_resets;
 mod m20261124_000004_datahub;
 mod m20261129_000005_hub_keys;
 mod m20261130_000006_live_data;
+mod m20261130_000007_sync_jobs;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_datahub::Migration),
             Box::new(m20261129_000005_hub_keys::Migration),
             Box::new(m20261130_000006_live_data::Migration),
+            Box::new(m20261130_000007_sync_jobs::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 //! tests and activates configured sources; `sync` fills the spreadsheet tabs.
 pub mod datasette;
 pub mod errors;
+pub mod jobs;
 pub mod keyhub;
 pub mod openapi;
 pub mod outbound;
@@ -150,6 +151,18 @@ pub trait Connector: Send + Sync {
     fn discover<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<Vec<StreamInfo>, ConnectorError>>;
     /// The batch at `state` (none: from the start), at most `size` records.
     fn read<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, state: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>>;
+    /// Whether the kind reads incrementally: records whose `cursor` column is
+    /// above a value, in that column's order (Airbyte's `source_defined_cursor`
+    /// turned around: the user picks the column).
+    fn incremental(&self) -> bool {
+        false
+    }
+    /// The records after `cursor` (none: from the start) in `column`'s order,
+    /// at most `size`; `next` is set when more may follow.
+    fn read_after<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, column: &'a str, cursor: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+        let _ = (cx, stream, column, cursor, size);
+        Box::pin(async { Err(ConnectorError::config("This kind of source cannot read incrementally; choose full refresh.")) })
+    }
 }
 
 /// Every kind keyhub knows, in catalogue order.

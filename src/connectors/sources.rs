@@ -2,7 +2,6 @@
 //! credentials (secrets sealed, never rendered back), testing, choosing
 //! streams, linking to an entity and activating.
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::Set;
@@ -39,6 +38,51 @@ fn field(name: &str, message: impl Into<String>) -> SourceError {
 pub const DRAFT: &str = "draft";
 pub const ACTIVE: &str = "active";
 pub const FAILING: &str = "failing";
+
+/// Sync modes of a stream.
+pub const FULL: &str = "full";
+pub const INCREMENTAL: &str = "incremental";
+
+/// How one stream syncs: `full` refresh (the default), or `incremental`
+/// after the last value of `cursor` (a column of the stream).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct StreamMode {
+    pub mode: String,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// The last failure of a source, kept for Diagnostics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Failure {
+    pub at: chrono::DateTime<Utc>,
+    /// `test` or `sync`.
+    pub during: String,
+    pub run_id: Option<i64>,
+    pub stream: Option<String>,
+    pub error: ConnectorError,
+}
+
+pub fn stream_modes(s: &sources::Model) -> BTreeMap<String, StreamMode> {
+    serde_json::from_str(&s.stream_modes).unwrap_or_default()
+}
+
+pub fn last_failure(s: &sources::Model) -> Option<Failure> {
+    s.last_failure.as_deref().and_then(|f| serde_json::from_str(f).ok())
+}
+
+/// Records a failure on the row being saved: since when it fails, how often.
+pub fn note_failure(m: &mut sources::ActiveModel, s: &sources::Model, f: &Failure) {
+    m.last_failure = Set(Some(serde_json::to_string(f).unwrap_or_default()));
+    m.failing_since = Set(s.failing_since.or(Some(f.at)));
+    m.failure_count = Set(s.failure_count.saturating_add(1));
+}
+
+/// A passed test or a clean sync ends the failing spell (the last failure stays, for history).
+pub fn note_success(m: &mut sources::ActiveModel) {
+    m.failing_since = Set(None);
+    m.failure_count = Set(0);
+}
 
 /// What the credentials step submits. An empty secret keeps the saved one.
 #[derive(Debug, Clone, Default)]
@@ -249,9 +293,13 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
             if s.status == FAILING {
                 m.status = Set(ACTIVE.into());
             }
+            note_success(&mut m);
             TestResult { ok: true, error: None, streams: count }
         }
-        Err(e) => TestResult { ok: false, error: Some(e), streams: 0 },
+        Err(e) => {
+            note_failure(&mut m, s, &Failure { at: now, during: "test".into(), run_id: None, stream: None, error: e.clone() });
+            TestResult { ok: false, error: Some(e), streams: 0 }
+        }
     };
     m.last_test = Set(Some(serde_json::to_string(&result).unwrap_or_default()));
     m.last_test_at = Set(Some(now));
@@ -335,7 +383,7 @@ async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Res
 }
 
 /// Step 4: makes the source active and starts its first sync.
-pub async fn activate(state: &Arc<AppState>, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, i64), SourceError> {
+pub async fn activate(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, i64), SourceError> {
     if !last_test(s).is_some_and(|t| t.ok) {
         return Err(SourceError::NotReady("Test the connection (and have it pass) before activating.".into()));
     }
@@ -351,14 +399,14 @@ pub async fn activate(state: &Arc<AppState>, actor: &Actor, s: &sources::Model) 
     if s.status == DRAFT {
         crate::store::audit::record(&state.db, actor.event("source.activated", target(&saved), "Activated.".into())).await?;
     }
-    let run = super::sync::start(state, &saved, "activate").await?;
+    let run = super::jobs::enqueue(state, &saved, "activate").await?;
     Ok((saved, run))
 }
 
 /// Deletes a source and its run history; its tabs (and their datasets) go
 /// too unless `keep_tabs`.
 pub async fn delete(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), SourceError> {
-    if let Some(run) = store::running_run(&state.db, s.id).await? {
+    if let Some(run) = store::live_run(&state.db, s.id).await? {
         return Err(SourceError::Running(run.id));
     }
     if keep_tabs {
@@ -377,4 +425,106 @@ pub fn is_config_failure(class: ErrorClass) -> bool {
         class,
         ErrorClass::Unauthorized | ErrorClass::Forbidden | ErrorClass::NotFound | ErrorClass::Blocked | ErrorClass::InvalidConfig | ErrorClass::DnsFailure | ErrorClass::TlsFailure
     )
+}
+
+/// What the sync settings form (and `PATCH /api/v1/sources/{id}`) may change.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSettings {
+    /// Minutes between syncs; none = manual. `Some(None)` in a patch clears it.
+    pub schedule_minutes: Option<Option<u32>>,
+    pub paused: Option<bool>,
+    /// Stream → mode; streams left out keep theirs.
+    pub modes: BTreeMap<String, StreamMode>,
+}
+
+/// At most a year between scheduled syncs.
+pub const MAX_SCHEDULE_MINUTES: u32 = 365 * 24 * 60;
+
+/// Saves the schedule and the streams' sync modes. The next run time starts
+/// from now when the schedule changes; paused schedules keep theirs.
+pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Model, input: SyncSettings) -> Result<sources::Model, SourceError> {
+    let mut errors = Vec::new();
+    if let Some(Some(m)) = input.schedule_minutes
+        && !(1..=MAX_SCHEDULE_MINUTES).contains(&m)
+    {
+        errors.push(("schedule".to_owned(), "Choose an interval between 1 minute and 365 days.".to_owned()));
+    }
+    let catalog = catalog(s);
+    let incremental_kind = super::kind(&s.kind).is_some_and(|k| k.incremental());
+    let mut modes = stream_modes(s);
+    for (stream, mode) in &input.modes {
+        let field = format!("modes[{stream}]");
+        let Some(info) = catalog.iter().find(|c| c.name == *stream) else {
+            errors.push((field, format!("“{stream}” is not a stream of this source.")));
+            continue;
+        };
+        match mode.mode.as_str() {
+            FULL => {
+                modes.insert(stream.clone(), StreamMode { mode: FULL.into(), cursor: None });
+            }
+            INCREMENTAL if !incremental_kind => errors.push((field, "This kind of source reads whole streams only; choose full refresh.".into())),
+            INCREMENTAL => match mode.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                None => errors.push((field, "Choose the cursor column: the one whose values grow as records are added or changed.".into())),
+                Some(c) if !info.columns.iter().any(|col| col.source == c || col.name == c) => {
+                    errors.push((field, format!("“{c}” is not a column of this stream.")))
+                }
+                Some(c) => {
+                    let source = info.columns.iter().find(|col| col.source == c || col.name == c).map(|col| col.source.clone()).unwrap_or_default();
+                    modes.insert(stream.clone(), StreamMode { mode: INCREMENTAL.into(), cursor: Some(source) });
+                }
+            },
+            other => errors.push((field, format!("“{other}” is not a sync mode: use full or incremental."))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(SourceError::Fields(errors));
+    }
+    let mut m = sources::ActiveModel::from(s.clone());
+    let mut said = Vec::new();
+    if let Some(schedule) = input.schedule_minutes
+        && schedule.map(|v| v as i32) != s.schedule_minutes
+    {
+        m.schedule_minutes = Set(schedule.map(|v| v as i32));
+        m.next_sync_at = Set(schedule.map(|v| Utc::now() + chrono::Duration::minutes(i64::from(v))));
+        said.push(match schedule {
+            Some(v) => format!("Schedule: every {}.", every_words(v)),
+            None => "Schedule: manual.".to_owned(),
+        });
+    }
+    if let Some(p) = input.paused
+        && p != s.schedule_paused
+    {
+        m.schedule_paused = Set(p);
+        if !p && s.schedule_minutes.is_some() && s.next_sync_at.is_none_or(|t| t < Utc::now()) {
+            m.next_sync_at = Set(s.schedule_minutes.map(|v| Utc::now() + chrono::Duration::minutes(i64::from(v))));
+        }
+        said.push(if p { "Schedule paused.".to_owned() } else { "Schedule resumed.".to_owned() });
+    }
+    let modes_json = serde_json::to_string(&modes).unwrap_or_else(|_| "{}".into());
+    if modes_json != s.stream_modes {
+        m.stream_modes = Set(modes_json);
+        said.push(format!(
+            "Sync modes: {}.",
+            modes.iter().map(|(k, v)| format!("{k} {}{}", v.mode, v.cursor.as_deref().map(|c| format!(" by {c}")).unwrap_or_default())).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if said.is_empty() {
+        return Ok(s.clone());
+    }
+    m.updated_at = Set(Utc::now());
+    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    crate::store::audit::record(&state.db, actor.event("source.changed", target(&saved), said.join(" "))).await?;
+    Ok(saved)
+}
+
+/// "5 minutes", "2 hours", "1 day".
+pub fn every_words(minutes: u32) -> String {
+    let plural = |n: u32, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    if minutes % 1440 == 0 {
+        plural(minutes / 1440, "day")
+    } else if minutes % 60 == 0 {
+        plural(minutes / 60, "hour")
+    } else {
+        plural(minutes, "minute")
+    }
 }

@@ -1,137 +1,356 @@
-//! A sync run: each chosen stream of a source is read batch by batch into a
-//! new version of its tab's dataset, committed when the stream ends (readers
-//! see the old rows until then; a failed stream keeps them). Progress is
-//! saved on the `sync_runs` row after every batch, so pages show rows moving.
+//! A sync run, as the job runner executes it (see `jobs`). Each chosen stream
+//! succeeds or fails on its own:
 //!
-//! Runs live in a background task of this process; the next issue turns them
-//! into durable, leased jobs.
-use std::sync::Arc;
+//! - **Full refresh** reads the stream batch by batch into a new generation of
+//!   its tab's dataset and commits when the stream ends: readers see the old
+//!   rows until then; a failed or cancelled stream leaves them. After every
+//!   batch the tab records the generation, the source position and the rows
+//!   written, so a run taken up again after a crash resumes there.
+//! - **Incremental** asks for records after the saved cursor (in the cursor
+//!   column's order) and upserts them by primary key (appends without one);
+//!   each batch commits with its cursor in one transaction, so the cursor
+//!   never covers rows that were not written. The first sync of such a stream
+//!   is a full refresh that notes the largest cursor value.
+//!
+//! Transient failures (timeouts, resets, 429, 5xx) are retried with
+//! exponential backoff and jitter; a configuration failure (401, 403, 404,
+//! policy) is not, and marks the source failing.
+use std::future::Future;
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sources::{self, SourceError};
-use super::{ConnectorError, StreamInfo};
-use crate::datasets::schema::{Raw, key_text, typed};
-use crate::datasets::store::{self as dstore, NewDataset, RowIn};
-use crate::entities::{datasets, sources as source_rows};
+use super::jobs::{self, CANCELLED, Control, FAILED, LogLine, PARTIAL, RUNNING, SUCCEEDED};
+use super::sources::{self, Failure};
+use super::{Batch, Connector, ConnectorError, Ctx, StreamInfo};
+use crate::datasets::schema::{Column, Raw, key_text, typed};
+use crate::datasets::store::{self as dstore, NewDataset, RowIn, Writer};
+use crate::entities::{datasets, sources as source_rows, stream_tabs, sync_runs};
 use crate::state::AppState;
 use crate::store::live_data as store;
+use sea_orm::{DbErr, Set};
 
 /// Records asked for per batch.
 pub const BATCH: u32 = 1_000;
+/// Retries of a transient failure before the stream fails.
+pub const MAX_RETRIES: u32 = 4;
+/// First backoff; doubled each retry, plus up to half again of jitter.
+const BACKOFF: Duration = Duration::from_millis(500);
+/// A `Retry-After` longer than this is not waited for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// One stream's part of a run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StreamRun {
     pub stream: String,
-    /// `queued`, `running`, `succeeded` or `failed`.
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
+    /// `full` or `incremental`.
+    #[serde(default)]
+    pub mode: String,
     pub records_read: u64,
     pub records_written: u64,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Transient failures retried.
+    #[serde(default)]
+    pub retries: u32,
+    /// Columns added, removed or retyped since the last sync.
+    #[serde(default)]
+    pub schema_changes: Vec<String>,
     #[schema(value_type = Option<Object>)]
     pub error: Option<ConnectorError>,
 }
 
-pub fn stream_runs(run: &crate::entities::sync_runs::Model) -> Vec<StreamRun> {
+impl StreamRun {
+    pub fn queued(stream: &str, mode: &str) -> StreamRun {
+        StreamRun {
+            stream: stream.to_owned(),
+            status: jobs::QUEUED.into(),
+            mode: mode.to_owned(),
+            records_read: 0,
+            records_written: 0,
+            started_at: None,
+            finished_at: None,
+            retries: 0,
+            schema_changes: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Seconds since the stream started (until it finished).
+    pub fn elapsed(&self) -> Option<f64> {
+        let start = self.started_at?;
+        let end = self.finished_at.unwrap_or_else(Utc::now);
+        Some(((end - start).num_milliseconds().max(0) as f64) / 1000.0)
+    }
+
+    /// Records written per second so far.
+    pub fn rate(&self) -> Option<f64> {
+        self.elapsed().filter(|e| *e > 0.2).map(|e| self.records_written as f64 / e)
+    }
+
+    fn done(&self) -> bool {
+        matches!(self.status.as_str(), SUCCEEDED | FAILED | CANCELLED)
+    }
+}
+
+pub fn stream_runs(run: &sync_runs::Model) -> Vec<StreamRun> {
     serde_json::from_str(&run.streams).unwrap_or_default()
 }
 
-/// Starts a run of `s`'s chosen streams in the background; its id.
-pub async fn start(state: &Arc<AppState>, s: &source_rows::Model, trigger: &str) -> Result<i64, SourceError> {
-    if let Some(run) = store::running_run(&state.db, s.id).await? {
-        return Err(SourceError::Running(run.id));
-    }
-    let chosen = sources::chosen_streams(s);
-    if chosen.is_empty() {
-        return Err(SourceError::NotReady("Choose at least one stream first.".into()));
-    }
-    let streams: Vec<StreamRun> =
-        chosen.iter().map(|c| StreamRun { stream: c.clone(), status: "queued".into(), records_read: 0, records_written: 0, error: None }).collect();
-    let run = store::start_run(&state.db, s, &serde_json::to_string(&streams).unwrap_or_default(), trigger).await?;
-    let (state, source_id, run_id) = (state.clone(), s.id, run.id);
-    tokio::spawn(async move {
-        if let Err(e) = execute(&state, source_id, run_id, streams).await {
-            tracing::error!(error = %e, run = run_id, "a sync run failed to record its outcome");
-            let _ = store::update_run(&state.db, run_id, "failed", "[]", Some("keyhub could not record the run.".into()), true).await;
-        }
-    });
-    Ok(run.id)
+/// How a stream's work ended.
+enum Outcome {
+    Done,
+    Failed(ConnectorError),
+    Cancelled,
+    /// Another node holds the run now: stop, write nothing more.
+    Lost,
 }
 
-async fn execute(state: &AppState, source_id: i64, run_id: i64, mut runs: Vec<StreamRun>) -> Result<(), sea_orm::DbErr> {
-    let Some(src) = store::source_by_id(&state.db, source_id).await? else { return Ok(()) };
-    let save = |runs: &Vec<StreamRun>| serde_json::to_string(runs).unwrap_or_default();
+/// A run being worked on: its streams and log, saved together.
+struct Job<'a> {
+    state: &'a AppState,
+    run_id: i64,
+    control: &'a Control,
+    streams: Vec<StreamRun>,
+    log: Vec<LogLine>,
+}
+
+impl Job<'_> {
+    fn note(&mut self, level: &str, message: impl Into<String>) {
+        self.log.push(jobs::line(level, message));
+    }
+
+    /// Saves progress; false when the lease was lost meanwhile.
+    async fn save(&self) -> Result<bool, DbErr> {
+        let streams = serde_json::to_string(&self.streams).unwrap_or_default();
+        let kept = store::save_progress(&self.state.db, self.run_id, &self.state.jobs.node, &streams, &jobs::log_json(&self.log)).await?;
+        if !kept {
+            self.control.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(kept)
+    }
+
+    fn interrupted(&self) -> Option<Outcome> {
+        if self.control.lost() {
+            Some(Outcome::Lost)
+        } else if self.control.cancelled() {
+            Some(Outcome::Cancelled)
+        } else {
+            None
+        }
+    }
+
+    /// Calls the source, retrying transient failures with backoff and jitter
+    /// (a `Retry-After` is honoured); each retry is counted and logged.
+    async fn call<T, F, Fut>(&mut self, i: usize, mut f: F) -> Result<T, Outcome>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ConnectorError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.class.transient() && attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    let wait = backoff(attempt, e.retry_after.map(|s| Duration::from_secs(u64::from(s))));
+                    self.streams[i].retries += 1;
+                    let stream = self.streams[i].stream.clone();
+                    self.note("warning", format!("{stream}: {e}. Retry {attempt} of {MAX_RETRIES} in {:.1} s.", wait.as_secs_f64()));
+                    if let Some(p) = &e.provider_message {
+                        self.note("warning", format!("{stream}: the source said: {p}"));
+                    }
+                    let _ = self.save().await;
+                    let until = tokio::time::Instant::now() + wait;
+                    while tokio::time::Instant::now() < until {
+                        if let Some(o) = self.interrupted() {
+                            return Err(o);
+                        }
+                        tokio::time::sleep(Duration::from_millis(200).min(until - tokio::time::Instant::now())).await;
+                    }
+                }
+                Err(e) => return Err(Outcome::Failed(e)),
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter, or the source's `Retry-After` (capped).
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(r) = retry_after {
+        return r.min(MAX_WAIT);
+    }
+    let base = BACKOFF * 2u32.pow(attempt.saturating_sub(1).min(6));
+    let jitter = rand::rng().random_range(0..=base.as_millis() as u64 / 2);
+    base + Duration::from_millis(jitter)
+}
+
+/// Works on a claimed run until every stream has ended (or the run was
+/// cancelled, or the lease lost). Streams that ended before a restart are
+/// not run again.
+pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control) -> Result<(), DbErr> {
+    let mut job = Job { state, run_id: run.id, control, streams: stream_runs(&run), log: jobs::log_of(&run) };
+    if run.attempts > 1 {
+        job.note("warning", format!("Taken up again after keyhub stopped during the run (attempt {}); finished streams are kept.", run.attempts));
+    } else {
+        job.note("info", format!("Started on {}.", state.jobs.node));
+    }
+    let Some(src) = store::source_by_id(&state.db, run.source_id).await? else {
+        job.note("error", "The source was deleted.");
+        return finish(&job, None).await;
+    };
     let ready = sources::ctx(state, &src)
         .and_then(|cx| super::kind(&src.kind).map(|k| (cx, k)).ok_or_else(|| ConnectorError::config("keyhub no longer knows this kind of source.")));
     let (cx, kind) = match ready {
         Ok(pair) => pair,
         Err(e) => {
-            for r in runs.iter_mut() {
-                r.status = "failed".into();
-                r.error = Some(e.clone());
-            }
-            store::update_run(&state.db, run_id, "failed", &save(&runs), Some(e.to_string()), true).await?;
-            return finish_source(state, &src, Some(&e)).await;
+            fail_all(&mut job, &e);
+            finish(&job, Some(&src)).await?;
+            return finish_source(state, &src, run.id, Some((None, &e))).await;
         }
     };
-    let catalog = sources::catalog(&src);
-    let mut config_failure: Option<ConnectorError> = None;
-    for i in 0..runs.len() {
-        runs[i].status = "running".into();
-        store::update_run(&state.db, run_id, "running", &save(&runs), None, false).await?;
-        let Some(stream) = catalog.iter().find(|s| s.name == runs[i].stream) else {
-            runs[i].status = "failed".into();
-            runs[i].error = Some(ConnectorError::config("The stream is no longer offered; test the connection again."));
+    // The stream's columns now, to apply schema changes; the saved catalog
+    // serves when discovery fails for a passing reason.
+    let catalog = match job.call(0, || kind.discover(&cx)).await {
+        Ok(c) => c,
+        Err(Outcome::Failed(e)) if sources::is_config_failure(e.class) => {
+            fail_all(&mut job, &e);
+            finish(&job, Some(&src)).await?;
+            return finish_source(state, &src, run.id, Some((None, &e))).await;
+        }
+        Err(Outcome::Lost) => return Ok(()),
+        Err(_) => {
+            job.note("warning", "Could not list the streams again; using the columns found at the last test.");
+            sources::catalog(&src)
+        }
+    };
+    let modes = sources::stream_modes(&src);
+    let mut config_failure: Option<(String, ConnectorError)> = None;
+    for i in 0..job.streams.len() {
+        if job.streams[i].done() {
             continue;
-        };
-        let outcome = sync_stream(state, kind, &cx, &src, stream, run_id, &mut runs, i).await?;
-        match outcome {
-            Ok(()) => runs[i].status = "succeeded".into(),
-            Err(e) => {
-                if sources::is_config_failure(e.class) {
-                    config_failure = Some(e.clone());
-                }
-                runs[i].status = "failed".into();
-                runs[i].error = Some(e);
-            }
         }
-        store::update_run(&state.db, run_id, "running", &save(&runs), None, false).await?;
+        if control.lost() {
+            return Ok(());
+        }
+        if control.cancelled() {
+            break;
+        }
+        let name = job.streams[i].stream.clone();
+        job.streams[i].status = RUNNING.into();
+        job.streams[i].started_at = job.streams[i].started_at.or(Some(Utc::now()));
+        job.save().await?;
+        let outcome = match catalog.iter().find(|s| s.name == name) {
+            None => Outcome::Failed(ConnectorError::config("The stream is no longer offered by the source; test the connection again and choose streams.")),
+            Some(stream) => sync_stream(&mut job, i, kind, &cx, &src, stream, modes.get(&name)).await?,
+        };
+        let s = &mut job.streams[i];
+        s.finished_at = Some(Utc::now());
+        match outcome {
+            Outcome::Done => {
+                s.status = SUCCEEDED.into();
+                let (read, written, secs) = (s.records_read, s.records_written, s.elapsed().unwrap_or(0.0));
+                job.note("info", format!("{name}: {read} records read, {written} written in {secs:.1} s."));
+            }
+            Outcome::Failed(e) => {
+                s.status = FAILED.into();
+                s.error = Some(e.clone());
+                job.note("error", format!("{name}: {e}"));
+                if let Some(p) = &e.provider_message {
+                    job.note("error", format!("{name}: the source said: {p}"));
+                }
+                if sources::is_config_failure(e.class) {
+                    config_failure = Some((name.clone(), e));
+                }
+            }
+            Outcome::Cancelled => {
+                s.status = CANCELLED.into();
+                job.note("warning", format!("{name}: cancelled; its rows are as before the run."));
+            }
+            Outcome::Lost => return Ok(()),
+        }
+        job.save().await?;
     }
-    let failed = runs.iter().filter(|r| r.status == "failed").count();
-    let status = match failed {
-        0 => "succeeded",
-        n if n == runs.len() => "failed",
-        _ => "partial",
-    };
-    let error = runs.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.stream)));
-    store::update_run(&state.db, run_id, status, &save(&runs), error, true).await?;
-    finish_source(state, &src, config_failure.as_ref()).await
+    for s in job.streams.iter_mut().filter(|s| !s.done()) {
+        s.status = CANCELLED.into();
+    }
+    finish(&job, Some(&src)).await?;
+    let failure = config_failure.as_ref().map(|(stream, e)| (Some(stream.clone()), e));
+    let transient = job.streams.iter().find_map(|s| s.error.as_ref().map(|e| (Some(s.stream.clone()), e)));
+    finish_source(state, &src, run.id, failure.or(transient)).await
 }
 
-/// Last sync time, and *failing* when the source's settings are at fault.
-async fn finish_source(state: &AppState, src: &source_rows::Model, failure: Option<&ConnectorError>) -> Result<(), sea_orm::DbErr> {
+fn fail_all(job: &mut Job<'_>, e: &ConnectorError) {
+    for s in job.streams.iter_mut().filter(|s| !s.done()) {
+        s.status = FAILED.into();
+        s.error = Some(e.clone());
+    }
+    job.note("error", e.to_string());
+}
+
+/// The run's outcome from its streams: all succeeded, all failed, some of
+/// each (`partial`), or cancelled.
+async fn finish(job: &Job<'_>, src: Option<&source_rows::Model>) -> Result<(), DbErr> {
+    let n = job.streams.len();
+    let failed = job.streams.iter().filter(|s| s.status == FAILED).count();
+    let cancelled = job.streams.iter().filter(|s| s.status == CANCELLED).count();
+    let status = if src.is_none() || (n > 0 && failed == n) {
+        FAILED
+    } else if cancelled > 0 && job.control.cancelled() {
+        CANCELLED
+    } else if failed > 0 {
+        PARTIAL
+    } else {
+        SUCCEEDED
+    };
+    let error = match status {
+        CANCELLED => Some("Cancelled.".to_owned()),
+        _ if src.is_none() => Some("The source was deleted.".to_owned()),
+        _ => job.streams.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.stream))),
+    };
+    let mut log = job.log.clone();
+    log.push(jobs::line(if status == SUCCEEDED { "info" } else { "warning" }, format!("Finished: {status}.")));
+    store::finish_run(&job.state.db, job.run_id, status, &serde_json::to_string(&job.streams).unwrap_or_default(), &jobs::log_json(&log), error).await
+}
+
+/// Last sync time; a failure is recorded for Diagnostics, and a configuration
+/// failure marks the source failing (its schedule stops until a test passes).
+async fn finish_source(state: &AppState, src: &source_rows::Model, run_id: i64, failure: Option<(Option<String>, &ConnectorError)>) -> Result<(), DbErr> {
     let Some(fresh) = store::source_by_id(&state.db, src.id).await? else { return Ok(()) };
     let mut m = source_rows::ActiveModel::from(fresh.clone());
-    m.last_sync_at = sea_orm::Set(Some(Utc::now()));
-    if failure.is_some() {
-        m.status = sea_orm::Set(sources::FAILING.into());
-    } else if fresh.status == sources::FAILING {
-        m.status = sea_orm::Set(sources::ACTIVE.into());
+    m.last_sync_at = Set(Some(Utc::now()));
+    match failure {
+        Some((stream, e)) => {
+            sources::note_failure(&mut m, &fresh, &Failure { at: Utc::now(), during: "sync".into(), run_id: Some(run_id), stream, error: e.clone() });
+            if sources::is_config_failure(e.class) {
+                m.status = Set(sources::FAILING.into());
+            }
+        }
+        None => {
+            sources::note_success(&mut m);
+            if fresh.status == sources::FAILING {
+                m.status = Set(sources::ACTIVE.into());
+            }
+        }
     }
     store::save_source(&state.db, m).await?;
     Ok(())
 }
 
 /// The tab (and dataset) a stream fills, made on its first sync.
-async fn tab_for(state: &AppState, src: &source_rows::Model, stream: &StreamInfo) -> Result<(i64, datasets::Model), sea_orm::DbErr> {
-    for tab in store::tabs_of_source(&state.db, src.id).await? {
-        if tab.stream == stream.name
-            && let Some(ds) = <datasets::Entity as sea_orm::EntityTrait>::find_by_id(tab.dataset_id).one(&state.db).await?
-        {
-            return Ok((tab.id, ds));
-        }
+async fn tab_for(state: &AppState, src: &source_rows::Model, stream: &StreamInfo) -> Result<(stream_tabs::Model, datasets::Model), DbErr> {
+    let existing = store::tabs_of_source(&state.db, src.id).await?.into_iter().find(|t| t.stream == stream.name);
+    if let Some(tab) = &existing
+        && let Some(ds) = <datasets::Entity as sea_orm::EntityTrait>::find_by_id(tab.dataset_id).one(&state.db).await?
+    {
+        return Ok((tab.clone(), ds));
     }
     // Dataset names are unique per workspace: "source · stream", numbered if taken.
     let base: String = format!("{} · {}", src.name, stream.name).chars().take(150).collect();
@@ -151,8 +370,34 @@ async fn tab_for(state: &AppState, src: &source_rows::Model, stream: &StreamInfo
         }
         n += 1;
     };
-    let tab = store::add_tab(&state.db, src, &stream.name, ds.id).await?;
-    Ok((tab.id, ds))
+    let tab = match existing {
+        // Its dataset was deleted in Data Hub: the tab gets a fresh one.
+        Some(tab) => {
+            let mut m = stream_tabs::ActiveModel::from(tab);
+            m.dataset_id = Set(ds.id);
+            m.pending_generation = Set(None);
+            m.cursor = Set(None);
+            sea_orm::ActiveModelTrait::update(m, &state.db).await?
+        }
+        None => store::add_tab(&state.db, src, &stream.name, ds.id).await?,
+    };
+    Ok((tab, ds))
+}
+
+/// Columns added, removed or retyped between the stored and the found ones.
+fn schema_changes(old: &[Column], new: &[Column]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in new {
+        match old.iter().find(|o| o.name == c.name) {
+            None => out.push(format!("new column “{}” ({})", c.name, c.kind.as_str())),
+            Some(o) if o.kind != c.kind => out.push(format!("column “{}” changed from {} to {}", c.name, o.kind.as_str(), c.kind.as_str())),
+            Some(_) => {}
+        }
+    }
+    for o in old.iter().filter(|o| !new.iter().any(|c| c.name == o.name)) {
+        out.push(format!("column “{}” removed", o.name));
+    }
+    out
 }
 
 /// One record as a stored row: values in column order, typed; a value that
@@ -177,31 +422,103 @@ fn row_of(stream: &StreamInfo, pk: Option<usize>, n: u64, record: &serde_json::M
     RowIn { row: n, pk, data: serde_json::to_string(&values).unwrap_or_else(|_| "[]".into()) }
 }
 
-/// Reads one stream into a fresh version of its dataset. The outer error is
-/// the database's; the inner one the stream's own failure (old rows kept).
+/// Whether cursor value `a` comes after `b` (numbers as numbers, the rest as text).
+fn after(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x > y,
+        _ => a.as_str().map(str::to_owned).unwrap_or_else(|| a.to_string()) > b.as_str().map(str::to_owned).unwrap_or_else(|| b.to_string()),
+    }
+}
+
+/// Where a full refresh stands, saved on the tab after every batch.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Pending {
+    /// The source's position for the next batch.
+    position: Option<Value>,
+    /// Every batch is written; only the commit is left.
+    done: bool,
+    /// The largest cursor value seen (incremental streams' first sync).
+    max_cursor: Option<Value>,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn sync_stream(
-    state: &AppState,
-    kind: &dyn super::Connector,
-    cx: &super::Ctx,
+    job: &mut Job<'_>,
+    i: usize,
+    kind: &dyn Connector,
+    cx: &Ctx,
     src: &source_rows::Model,
     stream: &StreamInfo,
-    run_id: i64,
-    runs: &mut [StreamRun],
-    i: usize,
-) -> Result<Result<(), ConnectorError>, sea_orm::DbErr> {
-    let (tab_id, ds) = tab_for(state, src, stream).await?;
-    let pk = stream.primary_key.as_ref().and_then(|p| stream.columns.iter().position(|c| c.name == *p));
-    let mut writer = dstore::open_replace(&state.db, &ds).await?;
-    let mut position: Option<Value> = None;
-    let mut n: u64 = 0;
-    loop {
-        let batch = match kind.read(cx, stream, position.clone(), BATCH).await {
-            Ok(b) => b,
-            Err(e) => {
-                writer.abort(&state.db).await;
-                return Ok(Err(e));
+    mode: Option<&sources::StreamMode>,
+) -> Result<Outcome, DbErr> {
+    let state = job.state;
+    let (tab, ds) = tab_for(state, src, stream).await?;
+    let changes = if ds.state == "ready" { schema_changes(&dstore::columns(&ds), &stream.columns) } else { Vec::new() };
+    if !changes.is_empty() {
+        job.note("warning", format!("{}: schema changed: {}.", stream.name, changes.join("; ")));
+        job.streams[i].schema_changes = changes.clone();
+    }
+    let cursor_column = mode.filter(|m| m.mode == sources::INCREMENTAL).and_then(|m| m.cursor.clone());
+    let Some(column) = cursor_column else { return full_refresh(job, i, kind, cx, stream, &tab, &ds, None).await };
+    let cursor: Option<Value> = tab.cursor.as_deref().and_then(|c| serde_json::from_str(c).ok());
+    match cursor {
+        Some(c) if ds.state == "ready" && changes.is_empty() && tab.pending_generation.is_none() => incremental(job, i, kind, cx, stream, &tab, &ds, &column, c).await,
+        _ => {
+            if !changes.is_empty() {
+                job.note("info", format!("{}: a full refresh applies the new columns; later syncs are incremental again.", stream.name));
             }
+            full_refresh(job, i, kind, cx, stream, &tab, &ds, Some(&column)).await
+        }
+    }
+}
+
+/// Reads the whole stream into a new generation (resuming one a stopped
+/// process began), then commits it with the stream's columns.
+#[allow(clippy::too_many_arguments)]
+async fn full_refresh(
+    job: &mut Job<'_>,
+    i: usize,
+    kind: &dyn Connector,
+    cx: &Ctx,
+    stream: &StreamInfo,
+    tab: &stream_tabs::Model,
+    ds: &datasets::Model,
+    cursor_column: Option<&str>,
+) -> Result<Outcome, DbErr> {
+    let db = &job.state.db;
+    let pk = stream.primary_key.as_ref().and_then(|p| stream.columns.iter().position(|c| c.name == *p));
+    let mut pending: Pending = tab.pending_state.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let mut writer: Writer = match tab.pending_generation {
+        // Committed just before a stop: only the bookkeeping was left.
+        Some(g) if g == ds.generation && ds.state == "ready" => {
+            store::clear_pending(db, tab.id).await?;
+            job.streams[i].records_read = tab.pending_rows as u64;
+            job.streams[i].records_written = tab.pending_rows as u64;
+            return Ok(Outcome::Done);
+        }
+        Some(g) => {
+            job.note("info", format!("{}: resuming the full refresh after record {}.", stream.name, tab.pending_rows));
+            job.streams[i].records_read = tab.pending_rows as u64;
+            dstore::resume_replace(db, ds, g, tab.pending_rows, tab.pending_size).await?
+        }
+        None => {
+            pending = Pending::default();
+            let w = dstore::open_replace(db, ds).await?;
+            let (g, _, _) = w.progress();
+            store::set_pending(db, tab.id, g, &serde_json::to_string(&pending).unwrap_or_default(), 0, 0).await?;
+            w
+        }
+    };
+    job.streams[i].records_written = writer.written();
+    let mut n = writer.written();
+    while !pending.done {
+        if let Some(o) = job.interrupted() {
+            return Ok(give_up(job, tab, writer, o).await);
+        }
+        let position = pending.position.clone();
+        let batch: Batch = match job.call(i, || kind.read(cx, stream, position.clone(), BATCH)).await {
+            Ok(b) => b,
+            Err(o) => return Ok(give_up(job, tab, writer, o).await),
         };
         let rows: Vec<RowIn> = batch
             .records
@@ -211,38 +528,116 @@ async fn sync_stream(
                 row_of(stream, pk, n, r)
             })
             .collect();
-        runs[i].records_read += rows.len() as u64;
-        if !rows.is_empty()
-            && let Err(e) = writer.write(&state.db, rows).await
-        {
-            writer.abort(&state.db).await;
-            return Ok(Err(ConnectorError::shape(format!("A record could not be stored: {e}"))));
+        if let Some(c) = cursor_column {
+            for r in &batch.records {
+                if let Some(v) = r.get(c).filter(|v| !v.is_null())
+                    && pending.max_cursor.as_ref().is_none_or(|m| after(v, m))
+                {
+                    pending.max_cursor = Some(v.clone());
+                }
+            }
         }
-        runs[i].records_written = writer.written();
-        store::update_run(&state.db, run_id, "running", &serde_json::to_string(&*runs).unwrap_or_default(), None, false).await?;
+        job.streams[i].records_read += rows.len() as u64;
+        if !rows.is_empty()
+            && let Err(e) = writer.write(db, rows).await
+        {
+            let e = ConnectorError::shape(format!("A record could not be stored: {e}"));
+            return Ok(give_up(job, tab, writer, Outcome::Failed(e)).await);
+        }
         match batch.next {
             // A source that hands back the same position would loop forever.
-            Some(next) if Some(&next) != position.as_ref() && !batch.records.is_empty() => position = Some(next),
-            _ => break,
+            Some(next) if Some(&next) != pending.position.as_ref() && !batch.records.is_empty() => pending.position = Some(next),
+            _ => pending.done = true,
         }
+        let (g, rows_so_far, size) = writer.progress();
+        store::set_pending(db, tab.id, g, &serde_json::to_string(&pending).unwrap_or_default(), rows_so_far, size).await?;
+        job.streams[i].records_written = writer.written();
+        job.save().await?;
     }
-    writer.commit(&state.db, Some(&stream.columns)).await?;
-    store::tab_synced(&state.db, tab_id).await?;
-    state.hub.changed().await;
-    Ok(Ok(()))
+    if job.control.lost() {
+        return Ok(Outcome::Lost);
+    }
+    writer.commit(db, Some(&stream.columns)).await?;
+    // A stop between these two statements is caught by the generation check above.
+    store::clear_pending(db, tab.id).await?;
+    if cursor_column.is_some() {
+        store::set_cursor(db, tab.id, pending.max_cursor.as_ref()).await?;
+    }
+    store::tab_synced(db, tab.id).await?;
+    job.state.hub.changed().await;
+    Ok(Outcome::Done)
 }
 
-/// Runs left `running` by a stopped process are marked failed at start
-/// (the next issue resumes them instead).
-pub async fn fail_interrupted(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use crate::entities::sync_runs;
-    sync_runs::Entity::update_many()
-        .col_expr(sync_runs::Column::Status, sea_orm::sea_query::Expr::value("failed"))
-        .col_expr(sync_runs::Column::Error, sea_orm::sea_query::Expr::value(Some("Interrupted: keyhub stopped during the run.".to_owned())))
-        .col_expr(sync_runs::Column::FinishedAt, sea_orm::sea_query::Expr::value(Some(Utc::now())))
-        .filter(sync_runs::Column::Status.eq("running"))
-        .exec(db)
-        .await?;
-    Ok(())
+/// Ends a full refresh that will not commit. Cancelled or failed: its rows go,
+/// the old ones stay. Lost: the node that holds the run now carries on.
+async fn give_up(job: &Job<'_>, tab: &stream_tabs::Model, writer: Writer, outcome: Outcome) -> Outcome {
+    if matches!(outcome, Outcome::Lost) {
+        return outcome;
+    }
+    writer.abort(&job.state.db).await;
+    if let Err(e) = store::clear_pending(&job.state.db, tab.id).await {
+        tracing::warn!(error = %e, tab = tab.id, "clearing a stopped refresh failed");
+    }
+    outcome
+}
+
+/// Reads records after the saved cursor; each batch commits with its cursor.
+#[allow(clippy::too_many_arguments)]
+async fn incremental(
+    job: &mut Job<'_>,
+    i: usize,
+    kind: &dyn Connector,
+    cx: &Ctx,
+    stream: &StreamInfo,
+    tab: &stream_tabs::Model,
+    ds: &datasets::Model,
+    column: &str,
+    mut cursor: Value,
+) -> Result<Outcome, DbErr> {
+    let db = &job.state.db;
+    let pk = stream.primary_key.as_ref().and_then(|p| stream.columns.iter().position(|c| c.name == *p));
+    job.note("info", format!("{}: reading records after {column} = {cursor}.", stream.name));
+    let mut n = 0u64;
+    loop {
+        if let Some(o) = job.interrupted() {
+            return Ok(o);
+        }
+        let after_value = cursor.clone();
+        let batch: Batch = match job.call(i, || kind.read_after(cx, stream, column, Some(after_value.clone()), BATCH)).await {
+            Ok(b) => b,
+            Err(o) => return Ok(o),
+        };
+        if batch.records.is_empty() {
+            break;
+        }
+        let rows: Vec<RowIn> = batch
+            .records
+            .iter()
+            .map(|r| {
+                n += 1;
+                row_of(stream, pk, n, r)
+            })
+            .collect();
+        let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after(v, &m) { v.clone() } else { m });
+        job.streams[i].records_read += rows.len() as u64;
+        let count = rows.len() as u64;
+        let mut writer = dstore::open_incremental(db, ds).await?;
+        if let Err(e) = writer.write(db, rows).await {
+            writer.abort(db).await;
+            return Ok(Outcome::Failed(ConnectorError::shape(format!("A record could not be stored: {e}"))));
+        }
+        if let Some(txn) = writer.transaction() {
+            store::set_cursor(txn, tab.id, Some(&last)).await?;
+        }
+        writer.commit(db, None).await?;
+        job.streams[i].records_written += count;
+        job.save().await?;
+        if last == cursor || batch.next.is_none() {
+            break;
+        }
+        cursor = last;
+    }
+    store::tab_synced(db, tab.id).await?;
+    job.state.hub.changed().await;
+    Ok(Outcome::Done)
 }

@@ -18,11 +18,12 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Set,
-    Statement, TransactionTrait, Value as SqlValue,
+    TransactionTrait,
 };
 use serde_json::Value;
 
 use super::schema::Column;
+use crate::store::Sql;
 use super::ImportError;
 use crate::entities::datasets;
 
@@ -39,39 +40,6 @@ pub struct RowIn {
 const ROWS_PER_STATEMENT: usize = 1_000;
 /// Rows deleted per statement when a generation is dropped.
 const DELETE_CHUNK: i64 = 20_000;
-
-/// SQL with placeholders in the backend's style, values bound in order.
-struct Sql {
-    backend: DatabaseBackend,
-    text: String,
-    values: Vec<SqlValue>,
-}
-
-impl Sql {
-    fn new(backend: DatabaseBackend, text: &str) -> Sql {
-        Sql { backend, text: text.to_owned(), values: Vec::new() }
-    }
-
-    /// Appends a placeholder for `v`.
-    fn bind(&mut self, v: impl Into<SqlValue>) -> &mut Sql {
-        self.values.push(v.into());
-        if self.backend == DatabaseBackend::Postgres {
-            self.text.push_str(&format!("${}", self.values.len()));
-        } else {
-            self.text.push('?');
-        }
-        self
-    }
-
-    fn push(&mut self, s: &str) -> &mut Sql {
-        self.text.push_str(s);
-        self
-    }
-
-    fn build(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
-    }
-}
 
 /// The stored columns of a dataset.
 pub fn columns(ds: &datasets::Model) -> Vec<Column> {
@@ -158,6 +126,17 @@ pub async fn open_replace(db: &DatabaseConnection, ds: &datasets::Model) -> Resu
     })
 }
 
+/// Continues a replacement a stopped process began in `generation`, after
+/// `rows` rows and `size` bytes were recorded. Rows at or past `rows` (a batch
+/// written but not recorded before the stop) are removed first, so nothing is
+/// written twice.
+pub async fn resume_replace(db: &DatabaseConnection, ds: &datasets::Model, generation: i64, rows: i64, size: i64) -> Result<Writer, DbErr> {
+    let mut sql = Sql::new(db.get_database_backend(), "DELETE FROM dataset_rows WHERE dataset_id = ");
+    sql.bind(ds.id).push(" AND generation = ").bind(generation).push(" AND pos >= ").bind(rows);
+    db.execute_raw(sql.build()).await?;
+    Ok(Writer { dataset_id: ds.id, generation, mode: Mode::Replace, upsert: false, next_pos: rows, size, written: rows as u64 })
+}
+
 /// Starts an append (or, with a primary key, an upsert) into the current rows.
 pub async fn open_incremental(db: &DatabaseConnection, ds: &datasets::Model) -> Result<Writer, DbErr> {
     let txn = db.begin().await?;
@@ -184,6 +163,21 @@ pub async fn open_incremental(db: &DatabaseConnection, ds: &datasets::Model) -> 
 impl Writer {
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// The generation being written, rows and bytes so far (what a resumed
+    /// replacement starts from).
+    pub fn progress(&self) -> (i64, i64, i64) {
+        (self.generation, self.next_pos, self.size)
+    }
+
+    /// An incremental write's transaction, for statements that must commit
+    /// with its rows (a sync cursor).
+    pub fn transaction(&self) -> Option<&DatabaseTransaction> {
+        match &self.mode {
+            Mode::Incremental(txn) => Some(txn),
+            Mode::Replace => None,
+        }
     }
 
     /// Writes one batch. A duplicate primary key in a replacement is an
@@ -468,17 +462,23 @@ pub async fn delete(db: &DatabaseConnection, ds: &datasets::Model) -> Result<(),
 /// Rows left behind by a crash: generations that are not current (or whose
 /// dataset is gone), and datasets whose first import never committed.
 /// Run at start, before any writer exists (one node; see the note in README).
+/// A sync's full refresh in progress (`stream_tabs.pending_generation`) is
+/// kept: its run resumes it.
 pub async fn sweep(db: &DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::{ColumnTrait, QueryFilter};
+    use crate::entities::stream_tabs;
+    let resumable: Vec<i64> =
+        stream_tabs::Entity::find().filter(stream_tabs::Column::PendingGeneration.is_not_null()).all(db).await?.into_iter().map(|t| t.dataset_id).collect();
     let stale = datasets::Entity::find().filter(datasets::Column::State.eq("importing")).all(db).await?;
-    for ds in stale {
+    for ds in stale.into_iter().filter(|d| !resumable.contains(&d.id)) {
         delete(db, &ds).await?;
     }
     let backend = db.get_database_backend();
     let sql = Sql::new(
         backend,
         "SELECT DISTINCT r.dataset_id AS dataset_id, r.generation AS generation FROM dataset_rows r \
-         LEFT JOIN datasets d ON d.id = r.dataset_id WHERE d.id IS NULL OR d.generation <> r.generation",
+         LEFT JOIN datasets d ON d.id = r.dataset_id WHERE (d.id IS NULL OR d.generation <> r.generation) \
+         AND NOT EXISTS (SELECT 1 FROM stream_tabs t WHERE t.dataset_id = r.dataset_id AND t.pending_generation = r.generation)",
     );
     for row in db.query_all_raw(sql.build()).await? {
         let id: i64 = row.try_get("", "dataset_id")?;

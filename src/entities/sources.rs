@@ -31,6 +31,16 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub created_by: Option<i64>,
     pub updated_at: DateTimeUtc,
+    /// Minutes between scheduled syncs; none = manual.
+    pub schedule_minutes: Option<i32>,
+    pub schedule_paused: bool,
+    pub next_sync_at: Option<DateTimeUtc>,
+    /// JSON object: stream → `{"mode": "full"|"incremental", "cursor": column}`.
+    pub stream_modes: String,
+    pub failing_since: Option<DateTimeUtc>,
+    pub failure_count: i32,
+    /// JSON `connectors::sources::Failure`: the last test or sync failure.
+    pub last_failure: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,14 @@ pub struct Model {
     pub dataset_id: i64,
     pub last_sync_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// A full refresh in progress (resumable after a stop): its generation, the
+    /// source's position after the last written batch, rows and bytes so far.
+    pub pending_generation: Option<i64>,
+    pub pending_state: Option<String>,
+    pub pending_rows: i64,
+    pub pending_size: i64,
+    /// JSON incremental cursor, saved with the rows it covers.
+    pub cursor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,15 +8,24 @@ pub struct Model {
     pub id: i64,
     pub workspace_id: i64,
     pub source_id: i64,
-    /// `running`, `succeeded`, `partial` or `failed`.
+    /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
     pub status: String,
     /// JSON array of `connectors::sync::StreamRun`.
     pub streams: String,
     pub error: Option<String>,
-    /// `activate`, `manual`, `api`.
+    /// `activate`, `manual`, `api`, `schedule`.
     pub trigger: String,
+    /// When the run was asked for (queued).
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// The node working on the run and until when (its lease).
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTimeUtc>,
+    /// Claims so far; more than one means it was resumed after a stop.
+    pub attempts: i32,
+    pub cancel_requested: bool,
+    /// JSON array of `connectors::jobs::LogLine`.
+    pub log: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

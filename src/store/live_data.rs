@@ -1,6 +1,6 @@
 //! Sources, ontology entities, their spreadsheet tabs and sync runs.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::entities::{ontology_entities as entities, sources, stream_tabs, sync_runs};
 
@@ -147,12 +147,16 @@ pub async fn delete_tab(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr>
     Ok(())
 }
 
-// --- sync runs ------------------------------------------------------------
+// --- sync runs (jobs) -----------------------------------------------------
 
-pub async fn running_run(db: &impl ConnectionTrait, source_id: i64) -> Result<Option<sync_runs::Model>, DbErr> {
+/// Statuses of a run that has not ended.
+pub const LIVE: [&str; 2] = ["queued", "running"];
+
+/// The source's queued or running run, if any.
+pub async fn live_run(db: &impl ConnectionTrait, source_id: i64) -> Result<Option<sync_runs::Model>, DbErr> {
     sync_runs::Entity::find()
         .filter(sync_runs::Column::SourceId.eq(source_id))
-        .filter(sync_runs::Column::Status.eq("running"))
+        .filter(sync_runs::Column::Status.is_in(LIVE))
         .one(db)
         .await
 }
@@ -166,33 +170,206 @@ pub async fn runs_of_source(db: &impl ConnectionTrait, source_id: i64, limit: u6
         .await
 }
 
+/// Live runs of a workspace (the Data Sources page shows their progress).
+pub async fn live_runs(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<sync_runs::Model>, DbErr> {
+    sync_runs::Entity::find()
+        .filter(sync_runs::Column::WorkspaceId.eq(workspace_id))
+        .filter(sync_runs::Column::Status.is_in(LIVE))
+        .all(db)
+        .await
+}
+
 pub async fn run(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<sync_runs::Model>, DbErr> {
     sync_runs::Entity::find_by_id(id).filter(sync_runs::Column::WorkspaceId.eq(workspace_id)).one(db).await
 }
 
-pub async fn start_run(db: &impl ConnectionTrait, src: &sources::Model, streams: &str, trigger: &str) -> Result<sync_runs::Model, DbErr> {
+pub async fn run_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<sync_runs::Model>, DbErr> {
+    sync_runs::Entity::find_by_id(id).one(db).await
+}
+
+/// Queues a run. The partial unique index refuses a second live run of the
+/// same source (a unique violation), whichever request or node asks.
+pub async fn queue_run(db: &impl ConnectionTrait, src: &sources::Model, streams: &str, trigger: &str, log: &str) -> Result<sync_runs::Model, DbErr> {
     sync_runs::ActiveModel {
         workspace_id: Set(src.workspace_id),
         source_id: Set(src.id),
-        status: Set("running".into()),
+        status: Set("queued".into()),
         streams: Set(streams.to_owned()),
         trigger: Set(trigger.to_owned()),
         started_at: Set(Utc::now()),
+        attempts: Set(0),
+        cancel_requested: Set(false),
+        log: Set(log.to_owned()),
         ..Default::default()
     }
     .insert(db)
     .await
 }
 
-pub async fn update_run(db: &impl ConnectionTrait, id: i64, status: &str, streams: &str, error: Option<String>, finished: bool) -> Result<(), DbErr> {
-    let m = sync_runs::ActiveModel {
+/// Claims the oldest run that is queued or whose lease has passed, for
+/// `node` until `until`. One statement: on PostgreSQL `FOR UPDATE SKIP LOCKED`
+/// lets nodes claim different runs at once; SQLite's single writer makes it
+/// atomic there.
+pub async fn claim_run(db: &DatabaseConnection, node: &str, until: chrono::DateTime<Utc>) -> Result<Option<sync_runs::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut sql = crate::store::Sql::new(backend, "UPDATE sync_runs SET status = 'running', lease_owner = ");
+    sql.bind(node).push(", lease_until = ").bind(until).push(", attempts = attempts + 1 WHERE id = (SELECT id FROM sync_runs WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ");
+    sql.bind(Utc::now()).push(")) ORDER BY id LIMIT 1");
+    if backend == sea_orm::DatabaseBackend::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push(") RETURNING id");
+    let Some(row) = db.query_one_raw(sql.build()).await? else { return Ok(None) };
+    let id: i64 = row.try_get("", "id")?;
+    run_by_id(db, id).await
+}
+
+/// Extends `node`'s lease; false when the run is no longer this node's (or ended).
+pub async fn renew_lease(db: &impl ConnectionTrait, id: i64, node: &str, until: chrono::DateTime<Utc>) -> Result<bool, DbErr> {
+    let res = sync_runs::Entity::update_many()
+        .col_expr(sync_runs::Column::LeaseUntil, sea_orm::sea_query::Expr::value(Some(until)))
+        .filter(sync_runs::Column::Id.eq(id))
+        .filter(sync_runs::Column::LeaseOwner.eq(node))
+        .filter(sync_runs::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Saves a run's per-stream progress and log (only while `node` holds it).
+pub async fn save_progress(db: &impl ConnectionTrait, id: i64, node: &str, streams: &str, log: &str) -> Result<bool, DbErr> {
+    let res = sync_runs::Entity::update_many()
+        .col_expr(sync_runs::Column::Streams, sea_orm::sea_query::Expr::value(streams.to_owned()))
+        .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(log.to_owned()))
+        .filter(sync_runs::Column::Id.eq(id))
+        .filter(sync_runs::Column::LeaseOwner.eq(node))
+        .filter(sync_runs::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Ends a run with its outcome.
+pub async fn finish_run(db: &impl ConnectionTrait, id: i64, status: &str, streams: &str, log: &str, error: Option<String>) -> Result<(), DbErr> {
+    sync_runs::ActiveModel {
         id: Set(id),
         status: Set(status.to_owned()),
         streams: Set(streams.to_owned()),
+        log: Set(log.to_owned()),
         error: Set(error),
-        finished_at: Set(finished.then(Utc::now)),
+        finished_at: Set(Some(Utc::now())),
+        lease_until: Set(None),
         ..Default::default()
-    };
-    m.update(db).await?;
+    }
+    .update(db)
+    .await?;
     Ok(())
+}
+
+/// Asks a running run to stop (its node sees the flag within a second or
+/// two); a queued run is cancelled at once. True when something changed.
+pub async fn request_cancel(db: &impl ConnectionTrait, run: &sync_runs::Model, log: &str) -> Result<bool, DbErr> {
+    let res = if run.status == "queued" {
+        sync_runs::Entity::update_many()
+            .col_expr(sync_runs::Column::Status, sea_orm::sea_query::Expr::value("cancelled"))
+            .col_expr(sync_runs::Column::FinishedAt, sea_orm::sea_query::Expr::value(Some(Utc::now())))
+            .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(log.to_owned()))
+            .col_expr(sync_runs::Column::CancelRequested, sea_orm::sea_query::Expr::value(true))
+            .filter(sync_runs::Column::Id.eq(run.id))
+            .filter(sync_runs::Column::Status.eq("queued"))
+            .exec(db)
+            .await?
+    } else {
+        sync_runs::Entity::update_many()
+            .col_expr(sync_runs::Column::CancelRequested, sea_orm::sea_query::Expr::value(true))
+            .filter(sync_runs::Column::Id.eq(run.id))
+            .filter(sync_runs::Column::Status.eq("running"))
+            .exec(db)
+            .await?
+    };
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn cancel_requested(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    Ok(run_by_id(db, id).await?.is_some_and(|r| r.cancel_requested))
+}
+
+// --- sync state on tabs -----------------------------------------------------
+
+/// Records a full refresh's progress: generation, where to read next, rows and bytes.
+pub async fn set_pending(db: &impl ConnectionTrait, tab_id: i64, generation: i64, state: &str, rows: i64, size: i64) -> Result<(), DbErr> {
+    stream_tabs::ActiveModel {
+        id: Set(tab_id),
+        pending_generation: Set(Some(generation)),
+        pending_state: Set(Some(state.to_owned())),
+        pending_rows: Set(rows),
+        pending_size: Set(size),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_pending(db: &impl ConnectionTrait, tab_id: i64) -> Result<(), DbErr> {
+    stream_tabs::ActiveModel {
+        id: Set(tab_id),
+        pending_generation: Set(None),
+        pending_state: Set(None),
+        pending_rows: Set(0),
+        pending_size: Set(0),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Saves the incremental cursor; called inside the rows' own transaction.
+pub async fn set_cursor(db: &impl ConnectionTrait, tab_id: i64, cursor: Option<&serde_json::Value>) -> Result<(), DbErr> {
+    stream_tabs::ActiveModel { id: Set(tab_id), cursor: Set(cursor.map(|c| c.to_string())), ..Default::default() }.update(db).await?;
+    Ok(())
+}
+
+// --- schedules and failures -------------------------------------------------
+
+/// Active, scheduled, unpaused sources whose next run time has come.
+pub async fn due_sources(db: &impl ConnectionTrait) -> Result<Vec<sources::Model>, DbErr> {
+    sources::Entity::find()
+        .filter(sources::Column::Status.eq("active"))
+        .filter(sources::Column::ScheduleMinutes.is_not_null())
+        .filter(sources::Column::SchedulePaused.eq(false))
+        .filter(sources::Column::NextSyncAt.lte(Utc::now()))
+        .all(db)
+        .await
+}
+
+pub async fn set_next_sync(db: &impl ConnectionTrait, source_id: i64, at: Option<chrono::DateTime<Utc>>) -> Result<(), DbErr> {
+    sources::Entity::update_many()
+        .col_expr(sources::Column::NextSyncAt, sea_orm::sea_query::Expr::value(at))
+        .filter(sources::Column::Id.eq(source_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sources failing in a workspace (the navigation's badge).
+pub async fn failing_count(db: &impl ConnectionTrait, workspace_id: i64) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    sources::Entity::find()
+        .filter(sources::Column::WorkspaceId.eq(workspace_id))
+        .filter(sources::Column::Status.eq("failing"))
+        .count(db)
+        .await
+}
+
+/// Sources with a recorded failure, failing ones first, then the latest.
+pub async fn failed_sources(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<sources::Model>, DbErr> {
+    sources::Entity::find()
+        .filter(sources::Column::WorkspaceId.eq(workspace_id))
+        .filter(sources::Column::LastFailure.is_not_null())
+        .order_by_desc(sources::Column::FailingSince)
+        .order_by_asc(sources::Column::NameKey)
+        .all(db)
+        .await
 }

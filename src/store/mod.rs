@@ -84,3 +84,37 @@ pub fn is_busy(err: &DbErr) -> bool {
         .iter()
         .any(|needle| text.contains(needle))
 }
+
+/// SQL with placeholders in the backend's style, values bound in order.
+pub struct Sql {
+    backend: sea_orm::DatabaseBackend,
+    text: String,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Sql {
+    pub fn new(backend: sea_orm::DatabaseBackend, text: &str) -> Sql {
+        Sql { backend, text: text.to_owned(), values: Vec::new() }
+    }
+
+    /// Appends a placeholder for `v`.
+    pub fn bind(&mut self, v: impl Into<sea_orm::Value>) -> &mut Sql {
+        self.values.push(v.into());
+        if self.backend == sea_orm::DatabaseBackend::Postgres {
+            self.text.push_str(&format!("${}", self.values.len()));
+        } else {
+            self.text.push('?');
+        }
+        self
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Sql {
+        self.text.push_str(s);
+        self
+    }
+
+    pub fn build(self) -> sea_orm::Statement {
+        sea_orm::Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+

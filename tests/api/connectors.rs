@@ -141,7 +141,7 @@ pub async fn wait_for_run(app: &TestApp, key: &str, run: i64) -> Value {
     loop {
         let r = app.api(&format!("/api/v1/sync-runs/{run}"), key).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        if r.body["status"] != "running" {
+        if r.body["status"] != "running" && r.body["status"] != "queued" {
             return r.body;
         }
         assert!(Instant::now() < deadline, "the run did not finish: {}", r.body);

@@ -162,7 +162,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
             entity: s.entity_id.and_then(|id| entities.iter().find(|e| e.id == id)).map(|e| (e.id, e.name.clone())),
             last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
             records,
-            running: store::running_run(&state.db, s.id).await?.is_some(),
+            running: store::live_run(&state.db, s.id).await?.is_some(),
             next_step: next_step(&s),
         });
     }
@@ -526,7 +526,7 @@ async fn start_sync(state: &Arc<AppState>, user: &CurrentUser, actor: &crate::da
     let started = if activate {
         manage::activate(state, actor, s).await.map(|(_, run)| run)
     } else {
-        crate::connectors::sync::start(state, s, "manual").await
+        crate::connectors::jobs::enqueue(state, s, "manual").await
     };
     match started {
         Ok(_) => {

@@ -152,7 +152,7 @@ struct SpreadsheetPage {
 async fn progress(state: &AppState, entity_id: i64) -> Result<Vec<Progress>, AppError> {
     let mut out = Vec::new();
     for s in store::sources_of_entity(&state.db, entity_id).await? {
-        if let Some(run) = store::running_run(&state.db, s.id).await? {
+        if let Some(run) = store::live_run(&state.db, s.id).await? {
             let streams = crate::connectors::sync::stream_runs(&run);
             let secs = (chrono::Utc::now() - run.started_at).num_seconds().max(0);
             out.push(Progress {
