@@ -59,6 +59,9 @@ pub enum ApiError {
     /// A step that needs an earlier one (a passed connection test, chosen streams).
     #[error("not ready")]
     NotReady(String),
+    /// A sync run that has already ended cannot be cancelled.
+    #[error("run finished")]
+    RunFinished,
     #[error("rate limited")]
     RateLimited(std::time::Duration),
     #[error("busy")]
@@ -153,7 +156,8 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("key_inactive", 403, "The Data Hub key is inactive. An admin can reactivate it in Data Hub → API Keys."),
     ("ip_not_allowed", 403, "The key's IP filter does not include the address this request came from."),
     ("edit_conflict", 409, "The resource was changed since you read it; read it again and reapply your change."),
-    ("sync_running", 409, "A sync of this source is running; `run_id` names it. Wait for it to finish."),
+    ("sync_running", 409, "A sync of this source is queued or running; `run_id` names it. Wait for it to finish, or cancel it."),
+    ("run_finished", 409, "The sync run has already ended; there is nothing to cancel."),
     ("not_ready", 409, "An earlier step is missing: test the connection (and have it pass) and choose streams first."),
     ("invalid_query", 400, "A query parameter is not valid; `parameter` names it."),
     ("invalid_field", 422, "A field of the request body is missing or not valid; `field` names it."),
@@ -194,6 +198,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::SyncRunning(_) => "sync_running",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::RunFinished => "run_finished",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
@@ -224,7 +229,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::EndpointNotAllowed | ApiError::KeyInactive | ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
             ApiError::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::EditConflict(_) | ApiError::SyncRunning(_) | ApiError::NotReady(_) => StatusCode::CONFLICT,
+            ApiError::EditConflict(_) | ApiError::SyncRunning(_) | ApiError::NotReady(_) | ApiError::RunFinished => StatusCode::CONFLICT,
             ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -48,7 +48,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/sources/{id}/test").post(sources::test))
             .service(web::resource("/sources/{id}/discover").post(sources::discover))
             .service(web::resource("/sources/{id}/activate").post(sources::activate))
+            .service(web::resource("/sources/{id}/syncs").get(sources::syncs).post(sources::start_sync))
             .service(web::resource("/sync-runs/{id}").get(sources::run))
+            .service(web::resource("/sync-runs/{id}/cancel").post(sources::cancel))
             .service(web::resource("/entities").get(sources::entities).post(sources::create_entity))
             .service(web::resource("/entities/{id}").get(sources::entity))
             .default_service(web::to(errors::not_found)),

@@ -46,6 +46,8 @@ impl From<EntityError> for ApiError {
 fn api_field(f: &str) -> String {
     match f {
         "kind" | "name" | "streams" | "entity_id" => f.to_owned(),
+        "schedule" => "schedule_minutes".to_owned(),
+        other if other.starts_with("modes[") => format!("stream_modes{}", &other["modes".len()..]),
         other => format!("config.{other}"),
     }
 }
@@ -167,8 +169,34 @@ pub struct SourceOut {
     pub entity_id: Option<i64>,
     pub last_test: Option<TestOut>,
     pub last_sync_at: Option<DateTime<Utc>>,
+    pub schedule: ScheduleOut,
+    /// Stream → sync mode (`full` unless set to `incremental` with a cursor column).
+    pub stream_modes: BTreeMap<String, manage::StreamMode>,
+    /// Since when the source fails (tests or syncs), and how many failures since.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub failure_count: i32,
+    pub last_failure: Option<FailureOut>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleOut {
+    /// Minutes between syncs; null = manual.
+    pub every_minutes: Option<i32>,
+    pub paused: bool,
+    /// When the next scheduled sync starts (null: manual, or stopped while the source is failing).
+    pub next_sync_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FailureOut {
+    pub at: DateTime<Utc>,
+    /// `test` or `sync`.
+    pub during: String,
+    pub run_id: Option<i64>,
+    pub stream: Option<String>,
+    pub error: Report,
 }
 
 fn test_out(s: &sources::Model) -> Option<TestOut> {
@@ -190,6 +218,15 @@ pub fn source_out(s: &sources::Model) -> SourceOut {
         entity_id: s.entity_id,
         last_test: test_out(s),
         last_sync_at: s.last_sync_at,
+        schedule: ScheduleOut {
+            every_minutes: s.schedule_minutes,
+            paused: s.schedule_paused,
+            next_sync_at: s.next_sync_at.filter(|_| s.status == manage::ACTIVE && !s.schedule_paused && s.schedule_minutes.is_some()),
+        },
+        stream_modes: manage::stream_modes(s),
+        failing_since: s.failing_since,
+        failure_count: s.failure_count,
+        last_failure: manage::last_failure(s).map(|f| FailureOut { at: f.at, during: f.during, run_id: f.run_id, stream: f.stream, error: f.error.report() }),
         created_at: s.created_at,
         updated_at: s.updated_at,
     }
@@ -208,6 +245,13 @@ pub struct SourceIn {
     /// The entity whose spreadsheet the streams fill; null unlinks.
     #[serde(default, deserialize_with = "crate::api::collections::present")]
     pub entity_id: Option<Option<i64>>,
+    /// Minutes between scheduled syncs (1 to 525,600); null = manual.
+    #[serde(default, deserialize_with = "crate::api::collections::present")]
+    pub schedule_minutes: Option<Option<u32>>,
+    /// Pause or resume the schedule.
+    pub schedule_paused: Option<bool>,
+    /// Stream → `{"mode": "full"}` or `{"mode": "incremental", "cursor": "<column>"}`.
+    pub stream_modes: Option<BTreeMap<String, manage::StreamMode>>,
 }
 
 async fn find(state: &AppState, ws: i64, id: i64) -> Result<sources::Model, ApiError> {
@@ -229,6 +273,10 @@ async fn apply_rest(state: &AppState, actor: &crate::datasets::service::Actor, m
     }
     if let Some(entity) = b.entity_id {
         s = manage::link(state, actor, &s, entity).await?;
+    }
+    if b.schedule_minutes.is_some() || b.schedule_paused.is_some() || b.stream_modes.is_some() {
+        let input = manage::SyncSettings { schedule_minutes: b.schedule_minutes, paused: b.schedule_paused, modes: b.stream_modes.clone().unwrap_or_default() };
+        s = manage::set_sync_settings(state, actor, &s, input).await?;
     }
     Ok(s)
 }
@@ -341,13 +389,22 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, p: Principal
 pub struct RunOut {
     pub id: i64,
     pub source_id: i64,
-    /// `running`, `succeeded`, `partial` or `failed`.
+    /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
     pub status: String,
+    /// `activate`, `manual`, `api` or `schedule`.
     pub trigger: String,
+    /// Per stream: status, mode, records read and written so far, start and
+    /// end, retries, schema changes, error.
     pub streams: Vec<StreamRun>,
     pub error: Option<String>,
+    /// When the run was asked for.
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Times a node took the run up (more than one: resumed after a stop).
+    pub attempts: i32,
+    pub cancel_requested: bool,
+    /// What happened, oldest first; provider messages, never credentials.
+    pub log: Vec<crate::connectors::jobs::LogLine>,
 }
 
 pub fn run_out(r: &sync_runs::Model) -> RunOut {
@@ -360,7 +417,61 @@ pub fn run_out(r: &sync_runs::Model) -> RunOut {
         error: r.error.clone(),
         started_at: r.started_at,
         finished_at: r.finished_at,
+        attempts: r.attempts,
+        cancel_requested: r.cancel_requested,
+        log: crate::connectors::jobs::log_of(r),
     }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StartedOut {
+    pub run_id: i64,
+    pub run: RunOut,
+}
+
+/// Queues a sync of the source's chosen streams. Poll `GET /api/v1/sync-runs/{id}` until it ends.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/syncs", tag = "live data", params(("id" = i64, Path, description = "Source id")),
+    responses((status = 202, description = "Queued; the runner starts it within a second when a worker is free", body = StartedOut),
+              (status = 409, description = "sync_running (`run_id` names the live run) or not_ready", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn start_sync(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let s = find(&state, p.key.workspace_id, *id).await?;
+    if s.status == manage::DRAFT {
+        return Err(ApiError::NotReady("Activate the source first (POST /api/v1/sources/{id}/activate).".into()));
+    }
+    let run_id = crate::connectors::jobs::enqueue(&state, &s, "api").await?;
+    let run = store::run(&state.db, p.key.workspace_id, run_id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Accepted().json(StartedOut { run_id, run: run_out(&run) }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct HistoryQuery {
+    /// At most this many runs, newest first (default 20, at most 100).
+    pub limit: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sources/{id}/syncs", tag = "live data", params(("id" = i64, Path, description = "Source id"), HistoryQuery),
+    responses((status = 200, description = "The source's runs, newest first", body = Vec<RunOut>)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn syncs(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
+    let s = find(&state, p.key.workspace_id, *id).await?;
+    let runs = store::runs_of_source(&state.db, s.id, q.limit.unwrap_or(20).clamp(1, 100)).await?;
+    Ok(HttpResponse::Ok().json(runs.iter().map(run_out).collect::<Vec<_>>()))
+}
+
+/// Cancels a queued run at once, or asks a running one to stop after its
+/// current batch; the streams' old rows stay.
+#[utoipa::path(post, path = "/api/v1/sync-runs/{id}/cancel", tag = "live data", params(("id" = i64, Path, description = "Run id")),
+    responses((status = 202, description = "Cancelled (queued) or asked to stop (running)", body = RunOut),
+              (status = 409, description = "run_finished", body = crate::api::errors::ErrorBody)),
+    security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
+pub async fn cancel(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
+    if !crate::connectors::jobs::cancel(&state, &r, "an API call").await? {
+        return Err(ApiError::RunFinished);
+    }
+    let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Accepted().json(run_out(&r)))
 }
 
 #[utoipa::path(get, path = "/api/v1/sync-runs/{id}", tag = "live data", params(("id" = i64, Path, description = "Run id")),
