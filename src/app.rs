@@ -232,6 +232,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/sources/{id}/link", web::get().to(live_data::sources::link))
                 .route("/sources/{id}/link", web::post().to(live_data::sources::activate))
                 .route("/sources/{id}/sync", web::post().to(live_data::sources::sync_now))
+                .route("/sources/{id}/cancel", web::post().to(live_data::sources::cancel))
+                .route("/sources/{id}/sync-settings", web::post().to(live_data::sources::save_settings))
+                .route("/diagnostics", web::get().to(live_data::diagnostics::page))
                 .route("/sources/{id}/delete", web::post().to(live_data::sources::delete)),
         )
         .service(

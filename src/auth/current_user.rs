@@ -25,6 +25,9 @@ pub struct SignedIn {
     pub path: String,
     /// `KEYHUB_SUPPORT_CONTACT`, for the help link in the frame.
     pub support_contact: Option<String>,
+    /// Failing sources of the current workspace (the navigation's badge), for
+    /// members who manage connectors.
+    pub failing_sources: u64,
 }
 
 pub struct CurrentUser {
@@ -34,6 +37,7 @@ pub struct CurrentUser {
     pub session: Session,
     pub path: String,
     pub support_contact: Option<String>,
+    pub failing_sources: u64,
 }
 
 impl SignedIn {
@@ -51,6 +55,7 @@ impl SignedIn {
                 session: self.session,
                 path: self.path,
                 support_contact: self.support_contact,
+                failing_sources: self.failing_sources,
             }),
             None => Err(Box::new(self)),
         }
@@ -90,7 +95,13 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     {
         let _ = session.insert(keys::WORKSPACE_ID, m.workspace_id);
     }
+    // One indexed count per page, only for those who can act on it.
+    let failing_sources = match &membership {
+        Some(m) if m.permissions.contains(Permission::ConnectorsManage) => crate::store::live_data::failing_count(&state.db, m.workspace_id).await?,
+        _ => 0,
+    };
     Ok(SignedIn {
+        failing_sources,
         user,
         membership,
         memberships,

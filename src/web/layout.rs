@@ -58,6 +58,8 @@ pub struct NavLink {
     pub label: &'static str,
     pub href: &'static str,
     pub current: bool,
+    /// "2 failing": shown beside the link.
+    pub badge: Option<String>,
 }
 
 /// A section of the product (Admin, later Data Hub, Live Data, Ontology).
@@ -65,6 +67,7 @@ pub struct NavSection {
     pub label: &'static str,
     pub links: Vec<NavLink>,
     pub current: bool,
+    pub badge: Option<String>,
 }
 
 impl NavSection {
@@ -76,10 +79,21 @@ impl NavSection {
 fn section(label: &'static str, path: &str, pages: &[(&'static str, &'static str)]) -> NavSection {
     let links: Vec<NavLink> = pages
         .iter()
-        .map(|(label, href)| NavLink { label, href, current: path == *href || path.starts_with(&format!("{href}/")) })
+        .map(|(label, href)| NavLink { label, href, current: path == *href || path.starts_with(&format!("{href}/")), badge: None })
         .collect();
     let current = links.iter().any(|l| l.current);
-    NavSection { label, links, current }
+    NavSection { label, links, current, badge: None }
+}
+
+/// Puts "N failing" on Live Data and its Diagnostics page.
+fn mark_failing(sections: &mut [NavSection], n: u64) {
+    let words = format!("{n} failing");
+    for s in sections.iter_mut().filter(|s| s.label == "Live Data") {
+        s.badge = Some(words.clone());
+        for l in s.links.iter_mut().filter(|l| l.href == urls::DIAGNOSTICS) {
+            l.badge = Some(words.clone());
+        }
+    }
 }
 
 /// The sections the user may open. Sections not built yet are absent.
@@ -93,7 +107,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
         out.push(section("Data Hub", path, &pages));
     }
     if can(Permission::ConnectorsManage) {
-        out.push(section("Live Data", path, &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES)]));
+        out.push(section("Live Data", path, &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES), ("Diagnostics", urls::DIAGNOSTICS)]));
     }
     if can(Permission::DataRead) {
         out.push(section("Ontology", path, &[("Entities", urls::ENTITIES)]));
@@ -152,12 +166,12 @@ impl Support {
 
 impl Layout {
     pub fn for_user(user: &CurrentUser, title: impl Into<String>) -> Layout {
-        Layout::framed(&user.user, &user.session, &user.path, Some(&user.membership), &user.memberships, user.support_contact.as_deref(), title)
+        Layout::framed(&user.user, &user.session, &user.path, Some(&user.membership), &user.memberships, user.support_contact.as_deref(), title, user.failing_sources)
     }
 
     /// For pages any signed-in user may see, with or without a workspace.
     pub fn for_signed_in(user: &SignedIn, title: impl Into<String>) -> Layout {
-        Layout::framed(&user.user, &user.session, &user.path, user.membership.as_ref(), &user.memberships, user.support_contact.as_deref(), title)
+        Layout::framed(&user.user, &user.session, &user.path, user.membership.as_ref(), &user.memberships, user.support_contact.as_deref(), title, user.failing_sources)
     }
 
     fn framed(
@@ -168,6 +182,7 @@ impl Layout {
         memberships: &[Membership],
         support: Option<&str>,
         title: impl Into<String>,
+        failing_sources: u64,
     ) -> Layout {
         let mut layout = Layout::signed_in(user, session, path, title);
         layout.workspace_name = current.map(|m| m.workspace_name.clone());
@@ -181,6 +196,9 @@ impl Layout {
             .collect();
         if let Some(m) = current {
             layout.sections = sections(|p| m.permissions.contains(p), path);
+            if failing_sources > 0 {
+                mark_failing(&mut layout.sections, failing_sources);
+            }
         }
         layout.support = Support::from_setting(support);
         layout

@@ -28,4 +28,5 @@ pub const HUB_KEYS: &str = "/datahub/keys";
 pub const TEAMS: &str = "/admin/teams";
 pub const CONNECTORS: &str = "/live-data/connectors";
 pub const SOURCES: &str = "/live-data/sources";
+pub const DIAGNOSTICS: &str = "/live-data/diagnostics";
 pub const ENTITIES: &str = "/ontology/entities";

@@ -1,2 +1,5 @@
-//! Live Data: the connector catalogue, the wizard and the Data Sources page.
+//! Live Data: the connector catalogue, the wizard, the Data Sources page,
+//! sync progress and history, and Diagnostics.
+pub mod diagnostics;
+pub mod progress;
 pub mod sources;

@@ -3,7 +3,6 @@
 //! draft from step 1 on, so refresh, back and "continue later" work. Plain
 //! forms and redirects carry the journey; htmx only swaps the test result.
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,16 +11,15 @@ use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
 use crate::connectors::sources::{self as manage, SourceError, SourceInput};
-use crate::connectors::sync::StreamRun;
 use crate::connectors::errors::Report;
 use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
 use crate::domain::Permission;
 use crate::entities::sources;
 use crate::state::AppState;
 use crate::store::live_data as store;
-use crate::web::confirm::Confirmed;
 use crate::web::datahub::datasets::actor;
 use crate::web::views::fmt_time;
+use super::progress::{RunView, run_view};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
 
 impl From<SourceError> for AppError {
@@ -117,7 +115,9 @@ pub struct SourceItem {
     pub entity: Option<(i64, String)>,
     pub last_sync: String,
     pub records: i64,
-    pub running: bool,
+    pub live: Option<RunView>,
+    pub schedule: String,
+    pub next_sync: Option<String>,
     pub next_step: String,
 }
 
@@ -126,6 +126,7 @@ pub struct SourceItem {
 struct SourcesPage {
     layout: Layout,
     sources: Vec<SourceItem>,
+    any_live: bool,
 }
 
 fn kind_name(kind: &str) -> &'static str {
@@ -162,11 +163,14 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
             entity: s.entity_id.and_then(|id| entities.iter().find(|e| e.id == id)).map(|e| (e.id, e.name.clone())),
             last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
             records,
-            running: store::live_run(&state.db, s.id).await?.is_some(),
+            live: store::live_run(&state.db, s.id).await?.map(|r| run_view(&s.name, &r)),
+            schedule: schedule_words(&s),
+            next_sync: next_sync(&s),
             next_step: next_step(&s),
         });
     }
-    render(StatusCode::OK, &SourcesPage { layout: Layout::for_user(&user, "Data Sources"), sources: items })
+    let any_live = items.iter().any(|i| i.live.is_some());
+    render(StatusCode::OK, &SourcesPage { layout: Layout::for_user(&user, "Data Sources"), sources: items, any_live })
 }
 
 // --- step 1: credentials ----------------------------------------------------
@@ -347,10 +351,17 @@ pub async fn test(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
     test_page(&user, find(&state, &user, *id).await?)
 }
 
-pub async fn run_test(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn run_test(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Back>) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
-    let (s, _) = manage::test(&state, &actor(&user, &req, &state), &s).await?;
+    let (s, result) = manage::test(&state, &actor(&user, &req, &state), &s).await?;
+    if form.back == "diagnostics" {
+        match &result.error {
+            None => Flash::push_about(&user.session, "success", "The connection test passed", Some(s.name.clone())),
+            Some(e) => Flash::push_about(&user.session, "error", format!("The connection test failed: {}", e.class.title()), Some(s.name.clone())),
+        }
+        return Ok(see_other(urls::DIAGNOSTICS));
+    }
     // htmx swaps the result in place; a plain form comes back to the page.
     if is_htmx(&req) { test_page(&user, s) } else { Ok(see_other(&format!("{}/test", source_url(s.id)))) }
 }
@@ -518,11 +529,13 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
         }
         Err(e) => return Err(e.into()),
     };
-    start_sync(&state.into_inner(), &user, &actor, &s, true).await
+    start_sync(&state, &user, &actor, &s, true, "").await
 }
 
 /// Activates (or syncs an active source) and lands where rows appear.
-async fn start_sync(state: &Arc<AppState>, user: &CurrentUser, actor: &crate::datasets::service::Actor, s: &sources::Model, activate: bool) -> Result<HttpResponse, AppError> {
+/// Activation lands where rows appear (the entity); "Sync now" stays where
+/// it was pressed (the source page, or Diagnostics), which shows progress.
+async fn start_sync(state: &AppState, user: &CurrentUser, actor: &crate::datasets::service::Actor, s: &sources::Model, activate: bool, back: &str) -> Result<HttpResponse, AppError> {
     let started = if activate {
         manage::activate(state, actor, s).await.map(|(_, run)| run)
     } else {
@@ -532,13 +545,13 @@ async fn start_sync(state: &Arc<AppState>, user: &CurrentUser, actor: &crate::da
         Ok(_) => {
             Flash::push_about(&user.session, "success", "Sync started: rows appear as they arrive", Some(s.name.clone()));
             Ok(see_other(&match s.entity_id {
-                Some(e) => format!("{}/{e}", urls::ENTITIES),
-                None => source_url(s.id),
+                Some(e) if activate => format!("{}/{e}", urls::ENTITIES),
+                _ => back_to(back, s.id),
             }))
         }
         Err(SourceError::Running(_)) => {
-            Flash::push_about(&user.session, "info", "A sync of this source is already running", Some(s.name.clone()));
-            Ok(see_other(&source_url(s.id)))
+            Flash::push_about(&user.session, "info", "A sync of this source is already queued or running", Some(s.name.clone()));
+            Ok(see_other(&back_to(back, s.id)))
         }
         Err(SourceError::NotReady(m)) => {
             Flash::push(&user.session, "error", m);
@@ -550,14 +563,31 @@ async fn start_sync(state: &Arc<AppState>, user: &CurrentUser, actor: &crate::da
 
 // --- the source page, Sync now, delete --------------------------------------
 
-pub struct RunItem {
-    pub id: i64,
-    pub status: String,
-    pub started: String,
-    pub finished: String,
-    pub trigger: String,
-    pub streams: Vec<StreamRun>,
+/// One stream's row of the sync settings form.
+pub struct ModeRow {
+    pub stream: String,
+    /// Index for element ids (stream names may hold any character).
+    pub n: usize,
+    pub incremental: bool,
+    pub cursor: String,
+    pub columns: Vec<String>,
     pub error: Option<String>,
+}
+
+/// What the sync settings form shows: saved values, or the refused input.
+#[derive(Default, Deserialize, Clone)]
+pub struct SettingsForm {
+    /// Empty = manual.
+    #[serde(default)]
+    pub every: String,
+    /// `minutes`, `hours` or `days`.
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub paused: Option<String>,
+    /// `mode.{n}` and `cursor.{n}` by stream index, in the order of the chosen streams.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, String>,
 }
 
 #[derive(Template)]
@@ -569,17 +599,43 @@ struct SourcePage {
     config: Vec<(String, String)>,
     streams: Vec<String>,
     entity: Option<(i64, String)>,
-    runs: Vec<RunItem>,
-    running: bool,
+    runs: Vec<RunView>,
+    live: Option<RunView>,
     last_test: Option<String>,
     error: Option<Report>,
     tabs: usize,
     last_sync: String,
+    schedule: String,
+    next_sync: Option<String>,
+    form: SettingsForm,
+    modes: Vec<ModeRow>,
+    incremental_kind: bool,
+    errors: FieldErrors,
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    may(&user)?;
-    let s = find(&state, &user, *id).await?;
+/// Minutes → the form's number and unit.
+fn every_parts(minutes: Option<i32>) -> (String, String) {
+    match minutes {
+        None => (String::new(), "hours".into()),
+        Some(m) if m % 1440 == 0 => ((m / 1440).to_string(), "days".into()),
+        Some(m) if m % 60 == 0 => ((m / 60).to_string(), "hours".into()),
+        Some(m) => (m.to_string(), "minutes".into()),
+    }
+}
+
+fn saved_form(s: &sources::Model) -> SettingsForm {
+    let (every, unit) = every_parts(s.schedule_minutes);
+    let modes = manage::stream_modes(s);
+    let mut rest = BTreeMap::new();
+    for (n, st) in manage::chosen_streams(s).iter().enumerate() {
+        let m = modes.get(st);
+        rest.insert(format!("mode.{n}"), m.map(|m| m.mode.clone()).unwrap_or_else(|| manage::FULL.into()));
+        rest.insert(format!("cursor.{n}"), m.and_then(|m| m.cursor.clone()).unwrap_or_default());
+    }
+    SettingsForm { every, unit, paused: s.schedule_paused.then(|| "on".into()), rest }
+}
+
+async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, form: SettingsForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let spec = crate::connectors::kind(&s.kind).map(|k| k.spec());
     let plain = manage::plain_config(&s);
     let hints = manage::secret_hints(&s);
@@ -594,47 +650,151 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
                 .collect()
         })
         .unwrap_or_default();
-    let runs: Vec<RunItem> = store::runs_of_source(&state.db, s.id, 20)
-        .await?
-        .iter()
-        .map(|r| RunItem {
-            id: r.id,
-            status: r.status.clone(),
-            started: fmt_time(r.started_at),
-            finished: r.finished_at.map(fmt_time).unwrap_or_default(),
-            trigger: r.trigger.clone(),
-            streams: crate::connectors::sync::stream_runs(r),
-            error: r.error.clone(),
-        })
-        .collect();
+    let runs: Vec<RunView> = store::runs_of_source(&state.db, s.id, 20).await?.iter().map(|r| run_view(&s.name, r)).collect();
+    let live = store::live_run(&state.db, s.id).await?.map(|r| run_view(&s.name, &r));
     let entity = match s.entity_id {
         Some(e) => store::entity(&state.db, s.workspace_id, e).await?.map(|e| (e.id, e.name)),
         None => None,
     };
     let last = manage::last_test(&s);
+    let catalog = manage::catalog(&s);
+    let chosen = manage::chosen_streams(&s);
+    let modes = chosen
+        .iter()
+        .enumerate()
+        .map(|(n, st)| ModeRow {
+            stream: st.clone(),
+            n,
+            incremental: form.rest.get(&format!("mode.{n}")).is_some_and(|m| m == manage::INCREMENTAL),
+            cursor: form.rest.get(&format!("cursor.{n}")).cloned().unwrap_or_default(),
+            columns: catalog.iter().find(|c| c.name == *st).map(|c| c.columns.iter().map(|col| col.source.clone()).collect()).unwrap_or_default(),
+            error: errors.get(&format!("modes[{st}]")).cloned(),
+        })
+        .collect();
     let p = SourcePage {
-        layout: Layout::for_user(&user, s.name.clone()),
+        layout: Layout::for_user(user, s.name.clone()),
         kind_name: kind_name(&s.kind),
         config,
-        streams: manage::chosen_streams(&s),
+        streams: chosen,
         entity,
-        running: runs.first().is_some_and(|r| r.status == "running"),
         runs,
+        live,
         last_test: s.last_test_at.map(|t| format!("{} — {}", fmt_time(t), if last.as_ref().is_some_and(|l| l.ok) { "passed" } else { "failed" })),
         error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
         tabs: store::tabs_of_source(&state.db, s.id).await?.len(),
         last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
+        schedule: schedule_words(&s),
+        next_sync: next_sync(&s),
+        form,
+        modes,
+        incremental_kind: crate::connectors::kind(&s.kind).is_some_and(|k| k.incremental()),
+        errors,
         s,
     };
-    render(StatusCode::OK, &p)
+    render(status, &p)
 }
 
-pub async fn sync_now(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+/// "every 2 hours (paused)", "manual".
+pub fn schedule_words(s: &sources::Model) -> String {
+    match s.schedule_minutes {
+        None => "manual".into(),
+        Some(m) => format!("every {}{}", manage::every_words(m.max(1) as u32), if s.schedule_paused { " (paused)" } else { "" }),
+    }
+}
+
+/// When the schedule starts the next sync; none while manual, paused or failing.
+pub fn next_sync(s: &sources::Model) -> Option<String> {
+    if s.status != manage::ACTIVE || s.schedule_paused || s.schedule_minutes.is_none() {
+        return None;
+    }
+    s.next_sync_at.map(fmt_time)
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let form = saved_form(&s);
+    source_page(&state, &user, s, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+/// Saves the schedule and the streams' sync modes; a refusal re-renders the
+/// page with the input and the messages beside their fields.
+pub async fn save_settings(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<SettingsForm>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    let mut errors = FieldErrors::default();
+    let every = form.every.trim();
+    let schedule = if every.is_empty() {
+        None
+    } else {
+        let factor = match form.unit.as_str() {
+            "minutes" => Some(1),
+            "hours" => Some(60),
+            "days" => Some(1440),
+            _ => None,
+        };
+        match (every.parse::<u32>(), factor) {
+            (Ok(n), Some(f)) if n >= 1 => Some(n.saturating_mul(f)),
+            (_, None) => {
+                errors.add("schedule", "Choose minutes, hours or days.");
+                None
+            }
+            _ => {
+                errors.add("schedule", "Enter a whole number of at least 1, or leave it empty for manual syncs.");
+                None
+            }
+        }
+    };
+    let mut modes = BTreeMap::new();
+    for (n, st) in manage::chosen_streams(&s).iter().enumerate() {
+        let mode = form.rest.get(&format!("mode.{n}")).cloned().unwrap_or_else(|| manage::FULL.into());
+        let cursor = form.rest.get(&format!("cursor.{n}")).cloned().filter(|c| !c.is_empty());
+        modes.insert(st.clone(), manage::StreamMode { mode, cursor });
+    }
+    if errors.is_empty() {
+        let input = manage::SyncSettings { schedule_minutes: Some(schedule), paused: Some(form.paused.is_some()), modes };
+        match manage::set_sync_settings(&state, &actor(&user, &req, &state), &s, input).await {
+            Ok(saved) => {
+                Flash::push_about(&user.session, "success", "Saved the sync settings", Some(saved.name.clone()));
+                return Ok(see_other(&format!("{}#settings-heading", source_url(saved.id))));
+            }
+            Err(SourceError::Fields(errs)) => errors = field_errors(errs),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    source_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// Where a form came from: pages that offer the same button pass `back`.
+#[derive(Deserialize, Default)]
+pub struct Back {
+    #[serde(default)]
+    pub back: String,
+}
+
+fn back_to(back: &str, id: i64) -> String {
+    if back == "diagnostics" { urls::DIAGNOSTICS.to_owned() } else { source_url(id) }
+}
+
+/// Cancels the source's live run (the streams' old rows stay).
+pub async fn cancel(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Back>) -> Result<HttpResponse, AppError> {
+    may(&user)?;
+    let s = find(&state, &user, *id).await?;
+    match store::live_run(&state.db, s.id).await? {
+        Some(run) if crate::connectors::jobs::cancel(&state, &run, &user.user.display_name).await? => {
+            Flash::push_about(&user.session, "success", "Cancelling the sync; the tabs keep their rows as before it", Some(s.name.clone()))
+        }
+        _ => Flash::push_about(&user.session, "info", "No sync of this source is running", Some(s.name.clone())),
+    }
+    Ok(see_other(&back_to(&form.back, s.id)))
+}
+
+pub async fn sync_now(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Back>) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let actor = actor(&user, &req, &state);
     let draft = s.status == manage::DRAFT;
-    start_sync(&state.into_inner(), &user, &actor, &s, draft).await
+    start_sync(&state, &user, &actor, &s, draft, &form.back).await
 }
 
 #[derive(Deserialize)]

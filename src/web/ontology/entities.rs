@@ -4,6 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+
+use crate::web::live_data::progress::{RunView, run_view};
 use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
@@ -128,13 +130,6 @@ pub struct OpenTab {
     pub rv: Option<RowsView>,
 }
 
-/// A sync in progress on one of the entity's sources: what pages show live.
-pub struct Progress {
-    pub source: String,
-    pub read: u64,
-    pub written: u64,
-    pub elapsed: String,
-}
 
 #[derive(Template)]
 #[template(path = "ontology/entity.html")]
@@ -144,23 +139,17 @@ struct SpreadsheetPage {
     tabs: Vec<EntityTab>,
     sheet_tabs: Vec<SheetTab>,
     open: Option<OpenTab>,
-    progress: Vec<Progress>,
+    progress: Vec<RunView>,
     can_publish: bool,
     can_edit: bool,
 }
 
-async fn progress(state: &AppState, entity_id: i64) -> Result<Vec<Progress>, AppError> {
+/// Syncs in progress on the entity's sources: what the page shows live.
+async fn progress(state: &AppState, entity_id: i64) -> Result<Vec<RunView>, AppError> {
     let mut out = Vec::new();
     for s in store::sources_of_entity(&state.db, entity_id).await? {
         if let Some(run) = store::live_run(&state.db, s.id).await? {
-            let streams = crate::connectors::sync::stream_runs(&run);
-            let secs = (chrono::Utc::now() - run.started_at).num_seconds().max(0);
-            out.push(Progress {
-                source: s.name.clone(),
-                read: streams.iter().map(|r| r.records_read).sum(),
-                written: streams.iter().map(|r| r.records_written).sum(),
-                elapsed: format!("{}:{:02}", secs / 60, secs % 60),
-            });
+            out.push(run_view(&s.name, &run));
         }
     }
     Ok(out)
