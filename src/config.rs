@@ -52,7 +52,8 @@ pub struct Settings {
     pub connectors_allow_private: bool,
     /// Total time a connector's request may take (`KEYHUB_CONNECTORS_TIMEOUT_SECONDS`, default 30).
     pub connectors_timeout: Duration,
-    /// Sync runs one node works on at once (`KEYHUB_SYNC_WORKERS`, default 2).
+    /// Sync runs one node works on at once (`KEYHUB_SYNC_WORKERS`, default 2;
+    /// 0 makes a node that serves pages and queues syncs but runs none).
     pub sync_workers: usize,
     /// How long a node's claim on a run lasts unless renewed
     /// (`KEYHUB_SYNC_LEASE_SECONDS`, default 30): after a crash, another node
@@ -231,8 +232,8 @@ impl Settings {
             s.connectors_timeout = Duration::from_secs(secs);
         }
         if let Some(n) = number(env, "KEYHUB_SYNC_WORKERS", file.sync_workers)? {
-            if n == 0 || n > 64 {
-                return Err(ConfigError("KEYHUB_SYNC_WORKERS must be between 1 and 64.".into()));
+            if n > 64 {
+                return Err(ConfigError("KEYHUB_SYNC_WORKERS must be between 0 (this node runs no syncs) and 64.".into()));
             }
             s.sync_workers = n as usize;
         }

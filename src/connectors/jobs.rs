@@ -66,7 +66,7 @@ pub struct Jobs {
 impl Jobs {
     pub fn new(workers: usize, lease: Duration) -> Arc<Jobs> {
         let node = format!("node-{}", crate::domain::tokens::digest(&format!("{:?}{}", std::time::SystemTime::now(), std::process::id()))[..12].to_owned());
-        Arc::new(Jobs { node, workers: workers.max(1), lease, wake: tokio::sync::Notify::new(), mine: Mutex::new(HashSet::new()) })
+        Arc::new(Jobs { node, workers, lease, wake: tokio::sync::Notify::new(), mine: Mutex::new(HashSet::new()) })
     }
 
     pub fn wake(&self) {

@@ -33,6 +33,7 @@ pub struct Datasette {
     pub full: String,
     pub restricted: String,
     pub expiring: String,
+    db_path: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -80,6 +81,7 @@ impl Datasette {
             full: token(&[]),
             restricted: token(&["-r", "shop", "orders", "view-table"]),
             expiring: token(&["-e", "1"]),
+            db_path: db_path.clone(),
             child,
             _dir: dir,
         };
@@ -94,6 +96,14 @@ impl Datasette {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Runs Python against the served database with `c`, a sqlite3
+    /// connection (committed after), as another writer of the source would.
+    pub fn change(&self, python: &str) {
+        let script = format!("import sqlite3\nc = sqlite3.connect({:?})\n{python}\nc.commit()\n", self.db_path.display().to_string());
+        let ok = Command::new(venv_bin("python")).args(["-c", &script]).status().expect("python");
+        assert!(ok.success(), "changing the source database");
     }
 }
 

@@ -16,4 +16,5 @@ mod login;
 mod members;
 mod security;
 mod sessions;
+mod sync_jobs;
 mod setup;

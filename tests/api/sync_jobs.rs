@@ -1,0 +1,481 @@
+//! Durable sync jobs against a real Datasette on 127.0.0.1: large and
+//! incremental syncs, atomic full refresh, retries and configuration
+//! failures (through a fault-injecting proxy in front of the real Datasette),
+//! one live run per source, schedules, cancel, and crash-resume of the real
+//! binary killed with SIGKILL.
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::connectors::{Datasette, LIVE_PERMISSIONS, activate_into_entity, free_port, live_app, new_source, test_source, wait_for_run};
+use crate::datahub::post_json;
+use crate::helpers::{ApiReply, TestApp};
+
+/// What the proxy does to the batch reads (`_size=1000`) passing through it.
+#[derive(Default, Clone)]
+struct Rule {
+    /// Batch reads forwarded untouched before the faults start.
+    skip: usize,
+    /// Status answered instead, `times` times (0 = none).
+    status: u16,
+    times: usize,
+    /// Delay added to every forwarded batch read.
+    delay_ms: u64,
+}
+
+/// A TCP proxy in front of the real Datasette that can answer batch reads
+/// with an error status or slow them down. Everything else passes through
+/// unchanged; it never makes up data.
+struct FaultProxy {
+    base: String,
+    rule: Arc<Mutex<Rule>>,
+    batches: Arc<AtomicUsize>,
+    faults: Arc<AtomicUsize>,
+}
+
+impl FaultProxy {
+    async fn start(upstream: &str) -> FaultProxy {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rule = Arc::new(Mutex::new(Rule::default()));
+        let batches = Arc::new(AtomicUsize::new(0));
+        let faults = Arc::new(AtomicUsize::new(0));
+        let (r, b, f) = (rule.clone(), batches.clone(), faults.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                let (rule, batches, faults, upstream) = (r.clone(), b.clone(), f.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16384];
+                    let n = client.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let first = req.lines().next().unwrap_or("").to_owned();
+                    let mut delay = 0;
+                    if first.contains("_size=1000") {
+                        let seen = batches.fetch_add(1, Ordering::SeqCst);
+                        let rule = rule.lock().unwrap().clone();
+                        delay = rule.delay_ms;
+                        if rule.status != 0 && seen >= rule.skip && seen < rule.skip + rule.times {
+                            faults.fetch_add(1, Ordering::SeqCst);
+                            let body = format!(r#"{{"ok": false, "error": "injected {}", "status": {}}}"#, rule.status, rule.status);
+                            let res = format!(
+                                "HTTP/1.1 {} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                rule.status,
+                                body.len()
+                            );
+                            let _ = client.write_all(res.as_bytes()).await;
+                            return;
+                        }
+                    }
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
+                    // One request per connection: ask the upstream to close, and tell the client so.
+                    let req = req.replacen("\r\n", "\r\nConnection: close\r\n", 1);
+                    let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    let _ = up.write_all(req.as_bytes()).await;
+                    let mut res = Vec::new();
+                    let _ = up.read_to_end(&mut res).await;
+                    let text = String::from_utf8_lossy(&res);
+                    let head_end = text.find("\r\n\r\n").unwrap_or(0);
+                    let head: String = text[..head_end].lines().filter(|l| !l.to_ascii_lowercase().starts_with("connection:")).collect::<Vec<_>>().join("\r\n");
+                    let _ = client.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes()).await;
+                    let _ = client.write_all(&res[head_end + 4..]).await;
+                });
+            }
+        });
+        FaultProxy { base: format!("http://127.0.0.1:{port}"), rule, batches, faults }
+    }
+
+    fn set(&self, rule: Rule) {
+        *self.rule.lock().unwrap() = rule;
+        self.batches.store(0, Ordering::SeqCst);
+        self.faults.store(0, Ordering::SeqCst);
+    }
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, key: &str, body: Value) -> ApiReply {
+    post_json(app, method, path, key, body).await
+}
+
+/// A tested Datasette source reading `base` (the real one, or the proxy in front of it).
+async fn shop_source(app: &TestApp, key: &str, base: &str, token: &str, name: &str) -> i64 {
+    let id = new_source(app, key, "datasette", name, json!({"base_url": base, "database": "shop", "token": token})).await;
+    let t = test_source(app, key, id).await;
+    assert_eq!(t["ok"], true, "{t}");
+    id
+}
+
+async fn sync(app: &TestApp, key: &str, source: i64) -> ApiReply {
+    call(app, Method::POST, &format!("/api/v1/sources/{source}/syncs"), key, json!({})).await
+}
+
+/// Starts a sync and waits for its end.
+async fn sync_and_wait(app: &TestApp, key: &str, source: i64) -> Value {
+    let r = sync(app, key, source).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    wait_for_run(app, key, r.body["run_id"].as_i64().unwrap()).await
+}
+
+async fn row_count(app: &TestApp, key: &str, dataset: i64) -> i64 {
+    let r = app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1"), key).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["meta"]["count"].as_i64().unwrap()
+}
+
+/// Rows stored in the dataset's visible generation, and how many distinct ids.
+async fn stored(app: &TestApp, dataset: i64) -> (i64, i64) {
+    let all = app.count(&format!("SELECT COUNT(*) AS n FROM dataset_rows r JOIN datasets d ON d.id = r.dataset_id AND d.generation = r.generation WHERE d.id = {dataset}")).await;
+    let distinct = app
+        .count(&format!(
+            "SELECT COUNT(DISTINCT r.pk) AS n FROM dataset_rows r JOIN datasets d ON d.id = r.dataset_id AND d.generation = r.generation WHERE d.id = {dataset}"
+        ))
+        .await;
+    (all, distinct)
+}
+
+fn log_text(run: &Value) -> String {
+    run["log"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn a_large_table_syncs_in_full_then_incremental_syncs_bring_exactly_the_new_and_changed_rows() {
+    let ds = Datasette::start(100_000).await;
+    let (app, _admin, key) = live_app().await;
+    let id = shop_source(&app, &key, &ds.base, &ds.full, "Big shop").await;
+    // Incremental by `updated`; a column that is not in the stream is refused, naming the stream.
+    let bad = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "nope"}}})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], "stream_modes[orders]", "{}", bad.body);
+    let ok = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "updated"}}})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["stream_modes"]["orders"]["cursor"], "updated");
+
+    let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Order").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 100_000);
+    assert_eq!(run["streams"][0]["mode"], "incremental");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+    assert_eq!(stored(&app, dataset).await, (100_000, 100_000));
+
+    // 250 new rows and one changed row at the source.
+    ds.change("c.executemany('insert into orders values (?,?,?,?)', [(i, 'new %d' % i, 1.0, i) for i in range(100001, 100251)])\nc.execute(\"update orders set customer = 'changed', updated = 200000 where id = 7\")");
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"][0]["records_read"], 251, "exactly the new and the changed rows: {run}");
+    assert_eq!(run["streams"][0]["records_written"], 251);
+    assert!(log_text(&run).contains("reading records after updated = 100000"), "{run}");
+    assert_eq!(stored(&app, dataset).await, (100_250, 100_250), "upserted by primary key, nothing twice");
+    let seven = app.api(&format!("/api/v1/datasets/{dataset}/records?offset=6&limit=1"), &key).await;
+    assert_eq!(seven.body["data"][0]["customer"], "changed", "{}", seven.body);
+    // Nothing new: nothing read.
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["streams"][0]["records_read"], 0, "{run}");
+    assert_eq!(row_count(&app, &key, dataset).await, 100_250);
+}
+
+#[tokio::test]
+async fn a_full_refresh_is_atomic_for_readers_and_a_stream_failing_midway_keeps_the_old_rows() {
+    let ds = Datasette::start(20_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, _admin, key) = live_app().await;
+    let id = shop_source(&app, &key, &proxy.base, &ds.full, "Atomic shop").await;
+    let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Atomic order").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+    assert_eq!(row_count(&app, &key, dataset).await, 20_000);
+
+    // 5,000 more rows; a slow refresh while a reader polls the tab.
+    ds.change("c.executemany('insert into orders values (?,?,?,?)', [(i, 'more %d' % i, 1.0, i) for i in range(20001, 25001)])");
+    proxy.set(Rule { delay_ms: 60, ..Rule::default() });
+    let started = sync(&app, &key, id).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    let run_id = started.body["run_id"].as_i64().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut progress_seen = false;
+    loop {
+        let page = app.api(&format!("/api/v1/datasets/{dataset}/records?offset=19990&limit=100"), &key).await;
+        let count = page.body["meta"]["count"].as_i64().unwrap();
+        let rows = page.body["data"].as_array().unwrap().len();
+        assert!((count, rows) == (20_000, 10) || (count, rows) == (25_000, 100), "a reader saw a half-written tab: {count} rows, {rows} on the page");
+        seen.insert(count);
+        let r = app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body;
+        let written = r["streams"][0]["records_written"].as_i64().unwrap_or(0);
+        if r["status"] == "running" && written > 0 && written < 25_000 {
+            progress_seen = true;
+        }
+        if r["status"] != "running" && r["status"] != "queued" {
+            assert_eq!(r["status"], "succeeded", "{r}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(progress_seen, "progress was saved batch by batch, not only at the end");
+    assert_eq!(row_count(&app, &key, dataset).await, 25_000);
+    assert!(seen.contains(&20_000), "the reader saw the old rows while the refresh ran");
+
+    // The source starts refusing the key after 5 batches: the stream fails, the rows stay.
+    ds.change("c.execute('delete from orders where id > 24000')");
+    proxy.set(Rule { skip: 5, status: 401, times: 100, delay_ms: 0 });
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["streams"][0]["error"]["class"], "unauthorized", "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 5_000, "{run}");
+    assert_eq!(row_count(&app, &key, dataset).await, 25_000, "the old rows are whole");
+    assert_eq!(stored(&app, dataset).await, (25_000, 25_000));
+    let leftovers = app.count(&format!("SELECT COUNT(*) AS n FROM dataset_rows r JOIN datasets d ON d.id = r.dataset_id WHERE d.id = {dataset} AND r.generation > d.generation")).await;
+    assert_eq!(leftovers, 0, "the failed refresh's rows were removed (older generations go after a grace period)");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_configuration_failures_are_not_and_show_in_diagnostics() {
+    let ds = Datasette::start(3_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, admin, key) = live_app().await;
+    let id = shop_source(&app, &key, &proxy.base, &ds.full, "Flaky shop").await;
+    let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Flaky order").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+
+    // 503 twice, then the real answer: the stream succeeds after 2 retries, logged.
+    proxy.set(Rule { skip: 1, status: 503, times: 2, delay_ms: 0 });
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"][0]["retries"], 2, "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 3_000);
+    assert_eq!(proxy.faults.load(Ordering::SeqCst), 2);
+    let log = log_text(&run);
+    assert!(log.contains("Retry 1 of 4") && log.contains("Retry 2 of 4"), "{log}");
+    assert!(log.contains("injected 503"), "the provider's words are in the log: {log}");
+    assert!(!log.contains(&ds.full), "never the token");
+
+    // A schedule, then 401 from the source: no retry, source failing, schedule stopped.
+    let s = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"schedule_minutes": 60})).await;
+    assert!(s.body["schedule"]["next_sync_at"].is_string(), "{}", s.body);
+    proxy.set(Rule { skip: 0, status: 401, times: 100, delay_ms: 0 });
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["streams"][0]["retries"], 0, "{run}");
+    assert_eq!(proxy.faults.load(Ordering::SeqCst), 1, "asked once");
+    assert_eq!(row_count(&app, &key, dataset).await, 3_000);
+    let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    assert_eq!(src["status"], "failing", "{src}");
+    assert_eq!(src["failure_count"], 1);
+    assert_eq!(src["last_failure"]["error"]["class"], "unauthorized");
+    assert_eq!(src["last_failure"]["during"], "sync");
+    assert!(src["schedule"]["next_sync_at"].is_null(), "the schedule stops while failing: {src}");
+
+    // Diagnostics (and the navigation badge) tell the story, with the way out.
+    let page = admin.get_html("/live-data/diagnostics").await;
+    for text in ["Flaky shop", "401 Unauthorized", "injected 401", "Failing since", "Test again", "Sync now", "1 failing"] {
+        assert!(page.contains(text), "Diagnostics shows {text}: {page}");
+    }
+    // Due, but failing: the schedule does not start it.
+    make_due(&app, id).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
+    assert_eq!(history.as_array().unwrap().len(), 3, "no scheduled run while failing: {history}");
+
+    // Fixed: Test again passes, the source is active, a sync succeeds.
+    proxy.set(Rule::default());
+    let t = test_source(&app, &key, id).await;
+    assert_eq!(t["ok"], true, "{t}");
+    let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    assert_eq!(src["status"], "active");
+    assert!(src["failing_since"].is_null());
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let page = admin.get_html("/live-data/diagnostics").await;
+    assert!(page.contains("No source is failing") && page.contains("Recovered"), "{page}");
+    assert!(!page.contains("1 failing"));
+}
+
+/// Moves a source's next scheduled sync into the past (as if its interval passed).
+async fn make_due(app: &TestApp, source: i64) {
+    use keyhub::entities::sources;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    sources::Entity::update_many()
+        .col_expr(sources::Column::NextSyncAt, Expr::value(Some(chrono::Utc::now() - chrono::Duration::seconds(1))))
+        .filter(sources::Column::Id.eq(source))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sync_now_twice_at_once_makes_one_run_and_schedules_fire_until_paused() {
+    let ds = Datasette::start(2_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, admin, key) = live_app().await;
+    let id = shop_source(&app, &key, &proxy.base, &ds.full, "Busy shop").await;
+    let (run, _) = activate_into_entity(&app, &key, id, &["orders"], "Busy order").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+
+    // Two API calls at once: one run; the other answer names it.
+    proxy.set(Rule { delay_ms: 300, ..Rule::default() });
+    let (a, b) = tokio::join!(sync(&app, &key, id), sync(&app, &key, id));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::ACCEPTED, StatusCode::CONFLICT], "{} {}", a.body, b.body);
+    let (won, lost) = if a.status == StatusCode::ACCEPTED { (a, b) } else { (b, a) };
+    assert_eq!(lost.body["error"]["code"], "sync_running");
+    assert_eq!(lost.body["error"]["run_id"], won.body["run_id"]);
+    // The page's Sync now, pressed twice while it runs: still that one run.
+    let csrf = crate::helpers::csrf_token(&admin.get_html(&format!("/live-data/sources/{id}")).await);
+    let action = format!("/live-data/sources/{id}/sync");
+    let (p1, p2) = tokio::join!(admin.post_raw(&action, &csrf, &[]), admin.post_raw(&action, &csrf, &[]));
+    assert_eq!((p1.status(), p2.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+    let page = admin.get_html(&format!("/live-data/sources/{id}")).await;
+    assert!(page.contains("Cancel sync") && page.contains("records read"), "live progress on the source page: {page}");
+    let list = admin.get_html("/live-data/sources").await;
+    assert!(list.contains("hx-trigger=\"every 2s\"") && list.contains("Syncing"), "{list}");
+    wait_for_run(&app, &key, won.body["run_id"].as_i64().unwrap()).await;
+    let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
+    assert_eq!(history.as_array().unwrap().len(), 2, "activation + exactly one more: {history}");
+    proxy.set(Rule::default());
+
+    // A schedule fires when due, and moves its next time on.
+    let s = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"schedule_minutes": 5})).await;
+    assert_eq!(s.body["schedule"]["every_minutes"], 5, "{}", s.body);
+    make_due(&app, id).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let scheduled = loop {
+        let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
+        if let Some(r) = history.as_array().unwrap().iter().find(|r| r["trigger"] == "schedule") {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "the scheduled sync did not start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let done = wait_for_run(&app, &key, scheduled["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    let next: chrono::DateTime<chrono::Utc> = src["schedule"]["next_sync_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(4), "next run about 5 minutes on: {next}");
+
+    // Paused: due or not, nothing starts.
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"schedule_paused": true})).await;
+    assert_eq!(p.body["schedule"]["paused"], true);
+    make_due(&app, id).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
+    assert_eq!(history.as_array().unwrap().len(), 3, "no run while paused: {history}");
+    let page = admin.get_html(&format!("/live-data/sources/{id}")).await;
+    assert!(page.contains("every 5 minutes (paused)"), "{page}");
+}
+
+#[tokio::test]
+async fn a_cancelled_sync_keeps_the_old_rows_and_a_finished_run_cannot_be_cancelled() {
+    let ds = Datasette::start(30_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, _admin, key) = live_app().await;
+    let id = shop_source(&app, &key, &proxy.base, &ds.full, "Slow shop").await;
+    let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Slow order").await;
+    assert_eq!(run["status"], "succeeded");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+    ds.change("c.execute('delete from orders where id > 10000')");
+    proxy.set(Rule { delay_ms: 200, ..Rule::default() });
+    let started = sync(&app, &key, id).await;
+    let run_id = started.body["run_id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) < 2_000 {
+        assert!(Instant::now() < deadline, "the sync did not progress");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let c = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.body);
+    assert_eq!(c.body["cancel_requested"], true);
+    let run = wait_for_run(&app, &key, run_id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(run["streams"][0]["status"], "cancelled");
+    assert_eq!(row_count(&app, &key, dataset).await, 30_000, "the old rows stay");
+    let again = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["error"]["code"], "run_finished");
+}
+
+/// The real binary on `database_url`, syncing with a 3-second lease.
+fn node(app: &TestApp, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_keyhub"))
+        .env("KEYHUB_DATABASE_URL", &app.database_url)
+        .env("KEYHUB_DATA_DIR", app.data_dir.path())
+        .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
+        .env("KEYHUB_CONNECTORS_ALLOW_PRIVATE", "true")
+        .env("KEYHUB_SYNC_LEASE_SECONDS", "3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run keyhub")
+}
+
+async fn wait_up(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the node did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_once() {
+    let ds = Datasette::start(40_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    // The test's own app serves the API but runs no syncs: the binary does.
+    let app = TestApp::spawn_with(|s| {
+        s.connectors_allow_private = true;
+        s.sync_workers = 0;
+    })
+    .await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
+    let port = free_port();
+    let mut first = node(&app, port);
+    wait_up(port).await;
+    proxy.set(Rule { delay_ms: 80, ..Rule::default() });
+    let id = shop_source(&app, &key, &proxy.base, &ds.full, "Crash shop").await;
+    let e = call(&app, Method::POST, "/api/v1/entities", &key, json!({"name": "Crash order"})).await;
+    let entity = e.body["id"].as_i64().unwrap();
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"streams": ["orders"], "entity_id": entity})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
+    let run_id = a.body["run_id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body;
+        if r["streams"][0]["records_written"].as_i64().unwrap_or(0) >= 8_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first node did not get going: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let mid = app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body;
+    assert_eq!(mid["status"], "running", "left running by the killed node: {mid}");
+    let written_before = mid["streams"][0]["records_written"].as_i64().unwrap();
+    assert!(written_before < 40_000);
+
+    proxy.set(Rule::default());
+    let mut second = node(&app, port);
+    wait_up(port).await;
+    let run = wait_for_run(&app, &key, run_id).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempts"], 2, "{run}");
+    let log = log_text(&run);
+    assert!(log.contains("Taken up again after keyhub stopped"), "the history tells what happened: {log}");
+    assert!(log.contains("resuming the full refresh after record"), "{log}");
+    let tab = app.api(&format!("/api/v1/entities/{entity}"), &key).await.body;
+    let dataset = tab["tabs"][0]["dataset_id"].as_i64().unwrap();
+    assert_eq!(stored(&app, dataset).await, (40_000, 40_000), "every row exactly once");
+    assert_eq!(row_count(&app, &key, dataset).await, 40_000);
+    // Resumed, not restarted: fewer batches were read after the restart than in all.
+    assert!(proxy.batches.load(Ordering::SeqCst) < 40, "read {} batches after the restart", proxy.batches.load(Ordering::SeqCst));
+}
