@@ -18,28 +18,28 @@ use crate::helpers::{ApiReply, TestApp};
 
 /// What the proxy does to the batch reads (`_size=1000`) passing through it.
 #[derive(Default, Clone)]
-struct Rule {
+pub struct Rule {
     /// Batch reads forwarded untouched before the faults start.
-    skip: usize,
+    pub skip: usize,
     /// Status answered instead, `times` times (0 = none).
-    status: u16,
-    times: usize,
+    pub status: u16,
+    pub times: usize,
     /// Delay added to every forwarded batch read.
-    delay_ms: u64,
+    pub delay_ms: u64,
 }
 
 /// A TCP proxy in front of the real Datasette that can answer batch reads
 /// with an error status or slow them down. Everything else passes through
 /// unchanged; it never makes up data.
-struct FaultProxy {
-    base: String,
+pub struct FaultProxy {
+    pub base: String,
     rule: Arc<Mutex<Rule>>,
     batches: Arc<AtomicUsize>,
     faults: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
-    async fn start(upstream: &str) -> FaultProxy {
+    pub async fn start(upstream: &str) -> FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -93,7 +93,7 @@ impl FaultProxy {
         FaultProxy { base: format!("http://127.0.0.1:{port}"), rule, batches, faults }
     }
 
-    fn set(&self, rule: Rule) {
+    pub fn set(&self, rule: Rule) {
         *self.rule.lock().unwrap() = rule;
         self.batches.store(0, Ordering::SeqCst);
         self.faults.store(0, Ordering::SeqCst);

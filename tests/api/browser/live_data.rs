@@ -61,7 +61,7 @@ async fn wizard_journey(javascript: bool) {
     b.expect_path(&format!("/ontology/entities/{entity}")).await;
     // Rows appear: htmx polls while the sync runs; without it, a refresh.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'running'").await > 0 {
+    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
         assert!(Instant::now() < deadline, "the sync did not finish");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -160,11 +160,92 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
     b.click_button("Activate").await;
     b.expect_text("api/v1/datasets").await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'running'").await > 0 {
+    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
         assert!(Instant::now() < deadline, "the sync did not finish");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     b.click_link("api/v1/datasets").await;
     b.expect_text("Rows: 1").await;
     b.close().await;
+}
+
+/// Watching a larger sync move, a key that breaks, Diagnostics, the fix,
+/// "Test again", and a sync that succeeds — axe-core on every page.
+#[tokio::test]
+async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagnostics() {
+    use crate::sync_jobs::{FaultProxy, Rule};
+    let ds = Datasette::start(20_000).await;
+    // The real Datasette, slowed down so the progress can be watched.
+    let proxy = FaultProxy::start(&ds.base).await;
+    proxy.set(Rule { delay_ms: 150, ..Rule::default() });
+    let app = TestApp::spawn_with(|s| s.connectors_allow_private = true).await;
+    let b = set_up(&app, "sync_diagnostics", true).await;
+    b.open("/live-data/connectors").await;
+    b.click_link("Connect Datasette").await;
+    b.fill("Source name", "Shop").await;
+    b.fill("Base URL", &proxy.base).await;
+    b.fill("Database", "shop").await;
+    b.fill("API token", &ds.full).await;
+    b.click_button("Save and continue").await;
+    b.click_button("Test connection").await;
+    b.expect_text("Connection works: 2 streams found").await;
+    b.click_link("Continue: choose streams").await;
+    b.tick("orders (20000 rows)").await;
+    b.click_button("Save and continue").await;
+    b.tick("A new entity").await;
+    b.fill("New entity's name", "Order").await;
+    b.click_button("Activate").await;
+    b.expect_text("Sync started").await;
+    // The entity page shows the stream's progress moving (htmx polls it).
+    b.expect_text("records read").await;
+    b.expect_text("records/s").await;
+    b.open("/live-data/sources").await;
+    b.expect_text("Syncing").await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
+        assert!(Instant::now() < deadline, "the sync did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proxy.set(Rule::default());
+    let source = app.count("SELECT id AS n FROM sources WHERE name = 'Shop'").await;
+    b.open(&format!("/live-data/sources/{source}")).await;
+    b.expect_text("20000 read, 20000 written").await;
+
+    // Someone pastes a wrong key; the next sync is refused and the source fails.
+    b.click_link("Edit credentials").await;
+    b.fill("API token", "dstok_pasted-the-wrong-one-4321").await;
+    b.click_button("Save and continue").await;
+    b.open(&format!("/live-data/sources/{source}")).await;
+    b.click_button("Sync now").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'failing'").await == 0 {
+        assert!(Instant::now() < deadline, "the source did not fail");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.open("/").await;
+    b.expect_text("1 failing").await;
+    b.click_link("Diagnostics 1 failing").await;
+    b.expect_text("401 Unauthorized").await;
+    b.expect_text("Failing since").await;
+    b.expect_text("Invalid token signature").await;
+
+    // The fix: the right key, Test again, Sync now.
+    b.click_link("Edit credentials of Shop").await;
+    b.fill("API token", &ds.full).await;
+    b.click_button("Save and continue").await;
+    b.open("/live-data/diagnostics").await;
+    b.click_button("Test again Shop").await;
+    b.expect_text("The connection test passed").await;
+    b.expect_text("No source is failing").await;
+    b.open(&format!("/live-data/sources/{source}")).await;
+    b.click_button("Sync now").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
+        assert!(Instant::now() < deadline, "the sync did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.open(&format!("/live-data/sources/{source}")).await;
+    b.expect_text("succeeded").await;
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'succeeded'").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'active'").await, 1);
 }
