@@ -107,7 +107,8 @@ impl Connector for Datasette {
                     columns,
                     // A composite key has no single column to upsert on.
                     primary_key: (pks.len() == 1).then(|| pks[0].to_owned()),
-                    row_count: t["count"].as_u64(),
+                    // Datasette stops counting at 10,000 (`count_truncated`): unknown, not 10,001.
+                    row_count: if t["count_truncated"].as_bool() == Some(true) { None } else { t["count"].as_u64() },
                     locator: json!({ "table": name }),
                 });
             }

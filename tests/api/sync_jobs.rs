@@ -479,3 +479,36 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     // Resumed, not restarted: fewer batches were read after the restart than in all.
     assert!(proxy.batches.load(Ordering::SeqCst) < 40, "read {} batches after the restart", proxy.batches.load(Ordering::SeqCst));
 }
+
+#[tokio::test]
+async fn the_sync_settings_form_keeps_the_input_and_says_what_is_wrong_beside_the_field() {
+    let ds = Datasette::start(50).await;
+    let (app, admin, key) = live_app().await;
+    let id = shop_source(&app, &key, &ds.base, &ds.full, "Form shop").await;
+    let (run, _) = activate_into_entity(&app, &key, id, &["orders"], "Form order").await;
+    assert_eq!(run["status"], "succeeded");
+    let page = format!("/live-data/sources/{id}");
+    let action = format!("{page}/sync-settings");
+
+    let r = admin.post_form(&page, &action, &[("every", "0"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Enter a whole number of at least 1"), "{html}");
+    assert!(html.contains(r#"id="f-every" name="every" type="number" min="1" inputmode="numeric" value="0""#), "the input is kept: {html}");
+    let r = admin.post_form(&page, &action, &[("every", "3"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")]).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Choose the cursor column"), "{html}");
+    assert!(html.contains(r#"id="f-mode-0-inc" name="mode.0" value="incremental" checked"#), "the choice is kept: {html}");
+    let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    assert!(src["schedule"]["every_minutes"].is_null(), "nothing saved on a refusal: {src}");
+
+    let r = admin.post_form(&page, &action, &[("every", "2"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "updated")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    assert_eq!(src["schedule"]["every_minutes"], 120, "{src}");
+    assert_eq!(src["stream_modes"]["orders"], json!({"mode": "incremental", "cursor": "updated"}));
+    let html = admin.get_html(&page).await;
+    assert!(html.contains("every 2 hours") && html.contains("Next sync:"), "{html}");
+    let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'source.changed' AND detail LIKE '%Schedule: every 2 hours%'").await;
+    assert_eq!(audit, 1, "the change is audited");
+}

@@ -291,7 +291,8 @@ async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, existing: 
     let spec = crate::connectors::kind(&input.kind).ok_or(AppError::BadRequest)?.spec();
     match manage::save_credentials(state, &actor(user, &req, state), existing.as_ref(), &input).await {
         Ok(s) => {
-            Flash::push_about(&user.session, "success", "Saved the source as a draft", Some(s.name.clone()));
+            let said = if s.status == manage::DRAFT { "Saved the source as a draft" } else { "Saved the credentials; test the connection again" };
+            Flash::push_about(&user.session, "success", said, Some(s.name.clone()));
             Ok(see_other(&format!("{}/test", source_url(s.id))))
         }
         Err(SourceError::Fields(errs)) => {

@@ -174,10 +174,10 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
 #[tokio::test]
 async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagnostics() {
     use crate::sync_jobs::{FaultProxy, Rule};
-    let ds = Datasette::start(20_000).await;
+    let ds = Datasette::start(9_000).await;
     // The real Datasette, slowed down so the progress can be watched.
     let proxy = FaultProxy::start(&ds.base).await;
-    proxy.set(Rule { delay_ms: 150, ..Rule::default() });
+    proxy.set(Rule { delay_ms: 500, ..Rule::default() });
     let app = TestApp::spawn_with(|s| s.connectors_allow_private = true).await;
     let b = set_up(&app, "sync_diagnostics", true).await;
     b.open("/live-data/connectors").await;
@@ -190,7 +190,7 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.click_button("Test connection").await;
     b.expect_text("Connection works: 2 streams found").await;
     b.click_link("Continue: choose streams").await;
-    b.tick("orders (20000 rows)").await;
+    b.tick("orders (9000 rows)").await;
     b.click_button("Save and continue").await;
     b.tick("A new entity").await;
     b.fill("New entity's name", "Order").await;
@@ -209,12 +209,13 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     proxy.set(Rule::default());
     let source = app.count("SELECT id AS n FROM sources WHERE name = 'Shop'").await;
     b.open(&format!("/live-data/sources/{source}")).await;
-    b.expect_text("20000 read, 20000 written").await;
+    b.expect_text("9000 read, 9000 written").await;
 
     // Someone pastes a wrong key; the next sync is refused and the source fails.
     b.click_link("Edit credentials").await;
     b.fill("API token", "dstok_pasted-the-wrong-one-4321").await;
     b.click_button("Save and continue").await;
+    b.expect_text("Saved the credentials; test the connection again").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.click_button("Sync now").await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -224,15 +225,18 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     }
     b.open("/").await;
     b.expect_text("1 failing").await;
+    b.click_link("Live Data 1 failing").await;
     b.click_link("Diagnostics 1 failing").await;
     b.expect_text("401 Unauthorized").await;
     b.expect_text("Failing since").await;
     b.expect_text("Invalid token signature").await;
 
-    // The fix: the right key, Test again, Sync now.
-    b.click_link("Edit credentials of Shop").await;
+    // The fix: the right key (from the source's page), Test again, Sync now.
+    b.click_link("Shop").await;
+    b.click_link("Edit credentials").await;
     b.fill("API token", &ds.full).await;
     b.click_button("Save and continue").await;
+    b.expect_text("Saved the credentials; test the connection again").await;
     b.open("/live-data/diagnostics").await;
     b.click_button("Test again Shop").await;
     b.expect_text("The connection test passed").await;
