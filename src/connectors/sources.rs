@@ -520,9 +520,9 @@ pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Mod
 /// "5 minutes", "2 hours", "1 day".
 pub fn every_words(minutes: u32) -> String {
     let plural = |n: u32, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
-    if minutes % 1440 == 0 {
+    if minutes.is_multiple_of(1440) {
         plural(minutes / 1440, "day")
-    } else if minutes % 60 == 0 {
+    } else if minutes.is_multiple_of(60) {
         plural(minutes / 60, "hour")
     } else {
         plural(minutes, "minute")

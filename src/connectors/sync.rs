@@ -160,7 +160,7 @@ impl Job<'_> {
                 Ok(v) => return Ok(v),
                 Err(e) if e.class.transient() && attempt < MAX_RETRIES => {
                     attempt += 1;
-                    let wait = backoff(attempt, e.retry_after.map(|s| Duration::from_secs(u64::from(s))));
+                    let wait = backoff(attempt, e.retry_after.map(Duration::from_secs));
                     self.streams[i].retries += 1;
                     let stream = self.streams[i].stream.clone();
                     self.note("warning", format!("{stream}: {e}. Retry {attempt} of {MAX_RETRIES} in {:.1} s.", wait.as_secs_f64()));

@@ -166,12 +166,12 @@ impl Support {
 
 impl Layout {
     pub fn for_user(user: &CurrentUser, title: impl Into<String>) -> Layout {
-        Layout::framed(&user.user, &user.session, &user.path, Some(&user.membership), &user.memberships, user.support_contact.as_deref(), title, user.failing_sources)
+        Layout::framed(&user.user, &user.session, &user.path, Some(&user.membership), &user.memberships, user.support_contact.as_deref(), title).with_failing(user.failing_sources)
     }
 
     /// For pages any signed-in user may see, with or without a workspace.
     pub fn for_signed_in(user: &SignedIn, title: impl Into<String>) -> Layout {
-        Layout::framed(&user.user, &user.session, &user.path, user.membership.as_ref(), &user.memberships, user.support_contact.as_deref(), title, user.failing_sources)
+        Layout::framed(&user.user, &user.session, &user.path, user.membership.as_ref(), &user.memberships, user.support_contact.as_deref(), title).with_failing(user.failing_sources)
     }
 
     fn framed(
@@ -182,7 +182,6 @@ impl Layout {
         memberships: &[Membership],
         support: Option<&str>,
         title: impl Into<String>,
-        failing_sources: u64,
     ) -> Layout {
         let mut layout = Layout::signed_in(user, session, path, title);
         layout.workspace_name = current.map(|m| m.workspace_name.clone());
@@ -196,12 +195,17 @@ impl Layout {
             .collect();
         if let Some(m) = current {
             layout.sections = sections(|p| m.permissions.contains(p), path);
-            if failing_sources > 0 {
-                mark_failing(&mut layout.sections, failing_sources);
-            }
         }
         layout.support = Support::from_setting(support);
         layout
+    }
+
+    /// Puts "N failing" beside Live Data and its Diagnostics page.
+    fn with_failing(mut self, n: u64) -> Layout {
+        if n > 0 {
+            mark_failing(&mut self.sections, n);
+        }
+        self
     }
 
     /// A signed-in user with no workspace to work in (disabled or removed).
