@@ -422,6 +422,17 @@ fn row_of(stream: &StreamInfo, pk: Option<usize>, n: u64, record: &serde_json::M
     RowIn { row: n, pk, data: serde_json::to_string(&values).unwrap_or_else(|_| "[]".into()) }
 }
 
+/// A batch's records as rows, numbered on from `n`.
+fn rows_of(stream: &StreamInfo, pk: Option<usize>, n: &mut u64, records: &[serde_json::Map<String, Value>]) -> Vec<RowIn> {
+    records
+        .iter()
+        .map(|r| {
+            *n += 1;
+            row_of(stream, pk, *n, r)
+        })
+        .collect()
+}
+
 /// Whether cursor value `a` comes after `b` (numbers as numbers, the rest as text).
 fn after(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
@@ -520,14 +531,7 @@ async fn full_refresh(
             Ok(b) => b,
             Err(o) => return Ok(give_up(job, tab, writer, o).await),
         };
-        let rows: Vec<RowIn> = batch
-            .records
-            .iter()
-            .map(|r| {
-                n += 1;
-                row_of(stream, pk, n, r)
-            })
-            .collect();
+        let rows = rows_of(stream, pk, &mut n, &batch.records);
         if let Some(c) = cursor_column {
             for r in &batch.records {
                 if let Some(v) = r.get(c).filter(|v| !v.is_null())
@@ -610,14 +614,7 @@ async fn incremental(
         if batch.records.is_empty() {
             break;
         }
-        let rows: Vec<RowIn> = batch
-            .records
-            .iter()
-            .map(|r| {
-                n += 1;
-                row_of(stream, pk, n, r)
-            })
-            .collect();
+        let rows = rows_of(stream, pk, &mut n, &batch.records);
         let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after(v, &m) { v.clone() } else { m });
         job.streams[i].records_read += rows.len() as u64;
         let count = rows.len() as u64;

@@ -170,15 +170,6 @@ pub async fn runs_of_source(db: &impl ConnectionTrait, source_id: i64, limit: u6
         .await
 }
 
-/// Live runs of a workspace (the Data Sources page shows their progress).
-pub async fn live_runs(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<sync_runs::Model>, DbErr> {
-    sync_runs::Entity::find()
-        .filter(sync_runs::Column::WorkspaceId.eq(workspace_id))
-        .filter(sync_runs::Column::Status.is_in(LIVE))
-        .all(db)
-        .await
-}
-
 pub async fn run(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<sync_runs::Model>, DbErr> {
     sync_runs::Entity::find_by_id(id).filter(sync_runs::Column::WorkspaceId.eq(workspace_id)).one(db).await
 }
