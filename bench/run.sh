@@ -15,6 +15,9 @@
 #                  (and on PostgreSQL when PG_URL is reachable; reported, no target)
 #   public page    a ~2 KB page of a public endpoint ÷ static app.js   ≥ 0.50
 #   deep page      offset=990000 ÷ offset=0 (uncached pages)          ≥ 0.50
+# Syncs (bench/sync.sh, run last): 1M rows from a second keyhub into a fresh entity
+#   sync           rows/s on SQLite ≥ 50,000 (PostgreSQL reported); peak RSS ≤ 250 MB
+#   sync p99       data API p99 on the syncing node during the sync ÷ idle  ≤ 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
@@ -101,4 +104,5 @@ PY
 KEYS_STATUS=$?
 kill $PID 2>/dev/null || true
 bench/datahub.sh || exit 1
+bench/sync.sh || exit 1
 exit $KEYS_STATUS
