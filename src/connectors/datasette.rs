@@ -129,20 +129,28 @@ impl Connector for Datasette {
         true
     }
 
-    /// `_sort={column}&{column}__gt={cursor}`: keyset paging, so a resumed or
-    /// later sync asks exactly for what it has not seen.
-    fn read_after<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, column: &'a str, cursor: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+    /// `_sort={column}&{column}__gt={after}`, then Datasette's own `_next`
+    /// (sort value + primary key): exactly the records not seen yet.
+    fn read_after<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        column: &'a str,
+        after: Option<Value>,
+        position: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         Box::pin(async move {
             let table = stream.locator["table"].as_str().unwrap_or(&stream.name);
             let mut query = vec![("_sort".to_owned(), column.to_owned())];
-            match &cursor {
+            match &after {
                 Some(Value::String(s)) => query.push((format!("{column}__gt"), s.clone())),
                 Some(Value::Null) | None => {}
                 Some(v) => query.push((format!("{column}__gt"), v.to_string())),
             }
-            let (records, next) = rows(cx, table, None, size, &query).await?;
-            let next = next.and_then(|_| records.last().and_then(|r| r.get(column).cloned()));
-            Ok(Batch { records, next })
+            let token = position.as_ref().and_then(|p| p["next"].as_str().map(str::to_owned));
+            let (records, next) = rows(cx, table, token.as_deref(), size, &query).await?;
+            Ok(Batch { records, next: next.map(|n| json!({ "next": n })) })
         })
     }
 }

@@ -157,10 +157,21 @@ pub trait Connector: Send + Sync {
     fn incremental(&self) -> bool {
         false
     }
-    /// The records after `cursor` (none: from the start) in `column`'s order,
-    /// at most `size`; `next` is set when more may follow.
-    fn read_after<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, column: &'a str, cursor: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
-        let _ = (cx, stream, column, cursor, size);
+    /// Records whose `column` is above `after` (none: all), in that column's
+    /// order, at most `size`. `position` is the previous batch's `next` within
+    /// the same read (none for the first batch); the source pages with its own
+    /// tie-breaking, so records sharing a cursor value are not lost at a batch
+    /// boundary.
+    fn read_after<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        column: &'a str,
+        after: Option<Value>,
+        position: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+        let _ = (cx, stream, column, after, position, size);
         Box::pin(async { Err(ConnectorError::config("This kind of source cannot read incrementally; choose full refresh.")) })
     }
 }

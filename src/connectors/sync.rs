@@ -434,7 +434,7 @@ fn rows_of(stream: &StreamInfo, pk: Option<usize>, n: &mut u64, records: &[serde
 }
 
 /// Whether cursor value `a` comes after `b` (numbers as numbers, the rest as text).
-fn after(a: &Value, b: &Value) -> bool {
+fn after_value(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) if a.is_number() && b.is_number() => x > y,
         _ => a.as_str().map(str::to_owned).unwrap_or_else(|| a.to_string()) > b.as_str().map(str::to_owned).unwrap_or_else(|| b.to_string()),
@@ -535,7 +535,7 @@ async fn full_refresh(
         if let Some(c) = cursor_column {
             for r in &batch.records {
                 if let Some(v) = r.get(c).filter(|v| !v.is_null())
-                    && pending.max_cursor.as_ref().is_none_or(|m| after(v, m))
+                    && pending.max_cursor.as_ref().is_none_or(|m| after_value(v, m))
                 {
                     pending.max_cursor = Some(v.clone());
                 }
@@ -602,12 +602,16 @@ async fn incremental(
     let pk = stream.primary_key.as_ref().and_then(|p| stream.columns.iter().position(|c| c.name == *p));
     job.note("info", format!("{}: reading records after {column} = {cursor}.", stream.name));
     let mut n = 0u64;
+    // The lower bound stays for the whole read; the source's own paging
+    // (`position`) walks through it, ties included.
+    let after = cursor.clone();
+    let mut position: Option<Value> = None;
     loop {
         if let Some(o) = job.interrupted() {
             return Ok(o);
         }
-        let after_value = cursor.clone();
-        let batch: Batch = match job.call(i, || kind.read_after(cx, stream, column, Some(after_value.clone()), BATCH)).await {
+        let (from, at) = (after.clone(), position.clone());
+        let batch: Batch = match job.call(i, || kind.read_after(cx, stream, column, Some(from.clone()), at.clone(), BATCH)).await {
             Ok(b) => b,
             Err(o) => return Ok(o),
         };
@@ -615,7 +619,7 @@ async fn incremental(
             break;
         }
         let rows = rows_of(stream, pk, &mut n, &batch.records);
-        let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after(v, &m) { v.clone() } else { m });
+        let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after_value(v, &m) { v.clone() } else { m });
         job.streams[i].records_read += rows.len() as u64;
         let count = rows.len() as u64;
         let mut writer = dstore::open_incremental(db, ds).await?;
@@ -623,16 +627,19 @@ async fn incremental(
             writer.abort(db).await;
             return Ok(Outcome::Failed(ConnectorError::shape(format!("A record could not be stored: {e}"))));
         }
+        // The cursor commits with the rows it covers: a stop after this
+        // batch resumes above it, a stop before leaves both unwritten.
         if let Some(txn) = writer.transaction() {
             store::set_cursor(txn, tab.id, Some(&last)).await?;
         }
         writer.commit(db, None).await?;
         job.streams[i].records_written += count;
         job.save().await?;
-        if last == cursor || batch.next.is_none() {
-            break;
-        }
         cursor = last;
+        match batch.next {
+            Some(next) if Some(&next) != position.as_ref() => position = Some(next),
+            _ => break,
+        }
     }
     store::tab_synced(db, tab.id).await?;
     job.state.hub.changed().await;

@@ -178,6 +178,11 @@ async fn a_large_table_syncs_in_full_then_incremental_syncs_bring_exactly_the_ne
     let run = sync_and_wait(&app, &key, id).await;
     assert_eq!(run["streams"][0]["records_read"], 0, "{run}");
     assert_eq!(row_count(&app, &key, dataset).await, 100_250);
+    // 1,500 rows sharing one cursor value span a batch boundary: none is lost.
+    ds.change("c.executemany('insert into orders values (?,?,?,?)', [(i, 'tie %d' % i, 2.0, 300000) for i in range(100251, 101751)])");
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["streams"][0]["records_read"], 1_500, "{run}");
+    assert_eq!(stored(&app, dataset).await, (101_750, 101_750));
 }
 
 #[tokio::test]
