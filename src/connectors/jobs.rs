@@ -141,15 +141,12 @@ pub async fn enqueue(state: &AppState, s: &source_rows::Model, trigger: &str) ->
 pub async fn cancel(state: &AppState, run: &sync_runs::Model, by: &str) -> Result<bool, sea_orm::DbErr> {
     let mut log = log_of(run);
     log.push(line("warning", format!("Cancelled by {by}.")));
-    let changed = store::request_cancel(&state.db, run, &log_json(&log)).await?;
-    if changed && run.status == QUEUED {
-        let mut streams = super::sync::stream_runs(run);
-        for s in streams.iter_mut() {
-            s.status = CANCELLED.into();
-        }
-        store::finish_run(&state.db, run.id, CANCELLED, &serde_json::to_string(&streams).unwrap_or_default(), &log_json(&log), Some("Cancelled before it started.".into())).await?;
+    let mut streams = super::sync::stream_runs(run);
+    for s in streams.iter_mut() {
+        s.status = CANCELLED.into();
     }
-    Ok(changed)
+    let streams = serde_json::to_string(&streams).unwrap_or_default();
+    Ok(store::request_cancel(&state.db, run.id, &streams, &log_json(&log)).await? != store::Cancel::Ended)
 }
 
 /// Starts this node's runner: claims runs up to `KEYHUB_SYNC_WORKERS` at a

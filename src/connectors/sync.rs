@@ -149,7 +149,9 @@ impl Job<'_> {
 
     /// Calls the source, retrying transient failures with backoff and jitter
     /// (a `Retry-After` is honoured); each retry is counted and logged.
-    async fn call<T, F, Fut>(&mut self, i: usize, mut f: F) -> Result<T, Outcome>
+    /// `i` is the stream the call reads for (its retries are counted); none
+    /// for discovery.
+    async fn call<T, F, Fut>(&mut self, i: Option<usize>, mut f: F) -> Result<T, Outcome>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ConnectorError>>,
@@ -161,8 +163,13 @@ impl Job<'_> {
                 Err(e) if e.class.transient() && attempt < MAX_RETRIES => {
                     attempt += 1;
                     let wait = backoff(attempt, e.retry_after.map(Duration::from_secs));
-                    self.streams[i].retries += 1;
-                    let stream = self.streams[i].stream.clone();
+                    let stream = match i.and_then(|i| self.streams.get_mut(i)) {
+                        Some(s) => {
+                            s.retries += 1;
+                            s.stream.clone()
+                        }
+                        None => "listing the streams".to_owned(),
+                    };
                     self.note("warning", format!("{stream}: {e}. Retry {attempt} of {MAX_RETRIES} in {:.1} s.", wait.as_secs_f64()));
                     if let Some(p) = &e.provider_message {
                         self.note("warning", format!("{stream}: the source said: {p}"));
@@ -218,7 +225,7 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
     };
     // The stream's columns now, to apply schema changes; the saved catalog
     // serves when discovery fails for a passing reason.
-    let catalog = match job.call(0, || kind.discover(&cx)).await {
+    let catalog = match job.call(None, || kind.discover(&cx)).await {
         Ok(c) => c,
         Err(Outcome::Failed(e)) if sources::is_config_failure(e.class) => {
             fail_all(&mut job, &e);
@@ -527,7 +534,7 @@ async fn full_refresh(
             return Ok(give_up(job, tab, writer, o).await);
         }
         let position = pending.position.clone();
-        let batch: Batch = match job.call(i, || kind.read(cx, stream, position.clone(), BATCH)).await {
+        let batch: Batch = match job.call(Some(i), || kind.read(cx, stream, position.clone(), BATCH)).await {
             Ok(b) => b,
             Err(o) => return Ok(give_up(job, tab, writer, o).await),
         };
@@ -611,7 +618,7 @@ async fn incremental(
             return Ok(o);
         }
         let (from, at) = (after.clone(), position.clone());
-        let batch: Batch = match job.call(i, || kind.read_after(cx, stream, column, Some(from.clone()), at.clone(), BATCH)).await {
+        let batch: Batch = match job.call(Some(i), || kind.read_after(cx, stream, column, Some(from.clone()), at.clone(), BATCH)).await {
             Ok(b) => b,
             Err(o) => return Ok(o),
         };

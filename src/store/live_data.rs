@@ -257,28 +257,43 @@ pub async fn finish_run(db: &impl ConnectionTrait, id: i64, status: &str, stream
     Ok(())
 }
 
-/// Asks a running run to stop (its node sees the flag within a second or
-/// two); a queued run is cancelled at once. True when something changed.
-pub async fn request_cancel(db: &impl ConnectionTrait, run: &sync_runs::Model, log: &str) -> Result<bool, DbErr> {
-    let res = if run.status == "queued" {
-        sync_runs::Entity::update_many()
-            .col_expr(sync_runs::Column::Status, sea_orm::sea_query::Expr::value("cancelled"))
-            .col_expr(sync_runs::Column::FinishedAt, sea_orm::sea_query::Expr::value(Some(Utc::now())))
-            .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(log.to_owned()))
-            .col_expr(sync_runs::Column::CancelRequested, sea_orm::sea_query::Expr::value(true))
-            .filter(sync_runs::Column::Id.eq(run.id))
-            .filter(sync_runs::Column::Status.eq("queued"))
-            .exec(db)
-            .await?
-    } else {
-        sync_runs::Entity::update_many()
-            .col_expr(sync_runs::Column::CancelRequested, sea_orm::sea_query::Expr::value(true))
-            .filter(sync_runs::Column::Id.eq(run.id))
-            .filter(sync_runs::Column::Status.eq("running"))
-            .exec(db)
-            .await?
-    };
-    Ok(res.rows_affected == 1)
+/// What a cancel request did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cancel {
+    /// The run had not started: it is cancelled now.
+    Queued,
+    /// The run's node sees the flag within a second or two and stops.
+    Running,
+    /// The run had already ended.
+    Ended,
+}
+
+/// Cancels a queued run at once (with `streams` and `log` as its record), or
+/// flags a running one. Tried in that order whatever the caller last saw, so a
+/// run claimed in between is still stopped.
+pub async fn request_cancel(db: &impl ConnectionTrait, id: i64, streams: &str, log: &str) -> Result<Cancel, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let queued = sync_runs::Entity::update_many()
+        .col_expr(sync_runs::Column::Status, Expr::value("cancelled"))
+        .col_expr(sync_runs::Column::FinishedAt, Expr::value(Some(Utc::now())))
+        .col_expr(sync_runs::Column::Streams, Expr::value(streams.to_owned()))
+        .col_expr(sync_runs::Column::Log, Expr::value(log.to_owned()))
+        .col_expr(sync_runs::Column::Error, Expr::value(Some("Cancelled before it started.".to_owned())))
+        .col_expr(sync_runs::Column::CancelRequested, Expr::value(true))
+        .filter(sync_runs::Column::Id.eq(id))
+        .filter(sync_runs::Column::Status.eq("queued"))
+        .exec(db)
+        .await?;
+    if queued.rows_affected == 1 {
+        return Ok(Cancel::Queued);
+    }
+    let running = sync_runs::Entity::update_many()
+        .col_expr(sync_runs::Column::CancelRequested, Expr::value(true))
+        .filter(sync_runs::Column::Id.eq(id))
+        .filter(sync_runs::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(if running.rows_affected == 1 { Cancel::Running } else { Cancel::Ended })
 }
 
 pub async fn cancel_requested(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {

@@ -379,30 +379,44 @@ async fn sync_now_twice_at_once_makes_one_run_and_schedules_fire_until_paused() 
 async fn a_cancelled_sync_keeps_the_old_rows_and_a_finished_run_cannot_be_cancelled() {
     let ds = Datasette::start(30_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
-    let (app, _admin, key) = live_app().await;
+    let (app, admin, key) = live_app().await;
     let id = shop_source(&app, &key, &proxy.base, &ds.full, "Slow shop").await;
     let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Slow order").await;
     assert_eq!(run["status"], "succeeded");
     let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
     ds.change("c.execute('delete from orders where id > 10000')");
     proxy.set(Rule { delay_ms: 200, ..Rule::default() });
-    let started = sync(&app, &key, id).await;
-    let run_id = started.body["run_id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) < 2_000 {
-        assert!(Instant::now() < deadline, "the sync did not progress");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let page = format!("/live-data/sources/{id}");
+
+    // Once from the source page's button, once over the API.
+    for by_page in [true, false] {
+        let started = sync(&app, &key, id).await;
+        let run_id = started.body["run_id"].as_i64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) < 2_000 {
+            assert!(Instant::now() < deadline, "the sync did not progress");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if by_page {
+            let r = admin.post_form(&page, &format!("{page}/cancel"), &[]).await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            assert!(admin.get_html(&page).await.contains("Cancelling the sync"), "the page says so");
+        } else {
+            let c = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
+            assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.body);
+            assert_eq!(c.body["cancel_requested"], true);
+        }
+        let run = wait_for_run(&app, &key, run_id).await;
+        assert_eq!(run["status"], "cancelled", "{run}");
+        assert_eq!(run["streams"][0]["status"], "cancelled");
+        assert_eq!(row_count(&app, &key, dataset).await, 30_000, "the old rows stay");
+        let again = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(again.body["error"]["code"], "run_finished");
     }
-    let c = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
-    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.body);
-    assert_eq!(c.body["cancel_requested"], true);
-    let run = wait_for_run(&app, &key, run_id).await;
-    assert_eq!(run["status"], "cancelled", "{run}");
-    assert_eq!(run["streams"][0]["status"], "cancelled");
-    assert_eq!(row_count(&app, &key, dataset).await, 30_000, "the old rows stay");
-    let again = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
-    assert_eq!(again.body["error"]["code"], "run_finished");
+    let r = admin.post_form(&page, &format!("{page}/cancel"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(admin.get_html(&page).await.contains("No sync of this source is running"));
 }
 
 /// The real binary on `database_url`, syncing with a 3-second lease.
@@ -516,4 +530,31 @@ async fn the_sync_settings_form_keeps_the_input_and_says_what_is_wrong_beside_th
     assert!(html.contains("every 2 hours") && html.contains("Next sync:"), "{html}");
     let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'source.changed' AND detail LIKE '%Schedule: every 2 hours%'").await;
     assert_eq!(audit, 1, "the change is audited");
+}
+
+#[tokio::test]
+async fn a_queued_sync_is_cancelled_at_once() {
+    let ds = Datasette::start(50).await;
+    // A node that queues syncs but runs none: the run stays queued.
+    let app = TestApp::spawn_with(|s| {
+        s.connectors_allow_private = true;
+        s.sync_workers = 0;
+    })
+    .await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
+    let id = shop_source(&app, &key, &ds.base, &ds.full, "Queued shop").await;
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"streams": ["orders"]})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
+    let run_id = a.body["run_id"].as_i64().unwrap();
+    assert_eq!(app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["status"], "queued");
+    let c = call(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, json!({})).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.body);
+    assert_eq!(c.body["status"], "cancelled", "no worker needed: {}", c.body);
+    assert_eq!(c.body["streams"][0]["status"], "cancelled");
+    assert_eq!(c.body["error"], "Cancelled before it started.");
+    assert!(log_text(&c.body).contains("Cancelled by an API call."), "{}", c.body);
+    // The source is free for the next sync.
+    assert_eq!(sync(&app, &key, id).await.status, StatusCode::ACCEPTED);
 }

@@ -25,7 +25,6 @@ pub struct Problem {
     /// "sync (run #12, stream cities)" or "connection test".
     pub during: String,
     pub at: String,
-    pub run_id: Option<i64>,
     pub report: Report,
     pub can_sync: bool,
 }
@@ -59,7 +58,6 @@ pub async fn page(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
             count: s.failure_count,
             during,
             at: fmt_time(f.at),
-            run_id: f.run_id,
             report: f.error.report(),
             can_sync: s.status != manage::DRAFT,
         };

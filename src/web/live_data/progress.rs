@@ -27,7 +27,6 @@ pub struct StreamLine {
 /// A run as pages show it.
 pub struct RunView {
     pub id: i64,
-    pub source_id: i64,
     pub source: String,
     pub status: String,
     pub trigger: String,
@@ -49,7 +48,7 @@ pub struct LogView {
 
 impl RunView {
     pub fn live(&self) -> bool {
-        self.status == jobs::QUEUED || self.status == jobs::RUNNING
+        crate::store::live_data::LIVE.contains(&self.status.as_str())
     }
 }
 
@@ -95,7 +94,6 @@ pub fn run_view(source: &str, r: &sync_runs::Model) -> RunView {
     let end = r.finished_at.unwrap_or_else(Utc::now);
     RunView {
         id: r.id,
-        source_id: r.source_id,
         source: source.to_owned(),
         status: r.status.clone(),
         trigger: r.trigger.clone(),

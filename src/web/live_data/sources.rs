@@ -651,8 +651,9 @@ async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, fo
                 .collect()
         })
         .unwrap_or_default();
-    let runs: Vec<RunView> = store::runs_of_source(&state.db, s.id, 20).await?.iter().map(|r| run_view(&s.name, r)).collect();
-    let live = store::live_run(&state.db, s.id).await?.map(|r| run_view(&s.name, &r));
+    let mut runs: Vec<RunView> = store::runs_of_source(&state.db, s.id, 20).await?.iter().map(|r| run_view(&s.name, r)).collect();
+    // A run can only be queued while none is live, so a live run is the newest.
+    let live = if runs.first().is_some_and(RunView::live) { Some(runs.remove(0)) } else { None };
     let entity = match s.entity_id {
         Some(e) => store::entity(&state.db, s.workspace_id, e).await?.map(|e| (e.id, e.name)),
         None => None,
