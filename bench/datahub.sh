@@ -33,30 +33,8 @@ with open(sys.argv[1], "w", encoding="utf-8") as f:
 PY
 echo "CSV: $ROWS rows, $(( $(stat -c %s "$CSV") / 1024 / 1024 )) MiB"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-tok() { grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//'; }
-
-# start_keyhub NAME [DATABASE_URL] → sets B, PID, KEY
-start_keyhub() {
-  local dir="$WORK/$1" port
-  mkdir -p "$dir"
-  port=$(free_port)
-  export KEYHUB_DATA_DIR="$dir" KEYHUB_BIND="127.0.0.1:$port" KEYHUB_LOG=warn
-  if [ -n "${2:-}" ]; then export KEYHUB_DATABASE_URL="$2"; else unset KEYHUB_DATABASE_URL; fi
-  echo "bench password 1234" | target/release/keyhub admin create --email bench@example.com --workspace Bench >/dev/null
-  target/release/keyhub >"$dir/server.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  B="http://127.0.0.1:$port"
-  for _ in $(seq 100); do curl -sf -o /dev/null "$B/healthz" && break; sleep 0.1; done
-  local jar="$dir/cookies" t
-  t=$(curl -s -c "$jar" -b "$jar" "$B/login" | tok)
-  curl -s -o /dev/null -c "$jar" -b "$jar" -d "csrf_token=$t&email=bench@example.com&password=bench+password+1234" "$B/login"
-  t=$(curl -s -c "$jar" -b "$jar" "$B/account/keys" | tok)
-  KEY=$(curl -s -c "$jar" -b "$jar" -d "csrf_token=$t&label=bench&expires=never&permission=data.read&permission=data.write&permission=hub_keys.manage" "$B/account/keys" |
-    grep -o 'id="new-secret" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//')
-  [ -n "$KEY" ] || { echo "bench setup failed ($1)"; cat "$dir/server.log"; exit 2; }
-}
+# free_port, tok, start_keyhub NAME [DATABASE_URL] → B, PID, KEY
+. bench/lib.sh
 
 # import → sets IMPORT_SECS, IMPORT_HWM (the server's peak RSS, kB) and DATASET
 import_csv() {

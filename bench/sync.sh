@@ -37,32 +37,10 @@ PY
 csv "$WORK/big.csv" "$ROWS"
 csv "$WORK/small.csv" 10000
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-tok() { grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//'; }
+# free_port, tok, start_keyhub NAME [DATABASE_URL] → B, PID, KEY
+. bench/lib.sh
 api() { curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-
-# start_keyhub NAME [DATABASE_URL] → sets B, PID, KEY (a personal key of the workspace "bench")
-start_keyhub() {
-  local dir="$WORK/$1" port
-  mkdir -p "$dir"
-  port=$(free_port)
-  export KEYHUB_DATA_DIR="$dir" KEYHUB_BIND="127.0.0.1:$port" KEYHUB_LOG=warn KEYHUB_CONNECTORS_ALLOW_PRIVATE=true
-  if [ -n "${2:-}" ]; then export KEYHUB_DATABASE_URL="$2"; else unset KEYHUB_DATABASE_URL; fi
-  echo "bench password 1234" | target/release/keyhub admin create --email bench@example.com --workspace Bench >/dev/null
-  target/release/keyhub >"$dir/server.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  B="http://127.0.0.1:$port"
-  for _ in $(seq 100); do curl -sf -o /dev/null "$B/healthz" && break; sleep 0.1; done
-  local jar="$dir/cookies" t
-  t=$(curl -s -c "$jar" -b "$jar" "$B/login" | tok)
-  curl -s -o /dev/null -c "$jar" -b "$jar" -d "csrf_token=$t&email=bench@example.com&password=bench+password+1234" "$B/login"
-  t=$(curl -s -c "$jar" -b "$jar" "$B/account/keys" | tok)
-  KEY=$(curl -s -c "$jar" -b "$jar" -d "csrf_token=$t&label=bench&expires=never&permission=data.read&permission=data.write&permission=hub_keys.manage&permission=connectors.manage&permission=ontology.edit" "$B/account/keys" |
-    grep -o 'id="new-secret" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//')
-  [ -n "$KEY" ] || { echo "bench setup failed ($1)"; cat "$dir/server.log"; exit 2; }
-}
 
 # publish NAME CSV → a public endpoint /hub/bench/NAME over a new dataset
 publish() {
