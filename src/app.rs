@@ -23,6 +23,8 @@ pub const KEY_REFUSALS_PER_MINUTE: usize = 120;
 
 pub struct Application {
     server: Server,
+    /// `GET /metrics` alone, on `KEYHUB_METRICS_BIND`, and its port.
+    metrics_server: Option<(Server, u16)>,
     port: u16,
     setup_code: String,
     db: DatabaseConnection,
@@ -53,11 +55,16 @@ impl Application {
         // Every hub key is in memory before the first request is served.
         let hub_keys = crate::auth::hub_verifier::HubVerifier::new(db.clone());
         hub_keys.load_all().await?;
+        keys.reload().await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: settings.clone(),
             setup_code: setup_code.clone(),
-            throttle: LoginThrottle::default(),
+            throttle: LoginThrottle::new(
+                std::time::Duration::from_secs(15 * 60),
+                settings.login_failures_per_client,
+                settings.login_failures_per_client.saturating_mul(2),
+            ),
             key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), KEY_REFUSALS_PER_MINUTE, usize::MAX),
             keys: keys.clone(),
             hub: hub.clone(),
@@ -74,11 +81,20 @@ impl Application {
             jobs: crate::connectors::jobs::Jobs::new(settings.sync_workers, settings.sync_lease),
         });
         let server = serve(listener, state.clone(), &secret)?;
-        Ok(Application { server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone(), state })
+        let metrics_server = match settings.metrics_bind {
+            Some(addr) => Some(serve_metrics(addr, state.clone())?),
+            None => None,
+        };
+        Ok(Application { server, metrics_server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone(), state })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when `KEYHUB_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     pub fn setup_code(&self) -> &str {
@@ -87,6 +103,11 @@ impl Application {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// What handlers share, for commands that reuse the services (`bench-seed`).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     /// A handle that stops the server (tests stop theirs when they end).
@@ -102,6 +123,9 @@ impl Application {
         self.hub_keys.spawn_watcher();
         // Runs left by a stopped node are taken up once their lease passes.
         crate::connectors::jobs::spawn_runner(self.state.into_inner());
+        if let Some((metrics, _)) = self.metrics_server {
+            tokio::spawn(metrics);
+        }
         self.server.await
     }
 }
@@ -127,6 +151,18 @@ fn spawn_session_sweeper(db: DatabaseConnection) {
             }
         }
     });
+}
+
+/// The operator's metrics listener: `/metrics` and nothing else, one worker.
+fn serve_metrics(addr: std::net::SocketAddr, state: web::Data<AppState>) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}. Set KEYHUB_METRICS_BIND to a free address."))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).route(urls::METRICS, web::get().to(ui::health::metrics_open)))
+        .workers(1)
+        .listen(listener)?
+        .run();
+    Ok((server, port))
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> anyhow::Result<Server> {
@@ -168,6 +204,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     use ui::{account, admin, auth, datahub, health, home, invitations, live_data, ontology, reset, setup, workspaces};
     cfg.route(urls::HOME, web::get().to(home::home))
         .route(urls::HEALTHZ, web::get().to(health::healthz))
+        .route(urls::METRICS, web::get().to(health::metrics))
         .route("/static/{hash}/{path:.*}", web::get().to(ui::assets::serve))
         .route("/favicon.ico", web::get().to(ui::assets::favicon))
         .route(urls::HELP, web::get().to(home::help))

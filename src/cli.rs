@@ -19,6 +19,17 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Seeds an empty data dir for `bench/run.sh` (keys, a collection) and
+    /// prints shell assignments naming what it made.
+    #[command(hide = true)]
+    BenchSeed {
+        #[arg(long, default_value_t = 100_000)]
+        hub_keys: usize,
+        #[arg(long, default_value_t = 100_000)]
+        personal_keys: usize,
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+    },
     /// Administration without a browser.
     Admin {
         #[command(subcommand)]
@@ -58,6 +69,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             admin_create(settings, &email, &workspace, name.as_deref()).await
         }
         Command::Admin { command: AdminCommand::ResetPassword { email } } => reset_password(settings, &email).await,
+        Command::BenchSeed { hub_keys, personal_keys, rows } => {
+            crate::bench_seed::run(settings, crate::bench_seed::Counts { hub_keys, personal_keys, rows }).await
+        }
     }
 }
 

@@ -59,6 +59,15 @@ pub struct Settings {
     /// (`KEYHUB_SYNC_LEASE_SECONDS`, default 30): after a crash, another node
     /// (or this one, restarted) takes the run up once it has passed.
     pub sync_lease: Duration,
+    /// Failed sign-ins one client address may make in 15 minutes
+    /// (`KEYHUB_LOGIN_FAILURES_PER_CLIENT`, default 10; an account allows twice as many).
+    pub login_failures_per_client: usize,
+    /// Where `GET /metrics` is served on a listener of its own
+    /// (`KEYHUB_METRICS_BIND`, e.g. 127.0.0.1:9100). See `metrics_token`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Serves `GET /metrics` on the main listener to `Authorization: Bearer
+    /// <token>` (`KEYHUB_METRICS_TOKEN`). Neither set: no metrics endpoint.
+    pub metrics_token: Option<Secret>,
 }
 
 impl fmt::Debug for Settings {
@@ -78,6 +87,9 @@ impl fmt::Debug for Settings {
             .field("connectors_timeout", &self.connectors_timeout)
             .field("sync_workers", &self.sync_workers)
             .field("sync_lease", &self.sync_lease)
+            .field("login_failures_per_client", &self.login_failures_per_client)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("metrics_token", &self.metrics_token)
             .finish()
     }
 }
@@ -99,6 +111,9 @@ impl Default for Settings {
             connectors_timeout: Duration::from_secs(30),
             sync_workers: 2,
             sync_lease: Duration::from_secs(30),
+            login_failures_per_client: 10,
+            metrics_bind: None,
+            metrics_token: None,
         }
     }
 }
@@ -121,6 +136,9 @@ struct FileSettings {
     connectors_timeout_seconds: Option<u64>,
     sync_workers: Option<u64>,
     sync_lease_seconds: Option<u64>,
+    login_failures_per_client: Option<u64>,
+    metrics_bind: Option<String>,
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +260,23 @@ impl Settings {
                 return Err(ConfigError("KEYHUB_SYNC_LEASE_SECONDS must be between 2 and 3600.".into()));
             }
             s.sync_lease = Duration::from_secs(secs);
+        }
+        if let Some(n) = number(env, "KEYHUB_LOGIN_FAILURES_PER_CLIENT", file.login_failures_per_client)? {
+            if n == 0 {
+                return Err(ConfigError("KEYHUB_LOGIN_FAILURES_PER_CLIENT must be at least 1.".into()));
+            }
+            s.login_failures_per_client = usize::try_from(n).unwrap_or(usize::MAX / 2);
+        }
+        if let Some(v) = pick("KEYHUB_METRICS_BIND", file.metrics_bind) {
+            s.metrics_bind = Some(v.trim().parse().map_err(|_| {
+                ConfigError(format!("KEYHUB_METRICS_BIND must be an address and port such as 127.0.0.1:9100, not \"{v}\"."))
+            })?);
+        }
+        if let Some(v) = pick("KEYHUB_METRICS_TOKEN", file.metrics_token) {
+            if v.trim().len() < 16 {
+                return Err(ConfigError("KEYHUB_METRICS_TOKEN must be at least 16 characters.".into()));
+            }
+            s.metrics_token = Some(Secret::new(v.trim().to_owned()));
         }
         if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
             let v = v.trim().to_owned();

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bench_seed;
 pub mod cli;
 pub mod config;
 pub mod connectors;
@@ -15,6 +16,7 @@ pub mod datasets;
 pub mod domain;
 pub mod entities;
 pub mod hub;
+pub mod metrics;
 pub mod ontology;
 pub mod secret;
 pub mod state;

@@ -1,7 +1,9 @@
 //! `GET /hub/{workspace}/{path}`: a data collection served by an endpoint, and
 //! `GET /hub/{workspace}`: the endpoints the presented key may call.
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+
+use crate::web::middleware::KeyIdentity;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -42,9 +44,18 @@ async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Op
         }
         return Ok(Caller::Member(key));
     }
-    state.hub_keys.lookup(workspace_id, &presented, ip, Utc::now()).map(Caller::Hub).map_err(|refusal| {
-        crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or_else(|| refusal.into())
-    })
+    match state.hub_keys.lookup(workspace_id, &presented, ip, Utc::now()) {
+        Ok(key) => {
+            crate::metrics::verification("hub", "ok");
+            req.extensions_mut().insert(KeyIdentity(format!("hub key #{}", key.id)));
+            Ok(Caller::Hub(key))
+        }
+        Err(refusal) => {
+            let refused = ApiError::from(refusal);
+            crate::metrics::verification("hub", refused.code());
+            Err(crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or(refused))
+        }
+    }
 }
 
 /// The last check: does this endpoint accept the caller? A personal key is

@@ -6,13 +6,14 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use chrono::Utc;
 
 use crate::api::ApiError;
 use crate::state::AppState;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
 use crate::domain::Permission;
+use crate::web::middleware::KeyIdentity;
 
 /// What a handler requires of the key.
 pub trait Requirement {
@@ -94,8 +95,13 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
 /// same address (and other clients) are never slowed.
 pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&str>) -> Result<VerifiedKey, ApiError> {
     match state.keys.verify(presented, Utc::now()).await? {
-        Ok(key) => Ok(key),
+        Ok(key) => {
+            crate::metrics::verification("personal", "ok");
+            req.extensions_mut().insert(KeyIdentity(key.identifier.clone()));
+            Ok(key)
+        }
         Err(refusal) => {
+            crate::metrics::verification("personal", ApiError::from(refusal).code());
             let client = state.client_ip(req);
             if let Some(limited) = count_refusal(state, client.as_deref()) {
                 return Err(limited);

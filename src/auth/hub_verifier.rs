@@ -214,6 +214,7 @@ impl HubVerifier {
                 snap.insert(compile(m, l.endpoint_ids, l.user_ids, l.team_ids));
             }
         }
+        crate::metrics::snapshot("hub", snap.by_id.len());
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
         self.applied.store(seq, Ordering::SeqCst);
         *guard = None;
@@ -235,6 +236,7 @@ impl HubVerifier {
             Some(k) => snap.insert(k),
             None => snap.remove(id),
         }
+        crate::metrics::snapshot("hub", snap.by_id.len());
         Ok(())
     }
 

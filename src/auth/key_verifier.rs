@@ -1,14 +1,18 @@
 //! Verifies personal API keys on every API request without touching the
 //! database or hashing slowly: an in-memory snapshot maps the SHA-256 of each
 //! secret to the compiled key, together with every membership (to intersect
-//! with the owner's rights *now*). Any change to keys or members marks the
-//! snapshot stale (locally at once, on other nodes through the shared change
-//! marker polled every two seconds); the next request reloads it.
+//! with the owner's rights *now*).
+//!
+//! The snapshot is loaded whole at start. After that, a change made on this
+//! node updates it *in place* — the one key, or the one member and their keys,
+//! read in a few rows and swapped in under a write lock held for microseconds —
+//! before the change's response is sent. Other nodes learn of it through the
+//! shared change marker (polled every two seconds) and reload in the
+//! background; requests keep the old snapshot meanwhile, never wait for a load.
 //!
 //! Order of checks: format/checksum → lookup → revoked → expired → owner
 //! active → (in the handler) permission ∩ owner's current rights.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::domain::keys::{KeyFormatError, KeySecret};
 use crate::domain::PermissionSet;
+use crate::store::keys::SnapshotRow;
 
 /// Why a presented key was refused. Each maps to a stable API error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +69,61 @@ struct CompiledKey {
 #[derive(Default)]
 struct Snapshot {
     keys: HashMap<[u8; 32], CompiledKey>,
+    /// key id → its digests (current, and a rotated one in its grace period),
+    /// so one key can be replaced without a scan.
+    by_id: HashMap<i64, [Option<[u8; 32]>; 2]>,
     /// (workspace, user) → permission bits the member holds now, and whether disabled.
     members: HashMap<(i64, i64), (u8, bool)>,
-    version: Option<String>,
+}
+
+impl Snapshot {
+    fn remove_key(&mut self, id: i64) {
+        for d in self.by_id.remove(&id).into_iter().flatten().flatten() {
+            self.keys.remove(&d);
+        }
+    }
+
+    /// Adds (or replaces) a key from its row.
+    fn put(&mut self, row: SnapshotRow) {
+        let (id, workspace_id, user_id, perms, identifier, hash, prev_hash, prev_until, expires_at, revoked_at) = row;
+        self.remove_key(id);
+        let mut suffix = [b'?'; 4];
+        if let Some(tail) = identifier.as_bytes().get(identifier.len().saturating_sub(4)..)
+            && tail.len() == 4
+        {
+            suffix.copy_from_slice(tail);
+        }
+        let compiled = CompiledKey {
+            key_id: id,
+            workspace_id,
+            owner_id: user_id,
+            permissions: PermissionSet::from_stored(&perms).to_bits(),
+            revoked: revoked_at.is_some(),
+            expires_at: expires_at.map(|t| t.timestamp()),
+            accepted_until: None,
+            suffix,
+        };
+        let mut digests = [None, None];
+        if let (Some(prev), Some(until)) = (prev_hash, prev_until)
+            && let Some(h) = decode_hex32(&prev)
+        {
+            self.keys.insert(h, CompiledKey { accepted_until: Some(until.timestamp()), ..compiled });
+            digests[1] = Some(h);
+        }
+        if let Some(h) = decode_hex32(&hash) {
+            self.keys.insert(h, compiled);
+            digests[0] = Some(h);
+        }
+        self.by_id.insert(id, digests);
+    }
 }
 
 pub struct KeyVerifier {
     db: DatabaseConnection,
-    snapshot: RwLock<Arc<Snapshot>>,
-    stale: AtomicBool,
+    snapshot: RwLock<Snapshot>,
+    /// The change marker this node's snapshot reflects (loaded or written by us).
+    version: Mutex<Option<String>>,
+    /// One full load at a time.
     reload: tokio::sync::Mutex<()>,
     /// key id → when its last use was written; coalesces writes to one a minute.
     last_written: Mutex<HashMap<i64, Instant>>,
@@ -91,87 +142,91 @@ impl KeyVerifier {
     pub fn new(db: DatabaseConnection) -> Arc<KeyVerifier> {
         Arc::new(KeyVerifier {
             db,
-            snapshot: RwLock::new(Arc::new(Snapshot::default())),
-            stale: AtomicBool::new(true),
+            snapshot: RwLock::default(),
+            version: Mutex::default(),
             reload: tokio::sync::Mutex::new(()),
             last_written: Mutex::new(HashMap::new()),
             last_refusal_logged: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Marks the snapshot stale here and on every other node.
-    pub async fn changed(&self) -> Result<(), DbErr> {
-        self.stale.store(true, Ordering::SeqCst);
-        crate::store::changes::bump(&self.db).await
+    /// Tells the other nodes; our own marker is remembered so this node's
+    /// watcher does not reload for a change it has already applied.
+    async fn announce(&self) -> Result<(), DbErr> {
+        let value = crate::store::changes::bump(&self.db).await?;
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+        Ok(())
+    }
+
+    /// A key was created, rotated, revoked or deleted: only it is read again.
+    pub async fn key_changed(&self, key_id: i64) -> Result<(), DbErr> {
+        let rows = crate::store::keys::snapshot_rows(&self.db, Some(key_id), None).await?;
+        {
+            let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+            snap.remove_key(key_id);
+            for row in rows {
+                snap.put(row);
+            }
+            crate::metrics::snapshot("personal", snap.by_id.len());
+        }
+        self.announce().await
+    }
+
+    /// A member's rights or status changed, they joined, or they were removed
+    /// (and their keys revoked): their membership and their keys there are read again.
+    pub async fn owner_changed(&self, workspace_id: i64, user_id: i64) -> Result<(), DbErr> {
+        let member = crate::store::members::effective_of(&self.db, workspace_id, user_id).await?;
+        let rows = crate::store::keys::snapshot_rows(&self.db, None, Some((workspace_id, user_id))).await?;
+        {
+            let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+            match member {
+                Some((perms, disabled)) => snap.members.insert((workspace_id, user_id), (perms.to_bits(), disabled)),
+                None => snap.members.remove(&(workspace_id, user_id)),
+            };
+            for row in rows {
+                snap.put(row);
+            }
+        }
+        self.announce().await
+    }
+
+    /// Reads every key and membership and swaps the snapshot (at start, and
+    /// when another node changed something). Requests meanwhile use the old one.
+    pub async fn reload(&self) -> Result<(), DbErr> {
+        let _one = self.reload.lock().await;
+        let version = crate::store::changes::current(&self.db).await?;
+        let snap = self.load().await?;
+        crate::metrics::snapshot("personal", snap.by_id.len());
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snap;
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
+        Ok(())
     }
 
     async fn load(&self) -> Result<Snapshot, DbErr> {
         const PAGE: u64 = 2_000;
-        let version = crate::store::changes::current(&self.db).await?;
-        let mut snap = Snapshot { version, ..Default::default() };
+        let mut snap = Snapshot::default();
         for (workspace_id, user_id, perms, disabled) in crate::store::members::all_effective(&self.db).await? {
             snap.members.insert((workspace_id, user_id), (perms.to_bits(), disabled));
         }
         // Sized once up front: growing a map of 100k entries by doubling leaves
         // the allocator holding every intermediate table.
-        let expected = crate::store::keys::count_with_previous(&self.db).await?;
-        snap.keys.reserve(usize::try_from(expected).unwrap_or(0));
+        let expected = usize::try_from(crate::store::keys::count_with_previous(&self.db).await?).unwrap_or(0);
+        snap.keys.reserve(expected);
+        snap.by_id.reserve(expected);
         let mut after = 0;
         loop {
             let rows = crate::store::keys::snapshot_page(&self.db, after, PAGE).await?;
             let Some(last) = rows.last() else { break };
             after = last.0;
             let full = rows.len() as u64 == PAGE;
-            for (id, workspace_id, user_id, perms, identifier, hash, prev_hash, prev_until, expires_at, revoked_at) in rows {
-                let mut suffix = [b'?'; 4];
-                if let Some(tail) = identifier.as_bytes().get(identifier.len().saturating_sub(4)..) {
-                    suffix.copy_from_slice(tail);
-                }
-                let compiled = CompiledKey {
-                    key_id: id,
-                    workspace_id,
-                    owner_id: user_id,
-                    permissions: PermissionSet::from_stored(&perms).to_bits(),
-                    revoked: revoked_at.is_some(),
-                    expires_at: expires_at.map(|t| t.timestamp()),
-                    accepted_until: None,
-                    suffix,
-                };
-                if let (Some(prev), Some(until)) = (prev_hash, prev_until)
-                    && let Some(h) = decode_hex32(&prev)
-                {
-                    snap.keys.insert(h, CompiledKey { accepted_until: Some(until.timestamp()), ..compiled });
-                }
-                if let Some(h) = decode_hex32(&hash) {
-                    snap.keys.insert(h, compiled);
-                }
+            for row in rows {
+                snap.put(row);
             }
             if !full {
                 break;
             }
         }
         Ok(snap)
-    }
-
-    async fn current(&self) -> Result<Arc<Snapshot>, DbErr> {
-        if self.stale.load(Ordering::SeqCst) {
-            let _guard = self.reload.lock().await;
-            // Another request may have reloaded while we waited.
-            if self.stale.swap(false, Ordering::SeqCst) {
-                match self.load().await {
-                    Ok(snap) => {
-                        let snap = Arc::new(snap);
-                        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snap.clone();
-                        return Ok(snap);
-                    }
-                    Err(e) => {
-                        self.stale.store(true, Ordering::SeqCst);
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Ok(self.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     /// Checks a presented key. `Err(Ok(refusal))` is a refusal for the caller;
@@ -183,8 +238,13 @@ impl KeyVerifier {
             Err(KeyFormatError::Empty) => return Ok(Err(KeyRefusal::Missing)),
             Err(KeyFormatError::Malformed) => return Ok(Err(KeyRefusal::Malformed)),
         };
-        let snap = self.current().await?;
-        let Some(key) = snap.keys.get(&secret.digest_bytes()).copied() else { return Ok(Err(KeyRefusal::Unknown)) };
+        let digest = secret.digest_bytes();
+        // Both lookups under one read lock, copied out: the key and its owner's rights agree.
+        let (key, owner) = {
+            let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+            let Some(key) = snap.keys.get(&digest).copied() else { return Ok(Err(KeyRefusal::Unknown)) };
+            (key, snap.members.get(&(key.workspace_id, key.owner_id)).copied())
+        };
         let now_s = now.timestamp();
         if key.accepted_until.is_some_and(|until| until <= now_s) {
             return Ok(Err(KeyRefusal::Unknown));
@@ -196,8 +256,8 @@ impl KeyVerifier {
         if key.expires_at.is_some_and(|t| t <= now_s) {
             return Ok(Err(KeyRefusal::Expired { key_id, workspace_id, owner_id }));
         }
-        let owner_now = match snap.members.get(&(workspace_id, owner_id)) {
-            Some((bits, false)) => *bits,
+        let owner_now = match owner {
+            Some((bits, false)) => bits,
             _ => return Ok(Err(KeyRefusal::OwnerInactive)),
         };
         Ok(Ok(VerifiedKey {
@@ -229,16 +289,22 @@ impl KeyVerifier {
         due(&self.last_refusal_logged, key_id)
     }
 
-    /// Polls the shared change marker so changes made on other nodes are seen.
+    /// Polls the shared change marker; a value this node did not write
+    /// means another node changed keys or members, and the snapshot is
+    /// reloaded here, off the request path.
     pub fn spawn_watcher(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(2));
             loop {
                 tick.tick().await;
-                let loaded = this.snapshot.read().unwrap_or_else(|p| p.into_inner()).version.clone();
+                let loaded = this.version.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 match crate::store::changes::current(&this.db).await {
-                    Ok(v) if v != loaded => this.stale.store(true, Ordering::SeqCst),
+                    Ok(v) if v != loaded => {
+                        if let Err(e) = this.reload().await {
+                            tracing::warn!(error = %e, "reloading personal keys after a change elsewhere failed");
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "checking for key changes failed"),
                 }

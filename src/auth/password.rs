@@ -1,14 +1,105 @@
-//! argon2id with OWASP parameters, run off the event loop and bounded so a burst
-//! of logins cannot take all memory (each hash uses 19 MiB).
-use std::sync::{Arc, LazyLock};
+//! argon2id with OWASP parameters, on a small pool of its own so that logins
+//! cannot starve the API: at most one hash per core at a time (one core fewer
+//! than the machine has, when it has more than one, so a request always finds a
+//! core), a bounded queue behind them, and everything beyond refused at once
+//! with `HashError::Busy` (a 429). The pool's threads run at a lower
+//! scheduling priority: under load a data request wins the CPU and a sign-in
+//! waits a little longer, which is the trade a key-guarded API wants.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::domain::Password;
 
-static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(4)));
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing thread is busy and the queue is full.
+    #[error("too many passwords are being checked right now")]
+    Busy,
+    #[error("hashing a password failed: {0}")]
+    Failed(String),
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing pool: `workers` threads fed through a channel; `admitted`
+/// counts jobs running or queued, so the bound is checked before queueing.
+struct Pool {
+    tx: SyncSender<Job>,
+    admitted: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// Hashes waiting behind each busy thread before new ones are refused. At
+/// ~50 ms a hash, the last in the queue waits well under a second.
+const QUEUE_PER_WORKER: usize = 8;
+
+fn workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
+static POOL: LazyLock<Pool> = LazyLock::new(|| {
+    let n = workers();
+    let limit = n * (1 + QUEUE_PER_WORKER);
+    let (tx, rx) = sync_channel::<Job>(limit);
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = Arc::clone(&rx);
+        let spawned = std::thread::Builder::new().name(format!("keyhub-argon2-{i}")).spawn(move || worker(&rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "starting a password-hashing thread failed");
+        }
+    }
+    Pool { tx, admitted: Arc::new(AtomicUsize::new(0)), limit }
+});
+
+fn worker(rx: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(p) => p.into_inner().recv(),
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Nice 10 for this thread only (Linux threads are scheduled one by one).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Runs `f` on the pool, or refuses at once when the pool is full.
+async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    let pool = &*POOL;
+    if pool.admitted.fetch_add(1, Ordering::SeqCst) >= pool.limit {
+        pool.admitted.fetch_sub(1, Ordering::SeqCst);
+        return Err(HashError::Busy);
+    }
+    let (done, result) = tokio::sync::oneshot::channel();
+    let admitted = Arc::clone(&pool.admitted);
+    let job: Job = Box::new(move || {
+        let _ = done.send(f());
+        admitted.fetch_sub(1, Ordering::SeqCst);
+    });
+    if pool.tx.try_send(job).is_err() {
+        pool.admitted.fetch_sub(1, Ordering::SeqCst);
+        return Err(HashError::Busy);
+    }
+    result.await.map_err(|_| HashError::Failed("the hashing thread stopped".into()))
+}
 
 /// Verifying against this when the account does not exist keeps an unknown email
 /// and a wrong password indistinguishable in time.
@@ -33,22 +124,18 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
     }
 }
 
-pub async fn hash(password: &Password) -> anyhow::Result<String> {
-    let _permit = HASHING.clone().acquire_owned().await?;
+pub async fn hash(password: &Password) -> Result<String, HashError> {
     let pw = password.expose().to_owned();
-    tokio::task::spawn_blocking(move || hash_blocking(&pw))
-        .await?
-        .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
+    on_pool(move || hash_blocking(&pw)).await?.map_err(|e| HashError::Failed(e.to_string()))
 }
 
 /// Checks `password` against `hash`, or against a dummy hash when there is no
 /// account, so both failures take the same time.
-pub async fn verify(password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
-    let _permit = HASHING.clone().acquire_owned().await?;
+pub async fn verify(password: &str, hash: Option<&str>) -> Result<bool, HashError> {
     let pw = password.to_owned();
     let known = hash.is_some();
     let hash = hash.map(str::to_owned);
-    let ok = tokio::task::spawn_blocking(move || {
+    let ok = on_pool(move || {
         let target = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         verify_blocking(&pw, &target)
     })
@@ -67,5 +154,31 @@ mod tests {
         assert!(verify_blocking("correct horse battery staple", &h));
         assert!(!verify_blocking("correct horse battery stapler", &h));
         assert!(!verify_blocking("anything", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_refuses_at_once_instead_of_queueing_forever() {
+        let pool = &*POOL;
+        // Fill every thread and the queue with jobs that wait for a signal.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(Mutex::new(wait));
+        let mut held = Vec::new();
+        for _ in 0..pool.limit {
+            let wait = Arc::clone(&wait);
+            held.push(tokio::spawn(on_pool(move || {
+                let _ = wait.lock().map(|w| w.recv());
+            })));
+        }
+        while pool.admitted.load(Ordering::SeqCst) < pool.limit {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(verify("x", None).await, Err(HashError::Busy)), "one more than the pool holds is refused");
+        for _ in 0..pool.limit {
+            release.send(()).unwrap();
+        }
+        for h in held {
+            h.await.unwrap().unwrap();
+        }
+        assert!(!verify("x", None).await.unwrap(), "after the burst the pool takes work again");
     }
 }

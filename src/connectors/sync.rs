@@ -324,6 +324,10 @@ async fn finish(job: &Job<'_>, src: Option<&source_rows::Model>) -> Result<(), D
     };
     let mut log = job.log.clone();
     log.push(jobs::line(if status == SUCCEEDED { "info" } else { "warning" }, format!("Finished: {status}.")));
+    // From the first stream's start (kept across a resume) to now.
+    if let Some(began) = job.streams.iter().filter_map(|s| s.started_at).min() {
+        crate::metrics::sync_run(status, (Utc::now() - began).to_std().unwrap_or_default());
+    }
     store::finish_run(&job.state.db, job.run_id, status, &serde_json::to_string(&job.streams).unwrap_or_default(), &jobs::log_json(&log), error).await
 }
 
@@ -549,12 +553,14 @@ async fn full_refresh(
             }
         }
         job.streams[i].records_read += rows.len() as u64;
+        let count = rows.len() as u64;
         if !rows.is_empty()
             && let Err(e) = writer.write(db, rows).await
         {
             let e = ConnectorError::shape(format!("A record could not be stored: {e}"));
             return Ok(give_up(job, tab, writer, Outcome::Failed(e)).await);
         }
+        crate::metrics::sync_rows(count);
         match batch.next {
             // A source that hands back the same position would loop forever.
             Some(next) if Some(&next) != pending.position.as_ref() && !batch.records.is_empty() => pending.position = Some(next),
@@ -640,6 +646,7 @@ async fn incremental(
             store::set_cursor(txn, tab.id, Some(&last)).await?;
         }
         writer.commit(db, None).await?;
+        crate::metrics::sync_rows(count);
         job.streams[i].records_written += count;
         job.save().await?;
         cursor = last;

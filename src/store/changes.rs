@@ -11,8 +11,9 @@ const NAME: &str = "keys_version";
 /// Data Hub's served catalogue: endpoints, collections, datasets, slugs.
 pub const HUB: &str = "hub_version";
 
-pub async fn bump(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    bump_named(db, NAME).await.map(|_| ())
+/// A new value for the key verifiers' marker, returned like `bump_named`'s.
+pub async fn bump(db: &impl ConnectionTrait) -> Result<String, DbErr> {
+    bump_named(db, NAME).await
 }
 
 /// Writes a new value for the marker `name` and returns it, so the node that

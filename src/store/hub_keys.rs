@@ -159,6 +159,52 @@ pub async fn create(
 }
 
 /// Saves new settings when the key is still at `expected_version`.
+/// Creates many API keys at once (the benchmark's seed, an import): rows in
+/// batches of 500, each secret sealed under its row id, one change logged per
+/// key so running nodes pick them up. Names and secrets must be unique already.
+pub async fn create_many(db: &DatabaseConnection, workspace_id: i64, specs: &[(KeySpec, String)], sealer: &crate::auth::sealing::Sealer) -> Result<u64, DbErr> {
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    for chunk in specs.chunks(500) {
+        let rows = chunk.iter().map(|(spec, secret)| keys::ActiveModel {
+            workspace_id: Set(workspace_id),
+            name: Set(spec.name.clone()),
+            name_key: Set(crate::domain::text::name_key(&spec.name)),
+            access_type: Set(spec.access_type.clone()),
+            status: Set(spec.status.clone()),
+            secret_digest: Set(Some(crate::domain::tokens::digest(secret))),
+            secret_suffix: Set(Some(crate::domain::hub_keys::suffix(secret))),
+            secret_sealed: Set(None),
+            ip_filters: Set(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
+            headers: Set(spec.headers.clone()),
+            expires_at: Set(spec.expires_at),
+            version: Set(1),
+            change_seq: Set(0),
+            created_at: Set(now),
+            created_by: Set(None),
+            updated_at: Set(now),
+            updated_by: Set(None),
+            last_used_at: Set(None),
+            last_used_ip: Set(None),
+            ..Default::default()
+        });
+        let inserted = keys::Entity::insert_many(rows).exec_with_returning(&txn).await?;
+        let secrets: std::collections::HashMap<&str, &str> = chunk.iter().map(|(s, p)| (s.name.as_str(), p.as_str())).collect();
+        for m in inserted {
+            let seq = log_change(&txn, workspace_id, Some(m.id), None).await?;
+            let sealed = secrets.get(m.name.as_str()).map(|plain| sealer.seal(&seal_context(m.id), plain));
+            keys::Entity::update_many()
+                .col_expr(keys::Column::SecretSealed, Expr::value(sealed))
+                .col_expr(keys::Column::ChangeSeq, Expr::value(seq))
+                .filter(keys::Column::Id.eq(m.id))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(specs.len() as u64)
+}
+
 pub async fn update(
     db: &DatabaseConnection,
     workspace_id: i64,

@@ -38,6 +38,30 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>) -> Result<keys::
     .await
 }
 
+/// Creates many keys in one transaction, 500 rows a statement (the
+/// benchmark's seed). Labels must already be distinct per owner.
+pub async fn create_many(db: &sea_orm::DatabaseConnection, new: &[NewKey<'_>]) -> Result<u64, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    for chunk in new.chunks(500) {
+        let rows = chunk.iter().map(|n| keys::ActiveModel {
+            workspace_id: Set(n.workspace_id),
+            user_id: Set(n.user_id),
+            label: Set(n.label.as_str().to_owned()),
+            permissions: Set(n.permissions.to_stored()),
+            identifier: Set(n.secret.identifier()),
+            secret_hash: Set(n.secret.digest()),
+            created_at: Set(now),
+            expires_at: Set(n.expires_at),
+            ..Default::default()
+        });
+        keys::Entity::insert_many(rows).exec(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(new.len() as u64)
+}
+
 /// True when the owner already has a key whose label reads the same
 /// (NFC, case-insensitive): two such keys could not be told apart.
 pub async fn label_taken(
@@ -160,9 +184,8 @@ pub type SnapshotRow = (
     Option<DateTime<Utc>>,   // revoked_at
 );
 
-/// One page of keys for the verifier's snapshot, by id, so that loading many
-/// keys never holds them all as full rows at once.
-pub async fn snapshot_page(db: &impl ConnectionTrait, after_id: i64, limit: u64) -> Result<Vec<SnapshotRow>, DbErr> {
+/// What the verifier needs of a key, in a query to narrow down.
+fn snapshot_select() -> sea_orm::Select<keys::Entity> {
     use sea_orm::QuerySelect;
     keys::Entity::find()
         .select_only()
@@ -178,12 +201,32 @@ pub async fn snapshot_page(db: &impl ConnectionTrait, after_id: i64, limit: u64)
             keys::Column::ExpiresAt,
             keys::Column::RevokedAt,
         ])
+}
+
+/// One page of keys for the verifier's snapshot, by id, so that loading many
+/// keys never holds them all as full rows at once.
+pub async fn snapshot_page(db: &impl ConnectionTrait, after_id: i64, limit: u64) -> Result<Vec<SnapshotRow>, DbErr> {
+    use sea_orm::QuerySelect;
+    snapshot_select()
         .filter(keys::Column::Id.gt(after_id))
         .order_by_asc(keys::Column::Id)
         .limit(limit)
         .into_tuple::<SnapshotRow>()
         .all(db)
         .await
+}
+
+/// The verifier's rows for one key (none when it was deleted), or for every
+/// key of one owner in one workspace.
+pub async fn snapshot_rows(db: &impl ConnectionTrait, key_id: Option<i64>, owner: Option<(i64, i64)>) -> Result<Vec<SnapshotRow>, DbErr> {
+    let mut q = snapshot_select();
+    if let Some(id) = key_id {
+        q = q.filter(keys::Column::Id.eq(id));
+    }
+    if let Some((workspace_id, user_id)) = owner {
+        q = q.filter(keys::Column::WorkspaceId.eq(workspace_id)).filter(keys::Column::UserId.eq(user_id));
+    }
+    q.into_tuple::<SnapshotRow>().all(db).await
 }
 
 /// How many secrets the verifier will hold: every key, plus old secrets still

@@ -54,6 +54,16 @@ pub async fn all_effective(db: &impl ConnectionTrait) -> Result<Vec<(i64, i64, P
         .collect())
 }
 
+/// One membership as the key verifier needs it: (effective permissions, disabled).
+pub async fn effective_of(db: &impl ConnectionTrait, workspace_id: i64, user_id: i64) -> Result<Option<(PermissionSet, bool)>, DbErr> {
+    Ok(members::Entity::find()
+        .filter(members::Column::WorkspaceId.eq(workspace_id))
+        .filter(members::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+        .map(|m| (effective(&m), m.disabled)))
+}
+
 pub async fn add(
     db: &impl ConnectionTrait,
     workspace_id: i64,

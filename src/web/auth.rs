@@ -101,7 +101,16 @@ pub async fn submit(
         Ok(email) => crate::store::users::find_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
-    let ok = password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let ok = match password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await {
+        Ok(ok) => ok,
+        Err(password::HashError::Busy) => {
+            // Not a failure of this account or client: nothing is counted.
+            let mut res = fail(StatusCode::TOO_MANY_REQUESTS, "Many sign-ins are being checked right now. Try again in a moment.".into())?;
+            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, 1.into());
+            return Ok(res);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let Some(user) = user.clone().filter(|_| ok) else {
         state.throttle.record_failure(&client, &account);
         if let Some(u) = &user {

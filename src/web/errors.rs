@@ -52,6 +52,15 @@ impl std::fmt::Debug for AppError {
     }
 }
 
+impl From<crate::auth::password::HashError> for AppError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        match e {
+            crate::auth::password::HashError::Busy => AppError::TooManyRequests(Duration::from_secs(1)),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
         if crate::store::is_busy(&e) {

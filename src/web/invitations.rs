@@ -195,7 +195,7 @@ pub async fn accept(
             .await?;
     }
     txn.commit().await?;
-    state.keys.changed().await?;
+    state.keys.owner_changed(inv.workspace_id, user_id).await?;
     tracing::info!(user_id, workspace_id = inv.workspace_id, "invitation accepted");
     if let Some(joined) = crate::store::users::find(&state.db, user_id).await? {
         let event = crate::store::audit::Event {

@@ -21,6 +21,40 @@ connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
+/// Who a request was made with, for the request log: `khp_…abcd` or
+/// `hub key #12` — never a secret. Put in the request's extensions by
+/// whatever verified the key.
+#[derive(Clone)]
+pub struct KeyIdentity(pub String);
+
+/// Records the answer in the metrics, adds `Server-Timing` (the server's
+/// own time, which pages and the benchmark read) and writes the request log
+/// line when `keyhub::request` is enabled at debug level — off by default,
+/// and then it costs one cached check.
+fn observe(req: &actix_web::HttpRequest, res: &mut HttpResponse, started: std::time::Instant) {
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    let route = req.match_pattern();
+    let route = route.as_deref().unwrap_or("(unmatched)");
+    crate::metrics::request(req.method().as_str(), route, status, took);
+    let timing = format!("app;dur={:.2}", took.as_secs_f64() * 1000.0);
+    if let Ok(v) = header::HeaderValue::from_str(&timing) {
+        res.headers_mut().insert(header::HeaderName::from_static("server-timing"), v);
+    }
+    if tracing::enabled!(target: "keyhub::request", tracing::Level::DEBUG) {
+        let key = req.extensions().get::<KeyIdentity>().map(|k| k.0.clone());
+        tracing::debug!(
+            target: "keyhub::request",
+            method = %req.method(),
+            route,
+            status,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            key = key.as_deref().unwrap_or("-"),
+            "request"
+        );
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTemplate {
@@ -39,6 +73,7 @@ pub async fn frame(
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
     }
+    let started = std::time::Instant::now();
     let request_id = random_token(16);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
@@ -49,7 +84,8 @@ pub async fn frame(
         // the rest are not a missing page but a method we do not take.
         let mut res = HttpResponse::MethodNotAllowed().finish();
         res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD, POST"));
-        let res = finish(res, &request_id, kind);
+        let mut res = finish(res, &request_id, kind);
+        observe(req.request(), &mut res, started);
         return Ok(req.into_response(res));
     }
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -60,7 +96,8 @@ pub async fn frame(
     // The API authenticates with keys, not cookies: there is nothing to forge.
     if unsafe_method && !kind.is_api() && cross_site {
         // Refused before any handler runs: state never changes on a cross-site request.
-        let res = finish(AppError::Csrf.error_response(), &request_id, kind);
+        let mut res = finish(AppError::Csrf.error_response(), &request_id, kind);
+        observe(req.request(), &mut res, started);
         return Ok(req.into_response(res));
     }
     // Anonymous visitors' CSRF tokens hang on a cookie, not a session row.
@@ -94,6 +131,7 @@ pub async fn frame(
                 gone.make_removal();
                 let _ = res.add_cookie(&gone);
             }
+            observe(&req, &mut res, started);
             Ok(ServiceResponse::new(req, res))
         }
         Err(e) => {

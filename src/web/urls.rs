@@ -7,6 +7,7 @@ pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_PROFILE: &str = "/account/profile";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_KEYS: &str = "/account/keys";
+pub const METRICS: &str = "/metrics";
 pub const HEALTHZ: &str = "/healthz";
 pub const WORKSPACES: &str = "/workspaces";
 pub const WORKSPACE_SWITCH: &str = "/workspaces/switch";

@@ -201,7 +201,7 @@ pub async fn generate(
         expires_at: expiry.at(),
     };
     let key = crate::store::keys::create(&state.db, new).await?;
-    state.keys.changed().await?;
+    state.keys.key_changed(key.id).await?;
     let detail = format!(
         "Permissions: {}; {}.",
         if perms_ok.is_empty() { "none".into() } else { perms_ok.to_stored() },
@@ -262,7 +262,7 @@ pub async fn rotate(
     let secret = KeySecret::generate();
     let until = (grace > chrono::Duration::zero()).then(|| Utc::now() + grace);
     crate::store::keys::rotate(&state.db, &key, &secret, until).await?;
-    state.keys.changed().await?;
+    state.keys.key_changed(key.id).await?;
     let note = match until {
         Some(t) => format!("The old secret keeps working until {}.", fmt_time(t)),
         None => "The old secret stopped working now.".into(),
@@ -319,7 +319,7 @@ pub async fn retire(
         _ => (crate::store::keys::delete_revoked(&state.db, key.id).await?, "key.deleted", "Deleted.", "deleted"),
     };
     if done {
-        state.keys.changed().await?;
+        state.keys.key_changed(key.id).await?;
         crate::store::audit::record(&state.db, event_by(&user, &req, &state, event, Some(Target::key(&key)), detail)).await?;
     }
     let filter = KeyState::parse(&input.status);

@@ -215,7 +215,7 @@ async fn apply(
         }
     }
     // Keys follow their owner's rights on the very next request.
-    state.keys.changed().await?;
+    state.keys.owner_changed(user.workspace_id(), user_id).await?;
     state.hub_keys.changed().await;
     Ok(Ok(()))
 }
@@ -317,7 +317,7 @@ pub async fn revoke_key(
         });
     }
     if crate::store::keys::revoke(&state.db, key.id).await? {
-        state.keys.changed().await?;
+        state.keys.key_changed(key.id).await?;
         let event = event_by(&user, &req, &state, "key.revoked", Some(Target::key(&key)), "Revoked by an admin.");
         crate::store::audit::record(&state.db, event).await?;
         Flash::push_about(&user.session, "success", "Key revoked:", Some(format!("{} ({})", key.label, key.identifier)));
