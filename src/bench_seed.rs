@@ -37,7 +37,36 @@ pub struct Counts {
     pub rows: usize,
 }
 
-pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<()> {
+/// What the seed made that a benchmark presents or edits.
+pub struct Seeded {
+    pub workspace_id: i64,
+    /// The workspace's slug, as in `/hub/{workspace}/…`.
+    pub workspace: String,
+    /// The guarded endpoint's API key (secret) and its id.
+    pub hub_key: String,
+    pub hub_key_id: i64,
+    /// The admin's first personal key (secret).
+    pub personal_key: String,
+    pub dataset_id: i64,
+    pub seconds: f64,
+}
+
+impl Seeded {
+    /// Shell assignments for `bench/run.sh` to source.
+    pub fn print(&self) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "BENCH_EMAIL='{EMAIL}'")?;
+        writeln!(out, "BENCH_PASSWORD='{PASSWORD}'")?;
+        writeln!(out, "BENCH_WORKSPACE='{}'", self.workspace)?;
+        writeln!(out, "BENCH_HUB_KEY='{}'", self.hub_key)?;
+        writeln!(out, "BENCH_HUB_KEY_ID={}", self.hub_key_id)?;
+        writeln!(out, "BENCH_PERSONAL_KEY='{}'", self.personal_key)?;
+        writeln!(out, "BENCH_DATASET_ID={}", self.dataset_id)?;
+        writeln!(out, "BENCH_SEED_SECONDS={:.1}", self.seconds)
+    }
+}
+
+pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
     let db = crate::store::connect(&settings).await?;
     crate::store::migrate(&db).await?;
     if crate::store::users::any_exists(&db).await? {
@@ -163,16 +192,15 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<()> {
     state.keys.reload().await?;
     let personal = secrets.first().context("at least one personal key")?.expose().to_owned();
 
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "BENCH_EMAIL='{EMAIL}'")?;
-    writeln!(out, "BENCH_PASSWORD='{PASSWORD}'")?;
-    writeln!(out, "BENCH_WORKSPACE='{}'", ws_slug(&state, ws.id).await?)?;
-    writeln!(out, "BENCH_HUB_KEY='{hub_secret}'")?;
-    writeln!(out, "BENCH_HUB_KEY_ID={}", saved.key.id)?;
-    writeln!(out, "BENCH_PERSONAL_KEY='{personal}'")?;
-    writeln!(out, "BENCH_DATASET_ID={}", ds.id)?;
-    writeln!(out, "BENCH_SEED_SECONDS={:.1}", started.elapsed().as_secs_f64())?;
-    Ok(())
+    Ok(Seeded {
+        workspace_id: ws.id,
+        workspace: ws_slug(&state, ws.id).await?,
+        hub_key: hub_secret,
+        hub_key_id: saved.key.id,
+        personal_key: personal,
+        dataset_id: ds.id,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 async fn ws_slug(state: &crate::state::AppState, id: i64) -> anyhow::Result<String> {

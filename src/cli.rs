@@ -70,7 +70,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Admin { command: AdminCommand::ResetPassword { email } } => reset_password(settings, &email).await,
         Command::BenchSeed { hub_keys, personal_keys, rows } => {
-            crate::bench_seed::run(settings, crate::bench_seed::Counts { hub_keys, personal_keys, rows }).await
+            let seeded = crate::bench_seed::run(settings, crate::bench_seed::Counts { hub_keys, personal_keys, rows }).await?;
+            seeded.print()?;
+            Ok(())
         }
     }
 }

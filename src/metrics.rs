@@ -45,6 +45,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabels {
+    /// `read` (SELECT) or `write` (everything else).
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: &'static str,
 }
@@ -60,6 +66,7 @@ pub struct Metrics {
     sync_rows: Counter,
     sync_runs: HistogramFamily<OutcomeLabels>,
     db_pool: Family<PoolLabels, Gauge>,
+    db_queries: HistogramFamily<QueryLabels>,
 }
 
 fn latency() -> Histogram {
@@ -81,6 +88,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let sync_rows = Counter::default();
     let sync_runs = HistogramFamily::<OutcomeLabels>::new_with_constructor(run_length as fn() -> Histogram);
     let db_pool = Family::default();
+    let db_queries = HistogramFamily::<QueryLabels>::new_with_constructor(latency as fn() -> Histogram);
     registry.register("http_request_duration_seconds", "Time to answer a request, by method, route and status", requests.clone());
     registry.register("key_verifications", "API keys checked, by kind (personal, hub) and outcome (ok or the refusal code)", verifications.clone());
     registry.register("key_snapshot_keys", "Keys in the in-memory verification snapshot, by kind", snapshot_keys.clone());
@@ -88,7 +96,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("sync_rows", "Records written by sync runs", sync_rows.clone());
     registry.register("sync_run_duration_seconds", "Length of finished sync runs, by outcome", sync_runs.clone());
     registry.register("db_pool_connections", "Database pool connections, by state (idle, in_use, max)", db_pool.clone());
-    Metrics { registry, requests, verifications, snapshot_keys, snapshot_loaded, sync_rows, sync_runs, db_pool }
+    registry.register("db_query_duration_seconds", "Database statements and their time, by kind (read, write)", db_queries.clone());
+    Metrics { registry, requests, verifications, snapshot_keys, snapshot_loaded, sync_rows, sync_runs, db_pool, db_queries }
 });
 
 pub fn request(method: &str, route: &str, status: u16, took: Duration) {
@@ -106,6 +115,12 @@ pub fn snapshot(kind: &'static str, keys: usize) {
     let labels = KindLabels { kind };
     METRICS.snapshot_keys.get_or_create(&labels).set(i64::try_from(keys).unwrap_or(i64::MAX));
     METRICS.snapshot_loaded.get_or_create(&labels).set(chrono::Utc::now().timestamp());
+}
+
+/// One database statement (from the connection's metric callback).
+pub fn db_query(read: bool, took: Duration) {
+    let kind = if read { "read" } else { "write" };
+    METRICS.db_queries.get_or_create(&QueryLabels { kind }).observe(took.as_secs_f64());
 }
 
 pub fn sync_rows(n: u64) {

@@ -158,15 +158,28 @@ impl KeyVerifier {
         Ok(())
     }
 
-    /// A key was created, rotated, revoked or deleted: only it is read again.
+    /// A key was created, rotated, revoked or deleted: only it is read again,
+    /// with its owner's membership (a member who joined since the last load —
+    /// a new workspace, the first admin — makes their first key this way).
     pub async fn key_changed(&self, key_id: i64) -> Result<(), DbErr> {
         let rows = crate::store::keys::snapshot_rows(&self.db, Some(key_id), None).await?;
+        let owner = match rows.first() {
+            Some(&(_, workspace_id, user_id, ..)) => {
+                Some(((workspace_id, user_id), crate::store::members::effective_of(&self.db, workspace_id, user_id).await?))
+            }
+            None => None,
+        };
         {
             let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
             snap.remove_key(key_id);
             for row in rows {
                 snap.put(row);
             }
+            match owner {
+                Some((at, Some((perms, disabled)))) => snap.members.insert(at, (perms.to_bits(), disabled)),
+                Some((at, None)) => snap.members.remove(&at),
+                None => None,
+            };
             crate::metrics::snapshot("personal", snap.by_id.len());
         }
         self.announce().await
@@ -229,45 +242,45 @@ impl KeyVerifier {
         Ok(snap)
     }
 
-    /// Checks a presented key. `Err(Ok(refusal))` is a refusal for the caller;
-    /// `Err(Err(db))` means the snapshot could not be loaded.
-    pub async fn verify(&self, presented: Option<&str>, now: DateTime<Utc>) -> Result<Result<VerifiedKey, KeyRefusal>, DbErr> {
-        let Some(presented) = presented else { return Ok(Err(KeyRefusal::Missing)) };
+    /// Checks a presented key against the snapshot: one SHA-256 and two map
+    /// lookups, no database, no waiting.
+    pub fn verify(&self, presented: Option<&str>, now: DateTime<Utc>) -> Result<VerifiedKey, KeyRefusal> {
+        let Some(presented) = presented else { return Err(KeyRefusal::Missing) };
         let secret = match KeySecret::parse(presented) {
             Ok(s) => s,
-            Err(KeyFormatError::Empty) => return Ok(Err(KeyRefusal::Missing)),
-            Err(KeyFormatError::Malformed) => return Ok(Err(KeyRefusal::Malformed)),
+            Err(KeyFormatError::Empty) => return Err(KeyRefusal::Missing),
+            Err(KeyFormatError::Malformed) => return Err(KeyRefusal::Malformed),
         };
         let digest = secret.digest_bytes();
         // Both lookups under one read lock, copied out: the key and its owner's rights agree.
         let (key, owner) = {
             let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
-            let Some(key) = snap.keys.get(&digest).copied() else { return Ok(Err(KeyRefusal::Unknown)) };
+            let Some(key) = snap.keys.get(&digest).copied() else { return Err(KeyRefusal::Unknown) };
             (key, snap.members.get(&(key.workspace_id, key.owner_id)).copied())
         };
         let now_s = now.timestamp();
         if key.accepted_until.is_some_and(|until| until <= now_s) {
-            return Ok(Err(KeyRefusal::Unknown));
+            return Err(KeyRefusal::Unknown);
         }
         let (key_id, workspace_id, owner_id) = (key.key_id, key.workspace_id, key.owner_id);
         if key.revoked {
-            return Ok(Err(KeyRefusal::Revoked { key_id, workspace_id, owner_id }));
+            return Err(KeyRefusal::Revoked { key_id, workspace_id, owner_id });
         }
         if key.expires_at.is_some_and(|t| t <= now_s) {
-            return Ok(Err(KeyRefusal::Expired { key_id, workspace_id, owner_id }));
+            return Err(KeyRefusal::Expired { key_id, workspace_id, owner_id });
         }
         let owner_now = match owner {
             Some((bits, false)) => bits,
-            _ => return Ok(Err(KeyRefusal::OwnerInactive)),
+            _ => return Err(KeyRefusal::OwnerInactive),
         };
-        Ok(Ok(VerifiedKey {
+        Ok(VerifiedKey {
             key_id,
             workspace_id,
             owner_id,
             identifier: format!("{}…{}", crate::domain::keys::PERSONAL_PREFIX, String::from_utf8_lossy(&key.suffix)),
             permissions: PermissionSet::from_bits(key.permissions & owner_now),
             expires_at: key.expires_at.and_then(|t| DateTime::from_timestamp(t, 0)),
-        }))
+        })
     }
 
     /// Records a successful use: at most one database write per key per minute.

@@ -101,6 +101,11 @@ async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
     result.await.map_err(|_| HashError::Failed("the hashing thread stopped".into()))
 }
 
+/// Hashes running or queued at most; one more is refused (`HashError::Busy`).
+pub fn capacity() -> usize {
+    POOL.limit
+}
+
 /// Verifying against this when the account does not exist keeps an unknown email
 /// and a wrong password indistinguishable in time.
 static DUMMY_HASH: LazyLock<String> =

@@ -85,6 +85,45 @@ pub async fn for_owner(db: &impl ConnectionTrait, workspace_id: i64, user_id: i6
         .await
 }
 
+/// One page of a user's keys in one workspace, newest first, optionally only
+/// those in one state (the same rules as `KeyState::of`); and how many match.
+pub async fn page_for_owner(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    user_id: i64,
+    state: Option<crate::domain::keys::KeyState>,
+    now: DateTime<Utc>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<keys::Model>, u64), DbErr> {
+    use crate::domain::keys::{EXPIRING_WITHIN_DAYS, KeyState};
+    use sea_orm::{Condition, PaginatorTrait, QuerySelect};
+    let soon = now + chrono::Duration::days(EXPIRING_WITHIN_DAYS);
+    let live = keys::Column::RevokedAt.is_null();
+    let cond = match state {
+        None => Condition::all(),
+        Some(KeyState::Revoked) => Condition::all().add(keys::Column::RevokedAt.is_not_null()),
+        Some(KeyState::Expired) => Condition::all().add(live).add(keys::Column::ExpiresAt.lte(now)),
+        Some(KeyState::Expiring) => Condition::all().add(live).add(keys::Column::ExpiresAt.gt(now)).add(keys::Column::ExpiresAt.lte(soon)),
+        Some(KeyState::Active) => Condition::all()
+            .add(live)
+            .add(Condition::any().add(keys::Column::ExpiresAt.is_null()).add(keys::Column::ExpiresAt.gt(soon))),
+    };
+    let q = keys::Entity::find()
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .filter(keys::Column::UserId.eq(user_id))
+        .filter(cond);
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(keys::Column::CreatedAt)
+        .order_by_desc(keys::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
 /// A key of this workspace, optionally only if `owner` owns it. Ids from
 /// elsewhere are simply not found.
 pub async fn find(

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub database_url: String,
     pub data_dir: tempfile::TempDir,
+    /// The metrics listener's port, when the settings asked for one.
+    pub metrics_port: Option<u16>,
     server: actix_web::dev::ServerHandle,
 }
 
@@ -78,8 +80,9 @@ impl TestApp {
         let setup_code = app.setup_code().to_owned();
         let db = app.db().clone();
         let server = app.handle();
+        let metrics_port = app.metrics_port();
         tokio::spawn(app.run());
-        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir, server }
+        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir, metrics_port, server }
     }
 
     pub fn client(&self) -> Client {

@@ -216,6 +216,22 @@ async fn revoked_key_is_refused_on_the_next_request_and_audited() {
     assert_eq!(app.api("/api/v1/me", &key).await.code.as_deref(), Some("unknown_key"));
 }
 
+/// A change written by another node (here: SQL plus a new change marker, as
+/// another node's save would leave them): this node's watcher notices the
+/// marker within its 2-second poll and reloads in the background, after which
+/// `key` is refused with `code`. Requests meanwhile are served from the old
+/// snapshot, never made to wait for the reload.
+async fn changed_elsewhere(app: &TestApp, key: &str, code: &str) {
+    app.exec("UPDATE instance_facts SET value = 'changed-on-another-node' WHERE name = 'keys_version'").await;
+    for _ in 0..100 {
+        if app.api("/api/v1/me", key).await.code.as_deref() == Some(code) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the change made elsewhere was not picked up within 10 s");
+}
+
 #[tokio::test]
 async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
     let app = TestApp::spawn().await;
@@ -234,7 +250,7 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
 
     // The grace period ends: the old secret is refused, the new one works.
     app.exec("UPDATE personal_keys SET previous_valid_until = '2020-01-01 00:00:00+00:00'").await;
-    admin.new_key("nudge", &[]).await; // any change reloads the snapshot
+    changed_elsewhere(&app, &old, "unknown_key").await;
     assert_eq!(app.api("/api/v1/me", &old).await.code.as_deref(), Some("unknown_key"));
     assert_eq!(app.api("/api/v1/me", &new).await.status, StatusCode::OK);
 
@@ -259,7 +275,7 @@ async fn expired_keys_are_refused_and_near_expiry_is_flagged() {
     assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
 
     app.exec("UPDATE personal_keys SET expires_at = '2020-01-01 00:00:00+00:00' WHERE label = 'short-lived'").await;
-    admin.new_key("nudge", &[]).await; // any change reloads the snapshot
+    changed_elsewhere(&app, &key, "expired_key").await;
     let r = app.api("/api/v1/me", &key).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("expired_key")));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'key.refused_expired'").await, 1);
@@ -353,4 +369,32 @@ async fn a_manager_who_is_not_admin_cannot_revoke_an_admins_key() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(manager.get_html(&format!("/admin/members/{admin_member}")).await.contains("Only admins can revoke an admin"));
     assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_keys_tab_pages_on_the_server_and_keeps_the_filter() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    for i in 0..27 {
+        admin.new_key(&format!("paged {i:02}"), &["data.read"]).await;
+    }
+    let first = admin.get_html("/account/keys").await;
+    assert!(first.contains("Page 1 of 2 (27 keys)"), "{first}");
+    assert_eq!(first.matches("<tr id=\"key-").count(), 25, "one page of 25");
+    assert!(first.contains("paged 26") && !first.contains("paged 01"), "newest first");
+    assert!(first.contains("href=\"/account/keys?page=2\""));
+    let second = admin.get_html("/account/keys?page=2").await;
+    assert_eq!(second.matches("<tr id=\"key-").count(), 2);
+    assert!(second.contains("paged 00") && second.contains("paged 01") && second.contains("rel=\"prev\""));
+    let past = admin.get_html("/account/keys?page=9").await;
+    assert!(past.contains("Page 2 of 2") && past.contains("paged 00"), "a page past the end shows the last one");
+
+    // Filtered in the database: the count and the links keep the status.
+    let id = app.count("SELECT id AS n FROM personal_keys WHERE label = 'paged 00'").await;
+    admin.post_form("/account/keys", &format!("/account/keys/{id}/revoke"), &[]).await;
+    let revoked = admin.get_html("/account/keys?status=revoked").await;
+    assert_eq!(revoked.matches("<tr id=\"key-").count(), 1);
+    assert!(revoked.contains("paged 00") && !revoked.contains("Page 1 of"));
+    let active = admin.get_html("/account/keys?status=active").await;
+    assert!(active.contains("Page 1 of 2 (26 keys)") && active.contains("href=\"/account/keys?status=active&#38;page=2\""), "{active}");
 }

@@ -103,3 +103,44 @@ async fn https_public_url_gives_a_secure_host_cookie() {
     assert!(cookie.starts_with("__Host-keyhub_session="), "{cookie}");
     assert!(cookie.contains("Secure"));
 }
+
+#[tokio::test]
+async fn a_login_flood_beyond_the_hashing_pool_is_refused_with_429_and_the_form_kept() {
+    // The per-client throttle would stop the flood before any hash: lifted so
+    // the password pool's own bound is what answers.
+    let app = TestApp::spawn_with(|s| s.login_failures_per_client = 1_000_000).await;
+    app.with_admin().await;
+    let n = keyhub::auth::password::capacity() + 30;
+    let mut ready = Vec::new();
+    for _ in 0..n {
+        let c = app.client();
+        let token = csrf_token(&c.get_html("/login").await);
+        ready.push((c, token));
+    }
+    let attempts = ready.iter().map(|(c, token)| c.post_raw("/login", token, &[("email", ADMIN_EMAIL), ("password", "wrong password 1")]));
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut refused = 0;
+    let mut checked = 0;
+    for res in answers {
+        match res.status() {
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                assert_eq!(res.headers()["retry-after"], "1");
+                let html = res.text().await.unwrap();
+                assert!(html.contains("Many sign-ins are being checked right now"), "{html}");
+                assert!(html.contains(&format!("value=\"{ADMIN_EMAIL}\"")), "the email is kept");
+            }
+            StatusCode::SEE_OTHER | StatusCode::UNAUTHORIZED => checked += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused >= 1, "{n} simultaneous sign-ins exceed the pool of {}", keyhub::auth::password::capacity());
+    assert!(checked >= 1, "the pool still checks passwords during a flood");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.sign_in_failed'").await,
+        checked as i64,
+        "refused attempts are not checked, so not audited as failed"
+    );
+    // After the burst the right password works at once.
+    assert_eq!(app.client().login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+}

@@ -15,7 +15,7 @@ use crate::entities::personal_keys;
 use crate::state::AppState;
 use crate::store::audit::Target;
 use crate::web::confirm::{Confirmation, ask};
-use crate::web::views::{KeyRow, PermissionChoice, event_by, fmt_time, key_row, permission_choices};
+use crate::web::views::{KeyRow, Pager, PermissionChoice, event_by, fmt_time, key_row, permission_choices};
 use crate::web::{AppError, CsrfForm, FieldErrors, Layout, is_htmx, render, urls};
 
 /// A secret shown exactly once, in the response that created it.
@@ -37,6 +37,7 @@ pub struct GenerateForm {
 pub struct KeysArea {
     pub csrf: String,
     pub rows: Vec<KeyRow>,
+    pub pager: Pager,
     pub filter: String,
     pub filters: Vec<(&'static str, &'static str)>,
     pub form: GenerateForm,
@@ -75,27 +76,38 @@ fn offered(user: &CurrentUser, checked: &PermissionSet) -> Vec<PermissionChoice>
     permission_choices(Permission::ALL.into_iter().filter(|p| user.can(*p)), checked)
 }
 
+/// The keys area: the form, a notice, and one page of the user's keys
+/// (`Pager::PER_PAGE` a page, filtered and counted by the database).
 async fn area(
     state: &AppState,
     user: &CurrentUser,
     filter: Option<KeyState>,
+    page: u64,
     form: GenerateForm,
     revealed: Option<Revealed>,
     notice: Option<String>,
 ) -> Result<KeysArea, AppError> {
     let now = Utc::now();
-    let keys = crate::store::keys::for_owner(&state.db, user.workspace_id(), user.user.id).await?;
+    let owner = (user.workspace_id(), user.user.id);
+    let (mut keys, total) = crate::store::keys::page_for_owner(&state.db, owner.0, owner.1, filter, now, Pager::offset(page), Pager::PER_PAGE).await?;
+    // A page past the end (keys revoked or deleted since) shows the last one.
+    let last = total.div_ceil(Pager::PER_PAGE).max(1);
+    let page = if keys.is_empty() && page > last {
+        keys = crate::store::keys::page_for_owner(&state.db, owner.0, owner.1, filter, now, Pager::offset(last), Pager::PER_PAGE).await?.0;
+        last
+    } else {
+        page
+    };
     let revoked: Vec<i64> = keys.iter().filter(|k| k.revoked_at.is_some()).map(|k| k.id).collect();
     let revokers = crate::store::audit::revokers(&state.db, user.workspace_id(), &revoked).await?;
-    let rows = keys
-        .iter()
-        .filter(|k| filter.is_none_or(|f| KeyState::of(k.revoked_at, k.expires_at, now) == f))
-        .map(|k| KeyRow { revoked_by: revokers.get(&k.id).cloned(), ..key_row(k, now, None) })
-        .collect();
+    let rows = keys.iter().map(|k| KeyRow { revoked_by: revokers.get(&k.id).cloned(), ..key_row(k, now, None) }).collect();
+    let filter = filter.map(|f| f.as_str()).unwrap_or("all").to_owned();
+    let base = if filter == "all" { format!("{}?", urls::ACCOUNT_KEYS) } else { format!("{}?status={filter}&", urls::ACCOUNT_KEYS) };
     Ok(KeysArea {
         csrf: user.csrf_token(),
         rows,
-        filter: filter.map(|f| f.as_str()).unwrap_or("all").to_owned(),
+        pager: Pager::new(page, total, &base),
+        filter,
         filters: vec![("all", "All"), ("active", "Active"), ("expiring", "Expiring"), ("expired", "Expired"), ("revoked", "Revoked")],
         form,
         revealed,
@@ -114,6 +126,7 @@ async fn respond(req: &HttpRequest, user: &CurrentUser, area: KeysArea, status: 
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    page: Option<u64>,
 }
 
 pub async fn show(
@@ -137,7 +150,7 @@ pub async fn show(
         }
         None => empty_form(&user),
     };
-    let area = area(&state, &user, filter, form, None, None).await?;
+    let area = area(&state, &user, filter, query.page.unwrap_or(1), form, None, None).await?;
     respond(&req, &user, area, StatusCode::OK).await
 }
 
@@ -188,7 +201,7 @@ pub async fn generate(
             errors,
             open: true,
         };
-        let a = area(&state, &user, None, form, None, None).await?;
+        let a = area(&state, &user, None, 1, form, None, None).await?;
         return respond(&req, &user, a, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let secret = KeySecret::generate();
@@ -214,7 +227,7 @@ pub async fn generate(
         note.push_str(" This key never expires: revoke it when it is no longer needed.");
     }
     let revealed = Revealed { label: key.label.clone(), secret: secret.expose().to_owned(), note };
-    let a = area(&state, &user, None, empty_form(&user), Some(revealed), None).await?;
+    let a = area(&state, &user, None, 1, empty_form(&user), Some(revealed), None).await?;
     respond(&req, &user, a, StatusCode::OK).await
 }
 
@@ -274,7 +287,7 @@ pub async fn rotate(
         secret: secret.expose().to_owned(),
         note: format!("Copy it now: you will not see this secret again. {note}"),
     };
-    let a = area(&state, &user, None, empty_form(&user), Some(revealed), None).await?;
+    let a = area(&state, &user, None, 1, empty_form(&user), Some(revealed), None).await?;
     respond(&req, &user, a, StatusCode::OK).await
 }
 
@@ -324,7 +337,7 @@ pub async fn retire(
     }
     let filter = KeyState::parse(&input.status);
     let notice = done.then(|| format!("The key “{}” has been {notice}.", key.label));
-    let a = area(&state, &user, filter, empty_form(&user), None, notice).await?;
+    let a = area(&state, &user, filter, 1, empty_form(&user), None, notice).await?;
     if is_htmx(&req) {
         respond(&req, &user, a, StatusCode::OK).await
     } else {
