@@ -115,13 +115,14 @@ impl Snapshot {
     }
 }
 
-fn compile(m: &hub_keys::Model, mut endpoints: Vec<i64>, users: Vec<i64>, teams: Vec<i64>) -> CompiledHubKey {
-    let nets: Vec<IpNet> = serde_json::from_str::<Vec<String>>(&m.ip_filters)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    let rows: Vec<HeaderRow> = serde_json::from_str(&m.headers).unwrap_or_default();
+fn compile(m: &crate::store::hub_keys::VerifierRow, mut endpoints: Vec<i64>, users: Vec<i64>, teams: Vec<i64>) -> CompiledHubKey {
+    // Most keys have neither: skip the JSON parser for an empty list.
+    let nets: Vec<IpNet> = if m.ip_filters == "[]" {
+        Vec::new()
+    } else {
+        serde_json::from_str::<Vec<String>>(&m.ip_filters).unwrap_or_default().iter().filter_map(|s| s.parse().ok()).collect()
+    };
+    let rows: Vec<HeaderRow> = if m.headers == "[]" { Vec::new() } else { serde_json::from_str(&m.headers).unwrap_or_default() };
     let headers = rows
         .iter()
         .filter(|r| !r.exclude)
@@ -185,6 +186,7 @@ impl HubVerifier {
 
     /// Loads every key (at start, before serving).
     pub async fn load_all(&self) -> Result<(), DbErr> {
+        let started = Instant::now();
         let mut guard = self.catching_up.lock().await;
         // Read the log position first: a change saved during the load is
         // applied again by the next catch-up, never missed.
@@ -215,6 +217,7 @@ impl HubVerifier {
             }
         }
         crate::metrics::snapshot("hub", snap.by_id.len());
+        tracing::info!(keys = snap.by_id.len(), ms = started.elapsed().as_millis() as u64, "Data Hub keys loaded");
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
         self.applied.store(seq, Ordering::SeqCst);
         *guard = None;
@@ -227,7 +230,7 @@ impl HubVerifier {
         let compiled = match crate::store::hub_keys::by_id(&self.db, id).await? {
             Some(m) => {
                 let l = crate::store::hub_keys::links(&self.db, id).await?;
-                Some(compile(&m, l.endpoint_ids, l.user_ids, l.team_ids))
+                Some(compile(&(&m).into(), l.endpoint_ids, l.user_ids, l.team_ids))
             }
             None => None,
         };
@@ -409,6 +412,10 @@ pub fn sync_status(key: &hub_keys::Model, nodes: &[crate::entities::cluster_node
 mod tests {
     use super::*;
 
+    fn compiled(m: &hub_keys::Model, endpoints: Vec<i64>, users: Vec<i64>, teams: Vec<i64>) -> CompiledHubKey {
+        compile(&m.into(), endpoints, users, teams)
+    }
+
     fn model(id: i64, access: &str, status: &str, digest: Option<&str>) -> hub_keys::Model {
         let now = Utc::now();
         hub_keys::Model {
@@ -437,7 +444,7 @@ mod tests {
 
     #[test]
     fn compiling_keeps_what_is_sent_and_drops_what_is_not() {
-        let k = compile(&model(1, "api_key", "active", Some(&"ab".repeat(32))), vec![3, 1, 2], vec![], vec![]);
+        let k = compiled(&model(1, "api_key", "active", Some(&"ab".repeat(32))), vec![3, 1, 2], vec![], vec![]);
         assert_eq!(&*k.endpoints, &[1, 2, 3], "sorted for binary search");
         assert_eq!(k.nets.len(), 1, "an unreadable stored net is skipped, not a panic");
         assert_eq!(k.headers.len(), 1, "excluded rows are not sent");
@@ -451,13 +458,13 @@ mod tests {
         let now = Utc::now().timestamp();
         let mut m = model(1, "api_key", "inactive", None);
         m.expires_at = Some(Utc::now() - chrono::Duration::hours(1));
-        let k = compile(&m, vec![7], vec![], vec![]);
+        let k = compiled(&m, vec![7], vec![], vec![]);
         assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::Inactive), "status first");
         m.status = "active".into();
-        let k = compile(&m, vec![7], vec![], vec![]);
+        let k = compiled(&m, vec![7], vec![], vec![]);
         assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::Expired), "then expiry");
         m.expires_at = None;
-        let k = compile(&m, vec![7], vec![], vec![]);
+        let k = compiled(&m, vec![7], vec![], vec![]);
         assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::IpNotAllowed), "then the address");
         assert_eq!(k.check(None, now), Err(HubRefusal::IpNotAllowed), "no known address never passes a filter");
         assert_eq!(k.check(ip("::ffff:10.1.2.3"), now), Ok(()), "v4-mapped clients match IPv4 rows");
@@ -469,16 +476,16 @@ mod tests {
         let mut snap = Snapshot::default();
         let d1 = "11".repeat(32);
         let d2 = "22".repeat(32);
-        snap.insert(compile(&model(1, "api_key", "active", Some(&d1)), vec![1], vec![], vec![]));
-        snap.insert(compile(&model(2, "portal_token", "active", None), vec![1, 2], vec![5], vec![]));
+        snap.insert(compiled(&model(1, "api_key", "active", Some(&d1)), vec![1], vec![], vec![]));
+        snap.insert(compiled(&model(2, "portal_token", "active", None), vec![1, 2], vec![5], vec![]));
         assert_eq!(snap.portal_by_endpoint[&1], vec![2]);
         // Regenerated: the old digest no longer finds the key.
-        snap.insert(compile(&model(1, "api_key", "active", Some(&d2)), vec![1], vec![], vec![]));
+        snap.insert(compiled(&model(1, "api_key", "active", Some(&d2)), vec![1], vec![], vec![]));
         let key = |d: &str| -> [u8; 32] { hex::decode(d).unwrap().try_into().unwrap() };
         assert!(!snap.by_digest.contains_key(&(1, key(&d1))));
         assert!(snap.by_digest.contains_key(&(1, key(&d2))));
         // The portal token leaves endpoint 1.
-        snap.insert(compile(&model(2, "portal_token", "active", None), vec![2], vec![5], vec![]));
+        snap.insert(compiled(&model(2, "portal_token", "active", None), vec![2], vec![5], vec![]));
         assert!(snap.portal_by_endpoint[&1].is_empty());
         assert_eq!(snap.portal_by_endpoint[&2], vec![2]);
         snap.remove(2);

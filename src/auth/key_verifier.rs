@@ -207,9 +207,11 @@ impl KeyVerifier {
     /// when another node changed something). Requests meanwhile use the old one.
     pub async fn reload(&self) -> Result<(), DbErr> {
         let _one = self.reload.lock().await;
+        let started = Instant::now();
         let version = crate::store::changes::current(&self.db).await?;
         let snap = self.load().await?;
         crate::metrics::snapshot("personal", snap.by_id.len());
+        tracing::info!(keys = snap.by_id.len(), ms = started.elapsed().as_millis() as u64, "personal keys loaded");
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snap;
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
         Ok(())

@@ -464,8 +464,71 @@ pub async fn record_use(db: &impl ConnectionTrait, id: i64, at: DateTime<Utc>, i
 // ---- what the verifier loads ----
 
 /// Keys by id, a page at a time (start-up load).
-pub async fn page_after(db: &impl ConnectionTrait, after: i64, n: u64) -> Result<Vec<keys::Model>, DbErr> {
-    keys::Entity::find().filter(keys::Column::Id.gt(after)).order_by_asc(keys::Column::Id).limit(n).all(db).await
+/// What the verifier compiles of a key: no names, sealed secrets or dates
+/// it does not check (reading 100,000 full rows at start took twice as long).
+#[derive(Debug, Clone)]
+pub struct VerifierRow {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub access_type: String,
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub ip_filters: String,
+    pub headers: String,
+    pub secret_digest: Option<String>,
+}
+
+impl From<&keys::Model> for VerifierRow {
+    fn from(m: &keys::Model) -> Self {
+        VerifierRow {
+            id: m.id,
+            workspace_id: m.workspace_id,
+            access_type: m.access_type.clone(),
+            status: m.status.clone(),
+            expires_at: m.expires_at,
+            ip_filters: m.ip_filters.clone(),
+            headers: m.headers.clone(),
+            secret_digest: m.secret_digest.clone(),
+        }
+    }
+}
+
+/// The next `n` keys after id `after`, as the verifier needs them.
+pub async fn page_after(db: &impl ConnectionTrait, after: i64, n: u64) -> Result<Vec<VerifierRow>, DbErr> {
+    keys::Entity::find()
+        .select_only()
+        .columns([
+            keys::Column::Id,
+            keys::Column::WorkspaceId,
+            keys::Column::AccessType,
+            keys::Column::Status,
+            keys::Column::ExpiresAt,
+            keys::Column::IpFilters,
+            keys::Column::Headers,
+            keys::Column::SecretDigest,
+        ])
+        .filter(keys::Column::Id.gt(after))
+        .order_by_asc(keys::Column::Id)
+        .limit(n)
+        // By position, not by name: naming each of 800,000 values at start
+        // cost a tenth of the load (callgrind).
+        .into_tuple::<(i64, i64, String, String, Option<DateTime<Utc>>, String, String, Option<String>)>()
+        .all(db)
+        .await
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, workspace_id, access_type, status, expires_at, ip_filters, headers, secret_digest)| VerifierRow {
+                    id,
+                    workspace_id,
+                    access_type,
+                    status,
+                    expires_at,
+                    ip_filters,
+                    headers,
+                    secret_digest,
+                })
+                .collect()
+        })
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<keys::Model>, DbErr> {
