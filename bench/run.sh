@@ -215,12 +215,14 @@ else
 fi
 
 # --- the Data Hub import and the sync, from their own scripts -------------------
+# The other scripts start their own servers: none of this one's settings.
+unset KEYHUB_DATA_DIR KEYHUB_BIND KEYHUB_METRICS_BIND KEYHUB_LOGIN_FAILURES_PER_CLIENT
 SYNC_LINES="" DATAHUB_STATUS=0 SYNC_STATUS=0
 if [ -z "${SKIP_DATAHUB:-}" ]; then
-  bench/datahub.sh | tee "$WORK/datahub.out" || DATAHUB_STATUS=1
+  bench/datahub.sh 2>&1 | tee "$WORK/datahub.out" || { DATAHUB_STATUS=1; echo "bench/datahub.sh failed"; }
 fi
 if [ -z "${SKIP_SYNC:-}" ]; then
-  bench/sync.sh | tee "$WORK/sync.out" || SYNC_STATUS=1
+  bench/sync.sh 2>&1 | tee "$WORK/sync.out" || { SYNC_STATUS=1; echo "bench/sync.sh failed"; }
   SYNC_LINES=$(grep '^sync SQLite\|^sync PostgreSQL' "$WORK/sync.out" || true)
 fi
 

@@ -189,7 +189,8 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         })
         .collect();
     crate::store::keys::create_many(&state.db, &new_keys).await?;
-    state.keys.reload().await?;
+    // Nodes already running reload their personal keys when the marker moves.
+    crate::store::changes::bump(&state.db).await?;
     let personal = secrets.first().context("at least one personal key")?.expose().to_owned();
 
     Ok(Seeded {

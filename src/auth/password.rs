@@ -101,6 +101,12 @@ async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
     result.await.map_err(|_| HashError::Failed("the hashing thread stopped".into()))
 }
 
+/// Whether the pool is full right now: a sign-in can be refused before any
+/// other work (the account lookup) is done for it.
+pub fn saturated() -> bool {
+    POOL.admitted.load(Ordering::Relaxed) >= POOL.limit
+}
+
 /// Hashes running or queued at most; one more is refused (`HashError::Busy`).
 pub fn capacity() -> usize {
     POOL.limit

