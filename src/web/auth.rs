@@ -54,6 +54,10 @@ pub async fn show(
     render(StatusCode::OK, &page)
 }
 
+/// How long a refused sign-in (throttled, or the hashing pool full) waits
+/// before its 429: idle time on the server, a brake on a client that floods.
+const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -75,6 +79,7 @@ pub async fn submit(
     };
     if let Some(wait) = state.throttle.check(&client, &account) {
         tracing::warn!(client = %client, "login throttled");
+        tokio::time::sleep(REFUSAL_PAUSE).await;
         let mut res = fail(
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many failed sign-in attempts. Try again in {}.", human_wait(wait)),
@@ -103,9 +108,12 @@ pub async fn submit(
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, 1.into());
         Ok(res)
     };
-    // A full pool refuses before the account is even looked up: a flood
-    // costs the database nothing.
+    // A full pool refuses before the account is even looked up (a flood costs
+    // the database nothing), after a pause that costs no CPU: a client that
+    // floods without waiting gets at most a few answers a second per
+    // connection, so the flood cannot crowd data requests off the cores.
     if password::saturated() {
+        tokio::time::sleep(REFUSAL_PAUSE).await;
         return busy();
     }
     let user = match Email::parse(&form.email) {
@@ -114,7 +122,10 @@ pub async fn submit(
     };
     let ok = match password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await {
         Ok(ok) => ok,
-        Err(password::HashError::Busy) => return busy(),
+        Err(password::HashError::Busy) => {
+            tokio::time::sleep(REFUSAL_PAUSE).await;
+            return busy();
+        }
         Err(e) => return Err(e.into()),
     };
     let Some(user) = user.clone().filter(|_| ok) else {
