@@ -350,6 +350,22 @@ mod tests {
     }
 
     #[test]
+    fn metrics_and_login_settings_are_read() {
+        let s = Settings::from_sources(&env(&[
+            ("KEYHUB_METRICS_BIND", "127.0.0.1:9100"),
+            ("KEYHUB_METRICS_TOKEN", "a-token-of-enough-length"),
+            ("KEYHUB_LOGIN_FAILURES_PER_CLIENT", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(s.metrics_bind.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9100"));
+        assert_eq!(s.metrics_token.as_ref().map(Secret::expose), Some("a-token-of-enough-length"));
+        assert_eq!(s.login_failures_per_client, 50);
+        assert!(!format!("{s:?}").contains("a-token-of-enough-length"), "the token is never printed");
+        let d = Settings::from_sources(&env(&[])).unwrap();
+        assert!(d.metrics_bind.is_none() && d.metrics_token.is_none() && d.login_failures_per_client == 10);
+    }
+
+    #[test]
     fn wrong_values_say_what_to_fix() {
         for (k, v, needle) in [
             ("KEYHUB_BIND", "localhost", "KEYHUB_BIND"),
@@ -358,6 +374,9 @@ mod tests {
             ("KEYHUB_PUBLIC_URL", "keyhub.example.com", "KEYHUB_PUBLIC_URL"),
             ("KEYHUB_SECRET", "short", "KEYHUB_SECRET"),
             ("KEYHUB_SESSION_IDLE_MINUTES", "0", "KEYHUB_SESSION_IDLE_MINUTES"),
+            ("KEYHUB_LOGIN_FAILURES_PER_CLIENT", "0", "KEYHUB_LOGIN_FAILURES_PER_CLIENT"),
+            ("KEYHUB_METRICS_BIND", "9100", "KEYHUB_METRICS_BIND"),
+            ("KEYHUB_METRICS_TOKEN", "short", "at least 16 characters"),
         ] {
             let err = Settings::from_sources(&env(&[(k, v)])).expect_err(k).to_string();
             assert!(err.contains(needle), "{k}: {err}");

@@ -1,9 +1,7 @@
 //! `GET /hub/{workspace}/{path}`: a data collection served by an endpoint, and
 //! `GET /hub/{workspace}`: the endpoints the presented key may call.
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-
-use crate::web::middleware::KeyIdentity;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -47,7 +45,7 @@ async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Op
     match state.hub_keys.lookup(workspace_id, &presented, ip, Utc::now()) {
         Ok(key) => {
             crate::metrics::verification("hub", "ok");
-            req.extensions_mut().insert(KeyIdentity(format!("hub key #{}", key.id)));
+            crate::web::middleware::note_key(req, || format!("hub key #{}", key.id));
             Ok(Caller::Hub(key))
         }
         Err(refusal) => {

@@ -6,14 +6,13 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::Utc;
 
 use crate::api::ApiError;
 use crate::state::AppState;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
 use crate::domain::Permission;
-use crate::web::middleware::KeyIdentity;
 
 /// What a handler requires of the key.
 pub trait Requirement {
@@ -97,7 +96,7 @@ pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&st
     match state.keys.verify(presented, Utc::now()) {
         Ok(key) => {
             crate::metrics::verification("personal", "ok");
-            req.extensions_mut().insert(KeyIdentity(key.identifier.clone()));
+            crate::web::middleware::note_key(req, || key.identifier.clone());
             Ok(key)
         }
         Err(refusal) => {

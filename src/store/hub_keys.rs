@@ -100,6 +100,33 @@ pub async fn digest_taken(db: &impl ConnectionTrait, workspace_id: i64, digest: 
     Ok(q.one(db).await?.is_some())
 }
 
+/// A new key's row: version 1, not yet logged (`change_seq` 0) nor sealed.
+fn new_row(workspace_id: i64, spec: &KeySpec, digest_and_suffix: Option<(String, String)>, actor: Option<i64>, now: DateTime<Utc>) -> keys::ActiveModel {
+    let (digest, suffix) = digest_and_suffix.unzip();
+    keys::ActiveModel {
+        workspace_id: Set(workspace_id),
+        name: Set(spec.name.clone()),
+        name_key: Set(crate::domain::text::name_key(&spec.name)),
+        access_type: Set(spec.access_type.clone()),
+        status: Set(spec.status.clone()),
+        secret_digest: Set(digest),
+        secret_suffix: Set(suffix),
+        secret_sealed: Set(None),
+        ip_filters: Set(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
+        headers: Set(spec.headers.clone()),
+        expires_at: Set(spec.expires_at),
+        version: Set(1),
+        change_seq: Set(0),
+        created_at: Set(now),
+        created_by: Set(actor),
+        updated_at: Set(now),
+        updated_by: Set(actor),
+        last_used_at: Set(None),
+        last_used_ip: Set(None),
+        ..Default::default()
+    }
+}
+
 /// Creates a key with its links and logs the change, in one transaction.
 pub async fn create(
     db: &DatabaseConnection,
@@ -118,30 +145,8 @@ pub async fn create(
     }
     let txn = db.begin().await?;
     let now = Utc::now();
-    let inserted = keys::ActiveModel {
-        workspace_id: Set(workspace_id),
-        name: Set(spec.name.clone()),
-        name_key: Set(crate::domain::text::name_key(&spec.name)),
-        access_type: Set(spec.access_type.clone()),
-        status: Set(spec.status.clone()),
-        secret_digest: Set(secret.as_ref().map(|s| s.digest.clone())),
-        secret_suffix: Set(secret.as_ref().map(|s| s.suffix.clone())),
-        secret_sealed: Set(None),
-        ip_filters: Set(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
-        headers: Set(spec.headers.clone()),
-        expires_at: Set(spec.expires_at),
-        version: Set(1),
-        change_seq: Set(0),
-        created_at: Set(now),
-        created_by: Set(actor),
-        updated_at: Set(now),
-        updated_by: Set(actor),
-        last_used_at: Set(None),
-        last_used_ip: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
+    let row = new_row(workspace_id, spec, secret.as_ref().map(|s| (s.digest.clone(), s.suffix.clone())), actor, now);
+    let inserted = row.insert(&txn).await;
     let inserted = match crate::store::unless_taken(inserted)? {
         Some(m) => m,
         None => return Ok(SaveOutcome::NameTaken),
@@ -158,7 +163,6 @@ pub async fn create(
     Ok(SaveOutcome::Saved(Box::new(saved)))
 }
 
-/// Saves new settings when the key is still at `expected_version`.
 /// Creates many API keys at once (the benchmark's seed, an import): rows in
 /// batches of 500, each secret sealed under its row id, one change logged per
 /// key so running nodes pick them up. Names and secrets must be unique already.
@@ -166,27 +170,9 @@ pub async fn create_many(db: &DatabaseConnection, workspace_id: i64, specs: &[(K
     let txn = db.begin().await?;
     let now = Utc::now();
     for chunk in specs.chunks(500) {
-        let rows = chunk.iter().map(|(spec, secret)| keys::ActiveModel {
-            workspace_id: Set(workspace_id),
-            name: Set(spec.name.clone()),
-            name_key: Set(crate::domain::text::name_key(&spec.name)),
-            access_type: Set(spec.access_type.clone()),
-            status: Set(spec.status.clone()),
-            secret_digest: Set(Some(crate::domain::tokens::digest(secret))),
-            secret_suffix: Set(Some(crate::domain::hub_keys::suffix(secret))),
-            secret_sealed: Set(None),
-            ip_filters: Set(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
-            headers: Set(spec.headers.clone()),
-            expires_at: Set(spec.expires_at),
-            version: Set(1),
-            change_seq: Set(0),
-            created_at: Set(now),
-            created_by: Set(None),
-            updated_at: Set(now),
-            updated_by: Set(None),
-            last_used_at: Set(None),
-            last_used_ip: Set(None),
-            ..Default::default()
+        let rows = chunk.iter().map(|(spec, secret)| {
+            let digest = (crate::domain::tokens::digest(secret), crate::domain::hub_keys::suffix(secret));
+            new_row(workspace_id, spec, Some(digest), None, now)
         });
         let inserted = keys::Entity::insert_many(rows).exec_with_returning(&txn).await?;
         let secrets: std::collections::HashMap<&str, &str> = chunk.iter().map(|(s, p)| (s.name.as_str(), p.as_str())).collect();
@@ -205,6 +191,7 @@ pub async fn create_many(db: &DatabaseConnection, workspace_id: i64, specs: &[(K
     Ok(specs.len() as u64)
 }
 
+/// Saves new settings when the key is still at `expected_version`.
 pub async fn update(
     db: &DatabaseConnection,
     workspace_id: i64,

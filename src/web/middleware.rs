@@ -23,9 +23,21 @@ pub struct RequestId(pub String);
 
 /// Who a request was made with, for the request log: `khp_…abcd` or
 /// `hub key #12` — never a secret. Put in the request's extensions by
-/// whatever verified the key.
+/// whatever verified the key, through `note_key`.
 #[derive(Clone)]
 pub struct KeyIdentity(pub String);
+
+fn request_log_on() -> bool {
+    tracing::enabled!(target: "keyhub::request", tracing::Level::DEBUG)
+}
+
+/// Records the verified key for the request log; with the log off (the
+/// default) the identifier is not even formatted.
+pub fn note_key(req: &actix_web::HttpRequest, identify: impl FnOnce() -> String) {
+    if request_log_on() {
+        req.extensions_mut().insert(KeyIdentity(identify()));
+    }
+}
 
 /// Records the answer in the metrics, adds `Server-Timing` (the server's
 /// own time, which pages and the benchmark read) and writes the request log
@@ -41,7 +53,7 @@ fn observe(req: &actix_web::HttpRequest, res: &mut HttpResponse, started: std::t
     if let Ok(v) = header::HeaderValue::from_str(&timing) {
         res.headers_mut().insert(header::HeaderName::from_static("server-timing"), v);
     }
-    if tracing::enabled!(target: "keyhub::request", tracing::Level::DEBUG) {
+    if request_log_on() {
         let key = req.extensions().get::<KeyIdentity>().map(|k| k.0.clone());
         tracing::debug!(
             target: "keyhub::request",

@@ -175,3 +175,51 @@ async fn bench_seed_fills_an_empty_instance_that_then_serves_it() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("needs an empty data dir"));
 }
+
+/// The real binary on the app's database with `log` as `KEYHUB_LOG` (none:
+/// the default), asked for `/api/v1/me` with `key`; what it wrote to stderr.
+async fn logged_by_a_node(app: &TestApp, key: &str, log: Option<&str>) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let file = app.data_dir.path().join(format!("node-{port}.log"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyhub"));
+    cmd.env("KEYHUB_DATABASE_URL", &app.database_url)
+        .env("KEYHUB_DATA_DIR", app.data_dir.path())
+        .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
+        .env_remove("KEYHUB_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&file).unwrap());
+    if let Some(log) = log {
+        cmd.env("KEYHUB_LOG", log);
+    }
+    let mut child = cmd.spawn().expect("run keyhub");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let res = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(key).send().await.expect("the node answers");
+    assert_eq!(res.status(), StatusCode::OK);
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::read_to_string(&file).unwrap()
+}
+
+#[tokio::test]
+async fn the_request_log_names_route_status_and_key_but_never_the_secret_and_is_off_by_default() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("logged", &["data.read"]).await;
+    let identifier = format!("khp_…{}", &key[key.len() - 4..]);
+
+    let on = logged_by_a_node(&app, &key, Some("warn,keyhub::request=debug")).await;
+    let line = on.lines().find(|l| l.contains("/api/v1/me")).unwrap_or_else(|| panic!("a line for the request in:\n{on}"));
+    assert!(line.contains("method=GET") && line.contains("status=200") && line.contains("duration_ms="), "{line}");
+    assert!(line.contains(&identifier), "the key's identifier: {line}");
+    assert!(!on.contains(&key), "never the secret");
+
+    let off = logged_by_a_node(&app, &key, None).await;
+    assert!(off.contains("keyhub is running") || off.contains("loaded"), "the node did log at its default level:\n{off}");
+    assert!(!off.contains("/api/v1/me"), "no request lines by default:\n{off}");
+}
