@@ -13,13 +13,9 @@ DURATION=${DURATION:-5}
 ROWS=${ROWS:-1000000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -q
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# bench_prepare (wrk, release build, WORK, PIDS, cleanup), free_port, tok, start_keyhub
+. bench/lib.sh
+bench_prepare
 
 CSV="$WORK/big.csv"
 python3 - "$CSV" "$ROWS" <<'PY'
@@ -33,8 +29,6 @@ with open(sys.argv[1], "w", encoding="utf-8") as f:
 PY
 echo "CSV: $ROWS rows, $(( $(stat -c %s "$CSV") / 1024 / 1024 )) MiB"
 
-# free_port, tok, start_keyhub NAME [DATABASE_URL] → B, PID, KEY
-. bench/lib.sh
 
 # import → sets IMPORT_SECS, IMPORT_HWM (the server's peak RSS, kB) and DATASET
 import_csv() {

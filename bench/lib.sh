@@ -1,6 +1,17 @@
-# Shared by the benchmark scripts (sourced): a free port, a page's CSRF token,
-# and a keyhub started in its own data directory with a signed-in admin's
-# personal key. Needs WORK (a temp dir) and PIDS (an array) in the caller.
+# Shared by the benchmark scripts (sourced): the common preparation, a free
+# port, a page's CSRF token, and a keyhub started in its own data directory
+# with a signed-in admin's personal key.
+
+# wrk (installed from Debian when missing), a release build, and WORK (a temp
+# dir) with PIDS (servers to stop): both removed and stopped on exit.
+bench_prepare() {
+  command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+  cargo build --release --locked -q
+  WORK=$(mktemp -d)
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 tok() { grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//'; }
 

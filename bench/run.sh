@@ -25,14 +25,9 @@ DURATION=${DURATION:-5}
 HUB_KEYS=${HUB_KEYS:-100000}
 PERSONAL_KEYS=${PERSONAL_KEYS:-100000}
 
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -q
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# bench_prepare (wrk, release build, WORK, PIDS, cleanup), free_port, tok, start_keyhub
 . bench/lib.sh
+bench_prepare
 R="$WORK/results"
 mkdir -p "$R"
 

@@ -17,13 +17,9 @@ DURATION=${DURATION:-5}
 ROWS=${ROWS:-1000000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -q
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# bench_prepare (wrk, release build, WORK, PIDS, cleanup), free_port, tok, start_keyhub
+. bench/lib.sh
+bench_prepare
 
 csv() { # FILE ROWS
   python3 - "$1" "$2" <<'PY'
@@ -37,8 +33,6 @@ PY
 csv "$WORK/big.csv" "$ROWS"
 csv "$WORK/small.csv" 10000
 
-# free_port, tok, start_keyhub NAME [DATABASE_URL] → B, PID, KEY
-. bench/lib.sh
 api() { curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
