@@ -17,13 +17,23 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sea_orm::DatabaseConnection;
 
+/// Every label value comes from a fixed set the server decides — never from
+/// what a client sends — so the number of series (and the memory they hold)
+/// cannot be grown from outside: invented HTTP methods are `other`, paths
+/// are route patterns, statuses are the ones keyhub answers with.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     /// The route pattern (`/hub/{workspace}/{path}`), never the raw path:
     /// one series per route, and no secrets or ids from URLs.
     route: String,
     status: u16,
+}
+
+/// The method as a label: one of HTTP's registered methods keyhub may see, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,7 +51,7 @@ struct KindLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    outcome: String,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -100,8 +110,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics { registry, requests, verifications, snapshot_keys, snapshot_loaded, sync_rows, sync_runs, db_pool, db_queries }
 });
 
+/// One answered request. `route` must be a route pattern (or a fixed word
+/// such as `(unmatched)`), never a path a client chose.
 pub fn request(method: &str, route: &str, status: u16, took: Duration) {
-    let labels = RequestLabels { method: method.to_owned(), route: route.to_owned(), status };
+    let labels = RequestLabels { method: method_label(method), route: route.to_owned(), status };
     METRICS.requests.get_or_create(&labels).observe(took.as_secs_f64());
 }
 
@@ -127,8 +139,8 @@ pub fn sync_rows(n: u64) {
     METRICS.sync_rows.inc_by(n);
 }
 
-pub fn sync_run(outcome: &str, took: Duration) {
-    METRICS.sync_runs.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).observe(took.as_secs_f64());
+pub fn sync_run(outcome: &'static str, took: Duration) {
+    METRICS.sync_runs.get_or_create(&OutcomeLabels { outcome }).observe(took.as_secs_f64());
 }
 
 /// The text exposition, with the pool's state read now.

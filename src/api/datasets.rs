@@ -1,6 +1,7 @@
 //! `/api/v1/datasets`: the same datasets as `Data Hub → Datasets`, the same
 //! rules and messages. Bodies (a multipart file or JSON records) are streamed
 //! to the staging area under the upload limit, then imported all or nothing.
+use crate::web::params::Params;
 use std::collections::HashMap;
 
 use actix_multipart::Multipart;
@@ -203,8 +204,8 @@ pub async fn show(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: 
 
 #[derive(Deserialize)]
 pub struct Paging {
-    limit: Option<String>,
-    offset: Option<String>,
+    limit: Option<crate::domain::query::Bounded<1, 1000>>,
+    offset: Option<crate::domain::query::Offset>,
 }
 
 /// Records of a dataset in row order: `{"meta": {"name", "count", "limit", "offset"}, "data": [...]}`.
@@ -215,8 +216,8 @@ pub struct Paging {
     tag = "datasets",
     params(
         ("id" = i64, Path, description = "Dataset id"),
-        ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
-        ("offset" = Option<u64>, Query, description = "Records to skip"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100"),
+        ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Records to skip"),
     ),
     responses(
         (status = 200, description = "A page of records"),
@@ -224,17 +225,10 @@ pub struct Paging {
     ),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>, q: web::Query<Paging>) -> Result<HttpResponse, ApiError> {
+pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>, q: Params<Paging>) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
-    let bad = |parameter: &str, message: &str| ApiError::InvalidQuery { parameter: parameter.into(), message: message.into() };
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(v) => v.parse::<u64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| bad("limit", "limit must be a whole number from 1 to 1000."))?,
-    };
-    let offset = match q.offset.as_deref() {
-        None => 0,
-        Some(v) => v.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64 / 2).ok_or_else(|| bad("offset", "offset must be a whole number, 0 or more."))?,
-    };
+    let limit = q.limit.map_or(100, |l| l.get());
+    let offset = q.offset.map_or(0, |o| o.get());
     let page = store::read(&state.db, &ds, &store::ReadQuery { limit, offset, ..Default::default() }).await?;
     // Fields in column order, as a collection over all columns would give them.
     let names: Vec<String> = store::columns(&ds).into_iter().map(|c| c.name).collect();

@@ -118,7 +118,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
         ("workspace" = String, Path, description = "The workspace's slug (`GET /api/v1/me`)"),
         ("path" = String, Path, description = "The endpoint's path, may contain `/`"),
         ("limit" = Option<u64>, Query, description = "Records per page, up to the collection's maximum"),
-        ("offset" = Option<u64>, Query, description = "Records to skip"),
+        ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Records to skip"),
         ("order" = Option<String>, Query, description = "`field` or `-field`"),
         ("format" = Option<String>, Query, description = "`json` (default) or `csv`; `Accept: text/csv` also gives CSV"),
     ),

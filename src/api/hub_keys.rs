@@ -1,6 +1,7 @@
 //! `/api/v1/hub-keys`: everything the key editor does, for scripts, with the
 //! same checks and messages (each naming its field and row). Needs
 //! `hub_keys.manage`.
+use crate::web::params::Params;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -211,8 +212,10 @@ pub struct TableParams {
     pub access_type: Option<String>,
     /// `name` (default), `access_type`, `status`, `expires_at`, `last_used_at`, `created_at`; `-` first for descending.
     pub sort: Option<String>,
-    pub limit: Option<u64>,
-    pub offset: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 500)]
+    pub limit: Option<crate::domain::query::Bounded<1, 500>>,
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000_000u64)]
+    pub offset: Option<crate::domain::query::Offset>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -228,19 +231,19 @@ pub struct HubKeyPage {
            ("status" = Option<String>, Query, description = "active or inactive"),
            ("access_type" = Option<String>, Query, description = "api_key, portal_token or generic_token"),
            ("sort" = Option<String>, Query, description = "name, access_type, status, expires_at, last_used_at, created_at; prefix - for descending"),
-           ("limit" = Option<u64>, Query, description = "Up to 500, default 50"),
-           ("offset" = Option<u64>, Query, description = "Keys to skip")),
+           ("limit" = Option<u64>, Query, minimum = 1, maximum = 500, description = "1 to 500, default 50"),
+           ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Keys to skip")),
     responses((status = 200, description = "A page of the workspace's Data Hub keys", body = HubKeyPage)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn list(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, q: web::Query<TableParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, q: Params<TableParams>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let sort = q.sort.unwrap_or_else(|| "name".into());
     let (desc, sort) = match sort.strip_prefix('-') {
         Some(s) => (true, s.to_owned()),
         None => (false, sort),
     };
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.map_or(50, |l| l.get());
+    let offset = q.offset.map_or(0, |o| o.get());
     let tq = crate::store::hub_keys::TableQuery { search: q.q, status: q.status, access_type: q.access_type, sort, desc, offset, limit };
     let (rows, total) = crate::store::hub_keys::table(&state.db, p.key.workspace_id, &tq).await?;
     let mut keys = Vec::with_capacity(rows.len());

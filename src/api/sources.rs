@@ -2,6 +2,7 @@
 //! `/api/v1/entities`: the connector wizard and the ontology for scripts and
 //! orchestrators. Sources need `connectors.manage`; reading entities needs
 //! `data.read`, creating them `ontology.edit`. Secret fields are write-only.
+use crate::web::params::Params;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -330,7 +331,7 @@ pub struct DeleteQuery {
     responses((status = 204, description = "Deleted with its run history (and its tabs unless keep_tabs)"),
               (status = 409, description = "sync_running", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: web::Query<DeleteQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: Params<DeleteQuery>) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     manage::delete(&state, &actor(&p, &req, &state), &s, q.keep_tabs).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -447,15 +448,16 @@ pub async fn start_sync(state: web::Data<AppState>, p: Principal<perm::Connector
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct HistoryQuery {
     /// At most this many runs, newest first (default 20, at most 100).
-    pub limit: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
+    pub limit: Option<crate::domain::query::Bounded<1, 100>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/sources/{id}/syncs", tag = "live data", params(("id" = i64, Path, description = "Source id"), HistoryQuery),
     responses((status = 200, description = "The source's runs, newest first", body = Vec<RunOut>)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn syncs(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn syncs(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: Params<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let runs = store::runs_of_source(&state.db, s.id, q.limit.unwrap_or(20).clamp(1, 100)).await?;
+    let runs = store::runs_of_source(&state.db, s.id, q.limit.map_or(20, |l| l.get())).await?;
     Ok(HttpResponse::Ok().json(runs.iter().map(run_out).collect::<Vec<_>>()))
 }
 

@@ -2,15 +2,27 @@
 //! account. A window passes, so the real user is never locked out for good;
 //! the per-account limit is higher than one attacker's per-address limit only
 //! matters when the attacker spreads over many addresses.
+//!
+//! The map is keyed by what clients send (an address, a typed email), so its
+//! memory is bounded: keys are fixed-size hashes, each keeps at most its
+//! limit's worth of times, and past `MAX_TRACKED` keys the least telling ones
+//! (fewest failures, then oldest) are forgotten first — a flood of one-off
+//! names cannot push out an address that is being throttled.
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Keys held at most; beyond, the least telling tenth is forgotten.
+pub const MAX_TRACKED: usize = 100_000;
 
 pub struct LoginThrottle {
     window: Duration,
     per_client: usize,
     per_account: usize,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Random per process: nobody can aim collisions at someone's key.
+    hasher: std::collections::hash_map::RandomState,
+    failures: Mutex<HashMap<u64, VecDeque<Instant>>>,
 }
 
 impl Default for LoginThrottle {
@@ -21,11 +33,15 @@ impl Default for LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(window: Duration, per_client: usize, per_account: usize) -> Self {
-        LoginThrottle { window, per_client, per_account, failures: Mutex::new(HashMap::new()) }
+        LoginThrottle { window, per_client, per_account, hasher: Default::default(), failures: Mutex::new(HashMap::new()) }
     }
 
-    fn keys(client: &str, account: &str) -> [(String, bool); 2] {
-        [(format!("ip:{client}"), true), (format!("acct:{account}"), false)]
+    fn key(&self, kind: &str, value: &str) -> u64 {
+        self.hasher.hash_one((kind, value))
+    }
+
+    fn keys(&self, client: &str, account: &str) -> [(u64, bool); 2] {
+        [(self.key("ip", client), true), (self.key("acct", account), false)]
     }
 
     /// `Some(wait)` when this attempt must be refused before checking the password.
@@ -33,7 +49,7 @@ impl LoginThrottle {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = None;
-        for (key, is_client) in Self::keys(client, account) {
+        for (key, is_client) in self.keys(client, account) {
             let limit = if is_client { self.per_client } else { self.per_account };
             if let Some(q) = map.get_mut(&key) {
                 while q.front().is_some_and(|t| now.duration_since(*t) > self.window) {
@@ -49,7 +65,7 @@ impl LoginThrottle {
     }
 
     pub fn record_failure(&self, client: &str, account: &str) {
-        self.record(&[(format!("ip:{client}"), self.per_client), (format!("acct:{account}"), self.per_account)]);
+        self.record(&[(self.key("ip", client), self.per_client), (self.key("acct", account), self.per_account)]);
     }
 
     /// `Some(wait)` when this client has failed too often (no account involved,
@@ -59,20 +75,27 @@ impl LoginThrottle {
     }
 
     pub fn record_client_failure(&self, client: &str) {
-        self.record(&[(format!("ip:{client}"), self.per_client)]);
+        self.record(&[(self.key("ip", client), self.per_client)]);
     }
 
-    /// Notes a failure under each key. Memory stays bounded: under a flood of
-    /// distinct keys stale ones are forgotten, and a key keeps no more entries
-    /// than its limit needs (the oldest beyond it decide nothing).
-    fn record(&self, entries: &[(String, usize)]) {
+    /// Keys tracked now (for tests and metrics).
+    pub fn tracked(&self) -> usize {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Notes a failure under each key. A key keeps no more entries than its
+    /// limit needs (the oldest beyond it decide nothing).
+    fn record(&self, entries: &[(u64, usize)]) {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
+        if map.len() >= MAX_TRACKED {
             map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
         }
+        if map.len() >= MAX_TRACKED {
+            forget_least_telling(&mut map, MAX_TRACKED / 10);
+        }
         for (key, limit) in entries {
-            let q = map.entry(key.clone()).or_default();
+            let q = map.entry(*key).or_default();
             q.push_back(now);
             while q.len() > limit.saturating_add(1) {
                 q.pop_front();
@@ -82,8 +105,22 @@ impl LoginThrottle {
 
     /// A successful login clears the account's failures (not the address's).
     pub fn record_success(&self, account: &str) {
+        let key = self.key("acct", account);
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("acct:{account}"));
+        map.remove(&key);
+    }
+}
+
+/// Drops `n` keys: those with the fewest failures first, the oldest among equals.
+fn forget_least_telling(map: &mut HashMap<u64, VecDeque<Instant>>, n: usize) {
+    let mut ranked: Vec<(usize, Option<Instant>, u64)> = map.iter().map(|(k, q)| (q.len(), q.back().copied(), *k)).collect();
+    let n = n.min(ranked.len());
+    if n == 0 {
+        return;
+    }
+    ranked.select_nth_unstable(n - 1);
+    for (_, _, k) in &ranked[..n] {
+        map.remove(k);
     }
 }
 
@@ -103,6 +140,20 @@ mod tests {
         assert!(t.check("5.6.7.8", "b@x").is_none(), "other client, other account");
         std::thread::sleep(Duration::from_millis(60));
         assert!(t.check("1.2.3.4", "a@x").is_none());
+    }
+
+    #[test]
+    fn a_flood_of_one_off_names_is_bounded_and_keeps_the_throttled_address() {
+        let t = LoginThrottle::new(Duration::from_secs(60), 3, 1_000_000);
+        for _ in 0..3 {
+            t.record_failure("6.6.6.6", "victim@x");
+        }
+        for i in 0..(MAX_TRACKED + 5_000) {
+            t.record_failure("7.7.7.7", &format!("made-up-{i}@x"));
+        }
+        assert!(t.tracked() <= MAX_TRACKED, "{} keys", t.tracked());
+        assert!(t.check("6.6.6.6", "someone@x").is_some(), "the throttled address is still throttled");
+        assert!(t.check("7.7.7.7", "someone@x").is_some(), "and so is the flooder");
     }
 
     #[test]

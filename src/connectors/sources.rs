@@ -292,6 +292,10 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
             m.streams = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
             if s.status == FAILING {
                 m.status = Set(ACTIVE.into());
+                // Its schedule stood still while failing: the next run is one
+                // interval from now, not a time that passed meanwhile (which
+                // would start a sync the moment the test passed).
+                m.next_sync_at = Set(next_from_now(s));
             }
             note_success(&mut m);
             TestResult { ok: true, error: None, streams: count }
@@ -425,6 +429,11 @@ pub fn is_config_failure(class: ErrorClass) -> bool {
         class,
         ErrorClass::Unauthorized | ErrorClass::Forbidden | ErrorClass::NotFound | ErrorClass::Blocked | ErrorClass::InvalidConfig | ErrorClass::DnsFailure | ErrorClass::TlsFailure
     )
+}
+
+/// A scheduled source's next run, one interval from now (none when manual).
+pub fn next_from_now(s: &sources::Model) -> Option<chrono::DateTime<Utc>> {
+    s.schedule_minutes.map(|v| Utc::now() + chrono::Duration::minutes(i64::from(v.max(1))))
 }
 
 /// What the sync settings form (and `PATCH /api/v1/sources/{id}`) may change.

@@ -348,6 +348,7 @@ async fn finish_source(state: &AppState, src: &source_rows::Model, run_id: i64, 
             sources::note_success(&mut m);
             if fresh.status == sources::FAILING {
                 m.status = Set(sources::ACTIVE.into());
+                m.next_sync_at = Set(sources::next_from_now(&fresh));
             }
         }
     }

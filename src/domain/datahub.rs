@@ -144,12 +144,8 @@ pub struct HubQuery {
     pub format: Format,
 }
 
-/// Why a query was refused: the parameter and a sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryError {
-    pub parameter: String,
-    pub message: String,
-}
+pub use super::query::QueryError;
+use super::query::{MAX_OFFSET, whole};
 
 /// Parses `?limit=&offset=&order=&format=&field=value…`. `apikey` is the key
 /// itself and is ignored here.
@@ -170,19 +166,8 @@ pub fn parse_hub_query(
     };
     for (k, v) in pairs {
         match k.as_str() {
-            "limit" => {
-                q.limit = match v.parse::<u64>() {
-                    Ok(n) if (1..=max_limit).contains(&n) => n,
-                    _ => return Err(err("limit", format!("limit must be a whole number from 1 to {max_limit}."))),
-                }
-            }
-            "offset" => {
-                q.offset = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n <= i64::MAX as u64 / 2)
-                    .ok_or_else(|| err("offset", "offset must be a whole number, 0 or more.".into()))?
-            }
+            "limit" => q.limit = whole("limit", v, 1, max_limit)?,
+            "offset" => q.offset = whole("offset", v, 0, MAX_OFFSET)?,
             "order" => {
                 let (name, desc) = parse_order(v);
                 let i = fields

@@ -8,6 +8,7 @@ pub mod ip_filter;
 pub mod keys;
 pub mod members;
 pub mod permissions;
+pub mod query;
 pub mod text;
 pub mod tokens;
 

@@ -188,10 +188,12 @@ impl Hub {
         };
         let rendered = Arc::new(Rendered { body: Bytes::from(body), count: page.count, etag, content_type });
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
-        if pages.map.len() >= MAX_PAGES || pages.bytes + rendered.body.len() > MAX_PAGE_BYTES {
+        // The key holds the caller's filter values: it counts like the body.
+        let cost = rendered.body.len() + key.len();
+        if pages.map.len() >= MAX_PAGES || pages.bytes + cost > MAX_PAGE_BYTES {
             *pages = Pages::default();
         }
-        pages.bytes += rendered.body.len();
+        pages.bytes += cost;
         pages.map.insert(key, Arc::clone(&rendered));
         Ok(rendered)
     }

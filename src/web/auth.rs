@@ -1,4 +1,5 @@
 //! Sign in and sign out.
+use crate::web::params::Params;
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -40,7 +41,7 @@ pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
-    query: web::Query<LoginQuery>,
+    query: Params<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     if session.get::<i64>(keys::USER_ID).ok().flatten().is_some() {
         return Ok(see_other(urls::HOME));

@@ -18,6 +18,9 @@ pub enum AppError {
     NoWorkspace,
     #[error("bad request")]
     BadRequest,
+    /// A query parameter is wrong; the sentence names it and what it takes.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     #[error("request body too large")]
     TooLarge,
     #[error("form is not valid UTF-8")]
@@ -103,7 +106,7 @@ impl ResponseError for AppError {
         match self {
             AppError::LoginRequired => StatusCode::SEE_OTHER,
             AppError::NoWorkspace | AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::BadRequest | AppError::InvalidText => StatusCode::BAD_REQUEST,
+            AppError::BadRequest | AppError::InvalidText | AppError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -126,6 +129,9 @@ impl ResponseError for AppError {
             AppError::NoWorkspace => {
                 page.title = "No workspace";
                 page.message = "You are not an active member of any workspace. Ask an admin to invite you again.".into();
+            }
+            AppError::InvalidQuery(message) => {
+                page.message = format!("The address has a wrong value: {message} Go back, or change it in the address bar.");
             }
             AppError::InvalidText => {
                 page.title = "Unreadable text";

@@ -8,6 +8,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use askama::Template;
+use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::state::AppState;
@@ -123,7 +124,16 @@ pub async fn frame(
         && req.method() == Method::GET
         && req.cookie(crate::web::retry::cookie_name(https)).is_some();
     // No clone of the request may live across `call`: routing needs it unshared.
-    match next.call(req).instrument(span.clone()).await {
+    // A panic anywhere below is caught here, so the client still gets the
+    // generic error (with the request id) instead of a closed connection.
+    let answer = std::panic::AssertUnwindSafe(next.call(req).instrument(span.clone())).catch_unwind().await;
+    let answer = answer.unwrap_or_else(|panic| {
+        let _guard = span.enter();
+        let what = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        tracing::error!(panic = %what, "a request handler panicked");
+        Err(actix_web::error::ErrorInternalServerError("handler panicked"))
+    });
+    match answer {
         Ok(res) => {
             let (req, mut res) = res.map_into_boxed_body().into_parts();
             let _guard = span.enter();
@@ -328,4 +338,41 @@ fn finish_with(res: HttpResponse, request_id: &str, kind: Kind, layout: Option<L
         h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    #[allow(clippy::panic)]
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    /// What the client receives: the response, or the error as actix's
+    /// dispatcher turns it into one.
+    macro_rules! answer {
+        ($app:expr, $uri:expr) => {
+            match test::try_call_service(&$app, test::TestRequest::get().uri($uri).to_request()).await {
+                Ok(res) => res.into_parts().1,
+                Err(e) => e.error_response(),
+            }
+        };
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_the_generic_error_with_a_request_id() {
+        let app = test::init_service(App::new().wrap(from_fn(super::frame)).route("/boom", web::get().to(boom)).route("/api/v1/boom", web::get().to(boom))).await;
+        let res = answer!(app, "/boom");
+        assert_eq!(res.status(), 500);
+        let id = res.headers().get("x-request-id").expect("a request id").to_str().unwrap().to_owned();
+        let body = String::from_utf8(actix_web::body::to_bytes(res.into_body()).await.unwrap().to_vec()).unwrap();
+        assert!(body.contains(&id) && body.contains("keyhub could not complete the request"), "{body}");
+        assert!(!body.contains("a bug"), "the panic's words stay in the log");
+        let res = answer!(app, "/api/v1/boom");
+        assert_eq!(res.status(), 500);
+        let body: serde_json::Value = serde_json::from_slice(&actix_web::body::to_bytes(res.into_body()).await.unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+    }
 }

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod live_data;
 pub mod middleware;
 pub mod multipart;
+pub mod params;
 pub mod ontology;
 pub mod reset;
 pub mod retry;

@@ -146,7 +146,7 @@ impl Pager {
     }
 
     pub fn offset(page: u64) -> u64 {
-        page.max(1).saturating_sub(1) * Self::PER_PAGE
+        page.max(1).saturating_sub(1).saturating_mul(Self::PER_PAGE)
     }
 }
 
@@ -199,5 +199,12 @@ pub struct ListQuery {
     pub sort: String,
     #[serde(default)]
     pub dir: String,
-    pub page: Option<u64>,
+    pub page: Option<crate::domain::query::Page>,
+}
+
+impl ListQuery {
+    /// The page asked for (1 when none).
+    pub fn page(&self) -> u64 {
+        self.page.map_or(1, crate::domain::query::Page::get)
+    }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod connectors;
 mod datahub;
 mod hardening;
+mod hostile;
 mod health;
 mod hub_keys;
 mod keys;

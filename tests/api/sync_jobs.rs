@@ -294,6 +294,10 @@ async fn transient_failures_are_retried_and_configuration_failures_are_not_and_s
     let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
     assert_eq!(src["status"], "active");
     assert!(src["failing_since"].is_null());
+    // Recovered: the next scheduled run is an interval from now, not the time
+    // that passed while failing (which would start a run at once).
+    let next: chrono::DateTime<chrono::Utc> = src["schedule"]["next_sync_at"].as_str().expect("scheduled again").parse().unwrap();
+    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(55), "next run from now: {src}");
     let run = sync_and_wait(&app, &key, id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let page = admin.get_html("/live-data/diagnostics").await;

@@ -2,6 +2,7 @@
 //! rotate with a grace period, revoke, delete keys that no longer work — each
 //! destructive step confirmed. Works as plain pages and, with htmx, by
 //! swapping `#keys-area` in place.
+use crate::web::params::Params;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -126,14 +127,14 @@ async fn respond(req: &HttpRequest, user: &CurrentUser, area: KeysArea, status: 
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
-    page: Option<u64>,
+    page: Option<crate::domain::query::Page>,
 }
 
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<ListQuery>,
+    query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.status.as_deref().and_then(KeyState::parse);
     let form = match crate::web::retry::take(&req, urls::ACCOUNT_KEYS) {
@@ -150,7 +151,7 @@ pub async fn show(
         }
         None => empty_form(&user),
     };
-    let area = area(&state, &user, filter, query.page.unwrap_or(1), form, None, None).await?;
+    let area = area(&state, &user, filter, query.page.map_or(1, crate::domain::query::Page::get), form, None, None).await?;
     respond(&req, &user, area, StatusCode::OK).await
 }
 

@@ -1,6 +1,7 @@
 //! `Your account → Profile`: display name, password, a new workspace, and the
 //! recent activity that concerns the user. Open to every signed-in user, also
 //! one whose access to every workspace has ended.
+use crate::web::params::Params;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -51,7 +52,7 @@ struct AccountPage {
 
 #[derive(Deserialize)]
 pub struct AccountQuery {
-    page: Option<u64>,
+    page: Option<crate::domain::query::Page>,
 }
 
 async fn account_page(
@@ -85,14 +86,14 @@ pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: SignedIn,
-    query: web::Query<AccountQuery>,
+    query: Params<AccountQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (name, workspace_name, errors) = match crate::web::retry::take(&req, urls::ACCOUNT) {
         Some(r) if r.errors.get("display_name").is_some() => (r.value("display_name"), String::new(), r.errors),
         Some(r) => (user.user.display_name.clone(), r.value("workspace_name"), r.errors),
         None => (user.user.display_name.clone(), String::new(), FieldErrors::default()),
     };
-    let page = account_page(&state, &user, name, workspace_name, errors, query.page.unwrap_or(1)).await?;
+    let page = account_page(&state, &user, name, workspace_name, errors, query.page.map_or(1, crate::domain::query::Page::get)).await?;
     render(StatusCode::OK, &page)
 }
 

@@ -1,5 +1,6 @@
 //! `Admin → Audit log`: every security-relevant event of the workspace,
 //! filtered by actor, kind and date, paginated, exportable as CSV.
+use crate::web::params::Params;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -23,7 +24,7 @@ pub struct AuditQuery {
     from: String,
     #[serde(default)]
     until: String,
-    page: Option<u64>,
+    page: Option<crate::domain::query::Page>,
 }
 
 pub struct Choice {
@@ -74,10 +75,10 @@ fn query_pairs(q: &AuditQuery) -> [(&'static str, &str); 4] {
     [("actor", &q.actor), ("kind", &q.kind), ("from", &q.from), ("until", &q.until)]
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, query: Params<AuditQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
-    let page = query.page.unwrap_or(1);
+    let page = query.page.map_or(1, crate::domain::query::Page::get);
     let (mut rows, total) = crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(page), Pager::PER_PAGE).await?;
     let pairs = query_pairs(&query);
     let pager = Pager::new(page, total, &query_base(urls::AUDIT, &pairs));
@@ -124,7 +125,7 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
-pub async fn csv(state: web::Data<AppState>, user: CurrentUser, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+pub async fn csv(state: web::Data<AppState>, user: CurrentUser, query: Params<AuditQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
     if !errors.is_empty() {

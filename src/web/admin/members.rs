@@ -1,6 +1,7 @@
 //! `Admin → Members`: the list (search, pagination) and each member's own page:
 //! role and permissions, disable / enable / remove, a password-reset link,
 //! their personal keys. Requires `members.manage`.
+use crate::web::params::Params;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -56,7 +57,7 @@ fn matches(r: &MemberRow, q: &str) -> bool {
     q.is_empty() || r.display_name.to_lowercase().contains(&q) || r.email.contains(&q)
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let mut rows: Vec<MemberRow> =
         crate::store::members::list(&state.db, user.workspace_id()).await?.into_iter().filter(|r| matches(r, &query.q)).collect();
@@ -68,7 +69,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: web::Que
         .map(|(key, label)| SortHeader::new(urls::MEMBERS, &[("q", &query.q)], key, label, *key == sort, descending))
         .collect();
     let dir = if descending { "desc" } else { "asc" };
-    let pager = Pager::new(query.page.unwrap_or(1), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q), ("sort", sort), ("dir", dir)]));
+    let pager = Pager::new(query.page(), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q), ("sort", sort), ("dir", dir)]));
     let members = rows
         .into_iter()
         .skip(Pager::offset(pager.page) as usize)

@@ -1,6 +1,7 @@
 //! `Data Hub → Data Collections`: the list with a form for a new collection,
 //! and a collection's page — its fields, order and page sizes, a live preview
 //! of what a caller receives, and the endpoints that serve it.
+use crate::web::params::Params;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -99,7 +100,7 @@ async fn list_page(state: &AppState, user: &CurrentUser, form: NewForm, errors: 
     render(status, &page)
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: Params<ListQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     if let Some(r) = crate::web::retry::take(&req, urls::COLLECTIONS) {
         let form = NewForm { name: r.value("name"), description: r.value("description"), dataset_id: r.value("dataset_id") };

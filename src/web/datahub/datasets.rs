@@ -1,6 +1,7 @@
 //! `Data Hub → Datasets`: the list with an upload form, the preview where the
 //! user names the dataset and fixes its columns, the dataset page (rows,
 //! search, sort, CSV download), replace, append and delete.
+use crate::web::params::Params;
 use actix_multipart::Multipart;
 use actix_session::SessionExt;
 use actix_web::http::{StatusCode, header};
@@ -397,7 +398,7 @@ pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    query: web::Query<ListQuery>,
+    query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
@@ -442,7 +443,7 @@ pub async fn rows_view(state: &AppState, ds: &datasets::Model, query: &ListQuery
             SortHeader::new(base, &[("q", &query.q)], &c.name, &c.name, current, descending)
         })
         .collect();
-    let page_no = query.page.unwrap_or(1).max(1);
+    let page_no = query.page();
     let q = store::ReadQuery {
         search: Some(query.q.trim().to_owned()).filter(|s| !s.is_empty()),
         order: sort_index.map(|i| (i, descending)),

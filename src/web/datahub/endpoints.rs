@@ -1,4 +1,5 @@
 //! `Data Hub → Endpoints`: URLs that serve collections, and who may call them.
+use crate::web::params::Params;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -122,7 +123,7 @@ fn values(form: &EndpointForm) -> Vec<(&'static str, &str)> {
     v
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: Params<ListQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     if let Some(r) = crate::web::retry::take(&req, urls::ENDPOINTS) {
         return list_page(&state, &user, retried(&r), r.errors, StatusCode::OK).await;

@@ -4,6 +4,7 @@
 //! Secrets are never part of a GET: an API key's secret is shown only in
 //! the answer to a POST (show, regenerate), marked `no-store`, and the
 //! editor opts out of htmx's history cache.
+use crate::web::params::Params;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -39,7 +40,7 @@ pub struct TableQuery {
     sort: String,
     #[serde(default)]
     dir: String,
-    page: Option<u64>,
+    page: Option<crate::domain::query::Page>,
 }
 
 pub struct KeyRowView {
@@ -106,7 +107,7 @@ fn last_used(k: &hub_keys::Model) -> String {
     }
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<TableQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: Params<TableQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let q = q.into_inner();
     let sort = match q.sort.as_str() {
@@ -114,7 +115,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: web::Query<T
         _ => "name",
     };
     let desc = q.dir == "desc";
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.map_or(1, crate::domain::query::Page::get);
     let status = ["active", "inactive"].contains(&q.status.as_str()).then(|| q.status.clone());
     let access = AccessType::parse(&q.access).map(|a| a.as_str().to_owned());
     let tq = crate::store::hub_keys::TableQuery {
@@ -598,7 +599,7 @@ pub struct ShowQuery {
     tab: Option<String>,
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, q: web::Query<ShowQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, q: Params<ShowQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if let Some(v) = retried(&req, Some(&k)) {

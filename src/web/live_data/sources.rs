@@ -2,6 +2,7 @@
 //! `Live Data → Data Sources`. Every step has its own URL; the source is a
 //! draft from step 1 on, so refresh, back and "continue later" work. Plain
 //! forms and redirects carry the journey; htmx only swaps the test result.
+use crate::web::params::Params;
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
@@ -261,7 +262,7 @@ fn credentials_page(
     render(status, &p)
 }
 
-pub async fn new(user: CurrentUser, q: web::Query<KindQuery>) -> Result<HttpResponse, AppError> {
+pub async fn new(user: CurrentUser, q: Params<KindQuery>) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let Some(kind) = crate::connectors::kind(&q.kind) else { return Ok(see_other(urls::CONNECTORS)) };
     credentials_page(&user, None, kind.spec(), String::new(), &BTreeMap::new(), FieldErrors::default(), StatusCode::OK)

@@ -1,6 +1,7 @@
 //! `Ontology → Entities`: the list, and an entity's tabs — Spreadsheet (one
 //! tab per linked stream), Sources (link, unlink) and Settings (rename,
 //! describe, delete). `data.read` views, `ontology.edit` changes.
+use crate::web::params::Params;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -204,12 +205,12 @@ async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, t
     render(StatusCode::OK, &p)
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
     spreadsheet(&state, &user, e, None, &query).await
 }
 
-pub async fn show_tab(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show_tab(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
     let (id, tab) = path.into_inner();
     let e = find(&state, &user, id).await?;
     spreadsheet(&state, &user, e, Some(tab), &query).await
