@@ -2,13 +2,21 @@
 //! the database so that logout, disabling or removing a user ends them at once,
 //! on every node. The cookie carries only a random key; the table keeps its
 //! SHA-256, so a copy of the table does not hand out live sessions.
-use std::collections::HashMap;
+//!
+//! Bookkeeping never makes a read fail: the sliding expiry is written in the
+//! background (at most once a minute per session, one write in flight per
+//! session), and removing an expired row is left to the sweeper when the
+//! database is busy. Writes a request truly needs (sign-in, a changed
+//! session) fail with `BUSY` in their cause when the database is locked; the
+//! frame middleware answers those 503 with `Retry-After`.
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::auth::keys;
 use crate::domain::tokens::{digest, random_token};
@@ -16,21 +24,50 @@ use crate::store::sessions;
 
 type SessionState = HashMap<String, String>;
 
+/// Put in the cause of a session write that failed on a busy database; the
+/// frame middleware looks for it to answer 503 instead of 500.
+pub const BUSY: &str = "the session store's database is busy";
+
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: DatabaseConnection,
     idle_timeout: Duration,
     max_lifetime: Duration,
+    /// Sessions whose expiry is being written now (coalesces the writes).
+    touching: Arc<Mutex<HashSet<String>>>,
 }
 
 impl DbSessionStore {
     pub fn new(db: DatabaseConnection, idle_timeout: Duration, max_lifetime: Duration) -> Self {
-        DbSessionStore { db, idle_timeout, max_lifetime }
+        DbSessionStore { db, idle_timeout, max_lifetime, touching: Arc::default() }
     }
 
     fn expiry(&self) -> chrono::DateTime<Utc> {
         Utc::now() + chrono::Duration::from_std(self.idle_timeout).unwrap_or(chrono::Duration::minutes(30))
     }
+
+    /// Extends the session's idle expiry without holding up the request.
+    fn touch_later(&self, row: crate::entities::sessions::Model, expires_at: chrono::DateTime<Utc>) {
+        {
+            let mut touching = self.touching.lock().unwrap_or_else(|p| p.into_inner());
+            if !touching.insert(row.id.clone()) {
+                return;
+            }
+        }
+        let (db, touching) = (self.db.clone(), self.touching.clone());
+        tokio::spawn(async move {
+            let id = row.id.clone();
+            if let Err(e) = sessions::touch(&db, row, expires_at).await {
+                tracing::warn!(error = %e, "extending a session's expiry failed; the next request tries again");
+            }
+            touching.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        });
+    }
+}
+
+/// A session write's error, marked `BUSY` when the database was locked.
+fn write_error(e: DbErr) -> anyhow::Error {
+    if crate::store::is_busy(&e) { anyhow::Error::new(e).context(BUSY) } else { e.into() }
 }
 
 fn user_id_of(state: &SessionState) -> Option<i64> {
@@ -45,22 +82,26 @@ fn new_key() -> Result<SessionKey, anyhow::Error> {
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         let id = digest(session_key.as_ref());
-        let Some(row) = sessions::load(&self.db, &id).await.map_err(|e| LoadError::Other(e.into()))? else {
+        let Some(row) = sessions::load(&self.db, &id).await.map_err(|e| LoadError::Other(write_error(e)))? else {
             return Ok(None);
         };
         let now = Utc::now();
         let lifetime = chrono::Duration::from_std(self.max_lifetime).unwrap_or(chrono::Duration::hours(8));
         if row.expires_at <= now || row.created_at + lifetime <= now {
-            sessions::delete(&self.db, &id).await.map_err(|e| LoadError::Other(e.into()))?;
+            // Gone for this request either way; the sweeper removes the row
+            // if the database cannot now.
+            if let Err(e) = sessions::delete(&self.db, &id).await {
+                tracing::warn!(error = %e, "removing an expired session failed; the sweeper will");
+            }
             return Ok(None);
         }
         let state: SessionState =
             serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
         // Sliding idle timeout, written at most once a minute per session rather
-        // than on every request.
+        // than on every request, and never in the request's way.
         let new_expiry = self.expiry();
         if new_expiry - row.expires_at > chrono::Duration::minutes(1) {
-            sessions::touch(&self.db, row, new_expiry).await.map_err(|e| LoadError::Other(e.into()))?;
+            self.touch_later(row, new_expiry);
         }
         Ok(Some(state))
     }
@@ -70,7 +111,7 @@ impl SessionStore for DbSessionStore {
         let state = serde_json::to_string(&session_state).map_err(|e| SaveError::Serialization(e.into()))?;
         sessions::insert(&self.db, digest(key.as_ref()), user_id_of(&session_state), state, self.expiry())
             .await
-            .map_err(|e| SaveError::Other(e.into()))?;
+            .map_err(|e| SaveError::Other(write_error(e)))?;
         Ok(key)
     }
 
@@ -84,7 +125,7 @@ impl SessionStore for DbSessionStore {
         let state = serde_json::to_string(&session_state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let updated = sessions::update(&self.db, &id, user_id_of(&session_state), state, self.expiry())
             .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
+            .map_err(|e| UpdateError::Other(write_error(e)))?;
         if updated {
             return Ok(session_key);
         }
@@ -92,7 +133,10 @@ impl SessionStore for DbSessionStore {
         // disabled): never bring the sign-in back, keep only anonymous state.
         session_state.remove(keys::USER_ID);
         session_state.remove(keys::WORKSPACE_ID);
-        self.save(session_state, ttl).await.map_err(|e| UpdateError::Other(anyhow::anyhow!("{e}")))
+        self.save(session_state, ttl).await.map_err(|e| match e {
+            SaveError::Other(e) => UpdateError::Other(e),
+            SaveError::Serialization(e) => UpdateError::Serialization(e),
+        })
     }
 
     async fn update_ttl(&self, _session_key: &SessionKey, _ttl: &CookieDuration) -> Result<(), anyhow::Error> {
@@ -101,7 +145,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        sessions::delete(&self.db, &digest(session_key.as_ref())).await?;
+        sessions::delete(&self.db, &digest(session_key.as_ref())).await.map_err(write_error)?;
         Ok(())
     }
 }

@@ -48,7 +48,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .foreign_keys(true)
         });
     } else {
-        opts.max_connections(16);
+        // A write that waits on another transaction's lock gives up after as
+        // long as SQLite's busy timeout (and becomes a 503), instead of
+        // holding a request and a pooled connection for good.
+        opts.max_connections(16).map_sqlx_postgres_opts(|o| o.options([("lock_timeout", "5s")]));
     }
     let mut db = Database::connect(opts)
         .await

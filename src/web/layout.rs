@@ -36,6 +36,11 @@ impl Flash {
     }
 
     fn take(session: &Session) -> Vec<Flash> {
+        // `remove` marks the session changed even for a missing key, which
+        // would write the session row on every page view.
+        if !session.contains_key(keys::FLASH) {
+            return Vec::new();
+        }
         session.remove_as::<Vec<Flash>>(keys::FLASH).and_then(Result::ok).unwrap_or_default()
     }
 

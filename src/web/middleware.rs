@@ -158,8 +158,14 @@ pub async fn frame(
         }
         Err(e) => {
             let _guard = span.enter();
-            tracing::error!(error = ?e, "request failed in a middleware");
-            Err(Framed { inner: e, request_id, kind }.into())
+            // A session write on a locked database: worth a retry, not a 500.
+            let busy = format!("{e:?}").contains(crate::auth::session_store::BUSY);
+            if busy {
+                tracing::warn!(error = ?e, "a session write found the database busy");
+            } else {
+                tracing::error!(error = ?e, "request failed in a middleware");
+            }
+            Err(Framed { inner: e, request_id, kind, busy }.into())
         }
     }
 }
@@ -192,6 +198,8 @@ struct Framed {
     inner: actix_web::Error,
     request_id: String,
     kind: Kind,
+    /// The database was busy: 503 with `Retry-After`.
+    busy: bool,
 }
 
 impl std::fmt::Debug for Framed {
@@ -208,11 +216,12 @@ impl std::fmt::Display for Framed {
 
 impl ResponseError for Framed {
     fn status_code(&self) -> StatusCode {
-        self.inner.as_response_error().status_code()
+        if self.busy { StatusCode::SERVICE_UNAVAILABLE } else { self.inner.as_response_error().status_code() }
     }
 
     fn error_response(&self) -> HttpResponse {
-        finish(self.inner.error_response(), &self.request_id, self.kind)
+        let res = if self.busy { AppError::Busy.error_response() } else { self.inner.error_response() };
+        finish(res, &self.request_id, self.kind)
     }
 }
 

@@ -80,3 +80,66 @@ async fn huge_page_and_offset_numbers_are_refused_by_name_not_a_closed_connectio
     // The server is still there and answers everyone.
     assert_eq!(app.api("/api/v1/hub-keys?offset=0&limit=500", &key).await.status, StatusCode::OK);
 }
+
+/// Another process holding the database's write lock: SQLite's `BEGIN
+/// IMMEDIATE` on a connection of its own; on PostgreSQL, an exclusive lock
+/// on the tables a page and a form write (reads still pass, as with SQLite).
+pub struct WriteLock(sea_orm::DatabaseConnection);
+
+impl WriteLock {
+    pub async fn take(app: &TestApp) -> WriteLock {
+        use sea_orm::ConnectionTrait;
+        let mut opts = sea_orm::ConnectOptions::new(app.database_url.clone());
+        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        let db = sea_orm::Database::connect(opts).await.unwrap();
+        if app.database_url.starts_with("sqlite:") {
+            db.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+        } else {
+            db.execute_unprepared("BEGIN").await.unwrap();
+            db.execute_unprepared("LOCK TABLE sessions, teams, audit_events IN EXCLUSIVE MODE").await.unwrap();
+        }
+        WriteLock(db)
+    }
+
+    pub async fn release(self) {
+        use sea_orm::ConnectionTrait;
+        self.0.execute_unprepared("ROLLBACK").await.unwrap();
+        self.0.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_write_locked_database_leaves_signed_in_pages_readable_and_refuses_writes_with_503() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("busy", &["data.read"]).await;
+    admin.get_html("/admin/teams").await;
+    // The session's idle expiry is due to be extended on the next request.
+    {
+        use sea_orm::{EntityTrait, sea_query::Expr};
+        let soon = chrono::Utc::now() + chrono::Duration::minutes(5);
+        keyhub::entities::sessions::Entity::update_many()
+            .col_expr(keyhub::entities::sessions::Column::ExpiresAt, Expr::value(soon))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let lock = WriteLock::take(&app).await;
+
+    for page in ["/admin/teams", "/account", "/datahub/keys"] {
+        let res = admin.get(page).await;
+        assert_eq!(res.status(), StatusCode::OK, "{page} is read while another process writes");
+    }
+    assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
+
+    let html = admin.get_html("/admin/teams").await;
+    let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", "Night shift")]).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "a write that must happen waits, then says busy");
+    assert_eq!(res.headers()["retry-after"], "2");
+    assert!(res.text().await.unwrap().contains("keyhub is busy right now"));
+
+    lock.release().await;
+    let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", "Night shift")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the same form goes through once the lock is gone");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE name = 'Night shift'").await, 1);
+}
