@@ -19,9 +19,9 @@ fn verifiers(c: &mut Criterion) {
     let n = Counts { hub_keys: 100_000, personal_keys: 100_000, rows: 100 };
     let seeded = rt.block_on(run(settings.clone(), n)).expect("the bench seed");
     let db = rt.block_on(keyhub::store::connect(&settings)).expect("the seeded database");
-    let hub = HubVerifier::new(db.clone());
+    let hub = HubVerifier::new(db.clone(), std::time::Duration::from_secs(30));
     rt.block_on(hub.load_all()).expect("hub keys loaded");
-    let keys = KeyVerifier::new(db);
+    let keys = KeyVerifier::new(db, std::time::Duration::from_secs(30));
     rt.block_on(keys.reload()).expect("personal keys loaded");
     let ip: IpAddr = "127.0.0.1".parse().expect("an address");
     let now = Utc::now();

@@ -50,10 +50,10 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
         let port = listener.local_addr()?.port();
         let setup_code = crate::domain::tokens::setup_code();
-        let keys = KeyVerifier::new(db.clone());
+        let keys = KeyVerifier::new(db.clone(), settings.keys_max_stale);
         let hub = crate::hub::Hub::new(db.clone());
         // Every hub key is in memory before the first request is served.
-        let hub_keys = crate::auth::hub_verifier::HubVerifier::new(db.clone());
+        let hub_keys = crate::auth::hub_verifier::HubVerifier::new(db.clone(), settings.keys_max_stale);
         // Both snapshots load side by side: start-to-ready is the slower of the two.
         let (hub_loaded, keys_loaded) = tokio::join!(hub_keys.load_all(), keys.reload());
         hub_loaded?;
@@ -206,6 +206,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     use ui::{account, admin, auth, datahub, health, home, invitations, live_data, ontology, reset, setup, workspaces};
     cfg.route(urls::HOME, web::get().to(home::home))
         .route(urls::HEALTHZ, web::get().to(health::healthz))
+        .route(urls::READYZ, web::get().to(health::readyz))
         .route(urls::METRICS, web::get().to(health::metrics))
         .route("/static/{hash}/{path:.*}", web::get().to(ui::assets::serve))
         .route("/favicon.ico", web::get().to(ui::assets::favicon))

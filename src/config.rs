@@ -68,6 +68,15 @@ pub struct Settings {
     /// Serves `GET /metrics` on the main listener to `Authorization: Bearer
     /// <token>` (`KEYHUB_METRICS_TOKEN`). Neither set: no metrics endpoint.
     pub metrics_token: Option<Secret>,
+    /// How long a node may verify keys from snapshots it has not confirmed
+    /// against the database (`KEYHUB_KEYS_MAX_STALE_SECONDS`, default 30);
+    /// after that, key-guarded requests get 503 `keys_unavailable`.
+    pub keys_max_stale: Duration,
+    /// Records one stream may write in one sync run (`KEYHUB_SYNC_MAX_ROWS`,
+    /// default 10,000,000); beyond, the stream fails and its old rows stay.
+    pub sync_max_rows: u64,
+    /// How long one sync run may take (`KEYHUB_SYNC_MAX_SECONDS`, default 21,600 = 6 h).
+    pub sync_max_time: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -90,6 +99,9 @@ impl fmt::Debug for Settings {
             .field("login_failures_per_client", &self.login_failures_per_client)
             .field("metrics_bind", &self.metrics_bind)
             .field("metrics_token", &self.metrics_token)
+            .field("keys_max_stale", &self.keys_max_stale)
+            .field("sync_max_rows", &self.sync_max_rows)
+            .field("sync_max_time", &self.sync_max_time)
             .finish()
     }
 }
@@ -114,6 +126,9 @@ impl Default for Settings {
             login_failures_per_client: 10,
             metrics_bind: None,
             metrics_token: None,
+            keys_max_stale: Duration::from_secs(30),
+            sync_max_rows: 10_000_000,
+            sync_max_time: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -139,6 +154,9 @@ struct FileSettings {
     login_failures_per_client: Option<u64>,
     metrics_bind: Option<String>,
     metrics_token: Option<String>,
+    keys_max_stale_seconds: Option<u64>,
+    sync_max_rows: Option<u64>,
+    sync_max_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +285,24 @@ impl Settings {
             }
             s.login_failures_per_client = usize::try_from(n).unwrap_or(usize::MAX / 2);
         }
+        if let Some(secs) = number(env, "KEYHUB_KEYS_MAX_STALE_SECONDS", file.keys_max_stale_seconds)? {
+            if !(1..=3600).contains(&secs) {
+                return Err(ConfigError("KEYHUB_KEYS_MAX_STALE_SECONDS must be between 1 and 3600.".into()));
+            }
+            s.keys_max_stale = Duration::from_secs(secs);
+        }
+        if let Some(n) = number(env, "KEYHUB_SYNC_MAX_ROWS", file.sync_max_rows)? {
+            if n == 0 {
+                return Err(ConfigError("KEYHUB_SYNC_MAX_ROWS must be at least 1.".into()));
+            }
+            s.sync_max_rows = n;
+        }
+        if let Some(secs) = number(env, "KEYHUB_SYNC_MAX_SECONDS", file.sync_max_seconds)? {
+            if secs == 0 {
+                return Err(ConfigError("KEYHUB_SYNC_MAX_SECONDS must be at least 1.".into()));
+            }
+            s.sync_max_time = Duration::from_secs(secs);
+        }
         if let Some(v) = pick("KEYHUB_METRICS_BIND", file.metrics_bind) {
             s.metrics_bind = Some(v.trim().parse().map_err(|_| {
                 ConfigError(format!("KEYHUB_METRICS_BIND must be an address and port such as 127.0.0.1:9100, not \"{v}\"."))
@@ -366,6 +402,19 @@ mod tests {
     }
 
     #[test]
+    fn limits_and_staleness_are_read() {
+        let s = Settings::from_sources(&env(&[
+            ("KEYHUB_KEYS_MAX_STALE_SECONDS", "5"),
+            ("KEYHUB_SYNC_MAX_ROWS", "2500"),
+            ("KEYHUB_SYNC_MAX_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!((s.keys_max_stale, s.sync_max_rows, s.sync_max_time), (Duration::from_secs(5), 2_500, Duration::from_secs(60)));
+        let d = Settings::default();
+        assert_eq!((d.keys_max_stale, d.sync_max_rows, d.sync_max_time), (Duration::from_secs(30), 10_000_000, Duration::from_secs(21_600)));
+    }
+
+    #[test]
     fn wrong_values_say_what_to_fix() {
         for (k, v, needle) in [
             ("KEYHUB_BIND", "localhost", "KEYHUB_BIND"),
@@ -377,6 +426,9 @@ mod tests {
             ("KEYHUB_LOGIN_FAILURES_PER_CLIENT", "0", "KEYHUB_LOGIN_FAILURES_PER_CLIENT"),
             ("KEYHUB_METRICS_BIND", "9100", "KEYHUB_METRICS_BIND"),
             ("KEYHUB_METRICS_TOKEN", "short", "at least 16 characters"),
+            ("KEYHUB_KEYS_MAX_STALE_SECONDS", "3601", "between 1 and 3600"),
+            ("KEYHUB_SYNC_MAX_ROWS", "0", "KEYHUB_SYNC_MAX_ROWS"),
+            ("KEYHUB_SYNC_MAX_SECONDS", "soon", "KEYHUB_SYNC_MAX_SECONDS"),
         ] {
             let err = Settings::from_sources(&env(&[(k, v)])).expect_err(k).to_string();
             assert!(err.contains(needle), "{k}: {err}");

@@ -66,6 +66,10 @@ pub enum ApiError {
     RateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
+    /// This node could not confirm its key snapshots against the database
+    /// for longer than `KEYHUB_KEYS_MAX_STALE_SECONDS`.
+    #[error("keys unavailable")]
+    KeysUnavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -168,6 +172,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("too_large", 413, "The request body is larger than keyhub accepts."),
     ("rate_limited", 429, "Too many refused keys from this address; wait the number of seconds in Retry-After. Valid keys are not affected."),
     ("busy", 503, "keyhub is busy; retry after the number of seconds in Retry-After."),
+    ("keys_unavailable", 503, "This keyhub node cannot confirm keys with its database right now, so it verifies none; retry after the number of seconds in Retry-After (another node may answer)."),
     ("internal", 500, "keyhub could not complete the request; it has been logged."),
 ];
 
@@ -201,6 +206,7 @@ impl ApiError {
             ApiError::RunFinished => "run_finished",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy => "busy",
+            ApiError::KeysUnavailable => "keys_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -234,7 +240,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy | ApiError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -251,6 +257,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Busy => {
                 res.insert_header((header::RETRY_AFTER, "2"));
+            }
+            ApiError::KeysUnavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
             }
             ApiError::RateLimited(wait) => {
                 res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));

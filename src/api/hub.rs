@@ -34,6 +34,11 @@ enum Caller {
 /// address like refused personal keys.
 async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Option<IpAddr>) -> Result<Caller, ApiError> {
     let presented = presented_key(req).filter(|p| !p.is_empty()).ok_or(ApiError::MissingKey)?;
+    // Portal tokens join both snapshots: neither may be stale (see `auth::freshness`).
+    if !state.hub_keys.freshness.fresh() || !state.keys.freshness.fresh() {
+        crate::metrics::verification("hub", "keys_unavailable");
+        return Err(ApiError::KeysUnavailable);
+    }
     if presented.starts_with(PERSONAL_PREFIX) {
         let key = crate::api::principal::verified(state, req, Some(&presented)).await?;
         if key.workspace_id != workspace_id {

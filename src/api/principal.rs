@@ -93,6 +93,12 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
 /// the answer is 429. Checked only after verification, so valid keys from the
 /// same address (and other clients) are never slowed.
 pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&str>) -> Result<VerifiedKey, ApiError> {
+    // A snapshot the database has not confirmed for too long may still accept
+    // a key revoked elsewhere meanwhile: fail closed until it is confirmed.
+    if !state.keys.freshness.fresh() {
+        crate::metrics::verification("personal", "keys_unavailable");
+        return Err(ApiError::KeysUnavailable);
+    }
     match state.keys.verify(presented, Utc::now()) {
         Ok(key) => {
             crate::metrics::verification("personal", "ok");

@@ -162,6 +162,8 @@ pub struct HubVerifier {
     last_written: Mutex<HashMap<i64, Instant>>,
     /// What this node last wrote to `cluster_nodes`, and when.
     reported: tokio::sync::Mutex<(i64, Instant)>,
+    /// When the snapshot last matched the database (see `freshness`).
+    pub freshness: crate::auth::freshness::Freshness,
 }
 
 /// A key's sync status: pending until every live node verifies with its last change.
@@ -172,8 +174,10 @@ pub enum SyncStatus {
 }
 
 impl HubVerifier {
-    pub fn new(db: DatabaseConnection) -> Arc<HubVerifier> {
+    /// `max_stale`: how long keys are verified without a confirmation from the database.
+    pub fn new(db: DatabaseConnection, max_stale: Duration) -> Arc<HubVerifier> {
         Arc::new(HubVerifier {
+            freshness: crate::auth::freshness::Freshness::new(max_stale),
             db,
             node_id: crate::domain::tokens::random_token(12),
             snap: RwLock::default(),
@@ -318,11 +322,14 @@ impl HubVerifier {
     pub fn spawn_watcher(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(this.freshness.poll_every(Duration::from_secs(1)));
             loop {
                 tick.tick().await;
-                if let Err(e) = this.catch_up().await {
-                    tracing::warn!(error = %e, "following Data Hub key changes failed");
+                let asked = Instant::now();
+                match this.catch_up().await {
+                    // Every change up to `asked` is applied (or being waited for).
+                    Ok(()) => this.freshness.confirm_at(asked),
+                    Err(e) => tracing::warn!(error = %e, "following Data Hub key changes failed"),
                 }
             }
         });

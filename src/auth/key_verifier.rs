@@ -129,6 +129,8 @@ pub struct KeyVerifier {
     last_written: Mutex<HashMap<i64, Instant>>,
     /// key id → when a refusal was last audited; one entry a minute per key.
     last_refusal_logged: Mutex<HashMap<i64, Instant>>,
+    /// When the snapshot last matched the database (see `freshness`).
+    pub freshness: crate::auth::freshness::Freshness,
 }
 
 const WRITE_EVERY: Duration = Duration::from_secs(60);
@@ -139,8 +141,10 @@ fn decode_hex32(s: &str) -> Option<[u8; 32]> {
 }
 
 impl KeyVerifier {
-    pub fn new(db: DatabaseConnection) -> Arc<KeyVerifier> {
+    /// `max_stale`: how long keys are verified without a confirmation from the database.
+    pub fn new(db: DatabaseConnection, max_stale: Duration) -> Arc<KeyVerifier> {
         Arc::new(KeyVerifier {
+            freshness: crate::auth::freshness::Freshness::new(max_stale),
             db,
             snapshot: RwLock::default(),
             version: Mutex::default(),
@@ -214,6 +218,7 @@ impl KeyVerifier {
         tracing::info!(keys = snap.by_id.len(), ms = started.elapsed().as_millis() as u64, "personal keys loaded");
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snap;
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
+        self.freshness.confirm_at(started);
         Ok(())
     }
 
@@ -310,9 +315,10 @@ impl KeyVerifier {
     pub fn spawn_watcher(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            let mut tick = tokio::time::interval(this.freshness.poll_every(Duration::from_secs(2)));
             loop {
                 tick.tick().await;
+                let asked = Instant::now();
                 let loaded = this.version.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 match crate::store::changes::current(&this.db).await {
                     Ok(v) if v != loaded => {
@@ -320,7 +326,8 @@ impl KeyVerifier {
                             tracing::warn!(error = %e, "reloading personal keys after a change elsewhere failed");
                         }
                     }
-                    Ok(_) => {}
+                    // Nothing changed since our snapshot: it is confirmed as of `asked`.
+                    Ok(_) => this.freshness.confirm_at(asked),
                     Err(e) => tracing::warn!(error = %e, "checking for key changes failed"),
                 }
             }

@@ -2,6 +2,7 @@
 //! throttling and the signed-in user extractor.
 pub mod client_ip;
 pub mod csrf;
+pub mod freshness;
 pub mod hub_verifier;
 pub mod key_verifier;
 pub mod current_user;

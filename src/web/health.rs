@@ -1,16 +1,52 @@
+//! Probes for the operator: `/healthz` (is the process alive), `/readyz`
+//! (should the load balancer send requests here), `/metrics`.
 use actix_web::{HttpResponse, web};
+use serde_json::json;
 
+use crate::auth::freshness::Freshness;
 use crate::state::AppState;
 
-/// `GET /healthz`: 200 when the database answers, 503 when it does not.
-pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if crate::store::ping(&state.db).await {
-        HttpResponse::Ok().content_type("text/plain").body("ok")
-    } else {
-        let mut res = HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unreachable");
-        res.extensions_mut().insert(crate::web::KeepBody);
-        res
+/// `GET /healthz`: liveness. The process answers requests; nothing more is
+/// claimed (a restart would not fix a database that is away).
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+fn snapshot(f: &Freshness) -> serde_json::Value {
+    json!({"fresh": f.fresh(), "age_seconds": f.age().as_secs(), "max_stale_seconds": f.max_stale().as_secs()})
+}
+
+/// `GET /readyz`: readiness. 200 when the database answers and both key
+/// snapshots were confirmed within `KEYHUB_KEYS_MAX_STALE_SECONDS`; else 503
+/// with the reasons, so a balancer stops sending key-guarded traffic here.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = crate::store::ping(&state.db).await;
+    let mut reasons = Vec::new();
+    if !database {
+        reasons.push("The database does not answer.".to_owned());
     }
+    for (name, f) in [("personal", &state.keys.freshness), ("hub", &state.hub_keys.freshness)] {
+        if !f.fresh() {
+            reasons.push(format!(
+                "The {name} key snapshot was last confirmed {} s ago (more than {} s): keys are not verified.",
+                f.age().as_secs(),
+                f.max_stale().as_secs()
+            ));
+        }
+    }
+    let body = json!({
+        "status": if reasons.is_empty() { "ready" } else { "unready" },
+        "database": if database { "ok" } else { "unreachable" },
+        "key_snapshots": {"personal": snapshot(&state.keys.freshness), "hub": snapshot(&state.hub_keys.freshness)},
+        "reasons": reasons,
+    });
+    let mut res = if reasons.is_empty() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().insert_header((actix_web::http::header::RETRY_AFTER, "5")).json(body)
+    };
+    res.extensions_mut().insert(crate::web::KeepBody);
+    res
 }
 
 /// Prometheus' text format version 0.0.4, what scrapers ask for.

@@ -9,6 +9,7 @@ pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_KEYS: &str = "/account/keys";
 pub const METRICS: &str = "/metrics";
 pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
 pub const WORKSPACES: &str = "/workspaces";
 pub const WORKSPACE_SWITCH: &str = "/workspaces/switch";
 pub const MEMBERS: &str = "/admin/members";

@@ -11,12 +11,21 @@ async fn healthz_is_ok_while_the_database_answers() {
 }
 
 #[tokio::test]
-async fn healthz_is_503_when_the_database_is_gone() {
+async fn healthz_says_alive_and_readyz_is_503_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
+    let ready = app.client().get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!((body["status"].as_str(), body["database"].as_str()), (Some("ready"), Some("ok")), "{body}");
     // Closing the shared pool leaves the app without a database.
     app.db.clone().close().await.unwrap();
     let res = app.client().get("/healthz").await;
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.status(), StatusCode::OK, "the process itself is alive");
+    let res = app.client().get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "but not ready for traffic");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "unreachable");
+    assert!(body["reasons"][0].as_str().unwrap().contains("The database does not answer"), "{body}");
     // Pages fail with a generic page, not SQL.
     let res = app.client().get("/").await;
     assert!(res.status().is_server_error());

@@ -143,3 +143,41 @@ async fn a_write_locked_database_leaves_signed_in_pages_readable_and_refuses_wri
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the same form goes through once the lock is gone");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE name = 'Night shift'").await, 1);
 }
+
+#[tokio::test]
+async fn a_node_that_cannot_confirm_its_key_snapshots_stops_verifying_keys_and_says_so() {
+    let app = TestApp::spawn_with(|s| s.keys_max_stale = std::time::Duration::from_secs(1)).await;
+    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
+    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "guarded", "members").await;
+    let guarded = format!("/hub/{slug}/guarded");
+    let hub_call = || reqwest::Client::new().get(format!("{}{guarded}", app.address)).bearer_auth(&key);
+    assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
+    assert_eq!(hub_call().send().await.unwrap().status(), StatusCode::OK);
+
+    // The database goes away: the watchers can no longer confirm anything.
+    app.db.clone().close().await.unwrap();
+    let mut waited = 0;
+    let body = loop {
+        let res = app.client().get("/readyz").await;
+        if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let body: serde_json::Value = res.json().await.unwrap();
+            if body["key_snapshots"]["personal"]["fresh"] == false && body["key_snapshots"]["hub"]["fresh"] == false {
+                break body;
+            }
+        }
+        waited += 1;
+        assert!(waited < 150, "the snapshots were never reported stale");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let reasons = body["reasons"].to_string();
+    assert!(reasons.contains("personal key snapshot") && reasons.contains("hub key snapshot"), "{body}");
+
+    // Fail closed: no key is vouched for, with a code and a time to retry.
+    let me = app.api("/api/v1/me", &key).await;
+    assert_eq!((me.status, me.code.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("keys_unavailable")), "{}", me.body);
+    let res = hub_call().send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "keys_unavailable");
+    assert_eq!(app.client().get("/healthz").await.status(), StatusCode::OK, "alive, just not vouching for keys");
+}
