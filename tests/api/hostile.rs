@@ -181,3 +181,30 @@ async fn a_node_that_cannot_confirm_its_key_snapshots_stops_verifying_keys_and_s
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "keys_unavailable");
     assert_eq!(app.client().get("/healthz").await.status(), StatusCode::OK, "alive, just not vouching for keys");
 }
+
+#[tokio::test]
+async fn every_forwarded_header_line_counts_through_a_trusted_proxy() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
+    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "office", "keys").await;
+    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    let k = crate::datahub::post_json(&app, Method::POST, "/api/v1/hub-keys", &key, serde_json::json!({
+        "name": "office", "access_type": "api_key", "endpoint_ids": [endpoint], "ip_filters": [{"range": "203.0.113.0/24"}]
+    }))
+    .await;
+    let secret = k.body["secret"].as_str().unwrap().to_owned();
+    let call = |lines: &[(&'static str, &'static str)]| {
+        let mut req = reqwest::Client::new().get(format!("{}/hub/{slug}/office", app.address)).bearer_auth(&secret);
+        for (name, value) in lines {
+            req = req.header(*name, *value);
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    let xff = "X-Forwarded-For";
+    assert_eq!(call(&[(xff, "203.0.113.9")]).await, StatusCode::OK, "inside the range, through the proxy");
+    assert_eq!(call(&[(xff, "203.0.113.9, 198.51.100.7")]).await, StatusCode::FORBIDDEN, "one line: the proxy's last word is 198.51.100.7");
+    assert_eq!(call(&[(xff, "203.0.113.9"), (xff, "198.51.100.7")]).await, StatusCode::FORBIDDEN, "two lines are the same list");
+    assert_eq!(call(&[("Forwarded", "for=203.0.113.9"), ("Forwarded", "for=198.51.100.7")]).await, StatusCode::FORBIDDEN);
+    assert_eq!(call(&[("Forwarded", "for=203.0.113.9")]).await, StatusCode::OK);
+    assert_eq!(call(&[(xff, "198.51.100.7"), ("Forwarded", "for=203.0.113.9")]).await, StatusCode::FORBIDDEN, "the two headers disagree: no address");
+}
