@@ -177,6 +177,12 @@ pub struct SourceOut {
     pub failing_since: Option<DateTime<Utc>>,
     pub failure_count: i32,
     pub last_failure: Option<FailureOut>,
+    /// Required secret fields with nothing saved (never entered, or cleared
+    /// because the address changed): enter them before testing.
+    pub credentials_missing: Vec<String>,
+    /// What this change did that the caller should know (e.g. credentials cleared).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -207,7 +213,7 @@ fn test_out(s: &sources::Model) -> Option<TestOut> {
 pub fn source_out(s: &sources::Model) -> SourceOut {
     let mut config = manage::plain_config(s);
     for (k, last4) in manage::secret_hints(s) {
-        config.insert(k, format!("••••{last4}"));
+        config.insert(k, manage::mask(&last4));
     }
     SourceOut {
         id: s.id,
@@ -228,13 +234,18 @@ pub fn source_out(s: &sources::Model) -> SourceOut {
         failing_since: s.failing_since,
         failure_count: s.failure_count,
         last_failure: manage::last_failure(s).map(|f| FailureOut { at: f.at, during: f.during, run_id: f.run_id, stream: f.stream, error: f.error.report() }),
+        credentials_missing: manage::missing_secrets(s).into_iter().map(str::to_owned).collect(),
+        notes: Vec::new(),
         created_at: s.created_at,
         updated_at: s.updated_at,
     }
 }
 
 /// A source to create, or the fields to change (absent = unchanged; a secret
-/// left out or empty keeps its saved value).
+/// left out, empty or sent back as its `••••1234` mask keeps its saved value —
+/// unless the address (scheme, host or port of the base URL) changes: then
+/// every secret not sent anew in the same request is cleared, and the answer's
+/// `notes` and `credentials_missing` say so).
 #[derive(Deserialize, ToSchema, Default)]
 pub struct SourceIn {
     pub kind: Option<String>,
@@ -290,7 +301,7 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
     let b = body(b)?;
     let actor = actor(&p, &req, &state);
     let input = SourceInput { kind: b.kind.clone().unwrap_or_default(), name: b.name.clone().unwrap_or_default(), config: b.config.clone().unwrap_or_default() };
-    let s = manage::save_credentials(&state, &actor, None, &input).await?;
+    let s = manage::save_credentials(&state, &actor, None, &input).await?.source;
     let s = apply_rest(&state, &actor, s, &b).await?;
     Ok(HttpResponse::Created().json(source_out(&s)))
 }
@@ -310,14 +321,21 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
     let b = body(b)?;
     let actor = actor(&p, &req, &state);
     let mut s = find(&state, p.key.workspace_id, *id).await?;
+    let mut notes = Vec::new();
     if b.name.is_some() || b.config.is_some() || b.kind.is_some() {
         let mut config = manage::plain_config(&s);
         config.extend(b.config.clone().unwrap_or_default());
         let input = SourceInput { kind: b.kind.clone().unwrap_or_else(|| s.kind.clone()), name: b.name.clone().unwrap_or_else(|| s.name.clone()), config };
-        s = manage::save_credentials(&state, &actor, Some(&s), &input).await?;
+        let saved = manage::save_credentials(&state, &actor, Some(&s), &input).await?;
+        if !saved.cleared.is_empty() {
+            notes.push(manage::cleared_sentence(&saved.cleared));
+        }
+        s = saved.source;
     }
     let s = apply_rest(&state, &actor, s, &b).await?;
-    Ok(HttpResponse::Ok().json(source_out(&s)))
+    let mut out = source_out(&s);
+    out.notes = notes;
+    Ok(HttpResponse::Ok().json(out))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

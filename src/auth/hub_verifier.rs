@@ -120,7 +120,8 @@ fn compile(m: &crate::store::hub_keys::VerifierRow, mut endpoints: Vec<i64>, use
     let nets: Vec<IpNet> = if m.ip_filters == "[]" {
         Vec::new()
     } else {
-        serde_json::from_str::<Vec<String>>(&m.ip_filters).unwrap_or_default().iter().filter_map(|s| s.parse().ok()).collect()
+        // Rows saved before mapped ranges were stored as IPv4 match too.
+        serde_json::from_str::<Vec<String>>(&m.ip_filters).unwrap_or_default().iter().filter_map(|s| s.parse().ok()).map(crate::domain::ip_filter::unmapped).collect()
     };
     let rows: Vec<HeaderRow> = if m.headers == "[]" { Vec::new() } else { serde_json::from_str(&m.headers).unwrap_or_default() };
     let headers = rows

@@ -23,6 +23,10 @@ pub enum ErrorClass {
     InvalidConfig,
     NoStreams,
     Rejected,
+    /// The saved credentials cannot be opened (master secret changed, row copied).
+    CredentialsUnreadable,
+    /// A sync limit was reached (rows, time) or the source repeated itself.
+    LimitReached,
 }
 
 impl ErrorClass {
@@ -44,6 +48,8 @@ impl ErrorClass {
             ErrorClass::InvalidConfig => "invalid_config",
             ErrorClass::NoStreams => "no_streams",
             ErrorClass::Rejected => "rejected",
+            ErrorClass::CredentialsUnreadable => "credentials_unreadable",
+            ErrorClass::LimitReached => "limit_reached",
         }
     }
 
@@ -66,6 +72,8 @@ impl ErrorClass {
             ErrorClass::InvalidConfig => "Invalid settings",
             ErrorClass::NoStreams => "No streams",
             ErrorClass::Rejected => "Request rejected",
+            ErrorClass::CredentialsUnreadable => "Credentials unreadable",
+            ErrorClass::LimitReached => "Limit reached",
         }
     }
 
@@ -87,6 +95,8 @@ impl ErrorClass {
             ErrorClass::InvalidConfig => "A setting of the source is missing or malformed.",
             ErrorClass::NoStreams => "The key works, but it can read nothing at this source (no endpoint, table or list operation is open to it).",
             ErrorClass::Rejected => "The service refused the request.",
+            ErrorClass::CredentialsUnreadable => "The saved key cannot be opened: the instance's master secret (KEYHUB_SECRET) changed since it was saved, or the row was copied from elsewhere.",
+            ErrorClass::LimitReached => "The stream went on past a limit keyhub sets on every sync (rows per stream, time per run), or the source answered the same page again and again.",
         }
     }
 
@@ -108,6 +118,8 @@ impl ErrorClass {
             ErrorClass::InvalidConfig => "Correct the setting named in the message.",
             ErrorClass::NoStreams => "Give the key access to the data (or choose the right database or document), then test again.",
             ErrorClass::Rejected => "Read the provider's message below and correct the request.",
+            ErrorClass::CredentialsUnreadable => "Enter the key again on the credentials step (or start keyhub with its original KEYHUB_SECRET).",
+            ErrorClass::LimitReached => "Check the source's paging (it should end, and each page should move on); if the stream really is this large, raise KEYHUB_SYNC_MAX_ROWS or KEYHUB_SYNC_MAX_SECONDS.",
         }
     }
 
@@ -165,7 +177,8 @@ impl std::error::Error for ConnectorError {}
 pub struct Report {
     /// `unauthorized`, `forbidden`, `timeout`, `connection_refused`, `dns_failure`,
     /// `tls_failure`, `not_found`, `rate_limited`, `server_error`, `not_json`,
-    /// `unexpected_shape`, `blocked_by_policy`, `too_large`, `invalid_config`, `no_streams`, `rejected`.
+    /// `unexpected_shape`, `blocked_by_policy`, `too_large`, `invalid_config`, `no_streams`, `rejected`,
+    /// `credentials_unreadable`, `limit_reached`.
     pub class: &'static str,
     pub title: &'static str,
     /// The HTTP status the source answered, if it answered.

@@ -72,22 +72,68 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation())
 }
 
+/// The IPv4 address in segments `hi`, `lo`.
+fn v4_of(hi: u16, lo: u16) -> Ipv4Addr {
+    let [a, b] = hi.to_be_bytes();
+    let [c, d] = lo.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
+}
+
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
-    // NAT64 and 6to4 carry an IPv4 address: judge that one.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return is_public_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
+    if ip.is_unspecified() || ip.is_loopback() {
+        return false;
+    }
+    // Forms that carry an IPv4 address are judged by that address (mapped
+    // `::ffff:a.b.c.d` was unwrapped by `to_canonical` already):
+    // IPv4-compatible `::a.b.c.d` (deprecated, but routed to a.b.c.d by some
+    // stacks), SIIT-translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`.
+    if s[..6] == [0, 0, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0]) {
+        return is_public_v4(v4_of(s[6], s[7]));
     }
     if s[0] == 0x2002 {
-        return is_public_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+        return is_public_v4(v4_of(s[1], s[2]));
     }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
+    !(ip.is_multicast()
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)  // local-use NAT64 64:ff9b:1::/48
+        || (s[0] == 0x2001 && s[1] == 0)             // Teredo 2001::/32: a tunnel with an obfuscated IPv4 inside
+        || s[..4] == [0x100, 0, 0, 0]                // discard-only 100::/64
         || (s[0] & 0xfe00) == 0xfc00                // unique local fc00::/7
         || (s[0] & 0xffc0) == 0xfe80                // link local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0                // site local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0xdb8))       // documentation
+}
+
+/// Ports keyhub never calls, whatever the host: the WHATWG Fetch standard's
+/// "bad ports" (protocols a crafted HTTP request could talk to: ssh, smtp,
+/// irc…), plus the usual ports of databases and brokers, which are not web
+/// APIs and must never receive a request carrying a source's secret.
+const BAD_PORTS: &[(u16, &str)] = &[
+    (0, "no service"), (1, "tcpmux"), (7, "echo"), (9, "discard"), (11, "systat"), (13, "daytime"), (15, "netstat"),
+    (17, "qotd"), (19, "chargen"), (20, "ftp-data"), (21, "ftp"), (22, "ssh"), (23, "telnet"), (25, "smtp"), (37, "time"),
+    (42, "name"), (43, "nicname"), (53, "dns"), (69, "tftp"), (77, "priv-rjs"), (79, "finger"), (87, "ttylink"),
+    (95, "supdup"), (101, "hostname"), (102, "iso-tsap"), (103, "gppitnp"), (104, "acr-nema"), (109, "pop2"),
+    (110, "pop3"), (111, "sunrpc"), (113, "auth"), (115, "sftp"), (117, "uucp-path"), (119, "nntp"), (123, "ntp"),
+    (135, "epmap"), (137, "netbios-ns"), (139, "netbios-ssn"), (143, "imap"), (161, "snmp"), (179, "bgp"),
+    (389, "ldap"), (427, "svrloc"), (465, "smtp over TLS"), (512, "exec"), (513, "login"), (514, "shell"),
+    (515, "printer"), (526, "tempo"), (530, "courier"), (531, "chat"), (532, "netnews"), (540, "uucp"), (548, "afp"),
+    (554, "rtsp"), (556, "remotefs"), (563, "nntp over TLS"), (587, "smtp submission"), (601, "syslog-conn"),
+    (636, "ldap over TLS"), (989, "ftps-data"), (990, "ftps"), (993, "imap over TLS"), (995, "pop3 over TLS"),
+    (1433, "SQL Server"), (1521, "Oracle"), (1719, "h323gatestat"), (1720, "h323hostcall"), (1723, "pptp"),
+    (1883, "MQTT"), (2049, "nfs"), (2181, "ZooKeeper"), (3306, "MySQL"), (3659, "apple-sasl"), (4045, "npp"),
+    (4190, "sieve"), (4222, "NATS"), (5060, "sip"), (5061, "sips"), (5432, "PostgreSQL"), (5672, "AMQP"),
+    (6000, "x11"), (6379, "Redis"), (6566, "sane-port"), (6665, "irc"), (6666, "irc"), (6667, "irc"), (6668, "irc"),
+    (6669, "irc"), (6679, "osaut"), (6697, "irc over TLS"), (9042, "Cassandra"), (9092, "Kafka"), (10080, "amanda"),
+    (11211, "memcached"), (27017, "MongoDB"),
+];
+
+/// The service a port belongs to, when keyhub never calls it.
+pub fn bad_port(port: u16) -> Option<&'static str> {
+    BAD_PORTS.iter().find(|(p, _)| *p == port).map(|(_, name)| *name)
+}
+
+fn bad_port_sentence(port: u16, service: &str) -> String {
+    format!("Port {port} is for {service}, not a web API; keyhub calls only HTTP services. Use the port the API is served on.")
 }
 
 fn blocked(what: impl Into<String>) -> ConnectorError {
@@ -107,6 +153,11 @@ pub fn parse_url(raw: &str) -> Result<Url, ConnectorError> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ConnectorError::config("The URL has no host."));
+    }
+    if let Some(port) = url.port_or_known_default()
+        && let Some(service) = bad_port(port)
+    {
+        return Err(ConnectorError::new(ErrorClass::Blocked, bad_port_sentence(port, service)));
     }
     Ok(url)
 }
@@ -131,6 +182,13 @@ fn check_target(policy: &Policy, source_origin: &(String, String, Option<u16>), 
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(blocked("A URL with user@host was refused."));
+    }
+    // Whatever the host and whatever the operator allows: a secret is never
+    // sent to a port that speaks another protocol.
+    if let Some(port) = url.port_or_known_default()
+        && let Some(service) = bad_port(port)
+    {
+        return Err(blocked(bad_port_sentence(port, service)));
     }
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     if let Some(ip) = literal_ip(url)
@@ -374,13 +432,14 @@ mod tests {
 
     #[test]
     fn public_and_private_addresses() {
-        for a in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for a in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"] {
             assert!(is_public(a.parse().unwrap()), "{a} is public");
         }
         for a in [
             "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
             "255.255.255.255", "::1", "::", "fc00::1", "fd00:ec2::254", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::",
+            "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::7f00:1", "::10.0.0.1", "::169.254.169.254",
+            "::ffff:0:127.0.0.1", "::ffff:0:a9fe:a9fe", "64:ff9b:1::808:808", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100::1",
         ] {
             assert!(!is_public(a.parse().unwrap()), "{a} is not public");
         }
@@ -392,7 +451,8 @@ mod tests {
         let origin = ("http".to_owned(), "example.com".to_owned(), Some(80));
         for raw in [
             "http://2130706433/", "http://0x7f.0.0.1/", "http://0177.0.0.1/", "http://127.1/", "http://[::ffff:127.0.0.1]/",
-            "http://[::ffff:7f00:1]/", "http://169.254.169.254/latest/meta-data/", "http://0/",
+            "http://[::ffff:7f00:1]/", "http://169.254.169.254/latest/meta-data/", "http://0/", "http://[::127.0.0.1]/",
+            "http://[::ffff:0:127.0.0.1]/",
         ] {
             let url = parse_url(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
             let err = check_target(&policy, &origin, &url).expect_err(raw);
@@ -402,6 +462,24 @@ mod tests {
             assert!(parse_url(raw).is_err(), "{raw} refused");
         }
         assert!(check_target(&policy, &origin, &parse_url("https://example.com/x").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn ports_of_other_protocols_are_refused_whatever_the_host() {
+        let open = Policy { allow_private: true, ..Policy::default() };
+        let origin = ("http".to_owned(), "example.com".to_owned(), Some(80));
+        for raw in ["http://example.com:22/", "https://example.com:25/", "http://127.0.0.1:6379/", "http://[::1]:5432/", "http://example.com:0/"] {
+            let err = parse_url(raw).expect_err(raw);
+            assert_eq!(err.class, ErrorClass::Blocked, "{raw}");
+            assert!(err.message.starts_with("Port "), "{raw}: {}", err.message);
+            // A redirect there is refused too (the URL parsed by hand, as a redirect arrives).
+            let url = Url::parse(raw).unwrap();
+            assert_eq!(check_target(&open, &origin, &url).unwrap_err().class, ErrorClass::Blocked, "{raw}");
+        }
+        for raw in ["http://example.com/", "https://example.com/", "http://example.com:8080/", "http://127.0.0.1:8001/"] {
+            let url = parse_url(raw).unwrap();
+            assert!(check_target(&open, &origin, &url).is_ok(), "{raw}");
+        }
     }
 
     #[test]

@@ -131,20 +131,63 @@ pub fn last_test(s: &sources::Model) -> Option<TestResult> {
     s.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok())
 }
 
-fn secrets(state: &AppState, s: &sources::Model) -> BTreeMap<String, String> {
-    s.secrets_sealed
-        .as_deref()
-        .and_then(|sealed| state.sealer.open(&aad(s.id), sealed))
+/// The saved secrets, unsealed; an error when they are saved but cannot be
+/// opened (another master secret, a row copied from elsewhere): keyhub then
+/// sends nothing rather than an empty key.
+fn secrets(state: &AppState, s: &sources::Model) -> Result<BTreeMap<String, String>, ConnectorError> {
+    let Some(sealed) = s.secrets_sealed.as_deref() else { return Ok(BTreeMap::new()) };
+    state
+        .sealer
+        .open(&aad(s.id), sealed)
         .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
+        .ok_or_else(|| ConnectorError::new(ErrorClass::CredentialsUnreadable, "The saved key of this source cannot be opened with this instance's master secret."))
 }
 
-/// The kind's settings with the secrets unsealed (memory only).
+/// How a saved secret is shown (pages and the API): never the value, only
+/// its last four characters.
+pub fn mask(last4: &str) -> String {
+    format!("{MASK_DOTS}{last4}")
+}
+
+const MASK_DOTS: &str = "••••";
+
+/// Required secret fields with nothing saved (cleared when the address
+/// changed, or never entered): the source needs them before it can connect.
+pub fn missing_secrets(s: &sources::Model) -> Vec<&'static str> {
+    let Some(kind) = super::kind(&s.kind) else { return Vec::new() };
+    let hints = secret_hints(s);
+    kind.spec().fields.iter().filter(|f| f.secret() && f.required && !hints.contains_key(f.name)).map(|f| f.name).collect()
+}
+
+/// The kind's settings with the secrets unsealed (memory only). Refuses to
+/// build one without a required secret: no request goes out with an empty key.
 pub fn config(state: &AppState, s: &sources::Model) -> Result<Config, ConnectorError> {
     let kind = super::kind(&s.kind).ok_or_else(|| ConnectorError::config(format!("keyhub no longer knows the kind “{}”.", s.kind)))?;
     let mut values = plain_config(s);
-    values.extend(secrets(state, s));
+    let secrets = secrets(state, s)?;
+    for f in kind.spec().fields.iter().filter(|f| f.secret() && f.required) {
+        if secrets.get(f.name).is_none_or(|v| v.is_empty()) {
+            return Err(ConnectorError::config(format!("No {} is saved for this source: enter it on the credentials step.", f.label.to_lowercase())));
+        }
+    }
+    values.extend(secrets);
     Ok(Config::new(kind.spec(), values))
+}
+
+/// The origins (scheme, host, port) the URL fields point at.
+fn origins(kind: &dyn super::Connector, values: &BTreeMap<String, String>) -> Vec<(String, String, Option<u16>)> {
+    kind.spec()
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::Url)
+        .map(|f| {
+            let raw = values.get(f.name).map(String::as_str).filter(|v| !v.trim().is_empty()).unwrap_or(f.default);
+            match super::outbound::parse_url(raw) {
+                Ok(u) => (u.scheme().to_owned(), u.host_str().unwrap_or_default().to_ascii_lowercase(), u.port_or_known_default()),
+                Err(_) => (String::new(), raw.trim().to_owned(), None),
+            }
+        })
+        .collect()
 }
 
 pub fn ctx(state: &AppState, s: &sources::Model) -> Result<Ctx, ConnectorError> {
@@ -155,7 +198,8 @@ pub fn ctx(state: &AppState, s: &sources::Model) -> Result<Ctx, ConnectorError> 
 }
 
 /// Checks the submitted fields against the kind's spec. `saved` are the
-/// secrets already stored (a blank secret keeps its saved value).
+/// secrets already stored (a blank secret, or the saved one's mask, keeps its
+/// saved value).
 fn check_input(input: &SourceInput, saved: &BTreeMap<String, String>) -> Result<(&'static dyn super::Connector, String), SourceError> {
     let Some(kind) = super::kind(&input.kind) else {
         return Err(field("kind", "Choose a connector from the catalogue."));
@@ -170,6 +214,14 @@ fn check_input(input: &SourceInput, saved: &BTreeMap<String, String>) -> Result<
     };
     for f in kind.spec().fields {
         let v = input.config.get(f.name).map(|v| v.trim()).unwrap_or("");
+        if f.secret() && v.starts_with(MASK_DOTS) {
+            // The mask GET returned, sent back: "keep the saved one". Any other
+            // masked-looking value is not a key anyone was given.
+            if saved.get(f.name).is_none_or(|s| mask(&last4(s)) != v) {
+                errors.push((f.name.to_owned(), format!("“{v}” is how a saved key is shown, not a key: enter the whole key, or leave the field empty to keep the saved one.")));
+            }
+            continue;
+        }
         let present = !v.is_empty() || (f.secret() && saved.get(f.name).is_some_and(|s| !s.is_empty()));
         if f.required && !present {
             errors.push((f.name.to_owned(), format!("Enter the {}.", f.label.to_lowercase())));
@@ -205,26 +257,60 @@ fn last4(secret: &str) -> String {
     chars[chars.len().saturating_sub(4)..].iter().collect()
 }
 
+/// A saved source and what saving did to its credentials.
+pub struct Saved {
+    pub source: sources::Model,
+    /// Secret fields dropped because the source's address changed.
+    pub cleared: Vec<String>,
+}
+
+/// The sentence pages and the API show when `cleared` is not empty.
+pub fn cleared_sentence(cleared: &[String]) -> String {
+    format!(
+        "The source's address changed, so its saved {} {} cleared: a key is never sent to a new address. Enter it again.",
+        cleared.join(" and "),
+        if cleared.len() == 1 { "was" } else { "were" }
+    )
+}
+
 /// Step 1: saves a new draft (`existing` none) or changed credentials.
-/// Changing the connection (URL, key…) clears the last test: it must pass again.
-pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<&sources::Model>, input: &SourceInput) -> Result<sources::Model, SourceError> {
-    let saved_secrets = existing.map(|s| secrets(state, s)).unwrap_or_default();
+/// Changing the connection (URL, key…) clears the last test: it must pass
+/// again. Changing the address (scheme, host or port of a URL field) clears
+/// every saved secret not entered anew in the same input: whoever may edit a
+/// source must not be able to send its key to a server of their choosing.
+pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<&sources::Model>, input: &SourceInput) -> Result<Saved, SourceError> {
+    // Unreadable saved secrets count as none: the form then asks for them.
+    let saved_secrets = existing.map(|s| secrets(state, s).unwrap_or_default()).unwrap_or_default();
     let (kind, name) = check_input(input, &saved_secrets)?;
     if existing.is_some_and(|s| s.kind != input.kind) {
         return Err(field("kind", "The kind of a saved source cannot change; create another source."));
     }
     let mut plain = BTreeMap::new();
     let mut secret_values = saved_secrets.clone();
+    let mut entered = Vec::new();
     for f in kind.spec().fields {
         let v = input.config.get(f.name).map(|v| v.trim().to_owned()).unwrap_or_default();
         if f.secret() {
-            if !v.is_empty() {
+            if !v.is_empty() && !v.starts_with(MASK_DOTS) {
                 secret_values.insert(f.name.to_owned(), v);
+                entered.push(f.name);
             }
         } else if !v.is_empty() {
             let v = if f.kind == FieldKind::Url { super::outbound::parse_url(&v).map(|u| u.to_string()).unwrap_or(v) } else { v };
             plain.insert(f.name.to_owned(), v);
         }
+    }
+    let mut cleared = Vec::new();
+    if let Some(s) = existing
+        && origins(kind, &plain_config(s)) != origins(kind, &plain)
+    {
+        secret_values.retain(|k, _| {
+            let keep = entered.contains(&k.as_str());
+            if !keep {
+                cleared.push(k.clone());
+            }
+            keep
+        });
     }
     let hints: BTreeMap<String, String> = secret_values.iter().map(|(k, v)| (k.clone(), last4(v))).collect();
     let plain_json = serde_json::to_string(&plain).unwrap_or_else(|_| "{}".into());
@@ -269,7 +355,11 @@ pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<
         Some(_) => ("source.changed", "Renamed.".to_owned()),
     };
     crate::store::audit::record(&state.db, actor.event(action, target(&saved), detail)).await?;
-    Ok(saved)
+    if !cleared.is_empty() {
+        let detail = format!("The address changed; saved {} cleared.", cleared.join(", "));
+        crate::store::audit::record(&state.db, actor.event("source.credentials_cleared", target(&saved), detail)).await?;
+    }
+    Ok(Saved { source: saved, cleared })
 }
 
 /// Step 2: check, discover, read one record. The outcome (and on success

@@ -128,9 +128,29 @@ pub fn parse(range: &str, netmask: &str) -> Result<ParsedFilter, String> {
         IpAddr::V4(a) => IpNet::V4(Ipv4Net::new(a, prefix).map_err(|_| "The prefix is outside the address width.".to_owned())?),
         IpAddr::V6(a) => IpNet::V6(Ipv6Net::new(a, prefix).map_err(|_| "The prefix is outside the address width.".to_owned())?),
     };
-    let normal = net.trunc();
-    let note = (normal.addr() != addr).then(|| format!("Stored as {}: the host bits of {addr} were cleared.", Filter(normal)));
+    let truncated = net.trunc();
+    let normal = unmapped(truncated);
+    let note = if normal != truncated {
+        Some(format!("Stored as {}: {} is the IPv4 range written in IPv6 (IPv4-mapped), and clients arrive as IPv4.", Filter(normal), Filter(truncated)))
+    } else if normal.addr() != addr {
+        Some(format!("Stored as {}: the host bits of {addr} were cleared.", Filter(normal)))
+    } else {
+        None
+    };
     Ok(ParsedFilter { net: normal, note })
+}
+
+/// An IPv4-mapped range (`::ffff:a.b.c.d/96+n`) as the IPv4 range it is
+/// (`a.b.c.d/n`): clients are matched as IPv4 (see `allows`), so the mapped
+/// spelling would never match anyone. Other networks are returned as they are.
+pub fn unmapped(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => Ipv4Net::new(v4, v6.prefix_len() - 96).map(IpNet::V4).unwrap_or(net),
+            None => net,
+        },
+        other => other,
+    }
 }
 
 /// Whether `ip` is allowed by `nets` (no nets: every address). IPv4 clients
@@ -162,7 +182,11 @@ mod tests {
             ("2001:db8::", "32", "2001:db8::/32", false),
             ("2001:db8::1", "64", "2001:db8::/64", true),
             ("::", "0", "::/0", false),
-            ("::ffff:10.0.0.1", "128", "::ffff:10.0.0.1/128", false),
+            ("::ffff:10.0.0.1", "128", "10.0.0.1/32", true),
+            ("::ffff:127.0.0.1/128", "", "127.0.0.1/32", true),
+            ("::ffff:10.0.0.0", "104", "10.0.0.0/8", true),
+            ("::ffff:0:0", "96", "0.0.0.0/0", true),
+            ("::ffff:0:0", "95", "::fffe:0:0/95", true),
         ];
         for (range, mask, shown, noted) in ok {
             let p = parse(range, mask).unwrap_or_else(|e| panic!("{range} {mask}: {e}"));
@@ -192,6 +216,16 @@ mod tests {
             let e = parse(range, mask).expect_err(&format!("{range} {mask} should be refused"));
             assert!(e.contains(says), "{range} {mask}: {e}");
         }
+    }
+
+    #[test]
+    fn mapped_rows_match_ipv4_clients() {
+        let p = parse("::ffff:127.0.0.1/128", "").unwrap();
+        assert!(p.note.as_deref().unwrap().contains("IPv4-mapped"), "{:?}", p.note);
+        assert!(allows(&[p.net], "127.0.0.1".parse().unwrap()));
+        assert!(allows(&[p.net], "::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!allows(&[p.net], "127.0.0.2".parse().unwrap()));
+        assert!(parse("::ffff:0:0", "96").unwrap().allows_all(), "every IPv4 address needs the confirmation too");
     }
 
     #[test]

@@ -208,3 +208,157 @@ async fn every_forwarded_header_line_counts_through_a_trusted_proxy() {
     assert_eq!(call(&[("Forwarded", "for=203.0.113.9")]).await, StatusCode::OK);
     assert_eq!(call(&[(xff, "198.51.100.7"), ("Forwarded", "for=203.0.113.9")]).await, StatusCode::FORBIDDEN, "the two headers disagree: no address");
 }
+
+/// A server of someone else's on 127.0.0.1: it records the head of every
+/// request it is sent (and answers an empty JSON list).
+pub struct Capture {
+    pub base: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Capture {
+    pub async fn start() -> Capture {
+        Capture::on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).await
+    }
+
+    pub async fn on(listener: tokio::net::TcpListener) -> Capture {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let n = c.read(&mut buf).await.unwrap_or(0);
+                    log.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]").await;
+                });
+            }
+        });
+        Capture { base, seen }
+    }
+
+    /// Every request head received so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn api(app: &TestApp, method: Method, path: &str, key: &str, body: serde_json::Value) -> impl std::future::Future<Output = ApiReply> {
+    crate::datahub::post_json(app, method, path, key, body)
+}
+
+#[tokio::test]
+async fn connectors_never_call_a_port_of_another_protocol_even_where_private_targets_are_allowed() {
+    let (app, _admin, key) = crate::connectors::live_app().await;
+    // A listener on a "bad" port (Fetch's list): it must never see a request.
+    let mut listener = None;
+    for port in [10080u16, 6566, 6679, 4190, 1719, 6669] {
+        if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            listener = Some((port, l));
+            break;
+        }
+    }
+    let (port, listener) = listener.expect("a free bad port");
+    let trap = Capture::on(listener).await;
+    let r = api(&app, Method::POST, "/api/v1/sources", &key, serde_json::json!({
+        "kind": "datasette", "name": "Trap", "config": {"base_url": trap.base, "database": "shop", "token": "dstok_secret_value_1234"}
+    }))
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "config.base_url");
+    assert!(r.body["error"]["message"].as_str().unwrap().starts_with(&format!("Port {port} is for")), "{}", r.body);
+    for redis in ["http://127.0.0.1:6379", "http://127.0.0.1:22", "https://127.0.0.1:25"] {
+        let r = api(&app, Method::POST, "/api/v1/sources", &key, serde_json::json!({"kind": "datasette", "name": "Redis", "config": {"base_url": redis, "database": "x", "token": "dstok_x_1234"}})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{redis}: {}", r.body);
+    }
+    // A source saved before the rule (its row points at the bad port): the test is refused before any byte.
+    let free = Capture::start().await;
+    let id = crate::connectors::new_source(&app, &key, "datasette", "Old", serde_json::json!({"base_url": free.base, "database": "shop", "token": "dstok_secret_value_1234"})).await;
+    app.exec(&format!("UPDATE sources SET config = '{{\"base_url\":\"{}/\",\"database\":\"shop\"}}' WHERE id = {id}", trap.base)).await;
+    let t = crate::connectors::test_source(&app, &key, id).await;
+    assert_eq!(t["ok"], false);
+    assert_eq!(t["error"]["class"], "blocked_by_policy", "{t}");
+    assert!(trap.requests().is_empty(), "nothing reached the other protocol's port: {:?}", trap.requests());
+}
+
+#[tokio::test]
+async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
+    let ds = crate::connectors::Datasette::start(5).await;
+    let (app, admin, key) = crate::connectors::live_app().await;
+    let id = crate::connectors::new_source(&app, &key, "datasette", "Shop", serde_json::json!({"base_url": ds.base, "database": "shop", "token": ds.full})).await;
+    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+
+    // The mask GET returned, sent back as it was: the saved token stays.
+    let got = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    let shown = got["config"]["token"].as_str().unwrap().to_owned();
+    assert!(shown.starts_with("••••") && ds.full.ends_with(&shown["••••".len()..]), "{got}");
+    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": got["config"]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["credentials_missing"], serde_json::json!([]));
+    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true, "the real token is still sent, not the mask");
+    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"token": "••••zzzz"}})).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config.token")), "{}", r.body);
+
+    // Someone who may edit sources points it at their own server: the key stays home.
+    let theirs = Capture::start().await;
+    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"base_url": theirs.base}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["credentials_missing"], serde_json::json!(["token"]), "{}", r.body);
+    assert!(r.body["notes"][0].as_str().unwrap().contains("was cleared"), "{}", r.body);
+    assert!(!r.body["config"].as_object().unwrap().contains_key("token"));
+    let t = crate::connectors::test_source(&app, &key, id).await;
+    assert_eq!((t["ok"].as_bool(), t["error"]["class"].as_str()), (Some(false), Some("invalid_config")), "{t}");
+    assert!(theirs.requests().is_empty(), "no request, let alone the key, went to the new address: {:?}", theirs.requests());
+    let audit = admin.get_html("/admin/audit").await;
+    assert!(audit.contains("source.credentials_cleared"), "audited");
+
+    // Back home with the key entered again in the same change: kept, and it works.
+    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"base_url": ds.base, "token": ds.full}})).await;
+    assert_eq!(r.body["credentials_missing"], serde_json::json!([]), "{}", r.body);
+    assert!(r.body.get("notes").is_none(), "nothing was cleared: {}", r.body);
+    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+
+    // Credentials that cannot be opened (a sealed value copied from another row)
+    // fail with their own class; nothing is sent, least of all an empty key.
+    let other = crate::connectors::new_source(&app, &key, "datasette", "Other", serde_json::json!({"base_url": theirs.base, "database": "shop", "token": "dstok_other_value_1234"})).await;
+    app.exec(&format!("UPDATE sources SET secrets_sealed = (SELECT secrets_sealed FROM sources WHERE id = {id}) WHERE id = {other}")).await;
+    let t = crate::connectors::test_source(&app, &key, other).await;
+    assert_eq!(t["error"]["class"], "credentials_unreadable", "{t}");
+    assert!(theirs.requests().is_empty(), "{:?}", theirs.requests());
+}
+
+#[tokio::test]
+async fn every_embedded_ipv4_spelling_of_a_private_address_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("ssrf", &crate::connectors::LIVE_PERMISSIONS).await;
+    let target = Capture::start().await;
+    let port = target.base.rsplit(':').next().unwrap().to_owned();
+    for host in ["[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[64:ff9b::7f00:1]", "[::ffff:127.0.0.1]", "2130706433"] {
+        let id = crate::connectors::new_source(&app, &key, "datasette", &format!("Via {host}"), serde_json::json!({"base_url": format!("http://{host}:{port}/"), "database": "shop", "token": "dstok_value_1234"})).await;
+        let t = crate::connectors::test_source(&app, &key, id).await;
+        assert_eq!(t["error"]["class"], "blocked_by_policy", "{host}: {t}");
+    }
+    assert!(target.requests().is_empty(), "{:?}", target.requests());
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_ip_filter_row_is_stored_as_ipv4_and_matches() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
+    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "mapped", "keys").await;
+    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    let k = api(&app, Method::POST, "/api/v1/hub-keys", &key, serde_json::json!({
+        "name": "loopback", "access_type": "api_key", "endpoint_ids": [endpoint], "ip_filters": [{"range": "::ffff:127.0.0.1/128"}]
+    }))
+    .await;
+    assert_eq!(k.status, StatusCode::CREATED, "{}", k.body);
+    assert_eq!(k.body["ip_filters"][0]["range"], "127.0.0.1", "{}", k.body);
+    assert_eq!(k.body["ip_filters"][0]["netmask"], "32");
+    assert!(k.body["notes"].to_string().contains("IPv4-mapped"), "{}", k.body);
+    let res = reqwest::Client::new().get(format!("{}/hub/{slug}/mapped", app.address)).bearer_auth(k.body["secret"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the IPv4 client 127.0.0.1 matches");
+}

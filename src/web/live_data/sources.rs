@@ -207,7 +207,7 @@ fn form_fields(spec: &Spec, values: &BTreeMap<String, String>, hints: &BTreeMap<
             // A secret is never rendered back, not even after a refused save.
             value: if f.secret() { String::new() } else { values.get(f.name).cloned().unwrap_or_default() },
             required: f.required,
-            saved: if f.secret() { hints.get(f.name).map(|h| format!("••••{h}")) } else { None },
+            saved: if f.secret() { hints.get(f.name).map(|h| manage::mask(h)) } else { None },
             options: match f.kind {
                 FieldKind::Choice(o) => o.to_vec(),
                 _ => Vec::new(),
@@ -291,7 +291,12 @@ fn input_of(form: &[(String, String)], kind: &str) -> SourceInput {
 async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, existing: Option<sources::Model>, input: SourceInput) -> Result<HttpResponse, AppError> {
     let spec = crate::connectors::kind(&input.kind).ok_or(AppError::BadRequest)?.spec();
     match manage::save_credentials(state, &actor(user, &req, state), existing.as_ref(), &input).await {
-        Ok(s) => {
+        Ok(manage::Saved { source: s, cleared }) => {
+            if !cleared.is_empty() {
+                // Back to the credentials form: the key must be entered again.
+                Flash::push_about(&user.session, "error", manage::cleared_sentence(&cleared), Some(s.name.clone()));
+                return Ok(see_other(&format!("{}/credentials", source_url(s.id))));
+            }
             let said = if s.status == manage::DRAFT { "Saved the source as a draft" } else { "Saved the credentials; test the connection again" };
             Flash::push_about(&user.session, "success", said, Some(s.name.clone()));
             Ok(see_other(&format!("{}/test", source_url(s.id))))
@@ -646,7 +651,7 @@ async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, fo
             sp.fields
                 .iter()
                 .map(|f| {
-                    let v = if f.secret() { hints.get(f.name).map(|h| format!("saved, ending in ••••{h}")) } else { plain.get(f.name).cloned() };
+                    let v = if f.secret() { hints.get(f.name).map(|h| format!("saved, ending in {}", manage::mask(h))) } else { plain.get(f.name).cloned() };
                     (f.label.to_owned(), v.unwrap_or_else(|| format!("{} (default)", f.default)))
                 })
                 .collect()
