@@ -61,12 +61,15 @@ pub struct Jobs {
     lease: Duration,
     wake: tokio::sync::Notify,
     mine: Mutex<HashSet<i64>>,
+    /// The controls of the runs this node works on: a cancel made here
+    /// reaches its run at once, without waiting for the keeper's next look.
+    controls: Mutex<std::collections::HashMap<i64, Arc<Control>>>,
 }
 
 impl Jobs {
     pub fn new(workers: usize, lease: Duration) -> Arc<Jobs> {
         let node = format!("node-{}", crate::domain::tokens::digest(&format!("{:?}{}", std::time::SystemTime::now(), std::process::id()))[..12].to_owned());
-        Arc::new(Jobs { node, workers, lease, wake: tokio::sync::Notify::new(), mine: Mutex::new(HashSet::new()) })
+        Arc::new(Jobs { node, workers, lease, wake: tokio::sync::Notify::new(), mine: Mutex::new(HashSet::new()), controls: Mutex::default() })
     }
 
     pub fn wake(&self) {
@@ -92,12 +95,15 @@ impl Jobs {
     }
 }
 
-/// What a working run watches between batches: a cancel request, or the
-/// lease lost to another node (then it stops without writing anything more).
+/// What a working run watches: a cancel request, or the lease lost to
+/// another node (then it stops without writing anything more). Both are
+/// flags checked between batches, and a bell that interrupts a read or a
+/// backoff wait in progress, so a cancel takes effect within a second.
 #[derive(Default)]
 pub struct Control {
-    pub cancel: AtomicBool,
-    pub lost: AtomicBool,
+    cancel: AtomicBool,
+    lost: AtomicBool,
+    bell: tokio::sync::Notify,
 }
 
 impl Control {
@@ -106,6 +112,29 @@ impl Control {
     }
     pub fn lost(&self) -> bool {
         self.lost.load(Ordering::Relaxed)
+    }
+
+    pub fn request_cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.bell.notify_waiters();
+    }
+
+    pub fn mark_lost(&self) {
+        self.lost.store(true, Ordering::Relaxed);
+        self.bell.notify_waiters();
+    }
+
+    /// Resolves once the run is cancelled or lost (at once if it already is).
+    pub async fn stopped(&self) {
+        loop {
+            let bell = self.bell.notified();
+            tokio::pin!(bell);
+            bell.as_mut().enable();
+            if self.cancelled() || self.lost() {
+                return;
+            }
+            bell.await;
+        }
     }
 }
 
@@ -146,7 +175,12 @@ pub async fn cancel(state: &AppState, run: &sync_runs::Model, by: &str) -> Resul
         s.status = CANCELLED.into();
     }
     let streams = serde_json::to_string(&streams).unwrap_or_default();
-    Ok(store::request_cancel(&state.db, run.id, &streams, &log_json(&log)).await? != store::Cancel::Ended)
+    let outcome = store::request_cancel(&state.db, run.id, &streams, &log_json(&log)).await?;
+    // Running here: stop it now (elsewhere, that node's keeper sees the flag).
+    if let Some(control) = state.jobs.controls.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id) {
+        control.request_cancel();
+    }
+    Ok(outcome != store::Cancel::Ended)
 }
 
 /// Starts this node's runner: claims runs up to `KEYHUB_SYNC_WORKERS` at a
@@ -174,6 +208,7 @@ async fn tick(state: &Arc<AppState>) -> Result<(), sea_orm::DbErr> {
         tokio::spawn(async move {
             let id = run.id;
             let control = Arc::new(Control::default());
+            state.jobs.controls.lock().unwrap_or_else(|p| p.into_inner()).insert(id, control.clone());
             let keeper = tokio::spawn(keep_lease(state.clone(), id, control.clone()));
             if let Err(e) = super::sync::execute(&state, run, &control).await {
                 tracing::error!(error = %e, run = id, "a sync run could not record its outcome");
@@ -181,6 +216,7 @@ async fn tick(state: &Arc<AppState>) -> Result<(), sea_orm::DbErr> {
                 let _ = store::finish_run(&state.db, id, FAILED, "[]", &log_json(&log), Some("keyhub could not record the run.".into())).await;
             }
             keeper.abort();
+            state.jobs.controls.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             state.jobs.hold(id, false);
             state.jobs.wake();
         });
@@ -188,22 +224,27 @@ async fn tick(state: &Arc<AppState>) -> Result<(), sea_orm::DbErr> {
     Ok(())
 }
 
-/// Renews the lease while the run works (a third of the lease, at most every
-/// two seconds so a cancel is seen quickly), and passes on cancel requests.
+/// Looks for a cancel request (made on any node) twice a second, and renews
+/// the lease while the run works (every third of the lease, at most every
+/// two seconds).
 async fn keep_lease(state: Arc<AppState>, id: i64, control: Arc<Control>) {
-    let every = (state.jobs.lease / 3).min(Duration::from_secs(2)).max(Duration::from_millis(200));
+    const LOOK: Duration = Duration::from_millis(500);
+    let every = (state.jobs.lease / 3).min(Duration::from_secs(2)).max(LOOK);
+    let mut renewed = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(every).await;
-        match store::renew_lease(&state.db, id, &state.jobs.node, state.jobs.lease_until()).await {
-            Ok(true) => {}
-            Ok(false) => {
-                control.lost.store(true, Ordering::Relaxed);
-                return;
+        tokio::time::sleep(LOOK).await;
+        if renewed.elapsed() >= every {
+            match store::renew_lease(&state.db, id, &state.jobs.node, state.jobs.lease_until()).await {
+                Ok(true) => renewed = tokio::time::Instant::now(),
+                Ok(false) => {
+                    control.mark_lost();
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, run = id, "renewing a sync lease failed; trying again"),
             }
-            Err(e) => tracing::warn!(error = %e, run = id, "renewing a sync lease failed; trying again"),
         }
         if let Ok(true) = store::cancel_requested(&state.db, id).await {
-            control.cancel.store(true, Ordering::Relaxed);
+            control.request_cancel();
         }
     }
 }

@@ -15,6 +15,17 @@
 //! Transient failures (timeouts, resets, 429, 5xx) are retried with
 //! exponential backoff and jitter; a configuration failure (401, 403, 404,
 //! policy) is not, and marks the source failing.
+//!
+//! Every run has limits, because a source can misbehave: at most
+//! `KEYHUB_SYNC_MAX_ROWS` records per stream and `KEYHUB_SYNC_MAX_SECONDS`
+//! per run, and a source that hands back the same position or the same page
+//! twice is stopped. Reaching one fails the stream (`limit_reached`) and keeps
+//! its old rows. A cancel interrupts a read or a wait in progress.
+//!
+//! Records are not trusted to match the columns found at discovery: a value
+//! that does not fit its column widens the column (integer → number → text;
+//! rows already written are turned to text with it), a key never seen adds a
+//! column, and both are recorded as schema changes of the run.
 use std::future::Future;
 use std::time::Duration;
 
@@ -25,8 +36,8 @@ use serde_json::Value;
 
 use super::jobs::{self, CANCELLED, Control, FAILED, LogLine, PARTIAL, RUNNING, SUCCEEDED};
 use super::sources::{self, Failure};
-use super::{Batch, Connector, ConnectorError, Ctx, StreamInfo};
-use crate::datasets::schema::{Column, Raw, key_text, typed};
+use super::{Batch, Connector, ConnectorError, Ctx, ErrorClass, StreamInfo};
+use crate::datasets::schema::{Column, ColumnType, Inference, Raw, key_text, type_of, typed, widen};
 use crate::datasets::store::{self as dstore, NewDataset, RowIn, Writer};
 use crate::entities::{datasets, sources as source_rows, stream_tabs, sync_runs};
 use crate::state::AppState;
@@ -120,6 +131,8 @@ struct Job<'a> {
     control: &'a Control,
     streams: Vec<StreamRun>,
     log: Vec<LogLine>,
+    /// When the run began (kept across a resume), for `KEYHUB_SYNC_MAX_SECONDS`.
+    began: DateTime<Utc>,
 }
 
 impl Job<'_> {
@@ -132,9 +145,41 @@ impl Job<'_> {
         let streams = serde_json::to_string(&self.streams).unwrap_or_default();
         let kept = store::save_progress(&self.state.db, self.run_id, &self.state.jobs.node, &streams, &jobs::log_json(&self.log)).await?;
         if !kept {
-            self.control.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.control.mark_lost();
         }
         Ok(kept)
+    }
+
+    /// Time left before `KEYHUB_SYNC_MAX_SECONDS` ends the run.
+    fn time_left(&self) -> Duration {
+        let spent = (Utc::now() - self.began).to_std().unwrap_or_default();
+        self.state.settings.sync_max_time.saturating_sub(spent)
+    }
+
+    fn over_time(&self) -> Outcome {
+        let limit = self.state.settings.sync_max_time.as_secs();
+        Outcome::Failed(ConnectorError::new(
+            ErrorClass::LimitReached,
+            format!(
+                "The run took longer than {} (KEYHUB_SYNC_MAX_SECONDS = {limit}), so it was stopped; the stream's old rows are kept.",
+                human_seconds(limit)
+            ),
+        ))
+    }
+
+    /// Refuses a batch that would take the stream past `KEYHUB_SYNC_MAX_ROWS`.
+    fn within_rows(&self, i: usize, more: usize) -> Result<(), Outcome> {
+        let max = self.state.settings.sync_max_rows;
+        if self.streams[i].records_read.saturating_add(more as u64) > max {
+            return Err(Outcome::Failed(ConnectorError::new(
+                ErrorClass::LimitReached,
+                format!(
+                    "The stream offered more than {} records, the most one sync may read (KEYHUB_SYNC_MAX_ROWS); the stream's old rows are kept.",
+                    crate::domain::query::thousands(max)
+                ),
+            )));
+        }
+        Ok(())
     }
 
     fn interrupted(&self) -> Option<Outcome> {
@@ -158,7 +203,24 @@ impl Job<'_> {
     {
         let mut attempt = 0;
         loop {
-            match f().await {
+            if let Some(o) = self.interrupted() {
+                return Err(o);
+            }
+            let left = self.time_left();
+            if left.is_zero() {
+                return Err(self.over_time());
+            }
+            // The source's answer, unless a cancel (or the time limit) comes first.
+            let answer = tokio::select! {
+                r = f() => r,
+                _ = self.control.stopped() => {
+                    let what = i.and_then(|i| self.streams.get(i)).map(|s| s.stream.clone()).unwrap_or_else(|| "listing the streams".into());
+                    self.note("warning", format!("{what}: stopped while waiting for the source's answer."));
+                    return Err(self.interrupted().unwrap_or(Outcome::Cancelled));
+                }
+                _ = tokio::time::sleep(left) => return Err(self.over_time()),
+            };
+            match answer {
                 Ok(v) => return Ok(v),
                 Err(e) if e.class.transient() && attempt < MAX_RETRIES => {
                     attempt += 1;
@@ -175,18 +237,127 @@ impl Job<'_> {
                         self.note("warning", format!("{stream}: the source said: {p}"));
                     }
                     let _ = self.save().await;
-                    let until = tokio::time::Instant::now() + wait;
-                    while tokio::time::Instant::now() < until {
-                        if let Some(o) = self.interrupted() {
-                            return Err(o);
-                        }
-                        tokio::time::sleep(Duration::from_millis(200).min(until - tokio::time::Instant::now())).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.control.stopped() => {}
                     }
                 }
                 Err(e) => return Err(Outcome::Failed(e)),
             }
         }
     }
+}
+
+/// "6 hours", "90 seconds", "2 minutes".
+fn human_seconds(secs: u64) -> String {
+    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    if secs >= 3600 && secs.is_multiple_of(3600) {
+        plural(secs / 3600, "hour")
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
+}
+
+/// Stops a source whose paging does not move on: the same position handed
+/// back, or the same page of records twice in a row.
+#[derive(Default)]
+struct Paging {
+    last_page: Option<u64>,
+}
+
+impl Paging {
+    /// Checks a batch read at `at` that says to continue at `next`.
+    fn check(&mut self, at: Option<&Value>, next: Option<&Value>, records: &[serde_json::Map<String, Value>]) -> Result<(), Outcome> {
+        let fail = |m: String| Err(Outcome::Failed(ConnectorError::new(ErrorClass::LimitReached, m)));
+        if !records.is_empty() {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            serde_json::to_string(records).unwrap_or_default().hash(&mut h);
+            let page = h.finish();
+            if self.last_page == Some(page) {
+                return fail(format!(
+                    "The source answered the same page of {} records twice in a row: its paging does not move on, so the stream was stopped and its old rows are kept.",
+                    records.len()
+                ));
+            }
+            self.last_page = Some(page);
+        }
+        if let (Some(at), Some(next)) = (at, next)
+            && at == next
+            && !records.is_empty()
+        {
+            return fail("The source handed back the position it was asked for as the next page: it would be read again and again, so the stream was stopped and its old rows are kept.".into());
+        }
+        Ok(())
+    }
+}
+
+/// What one batch changed in the columns, for the run's record.
+struct Fitted {
+    changes: Vec<String>,
+    /// Columns that became text and held numbers or booleans before.
+    restring: Vec<usize>,
+}
+
+/// Widens columns a batch's values do not fit and adds columns for keys not
+/// seen before (inferring their type from the batch). `first` numbers the
+/// batch's first record from 1.
+fn fit_columns(cols: &mut Vec<Column>, records: &[serde_json::Map<String, Value>], first: u64) -> Fitted {
+    let mut out = Fitted { changes: Vec::new(), restring: Vec::new() };
+    let raw = |v: &Value| match v {
+        Value::Array(_) | Value::Object(_) => Raw::Text(v.to_string()),
+        other => Raw::Json(other.clone()),
+    };
+    for (n, r) in records.iter().enumerate() {
+        for (i, c) in cols.iter_mut().enumerate() {
+            let Some(v) = r.get(&c.source) else { continue };
+            let value = raw(v);
+            if typed(&value, c.kind).is_ok() {
+                continue;
+            }
+            let wider = widen(c.kind, type_of(&value));
+            if wider == c.kind {
+                continue;
+            }
+            out.changes.push(format!("column “{}” changed from {} to {} at record {}", c.name, c.kind.as_str(), wider.as_str(), crate::domain::query::thousands(first + n as u64)));
+            if wider == ColumnType::Text && matches!(c.kind, ColumnType::Integer | ColumnType::Number | ColumnType::Boolean) {
+                out.restring.push(i);
+            }
+            c.kind = wider;
+        }
+        for key in r.keys() {
+            if cols.iter().any(|c| c.source == *key) {
+                continue;
+            }
+            let mut inf = Inference::default();
+            for v in records.iter().filter_map(|r| r.get(key)) {
+                inf.observe(&raw(v));
+            }
+            let mut name = key.clone();
+            while cols.iter().any(|c| c.name == name) {
+                name.push('_');
+            }
+            let kind = inf.best();
+            out.changes.push(format!("new column “{name}” ({}) at record {}", kind.as_str(), crate::domain::query::thousands(first + n as u64)));
+            cols.push(Column { name, source: key.clone(), kind });
+        }
+    }
+    out
+}
+
+/// The columns a stream syncs with: those discovered, but never narrower
+/// than what is stored (a column widened by an earlier run stays wide, or
+/// every run would count it as a schema change).
+fn effective_columns(stored: &[Column], discovered: &[Column]) -> Vec<Column> {
+    discovered
+        .iter()
+        .map(|c| match stored.iter().find(|s| s.source == c.source) {
+            Some(s) if s.kind != c.kind && widen(s.kind, c.kind) == s.kind => Column { kind: s.kind, ..c.clone() },
+            _ => c.clone(),
+        })
+        .collect()
 }
 
 /// Exponential backoff with jitter, or the source's `Retry-After` (capped).
@@ -203,7 +374,9 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
 /// cancelled, or the lease lost). Streams that ended before a restart are
 /// not run again.
 pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control) -> Result<(), DbErr> {
-    let mut job = Job { state, run_id: run.id, control, streams: stream_runs(&run), log: jobs::log_of(&run) };
+    let streams = stream_runs(&run);
+    let began = streams.iter().filter_map(|s| s.started_at).min().unwrap_or_else(Utc::now);
+    let mut job = Job { state, run_id: run.id, control, streams, log: jobs::log_of(&run), began };
     if run.attempts > 1 {
         job.note("warning", format!("Taken up again after keyhub stopped during the run (attempt {}); finished streams are kept.", run.attempts));
     } else {
@@ -414,9 +587,8 @@ fn schema_changes(old: &[Column], new: &[Column]) -> Vec<String> {
 
 /// One record as a stored row: values in column order, typed; a value that
 /// does not fit its column's type is kept as text rather than dropped.
-fn row_of(stream: &StreamInfo, pk: Option<usize>, n: u64, record: &serde_json::Map<String, Value>) -> RowIn {
-    let values: Vec<Value> = stream
-        .columns
+fn row_of(columns: &[Column], pk: Option<usize>, n: u64, record: &serde_json::Map<String, Value>) -> RowIn {
+    let values: Vec<Value> = columns
         .iter()
         .map(|c| {
             let raw = match record.get(&c.source) {
@@ -435,14 +607,29 @@ fn row_of(stream: &StreamInfo, pk: Option<usize>, n: u64, record: &serde_json::M
 }
 
 /// A batch's records as rows, numbered on from `n`.
-fn rows_of(stream: &StreamInfo, pk: Option<usize>, n: &mut u64, records: &[serde_json::Map<String, Value>]) -> Vec<RowIn> {
+fn rows_of(columns: &[Column], pk: Option<usize>, n: &mut u64, records: &[serde_json::Map<String, Value>]) -> Vec<RowIn> {
     records
         .iter()
         .map(|r| {
             *n += 1;
-            row_of(stream, pk, *n, r)
+            row_of(columns, pk, *n, r)
         })
         .collect()
+}
+
+/// Applies a batch's column changes: recorded on the run, and rows of
+/// `generation` already written turned to text where a column became text.
+async fn apply_fit(job: &mut Job<'_>, i: usize, db: &impl sea_orm::ConnectionTrait, dataset_id: i64, generation: i64, fitted: Fitted) -> Result<(), DbErr> {
+    if fitted.changes.is_empty() {
+        return Ok(());
+    }
+    for index in fitted.restring {
+        dstore::restring_column(db, dataset_id, generation, index).await?;
+    }
+    let stream = job.streams[i].stream.clone();
+    job.note("warning", format!("{stream}: schema changed during the run: {}.", fitted.changes.join("; ")));
+    job.streams[i].schema_changes.extend(fitted.changes);
+    Ok(())
 }
 
 /// Whether cursor value `a` comes after `b` (numbers as numbers, the rest as text).
@@ -462,6 +649,9 @@ struct Pending {
     done: bool,
     /// The largest cursor value seen (incremental streams' first sync).
     max_cursor: Option<Value>,
+    /// The columns as widened or added during this refresh (none: as discovered).
+    #[serde(default)]
+    columns: Option<Vec<Column>>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -476,7 +666,9 @@ async fn sync_stream(
 ) -> Result<Outcome, DbErr> {
     let state = job.state;
     let (tab, ds) = tab_for(state, src, stream).await?;
-    let changes = if ds.state == "ready" { schema_changes(&dstore::columns(&ds), &stream.columns) } else { Vec::new() };
+    let stored = dstore::columns(&ds);
+    let stream = &StreamInfo { columns: effective_columns(&stored, &stream.columns), ..stream.clone() };
+    let changes = if ds.state == "ready" { schema_changes(&stored, &stream.columns) } else { Vec::new() };
     if !changes.is_empty() {
         job.note("warning", format!("{}: schema changed: {}.", stream.name, changes.join("; ")));
         job.streams[i].schema_changes = changes.clone();
@@ -534,6 +726,8 @@ async fn full_refresh(
     };
     job.streams[i].records_written = writer.written();
     let mut n = writer.written();
+    let mut columns = pending.columns.clone().unwrap_or_else(|| stream.columns.clone());
+    let mut paging = Paging::default();
     while !pending.done {
         if let Some(o) = job.interrupted() {
             return Ok(give_up(job, tab, writer, o).await);
@@ -543,7 +737,14 @@ async fn full_refresh(
             Ok(b) => b,
             Err(o) => return Ok(give_up(job, tab, writer, o).await),
         };
-        let rows = rows_of(stream, pk, &mut n, &batch.records);
+        if let Err(o) = job.within_rows(i, batch.records.len()).and_then(|_| paging.check(position.as_ref(), batch.next.as_ref(), &batch.records)) {
+            return Ok(give_up(job, tab, writer, o).await);
+        }
+        let fitted = fit_columns(&mut columns, &batch.records, n + 1);
+        let (generation, _, _) = writer.progress();
+        apply_fit(job, i, db, ds.id, generation, fitted).await?;
+        pending.columns = (columns != stream.columns).then(|| columns.clone());
+        let rows = rows_of(&columns, pk, &mut n, &batch.records);
         if let Some(c) = cursor_column {
             for r in &batch.records {
                 if let Some(v) = r.get(c).filter(|v| !v.is_null())
@@ -563,8 +764,7 @@ async fn full_refresh(
         }
         crate::metrics::sync_rows(count);
         match batch.next {
-            // A source that hands back the same position would loop forever.
-            Some(next) if Some(&next) != pending.position.as_ref() && !batch.records.is_empty() => pending.position = Some(next),
+            Some(next) if !batch.records.is_empty() => pending.position = Some(next),
             _ => pending.done = true,
         }
         let (g, rows_so_far, size) = writer.progress();
@@ -575,7 +775,7 @@ async fn full_refresh(
     if job.control.lost() {
         return Ok(Outcome::Lost);
     }
-    writer.commit(db, Some(&stream.columns)).await?;
+    writer.commit(db, Some(&columns)).await?;
     // A stop between these two statements is caught by the generation check above.
     store::clear_pending(db, tab.id).await?;
     if cursor_column.is_some() {
@@ -620,6 +820,8 @@ async fn incremental(
     // (`position`) walks through it, ties included.
     let after = cursor.clone();
     let mut position: Option<Value> = None;
+    let mut columns = stream.columns.clone();
+    let mut paging = Paging::default();
     loop {
         if let Some(o) = job.interrupted() {
             return Ok(o);
@@ -632,11 +834,20 @@ async fn incremental(
         if batch.records.is_empty() {
             break;
         }
-        let rows = rows_of(stream, pk, &mut n, &batch.records);
+        if let Err(o) = job.within_rows(i, batch.records.len()).and_then(|_| paging.check(position.as_ref(), batch.next.as_ref(), &batch.records)) {
+            return Ok(o);
+        }
+        let before = columns.clone();
+        let fitted = fit_columns(&mut columns, &batch.records, n + 1);
+        let rows = rows_of(&columns, pk, &mut n, &batch.records);
         let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after_value(v, &m) { v.clone() } else { m });
         job.streams[i].records_read += rows.len() as u64;
         let count = rows.len() as u64;
         let mut writer = dstore::open_incremental(db, ds).await?;
+        // Widened columns' older rows are rewritten in the batch's transaction.
+        if let Some(txn) = writer.transaction() {
+            apply_fit(job, i, txn, ds.id, ds.generation, fitted).await?;
+        }
         if let Err(e) = writer.write(db, rows).await {
             writer.abort(db).await;
             return Ok(Outcome::Failed(ConnectorError::shape(format!("A record could not be stored: {e}"))));
@@ -646,17 +857,71 @@ async fn incremental(
         if let Some(txn) = writer.transaction() {
             store::set_cursor(txn, tab.id, Some(&last)).await?;
         }
-        writer.commit(db, None).await?;
+        writer.commit(db, (columns != before).then_some(columns.as_slice())).await?;
         crate::metrics::sync_rows(count);
         job.streams[i].records_written += count;
         job.save().await?;
         cursor = last;
         match batch.next {
-            Some(next) if Some(&next) != position.as_ref() => position = Some(next),
-            _ => break,
+            Some(next) => position = Some(next),
+            None => break,
         }
     }
     store::tab_synced(db, tab.id).await?;
     job.state.hub.changed().await;
     Ok(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(json: &str) -> Vec<serde_json::Map<String, Value>> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn col(name: &str, kind: ColumnType) -> Column {
+        Column { name: name.into(), source: name.into(), kind }
+    }
+
+    #[test]
+    fn values_that_do_not_fit_widen_their_column_and_new_keys_add_columns() {
+        let mut cols = vec![col("id", ColumnType::Integer), col("n", ColumnType::Integer), col("ok", ColumnType::Boolean)];
+        let f = fit_columns(&mut cols, &records(r#"[{"id": 1, "n": 2, "ok": true}, {"id": 2, "n": 2.5, "ok": true}]"#), 2001);
+        assert_eq!(cols[1].kind, ColumnType::Number);
+        assert_eq!(f.changes, vec!["column “n” changed from integer to number at record 2,002"]);
+        assert!(f.restring.is_empty(), "numbers stay numbers");
+        let f = fit_columns(&mut cols, &records(r#"[{"id": 3, "n": "soon", "ok": "maybe", "note": "x"}, {"id": 4, "note": null}]"#), 3001);
+        assert_eq!((cols[1].kind, cols[2].kind), (ColumnType::Text, ColumnType::Text));
+        assert_eq!(f.restring, vec![1, 2]);
+        assert_eq!(cols[3], col("note", ColumnType::Text));
+        assert_eq!(f.changes.len(), 3, "{:?}", f.changes);
+        assert!(f.changes[2].starts_with("new column “note” (text)"));
+        let again = fit_columns(&mut cols, &records(r#"[{"id": 5, "n": "later", "note": "y"}]"#), 4001);
+        assert!(again.changes.is_empty(), "nothing new: {:?}", again.changes);
+    }
+
+    #[test]
+    fn a_widened_column_is_not_narrowed_by_the_next_discovery() {
+        let stored = vec![col("id", ColumnType::Integer), col("n", ColumnType::Text)];
+        let found = vec![col("id", ColumnType::Integer), col("n", ColumnType::Integer), col("m", ColumnType::Date)];
+        let eff = effective_columns(&stored, &found);
+        assert_eq!(eff, vec![col("id", ColumnType::Integer), col("n", ColumnType::Text), col("m", ColumnType::Date)]);
+        assert!(schema_changes(&stored, &eff).iter().all(|c| !c.contains("“n”")));
+    }
+
+    #[test]
+    fn paging_that_does_not_move_on_is_stopped() {
+        let page = records(r#"[{"id": 1}, {"id": 2}]"#);
+        let mut p = Paging::default();
+        assert!(p.check(None, Some(&Value::from("a")), &page).is_ok());
+        assert!(matches!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page), Err(Outcome::Failed(e)) if e.class == ErrorClass::LimitReached), "the same page twice");
+        let mut p = Paging::default();
+        assert!(matches!(p.check(Some(&Value::from("a")), Some(&Value::from("a")), &page), Err(Outcome::Failed(_))), "the same position handed back");
+        let mut p = Paging::default();
+        assert!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page).is_ok());
+        assert!(p.check(Some(&Value::from("b")), None, &records(r#"[{"id": 3}]"#)).is_ok());
+        assert_eq!(human_seconds(21_600), "6 hours");
+        assert_eq!(human_seconds(1), "1 second");
+    }
 }

@@ -109,8 +109,70 @@ pub fn read(path: &Path, format: Format, sink: &mut dyn Sink) -> Result<u64, Imp
     Ok(rows)
 }
 
+/// Watches the bytes the CSV reader takes for a quoted field that never
+/// closes. The `csv` crate ends such a field at the end of the file, so
+/// `1,"x⏎2,y⏎3,z` would be one record whose last cell holds the rest of the
+/// file; this follows RFC 4180's quoting (as `csv` reads it) to say where the
+/// open quote began.
+struct QuoteTracker<R> {
+    inner: R,
+    delimiter: u8,
+    state: Quote,
+    line: u64,
+    opened_at: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: `""` (a literal quote) or the closing one.
+    QuoteInQuoted,
+}
+
+impl<R: Read> QuoteTracker<R> {
+    fn new(inner: R, delimiter: u8) -> Self {
+        QuoteTracker { inner, delimiter, state: Quote::FieldStart, line: 1, opened_at: 0 }
+    }
+
+    fn observe(&mut self, b: u8) {
+        let end_of_field = b == self.delimiter || b == b'\n' || b == b'\r';
+        self.state = match (self.state, b) {
+            (Quote::FieldStart, b'"') => {
+                self.opened_at = self.line;
+                Quote::Quoted
+            }
+            (Quote::Quoted, b'"') => Quote::QuoteInQuoted,
+            (Quote::Quoted, _) => Quote::Quoted,
+            (Quote::QuoteInQuoted, b'"') => Quote::Quoted,
+            (_, _) if end_of_field => Quote::FieldStart,
+            _ => Quote::Unquoted,
+        };
+        if b == b'\n' {
+            self.line += 1;
+        }
+    }
+
+    /// The line where a quote opened that the file never closes.
+    fn unclosed(&self) -> Option<u64> {
+        (self.state == Quote::Quoted).then_some(self.opened_at)
+    }
+}
+
+impl<R: Read> Read for QuoteTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.observe(b);
+        }
+        Ok(n)
+    }
+}
+
 fn read_csv(r: impl Read, delimiter: u8, sink: &mut dyn Sink) -> Result<u64, ImportError> {
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(r);
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(QuoteTracker::new(r, delimiter));
     let mut record = csv::ByteRecord::new();
     let mut width = 0;
     let mut names: Vec<String> = Vec::new();
@@ -155,6 +217,11 @@ fn read_csv(r: impl Read, delimiter: u8, sink: &mut dyn Sink) -> Result<u64, Imp
         }
         sink.record(row, Record::Fields(fields))?;
     }
+    if let Some(line) = reader.get_ref().unclosed() {
+        return Err(ImportError::file(format!(
+            "Line {line}: a quoted value starts here and its closing quote never comes, so the rest of the file would be read as one value. Close the quote (a quote inside a quoted value is written twice: \"\")."
+        )));
+    }
     if names.is_empty() {
         return Err(ImportError::file("The file is empty. Choose a file with a header row and at least one record."));
     }
@@ -178,9 +245,10 @@ fn read_ndjson(mut r: impl BufRead, sink: &mut dyn Sink) -> Result<u64, ImportEr
         row += 1;
         let text = std::str::from_utf8(&line)
             .map_err(|_| ImportError::at(row, None, format!("line {line_no} is not valid UTF-8. Save the file as UTF-8.")))?;
-        match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => sink.record(row, Record::Object(map))?,
-            Ok(_) => return Err(ImportError::at(row, None, format!("line {line_no} is not a JSON object."))),
+        match serde_json::from_str::<Checked>(text) {
+            Ok(Checked::Object(map, None)) => sink.record(row, Record::Object(map))?,
+            Ok(Checked::Object(_, Some(key))) => return Err(repeated_key(row, &key)),
+            Ok(Checked::Other) => return Err(ImportError::at(row, None, format!("line {line_no} is not a JSON object."))),
             Err(e) => return Err(ImportError::at(row, None, format!("line {line_no} is not valid JSON ({e})."))),
         }
     }
@@ -233,12 +301,13 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
         f.write_str("an array of objects")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Value>()? {
+        while let Some(v) = seq.next_element::<Checked>()? {
             self.0.rows += 1;
             let row = self.0.rows;
             let result = match v {
-                Value::Object(map) => self.0.sink.record(row, Record::Object(map)),
-                _ => Err(ImportError::at(row, None, "is not a JSON object.".into())),
+                Checked::Object(map, None) => self.0.sink.record(row, Record::Object(map)),
+                Checked::Object(_, Some(key)) => Err(repeated_key(row, &key)),
+                Checked::Other => Err(ImportError::at(row, None, "is not a JSON object.".into())),
             };
             if let Err(e) = result {
                 self.0.failure = Some(e);
@@ -246,6 +315,68 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+fn repeated_key(row: u64, key: &str) -> ImportError {
+    ImportError::at(row, None, format!("the key “{key}” appears twice in this record; each key may appear once (which value was meant is unclear)."))
+}
+
+/// One JSON value of a records list: an object, with the first key it
+/// repeats (serde_json's own map silently keeps the last value), or
+/// anything else.
+enum Checked {
+    Object(Map<String, Value>, Option<String>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        let mut out = Map::new();
+        let mut repeated = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value::<Value>()?;
+            if out.contains_key(&key) {
+                repeated.get_or_insert(key);
+            } else {
+                out.insert(key, value);
+            }
+        }
+        Ok(Checked::Object(out, repeated))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Checked::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked::Other)
     }
 }
 
@@ -326,6 +457,29 @@ mod tests {
         let (f, c) = read_bytes("c.txt", b"{\"a\": 1}\n\n{\"a\": 2}\n");
         assert_eq!(f, Format::Ndjson);
         assert_eq!(c.unwrap().rows.len(), 2);
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_an_error_naming_its_line() {
+        let (_, c) = read_bytes("q.csv", b"id,name\n1,\"x\n2,y\n3,z\n");
+        let msg = c.err().expect("refused").to_string();
+        assert!(msg.starts_with("Line 2: a quoted value starts here"), "{msg}");
+        // Quotes that close, quotes inside values and quoted line breaks are fine.
+        let (_, c) = read_bytes("ok.csv", b"id,name\r\n1,\"a \"\"b\"\"\r\nc\"\r\n2,5\" tall\r\n3,\"\"\r\n");
+        assert_eq!(c.unwrap().rows, [vec!["1", "a \"b\"\r\nc"], vec!["2", "5\" tall"], vec!["3", ""]]);
+        let (_, c) = read_bytes("end.csv", b"a;b\n1;\"open");
+        assert!(c.err().unwrap().to_string().starts_with("Line 2:"));
+    }
+
+    #[test]
+    fn a_key_twice_in_a_record_is_an_error_naming_record_and_key() {
+        for (name, bytes) in [("a.json", &b"[{\"id\": 1}, {\"id\": 2, \"a\": 1, \"a\": 2}]"[..]), ("a.ndjson", &b"{\"id\": 1}\n{\"id\": 2, \"a\": 1, \"a\": 2}\n"[..])] {
+            let (_, c) = read_bytes(name, bytes);
+            let msg = c.err().expect(name).to_string();
+            assert!(msg.starts_with("Row 2: the key “a” appears twice"), "{name}: {msg}");
+        }
+        let (_, c) = read_bytes("nested.json", b"[{\"id\": 1, \"x\": {\"k\": 1}}]");
+        assert_eq!(c.unwrap().rows.len(), 1);
     }
 
     #[test]

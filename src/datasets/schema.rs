@@ -124,6 +124,23 @@ impl Inference {
     }
 }
 
+/// The narrowest type that holds every value of both `a` and `b`: a whole
+/// number widens to a number, anything else that differs to text.
+pub fn widen(a: ColumnType, b: ColumnType) -> ColumnType {
+    match (a, b) {
+        _ if a == b => a,
+        (ColumnType::Integer, ColumnType::Number) | (ColumnType::Number, ColumnType::Integer) => ColumnType::Number,
+        _ => ColumnType::Text,
+    }
+}
+
+/// The type a single value would be inferred as.
+pub fn type_of(raw: &Raw) -> ColumnType {
+    let mut i = Inference::default();
+    i.observe(raw);
+    i.best()
+}
+
 /// The stored value of `raw` as a column of type `t`, or why it does not fit.
 pub fn typed(raw: &Raw, t: ColumnType) -> Result<Value, String> {
     if raw.is_null() {
@@ -214,6 +231,15 @@ pub fn key_text(v: &Value) -> Option<String> {
     }
 }
 
+/// A value as a cell of a CSV file keyhub writes: its text, with formulas
+/// defused (see `domain::spreadsheet`); numbers and booleans as they are.
+pub fn csv_cell(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::String(s) => crate::domain::spreadsheet::cell(s),
+        other => std::borrow::Cow::Owned(display(other)),
+    }
+}
+
 /// A value as a CSV field or a page cell.
 pub fn display(v: &Value) -> String {
     match v {
@@ -249,6 +275,19 @@ mod tests {
         assert_eq!(infer(&["0", "0.5", "-0.25"]), ColumnType::Number);
         assert_eq!(infer(&["NaN"]), ColumnType::Text);
         assert_eq!(infer(&["2026-02-30"]), ColumnType::Text);
+    }
+
+    #[test]
+    fn types_widen_to_what_holds_both() {
+        use ColumnType::*;
+        assert_eq!(widen(Integer, Number), Number);
+        assert_eq!(widen(Number, Integer), Number);
+        assert_eq!(widen(Integer, Text), Text);
+        assert_eq!(widen(Boolean, Integer), Text);
+        assert_eq!(widen(Date, Datetime), Text);
+        assert_eq!(widen(Date, Date), Date);
+        assert_eq!(type_of(&Raw::Json(Value::from(1.5))), Number);
+        assert_eq!(type_of(&Raw::Json(Value::from("soon"))), Text);
     }
 
     #[test]

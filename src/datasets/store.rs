@@ -235,7 +235,8 @@ impl Writer {
     }
 
     /// Makes the writes visible, bumps the version, and returns the dataset.
-    /// `columns` replaces the stored columns (a re-upload may change types).
+    /// `columns` replaces the stored columns (a re-upload may change types, a
+    /// sync may widen or add columns).
     pub async fn commit(self, db: &DatabaseConnection, columns: Option<&[Column]>) -> Result<datasets::Model, DbErr> {
         let now = Utc::now();
         match self.mode {
@@ -266,6 +267,9 @@ impl Writer {
                 m.row_count = Set(self.next_pos);
                 m.size_bytes = Set(self.size);
                 m.updated_at = Set(now);
+                if let Some(cols) = columns {
+                    m.columns = Set(serde_json::to_string(cols).unwrap_or_else(|_| "[]".into()));
+                }
                 let new = m.update(&txn).await?;
                 txn.commit().await?;
                 Ok(new)
@@ -325,6 +329,28 @@ async fn insert(
         db.execute_raw(sql.build()).await?;
     }
     Ok(size)
+}
+
+/// Turns column `index` of every row in `generation` into text (numbers and
+/// booleans as written), after the column was widened to text: the rows
+/// written before keep matching the column's type (filters, sorting).
+pub async fn restring_column(db: &impl ConnectionTrait, dataset_id: i64, generation: i64, index: usize) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let text = match backend {
+        DatabaseBackend::Postgres => format!(
+            "UPDATE dataset_rows SET data = jsonb_set(data::jsonb, '{{{index}}}', to_jsonb(data::jsonb ->> {index}))::text \
+             WHERE jsonb_typeof(data::jsonb -> {index}) IN ('number', 'boolean') AND dataset_id = "
+        ),
+        _ => format!(
+            "UPDATE dataset_rows SET data = json_set(data, '$[{index}]', CASE json_type(data, '$[{index}]') \
+             WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(data, '$[{index}]') AS TEXT) END) \
+             WHERE json_type(data, '$[{index}]') IN ('integer', 'real', 'true', 'false') AND dataset_id = "
+        ),
+    };
+    let mut sql = Sql::new(backend, &text);
+    sql.bind(dataset_id).push(" AND generation = ").bind(generation);
+    db.execute_raw(sql.build()).await?;
+    Ok(())
 }
 
 /// Primary key → (position, stored size) for those of `keys` already present.

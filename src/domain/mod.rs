@@ -9,6 +9,7 @@ pub mod keys;
 pub mod members;
 pub mod permissions;
 pub mod query;
+pub mod spreadsheet;
 pub mod text;
 pub mod tokens;
 

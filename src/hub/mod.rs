@@ -260,12 +260,19 @@ pub fn render_json(
     out
 }
 
-/// A header row of field names, then one line per row; quoting as RFC 4180.
+/// A header row of field names, then one line per row; quoting as RFC 4180,
+/// formulas defused (`domain::spreadsheet`).
 pub fn render_csv(fields: &[String], columns: &[usize], rows: &[Vec<serde_json::Value>]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(fields);
-    for row in rows {
-        let _ = w.write_record(columns.iter().map(|c| crate::datasets::schema::display(row.get(*c).unwrap_or(&serde_json::Value::Null))));
-    }
+    let _ = w.write_record(fields.iter().map(|f| crate::domain::spreadsheet::cell(f).into_owned()));
+    let _ = write_csv_rows(&mut w, columns, rows);
     w.into_inner().unwrap_or_default()
+}
+
+/// Rows as CSV lines (the values of `columns`, in that order).
+pub fn write_csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], rows: &[Vec<serde_json::Value>]) -> csv::Result<()> {
+    for row in rows {
+        w.write_record(columns.iter().map(|c| crate::datasets::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).into_owned()))?;
+    }
+    Ok(())
 }

@@ -432,7 +432,9 @@ async fn sources_need_connectors_manage_and_steps_in_order() {
     let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "ftp", "name": "x"})).await;
     assert_eq!(r.body["error"]["field"], "kind");
 
-    let id = new_source(&app, &key, "datasette", "Untested", json!({"base_url": "http://127.0.0.1:9", "database": "d", "token": "dstok_x1234"})).await;
+    // Nothing listens there (a free port; port 9, discard, is a port keyhub never calls).
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let id = new_source(&app, &key, "datasette", "Untested", json!({"base_url": closed, "database": "d", "token": "dstok_x1234"})).await;
     let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
     assert_eq!((a.status, a.code.as_deref()), (StatusCode::CONFLICT, Some("not_ready")));
     let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"streams": ["orders"]})).await;

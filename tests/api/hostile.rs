@@ -362,3 +362,182 @@ async fn an_ipv4_mapped_ip_filter_row_is_stored_as_ipv4_and_matches() {
     let res = reqwest::Client::new().get(format!("{}/hub/{slug}/mapped", app.address)).bearer_auth(k.body["secret"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the IPv4 client 127.0.0.1 matches");
 }
+
+/// An app whose connectors may call 127.0.0.1, with sync limits of its own.
+async fn live_app_with(configure: impl FnOnce(&mut keyhub::Settings)) -> (TestApp, Client, String) {
+    let app = TestApp::spawn_with(|s| {
+        s.connectors_allow_private = true;
+        s.connectors_timeout = std::time::Duration::from_secs(30);
+        configure(s);
+    })
+    .await;
+    let admin = app.with_admin().await;
+    let key = admin.new_key("live data", &crate::connectors::LIVE_PERMISSIONS).await;
+    (app, admin, key)
+}
+
+async fn sync_now(app: &TestApp, key: &str, source: i64) -> i64 {
+    let r = api(app, Method::POST, &format!("/api/v1/sources/{source}/syncs"), key, serde_json::json!({})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    r.body["run_id"].as_i64().unwrap()
+}
+
+async fn tab_rows(app: &TestApp, key: &str, dataset: i64) -> i64 {
+    app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1"), key).await.body["meta"]["count"].as_i64().unwrap()
+}
+
+fn run_log(run: &serde_json::Value) -> String {
+    run["log"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prompt_cancel() {
+    use crate::sync_jobs::{FaultProxy, Rule};
+    let ds = crate::connectors::Datasette::start(2_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, _admin, key) = live_app_with(|s| s.sync_max_rows = 2_500).await;
+    let id = crate::connectors::new_source(&app, &key, "datasette", "Runaway", serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full})).await;
+    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    let (run, entity) = crate::connectors::activate_into_entity(&app, &key, id, &["orders"], "Runaway orders").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+
+    // More records than one sync may read: the stream fails, the old rows stay.
+    ds.change("c.executemany('insert into orders values (?,?,?,?)', [(i, 'late %d' % i, 1.0, i) for i in range(2001, 5001)])");
+    let run = crate::connectors::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
+    assert!(run["streams"][0]["error"]["message"].as_str().unwrap().contains("more than 2,500 records"), "{run}");
+    assert_eq!(tab_rows(&app, &key, dataset).await, 2_000);
+
+    // A source that ignores the paging and answers its first page forever.
+    ds.change("c.execute('delete from orders where id > 2000')");
+    proxy.set(Rule { strip_next: true, ..Rule::default() });
+    let run = crate::connectors::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
+    assert!(run["streams"][0]["error"]["message"].as_str().unwrap().contains("same page of 1000 records twice"), "{run}");
+    assert_eq!(proxy.batches.load(std::sync::atomic::Ordering::SeqCst), 2, "stopped at the first repetition");
+    assert_eq!(tab_rows(&app, &key, dataset).await, 2_000);
+
+    // A cancel while the source has not answered yet stops the run then, not after the answer.
+    proxy.set(Rule { hold_from: Some(0), ..Rule::default() });
+    let run_id = sync_now(&app, &key, id).await;
+    while proxy.batches.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let c = api(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, serde_json::json!({})).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.body);
+    let run = crate::connectors::wait_for_run(&app, &key, run_id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert!(run_log(&run).contains("orders: stopped while waiting for the source's answer"), "{run}");
+    assert_eq!(proxy.batches.load(std::sync::atomic::Ordering::SeqCst), 1, "the held read was never answered, and nothing more was asked");
+    assert_eq!(tab_rows(&app, &key, dataset).await, 2_000);
+    proxy.release(10);
+}
+
+#[tokio::test]
+async fn a_run_that_takes_longer_than_allowed_is_stopped_and_keeps_the_old_rows() {
+    use crate::sync_jobs::{FaultProxy, Rule};
+    let ds = crate::connectors::Datasette::start(3_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, _admin, key) = live_app_with(|s| s.sync_max_time = std::time::Duration::from_secs(1)).await;
+    let id = crate::connectors::new_source(&app, &key, "datasette", "Slow", serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full})).await;
+    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    // The second batch is held until the test lets it go: the run cannot finish in time.
+    proxy.set(Rule { hold_from: Some(1), ..Rule::default() });
+    let (run, _) = crate::connectors::activate_into_entity(&app, &key, id, &["orders"], "Slow orders").await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
+    assert!(run["streams"][0]["error"]["message"].as_str().unwrap().contains("took longer than 1 second (KEYHUB_SYNC_MAX_SECONDS = 1)"), "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 1_000, "{run}");
+    proxy.release(10);
+}
+
+#[tokio::test]
+async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
+    use crate::sync_jobs::{FaultProxy, Rule};
+    let ds = crate::connectors::Datasette::start(5_000).await;
+    let proxy = FaultProxy::start(&ds.base).await;
+    let (app, _admin, key) = live_app_with(|_| {}).await;
+    let id = crate::connectors::new_source(&app, &key, "datasette", "Drifting", serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full})).await;
+    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    // Pages 1–2 as discovered; before page 3 the source changes under the run:
+    // `updated` (integer) holds text from record 2,001 on, and a column is added.
+    proxy.set(Rule { hold_from: Some(2), ..Rule::default() });
+    let entity = api(&app, Method::POST, "/api/v1/entities", &key, serde_json::json!({"name": "Drift", "description": "x"})).await.body["id"].as_i64().unwrap();
+    let p = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"streams": ["orders"], "entity_id": entity})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let a = api(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, serde_json::json!({})).await;
+    while proxy.batches.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ds.change("c.execute('alter table orders add column note text')\nc.execute(\"update orders set updated = 'soon', note = 'late ' || id where id > 2000\")");
+    proxy.release(100);
+    let run = crate::connectors::wait_for_run(&app, &key, a.body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let changes = run["streams"][0]["schema_changes"].to_string();
+    assert!(changes.contains("column “updated” changed from integer to text at record 2,001"), "{run}");
+    assert!(changes.contains("new column “note” (text) at record 2,001"), "{run}");
+    assert!(run_log(&run).contains("schema changed during the run"), "{run}");
+
+    let e = app.api(&format!("/api/v1/entities/{entity}"), &key).await.body;
+    let dataset = e["tabs"][0]["dataset_id"].as_i64().unwrap();
+    let shown = app.api(&format!("/api/v1/datasets/{dataset}"), &key).await.body;
+    assert!(shown["columns"].as_array().unwrap().iter().any(|c| c["name"] == "updated" && c["type"] == "text"), "{shown}");
+    assert!(shown["columns"].as_array().unwrap().iter().any(|c| c["name"] == "note" && c["type"] == "text"), "{shown}");
+    let first = app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1"), &key).await.body;
+    assert_eq!(first["data"][0]["updated"], "1", "rows written before the change are text too: {first}");
+    assert!(first["data"][0]["note"].is_null(), "{first}");
+    let later = app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1&offset=4999"), &key).await.body;
+    assert_eq!((later["data"][0]["updated"].as_str(), later["data"][0]["note"].as_str()), (Some("soon"), Some("late 5000")), "{later}");
+    assert_eq!(later["meta"]["count"], 5_000);
+}
+
+#[tokio::test]
+async fn an_unclosed_quote_and_a_repeated_json_key_are_refused_naming_where() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, _slug) = crate::datahub::admin_key(&app).await;
+    let r = crate::datahub::upload(&app, &key, "Quotes", None, "q.csv", b"id,name\n1,\"x\n2,y\n3,z\n".to_vec()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.code.as_deref(), Some("invalid_records"));
+    assert!(r.body["error"]["message"].as_str().unwrap().starts_with("Line 2: a quoted value starts here"), "{}", r.body);
+    let r = crate::datahub::upload(&app, &key, "Dupes", None, "d.json", br#"[{"id": 1, "a": 1}, {"id": 2, "a": 1, "a": 2}]"#.to_vec()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["index"], 1, "the second record: {}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("the key “a” appears twice"), "{}", r.body);
+    let r = api(&app, Method::POST, "/api/v1/datasets", &key, serde_json::json!({"name": "Body"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let raw = r#"{"name": "Body", "records": [{"id": 1, "b": 1, "b": 2}]}"#;
+    let res = reqwest::Client::new().post(format!("{}/api/v1/datasets", app.address)).bearer_auth(&key).header("content-type", "application/json").body(raw).send().await.unwrap();
+    let r = ApiReply::read(res).await;
+    assert_eq!((r.status, r.body["error"]["index"].as_i64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(0)), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("the key “b” appears twice"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM datasets WHERE state = 'ready'").await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn every_csv_keyhub_writes_defuses_formulas_and_keeps_numbers() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = crate::datahub::admin_key(&app).await;
+    let csv = "id,cell,amount\n1,=cmd|' /C calc'!A0,-5\n2,@SUM(1+1),+1.5\n3,+1+1,2\n4,-2+3,3\n5,plain,4\n";
+    let dataset = crate::datahub::publish(&app, &key, csv, "cells", "public").await;
+    let expect = |body: &str| {
+        for cell in ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "plain"] {
+            assert!(body.contains(cell), "{cell} in {body}");
+        }
+        assert!(body.contains(",-5\n") && body.contains(",+1.5\n"), "numbers stay as written: {body}");
+        assert!(!body.contains(",=cmd") && !body.contains(",@SUM"), "{body}");
+    };
+    let download = admin.get(&format!("/datahub/datasets/{dataset}/download.csv")).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    expect(&download.text().await.unwrap());
+    let hub = reqwest::get(format!("{}/hub/{slug}/cells?format=csv", app.address)).await.unwrap();
+    assert_eq!(hub.status(), StatusCode::OK);
+    expect(&hub.text().await.unwrap());
+    // A text column holding "-5" and "+1.5" keeps them as written too.
+    let csv = "id,code\n1,-5\n2,+1.5\n3,x\n";
+    crate::datahub::publish(&app, &key, csv, "codes", "public").await;
+    let body = reqwest::get(format!("{}/hub/{slug}/codes?format=csv", app.address)).await.unwrap().text().await.unwrap();
+    assert!(body.contains("1,-5") && body.contains("2,+1.5"), "{body}");
+}

@@ -85,7 +85,8 @@ async fn wizard_forms_keep_the_input_and_never_render_a_key_back() {
     assert!(!html.contains("dstok_secret_value_4321"), "the key is not rendered back");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sources").await, 0, "nothing saved");
 
-    let res = admin.post_form("/live-data/sources/new?kind=datasette", "/live-data/sources", &[("kind", "datasette"), ("name", "Shop"), ("cfg.base_url", "http://127.0.0.1:9"), ("cfg.database", "shop"), ("cfg.token", "dstok_secret_value_4321")]).await;
+    let closed = format!("http://127.0.0.1:{}", crate::connectors::free_port());
+    let res = admin.post_form("/live-data/sources/new?kind=datasette", "/live-data/sources", &[("kind", "datasette"), ("name", "Shop"), ("cfg.base_url", &closed), ("cfg.database", "shop"), ("cfg.token", "dstok_secret_value_4321")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let test_page = location(&res);
     assert!(test_page.ends_with("/test"));

@@ -26,6 +26,11 @@ pub struct Rule {
     pub times: usize,
     /// Delay added to every forwarded batch read.
     pub delay_ms: u64,
+    /// Drops Datasette's `_next` from batch reads: the source then answers
+    /// its first page again and again (a server that ignores paging).
+    pub strip_next: bool,
+    /// Batch reads from this one on (counted from 0) wait for `release`.
+    pub hold_from: Option<usize>,
 }
 
 /// A TCP proxy in front of the real Datasette that can answer batch reads
@@ -34,8 +39,9 @@ pub struct Rule {
 pub struct FaultProxy {
     pub base: String,
     rule: Arc<Mutex<Rule>>,
-    batches: Arc<AtomicUsize>,
+    pub batches: Arc<AtomicUsize>,
     faults: Arc<AtomicUsize>,
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl FaultProxy {
@@ -46,21 +52,31 @@ impl FaultProxy {
         let rule = Arc::new(Mutex::new(Rule::default()));
         let batches = Arc::new(AtomicUsize::new(0));
         let faults = Arc::new(AtomicUsize::new(0));
-        let (r, b, f) = (rule.clone(), batches.clone(), faults.clone());
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (r, b, f, g) = (rule.clone(), batches.clone(), faults.clone(), gate.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else { return };
-                let (rule, batches, faults, upstream) = (r.clone(), b.clone(), f.clone(), upstream.clone());
+                let (rule, batches, faults, upstream, gate) = (r.clone(), b.clone(), f.clone(), upstream.clone(), g.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 16384];
                     let n = client.read(&mut buf).await.unwrap_or(0);
-                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let mut req = String::from_utf8_lossy(&buf[..n]).to_string();
                     let first = req.lines().next().unwrap_or("").to_owned();
                     let mut delay = 0;
                     if first.contains("_size=1000") {
                         let seen = batches.fetch_add(1, Ordering::SeqCst);
                         let rule = rule.lock().unwrap().clone();
                         delay = rule.delay_ms;
+                        if rule.hold_from.is_some_and(|from| seen >= from) {
+                            gate.acquire().await.unwrap().forget();
+                        }
+                        if rule.strip_next
+                            && let Some(at) = first.find("&_next=")
+                        {
+                            let end = first[at + 1..].find(['&', ' ']).map_or(first.len(), |e| at + 1 + e);
+                            req = req.replacen(&first[at..end], "", 1);
+                        }
                         if rule.status != 0 && seen >= rule.skip && seen < rule.skip + rule.times {
                             faults.fetch_add(1, Ordering::SeqCst);
                             let body = format!(r#"{{"ok": false, "error": "injected {}", "status": {}}}"#, rule.status, rule.status);
@@ -90,7 +106,12 @@ impl FaultProxy {
                 });
             }
         });
-        FaultProxy { base: format!("http://127.0.0.1:{port}"), rule, batches, faults }
+        FaultProxy { base: format!("http://127.0.0.1:{port}"), rule, batches, faults, gate }
+    }
+
+    /// Lets `n` held batch reads through.
+    pub fn release(&self, n: usize) {
+        self.gate.add_permits(n);
     }
 
     pub fn set(&self, rule: Rule) {
@@ -227,7 +248,7 @@ async fn a_full_refresh_is_atomic_for_readers_and_a_stream_failing_midway_keeps_
 
     // The source starts refusing the key after 5 batches: the stream fails, the rows stay.
     ds.change("c.execute('delete from orders where id > 24000')");
-    proxy.set(Rule { skip: 5, status: 401, times: 100, delay_ms: 0 });
+    proxy.set(Rule { skip: 5, status: 401, times: 100, ..Rule::default() });
     let run = sync_and_wait(&app, &key, id).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "unauthorized", "{run}");
@@ -249,7 +270,7 @@ async fn transient_failures_are_retried_and_configuration_failures_are_not_and_s
     let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
 
     // 503 twice, then the real answer: the stream succeeds after 2 retries, logged.
-    proxy.set(Rule { skip: 1, status: 503, times: 2, delay_ms: 0 });
+    proxy.set(Rule { skip: 1, status: 503, times: 2, ..Rule::default() });
     let run = sync_and_wait(&app, &key, id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["streams"][0]["retries"], 2, "{run}");
@@ -263,7 +284,7 @@ async fn transient_failures_are_retried_and_configuration_failures_are_not_and_s
     // A schedule, then 401 from the source: no retry, source failing, schedule stopped.
     let s = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"schedule_minutes": 60})).await;
     assert!(s.body["schedule"]["next_sync_at"].is_string(), "{}", s.body);
-    proxy.set(Rule { skip: 0, status: 401, times: 100, delay_ms: 0 });
+    proxy.set(Rule { skip: 0, status: 401, times: 100, ..Rule::default() });
     let run = sync_and_wait(&app, &key, id).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["retries"], 0, "{run}");

@@ -118,11 +118,11 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, query: Params<A
     )
 }
 
-/// One CSV field, quoted when it must be; a leading `=`, `+`, `-` or `@` is
-/// prefixed with `'` so a spreadsheet does not run it as a formula.
+/// One CSV field, quoted when it must be, formulas defused like every CSV
+/// keyhub writes (`domain::spreadsheet`).
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    let s = crate::domain::spreadsheet::cell(s);
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.into_owned() }
 }
 
 pub async fn csv(state: web::Data<AppState>, user: CurrentUser, query: Params<AuditQuery>) -> Result<HttpResponse, AppError> {

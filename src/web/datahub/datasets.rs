@@ -508,9 +508,7 @@ pub async fn download(state: web::Data<AppState>, user: CurrentUser, id: web::Pa
                 Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {
                     let mut w = csv::Writer::from_writer(Vec::new());
-                    for r in &rows {
-                        let _ = w.write_record(all.iter().map(|i| crate::datasets::schema::display(r.get(*i).unwrap_or(&serde_json::Value::Null))));
-                    }
+                    let _ = crate::hub::write_csv_rows(&mut w, &all, &rows);
                     let next = (rows.len() as i64 == CHUNK).then_some(from + CHUNK);
                     Some((Ok::<_, actix_web::Error>(web::Bytes::from(w.into_inner().unwrap_or_default())), next))
                 }
