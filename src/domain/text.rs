@@ -2,7 +2,9 @@
 //! stored in Unicode NFC, free of control, invisible and bidi-control
 //! characters (which can hide text or reverse the text around them in
 //! messages and the audit log), and compared for uniqueness through a key
-//! that ignores case and, for workspaces, look-alike letters (Unicode TR39).
+//! that ignores case and look-alike letters (Unicode TR39): a Cyrillic
+//! “Cаfé” beside a Latin “Café” is the same name to a reader, whatever it
+//! names (a workspace, hub key, dataset, collection, entity, source, team).
 use unicode_normalization::UnicodeNormalization;
 
 /// The sentences one kind of name is refused with.
@@ -62,16 +64,18 @@ pub fn clean_name(input: &str, rules: &NameRules) -> Result<String, &'static str
     Ok(s)
 }
 
-/// Two names with the same key are the same name to a reader: NFC and case
-/// folded (lower-casing after NFKC, which also folds full-width forms).
-pub fn name_key(name: &str) -> String {
+/// NFC and case folded (lower-casing after NFKC, which also folds
+/// full-width forms): for names that must differ for a program, not a
+/// reader (a dataset's column names).
+pub fn fold_key(name: &str) -> String {
     name.nfkc().flat_map(char::to_lowercase).collect::<String>().nfc().collect()
 }
 
-/// The key for workspace names: `name_key`, then the TR39 confusable
-/// skeleton, so "Acme", "acme" and Cyrillic "Аcme" collide.
-pub fn workspace_key(name: &str) -> String {
-    let folded = name_key(name);
+/// Two names with the same key are the same name to a reader: `fold_key`,
+/// then the TR39 confusable skeleton, so "Acme", "acme" and Cyrillic "Аcme"
+/// collide. Stored beside every name that is unique in a workspace.
+pub fn name_key(name: &str) -> String {
+    let folded = fold_key(name);
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     skeleton.chars().flat_map(char::to_lowercase).collect()
 }
@@ -99,13 +103,15 @@ mod tests {
 
     #[test]
     fn look_alike_workspace_names_share_a_key() {
-        let acme = workspace_key("Acme");
+        let acme = name_key("Acme");
         for same in ["acme", "ACME", "\u{410}cme", "Ａｃｍｅ"] {
-            assert_eq!(workspace_key(same), acme, "{same:?}");
+            assert_eq!(name_key(same), acme, "{same:?}");
         }
-        assert_eq!(workspace_key("Acm\u{e9}"), workspace_key("Acme\u{301}"));
-        assert_ne!(workspace_key("Acme"), workspace_key("Acne"));
+        assert_eq!(name_key("Acm\u{e9}"), name_key("Acme\u{301}"));
+        assert_ne!(name_key("Acme"), name_key("Acne"));
         assert_eq!(name_key("Nightly Export"), name_key("nightly export"));
         assert_eq!(name_key("Caf\u{e9}"), name_key("Cafe\u{301}"));
+        assert_eq!(name_key("C\u{430}f\u{e9}"), name_key("Caf\u{e9}"), "Cyrillic а beside Latin a");
+        assert_ne!(fold_key("C\u{430}f\u{e9}"), fold_key("Caf\u{e9}"), "column names fold case only");
     }
 }

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod keys;
 pub mod live_data;
 pub mod members;
+pub mod names;
 pub mod password_resets;
 pub mod sessions;
 pub mod setup;

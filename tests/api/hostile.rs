@@ -541,3 +541,60 @@ async fn every_csv_keyhub_writes_defuses_formulas_and_keeps_numbers() {
     let body = reqwest::get(format!("{}/hub/{slug}/codes?format=csv", app.address)).await.unwrap().text().await.unwrap();
     assert!(body.contains("1,-5") && body.contains("2,+1.5"), "{body}");
 }
+
+#[tokio::test]
+async fn look_alike_names_are_refused_for_everything_a_workspace_names() {
+    let app = TestApp::spawn().await;
+    let (admin, key, _slug) = crate::datahub::admin_key(&app).await;
+    let live = admin.new_key("live", &crate::connectors::LIVE_PERMISSIONS).await;
+    let (latin, cyrillic) = ("Caf\u{e9}", "C\u{430}f\u{e9}");
+    // Datasets (through an upload), collections, hub keys, entities, sources.
+    let ds = crate::datahub::upload(&app, &key, latin, None, "a.csv", b"id\n1\n".to_vec()).await;
+    assert_eq!(ds.status, StatusCode::CREATED, "{}", ds.body);
+    let again = crate::datahub::upload(&app, &key, cyrillic, None, "a.csv", b"id\n1\n".to_vec()).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "dataset: {}", again.body);
+    let dataset = ds.body["id"].as_i64().unwrap();
+    let capture = Capture::start().await;
+    for (path, body, secret) in [
+        ("/api/v1/collections", serde_json::json!({"name": latin, "dataset_id": dataset}), &key),
+        ("/api/v1/hub-keys", serde_json::json!({"name": latin, "access_type": "api_key"}), &key),
+        ("/api/v1/entities", serde_json::json!({"name": latin, "description": ""}), &live),
+        ("/api/v1/sources", serde_json::json!({"kind": "datasette", "name": latin, "config": {"base_url": capture.base, "database": "d", "token": "dstok_a_1234"}}), &live),
+    ] {
+        let first = api(&app, Method::POST, path, secret, body.clone()).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{path}: {}", first.body);
+        let mut look_alike = body.clone();
+        look_alike["name"] = serde_json::json!(cyrillic);
+        let second = api(&app, Method::POST, path, secret, look_alike).await;
+        assert!(second.status == StatusCode::UNPROCESSABLE_ENTITY || second.status == StatusCode::CONFLICT, "{path}: {} {}", second.status, second.body);
+        assert_eq!(second.body["error"]["field"], "name", "{path}: {}", second.body);
+    }
+    // Teams, through the page.
+    let html = admin.get_html("/admin/teams").await;
+    assert_eq!(admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", latin)]).await.status(), StatusCode::SEE_OTHER);
+    let html = admin.get_html("/admin/teams").await;
+    let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", cyrillic)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams").await, 1);
+}
+
+#[tokio::test]
+async fn names_saved_under_the_old_rule_are_rekeyed_once_and_old_look_alikes_both_stay() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    for name in ["Night shift", "Day shift"] {
+        let html = admin.get_html("/admin/teams").await;
+        assert_eq!(admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", name)]).await.status(), StatusCode::SEE_OTHER);
+    }
+    // As an older keyhub stored them: case-folded keys only, and a look-alike pair.
+    app.exec("UPDATE teams SET name = 'D\u{430}y shift', name_key = 'd\u{430}y shift' WHERE name = 'Day shift'").await;
+    app.exec("INSERT INTO teams (workspace_id, name, name_key, created_at, updated_at) SELECT workspace_id, 'Day shift', 'day shift', created_at, updated_at FROM teams WHERE name = 'Night shift'").await;
+    app.exec("DELETE FROM instance_facts WHERE name = 'name_keys'").await;
+    keyhub::store::names::rekey(&app.db).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE name_key = 'day shift'").await, 1, "one of the pair has the plain key");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE name_key LIKE 'day shift#%'").await, 1, "the other keeps its name, with a distinct key");
+    let html = admin.get_html("/admin/teams").await;
+    let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", "DAY SHIFT")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a third look-alike is refused");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM instance_facts WHERE name = 'name_keys' AND value = 'tr39-skeleton'").await, 1);
+}
