@@ -73,8 +73,19 @@ pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: 
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A JSON body, or why not: over `api::MAX_JSON_BYTES` is 413 `too_large`
+/// (whatever else is wrong with it), anything else unreadable 422 naming `body`.
 pub(crate) fn body<T>(b: Result<web::Json<T>, actix_web::Error>) -> Result<T, ApiError> {
-    b.map(web::Json::into_inner).map_err(|e| ApiError::InvalidField { field: "body".into(), message: format!("The body is not the JSON expected: {e}") })
+    b.map(web::Json::into_inner).map_err(|e| {
+        use actix_web::error::JsonPayloadError;
+        match e.as_error::<JsonPayloadError>() {
+            Some(JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. }) => ApiError::TooLarge(format!(
+                "The body is larger than {} KB, the most this endpoint reads; nothing was changed.",
+                crate::api::MAX_JSON_BYTES / 1024
+            )),
+            _ => ApiError::InvalidField { field: "body".into(), message: format!("The body is not the JSON expected: {e}") },
+        }
+    })
 }
 
 fn merge(base: CollectionInput, patch: CollectionIn) -> CollectionInput {

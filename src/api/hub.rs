@@ -61,6 +61,26 @@ async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Op
     }
 }
 
+/// The answer for a path no endpoint serves, or a workspace that does not
+/// exist: what a guarded endpoint would answer this caller, so that nobody
+/// without a key can tell which endpoints or workspaces exist. Only a key
+/// this workspace accepts learns that there is nothing here.
+async fn unknown(state: &AppState, req: &HttpRequest, slug: &str) -> ApiError {
+    let workspace_id = match crate::store::workspaces::find_by_slug(&state.db, slug).await {
+        Ok(ws) => ws.map_or(NO_WORKSPACE, |w| w.id),
+        Err(e) => return e.into(),
+    };
+    let ip = crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies);
+    match identify(state, req, workspace_id, ip).await {
+        Ok(_) => ApiError::NotFound,
+        Err(refusal) => refusal,
+    }
+}
+
+/// No workspace has this id: keys are checked against it as against a
+/// workspace where they are not known.
+const NO_WORKSPACE: i64 = 0;
+
 /// The last check: does this endpoint accept the caller? A personal key is
 /// accepted on a `members` endpoint with `data.read`, and on a `keys`
 /// endpoint when a portal token names its owner (then also needing
@@ -138,7 +158,9 @@ fn wants_csv(req: &HttpRequest) -> bool {
 )]
 pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (slug, endpoint_path) = path.into_inner();
-    let route = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await?.ok_or(ApiError::NotFound)?;
+    let Some(route) = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await? else {
+        return Err(unknown(&state, &req, &slug).await);
+    };
     // A public endpoint ignores keys: a wrong one must not break it.
     let hub_key = if route.access == Access::Public {
         None
@@ -212,15 +234,16 @@ pub struct ListedEndpoint {
     security((), ("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
 pub async fn discover(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let ws = crate::store::workspaces::find_by_slug(&state.db, &slug).await?.ok_or(ApiError::NotFound)?;
+    // An unknown workspace looks like one with nothing open to this caller.
+    let ws_id = crate::store::workspaces::find_by_slug(&state.db, &slug).await?.map_or(NO_WORKSPACE, |w| w.id);
     let ip = crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies);
     // Verified once; each endpoint then only asks whether it accepts the caller.
     let caller = match presented_key(&req).filter(|p| !p.is_empty()) {
-        Some(_) => Some(identify(&state, &req, ws.id, ip).await?),
+        Some(_) => Some(identify(&state, &req, ws_id, ip).await?),
         None => None,
     };
     let mut listed = Vec::new();
-    for e in crate::store::datahub::endpoints(&state.db, ws.id).await? {
+    for e in crate::store::datahub::endpoints(&state.db, ws_id).await? {
         let Some(route) = crate::hub::route_for(&state.db, e).await? else { continue };
         let open = match (&caller, route.access) {
             (_, Access::Public) => true,

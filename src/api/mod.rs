@@ -14,6 +14,10 @@ pub mod sources;
 use actix_web::web;
 
 pub use errors::ApiError;
+
+/// The largest JSON body a management endpoint reads (dataset records have
+/// their own, streamed limit: `KEYHUB_UPLOAD_MAX_MB`).
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 pub use principal::{Principal, perm};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

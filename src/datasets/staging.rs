@@ -72,7 +72,17 @@ where
     }
     let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
     let staged = Staged { token: token.clone(), file_name: name, size, workspace_id: owner.0, user_id: owner.1, path };
-    tokio::fs::write(meta_path(dir, &token), serde_json::to_vec(&staged).unwrap_or_default()).await?;
+    // The owner beside the file is private like the file (and the database).
+    let written = async {
+        let mut meta = open_private(&meta_path(dir, &token)).await?;
+        meta.write_all(&serde_json::to_vec(&staged).unwrap_or_default()).await?;
+        meta.flush().await
+    }
+    .await;
+    if let Err(e) = written {
+        remove(dir, &staged).await;
+        return Err(e.into());
+    }
     Ok(staged)
 }
 

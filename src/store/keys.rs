@@ -141,24 +141,27 @@ pub async fn find(
 
 /// Gives the key a new secret; the old one stays valid until `old_valid_until`
 /// (or stops at once when `None`).
+/// Replaces the secret of `key` as it was read; false when it changed
+/// meanwhile (another rotation won, or it was revoked): two rotations at once
+/// must not both hand out a secret when only one of them works.
 pub async fn rotate(
     db: &impl ConnectionTrait,
     key: &keys::Model,
     secret: &KeySecret,
     old_valid_until: Option<DateTime<Utc>>,
-) -> Result<(), DbErr> {
-    keys::ActiveModel {
-        id: Set(key.id),
-        identifier: Set(secret.identifier()),
-        secret_hash: Set(secret.digest()),
-        previous_secret_hash: Set(old_valid_until.map(|_| key.secret_hash.clone())),
-        previous_valid_until: Set(old_valid_until),
-        rotated_at: Set(Some(Utc::now())),
-        ..Default::default()
-    }
-    .update(db)
-    .await
-    .map(|_| ())
+) -> Result<bool, DbErr> {
+    let res = keys::Entity::update_many()
+        .col_expr(keys::Column::Identifier, Expr::value(secret.identifier()))
+        .col_expr(keys::Column::SecretHash, Expr::value(secret.digest()))
+        .col_expr(keys::Column::PreviousSecretHash, Expr::value(old_valid_until.map(|_| key.secret_hash.clone())))
+        .col_expr(keys::Column::PreviousValidUntil, Expr::value(old_valid_until))
+        .col_expr(keys::Column::RotatedAt, Expr::value(Some(Utc::now())))
+        .filter(keys::Column::Id.eq(key.id))
+        .filter(keys::Column::SecretHash.eq(key.secret_hash.clone()))
+        .filter(keys::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 /// Revokes the key; false when it was already revoked.

@@ -31,6 +31,10 @@ pub enum AppError {
     Forbidden,
     #[error("CSRF check failed")]
     Csrf,
+    /// The thing changed under the request (a concurrent edit won); the
+    /// sentence says what happened and what to do.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("too many requests")]
     TooManyRequests(Duration),
     #[error("database busy")]
@@ -91,6 +95,7 @@ impl ErrorPage {
             403 => ("Not allowed", "You do not have permission to do this in this workspace."),
             404 => ("Not found", "There is nothing here. The link may be wrong or the item may have been removed."),
             405 => ("Not allowed", "This address does not accept that kind of request."),
+            409 => ("Changed meanwhile", "What you were changing was changed by someone else first. Reload and try again."),
             413 => ("Too large", "What you sent is larger than keyhub accepts."),
             429 => ("Slow down", "Too many requests. Wait a little and try again."),
             503 => ("Busy", "keyhub is busy right now. Try again in a few seconds."),
@@ -109,6 +114,7 @@ impl ResponseError for AppError {
             AppError::BadRequest | AppError::InvalidText | AppError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,6 +135,10 @@ impl ResponseError for AppError {
             AppError::NoWorkspace => {
                 page.title = "No workspace";
                 page.message = "You are not an active member of any workspace. Ask an admin to invite you again.".into();
+            }
+            AppError::Conflict(message) => {
+                page.title = "Changed meanwhile";
+                page.message = message.clone();
             }
             AppError::InvalidQuery(message) => {
                 page.message = format!("The address has a wrong value: {message} Go back, or change it in the address bar.");

@@ -598,3 +598,108 @@ async fn names_saved_under_the_old_rule_are_rekeyed_once_and_old_look_alikes_bot
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a third look-alike is refused");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM instance_facts WHERE name = 'name_keys' AND value = 'tr39-skeleton'").await, 1);
 }
+
+#[tokio::test]
+async fn an_oversized_json_body_is_413_and_a_wrong_method_on_a_page_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let (admin, key, _slug) = crate::datahub::admin_key(&app).await;
+    let huge = serde_json::json!({"name": "x".repeat(2 * 1024 * 1024), "access_type": "api_key"});
+    let r = api(&app, Method::POST, "/api/v1/hub-keys", &key, huge).await;
+    assert_eq!((r.status, r.code.as_deref()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("larger than 1024 KB"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 0);
+    for (method, path, allow) in [
+        (Method::GET, "/logout", "POST"),
+        (Method::HEAD, "/logout", "POST"),
+        (Method::GET, "/admin/teams/1/delete", "POST"),
+        (Method::GET, "/account/keys/1/rotate", "POST"),
+        (Method::POST, "/admin/audit", "GET"),
+    ] {
+        let html = admin.get_html("/account").await;
+        let mut req = admin.http.request(method.clone(), admin.url(path));
+        if method == Method::POST {
+            req = req.form(&[("csrf_token", csrf_token(&html))]);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(res.headers()["allow"].to_str().unwrap().contains(allow), "{method} {path}: {:?}", res.headers().get("allow"));
+    }
+    assert_eq!(admin.get("/no-such-page").await.status(), StatusCode::NOT_FOUND, "a path nobody serves is still 404");
+}
+
+#[tokio::test]
+async fn without_a_key_unknown_paths_and_workspaces_answer_like_guarded_ones() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
+    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "guarded", "keys").await;
+    let hub = |path: String, bearer: Option<String>| {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", app.address));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let auth = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            (status, auth, res.text().await.unwrap())
+        }
+    };
+    let guarded = hub(format!("/hub/{slug}/guarded"), None).await;
+    assert_eq!(guarded.0, StatusCode::UNAUTHORIZED);
+    for probe in [format!("/hub/{slug}/nope"), format!("/hub/{slug}/deep/nope/path"), "/hub/no-such-workspace/guarded".into(), "/hub/no-such-workspace/x".into()] {
+        assert_eq!(hub(probe.clone(), None).await, guarded, "{probe} answers exactly like a guarded endpoint");
+    }
+    // Listing: an unknown workspace looks like one with nothing public.
+    let known = reqwest::get(format!("{}/hub/{slug}", app.address)).await.unwrap();
+    let unknown = reqwest::get(format!("{}/hub/no-such-workspace", app.address)).await.unwrap();
+    assert_eq!((known.status(), unknown.status()), (StatusCode::OK, StatusCode::OK));
+    let (known, unknown): (serde_json::Value, serde_json::Value) = (known.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!((known["endpoints"].clone(), unknown["endpoints"].clone()), (serde_json::json!([]), serde_json::json!([])));
+    // A key of another workspace learns nothing either; a key of this one learns the path is unknown.
+    let stranger = hub("/hub/no-such-workspace/x".into(), Some("khd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000".into())).await;
+    let at_known = hub(format!("/hub/{slug}/nope"), Some("khd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000".into())).await;
+    assert_eq!(stranger.0, at_known.0, "{stranger:?} / {at_known:?}");
+    assert_eq!(hub(format!("/hub/{slug}/nope"), Some(key.clone())).await.0, StatusCode::NOT_FOUND, "a member of the workspace is told");
+}
+
+#[tokio::test]
+async fn two_rotations_of_one_key_from_the_same_page_give_one_secret_and_one_409() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let old = admin.new_key("twice", &["data.read"]).await;
+    let id = app.count("SELECT id AS n FROM personal_keys").await;
+    let html = admin.get_html("/account/keys").await;
+    let identifier = attr_after(&html, "name=\"identifier\" value=\"").expect("the rotate form names the secret it rotates");
+    let token = csrf_token(&html);
+    let action = format!("/account/keys/{id}/rotate");
+    let fields = [("grace", "none"), ("identifier", identifier.as_str())];
+    let (a, b) = tokio::join!(admin.post_raw(&action, &token, &fields), admin.post_raw(&action, &token, &fields));
+    let mut statuses = vec![a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, vec![StatusCode::OK, StatusCode::CONFLICT]);
+    let (winner, loser) = if a.status() == StatusCode::OK { (a, b) } else { (b, a) };
+    let shown = attr_after(&winner.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").expect("the new secret");
+    assert!(loser.text().await.unwrap().contains("was rotated by another request"));
+    assert_eq!(app.api("/api/v1/me", &shown).await.status, StatusCode::OK, "the one secret handed out works");
+    assert_eq!(app.api("/api/v1/me", &old).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn staged_uploads_and_their_side_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let html = admin.get_html("/datahub/datasets").await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf_token(&html))
+        .part("file", reqwest::multipart::Part::bytes(b"id,name\n1,a\n".to_vec()).file_name("a.csv"));
+    let res = admin.http.post(admin.url("/datahub/datasets/upload")).multipart(form).send().await.unwrap();
+    assert!(res.status().is_redirection() || res.status().is_success(), "{}", res.status());
+    let dir = app.data_dir.path().join("uploads");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 2, "the file and its owner record: {files:?}");
+    for f in files {
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+    }
+}

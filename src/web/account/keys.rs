@@ -238,6 +238,10 @@ pub struct RotateInput {
     pub grace: String,
     #[serde(default)]
     pub confirmed: String,
+    /// The key's identifier as the page showed it: a rotation is of that
+    /// secret, so a second press (or tab) finds the key already rotated.
+    #[serde(default)]
+    pub identifier: String,
 }
 
 async fn owned_key(state: &AppState, user: &CurrentUser, id: i64) -> Result<personal_keys::Model, AppError> {
@@ -257,6 +261,14 @@ pub async fn rotate(
         crate::web::Flash::push(&user.session, "error", "Only an active key can be rotated. Generate a new key instead.");
         return Ok(crate::web::see_other(urls::ACCOUNT_KEYS));
     }
+    let rotated_meanwhile = || {
+        AppError::Conflict(
+            "This key was rotated by another request a moment ago, so this rotation did not happen: the secret that request showed is the one that works. Reload the keys page to see the key as it is now.".into(),
+        )
+    };
+    if !input.identifier.is_empty() && input.identifier != key.identifier {
+        return Err(rotated_meanwhile());
+    }
     if input.confirmed != "yes" {
         let question = if grace.is_zero() {
             "Rotate this key? Its current secret stops working at once:"
@@ -269,13 +281,15 @@ pub async fn rotate(
             subject: Some(format!("{} ({})", key.label, key.identifier)),
             action: format!("{}/{}/rotate", urls::ACCOUNT_KEYS, key.id),
             button: "Rotate key",
-            fields: vec![("grace", input.grace.clone())],
+            fields: vec![("grace", input.grace.clone()), ("identifier", key.identifier.clone())],
             back: urls::ACCOUNT_KEYS.into(),
         });
     }
     let secret = KeySecret::generate();
     let until = (grace > chrono::Duration::zero()).then(|| Utc::now() + grace);
-    crate::store::keys::rotate(&state.db, &key, &secret, until).await?;
+    if !crate::store::keys::rotate(&state.db, &key, &secret, until).await? {
+        return Err(rotated_meanwhile());
+    }
     state.keys.key_changed(key.id).await?;
     let note = match until {
         Some(t) => format!("The old secret keeps working until {}.", fmt_time(t)),
