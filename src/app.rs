@@ -44,7 +44,7 @@ impl Application {
         crate::store::migrate(&db).await?;
         crate::store::workspaces::backfill_name_keys(&db).await?;
         crate::store::workspaces::backfill_slugs(&db).await?;
-        crate::store::names::rekey(&db).await?;
+        crate::store::names::backfill_look_keys(&db).await?;
         crate::datasets::store::sweep(&db).await?;
         let secret = crate::secret::master_secret(&settings)?;
         let listener = TcpListener::bind(settings.bind)

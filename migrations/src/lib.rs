@@ -9,6 +9,7 @@ mod m20261124_000004_datahub;
 mod m20261129_000005_hub_keys;
 mod m20261130_000006_live_data;
 mod m20261130_000007_sync_jobs;
+mod m20261206_000008_look_keys;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_hub_keys::Migration),
             Box::new(m20261130_000006_live_data::Migration),
             Box::new(m20261130_000007_sync_jobs::Migration),
+            Box::new(m20261206_000008_look_keys::Migration),
         ]
     }
 }

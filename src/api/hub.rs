@@ -127,11 +127,13 @@ fn add_headers(res: &mut HttpResponse, key: &CompiledHubKey, meta: &Meta) {
     }
 }
 
+/// Every line of a list header, item by item (RFC 9110 §5.3: repeated lines are one list).
+fn list_items<'a>(req: &'a HttpRequest, name: header::HeaderName) -> impl Iterator<Item = &'a str> {
+    req.headers().get_all(name).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
+}
+
 fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("text/csv")))
+    list_items(req, header::ACCEPT).any(|t| t.starts_with("text/csv"))
 }
 
 /// Serves one page of a data collection as JSON or CSV.
@@ -184,11 +186,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     .map_err(|e| ApiError::InvalidQuery { parameter: e.parameter, message: e.message })?;
     let page = state.hub.page(&route, &q).await?;
     let cache = if route.access == Access::Public { "public, max-age=0, must-revalidate" } else { "private, no-cache" };
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == page.etag || t.trim() == "*"));
+    let matches = list_items(&req, header::IF_NONE_MATCH).any(|t| t == page.etag || t == "*");
     let mut res = if matches { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     res.insert_header((header::ETAG, page.etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache))

@@ -57,6 +57,10 @@ pub struct Principal<R: Requirement = perm::Authenticated> {
 /// `apikey` query parameter (for tools that cannot set headers; it may end up
 /// in logs and browser history, so headers are preferred).
 pub fn presented_key(req: &HttpRequest) -> Option<String> {
+    // Two credentials in one request are ambiguous: neither is taken.
+    if req.headers().get_all("authorization").count() > 1 || req.headers().get_all("x-api-key").count() > 1 {
+        return Some("\u{0}".to_owned());
+    }
     if let Some(v) = req.headers().get("authorization") {
         let v = v.to_str().unwrap_or("\u{0}");
         let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));

@@ -431,6 +431,7 @@ mod tests {
             workspace_id: 1,
             name: format!("k{id}"),
             name_key: format!("k{id}"),
+            look_key: Some(format!("k{id}")),
             access_type: access.into(),
             status: status.into(),
             secret_digest: digest.map(str::to_owned),

@@ -330,6 +330,7 @@ pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<
     };
     m.name = Set(name.clone());
     m.name_key = Set(crate::domain::text::name_key(&name));
+    m.look_key = Set(Some(crate::domain::text::look_key(&name)));
     m.config = Set(plain_json);
     m.secret_hints = Set(serde_json::to_string(&hints).unwrap_or_else(|_| "{}".into()));
     m.updated_at = Set(now);

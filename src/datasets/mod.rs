@@ -80,7 +80,7 @@ pub fn check_column_names(columns: &[Column]) -> Result<(), (usize, String)> {
         if let Err(m) = clean_name(&c.name, "column") {
             return Err((i, m));
         }
-        if !seen.insert(crate::domain::text::fold_key(&c.name)) {
+        if !seen.insert(crate::domain::text::name_key(&c.name)) {
             return Err((i, format!("Another column is already called “{}”.", c.name)));
         }
     }

@@ -68,6 +68,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewDataset<'_>) -> Result<Op
         workspace_id: Set(new.workspace_id),
         name: Set(new.name.to_owned()),
         name_key: Set(crate::domain::text::name_key(new.name)),
+        look_key: Set(Some(crate::domain::text::look_key(new.name))),
         columns: Set(serde_json::to_string(new.columns).unwrap_or_else(|_| "[]".into())),
         primary_key: Set(new.primary_key.map(str::to_owned)),
         source: Set(new.source.to_owned()),

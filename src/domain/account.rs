@@ -81,7 +81,7 @@ impl WorkspaceName {
 
     /// Equal keys mean look-alike names; the database keeps them unique.
     pub fn key(&self) -> String {
-        crate::domain::text::name_key(&self.0)
+        crate::domain::text::look_key(&self.0)
     }
 }
 

@@ -172,7 +172,11 @@ pub fn parse_local_expiry(input: &str, offset_minutes: i32, now: DateTime<Utc>) 
     if !(-14 * 60..=14 * 60).contains(&offset_minutes) {
         return Err("The time zone offset is not valid.".into());
     }
-    let utc = local.and_utc() - chrono::Duration::minutes(i64::from(offset_minutes));
+    // Checked: a date at the very edge of the calendar must not overflow.
+    let utc = local
+        .and_utc()
+        .checked_sub_signed(chrono::Duration::minutes(i64::from(offset_minutes)))
+        .ok_or_else(|| "Enter a date between now and the year 9999.".to_owned())?;
     check_future(utc, now).map(Some)
 }
 
@@ -186,6 +190,15 @@ pub fn check_future(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_at_the_edge_of_the_calendar_are_refused_not_a_panic() {
+        let now = Utc::now();
+        for (input, offset) in [("-262143-01-01T00:00", 840), ("+262142-12-31T23:59", -840), ("262142-12-31T23:59", -840)] {
+            let _ = parse_local_expiry(input, offset, now);
+        }
+        assert!(parse_local_expiry("-262143-01-01T00:00", 840, now).is_err());
+    }
 
     #[test]
     fn hub_secrets_have_their_own_prefix_and_checksum() {

@@ -65,17 +65,18 @@ pub fn clean_name(input: &str, rules: &NameRules) -> Result<String, &'static str
 }
 
 /// NFC and case folded (lower-casing after NFKC, which also folds
-/// full-width forms): for names that must differ for a program, not a
-/// reader (a dataset's column names).
-pub fn fold_key(name: &str) -> String {
+/// full-width forms): names sort and are searched by it, and a dataset's
+/// column names must differ in it.
+pub fn name_key(name: &str) -> String {
     name.nfkc().flat_map(char::to_lowercase).collect::<String>().nfc().collect()
 }
 
-/// Two names with the same key are the same name to a reader: `fold_key`,
-/// then the TR39 confusable skeleton, so "Acme", "acme" and Cyrillic "Аcme"
-/// collide. Stored beside every name that is unique in a workspace.
-pub fn name_key(name: &str) -> String {
-    let folded = fold_key(name);
+/// Two names with the same look key are the same name to a reader:
+/// `name_key`, then the TR39 confusable skeleton, so "Acme", "acme" and
+/// Cyrillic "Аcme" collide. Stored (`look_key`, unique per workspace) beside
+/// every name a workspace gives; it is not for sorting ("1" becomes "l").
+pub fn look_key(name: &str) -> String {
+    let folded = name_key(name);
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     skeleton.chars().flat_map(char::to_lowercase).collect()
 }
@@ -102,16 +103,16 @@ mod tests {
     }
 
     #[test]
-    fn look_alike_workspace_names_share_a_key() {
-        let acme = name_key("Acme");
+    fn look_alike_names_share_a_look_key() {
+        let acme = look_key("Acme");
         for same in ["acme", "ACME", "\u{410}cme", "Ａｃｍｅ"] {
-            assert_eq!(name_key(same), acme, "{same:?}");
+            assert_eq!(look_key(same), acme, "{same:?}");
         }
-        assert_eq!(name_key("Acm\u{e9}"), name_key("Acme\u{301}"));
-        assert_ne!(name_key("Acme"), name_key("Acne"));
+        assert_eq!(look_key("Acm\u{e9}"), look_key("Acme\u{301}"));
+        assert_ne!(look_key("Acme"), look_key("Acne"));
         assert_eq!(name_key("Nightly Export"), name_key("nightly export"));
         assert_eq!(name_key("Caf\u{e9}"), name_key("Cafe\u{301}"));
-        assert_eq!(name_key("C\u{430}f\u{e9}"), name_key("Caf\u{e9}"), "Cyrillic а beside Latin a");
-        assert_ne!(fold_key("C\u{430}f\u{e9}"), fold_key("Caf\u{e9}"), "column names fold case only");
+        assert_eq!(look_key("C\u{430}f\u{e9}"), look_key("Caf\u{e9}"), "Cyrillic а beside Latin a");
+        assert_ne!(name_key("C\u{430}f\u{e9}"), name_key("Caf\u{e9}"), "the sort key folds case only");
     }
 }

@@ -8,6 +8,9 @@ pub struct Model {
     pub workspace_id: i64,
     pub name: String,
     pub name_key: String,
+    /// `domain::text::look_key` of the name: unique in the workspace, so no
+    /// two names look alike (filled at start for rows made before it existed).
+    pub look_key: Option<String>,
     pub description: String,
     pub dataset_id: i64,
     /// JSON list of the exposed field names in order; none = all columns.

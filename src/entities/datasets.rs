@@ -11,6 +11,9 @@ pub struct Model {
     pub name: String,
     /// `domain::text::name_key` of the name: unique in the workspace.
     pub name_key: String,
+    /// `domain::text::look_key` of the name: unique in the workspace, so no
+    /// two names look alike (filled at start for rows made before it existed).
+    pub look_key: Option<String>,
     /// JSON list of `datasets::Column`.
     pub columns: String,
     /// The name of the primary-key column; none = the row number is the key.

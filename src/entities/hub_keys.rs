@@ -8,6 +8,9 @@ pub struct Model {
     pub workspace_id: i64,
     pub name: String,
     pub name_key: String,
+    /// `domain::text::look_key` of the name: unique in the workspace, so no
+    /// two names look alike (filled at start for rows made before it existed).
+    pub look_key: Option<String>,
     /// `api_key`, `portal_token` or `generic_token` (`domain::hub_keys::AccessType`).
     pub access_type: String,
     /// `active` or `inactive`.

@@ -11,6 +11,9 @@ pub struct Model {
     pub kind: String,
     pub name: String,
     pub name_key: String,
+    /// `domain::text::look_key` of the name: unique in the workspace, so no
+    /// two names look alike (filled at start for rows made before it existed).
+    pub look_key: Option<String>,
     /// `draft`, `active` or `failing`.
     pub status: String,
     /// JSON object of the non-secret fields.

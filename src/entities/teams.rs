@@ -8,6 +8,9 @@ pub struct Model {
     pub workspace_id: i64,
     pub name: String,
     pub name_key: String,
+    /// `domain::text::look_key` of the name: unique in the workspace, so no
+    /// two names look alike (filled at start for rows made before it existed).
+    pub look_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

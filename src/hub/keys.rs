@@ -240,7 +240,8 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
 
 /// `at` as the editor shows it to a browser `offset_minutes` east of UTC.
 fn shown_local(at: DateTime<Utc>, offset_minutes: i32) -> String {
-    (at + chrono::Duration::minutes(i64::from(offset_minutes))).format("%Y-%m-%dT%H:%M").to_string()
+    // The offset comes from the browser: checked, so no value can overflow.
+    at.checked_add_signed(chrono::Duration::minutes(i64::from(offset_minutes))).unwrap_or(at).format("%Y-%m-%dT%H:%M").to_string()
 }
 
 fn field(name: &str, message: &str) -> KeyError {

@@ -19,12 +19,7 @@ pub async fn bump(db: &impl ConnectionTrait) -> Result<String, DbErr> {
 /// Writes a new value for the marker `name` and returns it, so the node that
 /// made the change need not react to its own marker again.
 pub async fn bump_named(db: &impl ConnectionTrait, name: &str) -> Result<String, DbErr> {
-    set_named(db, name, &crate::domain::tokens::random_token(16)).await
-}
-
-/// Writes `value` under `name` (made or replaced) and returns it.
-pub async fn set_named(db: &impl ConnectionTrait, name: &str, value: &str) -> Result<String, DbErr> {
-    let value = value.to_owned();
+    let value = crate::domain::tokens::random_token(16);
     let row = facts::ActiveModel {
         name: Set(name.into()),
         value: Set(value.clone()),

@@ -33,7 +33,7 @@ pub async fn dataset_any(db: &impl ConnectionTrait, workspace_id: i64, id: i64) 
 pub async fn dataset_name_taken(db: &impl ConnectionTrait, workspace_id: i64, name: &str) -> Result<bool, DbErr> {
     Ok(datasets::Entity::find()
         .filter(datasets::Column::WorkspaceId.eq(workspace_id))
-        .filter(datasets::Column::NameKey.eq(crate::domain::text::name_key(name)))
+        .filter(datasets::Column::LookKey.eq(crate::domain::text::look_key(name)))
         .one(db)
         .await?
         .is_some())
@@ -63,6 +63,7 @@ pub async fn save_collection(
         workspace_id: Set(workspace_id),
         name: Set(spec.name.clone()),
         name_key: Set(crate::domain::text::name_key(&spec.name)),
+        look_key: Set(Some(crate::domain::text::look_key(&spec.name))),
         description: Set(spec.description.clone()),
         dataset_id: Set(spec.dataset_id),
         fields: Set(spec.fields.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default())),

@@ -85,7 +85,7 @@ async fn replace_links(db: &impl ConnectionTrait, id: i64, spec: &KeySpec) -> Re
 pub async fn name_taken(db: &impl ConnectionTrait, workspace_id: i64, name: &str, except: Option<i64>) -> Result<bool, DbErr> {
     let mut q = keys::Entity::find()
         .filter(keys::Column::WorkspaceId.eq(workspace_id))
-        .filter(keys::Column::NameKey.eq(crate::domain::text::name_key(name)));
+        .filter(keys::Column::LookKey.eq(crate::domain::text::look_key(name)));
     if let Some(id) = except {
         q = q.filter(keys::Column::Id.ne(id));
     }
@@ -107,6 +107,7 @@ fn new_row(workspace_id: i64, spec: &KeySpec, digest_and_suffix: Option<(String,
         workspace_id: Set(workspace_id),
         name: Set(spec.name.clone()),
         name_key: Set(crate::domain::text::name_key(&spec.name)),
+        look_key: Set(Some(crate::domain::text::look_key(&spec.name))),
         access_type: Set(spec.access_type.clone()),
         status: Set(spec.status.clone()),
         secret_digest: Set(digest),
@@ -218,6 +219,7 @@ pub async fn update(
     let mut q = keys::Entity::update_many()
         .col_expr(keys::Column::Name, Expr::value(spec.name.clone()))
         .col_expr(keys::Column::NameKey, Expr::value(crate::domain::text::name_key(&spec.name)))
+        .col_expr(keys::Column::LookKey, Expr::value(Some(crate::domain::text::look_key(&spec.name))))
         .col_expr(keys::Column::AccessType, Expr::value(spec.access_type.clone()))
         .col_expr(keys::Column::Status, Expr::value(spec.status.clone()))
         .col_expr(keys::Column::IpFilters, Expr::value(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())))

@@ -23,6 +23,7 @@ pub async fn save_entity(db: &impl ConnectionTrait, workspace_id: i64, id: Optio
                 workspace_id: Set(workspace_id),
                 name: Set(name.to_owned()),
                 name_key: Set(crate::domain::text::name_key(name)),
+                look_key: Set(Some(crate::domain::text::look_key(name))),
                 description: Set(description.to_owned()),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -36,6 +37,7 @@ pub async fn save_entity(db: &impl ConnectionTrait, workspace_id: i64, id: Optio
             let mut m: entities::ActiveModel = old.into();
             m.name = Set(name.to_owned());
             m.name_key = Set(crate::domain::text::name_key(name));
+            m.look_key = Set(Some(crate::domain::text::look_key(name)));
             m.description = Set(description.to_owned());
             m.updated_at = Set(now);
             m.update(db).await

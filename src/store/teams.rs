@@ -36,6 +36,7 @@ pub async fn save(
         workspace_id: Set(workspace_id),
         name: Set(name.to_owned()),
         name_key: Set(crate::domain::text::name_key(name)),
+        look_key: Set(Some(crate::domain::text::look_key(name))),
         updated_at: Set(now),
         ..Default::default()
     };

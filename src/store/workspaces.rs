@@ -47,7 +47,7 @@ pub async fn backfill_name_keys(db: &impl ConnectionTrait) -> Result<(), DbErr> 
     use sea_orm::{ColumnTrait, QueryFilter};
     let missing = workspaces::Entity::find().filter(workspaces::Column::NameKey.is_null()).all(db).await?;
     for ws in missing {
-        let key = crate::domain::text::name_key(&ws.name);
+        let key = crate::domain::text::look_key(&ws.name);
         let taken = workspaces::Entity::find().filter(workspaces::Column::NameKey.eq(key.clone())).one(db).await?.is_some();
         let key = if taken { format!("{key}#{}", ws.id) } else { key };
         workspaces::ActiveModel { id: Set(ws.id), name_key: Set(Some(key)), ..Default::default() }.update(db).await?;

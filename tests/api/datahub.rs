@@ -474,7 +474,9 @@ async fn deleting_a_dataset_lists_what_breaks_and_takes_it_along() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM data_collections").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM endpoints").await, 0);
-    assert_eq!(hub(&app, &format!("/hub/{slug}/geo/cities"), None).await.status(), StatusCode::NOT_FOUND);
+    // Gone: without a key it answers like any guarded path (nothing to enumerate); a member's key learns it is gone.
+    assert_eq!(hub(&app, &format!("/hub/{slug}/geo/cities"), None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(hub(&app, &format!("/hub/{slug}/geo/cities"), Some(key.as_str())).await.status(), StatusCode::NOT_FOUND);
     let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'dataset.deleted' AND detail LIKE '%c geo/cities%'").await;
     assert_eq!(audit, 1);
     // The rows go in the background.
@@ -499,7 +501,7 @@ async fn the_workspace_slug_can_change_and_old_urls_stop_working() {
     assert!(bad.text().await.unwrap().contains("Use only lowercase letters"));
     let ok = admin.post_form("/admin/workspace", "/admin/workspace/slug", &[("slug", "sales-eu")]).await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert_eq!(hub(&app, "/hub/analytics/cities", None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(hub(&app, "/hub/analytics/cities", None).await.status(), StatusCode::UNAUTHORIZED, "the old URL serves nothing");
     assert_eq!(hub(&app, "/hub/sales-eu/cities", None).await.status(), StatusCode::OK);
     assert_eq!(app.api("/api/v1/me", &key).await.body["workspace"]["slug"], "sales-eu");
 }

@@ -77,6 +77,11 @@ async fn huge_page_and_offset_numbers_are_refused_by_name_not_a_closed_connectio
     // The largest page that is allowed shows the last page.
     let res = admin.get("/admin/audit?page=1000000000").await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Dates at the edge of the calendar are dates, not an overflow.
+    for until in ["262142-12-31", "+262142-12-31", "-262143-01-01", "9999-12-31"] {
+        let res = admin.get(&format!("/admin/audit?until={until}")).await;
+        assert!(res.status() == StatusCode::OK || res.status() == StatusCode::UNPROCESSABLE_ENTITY, "{until}: {}", res.status());
+    }
     // The server is still there and answers everyone.
     assert_eq!(app.api("/api/v1/hub-keys?offset=0&limit=500", &key).await.status, StatusCode::OK);
 }
@@ -579,24 +584,25 @@ async fn look_alike_names_are_refused_for_everything_a_workspace_names() {
 }
 
 #[tokio::test]
-async fn names_saved_under_the_old_rule_are_rekeyed_once_and_old_look_alikes_both_stay() {
+async fn names_saved_before_look_keys_get_one_at_start_and_old_look_alikes_both_stay() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
     for name in ["Night shift", "Day shift"] {
         let html = admin.get_html("/admin/teams").await;
         assert_eq!(admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", name)]).await.status(), StatusCode::SEE_OTHER);
     }
-    // As an older keyhub stored them: case-folded keys only, and a look-alike pair.
-    app.exec("UPDATE teams SET name = 'D\u{430}y shift', name_key = 'd\u{430}y shift' WHERE name = 'Day shift'").await;
-    app.exec("INSERT INTO teams (workspace_id, name, name_key, created_at, updated_at) SELECT workspace_id, 'Day shift', 'day shift', created_at, updated_at FROM teams WHERE name = 'Night shift'").await;
-    app.exec("DELETE FROM instance_facts WHERE name = 'name_keys'").await;
-    keyhub::store::names::rekey(&app.db).await.unwrap();
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE name_key = 'day shift'").await, 1, "one of the pair has the plain key");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE name_key LIKE 'day shift#%'").await, 1, "the other keeps its name, with a distinct key");
+    // As an older keyhub stored them: no look key, and a look-alike pair (Cyrillic а).
+    app.exec("INSERT INTO teams (workspace_id, name, name_key, created_at, updated_at) SELECT workspace_id, 'D\u{430}y shift', 'd\u{430}y shift', created_at, updated_at FROM teams WHERE name = 'Night shift'").await;
+    app.exec("UPDATE teams SET look_key = NULL").await;
+    keyhub::store::names::backfill_look_keys(&app.db).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key IS NULL").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key = 'day shift'").await, 1, "one of the pair has the plain key");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key LIKE 'day shift#%'").await, 1, "the other keeps its name, with a distinct key");
     let html = admin.get_html("/admin/teams").await;
     let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", "DAY SHIFT")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a third look-alike is refused");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM instance_facts WHERE name = 'name_keys' AND value = 'tr39-skeleton'").await, 1);
+    let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", "Ni\u{261}ht shift")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a look-alike of a backfilled name too");
 }
 
 #[tokio::test]
@@ -702,4 +708,22 @@ async fn staged_uploads_and_their_side_files_are_private() {
     for f in files {
         assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
     }
+}
+
+#[tokio::test]
+async fn repeated_header_lines_are_read_as_one_list_everywhere() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
+    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "open", "public").await;
+    let url = format!("{}/hub/{slug}/open", app.address);
+    let etag = reqwest::get(&url).await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
+    // If-None-Match and Accept over two lines.
+    let res = reqwest::Client::new().get(&url).header("If-None-Match", "\"other\"").header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    let res = reqwest::Client::new().get(&url).header("Accept", "application/json").header("Accept", "text/csv").send().await.unwrap();
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    // Two credentials in one request: neither is taken.
+    let res = reqwest::Client::new().get(format!("{}/api/v1/me", app.address)).header("Authorization", format!("Bearer {key}")).header("Authorization", "Bearer khp_other").send().await.unwrap();
+    let r = ApiReply::read(res).await;
+    assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("malformed_key")), "{}", r.body);
 }

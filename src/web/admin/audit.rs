@@ -60,7 +60,8 @@ fn filter(q: &AuditQuery) -> (Filter, FieldErrors) {
     let day_start = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN));
     let from = errors.check("from", parse_date(&q.from)).flatten().map(day_start);
     // "Until" includes the whole day.
-    let until = errors.check("until", parse_date(&q.until)).flatten().map(|d| day_start(d) + chrono::Duration::days(1));
+    // The last day of the calendar has no next day: then there is no upper bound.
+    let until = errors.check("until", parse_date(&q.until)).flatten().and_then(|d| day_start(d).checked_add_signed(chrono::Duration::days(1)));
     let f = Filter {
         actor_user_id: q.actor.parse().ok(),
         kind: KINDS.iter().find(|(k, _)| *k == q.kind).map(|(k, _)| (*k).to_owned()),
