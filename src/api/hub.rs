@@ -128,7 +128,7 @@ fn add_headers(res: &mut HttpResponse, key: &CompiledHubKey, meta: &Meta) {
 }
 
 /// Every line of a list header, item by item (RFC 9110 §5.3: repeated lines are one list).
-fn list_items<'a>(req: &'a HttpRequest, name: header::HeaderName) -> impl Iterator<Item = &'a str> {
+fn list_items(req: &HttpRequest, name: header::HeaderName) -> impl Iterator<Item = &str> {
     req.headers().get_all(name).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 

@@ -128,7 +128,7 @@ enum Quote {
     Unquoted,
     Quoted,
     /// A quote inside a quoted field: `""` (a literal quote) or the closing one.
-    QuoteInQuoted,
+    Doubled,
 }
 
 impl<R: Read> QuoteTracker<R> {
@@ -143,9 +143,9 @@ impl<R: Read> QuoteTracker<R> {
                 self.opened_at = self.line;
                 Quote::Quoted
             }
-            (Quote::Quoted, b'"') => Quote::QuoteInQuoted,
+            (Quote::Quoted, b'"') => Quote::Doubled,
             (Quote::Quoted, _) => Quote::Quoted,
-            (Quote::QuoteInQuoted, b'"') => Quote::Quoted,
+            (Quote::Doubled, b'"') => Quote::Quoted,
             (_, _) if end_of_field => Quote::FieldStart,
             _ => Quote::Unquoted,
         };
