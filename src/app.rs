@@ -82,6 +82,7 @@ impl Application {
                 ..Default::default()
             }),
             jobs: crate::connectors::jobs::Jobs::new(settings.sync_workers, settings.sync_lease),
+            passwords: crate::auth::password::PasswordPool::new(),
         });
         let server = serve(listener, state.clone(), &secret)?;
         let metrics_server = match settings.metrics_bind {

@@ -75,7 +75,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
     let started = std::time::Instant::now();
     let email = Email::parse(EMAIL).map_err(anyhow::Error::msg)?;
     let password = Password::parse(PASSWORD).map_err(anyhow::Error::msg)?;
-    let hash = crate::auth::password::hash(&password).await?;
+    let hash = crate::auth::password::PasswordPool::new().hash(&password).await?;
     let name = DisplayName::parse("Bench").map_err(anyhow::Error::msg)?;
     let workspace = WorkspaceName::parse("Bench").map_err(anyhow::Error::msg)?;
     let (admin, ws) = crate::store::setup::complete(&db, &email, &name, hash.clone(), &workspace)

@@ -153,7 +153,8 @@ async fn admin_create(settings: Settings, email: &str, workspace: &str, name: Op
 
     let db = crate::store::connect(&settings).await?;
     crate::store::migrate(&db).await?;
-    let hash = crate::auth::password::hash(&password).await?;
+    let passwords = crate::auth::password::PasswordPool::new();
+    let hash = passwords.hash(&password).await?;
     if !crate::store::users::any_exists(&db).await? {
         crate::store::setup::complete(&db, &email, &name, hash, &workspace).await?;
         println!("Created admin {email} and workspace {}.", workspace.as_str());
@@ -161,7 +162,7 @@ async fn admin_create(settings: Settings, email: &str, workspace: &str, name: Op
     }
     let user = match crate::store::users::find_by_email(&db, &email).await? {
         Some(u) => {
-            if !crate::auth::password::verify(password.expose(), Some(&u.password_hash)).await? {
+            if !passwords.verify(password.expose(), Some(&u.password_hash)).await? {
                 anyhow::bail!("{email} already exists and the password given does not match theirs");
             }
             u

@@ -31,6 +31,8 @@ pub struct AppState {
     pub outbound_policy: Arc<crate::connectors::outbound::Policy>,
     /// This node's side of the sync job queue.
     pub jobs: Arc<crate::connectors::jobs::Jobs>,
+    /// Where passwords are hashed and checked (a bounded pool of its own).
+    pub passwords: Arc<crate::auth::password::PasswordPool>,
 }
 
 impl AppState {

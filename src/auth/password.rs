@@ -5,6 +5,9 @@
 //! with `HashError::Busy` (a 429). The pool's threads run at a lower
 //! scheduling priority: under load a data request wins the CPU and a sign-in
 //! waits a little longer, which is the trade a key-guarded API wants.
+//!
+//! Each application has its own pool (`AppState::passwords`): a flood of
+//! sign-ins on one instance — or one test — never refuses another's.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -27,7 +30,8 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The hashing pool: `workers` threads fed through a channel; `admitted`
 /// counts jobs running or queued, so the bound is checked before queueing.
-struct Pool {
+/// The threads end when the pool is dropped.
+pub struct PasswordPool {
     tx: SyncSender<Job>,
     admitted: Arc<AtomicUsize>,
     limit: usize,
@@ -42,20 +46,10 @@ fn workers() -> usize {
     cores.saturating_sub(1).max(1)
 }
 
-static POOL: LazyLock<Pool> = LazyLock::new(|| {
-    let n = workers();
-    let limit = n * (1 + QUEUE_PER_WORKER);
-    let (tx, rx) = sync_channel::<Job>(limit);
-    let rx = Arc::new(Mutex::new(rx));
-    for i in 0..n {
-        let rx = Arc::clone(&rx);
-        let spawned = std::thread::Builder::new().name(format!("keyhub-argon2-{i}")).spawn(move || worker(&rx));
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "starting a password-hashing thread failed");
-        }
-    }
-    Pool { tx, admitted: Arc::new(AtomicUsize::new(0)), limit }
-});
+/// Hashes running or queued at most in a pool; one more is refused (`HashError::Busy`).
+pub fn capacity() -> usize {
+    workers() * (1 + QUEUE_PER_WORKER)
+}
 
 fn worker(rx: &Mutex<Receiver<Job>>) {
     lower_priority();
@@ -81,35 +75,66 @@ fn lower_priority() {
     }
 }
 
-/// Runs `f` on the pool, or refuses at once when the pool is full.
-async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-    let pool = &*POOL;
-    if pool.admitted.fetch_add(1, Ordering::SeqCst) >= pool.limit {
-        pool.admitted.fetch_sub(1, Ordering::SeqCst);
-        return Err(HashError::Busy);
+impl PasswordPool {
+    pub fn new() -> Arc<PasswordPool> {
+        let n = workers();
+        let limit = capacity();
+        let (tx, rx) = sync_channel::<Job>(limit);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..n {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new().name(format!("keyhub-argon2-{i}")).spawn(move || worker(&rx));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "starting a password-hashing thread failed");
+            }
+        }
+        Arc::new(PasswordPool { tx, admitted: Arc::new(AtomicUsize::new(0)), limit })
     }
-    let (done, result) = tokio::sync::oneshot::channel();
-    let admitted = Arc::clone(&pool.admitted);
-    let job: Job = Box::new(move || {
-        let _ = done.send(f());
-        admitted.fetch_sub(1, Ordering::SeqCst);
-    });
-    if pool.tx.try_send(job).is_err() {
-        pool.admitted.fetch_sub(1, Ordering::SeqCst);
-        return Err(HashError::Busy);
+
+    /// Runs `f` on the pool, or refuses at once when the pool is full.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.limit {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(HashError::Busy);
+        }
+        let (done, result) = tokio::sync::oneshot::channel();
+        let admitted = Arc::clone(&self.admitted);
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+            admitted.fetch_sub(1, Ordering::SeqCst);
+        });
+        if self.tx.try_send(job).is_err() {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(HashError::Busy);
+        }
+        result.await.map_err(|_| HashError::Failed("the hashing thread stopped".into()))
     }
-    result.await.map_err(|_| HashError::Failed("the hashing thread stopped".into()))
-}
 
-/// Whether the pool is full right now: a sign-in can be refused before any
-/// other work (the account lookup) is done for it.
-pub fn saturated() -> bool {
-    POOL.admitted.load(Ordering::Relaxed) >= POOL.limit
-}
+    /// Whether the pool is full right now: a sign-in can be refused before any
+    /// other work (the account lookup) is done for it.
+    pub fn saturated(&self) -> bool {
+        self.admitted.load(Ordering::Relaxed) >= self.limit
+    }
 
-/// Hashes running or queued at most; one more is refused (`HashError::Busy`).
-pub fn capacity() -> usize {
-    POOL.limit
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let pw = password.expose().to_owned();
+        self.run(move || hash_blocking(&pw)).await?.map_err(|e| HashError::Failed(e.to_string()))
+    }
+
+    /// Checks `password` against `hash`, or against a dummy hash when there is no
+    /// account, so both failures take the same time.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, HashError> {
+        let pw = password.to_owned();
+        let known = hash.is_some();
+        let hash = hash.map(str::to_owned);
+        let ok = self
+            .run(move || {
+                let target = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+                verify_blocking(&pw, &target)
+            })
+            .await?;
+        Ok(ok && known)
+    }
 }
 
 /// Verifying against this when the account does not exist keeps an unknown email
@@ -135,24 +160,6 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
     }
 }
 
-pub async fn hash(password: &Password) -> Result<String, HashError> {
-    let pw = password.expose().to_owned();
-    on_pool(move || hash_blocking(&pw)).await?.map_err(|e| HashError::Failed(e.to_string()))
-}
-
-/// Checks `password` against `hash`, or against a dummy hash when there is no
-/// account, so both failures take the same time.
-pub async fn verify(password: &str, hash: Option<&str>) -> Result<bool, HashError> {
-    let pw = password.to_owned();
-    let known = hash.is_some();
-    let hash = hash.map(str::to_owned);
-    let ok = on_pool(move || {
-        let target = hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        verify_blocking(&pw, &target)
-    })
-    .await?;
-    Ok(ok && known)
-}
 
 #[cfg(test)]
 mod tests {
@@ -169,27 +176,32 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_pool_refuses_at_once_instead_of_queueing_forever() {
-        let pool = &*POOL;
+        let pool = PasswordPool::new();
         // Fill every thread and the queue with jobs that wait for a signal.
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let wait = Arc::new(Mutex::new(wait));
         let mut held = Vec::new();
         for _ in 0..pool.limit {
             let wait = Arc::clone(&wait);
-            held.push(tokio::spawn(on_pool(move || {
-                let _ = wait.lock().map(|w| w.recv());
-            })));
+            let pool = Arc::clone(&pool);
+            held.push(tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = wait.lock().map(|w| w.recv());
+                })
+                .await
+            }));
         }
         while pool.admitted.load(Ordering::SeqCst) < pool.limit {
             tokio::task::yield_now().await;
         }
-        assert!(matches!(verify("x", None).await, Err(HashError::Busy)), "one more than the pool holds is refused");
+        assert!(matches!(pool.verify("x", None).await, Err(HashError::Busy)), "one more than the pool holds is refused");
+        assert!(!PasswordPool::new().saturated(), "another instance's pool is not touched");
         for _ in 0..pool.limit {
             release.send(()).unwrap();
         }
         for h in held {
             h.await.unwrap().unwrap();
         }
-        assert!(!verify("x", None).await.unwrap(), "after the burst the pool takes work again");
+        assert!(!pool.verify("x", None).await.unwrap(), "after the burst the pool takes work again");
     }
 }

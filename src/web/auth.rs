@@ -113,7 +113,7 @@ pub async fn submit(
     // the database nothing), after a pause that costs no CPU: a client that
     // floods without waiting gets at most a few answers a second per
     // connection, so the flood cannot crowd data requests off the cores.
-    if password::saturated() {
+    if state.passwords.saturated() {
         tokio::time::sleep(REFUSAL_PAUSE).await;
         return busy();
     }
@@ -121,7 +121,7 @@ pub async fn submit(
         Ok(email) => crate::store::users::find_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
-    let ok = match password::verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await {
+    let ok = match state.passwords.verify(&form.password, user.as_ref().map(|u| u.password_hash.as_str())).await {
         Ok(ok) => ok,
         Err(password::HashError::Busy) => {
             tokio::time::sleep(REFUSAL_PAUSE).await;

@@ -9,7 +9,6 @@ use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use crate::state::AppState;
-use crate::auth::password;
 use crate::domain::{DisplayName, Email, Password, PermissionSet, Role, tokens};
 use crate::entities::{invitations, users};
 use crate::web::errors::human_wait;
@@ -139,7 +138,7 @@ pub async fn accept(
             let client = state.client_ip(&req).unwrap_or_default();
             if let Some(wait) = state.throttle.check(&client, &user.email) {
                 errors.add("password", format!("Too many failed attempts. Try again in {}.", human_wait(wait)));
-            } else if !password::verify(&form.password, Some(&user.password_hash)).await? {
+            } else if !state.passwords.verify(&form.password, Some(&user.password_hash)).await? {
                 state.throttle.record_failure(&client, &user.email);
                 errors.add("password", "This is not the password of your keyhub account.");
             }
@@ -171,7 +170,7 @@ pub async fn accept(
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let hash = match &new_account {
-        Some((_, pw)) => Some(password::hash(pw).await?),
+        Some((_, pw)) => Some(state.passwords.hash(pw).await?),
         None => None,
     };
     let email = Email::parse(&inv.email).map_err(|_| AppError::internal("stored invitation email is invalid"))?;

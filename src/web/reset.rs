@@ -8,7 +8,6 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::auth::password;
 use crate::domain::{Password, tokens};
 use crate::state::AppState;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
@@ -90,7 +89,7 @@ pub async fn submit(
     if !crate::store::password_resets::mark_used(&state.db, reset.id).await? {
         return render(StatusCode::GONE, &GonePage { layout: Layout::anonymous(&req, &session, "Password reset"), message: GONE });
     }
-    let hash = password::hash(&pw).await?;
+    let hash = state.passwords.hash(&pw).await?;
     crate::store::users::set_password_hash(&state.db, user.id, hash).await?;
     crate::store::sessions::delete_for_user(&state.db, user.id).await?;
     crate::web::account::profile::record_own(&state, &req, &user, "user.password_reset", "New password set with a one-time reset link; other sessions ended.").await?;

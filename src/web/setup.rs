@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::state::AppState;
-use crate::auth::password;
 use crate::domain::tokens::constant_time_eq;
 use crate::domain::{DisplayName, Email, Password, WorkspaceName};
 use crate::store::setup::SetupError;
@@ -77,7 +76,7 @@ pub async fn submit(
         let page = SetupPage { layout: Layout::anonymous(&req, &session, "Set up keyhub"), form, errors };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let hash = password::hash(&pw).await?;
+    let hash = state.passwords.hash(&pw).await?;
     let (user, ws) = match crate::store::setup::complete(&state.db, &email, &name, hash, &workspace).await {
         Ok(done) => done,
         Err(SetupError::AlreadyDone) => return Err(AppError::NotFound),

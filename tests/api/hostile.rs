@@ -320,6 +320,17 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
     let audit = admin.get_html("/admin/audit").await;
     assert!(audit.contains("source.credentials_cleared"), "audited");
 
+    // The same through the credentials page: back to the form, which says why.
+    let form = format!("/live-data/sources/{id}/credentials");
+    let res = admin.post_form(&form, &form, &[("kind", "datasette"), ("name", "Shop"), ("cfg.base_url", &ds.base), ("cfg.database", "shop"), ("cfg.token", &ds.full)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the key entered with the address: kept");
+    let elsewhere = Capture::start().await;
+    let res = admin.post_form(&form, &form, &[("kind", "datasette"), ("name", "Shop"), ("cfg.base_url", &elsewhere.base), ("cfg.database", "shop"), ("cfg.token", "")]).await;
+    assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, form.clone()), "back to the credentials step");
+    let page = admin.get_html(&form).await;
+    assert!(page.contains("address changed, so its saved token was cleared"), "{page}");
+    assert!(elsewhere.requests().is_empty());
+
     // Back home with the key entered again in the same change: kept, and it works.
     let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"base_url": ds.base, "token": ds.full}})).await;
     assert_eq!(r.body["credentials_missing"], serde_json::json!([]), "{}", r.body);

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{SignedIn, keys, password};
+use crate::auth::{SignedIn, keys};
 use crate::domain::{DisplayName, Password, WorkspaceName};
 use crate::state::AppState;
 use crate::store::audit::{Event, Filter, Target};
@@ -157,7 +157,7 @@ pub async fn change_password(
         errors.add("current_password", format!("Too many wrong passwords. Try again in {}.", human_wait(wait)));
         status = StatusCode::TOO_MANY_REQUESTS;
         retry_after = Some(wait);
-    } else if !password::verify(&form.current_password, Some(&user.user.password_hash)).await? {
+    } else if !state.passwords.verify(&form.current_password, Some(&user.user.password_hash)).await? {
         state.throttle.record_failure(&client, &user.user.email);
         errors.add("current_password", "This is not your current password.");
     }
@@ -179,7 +179,7 @@ pub async fn change_password(
         return Ok(res);
     };
     state.throttle.record_success(&user.user.email);
-    let hash = password::hash(&new).await?;
+    let hash = state.passwords.hash(&new).await?;
     crate::store::users::set_password_hash(&state.db, user.user.id, hash).await?;
     // Other browsers signed in with the old password are signed out; this one
     // continues under a new session id.
