@@ -48,9 +48,15 @@ struct AuditPage {
 }
 
 fn parse_date(s: &str) -> Result<Option<NaiveDate>, &'static str> {
+    use chrono::Datelike;
     match s.trim() {
         "" => Ok(None),
-        d => NaiveDate::parse_from_str(d, "%Y-%m-%d").map(Some).map_err(|_| "Enter a date as YYYY-MM-DD."),
+        d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            // Years a database can compare (PostgreSQL's range is narrower than chrono's).
+            Ok(day) if (1..=9999).contains(&day.year()) => Ok(Some(day)),
+            Ok(_) => Err("Enter a date between the years 1 and 9999."),
+            Err(_) => Err("Enter a date as YYYY-MM-DD."),
+        },
     }
 }
 
