@@ -81,7 +81,7 @@ impl Application {
                 connect_timeout: settings.connectors_timeout.min(std::time::Duration::from_secs(5)),
                 ..Default::default()
             }),
-            jobs: crate::connectors::jobs::Jobs::new(settings.sync_workers, settings.sync_lease),
+            jobs: crate::connectors::queue::Jobs::new(settings.sync_workers, settings.sync_lease),
             passwords: crate::auth::password::PasswordPool::new(),
         });
         let server = serve(listener, state.clone(), &secret)?;

@@ -17,7 +17,8 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 
-use crate::datasets::service::{self, Actor, NewContents};
+use crate::datasets::service::{self, NewContents};
+use crate::store::audit::Actor;
 use crate::domain::header_template::HeaderRow;
 use crate::domain::keys::{KeyLabel, KeySecret};
 use crate::domain::{DisplayName, Email, Password, Permission, PermissionSet, Role, WorkspaceName};

@@ -1,6 +1,6 @@
 //! The workspace ontology: entities, each owning a source-linked spreadsheet
 //! (one tab per linked stream). Shared by pages and the JSON API.
-use crate::datasets::service::Actor;
+use crate::store::audit::Actor;
 use crate::entities::ontology_entities as entities;
 use crate::state::AppState;
 use crate::store::audit::Target;

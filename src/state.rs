@@ -30,7 +30,7 @@ pub struct AppState {
     /// What connectors may call (`connectors::outbound`).
     pub outbound_policy: Arc<crate::connectors::outbound::Policy>,
     /// This node's side of the sync job queue.
-    pub jobs: Arc<crate::connectors::jobs::Jobs>,
+    pub jobs: Arc<crate::connectors::queue::Jobs>,
     /// Where passwords are hashed and checked (a bounded pool of its own).
     pub passwords: Arc<crate::auth::password::PasswordPool>,
 }

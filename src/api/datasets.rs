@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use crate::api::{ApiError, Principal, perm};
 use crate::datasets::parse::{self, Format};
-use crate::datasets::service::{self, Actor, DatasetError, NewContents};
+use crate::datasets::service::{self, DatasetError, NewContents};
+use crate::store::audit::Actor;
 use crate::datasets::staging::{self, StageError, Staged};
 use crate::datasets::store;
 use crate::entities::datasets;

@@ -101,12 +101,16 @@ pub fn document() -> serde_json::Value {
         ("404", "No such endpoint or resource (`not_found`)."),
         ("405", "This endpoint does not accept that method (`method_not_allowed`)."),
         ("429", "Too many refused keys from this address (`rate_limited`); wait Retry-After seconds."),
-        ("503", "Busy (`busy`); retry after Retry-After seconds."),
+        ("503", "Busy (`busy`), or this node cannot confirm keys with its database now (`keys_unavailable`); retry after Retry-After seconds."),
     ];
     if let Some(paths) = doc["paths"].as_object_mut() {
         for ops in paths.values_mut() {
             for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                let has_body = op.get("requestBody").is_some();
                 if let Some(responses) = op["responses"].as_object_mut() {
+                    if has_body {
+                        responses.entry("413").or_insert_with(|| error("The body is over the limit (`too_large`); nothing was changed."));
+                    }
                     for (status, description) in shared {
                         responses.entry(status).or_insert_with(|| error(description));
                     }

@@ -14,7 +14,7 @@ use crate::api::collections::body;
 use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::connectors::sources::{self as manage, SourceError, SourceInput};
-use crate::connectors::sync::StreamRun;
+use crate::connectors::runs::StreamRun;
 use crate::connectors::errors::Report;
 use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
 use crate::entities::{sources, sync_runs};
@@ -279,7 +279,7 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::ConnectorsManag
 }
 
 /// Applies the parts of a create or change that come after the credentials.
-async fn apply_rest(state: &AppState, actor: &crate::datasets::service::Actor, mut s: sources::Model, b: &SourceIn) -> Result<sources::Model, ApiError> {
+async fn apply_rest(state: &AppState, actor: &crate::store::audit::Actor, mut s: sources::Model, b: &SourceIn) -> Result<sources::Model, ApiError> {
     if let Some(streams) = &b.streams {
         s = manage::choose_streams(state, actor, &s, streams).await?;
     }
@@ -423,7 +423,7 @@ pub struct RunOut {
     pub attempts: i32,
     pub cancel_requested: bool,
     /// What happened, oldest first; provider messages, never credentials.
-    pub log: Vec<crate::connectors::jobs::LogLine>,
+    pub log: Vec<crate::connectors::runs::LogLine>,
 }
 
 pub fn run_out(r: &sync_runs::Model) -> RunOut {
@@ -432,13 +432,13 @@ pub fn run_out(r: &sync_runs::Model) -> RunOut {
         source_id: r.source_id,
         status: r.status.clone(),
         trigger: r.trigger.clone(),
-        streams: crate::connectors::sync::stream_runs(r),
+        streams: crate::connectors::runs::stream_runs(r),
         error: r.error.clone(),
         started_at: r.started_at,
         finished_at: r.finished_at,
         attempts: r.attempts,
         cancel_requested: r.cancel_requested,
-        log: crate::connectors::jobs::log_of(r),
+        log: crate::connectors::runs::log_of(r),
     }
 }
 
@@ -458,7 +458,7 @@ pub async fn start_sync(state: web::Data<AppState>, p: Principal<perm::Connector
     if s.status == manage::DRAFT {
         return Err(ApiError::NotReady("Activate the source first (POST /api/v1/sources/{id}/activate).".into()));
     }
-    let run_id = crate::connectors::jobs::enqueue(&state, &s, "api").await?;
+    let run_id = crate::connectors::sources::enqueue(&state, &s, "api").await?;
     let run = store::run(&state.db, p.key.workspace_id, run_id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Accepted().json(StartedOut { run_id, run: run_out(&run) }))
 }
@@ -487,7 +487,7 @@ pub async fn syncs(state: web::Data<AppState>, p: Principal<perm::ConnectorsMana
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn cancel(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
-    if !crate::connectors::jobs::cancel(&state, &r, "an API call").await? {
+    if !crate::connectors::sources::cancel_run(&state, &r, "an API call").await? {
         return Err(ApiError::RunFinished);
     }
     let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;

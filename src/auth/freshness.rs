@@ -5,6 +5,9 @@
 //! revoked meanwhile elsewhere would otherwise keep working for as long as the
 //! database is gone. Key-guarded requests then get 503 `keys_unavailable`,
 //! and `/readyz` says why, until a confirmation arrives.
+//!
+//! Its clock can be moved on (`advance`), so a test can make time pass
+//! without waiting for it; keyhub itself never does.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,12 +16,25 @@ pub struct Freshness {
     origin: Instant,
     confirmed_ms: AtomicU64,
     max_stale: Duration,
+    /// How far this clock runs ahead of the real one (tests only move it).
+    ahead_ms: AtomicU64,
 }
 
 impl Freshness {
     /// Starts confirmed (a snapshot is loaded before the node serves).
     pub fn new(max_stale: Duration) -> Freshness {
-        Freshness { origin: Instant::now(), confirmed_ms: AtomicU64::new(0), max_stale }
+        Freshness { origin: Instant::now(), confirmed_ms: AtomicU64::new(0), max_stale, ahead_ms: AtomicU64::new(0) }
+    }
+
+    /// Now, on this snapshot's clock: watchers take the moment they ask the
+    /// database from here, and confirm it with `confirm_at`.
+    pub fn now(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.ahead_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock on by `by`, as if that much time had passed.
+    pub fn advance(&self, by: Duration) {
+        self.ahead_ms.fetch_add(u64::try_from(by.as_millis()).unwrap_or(u64::MAX / 2), Ordering::Relaxed);
     }
 
     fn ms(&self, at: Instant) -> u64 {
@@ -31,7 +47,7 @@ impl Freshness {
     }
 
     pub fn confirm(&self) {
-        self.confirm_at(Instant::now());
+        self.confirm_at(self.now());
     }
 
     /// Time since the last confirmation, seen at `now`.
@@ -40,7 +56,7 @@ impl Freshness {
     }
 
     pub fn age(&self) -> Duration {
-        self.age_at(Instant::now())
+        self.age_at(self.now())
     }
 
     pub fn fresh_at(&self, now: Instant) -> bool {
@@ -49,7 +65,7 @@ impl Freshness {
 
     /// Whether keys may be verified from the snapshot now.
     pub fn fresh(&self) -> bool {
-        self.fresh_at(Instant::now())
+        self.fresh_at(self.now())
     }
 
     pub fn max_stale(&self) -> Duration {
@@ -81,5 +97,15 @@ mod tests {
         // A late confirmation of an older moment does not move the clock back.
         f.confirm_at(t0 + Duration::from_secs(35));
         assert_eq!(f.age_at(t0 + Duration::from_secs(41)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_advanced_clock_ages_the_snapshot_until_it_is_confirmed_again() {
+        let f = Freshness::new(Duration::from_secs(30));
+        assert!(f.fresh());
+        f.advance(Duration::from_secs(31));
+        assert!(!f.fresh() && f.age() >= Duration::from_secs(31));
+        f.confirm_at(f.now());
+        assert!(f.fresh());
     }
 }

@@ -326,7 +326,7 @@ impl HubVerifier {
             let mut tick = tokio::time::interval(this.freshness.poll_every(Duration::from_secs(1)));
             loop {
                 tick.tick().await;
-                let asked = Instant::now();
+                let asked = this.freshness.now();
                 match this.catch_up().await {
                     // Every change up to `asked` is applied (or being waited for).
                     Ok(()) => this.freshness.confirm_at(asked),

@@ -212,13 +212,14 @@ impl KeyVerifier {
     pub async fn reload(&self) -> Result<(), DbErr> {
         let _one = self.reload.lock().await;
         let started = Instant::now();
+        let asked = self.freshness.now();
         let version = crate::store::changes::current(&self.db).await?;
         let snap = self.load().await?;
         crate::metrics::snapshot("personal", snap.by_id.len());
         tracing::info!(keys = snap.by_id.len(), ms = started.elapsed().as_millis() as u64, "personal keys loaded");
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snap;
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
-        self.freshness.confirm_at(started);
+        self.freshness.confirm_at(asked);
         Ok(())
     }
 
@@ -318,7 +319,7 @@ impl KeyVerifier {
             let mut tick = tokio::time::interval(this.freshness.poll_every(Duration::from_secs(2)));
             loop {
                 tick.tick().await;
-                let asked = Instant::now();
+                let asked = this.freshness.now();
                 let loaded = this.version.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 match crate::store::changes::current(&this.db).await {
                     Ok(v) if v != loaded => {

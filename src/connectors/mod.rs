@@ -13,6 +13,8 @@ pub mod jobs;
 pub mod keyhub;
 pub mod openapi;
 pub mod outbound;
+pub mod queue;
+pub mod runs;
 pub mod sources;
 pub mod sync;
 

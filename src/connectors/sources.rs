@@ -7,8 +7,9 @@ use chrono::Utc;
 use sea_orm::Set;
 use serde::{Deserialize, Serialize};
 
+use super::runs::{self, StreamRun, stream_runs};
 use super::{Config, ConnectorError, Ctx, ErrorClass, FieldKind, Outbound, StreamInfo};
-use crate::datasets::service::Actor;
+use crate::store::audit::Actor;
 use crate::entities::sources;
 use crate::state::AppState;
 use crate::store::audit::Target;
@@ -494,7 +495,7 @@ pub async fn activate(state: &AppState, actor: &Actor, s: &sources::Model) -> Re
     if s.status == DRAFT {
         crate::store::audit::record(&state.db, actor.event("source.activated", target(&saved), "Activated.".into())).await?;
     }
-    let run = super::jobs::enqueue(state, &saved, "activate").await?;
+    let run = enqueue(state, &saved, "activate").await?;
     Ok((saved, run))
 }
 
@@ -627,4 +628,49 @@ pub fn every_words(minutes: u32) -> String {
     } else {
         plural(minutes, "minute")
     }
+}
+
+/// Queues a run of `s`'s chosen streams; `Running(id)` when one is already
+/// queued or running.
+pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Result<i64, SourceError> {
+    if let Some(run) = store::live_run(&state.db, s.id).await? {
+        return Err(SourceError::Running(run.id));
+    }
+    let chosen = chosen_streams(s);
+    if chosen.is_empty() {
+        return Err(SourceError::NotReady("Choose at least one stream first.".into()));
+    }
+    let modes = stream_modes(s);
+    let streams: Vec<StreamRun> = chosen.iter().map(|c| StreamRun::queued(c, modes.get(c).map(|m| m.mode.as_str()).unwrap_or(FULL))).collect();
+    let log = runs::log_json(&[runs::line("info", format!("Queued ({trigger})."))]);
+    match store::queue_run(&state.db, s, &serde_json::to_string(&streams).unwrap_or_default(), trigger, &log).await {
+        Ok(run) => {
+            state.jobs.wake();
+            Ok(run.id)
+        }
+        // Another request queued one between our check and our insert.
+        Err(e) if crate::store::is_unique_violation(&e) => match store::live_run(&state.db, s.id).await? {
+            Some(run) => Err(SourceError::Running(run.id)),
+            None => Err(SourceError::Db(e)),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Cancels a queued run at once, or asks a running one to stop (its
+/// streams' old rows stay). False when the run had already ended.
+pub async fn cancel_run(state: &AppState, run: &crate::entities::sync_runs::Model, by: &str) -> Result<bool, sea_orm::DbErr> {
+    let mut log = runs::log_of(run);
+    log.push(runs::line("warning", format!("Cancelled by {by}.")));
+    let mut streams = stream_runs(run);
+    for s in streams.iter_mut() {
+        s.status = runs::CANCELLED.into();
+    }
+    let streams = serde_json::to_string(&streams).unwrap_or_default();
+    let outcome = store::request_cancel(&state.db, run.id, &streams, &runs::log_json(&log)).await?;
+    // Running here: stop it now (elsewhere, that node's keeper sees the flag).
+    if let Some(control) = state.jobs.mine().get(&run.id) {
+        control.request_cancel();
+    }
+    Ok(outcome != store::Cancel::Ended)
 }

@@ -34,7 +34,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::jobs::{self, CANCELLED, Control, FAILED, LogLine, PARTIAL, RUNNING, SUCCEEDED};
+use super::runs::{self, CANCELLED, FAILED, LogLine, PARTIAL, RUNNING, StreamRun, SUCCEEDED, stream_runs};
+use super::queue::Control;
 use super::sources::{self, Failure};
 use super::{Batch, Connector, ConnectorError, Ctx, ErrorClass, StreamInfo};
 use crate::datasets::schema::{Column, ColumnType, Inference, Raw, key_text, type_of, typed, widen};
@@ -52,68 +53,6 @@ pub const MAX_RETRIES: u32 = 4;
 const BACKOFF: Duration = Duration::from_millis(500);
 /// A `Retry-After` longer than this is not waited for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
-
-/// One stream's part of a run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct StreamRun {
-    pub stream: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
-    /// `full` or `incremental`.
-    #[serde(default)]
-    pub mode: String,
-    pub records_read: u64,
-    pub records_written: u64,
-    #[serde(default)]
-    pub started_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Transient failures retried.
-    #[serde(default)]
-    pub retries: u32,
-    /// Columns added, removed or retyped since the last sync.
-    #[serde(default)]
-    pub schema_changes: Vec<String>,
-    #[schema(value_type = Option<Object>)]
-    pub error: Option<ConnectorError>,
-}
-
-impl StreamRun {
-    pub fn queued(stream: &str, mode: &str) -> StreamRun {
-        StreamRun {
-            stream: stream.to_owned(),
-            status: jobs::QUEUED.into(),
-            mode: mode.to_owned(),
-            records_read: 0,
-            records_written: 0,
-            started_at: None,
-            finished_at: None,
-            retries: 0,
-            schema_changes: Vec::new(),
-            error: None,
-        }
-    }
-
-    /// Seconds since the stream started (until it finished).
-    pub fn elapsed(&self) -> Option<f64> {
-        let start = self.started_at?;
-        let end = self.finished_at.unwrap_or_else(Utc::now);
-        Some(((end - start).num_milliseconds().max(0) as f64) / 1000.0)
-    }
-
-    /// Records written per second so far.
-    pub fn rate(&self) -> Option<f64> {
-        self.elapsed().filter(|e| *e > 0.2).map(|e| self.records_written as f64 / e)
-    }
-
-    fn done(&self) -> bool {
-        matches!(self.status.as_str(), SUCCEEDED | FAILED | CANCELLED)
-    }
-}
-
-pub fn stream_runs(run: &sync_runs::Model) -> Vec<StreamRun> {
-    serde_json::from_str(&run.streams).unwrap_or_default()
-}
 
 /// How a stream's work ended.
 enum Outcome {
@@ -137,13 +76,13 @@ struct Job<'a> {
 
 impl Job<'_> {
     fn note(&mut self, level: &str, message: impl Into<String>) {
-        self.log.push(jobs::line(level, message));
+        self.log.push(runs::line(level, message));
     }
 
     /// Saves progress; false when the lease was lost meanwhile.
     async fn save(&self) -> Result<bool, DbErr> {
         let streams = serde_json::to_string(&self.streams).unwrap_or_default();
-        let kept = store::save_progress(&self.state.db, self.run_id, &self.state.jobs.node, &streams, &jobs::log_json(&self.log)).await?;
+        let kept = store::save_progress(&self.state.db, self.run_id, &self.state.jobs.node, &streams, &runs::log_json(&self.log)).await?;
         if !kept {
             self.control.mark_lost();
         }
@@ -269,24 +208,28 @@ struct Paging {
 
 impl Paging {
     /// Checks a batch read at `at` that says to continue at `next`.
-    fn check(&mut self, at: Option<&Value>, next: Option<&Value>, records: &[serde_json::Map<String, Value>]) -> Result<(), Outcome> {
+    /// `rows` are the batch as it will be stored: comparing their (already
+    /// serialised) values costs one hash pass, no second serialisation.
+    fn check(&mut self, at: Option<&Value>, next: Option<&Value>, rows: &[RowIn]) -> Result<(), Outcome> {
         let fail = |m: String| Err(Outcome::Failed(ConnectorError::new(ErrorClass::LimitReached, m)));
-        if !records.is_empty() {
+        if !rows.is_empty() {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            serde_json::to_string(records).unwrap_or_default().hash(&mut h);
+            for r in rows {
+                r.data.hash(&mut h);
+            }
             let page = h.finish();
             if self.last_page == Some(page) {
                 return fail(format!(
                     "The source answered the same page of {} records twice in a row: its paging does not move on, so the stream was stopped and its old rows are kept.",
-                    records.len()
+                    rows.len()
                 ));
             }
             self.last_page = Some(page);
         }
         if let (Some(at), Some(next)) = (at, next)
             && at == next
-            && !records.is_empty()
+            && !rows.is_empty()
         {
             return fail("The source handed back the position it was asked for as the next page: it would be read again and again, so the stream was stopped and its old rows are kept.".into());
         }
@@ -376,7 +319,7 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
 pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control) -> Result<(), DbErr> {
     let streams = stream_runs(&run);
     let began = streams.iter().filter_map(|s| s.started_at).min().unwrap_or_else(Utc::now);
-    let mut job = Job { state, run_id: run.id, control, streams, log: jobs::log_of(&run), began };
+    let mut job = Job { state, run_id: run.id, control, streams, log: runs::log_of(&run), began };
     if run.attempts > 1 {
         job.note("warning", format!("Taken up again after keyhub stopped during the run (attempt {}); finished streams are kept.", run.attempts));
     } else {
@@ -496,12 +439,12 @@ async fn finish(job: &Job<'_>, src: Option<&source_rows::Model>) -> Result<(), D
         _ => job.streams.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.stream))),
     };
     let mut log = job.log.clone();
-    log.push(jobs::line(if status == SUCCEEDED { "info" } else { "warning" }, format!("Finished: {status}.")));
+    log.push(runs::line(if status == SUCCEEDED { "info" } else { "warning" }, format!("Finished: {status}.")));
     // From the first stream's start (kept across a resume) to now.
     if let Some(began) = job.streams.iter().filter_map(|s| s.started_at).min() {
         crate::metrics::sync_run(status, (Utc::now() - began).to_std().unwrap_or_default());
     }
-    store::finish_run(&job.state.db, job.run_id, status, &serde_json::to_string(&job.streams).unwrap_or_default(), &jobs::log_json(&log), error).await
+    store::finish_run(&job.state.db, job.run_id, status, &serde_json::to_string(&job.streams).unwrap_or_default(), &runs::log_json(&log), error).await
 }
 
 /// Last sync time; a failure is recorded for Diagnostics, and a configuration
@@ -737,14 +680,17 @@ async fn full_refresh(
             Ok(b) => b,
             Err(o) => return Ok(give_up(job, tab, writer, o).await),
         };
-        if let Err(o) = job.within_rows(i, batch.records.len()).and_then(|_| paging.check(position.as_ref(), batch.next.as_ref(), &batch.records)) {
+        if let Err(o) = job.within_rows(i, batch.records.len()) {
             return Ok(give_up(job, tab, writer, o).await);
         }
         let fitted = fit_columns(&mut columns, &batch.records, n + 1);
+        let rows = rows_of(&columns, pk, &mut n, &batch.records);
+        if let Err(o) = paging.check(position.as_ref(), batch.next.as_ref(), &rows) {
+            return Ok(give_up(job, tab, writer, o).await);
+        }
         let (generation, _, _) = writer.progress();
         apply_fit(job, i, db, ds.id, generation, fitted).await?;
         pending.columns = (columns != stream.columns).then(|| columns.clone());
-        let rows = rows_of(&columns, pk, &mut n, &batch.records);
         if let Some(c) = cursor_column {
             for r in &batch.records {
                 if let Some(v) = r.get(c).filter(|v| !v.is_null())
@@ -834,12 +780,15 @@ async fn incremental(
         if batch.records.is_empty() {
             break;
         }
-        if let Err(o) = job.within_rows(i, batch.records.len()).and_then(|_| paging.check(position.as_ref(), batch.next.as_ref(), &batch.records)) {
+        if let Err(o) = job.within_rows(i, batch.records.len()) {
             return Ok(o);
         }
         let before = columns.clone();
         let fitted = fit_columns(&mut columns, &batch.records, n + 1);
         let rows = rows_of(&columns, pk, &mut n, &batch.records);
+        if let Err(o) = paging.check(position.as_ref(), batch.next.as_ref(), &rows) {
+            return Ok(o);
+        }
         let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after_value(v, &m) { v.clone() } else { m });
         job.streams[i].records_read += rows.len() as u64;
         let count = rows.len() as u64;
@@ -912,7 +861,9 @@ mod tests {
 
     #[test]
     fn paging_that_does_not_move_on_is_stopped() {
-        let page = records(r#"[{"id": 1}, {"id": 2}]"#);
+        let cols = vec![col("id", ColumnType::Integer)];
+        let rows = |json: &str| rows_of(&cols, None, &mut 0, &records(json));
+        let page = rows(r#"[{"id": 1}, {"id": 2}]"#);
         let mut p = Paging::default();
         assert!(p.check(None, Some(&Value::from("a")), &page).is_ok());
         assert!(matches!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page), Err(Outcome::Failed(e)) if e.class == ErrorClass::LimitReached), "the same page twice");
@@ -920,7 +871,7 @@ mod tests {
         assert!(matches!(p.check(Some(&Value::from("a")), Some(&Value::from("a")), &page), Err(Outcome::Failed(_))), "the same position handed back");
         let mut p = Paging::default();
         assert!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page).is_ok());
-        assert!(p.check(Some(&Value::from("b")), None, &records(r#"[{"id": 3}]"#)).is_ok());
+        assert!(p.check(Some(&Value::from("b")), None, &rows(r#"[{"id": 3}]"#)).is_ok());
         assert_eq!(human_seconds(21_600), "6 hours");
         assert_eq!(human_seconds(1), "1 second");
     }

@@ -10,7 +10,7 @@ pub struct Model {
     pub source_id: i64,
     /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
     pub status: String,
-    /// JSON array of `connectors::sync::StreamRun`.
+    /// JSON array of `connectors::runs::StreamRun`.
     pub streams: String,
     pub error: Option<String>,
     /// `activate`, `manual`, `api`, `schedule`.
@@ -24,7 +24,7 @@ pub struct Model {
     /// Claims so far; more than one means it was resumed after a stop.
     pub attempts: i32,
     pub cancel_requested: bool,
-    /// JSON array of `connectors::jobs::LogLine`.
+    /// JSON array of `connectors::runs::LogLine`.
     pub log: String,
 }
 

@@ -4,7 +4,7 @@
 //! change in force for the very next request.
 use chrono::{DateTime, Utc};
 
-use crate::datasets::service::Actor;
+use crate::store::audit::Actor;
 use crate::domain::header_template::{self, HeaderRow};
 use crate::domain::hub_keys::{self as rules, AccessType, KeyStatus};
 use crate::domain::ip_filter;

@@ -1,6 +1,6 @@
 //! Creating, changing and deleting data collections and endpoints, for pages
 //! and the JSON API alike: the checks, the audit entry, the cache refresh.
-use crate::datasets::service::Actor;
+use crate::store::audit::Actor;
 use crate::domain::datahub::{Access, check_limits, parse_endpoint_path, parse_order};
 use crate::entities::{data_collections, endpoints};
 use crate::state::AppState;

@@ -9,6 +9,36 @@ use sea_orm::{
 
 use crate::entities::{audit_events as audit, members, personal_keys};
 
+/// Who acts, for the audit log.
+pub struct Actor {
+    pub workspace_id: i64,
+    pub user_id: i64,
+    /// As shown then, e.g. `Ada <ada@example.com>`; none for API calls (the
+    /// log shows the user).
+    pub name: Option<String>,
+    /// `with API key khp_…abcd` for API calls.
+    pub via: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn event(&self, action: &'static str, target: Target, detail: String) -> Event {
+        let detail = match &self.via {
+            Some(via) => format!("{detail} ({via})"),
+            None => detail,
+        };
+        Event {
+            workspace_id: self.workspace_id,
+            actor_user_id: Some(self.user_id),
+            actor_name: self.name.clone(),
+            action,
+            target: Some(target),
+            detail,
+            ip: self.ip.clone(),
+        }
+    }
+}
+
 /// What an event is about.
 #[derive(Debug, Clone)]
 pub struct Target {

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The metrics listener's port, when the settings asked for one.
     pub metrics_port: Option<u16>,
+    /// What the app's handlers share: tests reach its injected clocks here.
+    pub state: actix_web::web::Data<keyhub::state::AppState>,
     server: actix_web::dev::ServerHandle,
 }
 
@@ -81,8 +83,9 @@ impl TestApp {
         let db = app.db().clone();
         let server = app.handle();
         let metrics_port = app.metrics_port();
+        let state = app.state();
         tokio::spawn(app.run());
-        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir, metrics_port, server }
+        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir, metrics_port, state, server }
     }
 
     pub fn client(&self) -> Client {

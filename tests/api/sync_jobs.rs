@@ -42,6 +42,8 @@ pub struct FaultProxy {
     pub batches: Arc<AtomicUsize>,
     faults: Arc<AtomicUsize>,
     gate: Arc<tokio::sync::Semaphore>,
+    /// The batch reads seen, for tests that wait until one has arrived.
+    seen: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl FaultProxy {
@@ -53,11 +55,12 @@ impl FaultProxy {
         let batches = Arc::new(AtomicUsize::new(0));
         let faults = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let (r, b, f, g) = (rule.clone(), batches.clone(), faults.clone(), gate.clone());
+        let seen = Arc::new(tokio::sync::watch::Sender::new(0));
+        let (r, b, f, g, w) = (rule.clone(), batches.clone(), faults.clone(), gate.clone(), seen.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else { return };
-                let (rule, batches, faults, upstream, gate) = (r.clone(), b.clone(), f.clone(), upstream.clone(), g.clone());
+                let (rule, batches, faults, upstream, gate, seen_tx) = (r.clone(), b.clone(), f.clone(), upstream.clone(), g.clone(), w.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 16384];
                     let n = client.read(&mut buf).await.unwrap_or(0);
@@ -66,6 +69,7 @@ impl FaultProxy {
                     let mut delay = 0;
                     if first.contains("_size=1000") {
                         let seen = batches.fetch_add(1, Ordering::SeqCst);
+                        seen_tx.send_replace(seen + 1);
                         let rule = rule.lock().unwrap().clone();
                         delay = rule.delay_ms;
                         if rule.hold_from.is_some_and(|from| seen >= from) {
@@ -106,7 +110,13 @@ impl FaultProxy {
                 });
             }
         });
-        FaultProxy { base: format!("http://127.0.0.1:{port}"), rule, batches, faults, gate }
+        FaultProxy { base: format!("http://127.0.0.1:{port}"), rule, batches, faults, gate, seen }
+    }
+
+    /// Resolves once `n` batch reads (since the last `set`) have arrived.
+    pub async fn reached(&self, n: usize) {
+        let mut rx = self.seen.subscribe();
+        let _ = rx.wait_for(|seen| *seen >= n).await;
     }
 
     /// Lets `n` held batch reads through.
@@ -117,6 +127,7 @@ impl FaultProxy {
     pub fn set(&self, rule: Rule) {
         *self.rule.lock().unwrap() = rule;
         self.batches.store(0, Ordering::SeqCst);
+        self.seen.send_replace(0);
         self.faults.store(0, Ordering::SeqCst);
     }
 }

@@ -3,8 +3,7 @@
 //! the run history with its log.
 use chrono::Utc;
 
-use crate::connectors::jobs::{self, LogLine};
-use crate::connectors::sync::{self, StreamRun};
+use crate::connectors::runs::{self, LogLine, StreamRun};
 use crate::entities::sync_runs;
 use crate::web::views::fmt_time;
 
@@ -52,19 +51,6 @@ impl RunView {
     }
 }
 
-/// "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// "0:07", "12:30", "1:02:03".
 pub fn clock(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
@@ -78,7 +64,7 @@ fn line(s: &StreamRun) -> StreamLine {
         mode: if s.mode.is_empty() { "full".into() } else { s.mode.clone() },
         read: s.records_read,
         written: s.records_written,
-        rate: s.rate().map(|r| format!("{} records/s", thousands(r.round() as u64))).unwrap_or_default(),
+        rate: s.rate().map(|r| format!("{} records/s", crate::domain::query::thousands(r.round() as u64))).unwrap_or_default(),
         elapsed: s.elapsed().map(clock).unwrap_or_default(),
         retries: s.retries,
         schema_changes: s.schema_changes.clone(),
@@ -102,8 +88,8 @@ pub fn run_view(source: &str, r: &sync_runs::Model) -> RunView {
         duration: clock((end - r.started_at).num_milliseconds() as f64 / 1000.0),
         attempts: r.attempts,
         cancel_requested: r.cancel_requested,
-        streams: sync::stream_runs(r).iter().map(line).collect(),
+        streams: runs::stream_runs(r).iter().map(line).collect(),
         error: r.error.clone(),
-        log: jobs::log_of(r).iter().map(log_view).collect(),
+        log: runs::log_of(r).iter().map(log_view).collect(),
     }
 }

@@ -542,11 +542,11 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
 /// Activates (or syncs an active source) and lands where rows appear.
 /// Activation lands where rows appear (the entity); "Sync now" stays where
 /// it was pressed (the source page, or Diagnostics), which shows progress.
-async fn start_sync(state: &AppState, user: &CurrentUser, actor: &crate::datasets::service::Actor, s: &sources::Model, activate: bool, back: &str) -> Result<HttpResponse, AppError> {
+async fn start_sync(state: &AppState, user: &CurrentUser, actor: &crate::store::audit::Actor, s: &sources::Model, activate: bool, back: &str) -> Result<HttpResponse, AppError> {
     let started = if activate {
         manage::activate(state, actor, s).await.map(|(_, run)| run)
     } else {
-        crate::connectors::jobs::enqueue(state, s, "manual").await
+        crate::connectors::sources::enqueue(state, s, "manual").await
     };
     match started {
         Ok(_) => {
@@ -789,7 +789,7 @@ pub async fn cancel(state: web::Data<AppState>, user: CurrentUser, id: web::Path
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     match store::live_run(&state.db, s.id).await? {
-        Some(run) if crate::connectors::jobs::cancel(&state, &run, &user.user.display_name).await? => {
+        Some(run) if crate::connectors::sources::cancel_run(&state, &run, &user.user.display_name).await? => {
             Flash::push_about(&user.session, "success", "Cancelling the sync; the tabs keep their rows as before it", Some(s.name.clone()))
         }
         _ => Flash::push_about(&user.session, "info", "No sync of this source is running", Some(s.name.clone())),
