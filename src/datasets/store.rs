@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Set,
-    TransactionTrait,
 };
 use serde_json::Value;
 
@@ -112,7 +111,7 @@ pub async fn open_replace(db: &DatabaseConnection, ds: &datasets::Model) -> Resu
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend, "UPDATE datasets SET next_generation = next_generation + 1 WHERE id = ");
     sql.bind(ds.id);
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     txn.execute_raw(sql.build()).await?;
     let fresh = datasets::Entity::find_by_id(ds.id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
     txn.commit().await?;
@@ -140,7 +139,7 @@ pub async fn resume_replace(db: &DatabaseConnection, ds: &datasets::Model, gener
 
 /// Starts an append (or, with a primary key, an upsert) into the current rows.
 pub async fn open_incremental(db: &DatabaseConnection, ds: &datasets::Model) -> Result<Writer, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     // PostgreSQL: one incremental writer per dataset at a time (SQLite's single
     // writer already serialises them once the first row is written).
     let mut sql = Sql::new(db.get_database_backend(), "SELECT id FROM datasets WHERE id = ");
@@ -190,7 +189,7 @@ impl Writer {
                 if let Some(e) = duplicate_in_batch(&rows) {
                     return Err(e);
                 }
-                let txn = db.begin().await?;
+                let txn = crate::store::begin_write(db).await?;
                 let first_pos = self.next_pos;
                 match insert(&txn, backend, self.dataset_id, self.generation, first_pos, &rows).await {
                     Ok(size) => {
@@ -242,7 +241,7 @@ impl Writer {
         let now = Utc::now();
         match self.mode {
             Mode::Replace => {
-                let txn = db.begin().await?;
+                let txn = crate::store::begin_write(db).await?;
                 let old = datasets::Entity::find_by_id(self.dataset_id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
                 let mut m: datasets::ActiveModel = old.clone().into();
                 m.generation = Set(self.generation);
@@ -460,7 +459,7 @@ fn drop_generation_later(db: DatabaseConnection, dataset_id: i64, generation: i6
 pub async fn delete(db: &DatabaseConnection, ds: &datasets::Model) -> Result<(), DbErr> {
     use crate::entities::{data_collections, endpoints};
     use sea_orm::{ColumnTrait, QueryFilter};
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let collections: Vec<i64> = data_collections::Entity::find()
         .filter(data_collections::Column::DatasetId.eq(ds.id))
         .all(&txn)

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use crate::entities::{cluster_nodes, hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams, hub_key_users as key_users, hub_keys as keys};
@@ -144,7 +143,7 @@ pub async fn create(
     {
         return Ok(SaveOutcome::TokenTaken);
     }
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let now = Utc::now();
     let row = new_row(workspace_id, spec, secret.as_ref().map(|s| (s.digest.clone(), s.suffix.clone())), actor, now);
     let inserted = row.insert(&txn).await;
@@ -168,7 +167,7 @@ pub async fn create(
 /// batches of 500, each secret sealed under its row id, one change logged per
 /// key so running nodes pick them up. Names and secrets must be unique already.
 pub async fn create_many(db: &DatabaseConnection, workspace_id: i64, specs: &[(KeySpec, String)], sealer: &crate::auth::sealing::Sealer) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let now = Utc::now();
     for chunk in specs.chunks(500) {
         let rows = chunk.iter().map(|(spec, secret)| {
@@ -210,7 +209,7 @@ pub async fn update(
     {
         return Ok(SaveOutcome::TokenTaken);
     }
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let Some(current) = find(&txn, workspace_id, id).await? else { return Ok(SaveOutcome::Gone) };
     if expected_version.is_some_and(|v| v != current.version) {
         return Ok(SaveOutcome::Conflict(Box::new(current)));
@@ -264,7 +263,7 @@ pub async fn replace_secret(
     secret: NewSecret<'_>,
     actor: Option<i64>,
 ) -> Result<Option<keys::Model>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let seq = log_change(&txn, key.workspace_id, Some(key.id), None).await?;
     let sealed = secret.seal.map(|(sealer, plain)| sealer.seal(&seal_context(key.id), plain));
     keys::Entity::update_many()
@@ -285,7 +284,7 @@ pub async fn replace_secret(
 
 pub async fn delete(
     db: &DatabaseConnection, key: &keys::Model) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     key_endpoints::Entity::delete_many().filter(key_endpoints::Column::HubKeyId.eq(key.id)).exec(&txn).await?;
     key_users::Entity::delete_many().filter(key_users::Column::HubKeyId.eq(key.id)).exec(&txn).await?;
     key_teams::Entity::delete_many().filter(key_teams::Column::HubKeyId.eq(key.id)).exec(&txn).await?;
@@ -337,7 +336,7 @@ pub async fn keys_of_endpoint(db: &impl ConnectionTrait, endpoint_id: i64) -> Re
 /// whose set of endpoints changed.
 pub async fn set_endpoint_keys(
     db: &DatabaseConnection, workspace_id: i64, endpoint_id: i64, key_ids: &[i64]) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let before: Vec<i64> = key_endpoints::Entity::find()
         .filter(key_endpoints::Column::EndpointId.eq(endpoint_id))
         .all(&txn)

@@ -41,8 +41,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>) -> Result<keys::
 /// Creates many keys in one transaction, 500 rows a statement (the
 /// benchmark's seed). Labels must already be distinct per owner.
 pub async fn create_many(db: &sea_orm::DatabaseConnection, new: &[NewKey<'_>]) -> Result<u64, DbErr> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let now = Utc::now();
     for chunk in new.chunks(500) {
         let rows = chunk.iter().map(|n| keys::ActiveModel {

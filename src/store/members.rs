@@ -208,9 +208,8 @@ pub async fn apply_change(
     change: &crate::domain::members::MemberChange,
 ) -> Result<members::Model, ChangeError> {
     use crate::domain::members::{MemberChange, Target, check_change};
-    use sea_orm::TransactionTrait;
 
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let target = find_in_workspace(&txn, workspace_id, member_id).await?.ok_or(ChangeError::NotFound)?;
     let admins = active_admins(&txn, workspace_id).await?;
     let now = effective(&target);

@@ -71,6 +71,20 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock
+/// at `BEGIN` (IMMEDIATE), waiting up to the busy timeout: a deferred
+/// transaction that reads first cannot later upgrade to a writer once another
+/// connection has committed (SQLite answers "database is locked" at once,
+/// whatever the busy timeout), which turned an ordinary race with a
+/// background write into a 503. PostgreSQL ignores the mode.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 pub async fn ping(db: &impl ConnectionTrait) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
 }

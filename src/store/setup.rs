@@ -1,6 +1,6 @@
 //! First-run setup: the first admin, the first workspace, exactly once.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set};
 
 use crate::domain::{DisplayName, Email, PermissionSet, Role, WorkspaceName};
 use crate::entities::{instance_facts, users, workspaces};
@@ -24,7 +24,7 @@ pub async fn complete(
     password_hash: String,
     workspace: &WorkspaceName,
 ) -> Result<(users::Model, workspaces::Model), SetupError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let claim = instance_facts::ActiveModel {
         name: Set("setup".into()),
         value: Set(email.as_str().to_owned()),

@@ -1,6 +1,6 @@
 //! Teams: named groups of a workspace's members, which portal tokens can name.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entities::{hub_key_teams, team_members, teams};
 
@@ -30,7 +30,7 @@ pub async fn save(
     name: &str,
     member_ids: &[i64],
 ) -> Result<Option<teams::Model>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let now = Utc::now();
     let mut m = teams::ActiveModel {
         workspace_id: Set(workspace_id),
@@ -64,7 +64,7 @@ pub async fn save(
 
 pub async fn delete(
     db: &DatabaseConnection, team: &teams::Model) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     team_members::Entity::delete_many().filter(team_members::Column::TeamId.eq(team.id)).exec(&txn).await?;
     hub_key_teams::Entity::delete_many().filter(hub_key_teams::Column::TeamId.eq(team.id)).exec(&txn).await?;
     teams::Entity::delete_by_id(team.id).exec(&txn).await?;

@@ -27,8 +27,7 @@ pub async fn create_owned(
     name: &WorkspaceName,
     owner: i64,
 ) -> Result<Option<workspaces::Model>, DbErr> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let ws = match create(&txn, name).await {
         Ok(ws) => ws,
         Err(e) if crate::store::is_unique_violation(&e) => return Ok(None),

@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use crate::state::AppState;
@@ -174,7 +173,7 @@ pub async fn accept(
         None => None,
     };
     let email = Email::parse(&inv.email).map_err(|_| AppError::internal("stored invitation email is invalid"))?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin_write(&state.db).await?;
     // Conditional update: of two simultaneous acceptances only one wins.
     if !crate::store::invitations::mark_accepted(&txn, inv.id).await? {
         return gone(&req, &session, LinkState::Used);

@@ -728,3 +728,29 @@ async fn repeated_header_lines_are_read_as_one_list_everywhere() {
     let r = ApiReply::read(res).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("malformed_key")), "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_write_transaction_holds_the_write_lock_from_its_start() {
+    // SQLite: a deferred transaction that reads, then writes after another
+    // connection committed, is refused at once ("database is locked"), busy
+    // timeout or not. That is how a dataset delete racing the background
+    // removal of its rows became a 503. A write transaction now takes the lock
+    // at BEGIN, so nobody can commit between its read and its write.
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    if !app.database_url.starts_with("sqlite:") {
+        return; // PostgreSQL has no such upgrade: its writers lock rows, not the file.
+    }
+    app.with_admin().await;
+    let txn = keyhub::store::begin_write(&app.db).await.unwrap();
+    txn.execute_unprepared("SELECT COUNT(*) FROM workspaces").await.unwrap();
+    let mut opts = sea_orm::ConnectOptions::new(app.database_url.clone());
+    opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(|o| o.busy_timeout(std::time::Duration::ZERO));
+    let other = sea_orm::Database::connect(opts).await.unwrap();
+    let err = other.execute_unprepared("BEGIN IMMEDIATE").await.expect_err("another writer cannot start while the transaction may still write");
+    assert!(err.to_string().contains("locked") || err.to_string().contains("busy"), "{err}");
+    txn.execute_unprepared("UPDATE users SET display_name = display_name").await.expect("the write after the read goes through");
+    txn.commit().await.unwrap();
+    other.execute_unprepared("BEGIN IMMEDIATE").await.expect("and after the commit, it can");
+    other.execute_unprepared("ROLLBACK").await.unwrap();
+}
