@@ -236,6 +236,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/datasets/{id}").get(datahub::datasets::show))
                 .service(web::resource("/datasets/{id}/download.csv").get(datahub::datasets::download))
                 .service(web::resource("/datasets/{id}/delete").post(datahub::datasets::delete))
+                .service(web::resource("/datasets/{id}/replace/{upload}").post(datahub::datasets::replace_staged))
                 .service(web::resource("/datasets/{id}/{action}").post(datahub::datasets::write))
                 .service(web::resource("/collections").get(datahub::collections::list).post(datahub::collections::create))
                 .service(web::resource("/collections/{id}").get(datahub::collections::show).post(datahub::collections::update))

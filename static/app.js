@@ -58,6 +58,24 @@
     cancel.focus();
   }
 
+  // The question of a form: `{file}` names the file chosen in it (Replace rows).
+  function questionOf(form) {
+    var q = form.getAttribute("data-confirm");
+    var input = form.querySelector('input[type="file"]');
+    var file = input && input.files && input.files[0] ? input.files[0].name : "the chosen file";
+    return q.split("{file}").join(file);
+  }
+
+  // `data-confirm-if="tabs=remove"`: only that choice is destructive.
+  function needsConfirm(form) {
+    if (!form.hasAttribute("data-confirm")) return false;
+    var cond = form.getAttribute("data-confirm-if");
+    if (!cond) return true;
+    var parts = cond.split("=");
+    var checked = form.querySelector('input[name="' + parts[0] + '"]:checked');
+    return !!checked && checked.value === parts[1];
+  }
+
   // A confirmed form says so to the server (without JavaScript the server
   // asks on a page of its own instead).
   function markConfirmed(form) {
@@ -68,9 +86,9 @@
   // htmx forms: htmx asks before every request; we answer with the dialog.
   document.addEventListener("htmx:confirm", function (evt) {
     var form = evt.detail.elt && evt.detail.elt.closest && evt.detail.elt.closest("form[data-confirm]");
-    if (!form) return;
+    if (!form || !needsConfirm(form)) return;
     evt.preventDefault();
-    confirmDialog(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-button"), function () {
+    confirmDialog(questionOf(form), form.getAttribute("data-confirm-button"), function () {
       markConfirmed(form);
       evt.detail.issueRequest(true);
     });
@@ -79,10 +97,10 @@
   // Plain forms (htmx handles its own above).
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
-    if (evt.defaultPrevented || !form.hasAttribute("data-confirm") || form.dataset.confirmed === "yes") return;
+    if (evt.defaultPrevented || !needsConfirm(form) || form.dataset.confirmed === "yes") return;
     if (window.htmx && form.hasAttribute("hx-post")) return;
     evt.preventDefault();
-    confirmDialog(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-button"), function () {
+    confirmDialog(questionOf(form), form.getAttribute("data-confirm-button"), function () {
       form.dataset.confirmed = "yes";
       markConfirmed(form);
       form.requestSubmit();

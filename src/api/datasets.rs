@@ -234,7 +234,7 @@ pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, i
     // Fields in column order, as a collection over all columns would give them.
     let names: Vec<String> = store::columns(&ds).into_iter().map(|c| c.name).collect();
     let all: Vec<usize> = (0..names.len()).collect();
-    let q = crate::domain::datahub::HubQuery { limit, offset, order: None, filters: vec![], format: crate::domain::datahub::Format::Json };
+    let q = crate::domain::datahub::HubQuery { limit, offset, order: None, whole: false, filters: vec![], format: crate::domain::datahub::Format::Json };
     let body = crate::hub::render_json(&ds.name, &names, &all, &q, &page.rows, page.count);
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }

@@ -147,11 +147,13 @@ fn wants_csv(req: &HttpRequest) -> bool {
         ("limit" = Option<u64>, Query, description = "Records per page, up to the collection's maximum"),
         ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Records to skip"),
         ("order" = Option<String>, Query, description = "`field` or `-field`"),
-        ("format" = Option<String>, Query, description = "`json` (default) or `csv`; `Accept: text/csv` also gives CSV"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV without `limit` is every matching record, streamed as an attachment"),
     ),
     responses(
-        (status = 200, description = "`{\"meta\": {\"name\", \"count\", \"limit\", \"offset\"}, \"data\": [...]}`, or CSV"),
+        (status = 200, description = "`{\"meta\": {\"name\", \"count\", \"limit\", \"offset\"}, \"data\": [...]}`, or CSV. `X-Total-Count` gives the matching records; a page's `Link` header (RFC 8288) names `first`, `prev`, `next` and `last`",
+            headers(("X-Total-Count" = u64, description = "Records matching the query"), ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages (paged answers)"))),
         (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 503, description = "`busy`: too many whole-collection CSV exports are running; try again shortly", body = crate::api::errors::ErrorBody),
         (status = 400, description = "A query parameter is wrong (`invalid_query`, with `parameter`)", body = crate::api::errors::ErrorBody),
         (status = 401, description = "`missing_key`, `malformed_key`, `unknown_key`, `expired_key`", body = crate::api::errors::ErrorBody),
         (status = 403, description = "`key_inactive`, `ip_not_allowed`, `endpoint_not_allowed`, `insufficient_permission`", body = crate::api::errors::ErrorBody),
@@ -183,23 +185,55 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
         route.collection.max_limit as u64,
         wants_csv(&req),
     )
+    .and_then(|q| route.check_filters(&q).map(|()| q))
     .map_err(|e| ApiError::InvalidQuery { parameter: e.parameter, message: e.message })?;
-    let page = state.hub.page(&route, &q).await?;
     let cache = if route.access == Access::Public { "public, max-age=0, must-revalidate" } else { "private, no-cache" };
-    let matches = list_items(&req, header::IF_NONE_MATCH).any(|t| t == page.etag || t == "*");
-    let mut res = if matches { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    res.insert_header((header::ETAG, page.etag.clone()))
+    let etag = crate::hub::etag_of(&route, &q);
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::ETAG, etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::VARY, "Accept, Authorization, X-API-Key"));
-    if matches {
+    if list_items(&req, header::IF_NONE_MATCH).any(|t| t == etag || t == "*") {
+        res.status(actix_web::http::StatusCode::NOT_MODIFIED);
         return Ok(res.finish());
     }
-    let mut res = res.content_type(page.content_type).body(page.body.clone());
+    let (count, mut res) = if q.whole {
+        // CSV without `limit`: the whole collection, one file.
+        let export = state.hub.export(Arc::clone(&route), q.clone()).await?.ok_or(ApiError::Busy)?;
+        res.content_type("text/csv; charset=utf-8").insert_header((header::CONTENT_DISPOSITION, route.attachment())).insert_header((TOTAL_COUNT, export.count));
+        (export.count, res.streaming(export.body))
+    } else {
+        let page = state.hub.page(&route, &q).await?;
+        res.content_type(page.content_type).insert_header((TOTAL_COUNT, page.count));
+        let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+        res.insert_header((header::LINK, page_links(&format!("{base}{}", req.path()), &pairs, page.count, q.limit, q.offset)));
+        (page.count, res.body(page.body.clone()))
+    };
     if let Some(key) = &hub_key {
-        let meta = Meta { name: &route.collection.name, count: page.count, limit: q.limit, offset: q.offset };
+        let meta = Meta { name: &route.collection.name, count, limit: if q.whole { count } else { q.limit }, offset: q.offset };
         add_headers(&mut res, key, &meta);
     }
     Ok(res)
+}
+
+/// Records matching the query, on every answer (all pages together).
+const TOTAL_COUNT: &str = "X-Total-Count";
+
+/// RFC 8288 `Link: <…?limit=20&offset=20>; rel="next", …`: the caller's own
+/// query with `limit` and `offset` set for each neighbouring page.
+fn page_links(url: &str, pairs: &[(String, String)], count: u64, limit: u64, offset: u64) -> String {
+    crate::domain::datahub::page_links(count, limit, offset)
+        .into_iter()
+        .map(|(rel, at)| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs.iter().filter(|(k, _)| k != "limit" && k != "offset") {
+                query.append_pair(k, v);
+            }
+            query.append_pair("limit", &limit.to_string()).append_pair("offset", &at.to_string());
+            format!("<{url}?{}>; rel=\"{rel}\"", query.finish())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Serialize, ToSchema)]

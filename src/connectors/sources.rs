@@ -445,11 +445,11 @@ pub async fn link(state: &AppState, actor: &Actor, s: &sources::Model, entity_id
     m.updated_at = Set(Utc::now());
     let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
     store::set_tabs_entity(&state.db, s.id, entity_id).await?;
-    let detail = match &entity {
-        Some(e) => format!("Linked to the entity {}.", e.name),
-        None => "Unlinked from its entity.".to_owned(),
+    let (kind, detail) = match &entity {
+        Some(e) => ("source.linked", format!("Linked to the entity {}.", e.name)),
+        None => ("source.unlinked", "Unlinked from its entity.".to_owned()),
     };
-    crate::store::audit::record(&state.db, actor.event("source.linked", target(&saved), detail)).await?;
+    crate::store::audit::record(&state.db, actor.event(kind, target(&saved), detail)).await?;
     Ok(saved)
 }
 

@@ -572,14 +572,21 @@ fn conditions(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q
     }
 }
 
-/// One page of rows and the number of matching rows.
-pub async fn read(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery) -> Result<Page, DbErr> {
-    let backend = db.get_database_backend();
-    let cols = columns(ds);
+/// `SELECT data … ORDER BY …` for the query; a page (`LIMIT`/`OFFSET`) when
+/// `paged`, else every matching row.
+fn select(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q: &ReadQuery, paged: bool) -> Sql {
     let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
     let mut sql = Sql::new(backend, "SELECT data FROM dataset_rows");
-    conditions(backend, ds, &cols, q, &mut sql);
+    conditions(backend, ds, cols, q, &mut sql);
     match q.order {
+        // Everything from `offset` on.
+        None if !paged && plain => {
+            sql.push(" AND pos >= ").bind(q.offset as i64).push(" ORDER BY pos");
+        }
+        None if !paged => {
+            sql.push(" ORDER BY pos");
+            skip(backend, q.offset, &mut sql);
+        }
         // Row order: the page is a key range; nothing before it is read.
         None if plain => {
             sql.push(" AND pos >= ").bind(q.offset as i64).push(" AND pos < ").bind((q.offset + q.limit) as i64);
@@ -590,26 +597,71 @@ pub async fn read(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery
         }
         Some((i, desc)) => {
             let dir = if desc { "DESC" } else { "ASC" };
-            sql.push(&format!(" ORDER BY {} {dir}, pos {dir} LIMIT ", element(backend, i)));
-            sql.bind(q.limit as i64).push(" OFFSET ").bind(q.offset as i64);
+            sql.push(&format!(" ORDER BY {} {dir}, pos {dir}", element(backend, i)));
+            if paged {
+                sql.push(" LIMIT ").bind(q.limit as i64).push(" OFFSET ").bind(q.offset as i64);
+            } else {
+                skip(backend, q.offset, &mut sql);
+            }
         }
     }
+    sql
+}
+
+/// `OFFSET n` without a limit (SQLite wants a `LIMIT` before it: -1 is none).
+fn skip(backend: DatabaseBackend, offset: u64, sql: &mut Sql) {
+    if offset == 0 {
+        return;
+    }
+    if backend != DatabaseBackend::Postgres {
+        sql.push(" LIMIT -1");
+    }
+    sql.push(" OFFSET ").bind(offset as i64);
+}
+
+/// One page of rows and the number of matching rows.
+pub async fn read(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery) -> Result<Page, DbErr> {
     let mut rows = Vec::new();
-    for r in db.query_all_raw(sql.build()).await? {
+    let backend = db.get_database_backend();
+    let cols = columns(ds);
+    for r in db.query_all_raw(select(backend, ds, &cols, q, true).build()).await? {
         let data: String = r.try_get("", "data")?;
         rows.push(serde_json::from_str(&data).unwrap_or_default());
     }
-    let count = if plain {
-        ds.row_count as u64
-    } else {
-        let mut sql = Sql::new(backend, "SELECT COUNT(*) AS n FROM dataset_rows");
-        conditions(backend, ds, &cols, q, &mut sql);
-        match db.query_one_raw(sql.build()).await? {
-            Some(r) => r.try_get::<i64>("", "n")? as u64,
-            None => 0,
-        }
-    };
-    Ok(Page { rows, count })
+    Ok(Page { rows, count: count(db, ds, q).await? })
+}
+
+/// The number of rows matching the query's filters and search.
+pub async fn count(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery) -> Result<u64, DbErr> {
+    if q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty) {
+        return Ok(ds.row_count.max(0) as u64);
+    }
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend, "SELECT COUNT(*) AS n FROM dataset_rows");
+    conditions(backend, ds, &columns(ds), q, &mut sql);
+    Ok(match db.query_one_raw(sql.build()).await? {
+        Some(r) => r.try_get::<i64>("", "n")?.max(0) as u64,
+        None => 0,
+    })
+}
+
+/// Every row matching the query (its limit and offset ignored), in its
+/// order, as the database hands them over: one statement, so one consistent
+/// view however long the reader takes, and memory bounded by the driver's
+/// row buffer, not by the dataset.
+pub async fn stream<'a>(
+    db: &'a DatabaseConnection,
+    ds: &datasets::Model,
+    q: &ReadQuery,
+) -> Result<impl futures_util::Stream<Item = Result<Vec<Value>, DbErr>> + Send + 'a, DbErr> {
+    use futures_util::StreamExt;
+    use sea_orm::StreamTrait;
+    let stmt = select(db.get_database_backend(), ds, &columns(ds), q, false).build();
+    let rows = db.stream_raw(stmt).await?;
+    Ok(rows.map(|r| {
+        let data: String = r?.try_get("", "data")?;
+        Ok(serde_json::from_str(&data).unwrap_or_default())
+    }))
 }
 
 /// Up to `limit` rows from position `from` on, in row order: for streaming a

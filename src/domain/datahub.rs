@@ -142,6 +142,9 @@ pub struct HubQuery {
     pub order: Option<(usize, bool)>,
     pub filters: Vec<(usize, String)>,
     pub format: Format,
+    /// CSV without `limit`: every matching row, streamed (a CSV client reads
+    /// one file; it would not know to ask for page two).
+    pub whole: bool,
 }
 
 pub use super::query::QueryError;
@@ -163,10 +166,15 @@ pub fn parse_hub_query(
         order: None,
         filters: Vec::new(),
         format: if wants_csv { Format::Csv } else { Format::Json },
+        whole: false,
     };
+    let mut limited = false;
     for (k, v) in pairs {
         match k.as_str() {
-            "limit" => q.limit = whole("limit", v, 1, max_limit)?,
+            "limit" => {
+                q.limit = whole("limit", v, 1, max_limit)?;
+                limited = true;
+            }
             "offset" => q.offset = whole("offset", v, 0, MAX_OFFSET)?,
             "order" => {
                 let (name, desc) = parse_order(v);
@@ -193,7 +201,24 @@ pub fn parse_hub_query(
             }
         }
     }
+    q.whole = q.format == Format::Csv && !limited;
     Ok(q)
+}
+
+/// The pages around one (RFC 8288 relations and their offsets): `first` and
+/// `last` always, `prev` and `next` where there is one.
+pub fn page_links(count: u64, limit: u64, offset: u64) -> Vec<(&'static str, u64)> {
+    let limit = limit.max(1);
+    let last = count.saturating_sub(1) / limit * limit;
+    let mut links = vec![("first", 0)];
+    if offset > 0 {
+        links.push(("prev", offset.saturating_sub(limit).min(last)));
+    }
+    if offset.saturating_add(limit) < count {
+        links.push(("next", offset + limit));
+    }
+    links.push(("last", last));
+    links
 }
 
 #[cfg(test)]
@@ -211,6 +236,17 @@ mod tests {
     }
 
     #[test]
+    fn page_links_name_the_pages_around() {
+        assert_eq!(page_links(137, 20, 0), vec![("first", 0), ("next", 20), ("last", 120)]);
+        assert_eq!(page_links(137, 20, 20), vec![("first", 0), ("prev", 0), ("next", 40), ("last", 120)]);
+        assert_eq!(page_links(137, 20, 120), vec![("first", 0), ("prev", 100), ("last", 120)]);
+        assert_eq!(page_links(140, 20, 120), vec![("first", 0), ("prev", 100), ("last", 120)]);
+        assert_eq!(page_links(0, 20, 0), vec![("first", 0), ("last", 0)]);
+        // Past the end: prev leads back to the last page.
+        assert_eq!(page_links(137, 20, 500), vec![("first", 0), ("prev", 120), ("last", 120)]);
+    }
+
+    #[test]
     fn endpoint_paths_are_checked() {
         assert_eq!(parse_endpoint_path("/sales/orders/"), Ok("sales/orders".into()));
         assert!(parse_endpoint_path("Sales").is_err());
@@ -224,7 +260,11 @@ mod tests {
         let fields = vec!["id".to_owned(), "city".to_owned()];
         let p = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
         let q = parse_hub_query(&p(&[("limit", "5"), ("order", "-city"), ("city", "Oslo")]), &fields, 20, 100, false).unwrap();
-        assert_eq!((q.limit, q.order, q.filters), (5, Some((1, true)), vec![(1, "Oslo".into())]));
+        assert_eq!((q.limit, q.order, q.filters, q.whole), (5, Some((1, true)), vec![(1, "Oslo".into())], false));
+        // CSV without a limit is the whole collection; with one, a page.
+        assert!(parse_hub_query(&p(&[("format", "csv")]), &fields, 20, 100, false).unwrap().whole);
+        assert!(parse_hub_query(&[], &fields, 20, 100, true).unwrap().whole);
+        assert!(!parse_hub_query(&p(&[("format", "csv"), ("limit", "5")]), &fields, 20, 100, false).unwrap().whole);
         for (pairs, param) in [
             (p(&[("limit", "101")]), "limit"),
             (p(&[("limit", "x")]), "limit"),

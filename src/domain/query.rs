@@ -54,6 +54,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `count(1, "row", "rows")` → `1 row`; `count(1234, …)` → `1,234 rows`: how
+/// every number of things is shown (pages, messages, confirmations).
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// A whole number from `MIN` to `MAX`, read from a query string by serde.
 /// The refusal's sentence names the range; the extractor that reads the query
 /// (`web::params`) adds the parameter's name.
@@ -108,6 +114,9 @@ mod tests {
         }
         assert_eq!(thousands(1_000_000_000_000), "1,000,000,000,000");
         assert_eq!(thousands(999), "999");
+        assert_eq!(count(1, "row", "rows"), "1 row");
+        assert_eq!(count(0, "row", "rows"), "0 rows");
+        assert_eq!(count(1234, "key", "keys"), "1,234 keys");
     }
 
     #[test]

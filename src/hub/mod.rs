@@ -19,7 +19,7 @@ use actix_web::web::Bytes;
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::datasets::store::{self as rows, ReadQuery};
-use crate::domain::datahub::{Access, Format, HubQuery, parse_order};
+use crate::domain::datahub::{Access, Format, HubQuery, QueryError, parse_order};
 use crate::entities::{data_collections, datasets, endpoints};
 
 /// Everything needed to answer a request for one endpoint.
@@ -48,6 +48,24 @@ pub fn exposed_fields(c: &data_collections::Model, ds: &datasets::Model) -> (Vec
 }
 
 impl Route {
+    /// Each filter's value must be one of its column's type: `amount=abc` on
+    /// a number column is refused, not read as "no value".
+    pub fn check_filters(&self, q: &HubQuery) -> Result<(), QueryError> {
+        let cols = rows::columns(&self.dataset);
+        for (i, v) in &q.filters {
+            let Some(col) = cols.get(self.columns[*i]) else { continue };
+            if let Err(why) = crate::datasets::schema::typed(&crate::datasets::schema::Raw::Text(v.clone()), col.kind) {
+                return Err(QueryError { parameter: self.fields[*i].clone(), message: format!("{why}: {} is a filter on a column of that type.", self.fields[*i]) });
+            }
+        }
+        Ok(())
+    }
+
+    /// `attachment; filename="orders.csv"` for the whole collection as CSV.
+    pub fn attachment(&self) -> String {
+        format!("attachment; filename=\"{}.csv\"", crate::domain::datahub::slugify(&self.collection.name))
+    }
+
     /// The store query for a caller's query (or the collection's default order).
     pub fn read_query(&self, q: &HubQuery) -> ReadQuery {
         let order = match q.order {
@@ -85,8 +103,26 @@ struct Pages {
     bytes: usize,
 }
 
+/// Whole-collection CSV answers running at once: each holds a database
+/// connection while it streams, so they may take at most half the smallest pool.
+const EXPORTS: usize = 4;
+/// Bytes rendered before they are handed to the connection.
+const EXPORT_CHUNK: usize = 64 * 1024;
+/// A client that reads nothing for this long loses its export (and the
+/// connection it held).
+const EXPORT_STALL: Duration = Duration::from_secs(60);
+
+/// A whole collection as CSV, being streamed.
+pub struct Export {
+    /// Matching records (`X-Total-Count`).
+    pub count: u64,
+    pub etag: String,
+    pub body: futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
 pub struct Hub {
     db: DatabaseConnection,
+    exports: Arc<tokio::sync::Semaphore>,
     routes: RwLock<HashMap<(String, String), Arc<Route>>>,
     pages: Mutex<Pages>,
     marker: Mutex<Option<String>>,
@@ -97,6 +133,7 @@ impl Hub {
     pub fn new(db: DatabaseConnection) -> Arc<Hub> {
         Arc::new(Hub {
             db,
+            exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS)),
             routes: RwLock::default(),
             pages: Mutex::default(),
             marker: Mutex::default(),
@@ -163,16 +200,34 @@ impl Hub {
         Ok(Some(route))
     }
 
+    /// Every record matching `q` as CSV, streamed in constant memory from one
+    /// database statement (`None`: too many exports are running; try later).
+    /// A failure after the first bytes breaks the connection, so a client
+    /// never takes a cut file for a whole one.
+    pub async fn export(&self, route: Arc<Route>, q: HubQuery) -> Result<Option<Export>, DbErr> {
+        let permit = match tokio::time::timeout(Duration::from_secs(5), Arc::clone(&self.exports).acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => return Ok(None),
+        };
+        let read = route.read_query(&q);
+        let count = rows::count(&self.db, &route.dataset, &read).await?;
+        let etag = etag_of(&route, &q);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = stream_csv(&db, &route, &read, &tx).await {
+                tracing::error!(error = %e, endpoint = route.endpoint.id, "streaming a collection as CSV failed");
+                let _ = tx.send(Err(std::io::Error::other("the export failed"))).await;
+            }
+        });
+        let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        Ok(Some(Export { count, etag, body: Box::pin(body) }))
+    }
+
     /// The page for `q`, rendered once per dataset version.
     pub async fn page(&self, route: &Route, q: &HubQuery) -> Result<Arc<Rendered>, DbErr> {
-        let key = format!(
-            "{}/{}/{}/{}/{}/{q:?}",
-            route.dataset.id,
-            route.dataset.version,
-            route.collection.id,
-            route.collection.updated_at.timestamp_micros(),
-            route.endpoint.id,
-        );
+        let key = page_key(route, q);
         if let Some(p) = self.pages.lock().unwrap_or_else(|p| p.into_inner()).map.get(&key) {
             return Ok(Arc::clone(p));
         }
@@ -181,7 +236,7 @@ impl Hub {
             Format::Json => render_json(&route.collection.name, &route.fields, &route.columns, q, &page.rows, page.count),
             Format::Csv => render_csv(&route.fields, &route.columns, &page.rows),
         };
-        let etag = format!("\"{}\"", &crate::domain::tokens::digest(&key)[..24]);
+        let etag = etag(&key);
         let content_type = match q.format {
             Format::Json => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
@@ -196,6 +251,60 @@ impl Hub {
         pages.bytes += cost;
         pages.map.insert(key, Arc::clone(&rendered));
         Ok(rendered)
+    }
+}
+
+/// What a rendered answer depends on: dataset version, collection change,
+/// endpoint and the caller's query.
+fn page_key(route: &Route, q: &HubQuery) -> String {
+    format!(
+        "{}/{}/{}/{}/{}/{q:?}",
+        route.dataset.id,
+        route.dataset.version,
+        route.collection.id,
+        route.collection.updated_at.timestamp_micros(),
+        route.endpoint.id,
+    )
+}
+
+/// The ETag of the answer to `q` (the same for a page and for the whole CSV),
+/// known before anything is read.
+pub fn etag_of(route: &Route, q: &HubQuery) -> String {
+    etag(&page_key(route, q))
+}
+
+fn etag(key: &str) -> String {
+    format!("\"{}\"", &crate::domain::tokens::digest(key)[..24])
+}
+
+/// The export's task: rows from the store, rendered, handed over a chunk at a
+/// time. Returns when done, or when the client went away or stalled.
+async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), anyhow::Error> {
+    use futures_util::StreamExt;
+    let writer = || csv::Writer::from_writer(Vec::with_capacity(EXPORT_CHUNK + 16 * 1024));
+    let mut w = writer();
+    w.write_record(route.fields.iter().map(|f| crate::domain::spreadsheet::cell(f).into_owned()))?;
+    let rows = rows::stream(db, &route.dataset, read).await?;
+    futures_util::pin_mut!(rows);
+    loop {
+        let next = rows.next().await.transpose()?;
+        let done = next.is_none();
+        if let Some(row) = next {
+            write_csv_row(&mut w, &route.columns, &row)?;
+        }
+        if done || w.get_ref().len() >= EXPORT_CHUNK {
+            let chunk = Bytes::from(std::mem::replace(&mut w, writer()).into_inner().map_err(|e| e.into_error())?);
+            if !chunk.is_empty() {
+                match tokio::time::timeout(EXPORT_STALL, tx.send(Ok(chunk))).await {
+                    Ok(Ok(())) => {}
+                    // Gone, or not reading: let the connection go.
+                    _ => return Ok(()),
+                }
+            }
+        }
+        if done {
+            return Ok(());
+        }
     }
 }
 
@@ -272,7 +381,14 @@ pub fn render_csv(fields: &[String], columns: &[usize], rows: &[Vec<serde_json::
 /// Rows as CSV lines (the values of `columns`, in that order).
 pub fn write_csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], rows: &[Vec<serde_json::Value>]) -> csv::Result<()> {
     for row in rows {
-        w.write_record(columns.iter().map(|c| crate::datasets::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).into_owned()))?;
+        write_csv_row(w, columns, row)?;
     }
     Ok(())
+}
+
+pub fn write_csv_row<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], row: &[serde_json::Value]) -> csv::Result<()> {
+    for c in columns {
+        w.write_field(crate::datasets::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).as_bytes())?;
+    }
+    w.write_record(None::<&[u8]>)
 }

@@ -124,7 +124,7 @@ pub struct Filter {
 }
 
 /// The event kinds the filter offers, with their labels.
-pub const KINDS: [(&str, &str); 11] = [
+pub const KINDS: [(&str, &str); 13] = [
     ("user", "Sign-in and passwords"),
     ("member", "Members and roles"),
     ("invitation", "Invitations"),
@@ -134,6 +134,8 @@ pub const KINDS: [(&str, &str); 11] = [
     ("collection", "Data collections"),
     ("endpoint", "Endpoints"),
     ("hub_key", "Data Hub keys"),
+    ("source", "Live Data sources"),
+    ("entity", "Ontology entities"),
     ("team", "Teams"),
     ("instance", "Setup"),
 ];

@@ -468,7 +468,7 @@ async fn deleting_a_dataset_lists_what_breaks_and_takes_it_along() {
     let res = admin.post_unconfirmed(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert!(html.contains("c geo/cities (served at geo/cities)"), "{html}");
+    assert!(html.contains("“c geo/cities” (served at geo/cities)") && html.contains("Delete the dataset “ds geo/cities” and its 3 rows?"), "{html}");
     assert_eq!(rows(&app, id).await, 3, "nothing deleted before the confirmation");
     let res = admin.post_form(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -571,8 +571,10 @@ async fn pages_replace_append_download_sort_and_change_settings() {
     let page = format!("/datahub/datasets/{id}");
     let token = crate::helpers::csrf_token(&admin.get_html(&page).await);
     let send = |action: &str, bytes: &[u8]| {
+        // As the dialog sends it (the page without JavaScript: below).
         let form = reqwest::multipart::Form::new()
             .text("csrf_token", token.clone())
+            .text("confirmed", "yes")
             .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("more.csv"));
         admin.http.post(format!("{}{page}/{action}", app.address)).header("Origin", &app.address).multipart(form).send()
     };
@@ -593,7 +595,7 @@ async fn pages_replace_append_download_sort_and_change_settings() {
     assert_eq!(app.api(&format!("/api/v1/datasets/{id}"), &key).await.body["count"], 4);
     let ok = send("replace", b"id,city,population,founded,capital\n7,Lima,5,,true\n8,Quito,9,,false\n").await.unwrap();
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert!(admin.get_html(&page).await.contains("Replaced the rows: 2 now in"));
+    assert!(admin.get_html(&page).await.contains("Replaced the rows: 2 rows now in"));
 
     // Sorting by a column header, and the whole dataset as CSV.
     let sorted = admin.get_html(&format!("{page}?sort=population&dir=desc")).await;
@@ -630,4 +632,93 @@ async fn pages_replace_append_download_sort_and_change_settings() {
     assert_eq!(admin.post_form(&endpoint, &endpoint, &fields).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(hub(&app, &format!("/hub/{slug}/cities"), None).await.status(), StatusCode::OK);
     assert!(admin.get_html(&endpoint).await.contains("Public: anyone who knows this URL"));
+}
+
+#[tokio::test]
+async fn replacing_rows_is_confirmed_naming_what_goes_and_what_comes() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    let id = publish(&app, &key, CITIES, "cities", "public").await;
+    let page = format!("/datahub/datasets/{id}");
+    let html = admin.get_html(&page).await;
+    // The dialog's question (app.js puts the chosen file's name in).
+    assert!(html.contains("Replace 3 rows of ds cities with the rows from {file}?"), "{html}");
+    let token = crate::helpers::csrf_token(&html);
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token.clone())
+        .text("confirmed", "")
+        .part("file", reqwest::multipart::Part::bytes(b"id,city,population,founded,capital\n7,Lima,5,,true\n".to_vec()).file_name("orders.csv"));
+    let res = admin.http.post(format!("{}{page}/replace", app.address)).header("Origin", &app.address).multipart(form).send().await.unwrap();
+    // Without JavaScript: a page asks, naming both counts; nothing changed yet.
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Replace 3 rows of ds cities with 1 row from orders.csv?"), "{html}");
+    assert_eq!(rows(&app, id).await, 3);
+    let served: Value = hub(&app, &format!("/hub/{slug}/cities"), None).await.json().await.unwrap();
+    assert_eq!(served["meta"]["count"], 3, "the public endpoint still serves the old rows");
+    let action = format!("{page}/replace/{}", crate::helpers::attr_after(&html, &format!(r#"action="{page}/replace/"#)).expect("the confirmation's form"));
+    // Cancel is a link back; the confirmation's button replaces.
+    let res = admin.post_raw(&action, &token, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.api(&format!("/api/v1/datasets/{id}"), &key).await.body["count"], 1);
+    let served: Value = hub(&app, &format!("/hub/{slug}/cities"), None).await.json().await.unwrap();
+    assert_eq!(served["data"][0]["city"], "Lima");
+    assert!(admin.get_html(&page).await.contains("Replaced the rows: 1 row now in"));
+    // The staged file went with it: the same confirmation cannot replay.
+    let res = admin.post_raw(&action, &token, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(admin.get_html(&page).await.contains("That upload is no longer here"));
+}
+
+#[tokio::test]
+async fn csv_without_a_limit_is_the_whole_collection_and_pages_say_how_many() {
+    let app = TestApp::spawn().await;
+    let (_admin, key, slug) = admin_key(&app).await;
+    let mut csv = String::from("id,city,amount\n");
+    for i in 0..137 {
+        csv.push_str(&format!("{i},c{},{}\n", i % 7, i * 10));
+    }
+    publish(&app, &key, &csv, "sales/orders", "public").await;
+    let base = format!("/hub/{slug}/sales/orders");
+
+    // CSV without a limit: every row (not the default page of 20), as an attachment.
+    let res = hub(&app, &format!("{base}?format=csv"), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-total-count"], "137");
+    assert_eq!(res.headers()["content-disposition"], r#"attachment; filename="c-sales-orders.csv""#);
+    let etag = res.headers()["etag"].clone();
+    let text = res.text().await.unwrap();
+    assert_eq!(text.lines().count(), 138, "header and 137 rows");
+    assert_eq!(text.lines().last(), Some("136,c3,1360"));
+    // Filters and order hold for the whole file too.
+    let res = hub(&app, &format!("{base}?format=csv&city=c3&order=-amount"), None).await;
+    assert_eq!(res.headers()["x-total-count"], "20");
+    let text = res.text().await.unwrap();
+    assert_eq!(text.lines().count(), 21);
+    assert_eq!(text.lines().nth(1), Some("136,c3,1360"));
+    // Unchanged: 304 without a body.
+    let res = reqwest::Client::new().get(format!("{}{base}?format=csv", app.address)).header("If-None-Match", etag).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+
+    // JSON and paged CSV: X-Total-Count and RFC 8288 links with absolute URLs, on a public endpoint.
+    let res = hub(&app, &format!("{base}?offset=20&city=c3"), None).await;
+    assert_eq!(res.headers()["x-total-count"], "20");
+    let res = hub(&app, &format!("{base}?limit=20&offset=20"), None).await;
+    assert_eq!(res.headers()["x-total-count"], "137");
+    let link = res.headers()["link"].to_str().unwrap().to_owned();
+    let url = format!("{}{base}", app.address);
+    assert_eq!(
+        link,
+        format!(r#"<{url}?limit=20&offset=0>; rel="first", <{url}?limit=20&offset=0>; rel="prev", <{url}?limit=20&offset=40>; rel="next", <{url}?limit=20&offset=120>; rel="last""#)
+    );
+    let res = hub(&app, &format!("{base}?format=csv&limit=50&order=id"), None).await;
+    assert_eq!(res.headers()["x-total-count"], "137");
+    assert!(res.headers()["link"].to_str().unwrap().contains(&format!(r#"<{url}?format=csv&order=id&limit=50&offset=50>; rel="next""#)));
+    assert_eq!(res.text().await.unwrap().lines().count(), 51);
+
+    // A filter value that is not of its column's type is refused, not read as "empty".
+    let res = hub(&app, &format!("{base}?amount=abc"), None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["error"]["code"].as_str(), body["error"]["parameter"].as_str()), (Some("invalid_query"), Some("amount")));
 }

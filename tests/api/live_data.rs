@@ -51,6 +51,16 @@ async fn entity_pages_link_unlink_publish_rename_and_delete() {
     let res = admin.post_form(&sources_page, &format!("{base}/sources/{source}/unlink"), &[]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "the choice is required");
     assert!(res.text().await.unwrap().contains("Choose whether its tabs stay or go."));
+    // Removing the tabs deletes rows: without JavaScript a page asks first, naming them.
+    let res = admin.post_unconfirmed(&sources_page, &format!("{base}/sources/{source}/unlink"), &[("tabs", "remove")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Unlink Shop and remove its 2 tabs with their rows: orders (30 rows), notes ("), "{html}");
+    assert!(html.contains(r#"name="tabs" value="remove""#) && html.contains("Unlink and remove tabs"), "the page posts the choice again");
+    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id = {source}")).await, 2, "nothing removed before the confirmation");
+    // The dialog's question is on the form (app.js asks only when "remove" is chosen).
+    let html = admin.get_html(&sources_page).await;
+    assert!(html.contains(r#"data-confirm-if="tabs=remove""#) && html.contains("orders (30 rows)"), "{html}");
     let res = admin.post_form(&sources_page, &format!("{base}/sources/{source}/unlink"), &[("tabs", "keep")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM stream_tabs WHERE entity_id = {entity_id} AND source_id IS NULL")).await, 2);
@@ -63,6 +73,7 @@ async fn entity_pages_link_unlink_publish_rename_and_delete() {
     let res = admin.post_form(&sources_page, &format!("{base}/sources/{source}/unlink"), &[("tabs", "remove")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id = {source}")).await, 0);
+    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'source.unlinked' AND target_id = {source}")).await, 2, "unlinking is logged as such");
 
     // Delete: asks first, then the tabs and their datasets go.
     let res = admin.post_unconfirmed(&format!("{base}/settings"), &format!("{base}/delete"), &[]).await;

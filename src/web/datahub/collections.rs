@@ -206,7 +206,7 @@ async fn preview(state: &AppState, c: &data_collections::Model, d: &datasets::Mo
     let limit = c.default_limit.min(5) as u64;
     let q = store::ReadQuery { order, limit, ..Default::default() };
     let page = store::read(&state.db, d, &q).await?;
-    let hub_q = HubQuery { limit: c.default_limit as u64, offset: 0, order: None, filters: vec![], format: Format::Json };
+    let hub_q = HubQuery { limit: c.default_limit as u64, offset: 0, order: None, filters: vec![], format: Format::Json, whole: false };
     let body = crate::hub::render_json(&c.name, &fields, &columns, &hub_q, &page.rows, page.count);
     Ok(String::from_utf8_lossy(&body).replace("},{", "},\n {"))
 }

@@ -358,6 +358,29 @@ pub struct Breakage {
     pub collection: String,
     /// Path, and whether anyone may call it without a key.
     pub endpoints: Vec<(String, bool)>,
+    /// Hub keys that accept one of those endpoints (and lose it).
+    pub keys: Vec<String>,
+}
+
+/// What deleting the dataset takes with it, named: its rows, each collection
+/// with its endpoints, and the hub keys that lose them (dialog and page).
+fn delete_question(ds: &datasets::Model, breaks: &[Breakage]) -> String {
+    let rows = crate::domain::query::count(ds.row_count.max(0) as u64, "row", "rows");
+    if breaks.is_empty() {
+        return format!("Delete the dataset “{}” and its {rows}? No collection uses it.", ds.name);
+    }
+    let list: Vec<String> = breaks
+        .iter()
+        .map(|b| {
+            let paths: Vec<&str> = b.endpoints.iter().map(|(p, _)| p.as_str()).collect();
+            if paths.is_empty() { format!("“{}”", b.collection) } else { format!("“{}” (served at {})", b.collection, paths.join(", ")) }
+        })
+        .collect();
+    let mut keys: Vec<&str> = breaks.iter().flat_map(|b| b.keys.iter().map(String::as_str)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let keys = if keys.is_empty() { String::new() } else { format!(" Hub keys that lose these endpoints: {}.", keys.join(", ")) };
+    format!("Delete the dataset “{}” and its {rows}? These collections and their endpoints go with it: {}.{keys}", ds.name, list.join("; "))
 }
 
 #[derive(Template)]
@@ -374,6 +397,10 @@ struct DatasetPage {
     can_write: bool,
     limit: String,
     used_by: Vec<Breakage>,
+    /// The confirmation dialogs' questions (app.js fills `{file}` in).
+    replace_question: String,
+    delete_question: String,
+    rows: String,
     errors: FieldErrors,
 }
 
@@ -385,13 +412,18 @@ async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<datasets:
 async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Vec<Breakage>, AppError> {
     let collections = crate::store::datahub::collections_of(&state.db, ds.id).await?;
     let endpoints = crate::store::datahub::endpoints_of(&state.db, collections.iter().map(|c| c.id).collect()).await?;
-    Ok(collections
-        .iter()
-        .map(|c| Breakage {
-            collection: c.name.clone(),
-            endpoints: endpoints.iter().filter(|e| e.collection_id == c.id).map(|e| (e.path.clone(), e.access == "public")).collect(),
-        })
-        .collect())
+    let mut out = Vec::with_capacity(collections.len());
+    for c in &collections {
+        let mine: Vec<_> = endpoints.iter().filter(|e| e.collection_id == c.id).collect();
+        let mut keys = Vec::new();
+        for e in &mine {
+            keys.extend(crate::store::hub_keys::keys_of_endpoint(&state.db, e.id).await?.into_iter().map(|k| k.name));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        out.push(Breakage { collection: c.name.clone(), endpoints: mine.iter().map(|e| (e.path.clone(), e.access == "public")).collect(), keys });
+    }
+    Ok(out)
 }
 
 pub async fn show(
@@ -481,6 +513,9 @@ async fn dataset_page(
         rv,
         can_write: user.can(Permission::DataWrite),
         limit: state.settings.upload_limit_text(),
+        replace_question: replace_question(&ds, None, "{file}"),
+        delete_question: delete_question(&ds, &used_by),
+        rows: crate::domain::query::thousands(ds.row_count.max(0) as u64),
         used_by,
         errors,
         ds,
@@ -528,6 +563,9 @@ pub async fn download(state: web::Data<AppState>, user: CurrentUser, id: web::Pa
 }
 
 /// Replace (`replace`) or append to (`append`) a dataset from an uploaded file.
+/// Replacing drops every current row — served at once on its endpoints — so
+/// it is confirmed: app.js asks in a dialog and posts `confirmed=yes`; without
+/// it the file is staged and a page names both counts before anything changes.
 pub async fn write(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -551,28 +589,98 @@ pub async fn write(
             return write_refused(&req, &state, &user, ds, field, message, status).await;
         }
     };
+    let confirmed = upload.field("confirmed") == "yes";
     let Some(staged) = upload.file else {
         return write_refused(&req, &state, &user, ds, field, "Choose a file to upload.".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
     };
+    if replace && !confirmed {
+        return confirm_replace(&req, &state, &user, ds, staged).await;
+    }
+    write_staged(&req, &state, &user, ds, staged, replace).await
+}
+
+/// The confirmation page of a replace without JavaScript: the staged file's
+/// rows are counted, so that the question names what goes and what comes.
+async fn confirm_replace(req: &HttpRequest, state: &AppState, user: &CurrentUser, ds: datasets::Model, staged: Staged) -> Result<HttpResponse, AppError> {
+    let rows = match analyze(&staged).await {
+        Ok(a) => a.rows,
+        Err(e) => {
+            staging::remove(&staging::dir(&state.settings.data_dir), &staged).await;
+            let message = format!("{} Nothing was changed.", import_message(e)?);
+            return write_refused(req, state, user, ds, "replace", message, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    ask(
+        user,
+        Confirmation {
+            title: "Replace rows",
+            question: replace_question(&ds, Some(rows), &staged.file_name),
+            subject: None,
+            action: format!("{}/{}/replace/{}", urls::DATASETS, ds.id, staged.token),
+            button: "Replace rows",
+            fields: vec![],
+            back: format!("{}/{}", urls::DATASETS, ds.id),
+        },
+    )
+}
+
+/// "Replace 137 rows of Orders with 19 rows from orders.csv?" — the new count
+/// when the file was read (the dialog, before upload, cannot know it).
+pub fn replace_question(ds: &datasets::Model, new_rows: Option<u64>, file: &str) -> String {
+    let now = crate::domain::query::count(ds.row_count.max(0) as u64, "row", "rows");
+    let with = match new_rows {
+        Some(n) => format!("{} from {file}", crate::domain::query::count(n, "row", "rows")),
+        None => format!("the rows from {file}"),
+    };
+    format!("Replace {now} of {} with {with}? The current rows are served no more.", ds.name)
+}
+
+/// `POST /datahub/datasets/{id}/replace/{upload}`: the confirmation page's
+/// button; the file staged by `write` replaces the rows.
+pub async fn replace_staged(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, String)>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataWrite)?;
+    let (id, token) = path.into_inner();
+    let ds = find(&state, &user, id).await?;
+    let dir = staging::dir(&state.settings.data_dir);
+    let Some(staged) = staging::find(&dir, &token, (user.workspace_id(), user.user.id)).await else {
+        Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
+        return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
+    };
+    if !form.yes() {
+        return confirm_replace(&req, &state, &user, ds, staged).await;
+    }
+    write_staged(&req, &state, &user, ds, staged, true).await
+}
+
+/// Replaces or appends from a staged file, then removes it.
+async fn write_staged(req: &HttpRequest, state: &AppState, user: &CurrentUser, ds: datasets::Model, staged: Staged, replace: bool) -> Result<HttpResponse, AppError> {
+    let field = if replace { "replace" } else { "append" };
     let dir = staging::dir(&state.settings.data_dir);
     let result = match parse::detect(&staged.path, &staged.file_name) {
         Ok(format) => {
-            let a = actor(&user, &req, &state);
-                    if replace { service::replace(&state, &a, &ds, &staged.path, format).await } else { service::append(&state, &a, &ds, &staged.path, format).await }
+            let a = actor(user, req, state);
+            if replace { service::replace(state, &a, &ds, &staged.path, format).await } else { service::append(state, &a, &ds, &staged.path, format).await }
         }
         Err(e) => Err(e.into()),
     };
     staging::remove(&dir, &staged).await;
     let message = match result {
         Ok(new) => {
-            let what = if replace { format!("Replaced the rows: {} now in", new.row_count) } else { format!("Added rows: {} now in", new.row_count) };
+            let rows = crate::domain::query::count(new.row_count.max(0) as u64, "row", "rows");
+            let what = if replace { format!("Replaced the rows: {rows} now in") } else { format!("Added rows: {rows} now in") };
             Flash::push_about(&user.session, "success", what, Some(new.name.clone()));
             return Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)));
         }
         Err(DatasetError::Field(_, m)) => m,
         Err(DatasetError::Import(e)) => format!("{} Nothing was changed.", import_message(e)?),
     };
-    write_refused(&req, &state, &user, ds, field, message, StatusCode::UNPROCESSABLE_ENTITY).await
+    write_refused(req, state, user, ds, field, message, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 pub async fn delete(
@@ -585,25 +693,13 @@ pub async fn delete(
     require(&user, Permission::DataWrite)?;
     let ds = find(&state, &user, *id).await?;
     if !form.yes() {
-        let breaks = used_by(&state, &ds).await?;
-        let question = if breaks.is_empty() {
-            format!("Delete this dataset and its {} rows? No collection uses it.", ds.row_count)
-        } else {
-            let list: Vec<String> = breaks
-                .iter()
-                .map(|b| {
-                    let paths: Vec<&str> = b.endpoints.iter().map(|(p, _)| p.as_str()).collect();
-                    if paths.is_empty() { b.collection.clone() } else { format!("{} (served at {})", b.collection, paths.join(", ")) }
-                })
-                .collect();
-            format!("Delete this dataset and its {} rows? These collections and their endpoints go with it: {}.", ds.row_count, list.join("; "))
-        };
+        let question = delete_question(&ds, &used_by(&state, &ds).await?);
         return ask(
             &user,
             Confirmation {
                 title: "Delete dataset",
                 question,
-                subject: Some(ds.name.clone()),
+                subject: None,
                 action: format!("{}/{}/delete", urls::DATASETS, ds.id),
                 button: "Delete dataset",
                 fields: vec![],

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, require};
 use crate::connectors::sources::{self as source_manage, SourceError};
 use crate::domain::Permission;
-use crate::entities::{ontology_entities as entities, stream_tabs};
+use crate::domain::query::count;
+use crate::entities::{ontology_entities as entities, sources, stream_tabs};
 use crate::ontology::{self, EntityError};
 use crate::state::AppState;
 use crate::store::live_data as store;
@@ -260,6 +261,22 @@ pub struct LinkedSource {
     pub kind: &'static str,
     pub status: String,
     pub streams: Vec<String>,
+    /// What "remove them with their rows" deletes, named (dialog and page).
+    pub remove_question: String,
+}
+
+/// "Unlink Shop and remove its 2 tabs with their rows: orders (50 rows), …?"
+async fn remove_question(state: &AppState, s: &sources::Model) -> Result<String, AppError> {
+    let mut parts = Vec::new();
+    for tab in store::tabs_of_source(&state.db, s.id).await? {
+        let rows = crate::store::datahub::dataset_any(&state.db, s.workspace_id, tab.dataset_id).await?.map_or(0, |d| d.row_count.max(0) as u64);
+        parts.push(format!("{} ({})", tab.stream, count(rows, "row", "rows")));
+    }
+    Ok(if parts.is_empty() {
+        format!("Unlink {}? It has no tab here yet.", s.name)
+    } else {
+        format!("Unlink {} and remove its {} with their rows: {}? They are no longer served.", s.name, count(parts.len() as u64, "tab", "tabs"), parts.join(", "))
+    })
 }
 
 #[derive(Template)]
@@ -276,17 +293,17 @@ struct SourcesTab {
 
 async fn sources_tab(state: &AppState, user: &CurrentUser, e: entities::Model, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     require(user, Permission::DataRead)?;
-    let linked = store::sources_of_entity(&state.db, e.id)
-        .await?
-        .into_iter()
-        .map(|s| LinkedSource {
+    let mut linked = Vec::new();
+    for s in store::sources_of_entity(&state.db, e.id).await? {
+        linked.push(LinkedSource {
             kind: crate::connectors::kind(&s.kind).map(|k| k.spec().name).unwrap_or("unknown kind"),
             streams: source_manage::chosen_streams(&s),
+            remove_question: remove_question(state, &s).await?,
             id: s.id,
             name: s.name,
             status: s.status,
-        })
-        .collect();
+        });
+    }
     let unlinked = store::sources(&state.db, e.workspace_id).await?.into_iter().filter(|s| s.entity_id.is_none()).map(|s| (s.id, s.name)).collect();
     let p = SourcesTab {
         layout: Layout::for_user(user, format!("{}: sources", e.name)),
@@ -336,6 +353,8 @@ pub struct UnlinkForm {
     /// `keep` or `remove`.
     #[serde(default)]
     tabs: String,
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn unlink_source(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, CsrfForm(form): CsrfForm<UnlinkForm>) -> Result<HttpResponse, AppError> {
@@ -345,6 +364,21 @@ pub async fn unlink_source(req: HttpRequest, state: web::Data<AppState>, user: C
     let s = store::source(&state.db, user.workspace_id(), sid).await?.filter(|s| s.entity_id == Some(e.id)).ok_or(AppError::NotFound)?;
     if !matches!(form.tabs.as_str(), "keep" | "remove") {
         return sources_tab(&state, &user, e, field_errors(&format!("tabs-{sid}"), "Choose whether its tabs stay or go.".into()), StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    // Keeping the tabs loses nothing; removing them deletes their rows.
+    if form.tabs == "remove" && form.confirmed != "yes" {
+        return crate::web::confirm::ask(
+            &user,
+            crate::web::confirm::Confirmation {
+                title: "Unlink source",
+                question: remove_question(&state, &s).await?,
+                subject: None,
+                action: format!("{}/sources/{}/unlink", entity_url(e.id), s.id),
+                button: "Unlink and remove tabs",
+                fields: vec![("tabs", "remove".into())],
+                back: format!("{}/sources", entity_url(e.id)),
+            },
+        );
     }
     match source_manage::unlink(&state, &actor(&user, &req, &state), &s, form.tabs == "keep").await {
         Ok(()) => {}

@@ -73,7 +73,6 @@ async fn upload_publish_and_read(javascript: bool) {
     b.click_button("Create endpoint").await;
     b.expect_text("Created the endpoint shop/products").await;
     b.expect_text("/hub/analytics/shop/products").await;
-    b.close().await;
 
     // A program reads it page by page with a personal key.
     let admin = app.client_for_admin().await;
@@ -94,6 +93,28 @@ async fn upload_publish_and_read(javascript: bool) {
     assert_eq!(csv.text().await.unwrap(), "sku,name,price,added\nA-1,Widget,12,2026-01-05\nA-2,\"Gadget, large\",15,2026-02-01\nA-3,Gizmo – ünïcode,9,2026-03-09\n");
     let anonymous = reqwest::get(format!("{}/hub/analytics/shop/products", app.address)).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "members' endpoints need a key");
+
+    // Replacing every row is confirmed first, naming what goes: a dialog with
+    // JavaScript, a page (which has read the file) without.
+    let more = app.data_dir.path().join("more.csv");
+    std::fs::write(&more, "sku,name,price,added\nB-1,Bolt,1,2026-04-01\n").unwrap();
+    b.open("/datahub/datasets").await;
+    b.click_link("Products").await;
+    b.attach("Replace all rows with a file", &more).await;
+    b.click_button("Replace rows").await;
+    if javascript {
+        b.expect_text("Replace 3 rows of Products with the rows from more.csv?").await;
+        b.click_dialog_button("Cancel").await;
+        b.expect_text("Rows: 3").await;
+        b.click_button("Replace rows").await;
+        b.confirm_dialog().await;
+    } else {
+        b.expect_text("Replace 3 rows of Products with 1 row from more.csv?").await;
+        b.click_button("Replace rows").await;
+    }
+    b.expect_text("Replaced the rows: 1 row now in").await;
+    b.expect_text("Bolt").await;
+    b.close().await;
 }
 
 #[tokio::test]

@@ -87,6 +87,18 @@ async fn wizard_journey(javascript: bool) {
     b.expect_text("1500 written").await;
     b.open(&format!("/ontology/entities/{entity}/sources")).await;
     b.expect_text("Linked sources").await;
+    // Unlinking with the tabs removed deletes rows: asked first, naming them.
+    let question = "Unlink Shop and remove its 1 tab with their rows: orders (1,500 rows)?";
+    b.tick("Remove them with their rows").await;
+    b.click_button("Unlink Shop").await;
+    b.expect_text(question).await;
+    if javascript {
+        b.click_dialog_button("Cancel").await;
+    } else {
+        b.click_link("Cancel").await;
+    }
+    b.expect_text("Linked sources").await;
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id IS NOT NULL").await, 1, "cancelled: the tab stays");
     b.open("/ontology/entities").await;
     b.expect_text("1 tabs, 1 sources").await;
     b.click_link("Customer").await;
