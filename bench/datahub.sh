@@ -3,7 +3,8 @@
 # importing a 1,000,000-row CSV through the JSON API on SQLite (and on
 # PostgreSQL when PG_URL answers), the server's peak RSS while it imports, a
 # hot ~2 KB page of a public endpoint against a static asset, and a deep page
-# (offset=990000) against the first one, both uncached.
+# (offset=990000) against the first one, both uncached; the whole collection
+# as CSV (MB/s, and the server's RSS growth while it streams).
 #
 #   bench/datahub.sh                 # ROWS=1000000 DURATION=5
 #   PG_URL=postgres://postgres@127.0.0.1:5432/postgres bench/datahub.sh
@@ -77,6 +78,16 @@ PY
 FIRST=$(pages_per_sec 0)
 DEEP=$(pages_per_sec 990000)
 
+# The whole collection as CSV (no limit): streamed from one statement. Peak
+# RSS is reset first (clear_refs 5), so the growth is the export's own.
+RSS_BEFORE=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+echo 5 > "/proc/$PID/clear_refs" 2>/dev/null || true
+read -r CSV_BYTES CSV_SECS < <(curl -s -o "$WORK/export.csv" -w '%{size_download} %{time_total}\n' "$B/hub/bench/big?format=csv")
+CSV_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+CSV_LINES=$(wc -l < "$WORK/export.csv")
+[ "$CSV_LINES" -eq $((ROWS + 1)) ] || { echo "export has $CSV_LINES lines, expected $((ROWS + 1))"; exit 2; }
+rm -f "$WORK/export.csv"
+
 PG_SECS=""; PG_HWM=""
 if psql "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1; then
   PG_DB="keyhub_bench_$$"
@@ -90,9 +101,12 @@ else
   echo "PostgreSQL at $PG_URL not reachable: skipping its import"
 fi
 
-python3 - "$ROWS" "$SQLITE_SECS" "$SQLITE_HWM" "$STATIC" "$HOT" "$FIRST" "$DEEP" "$PAGE_BYTES" "$JS_BYTES" "${PG_SECS:-0}" "${PG_HWM:-0}" <<'PY'
+python3 - "$ROWS" "$SQLITE_SECS" "$SQLITE_HWM" "$STATIC" "$HOT" "$FIRST" "$DEEP" "$PAGE_BYTES" "$JS_BYTES" "${PG_SECS:-0}" "${PG_HWM:-0}" "$CSV_BYTES" "$CSV_SECS" "$RSS_BEFORE" "$CSV_HWM" <<'PY'
 import sys
-rows, secs, hwm, static, hot, first, deep, page_b, js_b, pg_secs, pg_hwm = map(float, sys.argv[1:])
+rows, secs, hwm, static, hot, first, deep, page_b, js_b, pg_secs, pg_hwm, csv_b, csv_s, rss0, csv_hwm = map(float, sys.argv[1:])
+csv_mbs = csv_b / csv_s / 1e6
+csv_growth = max(0.0, csv_hwm - rss0) / 1024
+print(f"CSV export: {rows:.0f} rows, {csv_b / 1e6:.0f} MB in {csv_s:.2f} s = {csv_mbs:.0f} MB/s, server RSS +{csv_growth:.1f} MiB at peak")
 print(f"import SQLite: {rows:.0f} rows in {secs:.1f} s = {rows / secs:,.0f} rows/s, server peak RSS {hwm / 1024:.0f} MiB")
 if pg_secs:
     print(f"import PostgreSQL: {rows:.0f} rows in {pg_secs:.1f} s = {rows / pg_secs:,.0f} rows/s, server peak RSS {pg_hwm / 1024:.0f} MiB")
@@ -103,6 +117,8 @@ checks = [
     ("import RSS", "peak RSS MiB while importing", hwm / 1024, "<=", 150),
     ("public page", "public 2 KB page ÷ static file", hot / static, ">=", 0.50),
     ("deep page", "offset=990000 ÷ offset=0", deep / first, ">=", 0.50),
+    ("CSV export", "MB/s streaming the whole collection", csv_mbs, ">=", 50),
+    ("CSV RSS", "peak RSS growth MiB while exporting", csv_growth, "<=", 50),
 ]
 ok = True
 for name, what, value, op, target in checks:
