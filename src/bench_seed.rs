@@ -108,7 +108,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("creating the collection: {e}"))?;
-    let endpoint = |path: &str, access: &str| EndpointInput { path: path.into(), collection_id: Some(collection.id), access: access.into(), hub_key_ids: None };
+    let endpoint = |path: &str, access: &str| EndpointInput { path: path.into(), collection_id: Some(collection.id), access: access.into(), hub_key_ids: None, allowed_origins: vec![] };
     let mut endpoints = Vec::new();
     for (path, access) in [("items", "public"), ("guarded", "keys"), ("members", "members")] {
         let e = crate::hub::manage::save_endpoint(&state, &actor, None, &endpoint(path, access))

@@ -10,6 +10,7 @@ mod m20261129_000005_hub_keys;
 mod m20261130_000006_live_data;
 mod m20261130_000007_sync_jobs;
 mod m20261206_000008_look_keys;
+mod m20261206_000009_endpoint_origins;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_live_data::Migration),
             Box::new(m20261130_000007_sync_jobs::Migration),
             Box::new(m20261206_000008_look_keys::Migration),
+            Box::new(m20261206_000009_endpoint_origins::Migration),
         ]
     }
 }

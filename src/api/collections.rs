@@ -171,6 +171,8 @@ pub struct EndpointOut {
     pub collection_id: i64,
     pub access: Access,
     pub hub_key_ids: Vec<i64>,
+    /// Web origins that may read it from a browser (CORS); `*` for any.
+    pub allowed_origins: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -183,6 +185,7 @@ fn endpoint_out(e: &endpoints::Model, slug: &str, hub_key_ids: Vec<i64>) -> Endp
         collection_id: e.collection_id,
         access: Access::parse(&e.access).unwrap_or(Access::Keys),
         hub_key_ids,
+        allowed_origins: origins(e),
         created_at: e.created_at,
         updated_at: e.updated_at,
     }
@@ -195,6 +198,14 @@ pub struct EndpointIn {
     /// public, members or keys
     pub access: Option<String>,
     pub hub_key_ids: Option<Vec<i64>>,
+    /// Web origins that may read it from a browser (`https://app.example.com`),
+    /// at most 20; `["*"]` for any site, public endpoints only. Absent keeps them.
+    #[schema(max_items = 20)]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+fn origins(e: &endpoints::Model) -> Vec<String> {
+    e.allowed_origins.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 async fn key_ids(state: &AppState, endpoint_id: i64) -> Result<Vec<i64>, ApiError> {
@@ -224,6 +235,7 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
         collection_id: patch.collection_id.or(base.map(|e| e.collection_id)),
         access: patch.access.or_else(|| base.map(|e| e.access.clone())).unwrap_or_default(),
         hub_key_ids: patch.hub_key_ids,
+        allowed_origins: patch.allowed_origins.or_else(|| base.map(origins)).unwrap_or_default(),
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::api::ApiError;
+use crate::api::cors;
 use crate::api::principal::presented_key;
 use crate::auth::hub_verifier::CompiledHubKey;
 use crate::auth::key_verifier::VerifiedKey;
@@ -165,14 +166,34 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     let Some(route) = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await? else {
         return Err(unknown(&state, &req, &slug).await);
     };
+    // A site allowed to read the endpoint may read its refusals too.
+    let mut res = answer(&req, &state, &route).await.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
+    cors::allow(&req, &route, &mut res);
+    Ok(res)
+}
+
+/// `OPTIONS /hub/{workspace}/{path}`: a browser's preflight. Allowed for a
+/// listed origin, `GET` and `HEAD` only, with the key in `Authorization` or
+/// `X-API-Key` — never credentials (cookies). Anyone else, and a path that
+/// serves nothing, gets the same 204 without permission, so a preflight
+/// tells nothing about which endpoints exist.
+pub async fn preflight(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (slug, endpoint_path) = path.into_inner();
+    let route = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await?;
+    Ok(cors::preflight(&req, route.as_deref()))
+}
+
+/// The endpoint's answer to an admitted or refused caller.
+async fn answer(req: &HttpRequest, state: &AppState, route: &Arc<Route>) -> Result<HttpResponse, ApiError> {
+    let req = req.clone();
     // A public endpoint ignores keys: a wrong one must not break it.
     let hub_key = if route.access == Access::Public {
         None
     } else {
         let ip = crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies);
-        let caller = identify(&state, &req, route.workspace_id, ip).await?;
-        let admitted = admit(&state, &caller, &route, ip)?;
-        note_use(&state, &caller, admitted.as_ref(), ip);
+        let caller = identify(state, &req, route.workspace_id, ip).await?;
+        let admitted = admit(state, &caller, route, ip)?;
+        note_use(state, &caller, admitted.as_ref(), ip);
         admitted
     };
     let pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
@@ -188,7 +209,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     .and_then(|q| route.check_filters(&q).map(|()| q))
     .map_err(|e| ApiError::InvalidQuery { parameter: e.parameter, message: e.message })?;
     let cache = if route.access == Access::Public { "public, max-age=0, must-revalidate" } else { "private, no-cache" };
-    let etag = crate::hub::etag_of(&route, &q);
+    let etag = crate::hub::etag_of(route, &q);
     let mut res = HttpResponse::Ok();
     res.insert_header((header::ETAG, etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache))
@@ -199,11 +220,11 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     }
     let (count, mut res) = if q.whole {
         // CSV without `limit`: the whole collection, one file.
-        let export = state.hub.export(Arc::clone(&route), q.clone()).await?.ok_or(ApiError::Busy)?;
+        let export = state.hub.export(Arc::clone(route), q.clone()).await?.ok_or(ApiError::Busy)?;
         res.content_type("text/csv; charset=utf-8").insert_header((header::CONTENT_DISPOSITION, route.attachment())).insert_header((TOTAL_COUNT, export.count));
         (export.count, res.streaming(export.body))
     } else {
-        let page = state.hub.page(&route, &q).await?;
+        let page = state.hub.page(route, &q).await?;
         res.content_type(page.content_type).insert_header((TOTAL_COUNT, page.count));
         let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
         res.insert_header((header::LINK, page_links(&format!("{base}{}", req.path()), &pairs, page.count, q.limit, q.offset)));

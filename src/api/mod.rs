@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, called with personal API keys. Handlers
 //! declare the permission they need through their `Principal<…>` argument.
 pub mod collections;
+pub mod cors;
 pub mod datasets;
 pub mod docs;
 pub mod errors;
@@ -62,5 +63,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/docs", web::get().to(docs::page))
     // HEAD too: HTTP clients and caches check freshness (ETag) that way.
     .service(web::resource("/hub/{workspace}").get(hub::discover).route(web::head().to(hub::discover)))
-    .service(web::resource("/hub/{workspace}/{path:.+}").get(hub::serve).route(web::head().to(hub::serve)));
+    .service(web::resource("/hub/{workspace}/{path:.+}").get(hub::serve).route(web::head().to(hub::serve)).route(web::method(actix_web::http::Method::OPTIONS).to(hub::preflight)));
 }

@@ -205,6 +205,71 @@ pub fn parse_hub_query(
     Ok(q)
 }
 
+/// Origins an endpoint may list, at most.
+pub const MAX_ORIGINS: usize = 20;
+
+/// The web origins allowed to read an endpoint from a browser, as given (one
+/// per line or separated by spaces or commas), checked and written the way
+/// browsers send `Origin` (`https://app.example.com`, a port only when not
+/// the scheme's own). `*` is any site, allowed only on a public endpoint:
+/// elsewhere it would let any page spend a visitor's pasted key.
+pub fn parse_origins(given: &[String], access: Access) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in given.iter().flat_map(|g| g.split(|c: char| c.is_whitespace() || c == ',')).filter(|s| !s.is_empty()) {
+        let origin = if item == "*" {
+            if access != Access::Public {
+                return Err("“*” (any site) is allowed only on a public endpoint; name the sites instead.".into());
+            }
+            "*".to_owned()
+        } else {
+            origin_of(item).ok_or_else(|| format!("“{item}” is not an origin: write the scheme and host, and the port if it is not the usual one, like https://app.example.com."))?
+        };
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    if out.len() > MAX_ORIGINS {
+        return Err(format!("List at most {MAX_ORIGINS} origins."));
+    }
+    if out.len() > 1 && out.iter().any(|o| o == "*") {
+        return Err("“*” already allows every site: list it alone.".into());
+    }
+    Ok(out)
+}
+
+/// `HTTPS://App.Example.com:443/` → `https://app.example.com`; `None` for
+/// anything with a path, query, user or another scheme.
+fn origin_of(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', '\\']) {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        // An IPv6 literal's colons are inside the brackets.
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let host = host.to_ascii_lowercase();
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || !(bracketed || host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
+        return None;
+    }
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(p) if p.parse::<u16>().is_ok_and(|n| n > 0) && p.trim_start_matches('0') == p => {
+            Some(if p == default_port { format!("{scheme}://{host}") } else { format!("{scheme}://{host}:{p}") })
+        }
+        Some(_) => None,
+    }
+}
+
 /// The pages around one (RFC 8288 relations and their offsets): `first` and
 /// `last` always, `prev` and `next` where there is one.
 pub fn page_links(count: u64, limit: u64, offset: u64) -> Vec<(&'static str, u64)> {
@@ -233,6 +298,24 @@ mod tests {
         assert!(parse_slug("Sales").is_err());
         assert!(parse_slug("-x").is_err());
         assert!(parse_slug("a/b").is_err());
+    }
+
+    #[test]
+    fn origins_are_checked_and_written_as_browsers_send_them() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_origins(&v(&["HTTPS://App.Example.com:443/\nhttp://localhost:3000, http://a.test:80"]), Access::Keys),
+            Ok(v(&["https://app.example.com", "http://localhost:3000", "http://a.test"]))
+        );
+        assert_eq!(parse_origins(&v(&["*"]), Access::Public), Ok(v(&["*"])));
+        assert!(parse_origins(&v(&["*"]), Access::Members).is_err(), "any site only on public endpoints");
+        assert!(parse_origins(&v(&["*", "https://a.test"]), Access::Public).is_err());
+        for bad in ["app.example.com", "https://a.test/path", "ftp://a.test", "https://u@a.test", "https://a.test:99999", "https://", "https://a b"] {
+            assert!(parse_origins(&v(&[bad]), Access::Public).is_err(), "{bad}");
+        }
+        assert_eq!(parse_origins(&v(&["http://[::1]:8080"]), Access::Keys), Ok(v(&["http://[::1]:8080"])));
+        let many: Vec<String> = (0..21).map(|i| format!("https://s{i}.test")).collect();
+        assert!(parse_origins(&many, Access::Keys).is_err());
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub struct Model {
     pub collection_id: i64,
     /// `public`, `members` or `keys` (`domain::datahub::Access`).
     pub access: String,
+    /// Web origins that may read it from a browser (CORS), one per line;
+    /// `*` for any (public endpoints only).
+    pub allowed_origins: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

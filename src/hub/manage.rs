@@ -1,7 +1,7 @@
 //! Creating, changing and deleting data collections and endpoints, for pages
 //! and the JSON API alike: the checks, the audit entry, the cache refresh.
 use crate::store::audit::Actor;
-use crate::domain::datahub::{Access, check_limits, parse_endpoint_path, parse_order};
+use crate::domain::datahub::{Access, check_limits, parse_endpoint_path, parse_order, parse_origins};
 use crate::entities::{data_collections, endpoints};
 use crate::state::AppState;
 use crate::store::audit::Target;
@@ -123,6 +123,8 @@ pub struct EndpointInput {
     pub access: String,
     /// The Data Hub keys this endpoint accepts; `None` keeps them as they are.
     pub hub_key_ids: Option<Vec<i64>>,
+    /// Web origins that may read it from a browser (`domain::datahub::parse_origins`).
+    pub allowed_origins: Vec<String>,
 }
 
 fn endpoint_target(e: &endpoints::Model) -> Target {
@@ -136,13 +138,14 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
         .await?
         .ok_or_else(|| field("collection_id", "There is no such collection in this workspace."))?;
     let access = Access::parse(&input.access).ok_or_else(|| field("access", "Choose who may call it: public, members or keys."))?;
+    let origins = parse_origins(&input.allowed_origins, access).map_err(|m| field("allowed_origins", m))?;
     if let Some(ids) = &input.hub_key_ids {
         let known = crate::store::hub_keys::existing_ids(&state.db, actor.workspace_id, ids).await?;
         if let Some(k) = ids.iter().find(|k| !known.contains(k)) {
             return Err(field("hub_key_ids", format!("There is no Data Hub key with id {k} in this workspace.")));
         }
     }
-    let saved = crate::store::datahub::save_endpoint(&state.db, actor.workspace_id, id, &path, collection_id, access)
+    let saved = crate::store::datahub::save_endpoint(&state.db, actor.workspace_id, id, &path, collection_id, access, &origins.join("\n"))
         .await?
         .ok_or_else(|| field("path", "Another endpoint in this workspace has this path."))?;
     let (action, what) = match id {
@@ -155,7 +158,7 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
             other => field("hub_key_ids", other.to_string()),
         })?;
     }
-    let detail = format!("{what}; access: {access}.");
+    let detail = if origins.is_empty() { format!("{what}; access: {access}.") } else { format!("{what}; access: {access}; browsers may read it from {}.", origins.join(", ")) };
     crate::store::audit::record(&state.db, actor.event(action, endpoint_target(&saved), detail)).await?;
     state.hub.changed().await;
     Ok(saved)

@@ -33,6 +33,8 @@ pub struct Route {
     /// Exposed field names in order, and each one's dataset column.
     pub fields: Vec<String>,
     pub columns: Vec<usize>,
+    /// Web origins that may read it from a browser; `*` for any.
+    pub origins: Vec<String>,
 }
 
 /// The exposed fields of a collection: (names, dataset column indexes).
@@ -48,6 +50,16 @@ pub fn exposed_fields(c: &data_collections::Model, ds: &datasets::Model) -> (Vec
 }
 
 impl Route {
+    /// The `Access-Control-Allow-Origin` value for a browser's `Origin`, when
+    /// this endpoint lets that site read it.
+    pub fn allowed_origin<'a>(&'a self, origin: Option<&'a str>) -> Option<&'a str> {
+        let origin = origin?;
+        if self.origins.iter().any(|o| o == "*") {
+            return Some("*");
+        }
+        self.origins.iter().find(|o| *o == origin).map(String::as_str)
+    }
+
     /// Each filter's value must be one of its column's type: `amount=abc` on
     /// a number column is refused, not read as "no value".
     pub fn check_filters(&self, q: &HubQuery) -> Result<(), QueryError> {
@@ -324,6 +336,7 @@ pub async fn route_for(db: &DatabaseConnection, endpoint: endpoints::Model) -> R
     };
     let (fields, columns) = exposed_fields(&collection, &dataset);
     Ok(Some(Route {
+        origins: endpoint.allowed_origins.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
         workspace_id: endpoint.workspace_id,
         access: Access::parse(&endpoint.access).unwrap_or(Access::Keys),
         endpoint,

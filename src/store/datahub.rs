@@ -121,6 +121,7 @@ pub async fn save_endpoint(
     path: &str,
     collection_id: i64,
     access: Access,
+    allowed_origins: &str,
 ) -> Result<Option<endpoints::Model>, DbErr> {
     let now = Utc::now();
     let mut m = endpoints::ActiveModel {
@@ -128,6 +129,7 @@ pub async fn save_endpoint(
         path: Set(path.to_owned()),
         collection_id: Set(collection_id),
         access: Set(access.as_str().to_owned()),
+        allowed_origins: Set(allowed_origins.to_owned()),
         updated_at: Set(now),
         ..Default::default()
     };

@@ -722,3 +722,85 @@ async fn csv_without_a_limit_is_the_whole_collection_and_pages_say_how_many() {
     let body: Value = res.json().await.unwrap();
     assert_eq!((body["error"]["code"].as_str(), body["error"]["parameter"].as_str()), (Some("invalid_query"), Some("amount")));
 }
+
+#[tokio::test]
+async fn endpoints_let_the_sites_they_list_read_them_from_a_browser() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    publish(&app, &key, CITIES, "cities", "public").await;
+    publish(&app, &key, CITIES, "guarded", "members").await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}/hub/{slug}/{p}", app.address);
+    let site = "https://app.example.com";
+    let preflight = |p: &str, origin: &str, method: &str, headers: &str| {
+        http.request(reqwest::Method::OPTIONS, url(p))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", headers)
+            .send()
+    };
+
+    // None by default: a preflight is answered, without permission.
+    let res = preflight("cities", site, "GET", "authorization").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let res = http.get(url("cities")).header("Origin", site).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    // Any site only on a public endpoint; a malformed origin is refused by field.
+    let endpoints = app.api("/api/v1/endpoints", &key).await.body;
+    let id_of = |path: &str| endpoints.as_array().unwrap().iter().find(|e| e["path"] == path).unwrap()["id"].as_i64().unwrap();
+    let (public, guarded) = (id_of("cities"), id_of("guarded"));
+    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{guarded}"), &key, json!({"allowed_origins": ["*"]})).await;
+    assert_eq!((res.status, res.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("allowed_origins")));
+    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{guarded}"), &key, json!({"allowed_origins": ["app.example.com/x"]})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{guarded}"), &key, json!({"allowed_origins": ["HTTPS://App.Example.com:443/"]})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["allowed_origins"], json!([site]), "kept as browsers send it");
+
+    // The listed site's preflight is allowed for GET with the key header; not for POST, nor for another site.
+    let res = preflight("guarded", site, "GET", "authorization, x-api-key").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["access-control-allow-origin"], site);
+    assert_eq!(res.headers()["access-control-allow-methods"], "GET, HEAD");
+    assert!(res.headers().get("access-control-allow-credentials").is_none(), "never credentials");
+    assert!(preflight("guarded", site, "POST", "").await.unwrap().headers().get("access-control-allow-origin").is_none());
+    assert!(preflight("guarded", site, "GET", "cookie").await.unwrap().headers().get("access-control-allow-origin").is_none());
+    assert!(preflight("guarded", "https://evil.example", "GET", "").await.unwrap().headers().get("access-control-allow-origin").is_none());
+    let res = preflight("nothing-here", site, "GET", "").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT, "an unknown path answers like a guarded one");
+
+    // The answer, and a refusal, are readable by the listed site, with the paging headers exposed.
+    let res = http.get(url("guarded")).header("Origin", site).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["access-control-allow-origin"], site);
+    let exposed = res.headers()["access-control-expose-headers"].to_str().unwrap().to_owned();
+    assert!(exposed.contains("x-total-count") && exposed.contains("link") && exposed.contains("etag"), "{exposed}");
+    assert!(res.headers()["vary"].to_str().unwrap().contains("Origin"));
+    assert!(res.headers().get("access-control-allow-credentials").is_none());
+    let refused = http.get(url("guarded")).header("Origin", site).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers()["access-control-allow-origin"], site, "the site can tell its user what is wrong");
+    let other = http.get(url("guarded")).header("Origin", "https://evil.example").bearer_auth(&key).send().await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // A public endpoint open to every site: `*`.
+    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{public}"), &key, json!({"allowed_origins": ["*"]})).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = http.get(url("cities")).header("Origin", "https://anyone.example").send().await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    // The endpoint's page: the setting with its message beside the field, the input kept.
+    let page = format!("/datahub/endpoints/{guarded}");
+    let c = app.api("/api/v1/collections", &key).await.body[1]["id"].as_i64().unwrap();
+    let fields = [("path", "guarded"), ("collection_id", &c.to_string()), ("access", "members"), ("allowed_origins", "https://ok.example\nnot an origin")];
+    let res = admin.post_form(&page, &page, &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="e-allowed_origins""#) && html.contains("https://ok.example\nnot an origin"), "{html}");
+    let fields = [("path", "guarded"), ("collection_id", &c.to_string()), ("access", "members"), ("allowed_origins", "https://ok.example\nhttp://localhost:3000")];
+    assert_eq!(admin.post_form(&page, &page, &fields).await.status(), StatusCode::SEE_OTHER);
+    assert!(admin.get_html(&page).await.contains("https://ok.example\nhttp://localhost:3000"));
+}

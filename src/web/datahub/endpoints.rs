@@ -48,6 +48,9 @@ pub struct EndpointForm {
     keys_shown: String,
     #[serde(default)]
     hub_key_ids: Vec<String>,
+    /// One origin per line.
+    #[serde(default)]
+    allowed_origins: String,
 }
 
 #[derive(Template)]
@@ -114,11 +117,12 @@ fn retried(r: &crate::web::retry::Retry) -> EndpointForm {
         access: r.value("access"),
         keys_shown: r.value("keys_shown"),
         hub_key_ids: r.values("hub_key_ids"),
+        allowed_origins: r.value("allowed_origins"),
     }
 }
 
 fn values(form: &EndpointForm) -> Vec<(&'static str, &str)> {
-    let mut v = vec![("path", form.path.as_str()), ("collection_id", &form.collection_id), ("access", &form.access), ("keys_shown", &form.keys_shown)];
+    let mut v = vec![("path", form.path.as_str()), ("collection_id", &form.collection_id), ("access", &form.access), ("keys_shown", &form.keys_shown), ("allowed_origins", &form.allowed_origins)];
     v.extend(form.hub_key_ids.iter().map(|k| ("hub_key_ids", k.as_str())));
     v
 }
@@ -138,6 +142,7 @@ fn input(form: &EndpointForm) -> EndpointInput {
         collection_id: form.collection_id.parse().ok(),
         access: form.access.clone(),
         hub_key_ids: (form.keys_shown == "1").then(|| form.hub_key_ids.iter().filter_map(|k| k.parse().ok()).collect()),
+        allowed_origins: vec![form.allowed_origins.clone()],
     }
 }
 
@@ -220,6 +225,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
         access: e.access.clone(),
         keys_shown: "1".into(),
         hub_key_ids: keys,
+        allowed_origins: e.allowed_origins.clone(),
     };
     endpoint_page(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
 }
