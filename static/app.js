@@ -13,7 +13,21 @@
     evt.detail.headers["X-CSRF-Token"] = csrfToken();
   });
 
-  // Copy buttons: <button data-copy="#selector">.
+  // Copy buttons: <button data-copy="#selector" hidden>. They are hidden in
+  // the HTML (without this script the value is simply selectable) and shown here.
+  function showCopyButtons(root) {
+    root.querySelectorAll("[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  showCopyButtons(document);
+  document.addEventListener("htmx:afterSwap", function (evt) { showCopyButtons(evt.detail.target || document); });
+  function selectAll(source) {
+    if (source.select) { source.select(); return; }
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
   document.addEventListener("click", function (evt) {
     var btn = evt.target.closest("[data-copy]");
     if (!btn) return;
@@ -22,9 +36,9 @@
     var text = source.value || source.textContent;
     var done = function () { btn.textContent = "Copied"; };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, function () { source.select(); document.execCommand("copy"); done(); });
+      navigator.clipboard.writeText(text).then(done, function () { selectAll(source); document.execCommand("copy"); done(); });
     } else {
-      source.select();
+      selectAll(source);
       document.execCommand("copy");
       done();
     }

@@ -804,3 +804,29 @@ async fn endpoints_let_the_sites_they_list_read_them_from_a_browser() {
     assert_eq!(admin.post_form(&page, &page, &fields).await.status(), StatusCode::SEE_OTHER);
     assert!(admin.get_html(&page).await.contains("https://ok.example\nhttp://localhost:3000"));
 }
+
+#[tokio::test]
+async fn the_endpoint_page_shows_the_full_url_and_examples_that_run() {
+    let app = TestApp::spawn().await;
+    let (admin, key, slug) = admin_key(&app).await;
+    publish(&app, &key, CITIES, "geo/cities", "members").await;
+    let e = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    let html = admin.get_html(&format!("/datahub/endpoints/{e}")).await;
+    let unescape = |s: &str| s.replace("&quot;", "\"").replace("&#34;", "\"").replace("&amp;", "&").replace("&#38;", "&").replace("&#39;", "'").replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&#x2f;", "/").replace("&#47;", "/");
+    let html = unescape(&html);
+    let full = format!("{}/hub/{slug}/geo/cities", app.address);
+    assert!(html.contains(&format!(r#"value="{full}""#)), "the URL with its host: {html}");
+    for needle in ["Python (requests)", "r.links.get(\"next\"", "pd.read_csv(", &format!("{full}?format=csv"), "await fetch(", "os.environ['KEYHUB_KEY']"] {
+        assert!(html.contains(needle), "{needle} in {html}");
+    }
+    assert!(html.contains(r##"data-copy="#example-curl" hidden"##), "copy buttons wait for JavaScript");
+    // The curl example, as shown, runs and reads the data.
+    let start = html.find(r#"id="example-curl""#).unwrap();
+    let code = &html[html[start..].find('>').unwrap() + start + 1..];
+    let code = &code[..code.find("</pre>").unwrap()];
+    assert!(code.starts_with("curl -H \"Authorization: Bearer $KEYHUB_KEY\" \"http://"), "{code}");
+    let out = std::process::Command::new("sh").arg("-c").arg(format!("{code} --silent")).env("KEYHUB_KEY", &key).output().expect("curl runs");
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(body["meta"]["count"], 3);
+    assert_eq!(body["data"][0]["city"], "Oslo");
+}

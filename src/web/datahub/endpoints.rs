@@ -165,12 +165,55 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
     }
 }
 
+/// A ready-to-run call of the endpoint, for the "Calling it" section.
+pub struct Example {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub code: String,
+}
+
+/// curl, Python (`requests` following the `Link` header; pandas reading the
+/// whole CSV) and JavaScript (`fetch`), with the endpoint's full URL. A
+/// guarded endpoint's key is read from `KEYHUB_KEY`, never written here.
+pub fn examples(full_url: &str, public: bool) -> Vec<Example> {
+    let curl_key = if public { "" } else { "-H \"Authorization: Bearer $KEYHUB_KEY\" " };
+    let py_import = if public { "import requests" } else { "import os\nimport requests" };
+    let py_headers = if public { "{}" } else { "{\"Authorization\": f\"Bearer {os.environ['KEYHUB_KEY']}\"}" };
+    let pandas = if public {
+        format!("import pandas as pd\n\n# Without a limit, CSV is every record in one file.\ndf = pd.read_csv(\"{full_url}?format=csv\")")
+    } else {
+        format!(
+            "import os\nimport pandas as pd\n\n# Without a limit, CSV is every record in one file.\ndf = pd.read_csv(\n    \"{full_url}?format=csv\",\n    storage_options={{\"Authorization\": f\"Bearer {{os.environ['KEYHUB_KEY']}}\"}},\n)"
+        )
+    };
+    let js_options = if public { String::new() } else { ", {\n  headers: { Authorization: `Bearer ${KEYHUB_KEY}` },\n}".to_owned() };
+    vec![
+        Example { id: "curl", title: "curl", code: format!("curl {curl_key}\"{full_url}?limit=100&offset=0\"") },
+        Example {
+            id: "python",
+            title: "Python (requests): every page",
+            code: format!(
+                "{py_import}\n\nurl = \"{full_url}?limit=100\"\nheaders = {py_headers}\nrecords = []\nwhile url:\n    r = requests.get(url, headers=headers, timeout=30)\n    r.raise_for_status()\n    records += r.json()[\"data\"]\n    # The Link header names the next page until the last.\n    url = r.links.get(\"next\", {{}}).get(\"url\")"
+            ),
+        },
+        Example { id: "pandas", title: "Python (pandas): the whole collection", code: pandas },
+        Example {
+            id: "javascript",
+            title: "JavaScript (fetch)",
+            code: format!("const res = await fetch(\"{full_url}?limit=100\"{js_options});\nif (!res.ok) throw new Error((await res.json()).error.message);\nconst {{ meta, data }} = await res.json();\n// meta.count records in all; res.headers.get(\"Link\") names the next page."),
+        },
+    ]
+}
+
 #[derive(Template)]
 #[template(path = "datahub/endpoint.html")]
 struct EndpointPage {
     layout: Layout,
     e: endpoints::Model,
     url: String,
+    /// The URL with scheme and host (`KEYHUB_PUBLIC_URL`, else this request's).
+    full_url: String,
+    examples: Vec<Example>,
     base: String,
     public: bool,
     collections: Vec<CollectionChoice>,
@@ -185,11 +228,15 @@ async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<endpoints
     crate::store::datahub::endpoint(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
 }
 
-async fn endpoint_page(state: &AppState, user: &CurrentUser, e: endpoints::Model, form: EndpointForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn endpoint_page(req: &HttpRequest, state: &AppState, user: &CurrentUser, e: endpoints::Model, form: EndpointForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let slug = slug(state, user).await?;
+    let url = format!("/hub/{slug}/{}", e.path);
+    let full_url = format!("{}{url}", crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies));
     let page = EndpointPage {
         layout: Layout::for_user(user, &e.path),
-        url: format!("/hub/{slug}/{}", e.path),
+        examples: examples(&full_url, e.access == "public"),
+        full_url,
+        url,
         base: format!("/hub/{slug}/"),
         public: e.access == "public",
         collections: collection_choices(state, user, &form.collection_id).await?,
@@ -216,7 +263,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
     require(&user, Permission::DataRead)?;
     let e = find(&state, &user, *id).await?;
     if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::ENDPOINTS, e.id)) {
-        return endpoint_page(&state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
+        return endpoint_page(&req, &state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
     }
     let keys = crate::store::hub_keys::keys_of_endpoint(&state.db, e.id).await?.into_iter().map(|k| k.id.to_string()).collect();
     let form = EndpointForm {
@@ -227,7 +274,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
         hub_key_ids: keys,
         allowed_origins: e.allowed_origins.clone(),
     };
-    endpoint_page(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
+    endpoint_page(&req, &state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
 }
 
 pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<EndpointForm>) -> Result<HttpResponse, AppError> {
@@ -244,7 +291,7 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
             if let Some(back) = crate::web::retry::back_to(&req, &format!("{}/{}", urls::ENDPOINTS, e.id), &values(&form), &errors) {
                 return Ok(back);
             }
-            endpoint_page(&state, &user, e, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            endpoint_page(&req, &state, &user, e, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(err) => Err(err.into()),
     }

@@ -73,6 +73,11 @@ async fn upload_publish_and_read(javascript: bool) {
     b.click_button("Create endpoint").await;
     b.expect_text("Created the endpoint shop/products").await;
     b.expect_text("/hub/analytics/shop/products").await;
+    // Examples with the full URL; copy buttons only where they work (JavaScript).
+    b.expect_text(&format!("curl -H \"Authorization: Bearer $KEYHUB_KEY\" \"{}/hub/analytics/shop/products?limit=100&offset=0\"", app.address)).await;
+    b.expect_text("Python (pandas): the whole collection").await;
+    let copy = b.client.find(fantoccini::Locator::Css("[data-copy='#example-curl']")).await.expect("a copy button");
+    assert_eq!(copy.is_displayed().await.unwrap(), javascript, "copy buttons only with JavaScript");
 
     // A program reads it page by page with a personal key.
     let admin = app.client_for_admin().await;
