@@ -19,7 +19,7 @@
     root.querySelectorAll("[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
   }
   showCopyButtons(document);
-  document.addEventListener("htmx:afterSwap", function (evt) { showCopyButtons(evt.detail.target || document); });
+  document.addEventListener("htmx:afterSettle", function () { showCopyButtons(document); });
   function selectAll(source) {
     if (source.select) { source.select(); return; }
     var range = document.createRange();

@@ -298,16 +298,22 @@ pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyI
 
 /// The API key's secret, for an explicit, audited request.
 pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<String, KeyError> {
+    let secret = open_secret(state, key)?;
+    crate::store::audit::record(&state.db, actor.event("hub_key.revealed", target(key), "The secret was shown.".into())).await?;
+    Ok(secret)
+}
+
+/// The API key's secret, unsealed. Not audited by itself: callers show it
+/// right after the audited change that made it (create, regenerate) or audit
+/// the showing (`reveal`).
+pub fn open_secret(state: &AppState, key: &hub_keys::Model) -> Result<String, KeyError> {
     if key.access_type != AccessType::ApiKey.as_str() {
         return Err(field("access_type", "Only an API Key has a secret to show; a generic token is shown to nobody after saving, and a portal token has none."));
     }
-    let secret = key
-        .secret_sealed
+    key.secret_sealed
         .as_deref()
         .and_then(|s| state.sealer.open(&crate::store::hub_keys::seal_context(key.id), s))
-        .ok_or_else(|| field("secret", "The stored secret cannot be opened (it was sealed for another key or with another master secret). Regenerate it."))?;
-    crate::store::audit::record(&state.db, actor.event("hub_key.revealed", target(key), "The secret was shown.".into())).await?;
-    Ok(secret)
+        .ok_or_else(|| field("secret", "The stored secret cannot be opened (it was sealed for another key or with another master secret). Regenerate it."))
 }
 
 /// A new secret for an API key; the old one stops working with this change.

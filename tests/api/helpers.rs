@@ -285,10 +285,16 @@ impl Client {
     pub async fn generate_key(&self, label: &str, permissions: &[&str], expires: &str) -> (StatusCode, Option<String>, String) {
         let mut fields = vec![("label", label), ("expires", expires)];
         fields.extend(permissions.iter().map(|p| ("permission", *p)));
-        let res = self.post_form("/account/keys", "/account/keys", &fields).await;
+        // A plain post is redirected to the page that shows the secret once.
+        let res = self.follow(self.post_form("/account/keys", "/account/keys", &fields).await).await;
         let status = res.status();
         let html = res.text().await.expect("body");
         (status, attr_after(&html, "id=\"new-secret\" type=\"text\" readonly value=\""), html)
+    }
+
+    /// Follows a 303 (a plain post's redirect) with a GET; other answers as they are.
+    pub async fn follow(&self, res: Response) -> Response {
+        if res.status() == StatusCode::SEE_OTHER { self.get(&location(&res)).await } else { res }
     }
 
     pub async fn new_key(&self, label: &str, permissions: &[&str]) -> String {

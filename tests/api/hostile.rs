@@ -683,8 +683,9 @@ async fn two_rotations_of_one_key_from_the_same_page_give_one_secret_and_one_409
     let (a, b) = tokio::join!(admin.post_raw(&action, &token, &fields), admin.post_raw(&action, &token, &fields));
     let mut statuses = vec![a.status(), b.status()];
     statuses.sort();
-    assert_eq!(statuses, vec![StatusCode::OK, StatusCode::CONFLICT]);
-    let (winner, loser) = if a.status() == StatusCode::OK { (a, b) } else { (b, a) };
+    assert_eq!(statuses, vec![StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    let (winner, loser) = if a.status() == StatusCode::SEE_OTHER { (a, b) } else { (b, a) };
+    let winner = admin.follow(winner).await;
     let shown = attr_after(&winner.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").expect("the new secret");
     assert!(loser.text().await.unwrap().contains("was rotated by another request"));
     assert_eq!(app.api("/api/v1/me", &shown).await.status, StatusCode::OK, "the one secret handed out works");

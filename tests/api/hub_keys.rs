@@ -398,8 +398,10 @@ async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_anoth
     assert_eq!(k.body["headers"], json!([{"name": "X-Count", "value": "${collection.meta.count}", "exclude": false}, {"name": "X-Off", "value": "1", "exclude": true}]));
     assert_eq!(k.body["ip_filters"], json!([{"range": "127.0.0.0", "netmask": "8"}]));
 
-    // The secret is only in the answer to a POST, never in the editor's GET.
+    // The secret is only shown after a POST (on the page it redirects to, once), never by a plain GET.
     let revealed = ada.post_form(&page, &format!("{page}/reveal"), &[]).await;
+    assert_eq!(revealed.status(), StatusCode::SEE_OTHER);
+    let revealed = ada.follow(revealed).await;
     assert_eq!(revealed.headers()["cache-control"], "no-store");
     let secret = crate::helpers::attr_after(&revealed.text().await.unwrap(), "id=\"shown-secret\" type=\"text\" readonly value=\"").expect("secret shown");
     let editor = ada.get_html(&page).await;

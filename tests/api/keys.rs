@@ -41,11 +41,18 @@ async fn generated_key_is_shown_once_and_stored_only_as_a_digest() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
     let res = admin.post_form("/account/keys", "/account/keys", &[("label", "export"), ("expires", "90"), ("permission", "data.read")]).await;
+    // A plain post redirects: reloading the page that shows the secret never posts again.
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions WHERE state LIKE '%personal_key_show_once%' AND state NOT LIKE '%khp%'").await, 1, "waiting sealed, never in the clear");
+    let res = admin.follow(res).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
     let html = res.text().await.unwrap();
     assert!(html.contains("you will not see this secret again"));
     let secret = attr_after(&html, "id=\"new-secret\" type=\"text\" readonly value=\"").unwrap();
+    let reloaded = admin.get_html("/account/keys").await;
+    assert!(!reloaded.contains(&secret) && !reloaded.contains("new-secret"), "shown once: a reload shows it no more");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys").await, 1, "and made one key");
     assert!(secret.starts_with("khp_") && secret.len() == 42, "{secret}");
     assert!(html.contains("hx-history=\"false\""), "never kept in htmx history");
 
@@ -238,7 +245,7 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
     let admin = app.with_admin().await;
     let old = admin.new_key("rotating", &["data.read"]).await;
     let id = key_id(&app, "rotating").await;
-    let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "1h")]).await;
+    let res = admin.follow(admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "1h")]).await).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     let new = attr_after(&html, "id=\"new-secret\" type=\"text\" readonly value=\"").expect("new secret shown once");
@@ -255,7 +262,7 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
     assert_eq!(app.api("/api/v1/me", &new).await.status, StatusCode::OK);
 
     // Without grace the old secret stops at once.
-    let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "none")]).await;
+    let res = admin.follow(admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "none")]).await).await;
     let newer = attr_after(&res.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").unwrap();
     assert_eq!(app.api("/api/v1/me", &new).await.code.as_deref(), Some("unknown_key"));
     assert_eq!(app.api("/api/v1/me", &newer).await.status, StatusCode::OK);
@@ -267,7 +274,7 @@ async fn expired_keys_are_refused_and_near_expiry_is_flagged() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
     let soon = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
-    let res = admin.post_form("/account/keys", "/account/keys", &[("label", "short-lived"), ("expires", "date"), ("expires_on", &soon)]).await;
+    let res = admin.follow(admin.post_form("/account/keys", "/account/keys", &[("label", "short-lived"), ("expires", "date"), ("expires_on", &soon)]).await).await;
     assert_eq!(res.status(), StatusCode::OK);
     let key = attr_after(&res.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").unwrap();
     let html = admin.get_html("/account/keys?status=expiring").await;

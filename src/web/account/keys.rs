@@ -19,7 +19,10 @@ use crate::web::confirm::{Confirmation, ask};
 use crate::web::views::{KeyRow, Pager, PermissionChoice, event_by, fmt_time, key_row, permission_choices};
 use crate::web::{AppError, CsrfForm, FieldErrors, Layout, is_htmx, render, urls};
 
-/// A secret shown exactly once, in the response that created it.
+/// A secret shown exactly once: in the htmx answer that created it, or on
+/// the page a plain post redirects to (so a reload neither posts again nor
+/// shows the secret again).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Revealed {
     pub label: String,
     pub secret: String,
@@ -151,8 +154,39 @@ pub async fn show(
         }
         None => empty_form(&user),
     };
-    let area = area(&state, &user, filter, query.page.map_or(1, crate::domain::query::Page::get), form, None, None).await?;
-    respond(&req, &user, area, StatusCode::OK).await
+    let revealed = take_revealed(&state, &user);
+    let shown = revealed.is_some();
+    let area = area(&state, &user, filter, query.page.map_or(1, crate::domain::query::Page::get), form, revealed, None).await?;
+    let mut res = respond(&req, &user, area, StatusCode::OK).await?;
+    if shown {
+        res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+/// The session slot of a secret waiting for the page a plain post redirects
+/// to; sealed with the instance's master key while it waits.
+const SHOW_ONCE: &str = "personal_key_show_once";
+const SHOW_ONCE_CONTEXT: &str = "personal-key-show-once";
+
+/// The new secret's answer: the keys area at once (htmx), or a redirect to
+/// the keys page, which shows it once.
+async fn reveal(req: &HttpRequest, state: &AppState, user: &CurrentUser, mut revealed: Revealed) -> Result<HttpResponse, AppError> {
+    if is_htmx(req) {
+        let a = area(state, user, None, 1, empty_form(user), Some(revealed), None).await?;
+        let mut res = respond(req, user, a, StatusCode::OK).await?;
+        res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+        return Ok(res);
+    }
+    revealed.secret = state.sealer.seal(SHOW_ONCE_CONTEXT, &revealed.secret);
+    user.session.insert(SHOW_ONCE, &revealed).map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    Ok(crate::web::see_other(urls::ACCOUNT_KEYS))
+}
+
+fn take_revealed(state: &AppState, user: &CurrentUser) -> Option<Revealed> {
+    let mut r = user.session.remove_as::<Revealed>(SHOW_ONCE)?.ok()?;
+    r.secret = state.sealer.open(SHOW_ONCE_CONTEXT, &r.secret)?;
+    Some(r)
 }
 
 #[derive(Deserialize)]
@@ -228,8 +262,7 @@ pub async fn generate(
         note.push_str(" This key never expires: revoke it when it is no longer needed.");
     }
     let revealed = Revealed { label: key.label.clone(), secret: secret.expose().to_owned(), note };
-    let a = area(&state, &user, None, 1, empty_form(&user), Some(revealed), None).await?;
-    respond(&req, &user, a, StatusCode::OK).await
+    reveal(&req, &state, &user, revealed).await
 }
 
 #[derive(Deserialize)]
@@ -302,8 +335,7 @@ pub async fn rotate(
         secret: secret.expose().to_owned(),
         note: format!("Copy it now: you will not see this secret again. {note}"),
     };
-    let a = area(&state, &user, None, 1, empty_form(&user), Some(revealed), None).await?;
-    respond(&req, &user, a, StatusCode::OK).await
+    reveal(&req, &state, &user, revealed).await
 }
 
 #[derive(Deserialize)]

@@ -599,6 +599,15 @@ pub struct ShowQuery {
     tab: Option<String>,
 }
 
+/// The session's note that the next view of key `id` shows its secret: a
+/// secret made or shown by a POST is shown by the GET it redirects to, once,
+/// so that reloading that page neither repeats the POST nor shows it again.
+const SHOW_ONCE: &str = "hub_key_show_once";
+
+fn show_once(user: &CurrentUser, id: i64) -> Result<(), AppError> {
+    user.session.insert(SHOW_ONCE, id).map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
+}
+
 pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, q: Params<ShowQuery>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
@@ -607,6 +616,9 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
     }
     let links = crate::store::hub_keys::links(&state.db, k.id).await?;
     let mut v = View::of(KeyForm::from_key(&k, &links));
+    if matches!(user.session.remove_as::<i64>(SHOW_ONCE), Some(Ok(once)) if once == k.id) {
+        v.secret = manage::open_secret(&state, &k).ok();
+    }
     v.tab_endpoints = q.tab.as_deref() == Some("endpoints");
     editor(&state, &user, Some(&k), v, StatusCode::OK).await
 }
@@ -640,7 +652,7 @@ async fn submit(req: &HttpRequest, state: &AppState, user: &CurrentUser, key: Op
                 Flash::push_about(&user.session, "warning", n.clone(), None);
             }
             if saved.secret.is_some() {
-                Flash::push_about(&user.session, "info", "The key has a new secret: use “Show” to see and copy it.", None);
+                show_once(user, saved.key.id)?;
             }
             Ok(see_other(&format!("{KEYS}/{}", saved.key.id)))
         }
@@ -682,18 +694,17 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
     submit(&req, &state, &user, Some(k), form).await
 }
 
-/// The secret panel alone (htmx) or the whole editor with the secret shown.
-async fn with_secret(req: &HttpRequest, state: &AppState, user: &CurrentUser, k: &hub_keys::Model, secret: String) -> Result<HttpResponse, AppError> {
+/// The secret panel alone (htmx), or a redirect to the editor, which shows
+/// the secret once (`SHOW_ONCE`).
+fn with_secret(req: &HttpRequest, user: &CurrentUser, k: &hub_keys::Model, secret: String) -> Result<HttpResponse, AppError> {
     if crate::web::is_htmx(req) {
-        let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: Some(secret), identifier: key_identifier(k) };
+        let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: Some(secret), identifier: key_identifier(k), refocus: false };
         let mut res = render(StatusCode::OK, &panel)?;
         res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
         return Ok(res);
     }
-    let links = crate::store::hub_keys::links(&state.db, k.id).await?;
-    let mut v = View::of(KeyForm::from_key(k, &links));
-    v.secret = Some(secret);
-    editor(state, user, Some(k), v, StatusCode::OK).await
+    show_once(user, k.id)?;
+    Ok(see_other(&format!("{KEYS}/{}", k.id)))
 }
 
 #[derive(Template)]
@@ -703,13 +714,15 @@ struct SecretPanel {
     csrf: String,
     identifier: String,
     secret: Option<String>,
+    /// After Hide: focus goes back to Show.
+    refocus: bool,
 }
 
 pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     match manage::reveal(&state, &actor(&user, &req, &state), &k).await {
-        Ok(secret) => with_secret(&req, &state, &user, &k, secret).await,
+        Ok(secret) => with_secret(&req, &user, &k, secret),
         Err(KeyError::Fields(errors)) => {
             let links = crate::store::hub_keys::links(&state.db, k.id).await?;
             let mut v = View::of(KeyForm::from_key(&k, &links));
@@ -726,7 +739,7 @@ pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
 pub async fn hide(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
-    let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: None, identifier: key_identifier(&k) };
+    let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: None, identifier: key_identifier(&k), refocus: true };
     render(StatusCode::OK, &panel)
 }
 
@@ -757,7 +770,7 @@ pub async fn regenerate(req: HttpRequest, state: web::Data<AppState>, user: Curr
         );
     }
     let (saved, secret) = manage::regenerate(&state, &actor(&user, &req, &state), &k).await.map_err(key_error)?;
-    with_secret(&req, &state, &user, &saved, secret).await
+    with_secret(&req, &user, &saved, secret)
 }
 
 pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {

@@ -51,33 +51,33 @@ async fn editor_journey(javascript: bool) {
     b.fill("Netmask 2", "128").await;
     b.click_button("Create key").await;
     b.expect_text("Created the key Partner ACME").await;
+    // The new secret is shown at once, with the focus on it.
+    let secret = b.value_of("#shown-secret").await;
+    assert!(secret.starts_with("khd_"), "{secret}");
+    b.expect_focused("#shown-secret").await;
     b.expect_text("Stored as 127.0.0.0/8").await;
     b.expect_text("Last record change").await;
     b.expect_text("synced").await;
     let id = app.count("SELECT id AS n FROM hub_keys WHERE name = 'Partner ACME'").await;
+    // Reloading that page neither posts again nor shows the secret again.
+    b.client.refresh().await.expect("reload");
+    b.expect_text("(hidden)").await;
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 1);
     let page_html = b.execute("return document.documentElement.outerHTML;").await;
+    assert!(!page_html.as_str().unwrap_or_default().contains(&secret), "the secret is not in a plain view of the page");
 
-    // Show: a POST; the secret was not in the page before.
+    // Show: a POST; the same secret, focused.
     b.click_button("Show").await;
     b.expect_text("Hide").await;
-    let secret = b.value_of("#shown-secret").await;
-    assert!(secret.starts_with("khd_"), "{secret}");
-    assert!(!page_html.as_str().unwrap_or_default().contains(&secret), "the secret is never in the page's initial HTML");
+    assert_eq!(b.value_of("#shown-secret").await, secret);
+    b.expect_focused("#shown-secret").await;
     if javascript {
-        // htmx settles (and moves focus) a moment after the swap.
-        let mut focus = String::new();
-        for _ in 0..20 {
-            focus = b.focused().await;
-            if focus.contains("#shown-secret") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        assert!(focus.contains("#shown-secret"), "focus on the shown secret: {focus}");
         b.click_button("Copy").await;
         b.expect_text("Copied").await;
+        // Hide: the secret goes, focus returns to Show.
         b.click_link("Hide").await;
         b.expect_no_text(&secret).await;
+        b.expect_focused("#show-secret").await;
     }
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'hub_key.revealed'").await, 1);
 

@@ -448,6 +448,22 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits for focus to land on the element matching `css`: at once if it
+    /// is there, else on the browser's `focusin` event (an htmx swap moves
+    /// focus a moment after it settles); fails after 5 s.
+    pub async fn expect_focused(&self, css: &str) {
+        self.next_step();
+        let script = "const [sel, done] = arguments; \
+            const on = () => document.activeElement && document.activeElement.matches(sel); \
+            if (on()) return done(true); \
+            const h = () => { if (on()) { document.removeEventListener('focusin', h); done(true); } }; \
+            document.addEventListener('focusin', h); setTimeout(() => done(on()), 5000);";
+        let got = self.client.execute_async(script, vec![json!(css)]).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        if !got {
+            self.fail(format!("focus is not on {css} but on {}", self.focused().await)).await;
+        }
+    }
+
     /// Presses Tab until the focused element's description contains `what`.
     pub async fn tab_to(&self, what: &str) {
         for _ in 0..80 {
