@@ -272,6 +272,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/ontology")
                 .service(web::resource("/entities").get(ontology::entities::list).post(ontology::entities::create))
                 .service(web::resource("/entities/{id}").get(ontology::entities::show))
+                .service(web::resource("/entities/{id}/progress").get(ontology::entities::progress_region))
                 .service(web::resource("/entities/{id}/tabs/{tab}").get(ontology::entities::show_tab))
                 .service(web::resource("/entities/{id}/tabs/{tab}/publish").post(ontology::entities::publish))
                 .service(web::resource("/entities/{id}/sources").get(ontology::entities::sources).post(ontology::entities::link_source))

@@ -572,21 +572,12 @@ fn conditions(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q
     }
 }
 
-/// `SELECT data … ORDER BY …` for the query; a page (`LIMIT`/`OFFSET`) when
-/// `paged`, else every matching row.
-fn select(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q: &ReadQuery, paged: bool) -> Sql {
+/// `SELECT data … ORDER BY … LIMIT … OFFSET …`: one page of the query.
+fn select(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q: &ReadQuery) -> Sql {
     let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
     let mut sql = Sql::new(backend, "SELECT data FROM dataset_rows");
     conditions(backend, ds, cols, q, &mut sql);
     match q.order {
-        // Everything from `offset` on.
-        None if !paged && plain => {
-            sql.push(" AND pos >= ").bind(q.offset as i64).push(" ORDER BY pos");
-        }
-        None if !paged => {
-            sql.push(" ORDER BY pos");
-            skip(backend, q.offset, &mut sql);
-        }
         // Row order: the page is a key range; nothing before it is read.
         None if plain => {
             sql.push(" AND pos >= ").bind(q.offset as i64).push(" AND pos < ").bind((q.offset + q.limit) as i64);
@@ -597,26 +588,11 @@ fn select(backend: DatabaseBackend, ds: &datasets::Model, cols: &[Column], q: &R
         }
         Some((i, desc)) => {
             let dir = if desc { "DESC" } else { "ASC" };
-            sql.push(&format!(" ORDER BY {} {dir}, pos {dir}", element(backend, i)));
-            if paged {
-                sql.push(" LIMIT ").bind(q.limit as i64).push(" OFFSET ").bind(q.offset as i64);
-            } else {
-                skip(backend, q.offset, &mut sql);
-            }
+            sql.push(&format!(" ORDER BY {} {dir}, pos {dir} LIMIT ", element(backend, i)));
+            sql.bind(q.limit as i64).push(" OFFSET ").bind(q.offset as i64);
         }
     }
     sql
-}
-
-/// `OFFSET n` without a limit (SQLite wants a `LIMIT` before it: -1 is none).
-fn skip(backend: DatabaseBackend, offset: u64, sql: &mut Sql) {
-    if offset == 0 {
-        return;
-    }
-    if backend != DatabaseBackend::Postgres {
-        sql.push(" LIMIT -1");
-    }
-    sql.push(" OFFSET ").bind(offset as i64);
 }
 
 /// One page of rows and the number of matching rows.
@@ -624,7 +600,7 @@ pub async fn read(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery
     let mut rows = Vec::new();
     let backend = db.get_database_backend();
     let cols = columns(ds);
-    for r in db.query_all_raw(select(backend, ds, &cols, q, true).build()).await? {
+    for r in db.query_all_raw(select(backend, ds, &cols, q).build()).await? {
         let data: String = r.try_get("", "data")?;
         rows.push(serde_json::from_str(&data).unwrap_or_default());
     }
@@ -645,23 +621,58 @@ pub async fn count(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuer
     })
 }
 
-/// Every row matching the query (its limit and offset ignored), in its
-/// order, as the database hands them over: one statement, so one consistent
-/// view however long the reader takes, and memory bounded by the driver's
-/// row buffer, not by the dataset.
+/// Rows per chunk of `stream`.
+const CHUNK_ROWS: i64 = 4_096;
+
+/// Every row matching the query from its offset on (its limit ignored), in
+/// its order, as chunks of up to `CHUNK_ROWS` rows' JSON texts joined by
+/// `\n` (JSON text never holds a raw newline). One statement, so one
+/// consistent view however long the reader takes; the database joins the
+/// rows, so a million rows cross the driver as a few hundred values, and
+/// memory is bounded by a chunk, not by the dataset.
 pub async fn stream<'a>(
     db: &'a DatabaseConnection,
     ds: &datasets::Model,
     q: &ReadQuery,
-) -> Result<impl futures_util::Stream<Item = Result<Vec<Value>, DbErr>> + Send + 'a, DbErr> {
+) -> Result<impl futures_util::Stream<Item = Result<String, DbErr>> + Send + 'a, DbErr> {
     use futures_util::StreamExt;
     use sea_orm::StreamTrait;
-    let stmt = select(db.get_database_backend(), ds, &columns(ds), q, false).build();
-    let rows = db.stream_raw(stmt).await?;
-    Ok(rows.map(|r| {
-        let data: String = r?.try_get("", "data")?;
-        Ok(serde_json::from_str(&data).unwrap_or_default())
-    }))
+    let backend = db.get_database_backend();
+    let cols = columns(ds);
+    let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
+    let joined = |order: &str| match backend {
+        DatabaseBackend::Postgres => format!("string_agg(data, E'\\n' ORDER BY {order})"),
+        _ => format!("group_concat(data, char(10) ORDER BY {order})"),
+    };
+    let mut sql;
+    match q.order {
+        // Row order: chunks are ranges of positions, read along the key.
+        None if plain || q.offset == 0 => {
+            sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM dataset_rows", joined("pos")));
+            conditions(backend, ds, &cols, q, &mut sql);
+            if plain {
+                sql.push(" AND pos >= ").bind(q.offset as i64);
+            }
+            sql.push(" GROUP BY pos / ").bind(CHUNK_ROWS).push(" ORDER BY pos / ").bind(CHUNK_ROWS);
+        }
+        // Any other order (or an offset into filtered rows): rows numbered in
+        // that order, chunks of consecutive numbers.
+        _ => {
+            let order = match q.order {
+                Some((i, desc)) => {
+                    let dir = if desc { "DESC" } else { "ASC" };
+                    format!("{} {dir}, pos {dir}", element(backend, i))
+                }
+                None => "pos".to_owned(),
+            };
+            sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM (SELECT data, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS rn FROM dataset_rows", joined("rn")));
+            conditions(backend, ds, &cols, q, &mut sql);
+            sql.push(") numbered WHERE rn >= ").bind(q.offset as i64);
+            sql.push(" GROUP BY rn / ").bind(CHUNK_ROWS).push(" ORDER BY rn / ").bind(CHUNK_ROWS);
+        }
+    }
+    let chunks = db.stream_raw(sql.build()).await?;
+    Ok(chunks.map(|r| r?.try_get::<String>("", "chunk")))
 }
 
 /// Up to `limit` rows from position `from` on, in row order: for streaming a

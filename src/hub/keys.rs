@@ -4,6 +4,7 @@
 //! change in force for the very next request.
 use chrono::{DateTime, Utc};
 
+use crate::domain::query::count;
 use crate::store::audit::Actor;
 use crate::domain::header_template::{self, HeaderRow};
 use crate::domain::hub_keys::{self as rules, AccessType, KeyStatus};
@@ -260,12 +261,12 @@ fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, KeyError> {
 
 fn describe(spec: &KeySpec) -> String {
     format!(
-        "{}; {}; {} IP filter(s); {} header(s); {} endpoint(s); expires {}.",
+        "{}; {}; {}; {}; {}; expires {}.",
         AccessType::parse(&spec.access_type).map_or("?", AccessType::label),
         spec.status,
-        spec.ip_filters.len(),
-        serde_json::from_str::<Vec<HeaderRow>>(&spec.headers).map(|h| h.len()).unwrap_or(0),
-        spec.endpoint_ids.len(),
+        count(spec.ip_filters.len() as u64, "IP filter", "IP filters"),
+        count(serde_json::from_str::<Vec<HeaderRow>>(&spec.headers).map(|h| h.len()).unwrap_or(0) as u64, "header", "headers"),
+        count(spec.endpoint_ids.len() as u64, "endpoint", "endpoints"),
         spec.expires_at.map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
     )
 }
@@ -387,7 +388,7 @@ pub async fn save_team(state: &AppState, actor: &Actor, id: Option<i64>, name: &
     state.hub_keys.changed().await;
     let action = if id.is_none() { "team.created" } else { "team.changed" };
     let t = Target { kind: "team", id: team.id, name: team.name.clone() };
-    crate::store::audit::record(&state.db, actor.event(action, t, format!("{} member(s).", ids.len()))).await?;
+    crate::store::audit::record(&state.db, actor.event(action, t, format!("{}.", count(ids.len() as u64, "member", "members")))).await?;
     Ok(team)
 }
 

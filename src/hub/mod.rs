@@ -296,13 +296,13 @@ async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx
     let writer = || csv::Writer::from_writer(Vec::with_capacity(EXPORT_CHUNK + 16 * 1024));
     let mut w = writer();
     w.write_record(route.fields.iter().map(|f| crate::domain::spreadsheet::cell(f).into_owned()))?;
-    let rows = rows::stream(db, &route.dataset, read).await?;
-    futures_util::pin_mut!(rows);
+    let chunks = rows::stream(db, &route.dataset, read).await?;
+    futures_util::pin_mut!(chunks);
     loop {
-        let next = rows.next().await.transpose()?;
+        let next = chunks.next().await.transpose()?;
         let done = next.is_none();
-        if let Some(row) = next {
-            write_csv_row(&mut w, &route.columns, &row)?;
+        for line in next.as_deref().unwrap_or_default().split('\n').filter(|l| !l.is_empty()) {
+            write_csv_raw_row(&mut w, &route.columns, line)?;
         }
         if done || w.get_ref().len() >= EXPORT_CHUNK {
             let chunk = Bytes::from(std::mem::replace(&mut w, writer()).into_inner().map_err(|e| e.into_error())?);
@@ -318,6 +318,31 @@ async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx
             return Ok(());
         }
     }
+}
+
+/// One stored row (its JSON array text) as a CSV line, without building
+/// values: strings are unescaped (borrowed when they hold no escape) and
+/// defused; numbers and booleans are written as stored; null is empty. The
+/// same text as `write_csv_row` gives for the parsed row.
+fn write_csv_raw_row<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], line: &str) -> anyhow::Result<()> {
+    use serde_json::value::RawValue;
+    let cells: Vec<&RawValue> = serde_json::from_str(line)?;
+    for c in columns {
+        match cells.get(*c).map(|v| v.get()) {
+            None | Some("null") => w.write_field(b"")?,
+            Some(raw) if raw.starts_with('"') => {
+                // Borrowed when the string holds no escape (serde's Cow always owns).
+                let s: std::borrow::Cow<'_, str> = match serde_json::from_str::<&str>(raw) {
+                    Ok(s) => s.into(),
+                    Err(_) => serde_json::from_str::<String>(raw)?.into(),
+                };
+                w.write_field(crate::domain::spreadsheet::cell(&s).as_bytes())?;
+            }
+            Some(raw) => w.write_field(raw.as_bytes())?,
+        }
+    }
+    w.write_record(None::<&[u8]>)?;
+    Ok(())
 }
 
 async fn load_route(db: &DatabaseConnection, slug: &str, path: &str) -> Result<Option<Route>, DbErr> {
@@ -404,4 +429,27 @@ pub fn write_csv_row<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize
         w.write_field(crate::datasets::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).as_bytes())?;
     }
     w.write_record(None::<&[u8]>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_row_is_written_as_csv_the_same_raw_or_parsed() {
+        let rows = [
+            r#"[1,"Oslo, Norway",12.5,true,null,"=1+1","say \"hi\"\nthere","ünï \u00e9",[1,2],{"a":1}]"#,
+            r#"[-3,"",0,false,"@x","+1","-1","tab\there","plain",null]"#,
+            r#"[7]"#,
+        ];
+        let columns: Vec<usize> = (0..10).rev().collect();
+        for line in rows {
+            let mut raw = csv::Writer::from_writer(Vec::new());
+            write_csv_raw_row(&mut raw, &columns, line).unwrap();
+            let mut parsed = csv::Writer::from_writer(Vec::new());
+            let row: Vec<serde_json::Value> = serde_json::from_str(line).unwrap();
+            write_csv_row(&mut parsed, &columns, &row).unwrap();
+            assert_eq!(String::from_utf8(raw.into_inner().unwrap()).unwrap(), String::from_utf8(parsed.into_inner().unwrap()).unwrap(), "{line}");
+        }
+    }
 }

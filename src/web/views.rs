@@ -11,6 +11,22 @@ use crate::entities::{audit_events, personal_keys, users};
 use crate::state::AppState;
 use crate::store::audit::{Event, Target};
 
+/// A whole number as pages show it: `1,500` (templates call `crate::web::views::n(x)`).
+pub fn n<T: std::fmt::Display>(v: T) -> String {
+    let s = v.to_string();
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    match digits.parse::<u64>() {
+        Ok(d) => format!("{sign}{}", crate::domain::query::thousands(d)),
+        Err(_) => s,
+    }
+}
+
+/// `1 tab`, `3 tabs`, `1,500 rows` (templates call `crate::web::views::count(x, "tab", "tabs")`).
+pub fn count<T: std::fmt::Display>(v: T, one: &str, many: &str) -> String {
+    let shown = n(&v);
+    format!("{shown} {}", if shown == "1" { one } else { many })
+}
+
 pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -211,7 +211,7 @@ async fn apply(
         // Removal is final for their keys here; rejoining later does not revive them.
         let n = crate::store::keys::revoke_all_for(&state.db, user.workspace_id(), user_id).await?;
         if n > 0 {
-            let detail = format!("{n} key(s) revoked because their owner was removed from the workspace.");
+            let detail = format!("{} revoked because their owner was removed from the workspace.", crate::domain::query::count(n, "key", "keys"));
             crate::store::audit::record(&state.db, event_by(user, req, state, "key.revoked", target, detail)).await?;
         }
     }

@@ -533,7 +533,7 @@ async fn editor(state: &AppState, user: &CurrentUser, key: Option<&hub_keys::Mod
     let mut teams = Vec::new();
     for t in crate::store::teams::list(&state.db, ws).await? {
         let n = crate::store::teams::members(&state.db, t.id).await?.len();
-        teams.push(Check { checked: form.team_ids.contains(&t.id.to_string()), label: t.name, hint: format!("{n} member(s)"), id: t.id });
+        teams.push(Check { checked: form.team_ids.contains(&t.id.to_string()), label: t.name, hint: crate::domain::query::count(n as u64, "member", "members"), id: t.id });
     }
     let token_hint = key
         .filter(|k| k.access_type == AccessType::GenericToken.as_str())
@@ -633,7 +633,7 @@ fn conflict_lines(k: &hub_keys::Model, links: &crate::store::hub_keys::Links) ->
         ("IP filter".into(), if rows.is_empty() { "any address".into() } else { rows }),
         ("Expires".into(), k.expires_at.map_or_else(|| "never".into(), fmt_time)),
         ("Headers".into(), if headers.is_empty() { "none".into() } else { headers }),
-        ("Endpoints".into(), format!("{} endpoint(s)", links.endpoint_ids.len())),
+        ("Endpoints".into(), crate::domain::query::count(links.endpoint_ids.len() as u64, "endpoint", "endpoints")),
     ]
 }
 

@@ -141,6 +141,8 @@ struct SpreadsheetPage {
     tabs: Vec<EntityTab>,
     sheet_tabs: Vec<SheetTab>,
     open: Option<OpenTab>,
+    /// This page's URL (what a `sheet-refresh` fetches again).
+    here: String,
     progress: Vec<RunView>,
     can_publish: bool,
     can_edit: bool,
@@ -193,7 +195,12 @@ async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, t
             })
         }
     };
+    let here = match &open {
+        Some(o) => format!("{}/tabs/{}", entity_url(e.id), o.tab.id),
+        None => entity_url(e.id),
+    };
     let p = SpreadsheetPage {
+        here,
         layout: Layout::for_user(user, e.name.clone()),
         tabs: entity_tabs(&e, "Spreadsheet"),
         sheet_tabs,
@@ -209,6 +216,30 @@ async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, t
 pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
     spreadsheet(&state, &user, e, None, &query).await
+}
+
+#[derive(Template)]
+#[template(path = "ontology/entity_progress.html")]
+struct ProgressRegion {
+    entity_id: i64,
+    progress: Vec<RunView>,
+    finished: bool,
+}
+
+/// `GET /ontology/entities/{id}/progress`: the live region alone, polled by
+/// htmx while syncs run. The first answer without a run says the sync ended
+/// and triggers `sheet-refresh`, which redraws the rows once — never the
+/// search box, never while the user is reading a running sync's old rows.
+pub async fn progress_region(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::DataRead)?;
+    let e = find(&state, &user, *id).await?;
+    let progress = progress(&state, e.id).await?;
+    let finished = progress.is_empty();
+    let mut res = render(StatusCode::OK, &ProgressRegion { entity_id: e.id, progress, finished })?;
+    if finished {
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("hx-trigger"), actix_web::http::header::HeaderValue::from_static("sheet-refresh"));
+    }
+    Ok(res)
 }
 
 pub async fn show_tab(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
@@ -448,7 +479,7 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
             &user,
             crate::web::confirm::Confirmation {
                 title: "Delete entity",
-                question: format!("Delete this entity with its {tabs} spreadsheet tabs and their rows? Linked sources stay, unlinked."),
+                question: format!("Delete this entity with its {} and their rows? Linked sources stay, unlinked.", count(tabs as u64, "spreadsheet tab", "spreadsheet tabs")),
                 subject: Some(e.name.clone()),
                 action: format!("{}/delete", entity_url(e.id)),
                 button: "Delete entity",

@@ -20,7 +20,7 @@ async fn editor_journey(javascript: bool) {
     crate::datahub::publish(&app, &key, "id,customer,total\n1,Ada,10\n2,Grace,20\n3,Linus,30\n", "sales", "keys").await;
 
     b.open("/datahub/keys").await;
-    b.expect_text("0 key(s)").await;
+    b.expect_text("0 keys").await;
     b.click_link("+ New key").await;
     b.expect_text("Access type").await;
     b.fill("Name", "Partner ACME").await;
@@ -119,7 +119,7 @@ async fn editor_journey(javascript: bool) {
 
     // The table lists it with its facts.
     b.click_link("API Keys").await;
-    b.expect_text("1 key(s)").await;
+    b.expect_text("1 key").await;
     b.expect_text("inactive").await;
 
     // A team, and a portal token that names it (its fields show once the type is chosen).

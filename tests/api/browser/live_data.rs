@@ -50,7 +50,7 @@ async fn wizard_journey(javascript: bool) {
     b.expect_text("Start with one or two streams; each stream becomes a tab of the spreadsheet").await;
     b.click_button("Save and continue").await;
     b.expect_text("Choose at least one stream.").await;
-    b.tick("orders (1500 rows)").await;
+    b.tick("orders (1,500 rows)").await;
     b.click_button("Save and continue").await;
     b.expect_text("4. Link to an entity").await;
     b.tick("A new entity").await;
@@ -68,7 +68,7 @@ async fn wizard_journey(javascript: bool) {
     if !javascript {
         b.open(&format!("/ontology/entities/{entity}")).await;
     }
-    b.expect_text("Rows: 1500").await;
+    b.expect_text("Rows: 1,500").await;
     b.expect_text("customer 1").await;
     b.click_link("customer").await;
     b.click_link("customer ▲").await;
@@ -84,7 +84,7 @@ async fn wizard_journey(javascript: bool) {
     b.expect_text("active").await;
     b.click_link("Shop").await;
     b.expect_text("succeeded").await;
-    b.expect_text("1500 written").await;
+    b.expect_text("1,500 written").await;
     b.open(&format!("/ontology/entities/{entity}/sources")).await;
     b.expect_text("Linked sources").await;
     // Unlinking with the tabs removed deletes rows: asked first, naming them.
@@ -100,10 +100,10 @@ async fn wizard_journey(javascript: bool) {
     b.expect_text("Linked sources").await;
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id IS NOT NULL").await, 1, "cancelled: the tab stays");
     b.open("/ontology/entities").await;
-    b.expect_text("1 tabs, 1 sources").await;
+    b.expect_text("1 tab, 1 source").await;
     b.click_link("Customer").await;
     b.click_link("Settings").await;
-    b.expect_text("Deleting the entity deletes its 1 spreadsheet tabs").await;
+    b.expect_text("Deleting the entity deletes its 1 spreadsheet tab").await;
     b.close().await;
 }
 
@@ -144,7 +144,7 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
     b.fill("API key", &hub_key).await;
     b.click_button("Save and continue").await;
     b.click_button("Test connection").await;
-    b.expect_text("Connection works: 1 streams found").await;
+    b.expect_text("Connection works: 1 stream found").await;
     b.click_link("Continue: choose streams").await;
     b.tick("cities (3 rows)").await;
     b.click_button("Save and continue").await;
@@ -202,15 +202,17 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.click_button("Test connection").await;
     b.expect_text("Connection works: 2 streams found").await;
     b.click_link("Continue: choose streams").await;
-    b.tick("orders (9000 rows)").await;
+    b.tick("orders (9,000 rows)").await;
     b.click_button("Save and continue").await;
     b.tick("A new entity").await;
     b.fill("New entity's name", "Order").await;
     b.click_button("Activate").await;
     b.expect_text("Sync started").await;
-    // The entity page shows the stream's progress moving (htmx polls it).
+    // The entity page shows the stream's progress moving (htmx polls it), and
+    // says the first sync is running rather than offering to link a source.
     b.expect_text("records read").await;
     b.expect_text("records/s").await;
+    b.expect_no_text("No tabs yet").await;
     b.open("/live-data/sources").await;
     b.expect_text("Syncing").await;
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -218,10 +220,28 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
         assert!(Instant::now() < deadline, "the sync did not finish");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    proxy.set(Rule::default());
     let source = app.count("SELECT id AS n FROM sources WHERE name = 'Shop'").await;
     b.open(&format!("/live-data/sources/{source}")).await;
-    b.expect_text("9000 read, 9000 written").await;
+    b.expect_text("9,000 read, 9,000 written").await;
+
+    // A second sync while the user searches the rows: only the progress region
+    // updates; the search box keeps its text and the focus; the rows refresh
+    // once, with the search, when the sync ends.
+    proxy.set(Rule { delay_ms: 3000, ..Rule::default() });
+    let entity = app.count("SELECT id AS n FROM entities WHERE name = 'Order'").await;
+    b.click_button("Sync now").await;
+    b.open(&format!("/ontology/entities/{entity}")).await;
+    b.expect_text("records read").await;
+    b.type_into("Search rows", "customer 12").await;
+    b.expect_swaps("sync-progress", 1).await;
+    assert_eq!(b.value_of("#row-search").await, "customer 12", "the typed search is kept");
+    b.expect_focused("#row-search").await;
+    proxy.set(Rule::default());
+    b.expect_text("The sync has finished").await;
+    assert_eq!(b.value_of("#row-search").await, "customer 12");
+    b.expect_text("Rows matching “customer 12”").await;
+    b.expect_focused("#row-search").await;
+    b.open(&format!("/live-data/sources/{source}")).await;
 
     // Someone pastes a wrong key; the next sync is refused and the source fails.
     b.click_link("Edit credentials").await;
@@ -262,6 +282,6 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     }
     b.open(&format!("/live-data/sources/{source}")).await;
     b.expect_text("succeeded").await;
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'succeeded'").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'succeeded'").await, 3);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'active'").await, 1);
 }

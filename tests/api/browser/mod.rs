@@ -464,6 +464,19 @@ impl Browser {
         }
     }
 
+    /// Waits for `n` htmx swaps of the element `#id` from now on, counted on
+    /// htmx's `afterSwap` event; fails after 15 s.
+    pub async fn expect_swaps(&self, id: &str, n: u32) {
+        self.next_step();
+        let script = "const [id, n, done] = arguments; let seen = 0; \
+            const h = (e) => { if (e.detail.target && e.detail.target.id === id && ++seen >= n) { document.body.removeEventListener('htmx:afterSwap', h); done(true); } }; \
+            document.body.addEventListener('htmx:afterSwap', h); setTimeout(() => done(false), 15000);";
+        let got = self.client.execute_async(script, vec![json!(id), json!(n)]).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        if !got {
+            self.fail(format!("#{id} was not swapped {n} times")).await;
+        }
+    }
+
     /// Presses Tab until the focused element's description contains `what`.
     pub async fn tab_to(&self, what: &str) {
         for _ in 0..80 {
