@@ -32,7 +32,8 @@ start_keyhub() {
   t=$(curl -s -c "$jar" -b "$jar" "$B/login" | tok)
   curl -s -o /dev/null -c "$jar" -b "$jar" -d "csrf_token=$t&email=bench@example.com&password=bench+password+1234" "$B/login"
   t=$(curl -s -c "$jar" -b "$jar" "$B/account/keys" | tok)
-  KEY=$(curl -s -c "$jar" -b "$jar" -d "csrf_token=$t&label=bench&expires=never&permission=data.read&permission=data.write&permission=hub_keys.manage&permission=connectors.manage&permission=ontology.edit" "$B/account/keys" |
-    grep -o 'id="new-secret" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//')
+  # The POST redirects to the page that shows the new secret once (-L follows it).
+  KEY=$(curl -s -L -c "$jar" -b "$jar" -d "csrf_token=$t&label=bench&expires=never&permission=data.read&permission=data.write&permission=hub_keys.manage&permission=connectors.manage&permission=ontology.edit" "$B/account/keys" |
+    grep -o 'id="new-secret" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//' || true)
   [ -n "$KEY" ] || { echo "bench setup failed ($1)"; cat "$dir/server.log"; exit 2; }
 }

@@ -230,6 +230,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(urls::WORKSPACE_SWITCH).post(workspaces::switch))
         .service(
             web::scope("/datahub")
+                .service(web::resource("").get(ui::overview::datahub_page))
                 .service(web::resource("/datasets").get(datahub::datasets::list).post(datahub::datasets::create))
                 .service(web::resource("/datasets/upload").post(datahub::datasets::upload))
                 .service(web::resource("/datasets/new/{token}").get(datahub::datasets::preview))
@@ -254,6 +255,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/live-data")
+                .service(web::resource("").get(ui::overview::live_data_page))
                 .service(web::resource("/connectors").get(live_data::sources::catalogue))
                 .service(web::resource("/sources").get(live_data::sources::list).post(live_data::sources::create))
                 .service(web::resource("/sources/new").get(live_data::sources::new))
@@ -270,6 +272,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/ontology")
+                .service(web::resource("").get(ui::overview::ontology_page))
                 .service(web::resource("/entities").get(ontology::entities::list).post(ontology::entities::create))
                 .service(web::resource("/entities/{id}").get(ontology::entities::show))
                 .service(web::resource("/entities/{id}/progress").get(ontology::entities::progress_region))
@@ -284,6 +287,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/reset/{token}").get(reset::show).post(reset::submit))
         .service(
             web::scope("/admin")
+                .service(web::resource("").get(ui::overview::admin_page))
                 .service(web::resource("/members").get(admin::members::list))
                 .service(web::resource("/members/{id}").get(admin::members::show))
                 .service(web::resource("/members/{id}/role").post(admin::members::set_role))

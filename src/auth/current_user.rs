@@ -78,7 +78,7 @@ impl CurrentUser {
 
 /// Refuses with 403 unless the user holds `p` in the current workspace.
 pub fn require(user: &CurrentUser, p: Permission) -> Result<(), AppError> {
-    if user.can(p) { Ok(()) } else { Err(AppError::Forbidden) }
+    if user.can(p) { Ok(()) } else { Err(AppError::Needs(p)) }
 }
 
 pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {

@@ -626,53 +626,73 @@ const CHUNK_ROWS: i64 = 4_096;
 
 /// Every row matching the query from its offset on (its limit ignored), in
 /// its order, as chunks of up to `CHUNK_ROWS` rows' JSON texts joined by
-/// `\n` (JSON text never holds a raw newline). One statement, so one
-/// consistent view however long the reader takes; the database joins the
-/// rows, so a million rows cross the driver as a few hundred values, and
-/// memory is bounded by a chunk, not by the dataset.
-pub async fn stream<'a>(
-    db: &'a DatabaseConnection,
-    ds: &datasets::Model,
-    q: &ReadQuery,
-) -> Result<impl futures_util::Stream<Item = Result<String, DbErr>> + Send + 'a, DbErr> {
+/// `\n` (JSON text never holds a raw newline). The database joins the rows,
+/// so a million rows cross the driver as a few hundred values; memory is
+/// bounded by a chunk, not by the dataset.
+///
+/// - Row order without filters: one short query per range of positions
+///   (no connection held between chunks, however slow the reader). The
+///   generation read is fixed, so a replacement committed meanwhile cannot
+///   mix in; if it drops the old rows first, a short chunk before the known
+///   end is an error, never a silently shorter file.
+/// - Anything else: one statement numbering the matching rows in order,
+///   chunked by number — one consistent view.
+pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuery) -> futures_util::stream::BoxStream<'a, Result<String, DbErr>> {
     use futures_util::StreamExt;
-    use sea_orm::StreamTrait;
     let backend = db.get_database_backend();
-    let cols = columns(ds);
-    let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
     let joined = |order: &str| match backend {
         DatabaseBackend::Postgres => format!("string_agg(data, E'\\n' ORDER BY {order})"),
         _ => format!("group_concat(data, char(10) ORDER BY {order})"),
     };
-    let mut sql;
-    match q.order {
-        // Row order: chunks are ranges of positions, read along the key.
-        None if plain || q.offset == 0 => {
-            sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM dataset_rows", joined("pos")));
-            conditions(backend, ds, &cols, q, &mut sql);
-            if plain {
-                sql.push(" AND pos >= ").bind(q.offset as i64);
-            }
-            sql.push(" GROUP BY pos / ").bind(CHUNK_ROWS).push(" ORDER BY pos / ").bind(CHUNK_ROWS);
-        }
-        // Any other order (or an offset into filtered rows): rows numbered in
-        // that order, chunks of consecutive numbers.
-        _ => {
-            let order = match q.order {
-                Some((i, desc)) => {
-                    let dir = if desc { "DESC" } else { "ASC" };
-                    format!("{} {dir}, pos {dir}", element(backend, i))
+    let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
+    if plain && q.order.is_none() {
+        let (ds, end) = (ds.clone(), ds.row_count.max(0));
+        let select = format!("SELECT {} AS chunk FROM dataset_rows WHERE dataset_id = ", joined("pos"));
+        return futures_util::stream::try_unfold(q.offset as i64, move |from| {
+            let (ds, select) = (ds.clone(), select.clone());
+            async move {
+                if from >= end {
+                    return Ok(None);
                 }
-                None => "pos".to_owned(),
-            };
-            sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM (SELECT data, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS rn FROM dataset_rows", joined("rn")));
-            conditions(backend, ds, &cols, q, &mut sql);
-            sql.push(") numbered WHERE rn >= ").bind(q.offset as i64);
-            sql.push(" GROUP BY rn / ").bind(CHUNK_ROWS).push(" ORDER BY rn / ").bind(CHUNK_ROWS);
-        }
+                let to = (from + CHUNK_ROWS).min(end);
+                let mut sql = Sql::new(backend, &select);
+                sql.bind(ds.id).push(" AND generation = ").bind(ds.generation).push(" AND pos >= ").bind(from).push(" AND pos < ").bind(to);
+                let chunk = match db.query_one_raw(sql.build()).await? {
+                    Some(r) => r.try_get::<Option<String>>("", "chunk")?.unwrap_or_default(),
+                    None => String::new(),
+                };
+                // Positions are dense: a chunk holds exactly `to - from` rows.
+                if chunk.bytes().filter(|b| *b == b'\n').count() as i64 + i64::from(!chunk.is_empty()) != to - from {
+                    return Err(DbErr::Custom(format!("dataset {} changed while it was read (rows {from}..{to} are gone)", ds.id)));
+                }
+                Ok(Some((chunk, to)))
+            }
+        })
+        .boxed();
     }
-    let chunks = db.stream_raw(sql.build()).await?;
-    Ok(chunks.map(|r| r?.try_get::<String>("", "chunk")))
+    let cols = columns(ds);
+    let order = match q.order {
+        Some((i, desc)) => {
+            let dir = if desc { "DESC" } else { "ASC" };
+            format!("{} {dir}, pos {dir}", element(backend, i))
+        }
+        None => "pos".to_owned(),
+    };
+    let mut sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM (SELECT data, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS rn FROM dataset_rows", joined("rn")));
+    conditions(backend, ds, &cols, q, &mut sql);
+    sql.push(") numbered WHERE rn >= ").bind(q.offset as i64);
+    sql.push(" GROUP BY rn / ").bind(CHUNK_ROWS).push(" ORDER BY rn / ").bind(CHUNK_ROWS);
+    let stmt = sql.build();
+    futures_util::stream::once(async move {
+        use sea_orm::StreamTrait;
+        db.stream_raw(stmt).await
+    })
+    .map(|opened| match opened {
+        Ok(rows) => rows.map(|r| r?.try_get::<String>("", "chunk")).boxed(),
+        Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+    })
+    .flatten()
+    .boxed()
 }
 
 /// Up to `limit` rows from position `from` on, in row order: for streaming a

@@ -296,8 +296,7 @@ async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx
     let writer = || csv::Writer::from_writer(Vec::with_capacity(EXPORT_CHUNK + 16 * 1024));
     let mut w = writer();
     w.write_record(route.fields.iter().map(|f| crate::domain::spreadsheet::cell(f).into_owned()))?;
-    let chunks = rows::stream(db, &route.dataset, read).await?;
-    futures_util::pin_mut!(chunks);
+    let mut chunks = rows::stream(db, &route.dataset, read);
     loop {
         let next = chunks.next().await.transpose()?;
         let done = next.is_none();

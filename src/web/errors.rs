@@ -29,6 +29,10 @@ pub enum AppError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
+    /// The page or action needs a permission the user does not hold here;
+    /// the page names it and the workspace's admins.
+    #[error("needs {0:?}")]
+    Needs(crate::domain::Permission),
     #[error("CSRF check failed")]
     Csrf,
     /// The thing changed under the request (a concurrent edit won); the
@@ -84,6 +88,8 @@ impl From<DbErr> for AppError {
 pub struct ErrorPage {
     pub title: &'static str,
     pub message: String,
+    /// A 403 for a missing permission: the frame adds whom to ask.
+    pub needs: Option<crate::domain::Permission>,
 }
 
 impl ErrorPage {
@@ -102,7 +108,7 @@ impl ErrorPage {
             s if s >= 500 => ("Something went wrong", "keyhub could not complete the request. It has been logged."),
             _ => ("Error", "The request could not be completed."),
         };
-        ErrorPage { title, message: message.to_owned() }
+        ErrorPage { title, message: message.to_owned(), needs: None }
     }
 }
 
@@ -110,7 +116,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::LoginRequired => StatusCode::SEE_OTHER,
-            AppError::NoWorkspace | AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NoWorkspace | AppError::Forbidden | AppError::Needs(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest | AppError::InvalidText | AppError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -132,6 +138,10 @@ impl ResponseError for AppError {
         }
         let mut page = ErrorPage::for_status(status);
         match self {
+            AppError::Needs(p) => {
+                page.message = format!("This needs the {} permission ({}), which you do not hold in this workspace.", p.as_str(), p.description().to_lowercase());
+                page.needs = Some(*p);
+            }
             AppError::NoWorkspace => {
                 page.title = "No workspace";
                 page.message = "You are not an active member of any workspace. Ask an admin to invite you again.".into();

@@ -11,6 +11,7 @@ use crate::auth::SignedIn;
 use crate::domain::Permission;
 use crate::domain::keys::KeyState;
 use crate::state::AppState;
+use crate::web::overview::{self, Tile};
 use crate::web::{AppError, FieldErrors, Layout, page, render, see_other, urls};
 
 #[derive(Template)]
@@ -19,26 +20,11 @@ struct Dashboard {
     layout: Layout,
     role: &'static str,
     permissions: Vec<&'static str>,
-    admin: Option<AdminTile>,
-    hub: Option<HubTile>,
+    /// Data Hub, Live Data, Ontology, Admin: open or switched off.
+    tiles: Vec<Tile>,
     admins: Vec<String>,
     keys_active: usize,
     keys_expiring: usize,
-}
-
-/// Data Hub at a glance; public endpoints are worth a second look.
-struct HubTile {
-    datasets: usize,
-    collections: usize,
-    endpoints: usize,
-    public: usize,
-}
-
-struct AdminTile {
-    members: usize,
-    disabled: usize,
-    pending_invitations: usize,
-    expired_invitations: usize,
 }
 
 pub async fn home(state: web::Data<AppState>, user: Result<SignedIn, AppError>) -> Result<HttpResponse, AppError> {
@@ -60,41 +46,18 @@ pub async fn home(state: web::Data<AppState>, user: Result<SignedIn, AppError>) 
     let state_of = |k: &crate::entities::personal_keys::Model| KeyState::of(k.revoked_at, k.expires_at, now);
     let keys_expiring = my_keys.iter().filter(|k| state_of(k) == KeyState::Expiring).count();
     let keys_active = my_keys.iter().filter(|k| state_of(k).usable()).count();
-    let rows = crate::store::members::list(&state.db, ws).await?;
-    let admins = rows
-        .iter()
-        .filter(|r| r.role == crate::domain::Role::Admin && !r.member.disabled)
-        .map(|r| format!("{} <{}>", r.display_name, r.email))
-        .collect();
-    let admin = if user.can(Permission::MembersManage) {
-        let invitations = crate::store::invitations::pending(&state.db, ws).await?;
-        Some(AdminTile {
-            members: rows.len(),
-            disabled: rows.iter().filter(|r| r.member.disabled).count(),
-            pending_invitations: invitations.iter().filter(|i| i.expires_at > now).count(),
-            expired_invitations: invitations.iter().filter(|i| i.expires_at <= now).count(),
-        })
-    } else {
-        None
-    };
-    let hub = if user.can(Permission::DataRead) {
-        let endpoints = crate::store::datahub::endpoints(&state.db, ws).await?;
-        Some(HubTile {
-            datasets: crate::store::datahub::datasets(&state.db, ws).await?.len(),
-            collections: crate::store::datahub::collections(&state.db, ws).await?.len(),
-            public: endpoints.iter().filter(|e| e.access == "public").count(),
-            endpoints: endpoints.len(),
-        })
-    } else {
-        None
-    };
+    let tiles = vec![
+        overview::data_hub(&state, &user).await?,
+        overview::live_data(&state, &user).await?,
+        overview::ontology(&state, &user).await?,
+        overview::admin(&state, &user).await?,
+    ];
     page(&Dashboard {
         layout: Layout::for_user(&user, "Dashboard"),
-        hub,
         role: user.membership.role.as_str(),
         permissions: Permission::ALL.into_iter().filter(|p| user.can(*p)).map(Permission::as_str).collect(),
-        admin,
-        admins,
+        admins: overview::admins(&state, ws).await?,
+        tiles,
         keys_active,
         keys_expiring,
     })

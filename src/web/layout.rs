@@ -70,6 +70,8 @@ pub struct NavLink {
 /// A section of the product (Admin, later Data Hub, Live Data, Ontology).
 pub struct NavSection {
     pub label: &'static str,
+    /// The section's overview page (`/datahub`, …).
+    pub overview: &'static str,
     pub links: Vec<NavLink>,
     pub current: bool,
     pub badge: Option<String>,
@@ -77,17 +79,17 @@ pub struct NavSection {
 
 impl NavSection {
     pub fn href(&self) -> &'static str {
-        self.links.first().map(|l| l.href).unwrap_or(urls::HOME)
+        self.overview
     }
 }
 
-fn section(label: &'static str, path: &str, pages: &[(&'static str, &'static str)]) -> NavSection {
+fn section(label: &'static str, overview: &'static str, path: &str, pages: &[(&'static str, &'static str)]) -> NavSection {
     let links: Vec<NavLink> = pages
         .iter()
         .map(|(label, href)| NavLink { label, href, current: path == *href || path.starts_with(&format!("{href}/")), badge: None })
         .collect();
-    let current = links.iter().any(|l| l.current);
-    NavSection { label, links, current, badge: None }
+    let current = path == overview || links.iter().any(|l| l.current);
+    NavSection { label, overview, links, current, badge: None }
 }
 
 /// Puts "N failing" on Live Data and its Diagnostics page.
@@ -109,17 +111,18 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
         if can(Permission::HubKeysManage) {
             pages.push(("API Keys", urls::HUB_KEYS));
         }
-        out.push(section("Data Hub", path, &pages));
+        out.push(section("Data Hub", urls::DATAHUB, path, &pages));
     }
     if can(Permission::ConnectorsManage) {
-        out.push(section("Live Data", path, &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES), ("Diagnostics", urls::DIAGNOSTICS)]));
+        out.push(section("Live Data", urls::LIVE_DATA, path, &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES), ("Diagnostics", urls::DIAGNOSTICS)]));
     }
     if can(Permission::DataRead) {
-        out.push(section("Ontology", path, &[("Entities", urls::ENTITIES)]));
+        out.push(section("Ontology", urls::ONTOLOGY, path, &[("Entities", urls::ENTITIES)]));
     }
     if can(Permission::MembersManage) {
         out.push(section(
             "Admin",
+            urls::ADMIN,
             path,
             &[
                 ("Members", urls::MEMBERS),
@@ -135,7 +138,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
 
 /// The user menu's pages.
 pub fn account_links(path: &str) -> Vec<NavLink> {
-    section("Account", path, &[("Profile", urls::ACCOUNT), ("API keys", urls::ACCOUNT_KEYS)]).links
+    section("Account", urls::ACCOUNT, path, &[("Profile", urls::ACCOUNT), ("API keys", urls::ACCOUNT_KEYS)]).links
 }
 
 pub struct Layout {

@@ -185,6 +185,14 @@ pub async fn error_frame(
     if page && res.status().as_u16() >= 400 && res.response().extensions().get::<KeepBody>().is_none() {
         let title = res.response().extensions().get::<ErrorPage>().map(|p| p.title).unwrap_or("Error");
         if let Ok(user) = crate::auth::current_user::load(res.request()).await {
+            let needs = res.response().extensions().get::<ErrorPage>().and_then(|p| p.needs);
+            if let (Some(_), Some(m), Some(state)) = (needs, &user.membership, res.request().app_data::<actix_web::web::Data<AppState>>())
+                && let Ok(admins) = crate::web::overview::admins(state, m.workspace_id).await
+                && !admins.is_empty()
+                && let Some(page) = res.response_mut().extensions_mut().get_mut::<ErrorPage>()
+            {
+                page.message.push_str(&format!(" Ask an admin of this workspace: {}.", admins.join(", ")));
+            }
             let layout = Layout::for_signed_in(&user, title);
             res.response_mut().extensions_mut().insert(ErrorLayout(layout));
         }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod confirm;
+pub mod overview;
 pub mod datahub;
 pub mod errors;
 pub mod form;

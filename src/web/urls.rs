@@ -32,3 +32,7 @@ pub const CONNECTORS: &str = "/live-data/connectors";
 pub const SOURCES: &str = "/live-data/sources";
 pub const DIAGNOSTICS: &str = "/live-data/diagnostics";
 pub const ENTITIES: &str = "/ontology/entities";
+pub const DATAHUB: &str = "/datahub";
+pub const LIVE_DATA: &str = "/live-data";
+pub const ONTOLOGY: &str = "/ontology";
+pub const ADMIN: &str = "/admin";

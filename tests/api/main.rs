@@ -15,6 +15,7 @@ mod keys;
 mod live_data;
 mod login;
 mod members;
+mod overview;
 mod security;
 mod sessions;
 mod sync_jobs;
