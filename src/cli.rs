@@ -1,5 +1,6 @@
 //! The command line: `keyhub serve` (default), `keyhub migrate`,
-//! `keyhub admin create --email E --workspace NAME` (password on stdin).
+//! `keyhub admin create --email E --workspace NAME` (password on stdin),
+//! `keyhub keys create --email E --label L --permission P…` (password on stdin).
 use clap::{Parser, Subcommand};
 use tokio::io::AsyncReadExt;
 
@@ -35,6 +36,35 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Your personal API keys without a browser.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Generate a personal key and print it (once). The account's password is
+    /// read from standard input, as `admin create` does.
+    Create {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// What uses the key, e.g. "nightly export".
+        #[arg(long)]
+        label: String,
+        /// A permission the key carries (repeat for more), e.g. data.read.
+        #[arg(long = "permission", value_name = "PERMISSION")]
+        permissions: Vec<String>,
+        /// The workspace's slug (as in /hub/{slug}/…); needed when the
+        /// account belongs to several workspaces.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// 30, 90 or 365 (days), a date YYYY-MM-DD, or "never".
+        #[arg(long, default_value = "90")]
+        expires: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -69,6 +99,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             admin_create(settings, &email, &workspace, name.as_deref()).await
         }
         Command::Admin { command: AdminCommand::ResetPassword { email } } => reset_password(settings, &email).await,
+        Command::Keys { command: KeysCommand::Create { email, label, permissions, workspace, expires } } => {
+            keys_create(settings, &email, &label, &permissions, workspace.as_deref(), &expires).await
+        }
         Command::BenchSeed { hub_keys, personal_keys, rows } => {
             let seeded = crate::bench_seed::run(settings, crate::bench_seed::Counts { hub_keys, personal_keys, rows }).await?;
             seeded.print()?;
@@ -138,6 +171,63 @@ async fn reset_password(settings: Settings, email: &str) -> anyhow::Result<()> {
     .await?;
     println!("{}/reset/{token}", base_url(&settings, settings.bind.port()));
     eprintln!("Send this link to {email}; it works once, for 24 hours.");
+    Ok(())
+}
+
+/// `keyhub keys create`: a first key for a script or for curl, without a
+/// browser. The same rules as the keys page: the account's password, a
+/// subset of what it holds now in the workspace, a label unique among its keys.
+async fn keys_create(settings: Settings, email: &str, label: &str, permissions: &[String], workspace: Option<&str>, expires: &str) -> anyhow::Result<()> {
+    use crate::domain::keys::{Expiry, KeyLabel};
+    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let label = KeyLabel::parse(label).map_err(|m| anyhow::anyhow!("--label: {m}"))?;
+    let wanted = crate::domain::PermissionSet::parse_names(permissions.iter().map(String::as_str)).map_err(|m| anyhow::anyhow!("--permission: {m}"))?;
+    let expiry = Expiry::parse(expires, None, chrono::Utc::now()).map_err(|m| anyhow::anyhow!("--expires: {m} (30, 90 or 365 days, a date YYYY-MM-DD, or never)"))?;
+    let mut input = String::new();
+    tokio::io::stdin().read_to_string(&mut input).await?;
+    let password = input.trim_end_matches(['\r', '\n']);
+
+    let db = crate::store::connect(&settings).await?;
+    crate::store::migrate(&db).await?;
+    let user = crate::store::users::find_by_email(&db, &email).await?;
+    // The same answer for an unknown email and a wrong password.
+    let passwords = crate::auth::password::PasswordPool::new();
+    if !passwords.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await? {
+        anyhow::bail!("the email or the password (on standard input) is wrong");
+    }
+    let user = user.ok_or_else(|| anyhow::anyhow!("the email or the password (on standard input) is wrong"))?;
+    let mut memberships = Vec::new();
+    for (ws, user_id, perms, disabled) in crate::store::members::all_effective(&db).await? {
+        if user_id == user.id && !disabled {
+            memberships.push((ws, perms));
+        }
+    }
+    let (workspace_id, holds) = match workspace {
+        Some(slug) => {
+            let ws = crate::store::workspaces::find_by_slug(&db, slug).await?.ok_or_else(|| anyhow::anyhow!("--workspace: no workspace has the slug {slug}"))?;
+            memberships.into_iter().find(|(id, _)| *id == ws.id).ok_or_else(|| anyhow::anyhow!("--workspace: {email} is not an active member of {slug}"))?
+        }
+        None if memberships.len() == 1 => memberships.remove(0),
+        None if memberships.is_empty() => anyhow::bail!("{email} is not an active member of any workspace"),
+        None => anyhow::bail!("{email} belongs to several workspaces: name one with --workspace SLUG"),
+    };
+    let by = crate::account::keys::By { name: format!("{} (keyhub keys create, command line)", user.email), ip: None };
+    let (key, secret) = crate::account::keys::generate(&db, (workspace_id, user.id), &holds, &label, &wanted, expiry.at(), by).await.map_err(|e| match e {
+        crate::account::keys::GenerateError::Field("permission", _) => {
+            anyhow::anyhow!("--permission: the key may carry only what {email} holds now here: {}", if holds.is_empty() { "nothing".into() } else { holds.to_stored() })
+        }
+        crate::account::keys::GenerateError::Field(f, m) => anyhow::anyhow!("--{f}: {m}"),
+        crate::account::keys::GenerateError::Db(e) => e.into(),
+    })?;
+    // Running nodes load the new key from the change marker they watch.
+    crate::store::changes::bump(&db).await?;
+    println!("{}", secret.expose());
+    eprintln!(
+        "Personal key “{}” ({}) for {email}: {}. Copy it now; it is not shown again. Send it as Authorization: Bearer <key>.",
+        key.label,
+        key.identifier,
+        key.expires_at.map(|t| format!("expires {}", t.format("%Y-%m-%d"))).unwrap_or_else(|| "never expires".into())
+    );
     Ok(())
 }
 

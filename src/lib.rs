@@ -4,6 +4,7 @@
 // Nothing a user, the network or the database can influence may panic (tests may).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod account;
 pub mod api;
 pub mod app;
 pub mod auth;

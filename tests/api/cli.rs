@@ -223,3 +223,36 @@ async fn the_request_log_names_route_status_and_key_but_never_the_secret_and_is_
     assert!(off.contains("keyhub is running") || off.contains("loaded"), "the node did log at its default level:\n{off}");
     assert!(!off.contains("/api/v1/me"), "no request lines by default:\n{off}");
 }
+
+#[tokio::test]
+async fn keys_create_prints_a_personal_key_that_works_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.with_admin().await;
+    let reader = app.with_member(&admin, "reader@example.com", &["data.read"]).await;
+    drop(reader);
+    let args = ["keys", "create", "--email", "reader@example.com", "--label", "nightly export", "--permission", "data.read"];
+    let out = keyhub(&app, &args, "member password 123\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("khp_") && key.len() == 42, "only the key on stdout: {key}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Copy it now"));
+    // The running node loads it (the CLI moved the change marker; here the test reloads at once).
+    app.state.keys.reload().await.unwrap();
+    let me = app.api("/api/v1/me", &key).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["permissions"], serde_json::json!(["data.read"]));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'key.created' AND actor_name LIKE '%command line%'").await, 1);
+
+    // The same rules as the page: what the account holds now, a unique label, the right password.
+    let more = ["keys", "create", "--email", "reader@example.com", "--label", "too much", "--permission", "members.manage"];
+    let out = keyhub(&app, &more, "member password 123\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("may carry only what reader@example.com holds now here: data.read"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = keyhub(&app, &args, "member password 123\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already have a key with this label"));
+    let out = keyhub(&app, &args, "wrong password 123\n");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("the email or the password"));
+    let out = keyhub(&app, &["keys", "create", "--email", "reader@example.com", "--label", "x", "--permission", "data.read", "--workspace", "nope"], "member password 123\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no workspace has the slug nope"));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys").await, 1, "nothing else was made");
+}

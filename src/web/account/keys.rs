@@ -210,19 +210,22 @@ pub async fn generate(
     let mut errors = FieldErrors::default();
     let label = errors.check("label", KeyLabel::parse(&input.label));
     let perms = errors.check("permission", PermissionSet::parse_names(input.permission.iter().map(String::as_str)));
-    if let Some(perms) = &perms
-        && !perms.is_subset(&user.membership.permissions)
-    {
-        // A forged form asking for more than the user holds.
-        errors.add("permission", "A key can only carry permissions you hold now in this workspace.");
-    }
     let expiry = errors.check("expires", Expiry::parse(&input.expires, Some(&input.expires_on), Utc::now()));
-    if let Some(label) = &label
-        && crate::store::keys::label_taken(&state.db, user.workspace_id(), user.user.id, label).await?
-    {
-        errors.add("label", "You already have a key with this label here. Choose a label that says what uses this one.");
-    }
-    let (Some(label), Some(perms_ok), Some(expiry), true) = (label, perms.clone(), expiry, errors.is_empty()) else {
+    let by = crate::account::keys::By { name: crate::web::views::person(&user.user), ip: state.client_ip(&req) };
+    let created = match (&label, &perms, expiry, errors.is_empty()) {
+        (Some(label), Some(perms), Some(expiry), true) => {
+            match crate::account::keys::generate(&state.db, (user.workspace_id(), user.user.id), &user.membership.permissions, label, perms, expiry.at(), by).await {
+                Ok(made) => Some(made),
+                Err(crate::account::keys::GenerateError::Field(f, m)) => {
+                    errors.add(f, m);
+                    None
+                }
+                Err(crate::account::keys::GenerateError::Db(e)) => return Err(e.into()),
+            }
+        }
+        _ => None,
+    };
+    let Some((key, secret)) = created else {
         let mut kept = vec![("label", input.label.as_str()), ("expires", &input.expires), ("expires_on", &input.expires_on)];
         kept.extend(input.permission.iter().map(|p| ("permission", p.as_str())));
         if let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT_KEYS, &kept, &errors) {
@@ -239,24 +242,7 @@ pub async fn generate(
         let a = area(&state, &user, None, 1, form, None, None).await?;
         return respond(&req, &user, a, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let secret = KeySecret::generate();
-    let new = crate::store::keys::NewKey {
-        workspace_id: user.workspace_id(),
-        user_id: user.user.id,
-        label: &label,
-        permissions: &perms_ok,
-        secret: &secret,
-        expires_at: expiry.at(),
-    };
-    let key = crate::store::keys::create(&state.db, new).await?;
     state.keys.key_changed(key.id).await?;
-    let detail = format!(
-        "Permissions: {}; {}.",
-        if perms_ok.is_empty() { "none".into() } else { perms_ok.to_stored() },
-        key.expires_at.map(|t| format!("expires {}", fmt_time(t))).unwrap_or_else(|| "never expires".into())
-    );
-    crate::store::audit::record(&state.db, event_by(&user, &req, &state, "key.created", Some(Target::key(&key)), detail)).await?;
-    tracing::info!(key_id = key.id, identifier = %key.identifier, "personal key created");
     let mut note = "Copy it now: you will not see this secret again.".to_owned();
     if key.expires_at.is_none() {
         note.push_str(" This key never expires: revoke it when it is no longer needed.");
