@@ -128,6 +128,8 @@ pub struct TestOut {
     /// Streams found (when ok).
     pub streams: usize,
     pub tested_at: Option<DateTime<Utc>>,
+    /// The record the test read (when ok and the stream has one), secrets masked.
+    pub sample: Option<crate::connectors::sources::Sample>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -207,7 +209,7 @@ pub struct FailureOut {
 }
 
 fn test_out(s: &sources::Model) -> Option<TestOut> {
-    manage::last_test(s).map(|t| TestOut { ok: t.ok, error: t.error.as_ref().map(ConnectorError::report), streams: t.streams, tested_at: s.last_test_at })
+    manage::last_test(s).map(|t| TestOut { ok: t.ok, error: t.error.as_ref().map(ConnectorError::report), streams: t.streams, tested_at: s.last_test_at, sample: t.sample })
 }
 
 pub fn source_out(s: &sources::Model) -> SourceOut {

@@ -216,15 +216,19 @@ pub fn infer_columns(names: &[String], records: &[Map<String, Value>]) -> Vec<Co
 /// The wizard's test: `check`, `discover`, then **read one record** of the
 /// first chosen stream (or the first stream), since a key can pass an auth
 /// check and still fail to read. Returns the streams found.
-pub async fn test_connection(kind: &dyn Connector, cx: &Ctx, chosen: &[String]) -> Result<Vec<StreamInfo>, ConnectorError> {
+/// Check, discover, and read one record of a chosen stream (else the
+/// first): the streams, and that record with its stream's name (none when
+/// the stream is empty).
+pub async fn test_connection(kind: &dyn Connector, cx: &Ctx, chosen: &[String]) -> Result<(Vec<StreamInfo>, Option<(String, Map<String, Value>)>), ConnectorError> {
     kind.check(cx).await?;
     let streams = kind.discover(cx).await?;
     let probe = chosen.iter().find_map(|c| streams.iter().find(|s| s.name == *c)).or_else(|| streams.first());
     let Some(probe) = probe else {
         return Err(ConnectorError::new(ErrorClass::NoStreams, "The source offers no stream this key can read."));
     };
-    kind.read(cx, probe, None, 1).await?;
-    Ok(streams)
+    let batch = kind.read(cx, probe, None, 1).await?;
+    let read = batch.records.into_iter().next().map(|r| (probe.name.clone(), r));
+    Ok((streams, read))
 }
 
 /// Records under `key` of a JSON object (or the array itself), as objects.

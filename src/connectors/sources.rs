@@ -100,6 +100,44 @@ pub struct TestResult {
     pub error: Option<ConnectorError>,
     /// Streams found (on success).
     pub streams: usize,
+    /// The record the test read, secrets masked (on success).
+    #[serde(default)]
+    pub sample: Option<Sample>,
+}
+
+/// The one record a connection test reads, as the page and the API show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Sample {
+    pub stream: String,
+    /// Field → value (text); at most `SAMPLE_FIELDS` fields, secrets masked.
+    #[schema(value_type = Object)]
+    pub record: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Fields of the sample record kept.
+const SAMPLE_FIELDS: usize = 30;
+
+/// The sample as shown: fields that look like secrets, and any value that
+/// holds one of the source's own secrets, are masked; long values shortened.
+fn sample_of(stream: &str, record: &serde_json::Map<String, serde_json::Value>, secrets: &[String]) -> Sample {
+    const SECRET_NAMES: [&str; 6] = ["password", "secret", "token", "api_key", "apikey", "authorization"];
+    let mut out = serde_json::Map::new();
+    for (k, v) in record.iter().take(SAMPLE_FIELDS) {
+        let lower = k.to_ascii_lowercase();
+        let text = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let shown = if SECRET_NAMES.iter().any(|n| lower.contains(n)) || secrets.iter().any(|s| s.len() >= 4 && text.contains(s.as_str())) {
+            serde_json::Value::String(MASK_DOTS.into())
+        } else if text.chars().count() > 200 {
+            serde_json::Value::String(format!("{}…", text.chars().take(200).collect::<String>()))
+        } else {
+            v.clone()
+        };
+        out.insert(k.clone(), shown);
+    }
+    Sample { stream: stream.to_owned(), record: out }
 }
 
 fn aad(id: i64) -> String {
@@ -376,8 +414,10 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
     let now = Utc::now();
     let mut m = sources::ActiveModel::from(s.clone());
     let result = match outcome {
-        Ok(streams) => {
+        Ok((streams, read)) => {
             let count = streams.len();
+            let secrets: Vec<String> = secrets(state, s).map(|m| m.into_values().collect()).unwrap_or_default();
+            let sample = read.map(|(stream, record)| sample_of(&stream, &record, &secrets));
             m.catalog = Set(Some(serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into())));
             // Streams that vanished from the source are no longer chosen.
             let kept: Vec<String> = chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
@@ -390,11 +430,14 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
                 m.next_sync_at = Set(next_from_now(s));
             }
             note_success(&mut m);
-            TestResult { ok: true, error: None, streams: count }
+            // A passed test is the user's check that the cause is fixed: the
+            // old failure is no longer this source's `last_failure`.
+            m.last_failure = Set(None);
+            TestResult { ok: true, error: None, streams: count, sample }
         }
         Err(e) => {
             note_failure(&mut m, s, &Failure { at: now, during: "test".into(), run_id: None, stream: None, error: e.clone() });
-            TestResult { ok: false, error: Some(e), streams: 0 }
+            TestResult { ok: false, error: Some(e), streams: 0, sample: None }
         }
     };
     m.last_test = Set(Some(serde_json::to_string(&result).unwrap_or_default()));
@@ -543,7 +586,16 @@ pub const MAX_SCHEDULE_MINUTES: u32 = 365 * 24 * 60;
 
 /// Saves the schedule and the streams' sync modes. The next run time starts
 /// from now when the schedule changes; paused schedules keep theirs.
-pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Model, input: SyncSettings) -> Result<sources::Model, SourceError> {
+/// The checks of `set_sync_settings` alone: the fields at fault, if any.
+pub fn check_sync_settings(s: &sources::Model, input: &SyncSettings) -> Result<(), Vec<(String, String)>> {
+    match resolve_modes(s, input) {
+        Ok(_) => Ok(()),
+        Err(errors) => Err(errors),
+    }
+}
+
+/// The streams' modes after `input`, or the fields at fault.
+fn resolve_modes(s: &sources::Model, input: &SyncSettings) -> Result<BTreeMap<String, StreamMode>, Vec<(String, String)>> {
     let mut errors = Vec::new();
     if let Some(Some(m)) = input.schedule_minutes
         && !(1..=MAX_SCHEDULE_MINUTES).contains(&m)
@@ -577,9 +629,11 @@ pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Mod
             other => errors.push((field, format!("“{other}” is not a sync mode: use full or incremental."))),
         }
     }
-    if !errors.is_empty() {
-        return Err(SourceError::Fields(errors));
-    }
+    if errors.is_empty() { Ok(modes) } else { Err(errors) }
+}
+
+pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Model, input: SyncSettings) -> Result<sources::Model, SourceError> {
+    let modes = resolve_modes(s, &input).map_err(SourceError::Fields)?;
     let mut m = sources::ActiveModel::from(s.clone());
     let mut said = Vec::new();
     if let Some(schedule) = input.schedule_minutes

@@ -621,6 +621,30 @@ pub async fn count(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuer
     })
 }
 
+/// `pos json` lines (as joined by the database) → the JSON texts in
+/// position order, one per line; `None` unless they are exactly the
+/// positions `from..to` (a generation dropped while it was read).
+fn in_position_order(joined: &str, from: i64, to: i64) -> Option<String> {
+    let mut lines: Vec<(i64, &str)> = Vec::with_capacity((to - from).max(0) as usize);
+    for line in joined.split('\n').filter(|l| !l.is_empty()) {
+        let (pos, json) = line.split_once(' ')?;
+        lines.push((pos.parse().ok()?, json));
+    }
+    if !lines.is_sorted_by_key(|(p, _)| *p) {
+        lines.sort_unstable_by_key(|(p, _)| *p);
+    }
+    let expected = from..to;
+    if lines.len() as i64 != to - from || !lines.iter().zip(expected).all(|((p, _), want)| *p == want) {
+        return None;
+    }
+    let mut out = String::with_capacity(joined.len());
+    for (_, json) in lines {
+        out.push_str(json);
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// Rows per chunk of `stream`.
 const CHUNK_ROWS: i64 = 4_096;
 
@@ -647,7 +671,13 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
     let plain = q.filters.is_empty() && q.search.as_deref().is_none_or(str::is_empty);
     if plain && q.order.is_none() {
         let (ds, end) = (ds.clone(), ds.row_count.max(0));
-        let select = format!("SELECT {} AS chunk FROM dataset_rows WHERE dataset_id = ", joined("pos"));
+        // Each row as `pos json`, joined in scan order (the key's order):
+        // no sort in the database; the positions prove order and completeness.
+        let line = match backend {
+            DatabaseBackend::Postgres => "string_agg(pos::text || ' ' || data, E'\\n')",
+            _ => "group_concat(pos || ' ' || data, char(10))",
+        };
+        let select = format!("SELECT {line} AS chunk FROM dataset_rows WHERE dataset_id = ");
         return futures_util::stream::try_unfold(q.offset as i64, move |from| {
             let (ds, select) = (ds.clone(), select.clone());
             async move {
@@ -657,14 +687,11 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
                 let to = (from + CHUNK_ROWS).min(end);
                 let mut sql = Sql::new(backend, &select);
                 sql.bind(ds.id).push(" AND generation = ").bind(ds.generation).push(" AND pos >= ").bind(from).push(" AND pos < ").bind(to);
-                let chunk = match db.query_one_raw(sql.build()).await? {
+                let joined = match db.query_one_raw(sql.build()).await? {
                     Some(r) => r.try_get::<Option<String>>("", "chunk")?.unwrap_or_default(),
                     None => String::new(),
                 };
-                // Positions are dense: a chunk holds exactly `to - from` rows.
-                if chunk.bytes().filter(|b| *b == b'\n').count() as i64 + i64::from(!chunk.is_empty()) != to - from {
-                    return Err(DbErr::Custom(format!("dataset {} changed while it was read (rows {from}..{to} are gone)", ds.id)));
-                }
+                let chunk = in_position_order(&joined, from, to).ok_or_else(|| DbErr::Custom(format!("dataset {} changed while it was read (rows {from}..{to} are not all there)", ds.id)))?;
                 Ok(Some((chunk, to)))
             }
         })
@@ -707,4 +734,18 @@ pub async fn rows_from(db: &impl ConnectionTrait, ds: &datasets::Model, from: i6
         rows.push(serde_json::from_str(&data).unwrap_or_default());
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::in_position_order;
+
+    #[test]
+    fn chunks_come_back_in_position_order_and_whole_or_not_at_all() {
+        assert_eq!(in_position_order("4 [1]\n5 [2]\n6 [3]", 4, 7).as_deref(), Some("[1]\n[2]\n[3]\n"));
+        assert_eq!(in_position_order("6 [3]\n4 [1]\n5 [2]", 4, 7).as_deref(), Some("[1]\n[2]\n[3]\n"), "sorted when the database did not");
+        assert_eq!(in_position_order("4 [1]\n6 [3]", 4, 7), None, "a missing row");
+        assert_eq!(in_position_order("", 4, 7), None);
+        assert_eq!(in_position_order("4 [\"a b\"]", 4, 5).as_deref(), Some("[\"a b\"]\n"));
+    }
 }

@@ -337,6 +337,31 @@ struct TestPage {
     tested: Option<String>,
     ok: Option<usize>,
     error: Option<Report>,
+    /// The record the test read: stream, and (field, value) pairs.
+    sample: Option<(String, Vec<(String, String)>)>,
+    /// The connector guide's common errors, the current one marked.
+    guide: Vec<GuideRow>,
+}
+
+/// A row of the connector guide's table of common errors.
+pub struct GuideRow {
+    pub error: &'static str,
+    pub cause: &'static str,
+    pub solution: &'static str,
+    pub current: bool,
+}
+
+/// The connector guide's table (401, 403, timeout), with the row of the
+/// test's error marked.
+fn guide(current: Option<&str>) -> Vec<GuideRow> {
+    [
+        ("unauthorized", "401 Unauthorized", "Invalid or expired API key", "Regenerate the key in the provider's console, then paste it under Credentials."),
+        ("forbidden", "403 Forbidden", "Insufficient scopes or permissions", "Check the key's permissions (scopes) at the provider."),
+        ("timeout", "Timeout", "Service temporarily unavailable", "Try again in a few minutes."),
+    ]
+    .into_iter()
+    .map(|(class, error, cause, solution)| GuideRow { error, cause, solution, current: current == Some(class) })
+    .collect()
 }
 
 fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpResponse, AppError> {
@@ -348,6 +373,11 @@ fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpResponse, AppE
         tested: s.last_test_at.map(fmt_time),
         ok: last.as_ref().filter(|t| t.ok).map(|t| t.streams),
         error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
+        sample: last.as_ref().and_then(|t| t.sample.as_ref()).map(|smp| {
+            let fields = smp.record.iter().map(|(k, v)| (k.clone(), crate::datasets::schema::display(v))).collect();
+            (smp.stream.clone(), fields)
+        }),
+        guide: guide(last.as_ref().and_then(|t| t.error.as_ref()).map(|e| e.class.as_str())),
         s,
     };
     render(StatusCode::OK, &p)
@@ -453,6 +483,8 @@ struct LinkPage {
     entities: Vec<(i64, String)>,
     can_create: bool,
     form: LinkForm,
+    modes: Vec<ModeRow>,
+    incremental_kind: bool,
     errors: FieldErrors,
 }
 
@@ -465,6 +497,9 @@ pub struct LinkForm {
     entity_id: String,
     #[serde(default)]
     new_entity: String,
+    /// The schedule and each stream's mode, chosen before the first sync.
+    #[serde(flatten)]
+    settings: SettingsForm,
 }
 
 async fn link_page(state: &AppState, user: &CurrentUser, s: sources::Model, form: LinkForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
@@ -472,6 +507,8 @@ async fn link_page(state: &AppState, user: &CurrentUser, s: sources::Model, form
     let p = LinkPage {
         layout: Layout::for_user(user, format!("Link and activate: {}", s.name)),
         steps: steps(Some(&s), 4),
+        modes: mode_rows(&s, &form.settings, &errors),
+        incremental_kind: crate::connectors::kind(&s.kind).is_some_and(|k| k.incremental()),
         s,
         entities,
         can_create: user.can(Permission::OntologyEdit),
@@ -488,6 +525,7 @@ pub async fn link(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
         target: if s.entity_id.is_some() { "existing".into() } else { String::new() },
         entity_id: s.entity_id.map(|i| i.to_string()).unwrap_or_default(),
         new_entity: String::new(),
+        settings: saved_form(&s),
     };
     link_page(&state, &user, s, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -496,6 +534,16 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let actor = actor(&user, &req, &state);
+    // The schedule and modes are checked before anything is made (an entity).
+    let mut errors = FieldErrors::default();
+    let settings = parse_settings(&s, &form.settings, &mut errors);
+    let settings = match settings {
+        Some(input) if errors.is_empty() => match manage::check_sync_settings(&s, &input) {
+            Ok(()) => input,
+            Err(errs) => return link_page(&state, &user, s, form, field_errors(errs), StatusCode::UNPROCESSABLE_ENTITY).await,
+        },
+        _ => return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
     let refuse = |field: &str, message: &str| {
         let mut errors = FieldErrors::default();
         errors.add(field, message.to_owned());
@@ -536,6 +584,7 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
         }
         Err(e) => return Err(e.into()),
     };
+    let s = manage::set_sync_settings(&state, &actor, &s, settings).await?;
     start_sync(&state, &user, &actor, &s, true, "").await
 }
 
@@ -642,6 +691,56 @@ fn saved_form(s: &sources::Model) -> SettingsForm {
     SettingsForm { every, unit, paused: s.schedule_paused.then(|| "on".into()), rest }
 }
 
+/// The sync settings form's rows, one per chosen stream, as `form` has them.
+fn mode_rows(s: &sources::Model, form: &SettingsForm, errors: &FieldErrors) -> Vec<ModeRow> {
+    let catalog = manage::catalog(s);
+    manage::chosen_streams(s)
+        .iter()
+        .enumerate()
+        .map(|(n, st)| ModeRow {
+            stream: st.clone(),
+            n,
+            incremental: form.rest.get(&format!("mode.{n}")).is_some_and(|m| m == manage::INCREMENTAL),
+            cursor: form.rest.get(&format!("cursor.{n}")).cloned().unwrap_or_default(),
+            columns: catalog.iter().find(|c| c.name == *st).map(|c| c.columns.iter().map(|col| col.source.clone()).collect()).unwrap_or_default(),
+            error: errors.get(&format!("modes[{st}]")).cloned(),
+        })
+        .collect()
+}
+
+/// The form's schedule and stream modes as settings; wrong values go to `errors`.
+fn parse_settings(s: &sources::Model, form: &SettingsForm, errors: &mut FieldErrors) -> Option<manage::SyncSettings> {
+    let every = form.every.trim();
+    let schedule = if every.is_empty() {
+        None
+    } else {
+        let factor = match form.unit.as_str() {
+            "minutes" => Some(1),
+            "hours" => Some(60),
+            "days" => Some(1440),
+            _ => None,
+        };
+        match (every.parse::<u32>(), factor) {
+            (Ok(n), Some(f)) if n >= 1 => Some(n.saturating_mul(f)),
+            (_, None) => {
+                errors.add("schedule", "Choose minutes, hours or days.");
+                return None;
+            }
+            _ => {
+                errors.add("schedule", "Enter a whole number of at least 1, or leave it empty for manual syncs.");
+                return None;
+            }
+        }
+    };
+    let mut modes = BTreeMap::new();
+    for (n, st) in manage::chosen_streams(s).iter().enumerate() {
+        let mode = form.rest.get(&format!("mode.{n}")).cloned().unwrap_or_else(|| manage::FULL.into());
+        let cursor = form.rest.get(&format!("cursor.{n}")).cloned().filter(|c| !c.is_empty());
+        modes.insert(st.clone(), manage::StreamMode { mode, cursor });
+    }
+    Some(manage::SyncSettings { schedule_minutes: Some(schedule), paused: Some(form.paused.is_some()), modes })
+}
+
 async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, form: SettingsForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let spec = crate::connectors::kind(&s.kind).map(|k| k.spec());
     let plain = manage::plain_config(&s);
@@ -665,20 +764,8 @@ async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, fo
         None => None,
     };
     let last = manage::last_test(&s);
-    let catalog = manage::catalog(&s);
     let chosen = manage::chosen_streams(&s);
-    let modes = chosen
-        .iter()
-        .enumerate()
-        .map(|(n, st)| ModeRow {
-            stream: st.clone(),
-            n,
-            incremental: form.rest.get(&format!("mode.{n}")).is_some_and(|m| m == manage::INCREMENTAL),
-            cursor: form.rest.get(&format!("cursor.{n}")).cloned().unwrap_or_default(),
-            columns: catalog.iter().find(|c| c.name == *st).map(|c| c.columns.iter().map(|col| col.source.clone()).collect()).unwrap_or_default(),
-            error: errors.get(&format!("modes[{st}]")).cloned(),
-        })
-        .collect();
+    let modes = mode_rows(&s, &form, &errors);
     let p = SourcePage {
         layout: Layout::for_user(user, s.name.clone()),
         kind_name: kind_name(&s.kind),
@@ -731,36 +818,7 @@ pub async fn save_settings(req: HttpRequest, state: web::Data<AppState>, user: C
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let mut errors = FieldErrors::default();
-    let every = form.every.trim();
-    let schedule = if every.is_empty() {
-        None
-    } else {
-        let factor = match form.unit.as_str() {
-            "minutes" => Some(1),
-            "hours" => Some(60),
-            "days" => Some(1440),
-            _ => None,
-        };
-        match (every.parse::<u32>(), factor) {
-            (Ok(n), Some(f)) if n >= 1 => Some(n.saturating_mul(f)),
-            (_, None) => {
-                errors.add("schedule", "Choose minutes, hours or days.");
-                None
-            }
-            _ => {
-                errors.add("schedule", "Enter a whole number of at least 1, or leave it empty for manual syncs.");
-                None
-            }
-        }
-    };
-    let mut modes = BTreeMap::new();
-    for (n, st) in manage::chosen_streams(&s).iter().enumerate() {
-        let mode = form.rest.get(&format!("mode.{n}")).cloned().unwrap_or_else(|| manage::FULL.into());
-        let cursor = form.rest.get(&format!("cursor.{n}")).cloned().filter(|c| !c.is_empty());
-        modes.insert(st.clone(), manage::StreamMode { mode, cursor });
-    }
-    if errors.is_empty() {
-        let input = manage::SyncSettings { schedule_minutes: Some(schedule), paused: Some(form.paused.is_some()), modes };
+    if let Some(input) = parse_settings(&s, &form, &mut errors) {
         match manage::set_sync_settings(&state, &actor(&user, &req, &state), &s, input).await {
             Ok(saved) => {
                 Flash::push_about(&user.session, "success", "Saved the sync settings", Some(saved.name.clone()));
