@@ -678,24 +678,25 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
             _ => "group_concat(pos || ' ' || data, char(10))",
         };
         let select = format!("SELECT {line} AS chunk FROM dataset_rows WHERE dataset_id = ");
-        return futures_util::stream::try_unfold(q.offset as i64, move |from| {
-            let (ds, select) = (ds.clone(), select.clone());
-            async move {
-                if from >= end {
-                    return Ok(None);
+        // The next chunk is read (on the driver's thread) while this one is
+        // written out: two queries in flight, in order.
+        let starts = (q.offset as i64..end).step_by(CHUNK_ROWS as usize);
+        return futures_util::stream::iter(starts)
+            .map(move |from| {
+                let (ds, select) = (ds.clone(), select.clone());
+                async move {
+                    let to = (from + CHUNK_ROWS).min(end);
+                    let mut sql = Sql::new(backend, &select);
+                    sql.bind(ds.id).push(" AND generation = ").bind(ds.generation).push(" AND pos >= ").bind(from).push(" AND pos < ").bind(to);
+                    let joined = match db.query_one_raw(sql.build()).await? {
+                        Some(r) => r.try_get::<Option<String>>("", "chunk")?.unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    in_position_order(&joined, from, to).ok_or_else(|| DbErr::Custom(format!("dataset {} changed while it was read (rows {from}..{to} are not all there)", ds.id)))
                 }
-                let to = (from + CHUNK_ROWS).min(end);
-                let mut sql = Sql::new(backend, &select);
-                sql.bind(ds.id).push(" AND generation = ").bind(ds.generation).push(" AND pos >= ").bind(from).push(" AND pos < ").bind(to);
-                let joined = match db.query_one_raw(sql.build()).await? {
-                    Some(r) => r.try_get::<Option<String>>("", "chunk")?.unwrap_or_default(),
-                    None => String::new(),
-                };
-                let chunk = in_position_order(&joined, from, to).ok_or_else(|| DbErr::Custom(format!("dataset {} changed while it was read (rows {from}..{to} are not all there)", ds.id)))?;
-                Ok(Some((chunk, to)))
-            }
-        })
-        .boxed();
+            })
+            .buffered(2)
+            .boxed();
     }
     let cols = columns(ds);
     let order = match q.order {

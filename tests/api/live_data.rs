@@ -128,3 +128,48 @@ async fn wizard_forms_keep_the_input_and_never_render_a_key_back() {
     let res = reader.post_form("/ontology/entities", "/ontology/entities", &[("name", "X")]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_wizard_explains_errors_shows_the_record_read_and_sets_the_schedule_before_activating() {
+    let ds = Datasette::start(30).await;
+    let (app, admin, key) = live_app().await;
+    // A wrong token: the guide's table marks the 401 row; the failure is the source's last_failure.
+    let source = new_source(&app, &key, "datasette", "Shop", json!({"base_url": ds.base, "database": "shop", "token": "dstok_not-a-real-token"})).await;
+    let test_page = format!("/live-data/sources/{source}/test");
+    assert_eq!(admin.post_form(&test_page, &test_page, &[]).await.status(), StatusCode::SEE_OTHER);
+    let html = admin.get_html(&test_page).await;
+    assert!(html.contains(r#"<tr class="current"><th scope="row">401 Unauthorized <span class="badge badge-failing">this test</span>"#), "{html}");
+    assert!(html.contains("Regenerate the key in the provider") && html.contains("403 Forbidden") && html.contains("Try again in a few minutes"));
+    assert!(app.api(&format!("/api/v1/sources/{source}"), &key).await.body["last_failure"].is_object());
+
+    // The right token: the record read is shown (secrets masked), in the page and in the API; the old failure is gone.
+    let p = post_json(&app, Method::PATCH, &format!("/api/v1/sources/{source}"), &key, json!({"config": {"base_url": ds.base, "database": "shop", "token": ds.full}})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let t = test_source(&app, &key, source).await;
+    assert_eq!(t["ok"], true, "{t}");
+    assert!(t["sample"]["record"].is_object() && t["sample"]["stream"].is_string(), "{t}");
+    assert!(!t.to_string().contains(&ds.full), "no secret in the answer");
+    let html = admin.get_html(&test_page).await;
+    assert!(html.contains("The record read from") && !html.contains(r#"class="current""#), "{html}");
+    assert!(app.api(&format!("/api/v1/sources/{source}"), &key).await.body["last_failure"].is_null(), "a passed test clears the old failure");
+
+    // Step 4: the schedule and the stream's mode are chosen before activating; a wrong one makes nothing.
+    let p = post_json(&app, Method::PATCH, &format!("/api/v1/sources/{source}"), &key, json!({"streams": ["orders"]})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let link = format!("/live-data/sources/{source}/link");
+    let html = admin.get_html(&link).await;
+    assert!(html.contains("When and how it syncs") && html.contains(r#"name="mode.0""#) && html.contains(r#"name="cursor.0""#), "{html}");
+    let bad = [("target", "new"), ("new_entity", "Order"), ("every", "0"), ("unit", "hours"), ("mode.0", "full")];
+    let res = admin.post_form(&link, &link, &bad).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Enter a whole number of at least 1"));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM entities").await, 0, "no entity made for a refused step");
+    let no_cursor = [("target", "new"), ("new_entity", "Order"), ("every", "2"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")];
+    let res = admin.post_form(&link, &link, &no_cursor).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Choose the cursor column"));
+    let good = [("target", "new"), ("new_entity", "Order"), ("every", "2"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "updated")];
+    let res = admin.post_form(&link, &link, &good).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE id = {source} AND schedule_minutes = 120 AND status = 'active' AND stream_modes LIKE '%incremental%updated%'")).await, 1);
+}
