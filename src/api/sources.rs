@@ -178,6 +178,7 @@ pub struct SourceOut {
     /// Since when the source fails (tests or syncs), and how many failures since.
     pub failing_since: Option<DateTime<Utc>>,
     pub failure_count: i32,
+    /// The failure that made the source failing; none once it recovered.
     pub last_failure: Option<FailureOut>,
     /// Required secret fields with nothing saved (never entered, or cleared
     /// because the address changed): enter them before testing.
@@ -235,7 +236,9 @@ pub fn source_out(s: &sources::Model) -> SourceOut {
         stream_modes: manage::stream_modes(s),
         failing_since: s.failing_since,
         failure_count: s.failure_count,
-        last_failure: manage::last_failure(s).map(|f| FailureOut { at: f.at, during: f.during, run_id: f.run_id, stream: f.stream, error: f.error.report() }),
+        // The failure that made it failing; none once it recovered (a passed
+        // test or a clean sync). Diagnostics keeps it under "Recovered".
+        last_failure: manage::last_failure(s).filter(|_| s.failing_since.is_some()).map(|f| FailureOut { at: f.at, during: f.during, run_id: f.run_id, stream: f.stream, error: f.error.report() }),
         credentials_missing: manage::missing_secrets(s).into_iter().map(str::to_owned).collect(),
         notes: Vec::new(),
         created_at: s.created_at,

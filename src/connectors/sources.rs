@@ -430,9 +430,6 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
                 m.next_sync_at = Set(next_from_now(s));
             }
             note_success(&mut m);
-            // A passed test is the user's check that the cause is fixed: the
-            // old failure is no longer this source's `last_failure`.
-            m.last_failure = Set(None);
             TestResult { ok: true, error: None, streams: count, sample }
         }
         Err(e) => {

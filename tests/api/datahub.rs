@@ -418,7 +418,9 @@ async fn permissions_decide_who_reads_writes_and_publishes() {
     // Someone without data.read does not see Data Hub at all.
     let none = app.with_member(&admin, "none@example.com", &[]).await;
     assert_eq!(none.get("/datahub/datasets").await.status(), StatusCode::FORBIDDEN);
-    assert!(!none.get_html("/").await.contains("Data Hub"));
+    let home = none.get_html("/").await;
+    assert!(home.contains("Data Hub needs the <code>data.read</code> permission") && !home.contains(r#"href="/datahub/datasets""#), "a tile switched off: {home}");
+    assert_eq!(none.get("/datahub").await.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

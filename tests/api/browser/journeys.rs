@@ -85,7 +85,11 @@ async fn browser_login_with_wrong_password_then_right_then_logout() {
 async fn browser_invite_a_colleague_who_joins() {
     let app = TestApp::spawn().await;
     let admin = set_up(&app, "invite_admin", true).await;
+    // The section's name leads to its overview; its pages are one click on.
     admin.click_link("Admin").await;
+    admin.expect_path("/admin").await;
+    admin.expect_text("Who did what, when and from where").await;
+    admin.click_link("Members").await;
     admin.expect_path("/admin/members").await;
     admin.click_link("Invitations").await;
     admin.expect_path("/admin/invitations").await;
@@ -141,6 +145,7 @@ async fn browser_invite_journey_works_without_javascript() {
     let app = TestApp::spawn().await;
     let admin = set_up(&app, "nojs_admin", false).await;
     admin.click_link("Admin").await;
+    admin.click_link("Members").await;
     admin.click_link("Invite someone").await;
     admin.fill("Email", "carol@example.com").await;
     admin.check("#invite-panel", "data.write").await;
