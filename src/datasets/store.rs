@@ -709,7 +709,9 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
     let mut sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM (SELECT data, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS rn FROM dataset_rows", joined("rn")));
     conditions(backend, ds, &cols, q, &mut sql);
     sql.push(") numbered WHERE rn >= ").bind(q.offset as i64);
-    sql.push(" GROUP BY rn / ").bind(CHUNK_ROWS).push(" ORDER BY rn / ").bind(CHUNK_ROWS);
+    // The same expression in both clauses, as text: PostgreSQL does not take
+    // `rn / $2` and `rn / $3` for one grouping.
+    sql.push(&format!(" GROUP BY rn / {CHUNK_ROWS} ORDER BY rn / {CHUNK_ROWS}"));
     let stmt = sql.build();
     futures_util::stream::once(async move {
         use sea_orm::StreamTrait;
