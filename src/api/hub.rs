@@ -185,13 +185,12 @@ pub async fn preflight(req: HttpRequest, state: web::Data<AppState>, path: web::
 
 /// The endpoint's answer to an admitted or refused caller.
 async fn answer(req: &HttpRequest, state: &AppState, route: &Arc<Route>) -> Result<HttpResponse, ApiError> {
-    let req = req.clone();
     // A public endpoint ignores keys: a wrong one must not break it.
     let hub_key = if route.access == Access::Public {
         None
     } else {
-        let ip = crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies);
-        let caller = identify(state, &req, route.workspace_id, ip).await?;
+        let ip = crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies);
+        let caller = identify(state, req, route.workspace_id, ip).await?;
         let admitted = admit(state, &caller, route, ip)?;
         note_use(state, &caller, admitted.as_ref(), ip);
         admitted
@@ -204,31 +203,35 @@ async fn answer(req: &HttpRequest, state: &AppState, route: &Arc<Route>) -> Resu
         &route.fields,
         route.collection.default_limit as u64,
         route.collection.max_limit as u64,
-        wants_csv(&req),
+        wants_csv(req),
     )
     .and_then(|q| route.check_filters(&q).map(|()| q))
     .map_err(|e| ApiError::InvalidQuery { parameter: e.parameter, message: e.message })?;
     let cache = if route.access == Access::Public { "public, max-age=0, must-revalidate" } else { "private, no-cache" };
-    let etag = crate::hub::etag_of(route, &q);
+    // A page comes from the cache with its ETag; an export's is computed.
+    let page = if q.whole { None } else { Some(state.hub.page(route, &q).await?) };
+    let etag = page.as_ref().map_or_else(|| crate::hub::etag_of(route, &q), |p| p.etag.clone());
     let mut res = HttpResponse::Ok();
     res.insert_header((header::ETAG, etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::VARY, "Accept, Authorization, X-API-Key"));
-    if list_items(&req, header::IF_NONE_MATCH).any(|t| t == etag || t == "*") {
+    if list_items(req, header::IF_NONE_MATCH).any(|t| t == etag || t == "*") {
         res.status(actix_web::http::StatusCode::NOT_MODIFIED);
         return Ok(res.finish());
     }
-    let (count, mut res) = if q.whole {
-        // CSV without `limit`: the whole collection, one file.
-        let export = state.hub.export(Arc::clone(route), q.clone()).await?.ok_or(ApiError::Busy)?;
-        res.content_type("text/csv; charset=utf-8").insert_header((header::CONTENT_DISPOSITION, route.attachment())).insert_header((TOTAL_COUNT, export.count));
-        (export.count, res.streaming(export.body))
-    } else {
-        let page = state.hub.page(route, &q).await?;
-        res.content_type(page.content_type).insert_header((TOTAL_COUNT, page.count));
-        let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
-        res.insert_header((header::LINK, page_links(&format!("{base}{}", req.path()), &pairs, page.count, q.limit, q.offset)));
-        (page.count, res.body(page.body.clone()))
+    let (count, mut res) = match page {
+        Some(page) => {
+            res.content_type(page.content_type).insert_header((TOTAL_COUNT, page.count));
+            let base = crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+            res.insert_header((header::LINK, page_links(&format!("{base}{}", req.path()), &pairs, page.count, q.limit, q.offset)));
+            (page.count, res.body(page.body.clone()))
+        }
+        None => {
+            // CSV without `limit`: the whole collection, one file.
+            let export = state.hub.export(Arc::clone(route), q.clone()).await?.ok_or(ApiError::Busy)?;
+            res.content_type("text/csv; charset=utf-8").insert_header((header::CONTENT_DISPOSITION, route.attachment())).insert_header((TOTAL_COUNT, export.count));
+            (export.count, res.streaming(export.body))
+        }
     };
     if let Some(key) = &hub_key {
         let meta = Meta { name: &route.collection.name, count, limit: if q.whole { count } else { q.limit }, offset: q.offset };

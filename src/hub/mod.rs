@@ -128,7 +128,6 @@ const EXPORT_STALL: Duration = Duration::from_secs(60);
 pub struct Export {
     /// Matching records (`X-Total-Count`).
     pub count: u64,
-    pub etag: String,
     pub body: futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>,
 }
 
@@ -223,7 +222,6 @@ impl Hub {
         };
         let read = route.read_query(&q);
         let count = rows::count(&self.db, &route.dataset, &read).await?;
-        let etag = etag_of(&route, &q);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let db = self.db.clone();
         tokio::spawn(async move {
@@ -234,7 +232,7 @@ impl Hub {
             }
         });
         let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        Ok(Some(Export { count, etag, body: Box::pin(body) }))
+        Ok(Some(Export { count, body: Box::pin(body) }))
     }
 
     /// The page for `q`, rendered once per dataset version.
@@ -248,12 +246,11 @@ impl Hub {
             Format::Json => render_json(&route.collection.name, &route.fields, &route.columns, q, &page.rows, page.count),
             Format::Csv => render_csv(&route.fields, &route.columns, &page.rows),
         };
-        let etag = etag(&key);
         let content_type = match q.format {
             Format::Json => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
         };
-        let rendered = Arc::new(Rendered { body: Bytes::from(body), count: page.count, etag, content_type });
+        let rendered = Arc::new(Rendered { body: Bytes::from(body), count: page.count, etag: etag(&key), content_type });
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         // The key holds the caller's filter values: it counts like the body.
         let cost = rendered.body.len() + key.len();
