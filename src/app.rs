@@ -247,6 +247,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/endpoints/{id}/delete").post(datahub::endpoints::delete))
                 .service(web::resource("/keys").get(datahub::keys::list).post(datahub::keys::create))
                 .service(web::resource("/keys/new").get(datahub::keys::new))
+                .service(web::resource("/keys/token-check").post(datahub::keys::token_check))
                 .service(web::resource("/keys/{id}").get(datahub::keys::show).post(datahub::keys::update))
                 .service(web::resource("/keys/{id}/secret").get(datahub::keys::hide))
                 .service(web::resource("/keys/{id}/reveal").post(datahub::keys::reveal))

@@ -304,7 +304,7 @@ async fn signed_in_error_pages_keep_the_frame_and_help_names_the_support_contact
     let res = admin.get("/admin/members/999999").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let html = res.text().await.unwrap();
-    assert!(html.contains("Sign out") && html.contains("workspace-switch") && html.contains("href=\"/admin/members\""), "the frame stays");
+    assert!(html.contains("Sign out") && html.contains("id=\"current-workspace\"") && html.contains("href=\"/admin/members\""), "the frame stays");
     let help = admin.get_html("/help").await;
     assert!(help.contains("mailto:help@example.com"));
     let res = app.client().get("/favicon.ico").await;

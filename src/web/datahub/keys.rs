@@ -743,6 +743,34 @@ pub async fn hide(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
     render(StatusCode::OK, &panel)
 }
 
+#[derive(Deserialize)]
+pub struct TokenCheckForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// What the token field says while the admin types (htmx, after a pause):
+/// the same check the save runs, so a weak or invalid value is named before
+/// Save, not after. Nothing is stored or logged; an empty field says nothing.
+#[derive(Template)]
+#[template(source = "{% if let Some(e) = error %}<span class=\"error\">{{ e }}</span>{% endif %}{% for w in warnings %}<span class=\"warning\">{{ w }}</span>{% endfor %}", ext = "html")]
+struct TokenCheck {
+    error: Option<String>,
+    warnings: Vec<String>,
+}
+
+pub async fn token_check(user: CurrentUser, CsrfForm(form): CsrfForm<TokenCheckForm>) -> Result<HttpResponse, AppError> {
+    require(&user, Permission::HubKeysManage)?;
+    let (error, warnings) = match form.token.as_str() {
+        "" => (None, Vec::new()),
+        t => match crate::domain::hub_keys::check_generic_token(t) {
+            Ok(w) => (None, w),
+            Err(e) => (Some(e), Vec::new()),
+        },
+    };
+    render(StatusCode::OK, &TokenCheck { error, warnings })
+}
+
 fn key_error(e: KeyError) -> AppError {
     match e {
         KeyError::Db(e) => e.into(),

@@ -139,6 +139,22 @@ async fn editor_journey(javascript: bool) {
     b.expect_text("Created the key Finance portal").await;
     let res = call(&app, &key).await;
     assert_eq!(res.status(), StatusCode::OK, "Ada's personal key passes through the team");
+
+    // A weak generic token is named while it is typed (with the script),
+    // without taking the cursor away; without it, after saving.
+    b.open("/datahub/keys/new").await;
+    b.tick("Generic token").await;
+    b.fill("Name", "Legacy partner").await;
+    b.type_into("Token value", "MyCompanyPassword2026!!xyz").await;
+    if javascript {
+        b.expect_text("contains the common word “password”").await;
+        b.expect_focused("#f-token").await;
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE name = 'Legacy partner'").await, 0, "nothing saved while typing");
+    }
+    b.tick("/hub/analytics/sales").await;
+    b.click_button("Create key").await;
+    b.expect_text("Created the key Legacy partner").await;
+    b.expect_text("contains the common word “password”").await;
     b.close().await;
 }
 

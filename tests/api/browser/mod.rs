@@ -430,6 +430,12 @@ impl Browser {
                     let _ = std::fs::write(dir.join(format!("{}-step{:02}-{w}px.png", self.name, self.step.get())), png);
                 }
             }
+            if w < 1000 {
+                let header = self.execute("const h = document.querySelector('header.topbar'); return h ? h.getBoundingClientRect().height : 0;").await;
+                if header.as_f64().unwrap_or(0.0) > 64.0 {
+                    return Err(format!("the top bar is {header} px high at {w}px (at most 64)"));
+                }
+            }
             let sideways = self.execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;").await;
             if sideways == serde_json::json!(true) {
                 let wide = self.execute("return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id).join(', ');").await;
