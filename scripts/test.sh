@@ -28,11 +28,14 @@ if ! grep -qs "\"version\": \"$AXE_VERSION\"" target/npm/node_modules/axe-core/p
 fi
 [ -f "$axe" ] || { echo "axe-core did not install into target/npm" >&2; exit 1; }
 
-# The connector tests run a real Datasette (pinned) from a venv kept under target/.
+# The connector tests run a real Datasette, and the API test runs schemathesis
+# against the OpenAPI document; both pinned, in one venv kept under target/.
 DATASETTE_VERSION=1.0a41
+SCHEMATHESIS_VERSION=4.32.5
 venv="target/datasette-venv"
-if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION"; then
-  echo "Installing datasette $DATASETTE_VERSION into $venv for the connector tests..."
+if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION" \
+  || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  echo "Installing datasette $DATASETTE_VERSION and schemathesis $SCHEMATHESIS_VERSION into $venv..."
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -41,7 +44,7 @@ if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION";
   fi
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "datasette==$DATASETTE_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "datasette==$DATASETTE_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 cargo test --locked "$@"

@@ -18,9 +18,6 @@ use crate::config::{Secret, Settings};
 use crate::web as ui;
 use crate::web::urls;
 
-/// Refused API keys one client address may send per minute before getting 429.
-pub const KEY_REFUSALS_PER_MINUTE: usize = 120;
-
 pub struct Application {
     server: Server,
     /// `GET /metrics` alone, on `KEYHUB_METRICS_BIND`, and its port.
@@ -68,7 +65,7 @@ impl Application {
                 settings.login_failures_per_client,
                 settings.login_failures_per_client.saturating_mul(2),
             ),
-            key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), KEY_REFUSALS_PER_MINUTE, usize::MAX),
+            key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), settings.key_refusals_per_minute, usize::MAX),
             keys: keys.clone(),
             hub: hub.clone(),
             hub_keys: hub_keys.clone(),

@@ -62,6 +62,9 @@ pub struct Settings {
     /// Failed sign-ins one client address may make in 15 minutes
     /// (`KEYHUB_LOGIN_FAILURES_PER_CLIENT`, default 10; an account allows twice as many).
     pub login_failures_per_client: usize,
+    /// Refused keys one client address may send in a minute before its
+    /// requests get 429 (`KEYHUB_KEY_REFUSALS_PER_MINUTE`, default 120).
+    pub key_refusals_per_minute: usize,
     /// Where `GET /metrics` is served on a listener of its own
     /// (`KEYHUB_METRICS_BIND`, e.g. 127.0.0.1:9100). See `metrics_token`.
     pub metrics_bind: Option<SocketAddr>,
@@ -97,6 +100,7 @@ impl fmt::Debug for Settings {
             .field("sync_workers", &self.sync_workers)
             .field("sync_lease", &self.sync_lease)
             .field("login_failures_per_client", &self.login_failures_per_client)
+            .field("key_refusals_per_minute", &self.key_refusals_per_minute)
             .field("metrics_bind", &self.metrics_bind)
             .field("metrics_token", &self.metrics_token)
             .field("keys_max_stale", &self.keys_max_stale)
@@ -124,6 +128,7 @@ impl Default for Settings {
             sync_workers: 2,
             sync_lease: Duration::from_secs(30),
             login_failures_per_client: 10,
+            key_refusals_per_minute: 120,
             metrics_bind: None,
             metrics_token: None,
             keys_max_stale: Duration::from_secs(30),
@@ -152,6 +157,7 @@ struct FileSettings {
     sync_workers: Option<u64>,
     sync_lease_seconds: Option<u64>,
     login_failures_per_client: Option<u64>,
+    key_refusals_per_minute: Option<u64>,
     metrics_bind: Option<String>,
     metrics_token: Option<String>,
     keys_max_stale_seconds: Option<u64>,
@@ -285,6 +291,12 @@ impl Settings {
             }
             s.login_failures_per_client = usize::try_from(n).unwrap_or(usize::MAX / 2);
         }
+        if let Some(n) = number(env, "KEYHUB_KEY_REFUSALS_PER_MINUTE", file.key_refusals_per_minute)? {
+            if n == 0 {
+                return Err(ConfigError("KEYHUB_KEY_REFUSALS_PER_MINUTE must be at least 1.".into()));
+            }
+            s.key_refusals_per_minute = usize::try_from(n).unwrap_or(usize::MAX / 2);
+        }
         if let Some(secs) = number(env, "KEYHUB_KEYS_MAX_STALE_SECONDS", file.keys_max_stale_seconds)? {
             if !(1..=3600).contains(&secs) {
                 return Err(ConfigError("KEYHUB_KEYS_MAX_STALE_SECONDS must be between 1 and 3600.".into()));
@@ -391,14 +403,17 @@ mod tests {
             ("KEYHUB_METRICS_BIND", "127.0.0.1:9100"),
             ("KEYHUB_METRICS_TOKEN", "a-token-of-enough-length"),
             ("KEYHUB_LOGIN_FAILURES_PER_CLIENT", "50"),
+            ("KEYHUB_KEY_REFUSALS_PER_MINUTE", "600"),
         ]))
         .unwrap();
         assert_eq!(s.metrics_bind.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9100"));
         assert_eq!(s.metrics_token.as_ref().map(Secret::expose), Some("a-token-of-enough-length"));
         assert_eq!(s.login_failures_per_client, 50);
+        assert_eq!(s.key_refusals_per_minute, 600);
         assert!(!format!("{s:?}").contains("a-token-of-enough-length"), "the token is never printed");
         let d = Settings::from_sources(&env(&[])).unwrap();
-        assert!(d.metrics_bind.is_none() && d.metrics_token.is_none() && d.login_failures_per_client == 10);
+        assert!(d.metrics_bind.is_none() && d.metrics_token.is_none() && d.login_failures_per_client == 10 && d.key_refusals_per_minute == 120);
+        assert!(Settings::from_sources(&env(&[("KEYHUB_KEY_REFUSALS_PER_MINUTE", "0")])).is_err());
     }
 
     #[test]

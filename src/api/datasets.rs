@@ -139,12 +139,47 @@ async fn stage(req: &HttpRequest, payload: web::Payload, state: &AppState, owner
     Ok(Body { staged, format, fields: HashMap::new() })
 }
 
+/// A dataset sent as JSON (documentation only: the body is staged to disk
+/// and read by the importer, not deserialized into this).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetIn {
+    /// 1 to 100 characters, unique in the workspace.
+    name: String,
+    /// A column whose values are unique; appends with a known key replace that row.
+    primary_key: Option<String>,
+    /// The records: objects with the same fields (types are inferred).
+    #[schema(value_type = Vec<Object>, min_items = 1)]
+    records: Vec<serde_json::Value>,
+}
+
+/// A dataset sent as a file (documentation only, as `DatasetIn`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetUpload {
+    name: String,
+    primary_key: Option<String>,
+    /// CSV, JSON or NDJSON.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Records to append or to replace with (documentation only, as `DatasetIn`);
+/// a bare array of records is accepted too.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RecordsIn {
+    #[schema(value_type = Vec<Object>)]
+    records: Vec<serde_json::Value>,
+}
+
 /// Creates a dataset. Multipart: `name`, optional `primary_key`, `file` (CSV,
 /// JSON or NDJSON). JSON: `{"name", "primary_key", "records": [...]}`. Needs `data.write`.
 #[utoipa::path(
     post,
     path = "/api/v1/datasets",
     tag = "datasets",
+    request_body(content((DatasetIn = "application/json"), (DatasetUpload = "multipart/form-data"))),
     responses(
         (status = 201, description = "Created", body = DatasetOut),
         (status = 422, description = "`invalid_field` (with `field`) or `invalid_records` (with `index`); nothing was stored", body = crate::api::errors::ErrorBody),
@@ -256,6 +291,7 @@ async fn write(req: HttpRequest, payload: web::Payload, state: web::Data<AppStat
     path = "/api/v1/datasets/{id}/records",
     tag = "datasets",
     params(("id" = i64, Path, description = "Dataset id")),
+    request_body(content((RecordsIn = "application/json"), (DatasetUpload = "multipart/form-data"))),
     responses(
         (status = 200, description = "The dataset after the change", body = DatasetOut),
         (status = 422, description = "invalid_records with the index of the first bad record; nothing was written", body = crate::api::errors::ErrorBody),
@@ -273,6 +309,7 @@ pub async fn append(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     path = "/api/v1/datasets/{id}/records",
     tag = "datasets",
     params(("id" = i64, Path, description = "Dataset id")),
+    request_body(content((RecordsIn = "application/json"), (DatasetUpload = "multipart/form-data"))),
     responses(
         (status = 200, description = "The dataset after the change", body = DatasetOut),
         (status = 422, description = "invalid_records; the old records are untouched", body = crate::api::errors::ErrorBody),

@@ -103,13 +103,24 @@ pub fn document() -> serde_json::Value {
         ("429", "Too many refused keys from this address (`rate_limited`); wait Retry-After seconds."),
         ("503", "Busy (`busy`), or this node cannot confirm keys with its database now (`keys_unavailable`); retry after Retry-After seconds."),
     ];
+    constrain(&mut doc);
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for ops in paths.values_mut() {
+        for (path, ops) in paths.iter_mut() {
             for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
                 let has_body = op.get("requestBody").is_some();
+                let has_query = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+                // Every operation but the two that only name the key needs a permission.
+                let guarded = !matches!(path.as_str(), "/api/v1/ping" | "/api/v1/me");
                 if let Some(responses) = op["responses"].as_object_mut() {
                     if has_body {
                         responses.entry("413").or_insert_with(|| error("The body is over the limit (`too_large`); nothing was changed."));
+                        responses.entry("422").or_insert_with(|| error("A field of the body is missing or not valid (`invalid_field`, with `field`); nothing was changed."));
+                    }
+                    if has_query {
+                        responses.entry("400").or_insert_with(|| error("A query parameter is not valid (`invalid_query`, with `parameter`)."));
+                    }
+                    if guarded {
+                        responses.entry("403").or_insert_with(|| error("The key, or its owner now, lacks the permission this operation needs (`insufficient_permission`)."));
                     }
                     for (status, description) in shared {
                         responses.entry(status).or_insert_with(|| error(description));
@@ -119,6 +130,90 @@ pub fn document() -> serde_json::Value {
         }
     }
     doc
+}
+
+/// The characters a name may not hold (`domain::text::is_allowed_char`), as
+/// a regular-expression class body over the Basic Multilingual Plane.
+fn refused_name_chars() -> String {
+    let mut class = String::new();
+    let mut run: Option<(u32, u32)> = None;
+    let flush = |run: Option<(u32, u32)>, class: &mut String| {
+        if let Some((a, b)) = run {
+            class.push_str(&if a == b { format!("\\u{a:04X}") } else { format!("\\u{a:04X}-\\u{b:04X}") });
+        }
+    };
+    for c in (0u32..=0xFFFF).filter_map(char::from_u32) {
+        let cp = c as u32;
+        if crate::domain::text::is_allowed_char(c) {
+            continue;
+        }
+        run = match run {
+            Some((a, b)) if b + 1 == cp => Some((a, cp)),
+            other => {
+                flush(other, &mut class);
+                Some((cp, cp))
+            }
+        };
+    }
+    flush(run, &mut class);
+    class
+}
+
+/// A name as the server checks it: trimmed, 1 to `max` characters, none of
+/// them control, invisible or direction-changing.
+fn name_rule(max: usize) -> serde_json::Value {
+    let x = refused_name_chars();
+    serde_json::json!({
+        "pattern": format!("^\\s*[^\\s{x}](?:[^{x}]{{0,{}}}[^\\s{x}])?\\s*$", max - 2),
+        "description": format!("1 to {max} characters once trimmed; no control, invisible or direction-changing characters.")
+    })
+}
+
+/// Free text of at most `max` characters once trimmed.
+fn text_rule(max: usize) -> serde_json::Value {
+    serde_json::json!({ "pattern": format!("^\\s*(?:\\S(?:[\\s\\S]{{0,{}}}\\S)?)?\\s*$", max - 2), "description": format!("At most {max} characters once trimmed.") })
+}
+
+/// The constraints the server checks, written into the generated document
+/// where the derive cannot say them. The values come from the domain (the
+/// access types, the connector kinds, the limits), so they cannot drift.
+fn constrain(doc: &mut serde_json::Value) {
+    use crate::domain::datahub::{Access, MAX_PAGE_LIMIT};
+    use crate::domain::hub_keys::AccessType;
+    use serde_json::json;
+    let kinds: Vec<&str> = crate::connectors::REGISTRY.iter().map(|c| c.spec().kind).collect();
+    let access_types: Vec<&str> = AccessType::ALL.iter().map(|a| a.as_str()).collect();
+    let access: Vec<&str> = Access::ALL.iter().map(|a| a.as_str()).collect();
+    let rules: Vec<(&str, &str, serde_json::Value)> = vec![
+        ("CollectionIn", "name", name_rule(100)),
+        ("CollectionIn", "description", text_rule(1000)),
+        ("CollectionIn", "default_limit", json!({"minimum": 1, "maximum": MAX_PAGE_LIMIT})),
+        ("CollectionIn", "max_limit", json!({"minimum": 1, "maximum": MAX_PAGE_LIMIT})),
+        ("CollectionIn", "fields", json!({"minItems": 1, "uniqueItems": true})),
+        ("EndpointIn", "access", json!({"enum": access})),
+        ("EndpointIn", "path", json!({"pattern": "^\\s*/*[a-z0-9_-]+(?:/[a-z0-9_-]+)*/*\\s*$", "description": "Lowercase letters, digits, `-`, `_` and `/` (at most 200 characters), e.g. `sales/orders`."})),
+        ("HubKeyIn", "name", name_rule(100)),
+        ("HubKeyIn", "access_type", json!({"enum": access_types})),
+        ("HubKeyIn", "status", json!({"enum": ["active", "inactive"]})),
+        ("HubKeyIn", "token", json!({"pattern": "^(?!kh[pd]_)[!-~]{24,256}$"})),
+        ("HubKeyIn", "expires_at", json!({"format": "date-time"})),
+        ("SourceIn", "kind", json!({"enum": kinds})),
+        ("SourceIn", "name", name_rule(100)),
+        ("SourceIn", "schedule_minutes", json!({"minimum": 1, "maximum": crate::connectors::sources::MAX_SCHEDULE_MINUTES})),
+        ("EntityIn", "name", name_rule(100)),
+        ("DatasetIn", "name", name_rule(100)),
+        ("DatasetUpload", "name", name_rule(100)),
+        ("EntityIn", "description", text_rule(1000)),
+        ("StreamMode", "mode", json!({"enum": ["full", "incremental"]})),
+    ];
+    for (schema, property, rule) in rules {
+        let target = &mut doc["components"]["schemas"][schema]["properties"][property];
+        if let (Some(t), Some(r)) = (target.as_object_mut(), rule.as_object()) {
+            for (k, v) in r {
+                t.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }
 
 pub async fn openapi_json() -> HttpResponse {

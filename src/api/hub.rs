@@ -145,10 +145,10 @@ fn wants_csv(req: &HttpRequest) -> bool {
     params(
         ("workspace" = String, Path, description = "The workspace's slug (`GET /api/v1/me`)"),
         ("path" = String, Path, description = "The endpoint's path, may contain `/`"),
-        ("limit" = Option<u64>, Query, description = "Records per page, up to the collection's maximum"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 10_000, description = "Records per page, up to the collection's maximum (at most 10,000)"),
         ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Records to skip"),
         ("order" = Option<String>, Query, description = "`field` or `-field`"),
-        ("format" = Option<String>, Query, description = "`json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV without `limit` is every matching record, streamed as an attachment"),
+        ("format" = Option<String>, Query, pattern = "^(json|csv)$", description = "`json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV without `limit` is every matching record, streamed as an attachment"),
     ),
     responses(
         (status = 200, description = "`{\"meta\": {\"name\", \"count\", \"limit\", \"offset\"}, \"data\": [...]}`, or CSV. `X-Total-Count` gives the matching records; a page's `Link` header (RFC 8288) names `first`, `prev`, `next` and `last`",

@@ -226,22 +226,38 @@ pub struct HubKeyPage {
     pub keys: Vec<HubKeyOut>,
 }
 
+const STATUSES: [&str; 2] = ["active", "inactive"];
+const SORTS: [&str; 6] = ["name", "access_type", "status", "expires_at", "last_used_at", "created_at"];
+
 #[utoipa::path(get, path = "/api/v1/hub-keys", tag = "hub keys",
     params(("q" = Option<String>, Query, description = "Part of the name"),
-           ("status" = Option<String>, Query, description = "active or inactive"),
-           ("access_type" = Option<String>, Query, description = "api_key, portal_token or generic_token"),
-           ("sort" = Option<String>, Query, description = "name, access_type, status, expires_at, last_used_at, created_at; prefix - for descending"),
+           ("status" = Option<String>, Query, description = "active or inactive", pattern = "^(active|inactive)$"),
+           ("access_type" = Option<String>, Query, description = "api_key, portal_token or generic_token", pattern = "^(api_key|portal_token|generic_token)$"),
+           ("sort" = Option<String>, Query, description = "name, access_type, status, expires_at, last_used_at, created_at; prefix - for descending", pattern = "^-?(name|access_type|status|expires_at|last_used_at|created_at)$"),
            ("limit" = Option<u64>, Query, minimum = 1, maximum = 500, description = "1 to 500, default 50"),
            ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Keys to skip")),
     responses((status = 200, description = "A page of the workspace's Data Hub keys", body = HubKeyPage)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn list(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, q: Params<TableParams>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
+    // A value the table does not know is refused, never ignored: a typo in
+    // `status=actve` must not answer with every key.
+    let refuse = |parameter: &str, allowed: &[&str]| ApiError::InvalidQuery { parameter: parameter.into(), message: format!("{parameter} must be one of: {}.", allowed.join(", ")) };
+    let access_types: Vec<&str> = AccessType::ALL.iter().map(|a| a.as_str()).collect();
+    if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(refuse("status", &STATUSES));
+    }
+    if q.access_type.as_deref().is_some_and(|a| !access_types.contains(&a)) {
+        return Err(refuse("access_type", &access_types));
+    }
     let sort = q.sort.unwrap_or_else(|| "name".into());
     let (desc, sort) = match sort.strip_prefix('-') {
         Some(s) => (true, s.to_owned()),
         None => (false, sort),
     };
+    if !SORTS.contains(&sort.as_str()) {
+        return Err(refuse("sort", &SORTS));
+    }
     let limit = q.limit.map_or(50, |l| l.get());
     let offset = q.offset.map_or(0, |o| o.get());
     let tq = crate::store::hub_keys::TableQuery { search: q.q, status: q.status, access_type: q.access_type, sort, desc, offset, limit };

@@ -300,6 +300,7 @@ async fn apply_rest(state: &AppState, actor: &crate::store::audit::Actor, mut s:
 
 #[utoipa::path(post, path = "/api/v1/sources", tag = "live data", request_body = SourceIn,
     responses((status = 201, description = "Saved as a draft", body = SourceOut),
+              (status = 409, description = "not_ready: streams are chosen after a passed test", body = crate::api::errors::ErrorBody),
               (status = 422, description = "invalid_field (`field` is `kind`, `name` or `config.<field>`)", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, b: Result<web::Json<SourceIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
@@ -320,6 +321,7 @@ pub async fn show(state: web::Data<AppState>, p: Principal<perm::ConnectorsManag
 
 #[utoipa::path(patch, path = "/api/v1/sources/{id}", tag = "live data", params(("id" = i64, Path, description = "Source id")), request_body = SourceIn,
     responses((status = 200, description = "Changed (a changed connection must be tested again)", body = SourceOut),
+              (status = 409, description = "not_ready: streams are chosen after a passed test", body = crate::api::errors::ErrorBody),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, b: Result<web::Json<SourceIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
@@ -344,6 +346,7 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Keep the source's spreadsheet tabs (as static tabs) instead of deleting them.
     #[serde(default)]
@@ -469,6 +472,7 @@ pub async fn start_sync(state: web::Data<AppState>, p: Principal<perm::Connector
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// At most this many runs, newest first (default 20, at most 100).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]

@@ -15,7 +15,7 @@ use crate::helpers::{ApiReply, TestApp};
 
 pub const LIVE_PERMISSIONS: [&str; 5] = ["data.read", "data.write", "connectors.manage", "ontology.edit", "hub_keys.manage"];
 
-fn venv_bin(name: &str) -> PathBuf {
+pub fn venv_bin(name: &str) -> PathBuf {
     let dir = std::env::var("KEYHUB_TEST_DATASETTE_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/datasette-venv"));

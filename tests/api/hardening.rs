@@ -322,6 +322,18 @@ async fn the_openapi_document_declares_every_refusal() {
     for status in ["401", "404", "405", "429"] {
         assert!(doc["paths"]["/api/v1/me"]["get"]["responses"][status].is_object(), "{status} documented");
     }
+    // A guarded operation names the permission refusal, one with a query its 400.
+    let list = &doc["paths"]["/api/v1/hub-keys"]["get"];
+    assert!(list["responses"]["403"]["description"].as_str().unwrap().contains("insufficient_permission"));
+    assert!(list["responses"]["400"]["description"].as_str().unwrap().contains("invalid_query"));
+    assert!(doc["paths"]["/api/v1/ping"]["get"]["responses"]["403"].is_null(), "ping needs no permission");
+    // The constraints the server checks are in the document.
+    let key_in = &doc["components"]["schemas"]["HubKeyIn"]["properties"];
+    assert_eq!(key_in["access_type"]["enum"], serde_json::json!(["api_key", "portal_token", "generic_token"]));
+    assert!(key_in["name"]["pattern"].as_str().unwrap().contains("{0,98}"));
+    assert_eq!(doc["components"]["schemas"]["CollectionIn"]["properties"]["max_limit"]["maximum"], 10_000);
+    let keep_tabs = doc["paths"]["/api/v1/sources/{id}"]["delete"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "keep_tabs").cloned().unwrap();
+    assert_eq!(keep_tabs["in"], "query");
     let codes = doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"].as_array().unwrap();
     assert!(codes.iter().any(|c| c == "rate_limited"));
     assert_eq!(doc["components"]["securitySchemes"]["apikey_scheme"]["name"], "Authorization");

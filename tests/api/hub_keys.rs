@@ -331,6 +331,12 @@ async fn a_save_over_someone_elses_change_is_refused_and_delete_unlinks() {
     assert_eq!(page.body["total"], 6);
     let names: Vec<&str> = page.body["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["bulk 11", "bulk 09", "bulk 07", "bulk 05"]);
+    // A value the table does not know is refused, never ignored (a typo must not list every key).
+    for (query, parameter) in [("status=actve", "status"), ("access_type=api", "access_type"), ("sort=-colour", "sort")] {
+        let r = app.api(&format!("/api/v1/hub-keys?{query}"), &admin).await;
+        assert_eq!((r.status, r.code.as_deref()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{query}");
+        assert_eq!(r.body["error"]["parameter"], parameter);
+    }
 
     let del = reqwest::Client::new().delete(format!("{}/api/v1/hub-keys/{id}", app.address)).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(del.status(), StatusCode::NO_CONTENT);

@@ -17,6 +17,7 @@ mod login;
 mod members;
 mod overview;
 mod security;
+mod schemathesis;
 mod sessions;
 mod sync_jobs;
 mod setup;
