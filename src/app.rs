@@ -80,6 +80,7 @@ impl Application {
             }),
             jobs: crate::connectors::queue::Jobs::new(settings.sync_workers, settings.sync_lease),
             passwords: crate::auth::password::PasswordPool::new(),
+            clock: crate::clock::Clock::default(),
         });
         let server = serve(listener, state.clone(), &secret)?;
         let metrics_server = match settings.metrics_bind {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub jobs: Arc<crate::connectors::queue::Jobs>,
     /// Where passwords are hashed and checked (a bounded pool of its own).
     pub passwords: Arc<crate::auth::password::PasswordPool>,
+    /// The time keys are judged by (tests move it on; see `clock`).
+    pub clock: crate::clock::Clock,
 }
 
 impl AppState {

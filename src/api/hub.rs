@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::Utc;
 
 use crate::api::ApiError;
 use crate::api::cors;
@@ -48,7 +47,7 @@ async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Op
         }
         return Ok(Caller::Member(key));
     }
-    match state.hub_keys.lookup(workspace_id, &presented, ip, Utc::now()) {
+    match state.hub_keys.lookup(workspace_id, &presented, ip, state.clock.now()) {
         Ok(key) => {
             crate::metrics::verification("hub", "ok");
             crate::web::middleware::note_key(req, || format!("hub key #{}", key.id));
@@ -92,7 +91,7 @@ fn admit(state: &AppState, caller: &Caller, route: &Route, ip: Option<IpAddr>) -
         Caller::Hub(key) if key.accepts(route.endpoint.id) => Ok(Some(Arc::clone(key))),
         Caller::Hub(_) => Err(ApiError::EndpointNotAllowed),
         Caller::Member(key) => {
-            let portal = match (route.access, state.hub_keys.verify_portal(route.workspace_id, key.owner_id, route.endpoint.id, ip, Utc::now())) {
+            let portal = match (route.access, state.hub_keys.verify_portal(route.workspace_id, key.owner_id, route.endpoint.id, ip, state.clock.now())) {
                 (_, Ok(p)) => Some(p),
                 (Access::Members, Err(_)) => None,
                 (_, Err(refusal)) => return Err(refusal.into()),

@@ -7,7 +7,6 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use chrono::Utc;
 
 use crate::api::ApiError;
 use crate::state::AppState;
@@ -103,7 +102,7 @@ pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&st
         crate::metrics::verification("personal", "keys_unavailable");
         return Err(ApiError::KeysUnavailable);
     }
-    match state.keys.verify(presented, Utc::now()) {
+    match state.keys.verify(presented, state.clock.now()) {
         Ok(key) => {
             crate::metrics::verification("personal", "ok");
             crate::web::middleware::note_key(req, || key.identifier.clone());

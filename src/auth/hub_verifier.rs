@@ -332,6 +332,7 @@ impl HubVerifier {
                     Ok(()) => this.freshness.confirm_at(asked),
                     Err(e) => tracing::warn!(error = %e, "following Data Hub key changes failed"),
                 }
+                crate::pulse::background().bump();
             }
         });
     }
@@ -389,6 +390,7 @@ impl HubVerifier {
             if let Err(e) = crate::store::hub_keys::record_use(&db, key_id, Utc::now(), ip).await {
                 tracing::warn!(key_id, error = %e, "recording hub key use failed");
             }
+            crate::pulse::background().bump();
         });
     }
 

@@ -127,6 +127,8 @@ pub struct KeyVerifier {
     reload: tokio::sync::Mutex<()>,
     /// key id → when its last use was written; coalesces writes to one a minute.
     last_written: Mutex<HashMap<i64, Instant>>,
+    /// Use writes started since this node began (what coalescing saves is countable).
+    uses_written: std::sync::atomic::AtomicU64,
     /// key id → when a refusal was last audited; one entry a minute per key.
     last_refusal_logged: Mutex<HashMap<i64, Instant>>,
     /// When the snapshot last matched the database (see `freshness`).
@@ -150,6 +152,7 @@ impl KeyVerifier {
             version: Mutex::default(),
             reload: tokio::sync::Mutex::new(()),
             last_written: Mutex::new(HashMap::new()),
+            uses_written: std::sync::atomic::AtomicU64::new(0),
             last_refusal_logged: Mutex::new(HashMap::new()),
         })
     }
@@ -296,13 +299,20 @@ impl KeyVerifier {
         if !due(&self.last_written, key_id) {
             return;
         }
+        self.uses_written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ip = ip();
         let db = self.db.clone();
         tokio::spawn(async move {
             if let Err(e) = crate::store::keys::record_use(&db, key_id, Utc::now(), ip).await {
                 tracing::warn!(key_id, error = %e, "recording key use failed");
             }
+            crate::pulse::background().bump();
         });
+    }
+
+    /// How many use writes this node has started (each at most one a minute per key).
+    pub fn uses_written(&self) -> u64 {
+        self.uses_written.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether a refused use of `key_id` should be audited now (one a minute).
@@ -331,6 +341,7 @@ impl KeyVerifier {
                     Ok(_) => this.freshness.confirm_at(asked),
                     Err(e) => tracing::warn!(error = %e, "checking for key changes failed"),
                 }
+                crate::pulse::background().bump();
             }
         });
     }

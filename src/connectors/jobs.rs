@@ -27,6 +27,8 @@ pub fn spawn_runner(state: Arc<AppState>) {
             if let Err(e) = tick(&state).await {
                 tracing::warn!(error = %e, "the sync runner could not look for work; trying again shortly");
             }
+            state.jobs.ticks.bump();
+            crate::pulse::background().bump();
             tokio::select! {
                 _ = state.jobs.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -53,6 +55,7 @@ async fn tick(state: &Arc<AppState>) -> Result<(), sea_orm::DbErr> {
             keeper.abort();
             state.jobs.mine().remove(&id);
             state.jobs.wake();
+            crate::pulse::background().bump();
         });
     }
     Ok(())

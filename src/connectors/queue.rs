@@ -17,6 +17,9 @@ pub struct Jobs {
     pub(super) workers: usize,
     pub(super) lease: Duration,
     pub(super) wake: tokio::sync::Notify,
+    /// Bumped each time the runner has looked for work (due schedules and
+    /// queued runs): two bumps after a change, and the runner has seen it.
+    pub ticks: crate::pulse::Pulse,
     /// The runs this node works on, with their controls: a cancel made here
     /// reaches its run at once, without waiting for the keeper's next look.
     mine: Mutex<HashMap<i64, Arc<Control>>>,
@@ -25,7 +28,7 @@ pub struct Jobs {
 impl Jobs {
     pub fn new(workers: usize, lease: Duration) -> Arc<Jobs> {
         let node = format!("node-{}", crate::domain::tokens::digest(&format!("{:?}{}", std::time::SystemTime::now(), std::process::id()))[..12].to_owned());
-        Arc::new(Jobs { node, workers, lease, wake: tokio::sync::Notify::new(), mine: Mutex::default() })
+        Arc::new(Jobs { node, workers, lease, wake: tokio::sync::Notify::new(), ticks: crate::pulse::Pulse::new(), mine: Mutex::default() })
     }
 
     pub fn wake(&self) {

@@ -86,6 +86,7 @@ impl Job<'_> {
         if !kept {
             self.control.mark_lost();
         }
+        crate::pulse::background().bump();
         Ok(kept)
     }
 

@@ -452,6 +452,7 @@ fn drop_generation_later(db: DatabaseConnection, dataset_id: i64, generation: i6
         if let Err(e) = drop_generation(&db, dataset_id, generation).await {
             tracing::warn!(error = %e, dataset = dataset_id, "removing replaced rows failed; they are removed at the next start");
         }
+        crate::pulse::background().bump();
     });
 }
 
@@ -481,6 +482,7 @@ pub async fn delete(db: &DatabaseConnection, ds: &datasets::Model) -> Result<(),
                 return;
             }
         }
+        crate::pulse::background().bump();
     });
     Ok(())
 }

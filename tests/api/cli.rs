@@ -106,14 +106,8 @@ async fn first_start_says_what_matters_in_plain_lines() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    crate::helpers::until_up(&format!("http://127.0.0.1:{port}/healthz"), "keyhub").await;
+    // What it says at start is written before it listens (stdout is line-buffered).
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -145,30 +139,21 @@ async fn bench_seed_fills_an_empty_instance_that_then_serves_it() {
     // The running instance follows the seed (its watchers) and serves it.
     let (ws, hub_key, personal) = (value("BENCH_WORKSPACE"), value("BENCH_HUB_KEY"), value("BENCH_PERSONAL_KEY"));
     let guarded = format!("{}/hub/{ws}/guarded", app.address);
-    let mut res = None;
-    for _ in 0..100 {
-        let r = reqwest::Client::new().get(&guarded).header("X-API-Key", &hub_key).send().await.unwrap();
-        if r.status() == StatusCode::OK {
-            res = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let res = res.expect("the guarded endpoint answers the seeded key within 10 s");
+    let res = app
+        .until("the guarded endpoint answers the seeded key", || async {
+            let r = reqwest::Client::new().get(&guarded).header("X-API-Key", &hub_key).send().await.unwrap();
+            (r.status() == StatusCode::OK).then_some(r)
+        })
+        .await;
     assert_eq!(res.headers()["x-collection-count"], "500");
     assert_eq!(res.headers()["x-collection-page"], "Orders from 0");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["data"].as_array().unwrap().len(), 20);
     assert_eq!(reqwest::get(&guarded).await.unwrap().status(), StatusCode::UNAUTHORIZED, "no key, no data");
-    let mut portal = StatusCode::UNAUTHORIZED;
-    for _ in 0..50 {
-        portal = reqwest::Client::new().get(&guarded).bearer_auth(&personal).send().await.unwrap().status();
-        if portal == StatusCode::OK {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(portal, StatusCode::OK, "the portal token admits the admin's personal key");
+    app.until("the portal token admits the admin's personal key", || async {
+        (reqwest::Client::new().get(&guarded).bearer_auth(&personal).send().await.unwrap().status() == StatusCode::OK).then_some(())
+    })
+    .await;
     assert_eq!(reqwest::get(format!("{}/hub/{ws}/items", app.address)).await.unwrap().status(), StatusCode::OK);
 
     let again = keyhub(&app, &["bench-seed", "--hub-keys", "10", "--personal-keys", "10", "--rows", "10"], "");
@@ -193,12 +178,7 @@ async fn logged_by_a_node(app: &TestApp, key: &str, log: Option<&str>) -> String
     }
     let mut child = cmd.spawn().expect("run keyhub");
     let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    crate::helpers::until_up(&format!("{base}/healthz"), "the keyhub node").await;
     let res = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(key).send().await.expect("the node answers");
     assert_eq!(res.status(), StatusCode::OK);
     child.kill().ok();

@@ -4,7 +4,7 @@
 //! test's own. Never a stub that echoes what the test wants.
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -46,6 +46,19 @@ impl Drop for Datasette {
     }
 }
 
+/// A token Datasette signed an hour ago to last a minute: expired, as a
+/// real one is once its time has passed, without a test waiting for that.
+fn expired_token(secret: &str) -> String {
+    let script = format!(
+        "import time\nfrom datasette.app import Datasette\n\
+         ds = Datasette(secret={secret:?})\n\
+         print('dstok_' + ds.sign({{'a': 'root', 't': int(time.time()) - 3600, 'd': 60}}, namespace='token'))\n"
+    );
+    let out = Command::new(venv_bin("python")).args(["-c", &script]).output().expect("the Datasette venv");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 impl Datasette {
     pub async fn start(rows: usize) -> Datasette {
         keyhub::connectors::init_tls();
@@ -80,17 +93,13 @@ impl Datasette {
             base: format!("http://127.0.0.1:{port}"),
             full: token(&[]),
             restricted: token(&["-r", "shop", "orders", "view-table"]),
-            expiring: token(&["-e", "1"]),
+            expiring: expired_token(secret),
             db_path: db_path.clone(),
             child,
             _dir: dir,
         };
         assert!(ds.full.starts_with("dstok_"), "a token: {}", ds.full);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/-/versions.json", ds.base)).await.is_err() {
-            assert!(Instant::now() < deadline, "datasette did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::helpers::until_up(&format!("{}/-/versions.json", ds.base), "datasette").await;
         ds
     }
 
@@ -147,16 +156,12 @@ async fn failing_test(app: &TestApp, key: &str, kind: &str, config: Value) -> Va
 }
 
 pub async fn wait_for_run(app: &TestApp, key: &str, run: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    app.until(&format!("sync run {run} to end"), || async move {
         let r = app.api(&format!("/api/v1/sync-runs/{run}"), key).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        if r.body["status"] != "running" && r.body["status"] != "queued" {
-            return r.body;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish: {}", r.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        (r.body["status"] != "running" && r.body["status"] != "queued").then_some(r.body)
+    })
+    .await
 }
 
 /// Creates an entity, chooses `streams`, links and activates; waits for the
@@ -234,7 +239,6 @@ async fn datasette_refusals_read_as_their_class_with_the_providers_words() {
     assert_eq!(e["solution"], "Regenerate the key in the provider's console and paste the new one here.");
     assert_eq!(e["provider_message"], "Invalid token signature");
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
     let e = failing_test(&app, &key, "datasette", config(&ds.expiring)).await;
     assert_eq!(e["class"], "unauthorized", "{e}");
     assert_eq!(e["provider_message"], "Token has expired");
@@ -468,11 +472,7 @@ async fn credentials_never_reach_the_log() {
         .spawn()
         .expect("run keyhub");
     let node_url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{node_url}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the second node did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::helpers::until_up(&format!("{node_url}/healthz"), "the second node").await;
     let on_node = |method: Method, path: &str, body: Value| {
         reqwest::Client::new().request(method, format!("{node_url}{path}")).bearer_auth(&key).json(&body).send()
     };

@@ -482,13 +482,7 @@ async fn deleting_a_dataset_lists_what_breaks_and_takes_it_along() {
     let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'dataset.deleted' AND detail LIKE '%c geo/cities%'").await;
     assert_eq!(audit, 1);
     // The rows go in the background.
-    for _ in 0..50 {
-        if rows(&app, id).await == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the deleted dataset's rows were not removed");
+    app.until("the deleted dataset's rows to be removed", || async { (rows(&app, id).await == 0).then_some(()) }).await;
 }
 
 #[tokio::test]

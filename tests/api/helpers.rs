@@ -61,6 +61,37 @@ async fn fresh_database(dir: &std::path::Path) -> String {
     }
 }
 
+/// The background pulse as a loop sees it: `next` returns once background
+/// work has reported something since the last look (at once if it already
+/// has); fails after two minutes of silence.
+pub struct Pulses(tokio::sync::watch::Receiver<u64>);
+
+impl Pulses {
+    pub fn new() -> Pulses {
+        let mut rx = keyhub::pulse::background().subscribe();
+        rx.borrow_and_update();
+        Pulses(rx)
+    }
+
+    pub async fn next(&mut self) {
+        if tokio::time::timeout(Duration::from_secs(120), self.0.changed()).await.is_err() {
+            panic!("no background work reported anything for 2 minutes");
+        }
+    }
+}
+
+/// Waits until a process the test started (a keyhub node, Datasette,
+/// chromedriver) answers `url` at all (Datasette refuses anonymous callers:
+/// an answer is enough). Another process's readiness can only be asked for,
+/// so this asks every 50 ms; fails after 30 s.
+pub async fn until_up(url: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while reqwest::get(url).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not start (no answer on {url})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(|_| {}).await
@@ -125,6 +156,44 @@ impl TestApp {
 
     pub async fn exec(&self, sql: &str) {
         self.db.execute_unprepared(sql).await.expect(sql);
+    }
+
+    /// Waits until `check` gives a value, looking again each time background
+    /// work reports something (`keyhub::pulse::background`: a sync run saved
+    /// progress or ended, the runner or a key watcher looked, old rows were
+    /// removed). Never a guessed sleep; fails after two minutes.
+    pub async fn until<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let mut pulse = keyhub::pulse::background().subscribe();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            pulse.borrow_and_update();
+            if let Some(v) = check().await {
+                return v;
+            }
+            if tokio::time::timeout_at(deadline, pulse.changed()).await.is_err() {
+                panic!("{what}: not within 2 minutes");
+            }
+        }
+    }
+
+    /// Wakes the sync runner and waits until it has looked for work twice
+    /// since (the first look may have begun before the caller's change), so
+    /// that "nothing started" is a fact about the runner, not about time.
+    pub async fn runner_looked(&self) {
+        let ticks = &self.state.jobs.ticks;
+        let mut seen = ticks.subscribe();
+        let start = ticks.count();
+        self.state.jobs.wake();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while ticks.count() < start + 2 {
+            if tokio::time::timeout_at(deadline, seen.changed()).await.is_err() {
+                panic!("the sync runner did not look for work");
+            }
+        }
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

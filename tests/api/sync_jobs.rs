@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -236,6 +236,7 @@ async fn a_full_refresh_is_atomic_for_readers_and_a_stream_failing_midway_keeps_
     let run_id = started.body["run_id"].as_i64().unwrap();
     let mut seen = std::collections::BTreeSet::new();
     let mut progress_seen = false;
+    let mut pulses = crate::helpers::Pulses::new();
     loop {
         let page = app.api(&format!("/api/v1/datasets/{dataset}/records?offset=19990&limit=100"), &key).await;
         let count = page.body["meta"]["count"].as_i64().unwrap();
@@ -251,7 +252,7 @@ async fn a_full_refresh_is_atomic_for_readers_and_a_stream_failing_midway_keeps_
             assert_eq!(r["status"], "succeeded", "{r}");
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        pulses.next().await;
     }
     assert!(progress_seen, "progress was saved batch by batch, not only at the end");
     assert_eq!(row_count(&app, &key, dataset).await, 25_000);
@@ -315,7 +316,7 @@ async fn transient_failures_are_retried_and_configuration_failures_are_not_and_s
     }
     // Due, but failing: the schedule does not start it.
     make_due(&app, id).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.runner_looked().await;
     let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
     assert_eq!(history.as_array().unwrap().len(), 3, "no scheduled run while failing: {history}");
 
@@ -385,15 +386,12 @@ async fn sync_now_twice_at_once_makes_one_run_and_schedules_fire_until_paused() 
     let s = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"schedule_minutes": 5})).await;
     assert_eq!(s.body["schedule"]["every_minutes"], 5, "{}", s.body);
     make_due(&app, id).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let scheduled = loop {
-        let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
-        if let Some(r) = history.as_array().unwrap().iter().find(|r| r["trigger"] == "schedule") {
-            break r.clone();
-        }
-        assert!(Instant::now() < deadline, "the scheduled sync did not start");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let scheduled = app
+        .until("the scheduled sync to start", || async {
+            let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
+            history.as_array().unwrap().iter().find(|r| r["trigger"] == "schedule").cloned()
+        })
+        .await;
     let done = wait_for_run(&app, &key, scheduled["id"].as_i64().unwrap()).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
@@ -404,7 +402,7 @@ async fn sync_now_twice_at_once_makes_one_run_and_schedules_fire_until_paused() 
     let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"schedule_paused": true})).await;
     assert_eq!(p.body["schedule"]["paused"], true);
     make_due(&app, id).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.runner_looked().await;
     let history = app.api(&format!("/api/v1/sources/{id}/syncs"), &key).await.body;
     assert_eq!(history.as_array().unwrap().len(), 3, "no run while paused: {history}");
     let page = admin.get_html(&format!("/live-data/sources/{id}")).await;
@@ -428,11 +426,10 @@ async fn a_cancelled_sync_keeps_the_old_rows_and_a_finished_run_cannot_be_cancel
     for by_page in [true, false] {
         let started = sync(&app, &key, id).await;
         let run_id = started.body["run_id"].as_i64().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) < 2_000 {
-            assert!(Instant::now() < deadline, "the sync did not progress");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        app.until("the sync to write 2,000 records", || async {
+            (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) >= 2_000).then_some(())
+        })
+        .await;
         if by_page {
             let r = admin.post_form(&page, &format!("{page}/cancel"), &[]).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -470,11 +467,7 @@ fn node(app: &TestApp, port: u16) -> Child {
 }
 
 async fn wait_up(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the node did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::helpers::until_up(&format!("http://127.0.0.1:{port}/healthz"), "the node").await;
 }
 
 #[tokio::test]
@@ -500,15 +493,12 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
     let run_id = a.body["run_id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body;
-        if r["streams"][0]["records_written"].as_i64().unwrap_or(0) >= 8_000 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the first node did not get going: {r}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The run is the other process's: its progress is seen in the database,
+    // looked at again on each pulse of this app's own background work.
+    app.until("the first node to write 8,000 records", || async {
+        (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) >= 8_000).then_some(())
+    })
+    .await;
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let mid = app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body;

@@ -2,7 +2,6 @@
 //! the catalogue through a wrong key (the error panel), the right key, the
 //! streams and a new entity, to rows of a real Datasette in the entity's
 //! spreadsheet tab. axe-core checks every page on the way.
-use std::time::{Duration, Instant};
 
 use super::journeys::set_up;
 use crate::connectors::Datasette;
@@ -60,11 +59,7 @@ async fn wizard_journey(javascript: bool) {
     let entity = app.count("SELECT id AS n FROM entities WHERE name = 'Customer'").await;
     b.expect_path(&format!("/ontology/entities/{entity}")).await;
     // Rows appear: htmx polls while the sync runs; without it, a refresh.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
-        assert!(Instant::now() < deadline, "the sync did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    syncs_finished(&app).await;
     if !javascript {
         b.open(&format!("/ontology/entities/{entity}")).await;
     }
@@ -171,11 +166,7 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
     b.select("Entity", "City").await;
     b.click_button("Activate").await;
     b.expect_text("api/v1/datasets").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
-        assert!(Instant::now() < deadline, "the sync did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    syncs_finished(&app).await;
     b.click_link("api/v1/datasets").await;
     b.expect_text("Rows: 1").await;
     b.close().await;
@@ -215,11 +206,7 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.expect_no_text("No tabs yet").await;
     b.open("/live-data/sources").await;
     b.expect_text("Syncing").await;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
-        assert!(Instant::now() < deadline, "the sync did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    syncs_finished(&app).await;
     let source = app.count("SELECT id AS n FROM sources WHERE name = 'Shop'").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.expect_text("9,000 read, 9,000 written").await;
@@ -250,11 +237,7 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.expect_text("Saved the credentials; test the connection again").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.click_button("Sync now").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'failing'").await == 0 {
-        assert!(Instant::now() < deadline, "the source did not fail");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.until("the source to fail", || async { (app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'failing'").await > 0).then_some(()) }).await;
     b.open("/").await;
     b.expect_text("1 failing").await;
     b.click_link("Live Data 1 failing").await;
@@ -275,13 +258,14 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.expect_text("No source is failing").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.click_button("Sync now").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await > 0 {
-        assert!(Instant::now() < deadline, "the sync did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    syncs_finished(&app).await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.expect_text("succeeded").await;
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status = 'succeeded'").await, 3);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'active'").await, 1);
+}
+
+/// Waits until no sync run is queued or running.
+async fn syncs_finished(app: &TestApp) {
+    app.until("the sync to finish", || async { (app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await == 0).then_some(()) }).await;
 }

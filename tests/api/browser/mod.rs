@@ -108,17 +108,7 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}. {INSTALL_HINT}"));
         let driver_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(res) = http.get(format!("{driver_url}/status")).send().await
-                && res.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not answer on {driver_url}. {INSTALL_HINT}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::helpers::until_up(&format!("{driver_url}/status"), &format!("chromedriver ({INSTALL_HINT})")).await;
         let profile = tempfile::tempdir().expect("profile dir");
         let mut options = json!({
             "binary": chromium.display().to_string(),
@@ -511,6 +501,7 @@ impl Browser {
     pub async fn expect_text(&self, text: &str) {
         self.next_step();
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut trust_page = true;
         loop {
             if self.body_text().await.contains(text) {
                 break;
@@ -518,7 +509,10 @@ impl Browser {
             if Instant::now() > deadline {
                 self.fail(format!("expected text \"{text}\" on the page")).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // The page says at once when it already shows the text (the
+            // check above then confirms it); when it says so wrongly once,
+            // only a change of the page wakes the next check.
+            trust_page = !self.page_changes(deadline, trust_page.then_some(text)).await && trust_page;
         }
         self.expect_clean_console().await;
         self.expect_accessible().await;
@@ -539,8 +533,23 @@ impl Browser {
             if Instant::now() > deadline {
                 self.fail(format!("expected to be on {path}")).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.page_changes(deadline, None).await;
         }
+    }
+
+    /// Waits, in the page and without polling, until the document changes
+    /// (a MutationObserver), the page is replaced by another (the script
+    /// ends with the old document), or `deadline`. With `text`, returns at
+    /// once (true) when the page already shows it. Callers check again.
+    async fn page_changes(&self, deadline: Instant, text: Option<&str>) -> bool {
+        let ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
+        let script = "const [text, ms, done] = arguments; \
+            if (text !== null && document.body && document.body.innerText.includes(text)) return done(true); \
+            const o = new MutationObserver(() => { o.disconnect(); done(false); }); \
+            o.observe(document, {subtree: true, childList: true, characterData: true, attributes: true}); \
+            setTimeout(() => { o.disconnect(); done(false); }, ms);";
+        let got = self.client.execute_async(script, vec![json!(text), json!(ms)]).await;
+        matches!(got, Ok(Value::Bool(true)))
     }
 
     /// Reads the browser console (chromedriver's log endpoint) and fails on
