@@ -6,6 +6,7 @@
 //! look-alike names, and the small leaks.
 use reqwest::{Method, StatusCode};
 
+use crate::connectors::live_app_with;
 use crate::helpers::*;
 
 const METRICS_TOKEN: &str = "metrics-token-0123456789";
@@ -371,19 +372,6 @@ async fn an_ipv4_mapped_ip_filter_row_is_stored_as_ipv4_and_matches() {
     assert!(k.body["notes"].to_string().contains("IPv4-mapped"), "{}", k.body);
     let res = reqwest::Client::new().get(format!("{}/hub/{slug}/mapped", app.address)).bearer_auth(k.body["secret"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the IPv4 client 127.0.0.1 matches");
-}
-
-/// An app whose connectors may call 127.0.0.1, with sync limits of its own.
-async fn live_app_with(configure: impl FnOnce(&mut keyhub::Settings)) -> (TestApp, Client, String) {
-    let app = TestApp::spawn_with(|s| {
-        s.connectors_allow_private = true;
-        s.connectors_timeout = std::time::Duration::from_secs(30);
-        configure(s);
-    })
-    .await;
-    let admin = app.with_admin().await;
-    let key = admin.new_key("live data", &crate::connectors::LIVE_PERMISSIONS).await;
-    (app, admin, key)
 }
 
 async fn sync_now(app: &TestApp, key: &str, source: i64) -> i64 {
