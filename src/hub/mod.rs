@@ -297,8 +297,10 @@ async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx
     loop {
         let next = chunks.next().await.transpose()?;
         let done = next.is_none();
+        // One vector of cells for the chunk's rows (they borrow its text).
+        let mut cells = Vec::new();
         for line in next.as_deref().unwrap_or_default().split('\n').filter(|l| !l.is_empty()) {
-            write_csv_raw_row(&mut w, &route.columns, line)?;
+            write_csv_raw_row(&mut w, &route.columns, line, &mut cells)?;
         }
         if done || w.get_ref().len() >= EXPORT_CHUNK {
             let chunk = Bytes::from(std::mem::replace(&mut w, writer()).into_inner().map_err(|e| e.into_error())?);
@@ -319,19 +321,21 @@ async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx
 /// One stored row (its JSON array text) as a CSV line, without building
 /// values: strings are unescaped (borrowed when they hold no escape) and
 /// defused; numbers and booleans are written as stored; null is empty. The
-/// same text as `write_csv_row` gives for the parsed row.
-fn write_csv_raw_row<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], line: &str) -> anyhow::Result<()> {
-    use serde_json::value::RawValue;
-    let cells: Vec<&RawValue> = serde_json::from_str(line)?;
+/// same text as `write_csv_row` gives for the parsed row. `cells` is scratch
+/// space, reused from row to row.
+fn write_csv_raw_row<'a, W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], line: &'a str, cells: &mut Vec<&'a str>) -> anyhow::Result<()> {
+    if split_row(line, cells).is_none() {
+        // Not the compact array keyhub stores: let serde read (or refuse) it.
+        let parsed: Vec<&serde_json::value::RawValue> = serde_json::from_str(line)?;
+        cells.clear();
+        cells.extend(parsed.iter().map(|v| v.get()));
+    }
     for c in columns {
-        match cells.get(*c).map(|v| v.get()) {
+        match cells.get(*c).copied() {
             None | Some("null") => w.write_field(b"")?,
             Some(raw) if raw.starts_with('"') => {
-                // Borrowed when the string holds no escape (serde's Cow always owns).
-                let s: std::borrow::Cow<'_, str> = match serde_json::from_str::<&str>(raw) {
-                    Ok(s) => s.into(),
-                    Err(_) => serde_json::from_str::<String>(raw)?.into(),
-                };
+                let inner = &raw[1..raw.len() - 1];
+                let s: std::borrow::Cow<'_, str> = if inner.contains('\\') { serde_json::from_str::<String>(raw)?.into() } else { inner.into() };
                 w.write_field(crate::domain::spreadsheet::cell(&s).as_bytes())?;
             }
             Some(raw) => w.write_field(raw.as_bytes())?,
@@ -339,6 +343,45 @@ fn write_csv_raw_row<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize
     }
     w.write_record(None::<&[u8]>)?;
     Ok(())
+}
+
+/// The top-level values of a stored row — a JSON array as keyhub writes it
+/// (compact) — as raw text slices, into `out`: strings are skipped with
+/// `memchr` to their closing quote, numbers and literals to the next comma.
+/// serde's `RawValue` validated every character and allocated a vector per
+/// row, which was most of an export's time. `None` when the text is not
+/// such an array (nested values, spaces, anything odd); the caller then
+/// parses it properly.
+fn split_row<'a>(line: &'a str, out: &mut Vec<&'a str>) -> Option<()> {
+    out.clear();
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?;
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        match b[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+                    if b[i] == b'"' {
+                        break;
+                    }
+                    i += 2; // an escape and the character it escapes
+                }
+                i += 1;
+            }
+            b'[' | b'{' | b',' | b' ' => return None,
+            _ => i = memchr::memchr(b',', &b[i..]).map_or(b.len(), |n| i + n),
+        }
+        out.push(&inner[start..i]);
+        match b.get(i) {
+            None => return Some(()),
+            Some(b',') if i + 1 < b.len() => i += 1,
+            _ => return None,
+        }
+    }
+    Some(())
 }
 
 async fn load_route(db: &DatabaseConnection, slug: &str, path: &str) -> Result<Option<Route>, DbErr> {
@@ -432,16 +475,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_row_is_split_into_its_top_level_values_or_not_at_all() {
+        let mut cells = Vec::new();
+        assert_eq!(split_row(r#"[1,"a,b","say \"hi\"",null,-2.5e3,true]"#, &mut cells), Some(()));
+        assert_eq!(cells, ["1", r#""a,b""#, r#""say \"hi\"""#, "null", "-2.5e3", "true"]);
+        assert_eq!(split_row("[]", &mut cells), Some(()));
+        assert!(cells.is_empty());
+        // Not the compact flat array: left to serde.
+        for other in [r#"[1,"ab]"#, "[1,,2]", "[[1]", "1,2", r#"["a\"]"#, "[1,]", "[1, 2]", "[[2,3]]", r#"[{"k":1}]"#] {
+            assert_eq!(split_row(other, &mut cells), None, "{other}");
+        }
+    }
+
+    #[test]
     fn a_stored_row_is_written_as_csv_the_same_raw_or_parsed() {
         let rows = [
             r#"[1,"Oslo, Norway",12.5,true,null,"=1+1","say \"hi\"\nthere","ünï \u00e9",[1,2],{"a":1}]"#,
             r#"[-3,"",0,false,"@x","+1","-1","tab\there","plain",null]"#,
             r#"[7]"#,
+            r#"[]"#,
+            r#"["a\\",",","[","]","{\"","x\\\"y"]"#,
+            r#"[ 1 , "spaced" ]"#,
         ];
         let columns: Vec<usize> = (0..10).rev().collect();
         for line in rows {
             let mut raw = csv::Writer::from_writer(Vec::new());
-            write_csv_raw_row(&mut raw, &columns, line).unwrap();
+            write_csv_raw_row(&mut raw, &columns, line, &mut Vec::new()).unwrap();
             let mut parsed = csv::Writer::from_writer(Vec::new());
             let row: Vec<serde_json::Value> = serde_json::from_str(line).unwrap();
             write_csv_row(&mut parsed, &columns, &row).unwrap();
