@@ -106,11 +106,11 @@ async fn first_start_says_what_matters_in_plain_lines() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    crate::helpers::until_up(&format!("http://127.0.0.1:{port}/healthz"), "keyhub").await;
-    // What it says at start is written before it listens (stdout is line-buffered).
+    // The setup code is the last thing a first start says (after it listens).
+    let said = crate::helpers::until_says(child.stdout.take().unwrap(), "setup code", "keyhub").await;
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = said.all();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains(&format!("running at http://0.0.0.0:{port}/")), "{stdout}");
     assert!(stdout.contains("setup code") && stdout.contains("keyhub.db"), "{stdout}");
@@ -171,14 +171,14 @@ async fn logged_by_a_node(app: &TestApp, key: &str, log: Option<&str>) -> String
         .env("KEYHUB_DATA_DIR", app.data_dir.path())
         .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
         .env_remove("KEYHUB_LOG")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&file).unwrap());
     if let Some(log) = log {
         cmd.env("KEYHUB_LOG", log);
     }
     let mut child = cmd.spawn().expect("run keyhub");
     let base = format!("http://127.0.0.1:{port}");
-    crate::helpers::until_up(&format!("{base}/healthz"), "the keyhub node").await;
+    let _said = crate::helpers::until_says(child.stdout.take().unwrap(), "running at", "the keyhub node").await;
     let res = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(key).send().await.expect("the node answers");
     assert_eq!(res.status(), StatusCode::OK);
     child.kill().ok();

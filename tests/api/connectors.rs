@@ -78,13 +78,14 @@ impl Datasette {
         std::fs::write(dir.path().join("datasette.yaml"), "allow:\n  id: \"*\"\n").unwrap();
         let port = free_port();
         let secret = "test-secret-for-tokens";
-        let child = Command::new(venv_bin("datasette"))
+        let mut child = Command::new(venv_bin("datasette"))
             .args(["serve", db_path.to_str().unwrap(), "-c", dir.path().join("datasette.yaml").to_str().unwrap()])
             .args(["--port", &port.to_string(), "--secret", secret])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start datasette");
+        let _said = crate::helpers::until_says(child.stderr.take().unwrap(), "Uvicorn running on", "datasette").await;
         let token = |extra: &[&str]| -> String {
             let out = Command::new(venv_bin("datasette")).args(["create-token", "root", "--secret", secret]).args(extra).output().expect("create-token");
             String::from_utf8(out.stdout).unwrap().trim().to_owned()
@@ -99,7 +100,6 @@ impl Datasette {
             _dir: dir,
         };
         assert!(ds.full.starts_with("dstok_"), "a token: {}", ds.full);
-        crate::helpers::until_up(&format!("{}/-/versions.json", ds.base), "datasette").await;
         ds
     }
 
@@ -480,7 +480,7 @@ async fn credentials_never_reach_the_log() {
         .spawn()
         .expect("run keyhub");
     let node_url = format!("http://127.0.0.1:{port}");
-    crate::helpers::until_up(&format!("{node_url}/healthz"), "the second node").await;
+    let said = crate::helpers::until_says(node.stdout.take().unwrap(), "running at", "the second node").await;
     let on_node = |method: Method, path: &str, body: Value| {
         reqwest::Client::new().request(method, format!("{node_url}{path}")).bearer_auth(&key).json(&body).send()
     };
@@ -505,7 +505,7 @@ async fn credentials_never_reach_the_log() {
     assert_eq!(run["status"], "succeeded", "{run}");
     let _ = node.kill();
     let out = node.wait_with_output().unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let log = format!("{}{}", said.all(), String::from_utf8_lossy(&out.stderr));
     assert!(log.lines().count() > 20, "debug logging was on: {log}");
     for secret in [ds.full.as_str(), &ds.full[6..30], wrong, query_key, key.as_str()] {
         assert!(!log.contains(secret), "a credential reached the log: {secret}");

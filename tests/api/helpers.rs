@@ -80,15 +80,43 @@ impl Pulses {
     }
 }
 
+/// What a process the test started writes on one pipe, read on a thread
+/// of its own (so the process never blocks on a full pipe).
+pub struct Said(std::thread::JoinHandle<String>);
+
+impl Said {
+    /// Everything written on the pipe, once the process has closed it (ended).
+    pub fn all(self) -> String {
+        self.0.join().unwrap_or_default()
+    }
+}
+
 /// Waits until a process the test started (a keyhub node, Datasette,
-/// chromedriver) answers `url` at all (Datasette refuses anonymous callers:
-/// an answer is enough). Another process's readiness can only be asked for,
-/// so this asks every 50 ms; fails after 30 s.
-pub async fn until_up(url: &str, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while reqwest::get(url).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "{what} did not start (no answer on {url})");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// chromedriver) writes a line containing `ready` on `pipe` — each says so
+/// once it listens — and keeps reading the pipe after that. An event, not
+/// a poll; fails when the pipe closes first or after 60 s.
+pub async fn until_says(pipe: impl std::io::Read + Send + 'static, ready: &str, what: &str) -> Said {
+    use std::io::BufRead;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let ready = ready.to_owned();
+    let reader = std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        let mut all = String::new();
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            if line.contains(&ready) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    match tokio::time::timeout(Duration::from_secs(60), rx).await {
+        Ok(Ok(())) => Said(reader),
+        Ok(Err(_)) => panic!("{what} ended before it was up: {}", reader.join().unwrap_or_default()),
+        Err(_) => panic!("{what} did not say it was up within 60 s"),
     }
 }
 

@@ -452,22 +452,21 @@ async fn a_cancelled_sync_keeps_the_old_rows_and_a_finished_run_cannot_be_cancel
     assert!(admin.get_html(&page).await.contains("No sync of this source is running"));
 }
 
-/// The real binary on `database_url`, syncing with a 3-second lease.
-fn node(app: &TestApp, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_keyhub"))
+/// The real binary on `database_url`, syncing with a 3-second lease; returned
+/// once it says it listens.
+async fn node(app: &TestApp, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"))
         .env("KEYHUB_DATABASE_URL", &app.database_url)
         .env("KEYHUB_DATA_DIR", app.data_dir.path())
         .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
         .env("KEYHUB_CONNECTORS_ALLOW_PRIVATE", "true")
         .env("KEYHUB_SYNC_LEASE_SECONDS", "3")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("run keyhub")
-}
-
-async fn wait_up(port: u16) {
-    crate::helpers::until_up(&format!("http://127.0.0.1:{port}/healthz"), "the node").await;
+        .expect("run keyhub");
+    let _said = crate::helpers::until_says(child.stdout.take().expect("piped"), "running at", "the node").await;
+    child
 }
 
 #[tokio::test]
@@ -483,8 +482,7 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     let admin = app.with_admin().await;
     let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
     let port = free_port();
-    let mut first = node(&app, port);
-    wait_up(port).await;
+    let mut first = node(&app, port).await;
     proxy.set(Rule { delay_ms: 80, ..Rule::default() });
     let id = shop_source(&app, &key, &proxy.base, &ds.full, "Crash shop").await;
     let e = call(&app, Method::POST, "/api/v1/entities", &key, json!({"name": "Crash order"})).await;
@@ -507,8 +505,7 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     assert!(written_before < 40_000);
 
     proxy.set(Rule::default());
-    let mut second = node(&app, port);
-    wait_up(port).await;
+    let mut second = node(&app, port).await;
     let run = wait_for_run(&app, &key, run_id).await;
     let _ = second.kill();
     let _ = second.wait();

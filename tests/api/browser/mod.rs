@@ -101,14 +101,14 @@ impl Browser {
         assert!(chromium.exists(), "{} not found. {INSTALL_HINT}", chromium.display());
         let driver_path = find_chromedriver();
         let port = free_port();
-        let driver = Command::new(driver_path)
+        let mut driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}. {INSTALL_HINT}"));
         let driver_url = format!("http://127.0.0.1:{port}");
-        crate::helpers::until_up(&format!("{driver_url}/status"), &format!("chromedriver ({INSTALL_HINT})")).await;
+        let _said = crate::helpers::until_says(driver.stdout.take().expect("piped"), "started successfully", &format!("chromedriver ({INSTALL_HINT})")).await;
         let profile = tempfile::tempdir().expect("profile dir");
         let mut options = json!({
             "binary": chromium.display().to_string(),
