@@ -103,10 +103,10 @@ pub async fn until_says(pipe: impl std::io::Read + Send + 'static, ready: &str, 
         let mut tx = Some(tx);
         let mut all = String::new();
         for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            if line.contains(&ready) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
+            if line.contains(&ready)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
             }
             all.push_str(&line);
             all.push('\n');
