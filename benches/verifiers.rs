@@ -33,7 +33,9 @@ fn verifiers(c: &mut Criterion) {
         b.iter(|| hub.lookup(black_box(seeded.workspace_id), black_box(&seeded.hub_key), Some(ip), now).is_ok())
     });
     // A hit: format and checksum, one SHA-256, key and membership lookups.
-    c.bench_function("personal_verifier_hit", |b| b.iter(|| keys.verify(Some(black_box(&seeded.personal_key)), now).is_ok()));
+    c.bench_function("personal_verifier_hit", |b| {
+        b.iter(|| keys.verify(Some(black_box(&seeded.personal_key)), now).is_ok())
+    });
 }
 
 criterion_group!(benches, verifiers);

@@ -13,8 +13,8 @@ use sea_orm::DatabaseConnection;
 use crate::auth::key_verifier::KeyVerifier;
 use crate::auth::session_store::DbSessionStore;
 use crate::auth::throttle::LoginThrottle;
-use crate::state::AppState;
 use crate::config::{Secret, Settings};
+use crate::state::AppState;
 use crate::web as ui;
 use crate::web::urls;
 
@@ -44,8 +44,9 @@ impl Application {
         crate::store::names::backfill_look_keys(&db).await?;
         crate::datasets::store::sweep(&db).await?;
         let secret = crate::secret::master_secret(&settings)?;
-        let listener = TcpListener::bind(settings.bind)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind))?;
+        let listener = TcpListener::bind(settings.bind).map_err(|e| {
+            anyhow::anyhow!("cannot listen on {}: {e}. Set KEYHUB_BIND to a free address.", settings.bind)
+        })?;
         let port = listener.local_addr()?.port();
         let setup_code = crate::domain::tokens::setup_code();
         let keys = KeyVerifier::new(db.clone(), settings.keys_max_stale);
@@ -65,7 +66,11 @@ impl Application {
                 settings.login_failures_per_client,
                 settings.login_failures_per_client.saturating_mul(2),
             ),
-            key_refusals: LoginThrottle::new(std::time::Duration::from_secs(60), settings.key_refusals_per_minute, usize::MAX),
+            key_refusals: LoginThrottle::new(
+                std::time::Duration::from_secs(60),
+                settings.key_refusals_per_minute,
+                usize::MAX,
+            ),
             keys: keys.clone(),
             hub: hub.clone(),
             hub_keys: hub_keys.clone(),
@@ -87,7 +92,18 @@ impl Application {
             Some(addr) => Some(serve_metrics(addr, state.clone())?),
             None => None,
         };
-        Ok(Application { server, metrics_server, port, setup_code, db, keys, hub, hub_keys, data_dir: settings.data_dir.clone(), state })
+        Ok(Application {
+            server,
+            metrics_server,
+            port,
+            setup_code,
+            db,
+            keys,
+            hub,
+            hub_keys,
+            data_dir: settings.data_dir.clone(),
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -157,13 +173,16 @@ fn spawn_session_sweeper(db: DatabaseConnection) {
 
 /// The operator's metrics listener: `/metrics` and nothing else, one worker.
 fn serve_metrics(addr: std::net::SocketAddr, state: web::Data<AppState>) -> anyhow::Result<(Server, u16)> {
-    let listener = TcpListener::bind(addr)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}. Set KEYHUB_METRICS_BIND to a free address."))?;
+    let listener = TcpListener::bind(addr).map_err(|e| {
+        anyhow::anyhow!("cannot listen on {addr} for metrics: {e}. Set KEYHUB_METRICS_BIND to a free address.")
+    })?;
     let port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).route(urls::METRICS, web::get().to(ui::health::metrics_open)))
-        .workers(1)
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new().app_data(state.clone()).route(urls::METRICS, web::get().to(ui::health::metrics_open))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
     Ok((server, port))
 }
 
@@ -182,7 +201,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
             .cookie_same_site(SameSite::Lax)
             .cookie_path("/".into())
             .session_lifecycle(
-                BrowserSession::default().state_ttl(idle).state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                BrowserSession::default()
+                    .state_ttl(idle)
+                    .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
             )
             .build();
         App::new()
@@ -237,11 +258,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/datasets/{id}/delete").post(datahub::datasets::delete))
                 .service(web::resource("/datasets/{id}/replace/{upload}").post(datahub::datasets::replace_staged))
                 .service(web::resource("/datasets/{id}/{action}").post(datahub::datasets::write))
-                .service(web::resource("/collections").get(datahub::collections::list).post(datahub::collections::create))
-                .service(web::resource("/collections/{id}").get(datahub::collections::show).post(datahub::collections::update))
+                .service(
+                    web::resource("/collections").get(datahub::collections::list).post(datahub::collections::create),
+                )
+                .service(
+                    web::resource("/collections/{id}")
+                        .get(datahub::collections::show)
+                        .post(datahub::collections::update),
+                )
                 .service(web::resource("/collections/{id}/delete").post(datahub::collections::delete))
                 .service(web::resource("/endpoints").get(datahub::endpoints::list).post(datahub::endpoints::create))
-                .service(web::resource("/endpoints/{id}").get(datahub::endpoints::show).post(datahub::endpoints::update))
+                .service(
+                    web::resource("/endpoints/{id}").get(datahub::endpoints::show).post(datahub::endpoints::update),
+                )
                 .service(web::resource("/endpoints/{id}/delete").post(datahub::endpoints::delete))
                 .service(web::resource("/keys").get(datahub::keys::list).post(datahub::keys::create))
                 .service(web::resource("/keys/new").get(datahub::keys::new))
@@ -259,10 +288,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/sources").get(live_data::sources::list).post(live_data::sources::create))
                 .service(web::resource("/sources/new").get(live_data::sources::new))
                 .service(web::resource("/sources/{id}").get(live_data::sources::show))
-                .service(web::resource("/sources/{id}/credentials").get(live_data::sources::credentials).post(live_data::sources::update_credentials))
-                .service(web::resource("/sources/{id}/test").get(live_data::sources::test).post(live_data::sources::run_test))
-                .service(web::resource("/sources/{id}/streams").get(live_data::sources::streams).post(live_data::sources::save_streams))
-                .service(web::resource("/sources/{id}/link").get(live_data::sources::link).post(live_data::sources::activate))
+                .service(
+                    web::resource("/sources/{id}/credentials")
+                        .get(live_data::sources::credentials)
+                        .post(live_data::sources::update_credentials),
+                )
+                .service(
+                    web::resource("/sources/{id}/test")
+                        .get(live_data::sources::test)
+                        .post(live_data::sources::run_test),
+                )
+                .service(
+                    web::resource("/sources/{id}/streams")
+                        .get(live_data::sources::streams)
+                        .post(live_data::sources::save_streams),
+                )
+                .service(
+                    web::resource("/sources/{id}/link")
+                        .get(live_data::sources::link)
+                        .post(live_data::sources::activate),
+                )
                 .service(web::resource("/sources/{id}/sync").post(live_data::sources::sync_now))
                 .service(web::resource("/sources/{id}/cancel").post(live_data::sources::cancel))
                 .service(web::resource("/sources/{id}/sync-settings").post(live_data::sources::save_settings))
@@ -277,9 +322,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/entities/{id}/progress").get(ontology::entities::progress_region))
                 .service(web::resource("/entities/{id}/tabs/{tab}").get(ontology::entities::show_tab))
                 .service(web::resource("/entities/{id}/tabs/{tab}/publish").post(ontology::entities::publish))
-                .service(web::resource("/entities/{id}/sources").get(ontology::entities::sources).post(ontology::entities::link_source))
-                .service(web::resource("/entities/{id}/sources/{source}/unlink").post(ontology::entities::unlink_source))
-                .service(web::resource("/entities/{id}/settings").get(ontology::entities::settings).post(ontology::entities::save_settings))
+                .service(
+                    web::resource("/entities/{id}/sources")
+                        .get(ontology::entities::sources)
+                        .post(ontology::entities::link_source),
+                )
+                .service(
+                    web::resource("/entities/{id}/sources/{source}/unlink").post(ontology::entities::unlink_source),
+                )
+                .service(
+                    web::resource("/entities/{id}/settings")
+                        .get(ontology::entities::settings)
+                        .post(ontology::entities::save_settings),
+                )
                 .service(web::resource("/entities/{id}/delete").post(ontology::entities::delete)),
         )
         .service(web::resource("/invite/{token}").get(invitations::show).post(invitations::accept))

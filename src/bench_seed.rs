@@ -18,12 +18,12 @@ use std::io::Write;
 use anyhow::{Context, bail};
 
 use crate::datasets::service::{self, NewContents};
-use crate::store::audit::Actor;
 use crate::domain::header_template::HeaderRow;
 use crate::domain::keys::{KeyLabel, KeySecret};
 use crate::domain::{DisplayName, Email, Password, Permission, PermissionSet, Role, WorkspaceName};
 use crate::hub::keys::{ExpiryInput, IpRow, KeyInput};
 use crate::hub::manage::{CollectionInput, EndpointInput};
+use crate::store::audit::Actor;
 use crate::store::hub_keys::KeySpec;
 use crate::{Application, Settings};
 
@@ -104,11 +104,23 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         &state,
         &actor,
         None,
-        &CollectionInput { name: "Orders".into(), dataset_id: Some(ds.id), default_limit: 20, max_limit: 1_000, ..Default::default() },
+        &CollectionInput {
+            name: "Orders".into(),
+            dataset_id: Some(ds.id),
+            default_limit: 20,
+            max_limit: 1_000,
+            ..Default::default()
+        },
     )
     .await
     .map_err(|e| anyhow::anyhow!("creating the collection: {e}"))?;
-    let endpoint = |path: &str, access: &str| EndpointInput { path: path.into(), collection_id: Some(collection.id), access: access.into(), hub_key_ids: None, allowed_origins: vec![] };
+    let endpoint = |path: &str, access: &str| EndpointInput {
+        path: path.into(),
+        collection_id: Some(collection.id),
+        access: access.into(),
+        hub_key_ids: None,
+        allowed_origins: vec![],
+    };
     let mut endpoints = Vec::new();
     for (path, access) in [("items", "public"), ("guarded", "keys"), ("members", "members")] {
         let e = crate::hub::manage::save_endpoint(&state, &actor, None, &endpoint(path, access))
@@ -125,13 +137,22 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         name: "bench guarded".into(),
         access_type: "api_key".into(),
         status: "active".into(),
-        ip_filters: vec![ip("10.0.0.0", "255.0.0.0"), ip("192.168.0.0", "255.255.0.0"), ip("127.0.0.1", "255.255.255.255")],
+        ip_filters: vec![
+            ip("10.0.0.0", "255.0.0.0"),
+            ip("192.168.0.0", "255.255.0.0"),
+            ip("127.0.0.1", "255.255.255.255"),
+        ],
         expires: ExpiryInput::At(None),
-        headers: vec![header("X-Collection-Count", "${collection.meta.count}"), header("X-Collection-Page", "${collection.meta.name} from ${collection.meta.offset}")],
+        headers: vec![
+            header("X-Collection-Count", "${collection.meta.count}"),
+            header("X-Collection-Page", "${collection.meta.name} from ${collection.meta.offset}"),
+        ],
         endpoint_ids: vec![guarded],
         ..Default::default()
     };
-    let saved = crate::hub::keys::save(&state, &actor, None, &api_key).await.map_err(|e| anyhow::anyhow!("creating the guarded key: {e}"))?;
+    let saved = crate::hub::keys::save(&state, &actor, None, &api_key)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the guarded key: {e}"))?;
     let hub_secret = saved.secret.context("an API key gets a secret")?;
     let portal = KeyInput {
         name: "bench portal".into(),
@@ -142,7 +163,9 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         user_ids: vec![admin.id],
         ..Default::default()
     };
-    crate::hub::keys::save(&state, &actor, None, &portal).await.map_err(|e| anyhow::anyhow!("creating the portal token: {e}"))?;
+    crate::hub::keys::save(&state, &actor, None, &portal)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the portal token: {e}"))?;
 
     // Filler hub keys: API keys with their own secrets; every fourth has an IP filter.
     let filler: Vec<(KeySpec, String)> = (0..n.hub_keys.saturating_sub(2))
@@ -186,7 +209,14 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         .enumerate()
         .map(|(i, secret)| {
             let (user_id, perms) = &owners[i / KEYS_PER_MEMBER];
-            crate::store::keys::NewKey { workspace_id: ws.id, user_id: *user_id, label: &labels[i % KEYS_PER_MEMBER], permissions: perms, secret, expires_at: None }
+            crate::store::keys::NewKey {
+                workspace_id: ws.id,
+                user_id: *user_id,
+                label: &labels[i % KEYS_PER_MEMBER],
+                permissions: perms,
+                secret,
+                expires_at: None,
+            }
         })
         .collect();
     crate::store::keys::create_many(&state.db, &new_keys).await?;

@@ -103,7 +103,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             keys_create(settings, &email, &label, &permissions, workspace.as_deref(), &expires).await
         }
         Command::BenchSeed { hub_keys, personal_keys, rows } => {
-            let seeded = crate::bench_seed::run(settings, crate::bench_seed::Counts { hub_keys, personal_keys, rows }).await?;
+            let seeded =
+                crate::bench_seed::run(settings, crate::bench_seed::Counts { hub_keys, personal_keys, rows }).await?;
             seeded.print()?;
             Ok(())
         }
@@ -158,7 +159,8 @@ async fn reset_password(settings: Settings, email: &str) -> anyhow::Result<()> {
         .map(|(ws, _, _, _)| *ws)
         .ok_or_else(|| anyhow::anyhow!("{email} belongs to no workspace; invite them again instead"))?;
     let token = crate::domain::tokens::random_token(40);
-    crate::store::password_resets::create(&db, workspace_id, user.id, crate::domain::tokens::digest(&token), None).await?;
+    crate::store::password_resets::create(&db, workspace_id, user.id, crate::domain::tokens::digest(&token), None)
+        .await?;
     crate::store::audit::record_for_user(&db, user.id, |ws| crate::store::audit::Event {
         workspace_id: ws,
         actor_user_id: None,
@@ -177,12 +179,21 @@ async fn reset_password(settings: Settings, email: &str) -> anyhow::Result<()> {
 /// `keyhub keys create`: a first key for a script or for curl, without a
 /// browser. The same rules as the keys page: the account's password, a
 /// subset of what it holds now in the workspace, a label unique among its keys.
-async fn keys_create(settings: Settings, email: &str, label: &str, permissions: &[String], workspace: Option<&str>, expires: &str) -> anyhow::Result<()> {
+async fn keys_create(
+    settings: Settings,
+    email: &str,
+    label: &str,
+    permissions: &[String],
+    workspace: Option<&str>,
+    expires: &str,
+) -> anyhow::Result<()> {
     use crate::domain::keys::{Expiry, KeyLabel};
     let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
     let label = KeyLabel::parse(label).map_err(|m| anyhow::anyhow!("--label: {m}"))?;
-    let wanted = crate::domain::PermissionSet::parse_names(permissions.iter().map(String::as_str)).map_err(|m| anyhow::anyhow!("--permission: {m}"))?;
-    let expiry = Expiry::parse(expires, None, chrono::Utc::now()).map_err(|m| anyhow::anyhow!("--expires: {m} (30, 90 or 365 days, a date YYYY-MM-DD, or never)"))?;
+    let wanted = crate::domain::PermissionSet::parse_names(permissions.iter().map(String::as_str))
+        .map_err(|m| anyhow::anyhow!("--permission: {m}"))?;
+    let expiry = Expiry::parse(expires, None, chrono::Utc::now())
+        .map_err(|m| anyhow::anyhow!("--expires: {m} (30, 90 or 365 days, a date YYYY-MM-DD, or never)"))?;
     let mut input = String::new();
     tokio::io::stdin().read_to_string(&mut input).await?;
     let password = input.trim_end_matches(['\r', '\n']);
@@ -204,21 +215,32 @@ async fn keys_create(settings: Settings, email: &str, label: &str, permissions: 
     }
     let (workspace_id, holds) = match workspace {
         Some(slug) => {
-            let ws = crate::store::workspaces::find_by_slug(&db, slug).await?.ok_or_else(|| anyhow::anyhow!("--workspace: no workspace has the slug {slug}"))?;
-            memberships.into_iter().find(|(id, _)| *id == ws.id).ok_or_else(|| anyhow::anyhow!("--workspace: {email} is not an active member of {slug}"))?
+            let ws = crate::store::workspaces::find_by_slug(&db, slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("--workspace: no workspace has the slug {slug}"))?;
+            memberships
+                .into_iter()
+                .find(|(id, _)| *id == ws.id)
+                .ok_or_else(|| anyhow::anyhow!("--workspace: {email} is not an active member of {slug}"))?
         }
         None if memberships.len() == 1 => memberships.remove(0),
         None if memberships.is_empty() => anyhow::bail!("{email} is not an active member of any workspace"),
         None => anyhow::bail!("{email} belongs to several workspaces: name one with --workspace SLUG"),
     };
     let by = crate::account::keys::By { name: format!("{} (keyhub keys create, command line)", user.email), ip: None };
-    let (key, secret) = crate::account::keys::generate(&db, (workspace_id, user.id), &holds, &label, &wanted, expiry.at(), by).await.map_err(|e| match e {
-        crate::account::keys::GenerateError::Field("permission", _) => {
-            anyhow::anyhow!("--permission: the key may carry only what {email} holds now here: {}", if holds.is_empty() { "nothing".into() } else { holds.to_stored() })
-        }
-        crate::account::keys::GenerateError::Field(f, m) => anyhow::anyhow!("--{f}: {m}"),
-        crate::account::keys::GenerateError::Db(e) => e.into(),
-    })?;
+    let (key, secret) =
+        crate::account::keys::generate(&db, (workspace_id, user.id), &holds, &label, &wanted, expiry.at(), by)
+            .await
+            .map_err(|e| match e {
+                crate::account::keys::GenerateError::Field("permission", _) => {
+                    anyhow::anyhow!(
+                        "--permission: the key may carry only what {email} holds now here: {}",
+                        if holds.is_empty() { "nothing".into() } else { holds.to_stored() }
+                    )
+                }
+                crate::account::keys::GenerateError::Field(f, m) => anyhow::anyhow!("--{f}: {m}"),
+                crate::account::keys::GenerateError::Db(e) => e.into(),
+            })?;
     // Running nodes load the new key from the change marker they watch.
     crate::store::changes::bump(&db).await?;
     println!("{}", secret.expose());

@@ -263,7 +263,9 @@ impl Settings {
             Some(v) if v == "true" || v == "1" => s.connectors_allow_private = true,
             Some(v) if v == "false" || v == "0" || v.is_empty() => s.connectors_allow_private = false,
             Some(v) => {
-                return Err(ConfigError(format!("KEYHUB_CONNECTORS_ALLOW_PRIVATE must be true or false, not \"{v}\".")));
+                return Err(ConfigError(format!(
+                    "KEYHUB_CONNECTORS_ALLOW_PRIVATE must be true or false, not \"{v}\"."
+                )));
             }
             None => s.connectors_allow_private = file.connectors_allow_private.unwrap_or(false),
         }
@@ -275,7 +277,9 @@ impl Settings {
         }
         if let Some(n) = number(env, "KEYHUB_SYNC_WORKERS", file.sync_workers)? {
             if n > 64 {
-                return Err(ConfigError("KEYHUB_SYNC_WORKERS must be between 0 (this node runs no syncs) and 64.".into()));
+                return Err(ConfigError(
+                    "KEYHUB_SYNC_WORKERS must be between 0 (this node runs no syncs) and 64.".into(),
+                ));
             }
             s.sync_workers = n as usize;
         }
@@ -317,7 +321,9 @@ impl Settings {
         }
         if let Some(v) = pick("KEYHUB_METRICS_BIND", file.metrics_bind) {
             s.metrics_bind = Some(v.trim().parse().map_err(|_| {
-                ConfigError(format!("KEYHUB_METRICS_BIND must be an address and port such as 127.0.0.1:9100, not \"{v}\"."))
+                ConfigError(format!(
+                    "KEYHUB_METRICS_BIND must be an address and port such as 127.0.0.1:9100, not \"{v}\"."
+                ))
             })?);
         }
         if let Some(v) = pick("KEYHUB_METRICS_TOKEN", file.metrics_token) {
@@ -328,7 +334,9 @@ impl Settings {
         }
         if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
             let v = v.trim().to_owned();
-            let ok = v.starts_with("https://") || v.starts_with("http://") || (v.contains('@') && !v.contains(char::is_whitespace));
+            let ok = v.starts_with("https://")
+                || v.starts_with("http://")
+                || (v.contains('@') && !v.contains(char::is_whitespace));
             if !ok {
                 return Err(ConfigError(format!(
                     "KEYHUB_SUPPORT_CONTACT must be a URL (https://...) or an email address, not \"{v}\"."
@@ -344,9 +352,9 @@ impl Settings {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("keyhub.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("keyhub.db").display()))
     }
 }
 
@@ -412,7 +420,12 @@ mod tests {
         assert_eq!(s.key_refusals_per_minute, 600);
         assert!(!format!("{s:?}").contains("a-token-of-enough-length"), "the token is never printed");
         let d = Settings::from_sources(&env(&[])).unwrap();
-        assert!(d.metrics_bind.is_none() && d.metrics_token.is_none() && d.login_failures_per_client == 10 && d.key_refusals_per_minute == 120);
+        assert!(
+            d.metrics_bind.is_none()
+                && d.metrics_token.is_none()
+                && d.login_failures_per_client == 10
+                && d.key_refusals_per_minute == 120
+        );
         assert!(Settings::from_sources(&env(&[("KEYHUB_KEY_REFUSALS_PER_MINUTE", "0")])).is_err());
     }
 
@@ -424,9 +437,15 @@ mod tests {
             ("KEYHUB_SYNC_MAX_SECONDS", "60"),
         ]))
         .unwrap();
-        assert_eq!((s.keys_max_stale, s.sync_max_rows, s.sync_max_time), (Duration::from_secs(5), 2_500, Duration::from_secs(60)));
+        assert_eq!(
+            (s.keys_max_stale, s.sync_max_rows, s.sync_max_time),
+            (Duration::from_secs(5), 2_500, Duration::from_secs(60))
+        );
         let d = Settings::default();
-        assert_eq!((d.keys_max_stale, d.sync_max_rows, d.sync_max_time), (Duration::from_secs(30), 10_000_000, Duration::from_secs(21_600)));
+        assert_eq!(
+            (d.keys_max_stale, d.sync_max_rows, d.sync_max_time),
+            (Duration::from_secs(30), 10_000_000, Duration::from_secs(21_600))
+        );
     }
 
     #[test]
@@ -454,7 +473,11 @@ mod tests {
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyhub.toml");
-        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nsession_idle_minutes = 5\n").unwrap();
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nsession_idle_minutes = 5\n",
+        )
+        .unwrap();
         let file = path.display().to_string();
         let s = Settings::from_sources(&env(&[("KEYHUB_CONFIG", &file)])).unwrap();
         assert_eq!(s.bind.to_string(), "0.0.0.0:9000");

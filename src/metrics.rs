@@ -99,15 +99,49 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let sync_runs = HistogramFamily::<OutcomeLabels>::new_with_constructor(run_length as fn() -> Histogram);
     let db_pool = Family::default();
     let db_queries = HistogramFamily::<QueryLabels>::new_with_constructor(latency as fn() -> Histogram);
-    registry.register("http_request_duration_seconds", "Time to answer a request, by method, route and status", requests.clone());
-    registry.register("key_verifications", "API keys checked, by kind (personal, hub) and outcome (ok or the refusal code)", verifications.clone());
-    registry.register("key_snapshot_keys", "Keys in the in-memory verification snapshot, by kind", snapshot_keys.clone());
-    registry.register("key_snapshot_loaded_timestamp_seconds", "When the snapshot was last loaded or changed (unix seconds), by kind", snapshot_loaded.clone());
+    registry.register(
+        "http_request_duration_seconds",
+        "Time to answer a request, by method, route and status",
+        requests.clone(),
+    );
+    registry.register(
+        "key_verifications",
+        "API keys checked, by kind (personal, hub) and outcome (ok or the refusal code)",
+        verifications.clone(),
+    );
+    registry.register(
+        "key_snapshot_keys",
+        "Keys in the in-memory verification snapshot, by kind",
+        snapshot_keys.clone(),
+    );
+    registry.register(
+        "key_snapshot_loaded_timestamp_seconds",
+        "When the snapshot was last loaded or changed (unix seconds), by kind",
+        snapshot_loaded.clone(),
+    );
     registry.register("sync_rows", "Records written by sync runs", sync_rows.clone());
     registry.register("sync_run_duration_seconds", "Length of finished sync runs, by outcome", sync_runs.clone());
-    registry.register("db_pool_connections", "Database pool connections, by state (idle, in_use, max)", db_pool.clone());
-    registry.register("db_query_duration_seconds", "Database statements and their time, by kind (read, write)", db_queries.clone());
-    Metrics { registry, requests, verifications, snapshot_keys, snapshot_loaded, sync_rows, sync_runs, db_pool, db_queries }
+    registry.register(
+        "db_pool_connections",
+        "Database pool connections, by state (idle, in_use, max)",
+        db_pool.clone(),
+    );
+    registry.register(
+        "db_query_duration_seconds",
+        "Database statements and their time, by kind (read, write)",
+        db_queries.clone(),
+    );
+    Metrics {
+        registry,
+        requests,
+        verifications,
+        snapshot_keys,
+        snapshot_loaded,
+        sync_rows,
+        sync_runs,
+        db_pool,
+        db_queries,
+    }
 });
 
 /// One answered request. `route` must be a route pattern (or a fixed word

@@ -1,8 +1,8 @@
 //! The workspace ontology: entities, each owning a source-linked spreadsheet
 //! (one tab per linked stream). Shared by pages and the JSON API.
-use crate::store::audit::Actor;
 use crate::entities::ontology_entities as entities;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::audit::Target;
 use crate::store::live_data as store;
 
@@ -19,15 +19,21 @@ pub fn target(e: &entities::Model) -> Target {
 }
 
 /// Creates (`id` none) or renames and describes an entity.
-pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, name: &str, description: &str) -> Result<entities::Model, EntityError> {
+pub async fn save(
+    state: &AppState,
+    actor: &Actor,
+    id: Option<i64>,
+    name: &str,
+    description: &str,
+) -> Result<entities::Model, EntityError> {
     let name = crate::datasets::clean_name(name, "entity").map_err(|m| EntityError::Field("name", m))?;
     let description = description.trim();
     if description.chars().count() > 1000 {
         return Err(EntityError::Field("description", "Use at most 1,000 characters.".into()));
     }
-    let saved = store::save_entity(&state.db, actor.workspace_id, id, &name, description)
-        .await?
-        .ok_or_else(|| EntityError::Field("name", "Another entity in this workspace has this name. Choose another name.".into()))?;
+    let saved = store::save_entity(&state.db, actor.workspace_id, id, &name, description).await?.ok_or_else(|| {
+        EntityError::Field("name", "Another entity in this workspace has this name. Choose another name.".into())
+    })?;
     let action = if id.is_none() { "entity.created" } else { "entity.changed" };
     crate::store::audit::record(&state.db, actor.event(action, target(&saved), String::new())).await?;
     Ok(saved)
@@ -41,12 +47,18 @@ pub async fn delete(state: &AppState, actor: &Actor, e: &entities::Model) -> Res
         store::delete_tab(&state.db, tab.id).await?;
         if let Some(ds) = crate::store::datahub::dataset_any(&state.db, e.workspace_id, tab.dataset_id).await? {
             crate::datasets::service::delete(state, actor, &ds).await.map_err(|err| match err {
-                crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => EntityError::Db(d),
+                crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => {
+                    EntityError::Db(d)
+                }
                 other => EntityError::Field("entity", other.to_string()),
             })?;
         }
     }
     store::delete_entity(&state.db, e.id).await?;
-    crate::store::audit::record(&state.db, actor.event("entity.deleted", target(e), format!("Deleted with {} spreadsheet tabs.", tabs.len()))).await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event("entity.deleted", target(e), format!("Deleted with {} spreadsheet tabs.", tabs.len())),
+    )
+    .await?;
     Ok(())
 }

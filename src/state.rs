@@ -43,4 +43,3 @@ impl AppState {
         crate::auth::client_ip::client_ip(req, &self.settings.trusted_proxies).map(|ip| ip.to_string())
     }
 }
-

@@ -90,7 +90,12 @@ impl MigrationTrait for Migration {
         // NULLs do not collide; the application fills slugs for older workspaces at start.
         manager
             .create_index(
-                Index::create().name("workspaces_by_slug").table(Workspaces::Table).col(Workspaces::Slug).unique().to_owned(),
+                Index::create()
+                    .name("workspaces_by_slug")
+                    .table(Workspaces::Table)
+                    .col(Workspaces::Slug)
+                    .unique()
+                    .to_owned(),
             )
             .await?;
         manager

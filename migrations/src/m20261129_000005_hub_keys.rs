@@ -94,7 +94,11 @@ enum ClusterNodes {
     SeenAt,
 }
 
-fn pair(table: impl IntoIden + Clone + 'static, a: impl IntoIden + Clone + 'static, b: impl IntoIden + Clone + 'static) -> TableCreateStatement {
+fn pair(
+    table: impl IntoIden + Clone + 'static,
+    a: impl IntoIden + Clone + 'static,
+    b: impl IntoIden + Clone + 'static,
+) -> TableCreateStatement {
     Table::create()
         .table(table)
         .col(big_integer(a.clone()))
@@ -121,7 +125,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("teams_by_name_key").table(Teams::Table).col(Teams::WorkspaceId).col(Teams::NameKey).unique().to_owned(),
+                Index::create()
+                    .name("teams_by_name_key")
+                    .table(Teams::Table)
+                    .col(Teams::WorkspaceId)
+                    .col(Teams::NameKey)
+                    .unique()
+                    .to_owned(),
             )
             .await?;
         manager.create_table(pair(TeamMembers::Table, TeamMembers::TeamId, TeamMembers::UserId)).await?;
@@ -184,19 +194,39 @@ impl MigrationTrait for Migration {
             ("hub_keys_by_created", HubKeys::CreatedAt),
         ] {
             manager
-                .create_index(Index::create().name(name).table(HubKeys::Table).col(HubKeys::WorkspaceId).col(col).col(HubKeys::NameKey).to_owned())
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(HubKeys::Table)
+                        .col(HubKeys::WorkspaceId)
+                        .col(col)
+                        .col(HubKeys::NameKey)
+                        .to_owned(),
+                )
                 .await?;
         }
-        manager.create_table(pair(HubKeyEndpoints::Table, HubKeyEndpoints::HubKeyId, HubKeyEndpoints::EndpointId)).await?;
+        manager
+            .create_table(pair(HubKeyEndpoints::Table, HubKeyEndpoints::HubKeyId, HubKeyEndpoints::EndpointId))
+            .await?;
         manager
             .create_index(
-                Index::create().name("hub_key_endpoints_by_endpoint").table(HubKeyEndpoints::Table).col(HubKeyEndpoints::EndpointId).to_owned(),
+                Index::create()
+                    .name("hub_key_endpoints_by_endpoint")
+                    .table(HubKeyEndpoints::Table)
+                    .col(HubKeyEndpoints::EndpointId)
+                    .to_owned(),
             )
             .await?;
         manager.create_table(pair(HubKeyUsers::Table, HubKeyUsers::HubKeyId, HubKeyUsers::UserId)).await?;
         manager.create_table(pair(HubKeyTeams::Table, HubKeyTeams::HubKeyId, HubKeyTeams::TeamId)).await?;
         manager
-            .create_index(Index::create().name("hub_key_teams_by_team").table(HubKeyTeams::Table).col(HubKeyTeams::TeamId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("hub_key_teams_by_team")
+                    .table(HubKeyTeams::Table)
+                    .col(HubKeyTeams::TeamId)
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -225,7 +255,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["cluster_nodes", "hub_key_changes", "hub_key_teams", "hub_key_users", "hub_key_endpoints", "hub_keys", "team_members", "teams"] {
+        for t in [
+            "cluster_nodes",
+            "hub_key_changes",
+            "hub_key_teams",
+            "hub_key_users",
+            "hub_key_endpoints",
+            "hub_keys",
+            "team_members",
+            "teams",
+        ] {
             manager.drop_table(Table::drop().table(Alias::new(t)).to_owned()).await?;
         }
         Ok(())

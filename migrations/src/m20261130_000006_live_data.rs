@@ -96,7 +96,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("entities_by_name_key").table(Entities::Table).col(Entities::WorkspaceId).col(Entities::NameKey).unique().to_owned(),
+                Index::create()
+                    .name("entities_by_name_key")
+                    .table(Entities::Table)
+                    .col(Entities::WorkspaceId)
+                    .col(Entities::NameKey)
+                    .unique()
+                    .to_owned(),
             )
             .await?;
         manager
@@ -126,7 +132,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("sources_by_name_key").table(Sources::Table).col(Sources::WorkspaceId).col(Sources::NameKey).unique().to_owned(),
+                Index::create()
+                    .name("sources_by_name_key")
+                    .table(Sources::Table)
+                    .col(Sources::WorkspaceId)
+                    .col(Sources::NameKey)
+                    .unique()
+                    .to_owned(),
             )
             .await?;
         manager
@@ -145,11 +157,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("stream_tabs_by_entity").table(StreamTabs::Table).col(StreamTabs::EntityId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("stream_tabs_by_entity")
+                    .table(StreamTabs::Table)
+                    .col(StreamTabs::EntityId)
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_index(
-                Index::create().name("stream_tabs_by_source").table(StreamTabs::Table).col(StreamTabs::SourceId).col(StreamTabs::Stream).to_owned(),
+                Index::create()
+                    .name("stream_tabs_by_source")
+                    .table(StreamTabs::Table)
+                    .col(StreamTabs::SourceId)
+                    .col(StreamTabs::Stream)
+                    .to_owned(),
             )
             .await?;
         manager
@@ -169,7 +192,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("sync_runs_by_source").table(SyncRuns::Table).col(SyncRuns::SourceId).col(SyncRuns::Id).to_owned())
+            .create_index(
+                Index::create()
+                    .name("sync_runs_by_source")
+                    .table(SyncRuns::Table)
+                    .col(SyncRuns::SourceId)
+                    .col(SyncRuns::Id)
+                    .to_owned(),
+            )
             .await?;
         Ok(())
     }

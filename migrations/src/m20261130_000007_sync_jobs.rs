@@ -99,7 +99,13 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         db.execute_unprepared("DROP INDEX sync_runs_by_status").await?;
         db.execute_unprepared("DROP INDEX sync_runs_one_live_per_source").await?;
-        for c in [StreamTabs::PendingGeneration, StreamTabs::PendingState, StreamTabs::PendingRows, StreamTabs::PendingSize, StreamTabs::Cursor] {
+        for c in [
+            StreamTabs::PendingGeneration,
+            StreamTabs::PendingState,
+            StreamTabs::PendingRows,
+            StreamTabs::PendingSize,
+            StreamTabs::Cursor,
+        ] {
             manager.alter_table(Table::alter().table(StreamTabs::Table).drop_column(c).to_owned()).await?;
         }
         for c in [
@@ -113,7 +119,9 @@ impl MigrationTrait for Migration {
         ] {
             manager.alter_table(Table::alter().table(Sources::Table).drop_column(c).to_owned()).await?;
         }
-        for c in [SyncRuns::LeaseOwner, SyncRuns::LeaseUntil, SyncRuns::Attempts, SyncRuns::CancelRequested, SyncRuns::Log] {
+        for c in
+            [SyncRuns::LeaseOwner, SyncRuns::LeaseUntil, SyncRuns::Attempts, SyncRuns::CancelRequested, SyncRuns::Log]
+        {
             manager.alter_table(Table::alter().table(SyncRuns::Table).drop_column(c).to_owned()).await?;
         }
         Ok(())

@@ -20,7 +20,12 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in TABLES {
             manager
-                .alter_table(Table::alter().table(Alias::new(table)).add_column(ColumnDef::new(Alias::new("look_key")).string().null()).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new(table))
+                        .add_column(ColumnDef::new(Alias::new("look_key")).string().null())
+                        .to_owned(),
+                )
                 .await?;
             manager
                 .create_index(
@@ -40,7 +45,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in TABLES {
             manager.drop_index(Index::drop().name(index_name(table)).table(Alias::new(table)).to_owned()).await?;
-            manager.alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new("look_key")).to_owned()).await?;
+            manager
+                .alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new("look_key")).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -19,6 +19,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(Alias::new("endpoints")).drop_column(Alias::new("allowed_origins")).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter().table(Alias::new("endpoints")).drop_column(Alias::new("allowed_origins")).to_owned(),
+            )
+            .await
     }
 }

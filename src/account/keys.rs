@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::domain::keys::{KeyLabel, KeySecret};
 use crate::domain::PermissionSet;
+use crate::domain::keys::{KeyLabel, KeySecret};
 use crate::entities::personal_keys;
 use crate::store::audit::{Event, Target};
 
@@ -37,10 +37,16 @@ pub async fn generate(
     by: By,
 ) -> Result<(personal_keys::Model, KeySecret), GenerateError> {
     if !permissions.is_subset(holds) {
-        return Err(GenerateError::Field("permission", "A key can only carry permissions you hold now in this workspace.".into()));
+        return Err(GenerateError::Field(
+            "permission",
+            "A key can only carry permissions you hold now in this workspace.".into(),
+        ));
     }
     if crate::store::keys::label_taken(db, workspace_id, user_id, label).await? {
-        return Err(GenerateError::Field("label", "You already have a key with this label here. Choose a label that says what uses this one.".into()));
+        return Err(GenerateError::Field(
+            "label",
+            "You already have a key with this label here. Choose a label that says what uses this one.".into(),
+        ));
     }
     let secret = KeySecret::generate();
     let new = crate::store::keys::NewKey { workspace_id, user_id, label, permissions, secret: &secret, expires_at };
@@ -48,7 +54,9 @@ pub async fn generate(
     let detail = format!(
         "Permissions: {}; {}.",
         if permissions.is_empty() { "none".into() } else { permissions.to_stored() },
-        key.expires_at.map(|t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_else(|| "never expires".into())
+        key.expires_at
+            .map(|t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_else(|| "never expires".into())
     );
     let event = Event {
         workspace_id,

@@ -69,7 +69,9 @@ pub struct CollectionIn {
 }
 
 /// Tells `"fields": null` (set to all) from a missing `fields` (unchanged).
-pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -79,11 +81,16 @@ pub(crate) fn body<T>(b: Result<web::Json<T>, actix_web::Error>) -> Result<T, Ap
     b.map(web::Json::into_inner).map_err(|e| {
         use actix_web::error::JsonPayloadError;
         match e.as_error::<JsonPayloadError>() {
-            Some(JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. }) => ApiError::TooLarge(format!(
-                "The body is larger than {} KB, the most this endpoint reads; nothing was changed.",
-                crate::api::MAX_JSON_BYTES / 1024
-            )),
-            _ => ApiError::InvalidField { field: "body".into(), message: format!("The body is not the JSON expected: {e}") },
+            Some(JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. }) => {
+                ApiError::TooLarge(format!(
+                    "The body is larger than {} KB, the most this endpoint reads; nothing was changed.",
+                    crate::api::MAX_JSON_BYTES / 1024
+                ))
+            }
+            _ => ApiError::InvalidField {
+                field: "body".into(),
+                message: format!("The body is not the JSON expected: {e}"),
+            },
         }
     })
 }
@@ -124,7 +131,12 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::DataRead>) -> R
     responses((status = 201, description = "Created", body = CollectionOut),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, b: Result<web::Json<CollectionIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    b: Result<web::Json<CollectionIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let base = CollectionInput { default_limit: DEFAULT_LIMIT, max_limit: DEFAULT_MAX_LIMIT, ..Default::default() };
     let input = merge(base, body(b)?);
     let c = manage::save_collection(&state, &actor(&p, &req, &state), None, &input).await?;
@@ -138,7 +150,11 @@ async fn find_collection(state: &AppState, ws: i64, id: i64) -> Result<data_coll
 #[utoipa::path(get, path = "/api/v1/collections/{id}", tag = "data hub", params(("id" = i64, Path, description = "Collection id")),
     responses((status = 200, description = "The collection", body = CollectionOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn show(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    p: Principal<perm::DataRead>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(collection_out(&find_collection(&state, p.key.workspace_id, *id).await?)))
 }
 
@@ -146,7 +162,13 @@ pub async fn show(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: 
     responses((status = 200, description = "Changed", body = CollectionOut),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>, b: Result<web::Json<CollectionIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+    b: Result<web::Json<CollectionIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
     let input = merge(input_of(&c), body(b)?);
     let c = manage::save_collection(&state, &actor(&p, &req, &state), Some(c.id), &input).await?;
@@ -156,7 +178,12 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
 #[utoipa::path(delete, path = "/api/v1/collections/{id}", tag = "data hub", params(("id" = i64, Path, description = "Collection id")),
     responses((status = 204, description = "Deleted, with the endpoints that served it")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
     manage::delete_collection(&state, &actor(&p, &req, &state), &c).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -219,7 +246,10 @@ async fn slug(state: &AppState, ws: i64) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/api/v1/endpoints", tag = "data hub",
     responses((status = 200, description = "Endpoints of the workspace", body = Vec<EndpointOut>)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn list_endpoints(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>) -> Result<HttpResponse, ApiError> {
+pub async fn list_endpoints(
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+) -> Result<HttpResponse, ApiError> {
     let s = slug(&state, p.key.workspace_id).await?;
     let all = crate::store::datahub::endpoints(&state.db, p.key.workspace_id).await?;
     let mut out = Vec::with_capacity(all.len());
@@ -243,10 +273,19 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
     responses((status = 201, description = "Created", body = EndpointOut),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn create_endpoint(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, b: Result<web::Json<EndpointIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn create_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    b: Result<web::Json<EndpointIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let input = endpoint_input(None, body(b)?);
     let e = manage::save_endpoint(&state, &actor(&p, &req, &state), None, &input).await?;
-    Ok(HttpResponse::Created().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?, key_ids(&state, e.id).await?)))
+    Ok(HttpResponse::Created().json(endpoint_out(
+        &e,
+        &slug(&state, p.key.workspace_id).await?,
+        key_ids(&state, e.id).await?,
+    )))
 }
 
 async fn find_endpoint(state: &AppState, ws: i64, id: i64) -> Result<endpoints::Model, ApiError> {
@@ -256,26 +295,49 @@ async fn find_endpoint(state: &AppState, ws: i64, id: i64) -> Result<endpoints::
 #[utoipa::path(get, path = "/api/v1/endpoints/{id}", tag = "data hub", params(("id" = i64, Path, description = "Endpoint id")),
     responses((status = 200, description = "The endpoint", body = EndpointOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn show_endpoint(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn show_endpoint(
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
-    Ok(HttpResponse::Ok().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?, key_ids(&state, e.id).await?)))
+    Ok(HttpResponse::Ok().json(endpoint_out(
+        &e,
+        &slug(&state, p.key.workspace_id).await?,
+        key_ids(&state, e.id).await?,
+    )))
 }
 
 #[utoipa::path(patch, path = "/api/v1/endpoints/{id}", tag = "data hub", params(("id" = i64, Path, description = "Endpoint id")), request_body = EndpointIn,
     responses((status = 200, description = "Changed", body = EndpointOut),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn update_endpoint(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>, b: Result<web::Json<EndpointIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn update_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+    b: Result<web::Json<EndpointIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
     let input = endpoint_input(Some(&e), body(b)?);
     let e = manage::save_endpoint(&state, &actor(&p, &req, &state), Some(e.id), &input).await?;
-    Ok(HttpResponse::Ok().json(endpoint_out(&e, &slug(&state, p.key.workspace_id).await?, key_ids(&state, e.id).await?)))
+    Ok(HttpResponse::Ok().json(endpoint_out(
+        &e,
+        &slug(&state, p.key.workspace_id).await?,
+        key_ids(&state, e.id).await?,
+    )))
 }
 
 #[utoipa::path(delete, path = "/api/v1/endpoints/{id}", tag = "data hub", params(("id" = i64, Path, description = "Endpoint id")),
     responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn delete_endpoint(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
     manage::delete_endpoint(&state, &actor(&p, &req, &state), &e).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -13,7 +13,8 @@ use crate::hub::Route;
 const ALLOWED_HEADERS: [&str; 4] = ["authorization", "x-api-key", "accept", "if-none-match"];
 /// Response headers a page may read besides the safelisted ones are named
 /// per answer (`X-Total-Count`, `Link`, `ETag` and the key's own headers).
-const SAFELISTED: [&str; 7] = ["cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"];
+const SAFELISTED: [&str; 7] =
+    ["cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"];
 
 fn origin(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
@@ -67,7 +68,13 @@ pub fn preflight(req: &HttpRequest, route: Option<&Route>) -> HttpResponse {
     if !matches!(method, "GET" | "HEAD") {
         return res;
     }
-    let asked = req.headers().get_all(header::ACCESS_CONTROL_REQUEST_HEADERS).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).filter(|h| !h.is_empty());
+    let asked = req
+        .headers()
+        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
     if !asked.into_iter().all(|h| ALLOWED_HEADERS.contains(&h.to_ascii_lowercase().as_str())) {
         return res;
     }
@@ -75,7 +82,10 @@ pub fn preflight(req: &HttpRequest, route: Option<&Route>) -> HttpResponse {
     let headers = res.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, X-API-Key, Accept, If-None-Match"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, X-API-Key, Accept, If-None-Match"),
+    );
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     res
 }

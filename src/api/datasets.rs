@@ -14,11 +14,11 @@ use utoipa::ToSchema;
 use crate::api::{ApiError, Principal, perm};
 use crate::datasets::parse::{self, Format};
 use crate::datasets::service::{self, DatasetError, NewContents};
-use crate::store::audit::Actor;
 use crate::datasets::staging::{self, StageError, Staged};
 use crate::datasets::store;
 use crate::entities::datasets;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::multipart::{self, UploadError};
 
 #[derive(Serialize, ToSchema)]
@@ -49,7 +49,10 @@ pub fn dataset_out(ds: &datasets::Model) -> DatasetOut {
     DatasetOut {
         id: ds.id,
         name: ds.name.clone(),
-        columns: store::columns(ds).into_iter().map(|c| ColumnOut { name: c.name, kind: c.kind.as_str().into() }).collect(),
+        columns: store::columns(ds)
+            .into_iter()
+            .map(|c| ColumnOut { name: c.name, kind: c.kind.as_str().into() })
+            .collect(),
         primary_key: ds.primary_key.clone(),
         count: ds.row_count,
         size_bytes: ds.size_bytes,
@@ -94,7 +97,12 @@ fn too_large(state: &AppState) -> ApiError {
 }
 
 /// Stages a multipart form's `file`, or a JSON body.
-async fn stage(req: &HttpRequest, payload: web::Payload, state: &AppState, owner: (i64, i64)) -> Result<Body, ApiError> {
+async fn stage(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    owner: (i64, i64),
+) -> Result<Body, ApiError> {
     let dir = staging::dir(&state.settings.data_dir);
     let limit = state.settings.upload_max_bytes;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -103,11 +111,15 @@ async fn stage(req: &HttpRequest, payload: web::Payload, state: &AppState, owner
         let upload = multipart::read(form, &dir, owner, limit, |_| true).await.map_err(|e| match e {
             UploadError::TooLarge => too_large(state),
             UploadError::Io(e) => ApiError::Internal(e.into()),
-            _ => ApiError::InvalidField { field: "file".into(), message: "The body is not a readable multipart form.".into() },
+            _ => ApiError::InvalidField {
+                field: "file".into(),
+                message: "The body is not a readable multipart form.".into(),
+            },
         })?;
-        let staged = upload
-            .file
-            .ok_or_else(|| ApiError::InvalidField { field: "file".into(), message: "Attach the file as the form field `file`.".into() })?;
+        let staged = upload.file.ok_or_else(|| ApiError::InvalidField {
+            field: "file".into(),
+            message: "Attach the file as the form field `file`.".into(),
+        })?;
         let format = match parse::detect(&staged.path, &staged.file_name) {
             Ok(f) => f,
             Err(e) => {
@@ -125,7 +137,9 @@ async fn stage(req: &HttpRequest, payload: web::Payload, state: &AppState, owner
     }
     let staged = staging::save(&dir, owner, "body.json", payload, limit).await.map_err(|e| match e {
         StageError::TooLarge => too_large(state),
-        StageError::Interrupted => ApiError::InvalidField { field: "body".into(), message: "The body was cut off.".into() },
+        StageError::Interrupted => {
+            ApiError::InvalidField { field: "body".into(), message: "The body was cut off.".into() }
+        }
         StageError::Io(e) => ApiError::Internal(e.into()),
     })?;
     let format = match parse::detect(&staged.path, "body.json") {
@@ -188,22 +202,39 @@ pub struct RecordsIn {
     ),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    p: Principal<perm::DataWrite>,
+) -> Result<HttpResponse, ApiError> {
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
     let result = create_from(&state, &p, &req, &body).await;
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     let ds = result?;
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/datasets/{}", ds.id))).json(dataset_out(&ds)))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/datasets/{}", ds.id)))
+        .json(dataset_out(&ds)))
 }
 
-async fn create_from(state: &AppState, p: &Principal<perm::DataWrite>, req: &HttpRequest, body: &Body) -> Result<datasets::Model, ApiError> {
+async fn create_from(
+    state: &AppState,
+    p: &Principal<perm::DataWrite>,
+    req: &HttpRequest,
+    body: &Body,
+) -> Result<datasets::Model, ApiError> {
     let analysis = crate::datasets::import::analyze(body.staged.path.clone(), body.format).await?;
     let text = |name: &str| -> Option<String> {
         body.fields.get(name).cloned().or_else(|| analysis.fields.get(name).and_then(|v| v.as_str().map(str::to_owned)))
     };
     let name = text("name").unwrap_or_default();
     let primary_key = text("primary_key");
-    let new = NewContents { name: &name, columns: analysis.columns.clone(), primary_key: primary_key.as_deref(), source: "api" };
+    let new = NewContents {
+        name: &name,
+        columns: analysis.columns.clone(),
+        primary_key: primary_key.as_deref(),
+        source: "api",
+    };
     Ok(service::create(state, &actor(p, req, state), new, &body.staged.path, body.format).await?)
 }
 
@@ -233,7 +264,11 @@ async fn find(state: &AppState, workspace_id: i64, id: i64) -> Result<datasets::
     responses((status = 200, description = "The dataset", body = DatasetOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn show(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    p: Principal<perm::DataRead>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
     Ok(HttpResponse::Ok().json(dataset_out(&ds)))
 }
@@ -261,7 +296,12 @@ pub struct Paging {
     ),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>, q: Params<Paging>) -> Result<HttpResponse, ApiError> {
+pub async fn records(
+    state: web::Data<AppState>,
+    p: Principal<perm::DataRead>,
+    id: web::Path<i64>,
+    q: Params<Paging>,
+) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
     let limit = q.limit.map_or(100, |l| l.get());
     let offset = q.offset.map_or(0, |o| o.get());
@@ -269,16 +309,34 @@ pub async fn records(state: web::Data<AppState>, p: Principal<perm::DataRead>, i
     // Fields in column order, as a collection over all columns would give them.
     let names: Vec<String> = store::columns(&ds).into_iter().map(|c| c.name).collect();
     let all: Vec<usize> = (0..names.len()).collect();
-    let q = crate::domain::datahub::HubQuery { limit, offset, order: None, whole: false, filters: vec![], format: crate::domain::datahub::Format::Json };
+    let q = crate::domain::datahub::HubQuery {
+        limit,
+        offset,
+        order: None,
+        whole: false,
+        filters: vec![],
+        format: crate::domain::datahub::Format::Json,
+    };
     let body = crate::hub::render_json(&ds.name, &names, &all, &q, &page.rows, page.count);
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
-async fn write(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: i64, replace: bool) -> Result<HttpResponse, ApiError> {
+async fn write(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    p: Principal<perm::DataWrite>,
+    id: i64,
+    replace: bool,
+) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, id).await?;
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
     let a = actor(&p, &req, &state);
-    let result = if replace { service::replace(&state, &a, &ds, &body.staged.path, body.format).await } else { service::append(&state, &a, &ds, &body.staged.path, body.format).await };
+    let result = if replace {
+        service::replace(&state, &a, &ds, &body.staged.path, body.format).await
+    } else {
+        service::append(&state, &a, &ds, &body.staged.path, body.format).await
+    };
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     Ok(HttpResponse::Ok().json(dataset_out(&result?)))
 }
@@ -298,7 +356,13 @@ async fn write(req: HttpRequest, payload: web::Payload, state: web::Data<AppStat
     ),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn append(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn append(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    p: Principal<perm::DataWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     write(req, payload, state, p, *id, false).await
 }
 
@@ -316,7 +380,13 @@ pub async fn append(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     ),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn replace(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn replace(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    p: Principal<perm::DataWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     write(req, payload, state, p, *id, true).await
 }
 
@@ -329,7 +399,12 @@ pub async fn replace(req: HttpRequest, payload: web::Payload, state: web::Data<A
     responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::DataWrite>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::DataWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
     service::delete(&state, &actor(&p, &req, &state), &ds).await?;
     Ok(HttpResponse::NoContent().finish())

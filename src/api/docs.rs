@@ -69,7 +69,10 @@ impl Modify for KeySchemes {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("khp_…").build()),
         );
-        components.add_security_scheme("api_key_header", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "api_key_header",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
         components.add_security_scheme(
             "api_key_query",
             SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
@@ -93,15 +96,16 @@ pub fn document() -> serde_json::Value {
         "description": "`Authorization: Apikey <key>`, for clients that cannot send the Bearer scheme."
     });
     doc["security"] = json!([{"bearer": []}, {"apikey_scheme": []}, {"api_key_header": []}, {"api_key_query": []}]);
-    let error = |description: &str| {
-        json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
-    };
+    let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
     let shared = [
         ("401", "The key is missing, malformed, unknown, revoked or expired, or its owner is inactive (see the code)."),
         ("404", "No such endpoint or resource (`not_found`)."),
         ("405", "This endpoint does not accept that method (`method_not_allowed`)."),
         ("429", "Too many refused keys from this address (`rate_limited`); wait Retry-After seconds."),
-        ("503", "Busy (`busy`), or this node cannot confirm keys with its database now (`keys_unavailable`); retry after Retry-After seconds."),
+        (
+            "503",
+            "Busy (`busy`), or this node cannot confirm keys with its database now (`keys_unavailable`); retry after Retry-After seconds.",
+        ),
     ];
     constrain(&mut doc);
     if let Some(paths) = doc["paths"].as_object_mut() {
@@ -113,11 +117,15 @@ pub fn document() -> serde_json::Value {
                 let guarded = !matches!(path.as_str(), "/api/v1/ping" | "/api/v1/me");
                 if let Some(responses) = op["responses"].as_object_mut() {
                     if has_body {
-                        responses.entry("413").or_insert_with(|| error("The body is over the limit (`too_large`); nothing was changed."));
+                        responses
+                            .entry("413")
+                            .or_insert_with(|| error("The body is over the limit (`too_large`); nothing was changed."));
                         responses.entry("422").or_insert_with(|| error("A field of the body is missing or not valid (`invalid_field`, with `field`); nothing was changed."));
                     }
                     if has_query {
-                        responses.entry("400").or_insert_with(|| error("A query parameter is not valid (`invalid_query`, with `parameter`)."));
+                        responses.entry("400").or_insert_with(|| {
+                            error("A query parameter is not valid (`invalid_query`, with `parameter`).")
+                        });
                     }
                     if guarded {
                         responses.entry("403").or_insert_with(|| error("The key, or its owner now, lacks the permission this operation needs (`insufficient_permission`)."));
@@ -191,7 +199,11 @@ fn constrain(doc: &mut serde_json::Value) {
         ("CollectionIn", "max_limit", json!({"minimum": 1, "maximum": MAX_PAGE_LIMIT})),
         ("CollectionIn", "fields", json!({"minItems": 1, "uniqueItems": true})),
         ("EndpointIn", "access", json!({"enum": access})),
-        ("EndpointIn", "path", json!({"pattern": "^\\s*/*[a-z0-9_-]+(?:/[a-z0-9_-]+)*/*\\s*$", "description": "Lowercase letters, digits, `-`, `_` and `/` (at most 200 characters), e.g. `sales/orders`."})),
+        (
+            "EndpointIn",
+            "path",
+            json!({"pattern": "^\\s*/*[a-z0-9_-]+(?:/[a-z0-9_-]+)*/*\\s*$", "description": "Lowercase letters, digits, `-`, `_` and `/` (at most 200 characters), e.g. `sales/orders`."}),
+        ),
         ("HubKeyIn", "name", name_rule(100)),
         ("HubKeyIn", "access_type", json!({"enum": access_types})),
         ("HubKeyIn", "status", json!({"enum": ["active", "inactive"]})),
@@ -199,7 +211,11 @@ fn constrain(doc: &mut serde_json::Value) {
         ("HubKeyIn", "expires_at", json!({"format": "date-time"})),
         ("SourceIn", "kind", json!({"enum": kinds})),
         ("SourceIn", "name", name_rule(100)),
-        ("SourceIn", "schedule_minutes", json!({"minimum": 1, "maximum": crate::connectors::sources::MAX_SCHEDULE_MINUTES})),
+        (
+            "SourceIn",
+            "schedule_minutes",
+            json!({"minimum": 1, "maximum": crate::connectors::sources::MAX_SCHEDULE_MINUTES}),
+        ),
         ("EntityIn", "name", name_rule(100)),
         ("DatasetIn", "name", name_rule(100)),
         ("DatasetUpload", "name", name_rule(100)),
@@ -254,7 +270,11 @@ pub async fn page(
     user: Option<crate::auth::CurrentUser>,
 ) -> Result<HttpResponse, AppError> {
     let doc = document();
-    let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+    let base = crate::auth::client_ip::public_base(
+        &req,
+        state.settings.public_url.as_deref(),
+        &state.settings.trusted_proxies,
+    );
     let mut endpoints = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, ops) in paths {
@@ -280,6 +300,9 @@ pub async fn page(
         Some(u) => Layout::for_user(u, "API documentation"),
         None => Layout::bare("API documentation"),
     };
-    let codes = crate::api::errors::CODES.iter().map(|(code, status, m)| CodeDoc { code, status: *status, meaning: pieces(m) }).collect();
+    let codes = crate::api::errors::CODES
+        .iter()
+        .map(|(code, status, m)| CodeDoc { code, status: *status, meaning: pieces(m) })
+        .collect();
     crate::web::page(&DocsPage { layout, endpoints, codes })
 }

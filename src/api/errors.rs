@@ -149,30 +149,62 @@ pub struct ErrorDetail {
 
 /// Every code with its status and meaning; the docs page lists these.
 pub const CODES: &[(&str, u16, &str)] = &[
-    ("missing_key", 401, "No key was sent. Send it as `Authorization: Bearer <key>`, `Authorization: Apikey <key>` or `X-API-Key: <key>`."),
-    ("malformed_key", 401, "The value is not a keyhub key: wrong prefix, length, characters or checksum (a typo or a truncated copy)."),
-    ("unknown_key", 401, "No such key: it was never issued, has been deleted, or is an old secret whose rotation grace period ended."),
+    (
+        "missing_key",
+        401,
+        "No key was sent. Send it as `Authorization: Bearer <key>`, `Authorization: Apikey <key>` or `X-API-Key: <key>`.",
+    ),
+    (
+        "malformed_key",
+        401,
+        "The value is not a keyhub key: wrong prefix, length, characters or checksum (a typo or a truncated copy).",
+    ),
+    (
+        "unknown_key",
+        401,
+        "No such key: it was never issued, has been deleted, or is an old secret whose rotation grace period ended.",
+    ),
     ("revoked_key", 401, "The key has been revoked. Generate a new one under Your account → API keys."),
     ("expired_key", 401, "The key has expired. Generate a new one, or rotate before the expiry date next time."),
     ("owner_inactive", 401, "The key's owner is no longer an active member of the key's workspace."),
     ("insufficient_permission", 403, "The key, or its owner at this moment, lacks the permission this endpoint needs."),
-    ("endpoint_not_allowed", 403, "This endpoint does not accept this key: it is open to chosen Data Hub keys only, and this key is not one of them."),
+    (
+        "endpoint_not_allowed",
+        403,
+        "This endpoint does not accept this key: it is open to chosen Data Hub keys only, and this key is not one of them.",
+    ),
     ("key_inactive", 403, "The Data Hub key is inactive. An admin can reactivate it in Data Hub → API Keys."),
     ("ip_not_allowed", 403, "The key's IP filter does not include the address this request came from."),
     ("edit_conflict", 409, "The resource was changed since you read it; read it again and reapply your change."),
-    ("sync_running", 409, "A sync of this source is queued or running; `run_id` names it. Wait for it to finish, or cancel it."),
+    (
+        "sync_running",
+        409,
+        "A sync of this source is queued or running; `run_id` names it. Wait for it to finish, or cancel it.",
+    ),
     ("run_finished", 409, "The sync run has already ended; there is nothing to cancel."),
     ("not_ready", 409, "An earlier step is missing: test the connection (and have it pass) and choose streams first."),
     ("invalid_query", 400, "A query parameter is not valid; `parameter` names it."),
     ("invalid_field", 422, "A field of the request body is missing or not valid; `field` names it."),
-    ("invalid_records", 422, "The records or the file cannot be imported; `index` gives the first bad record (from 0). Nothing was written."),
+    (
+        "invalid_records",
+        422,
+        "The records or the file cannot be imported; `index` gives the first bad record (from 0). Nothing was written.",
+    ),
     ("not_found", 404, "There is no such endpoint or resource in the key's workspace."),
     ("method_not_allowed", 405, "This endpoint does not accept that HTTP method."),
     ("bad_request", 400, "The request could not be understood."),
     ("too_large", 413, "The request body is larger than keyhub accepts."),
-    ("rate_limited", 429, "Too many refused keys from this address; wait the number of seconds in Retry-After. Valid keys are not affected."),
+    (
+        "rate_limited",
+        429,
+        "Too many refused keys from this address; wait the number of seconds in Retry-After. Valid keys are not affected.",
+    ),
     ("busy", 503, "keyhub is busy; retry after the number of seconds in Retry-After."),
-    ("keys_unavailable", 503, "This keyhub node cannot confirm keys with its database right now, so it verifies none; retry after the number of seconds in Retry-After (another node may answer)."),
+    (
+        "keys_unavailable",
+        503,
+        "This keyhub node cannot confirm keys with its database right now, so it verifies none; retry after the number of seconds in Retry-After (another node may answer).",
+    ),
     ("internal", 500, "keyhub could not complete the request; it has been logged."),
 ];
 
@@ -235,7 +267,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::EndpointNotAllowed | ApiError::KeyInactive | ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
             ApiError::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::EditConflict(_) | ApiError::SyncRunning(_) | ApiError::NotReady(_) | ApiError::RunFinished => StatusCode::CONFLICT,
+            ApiError::EditConflict(_) | ApiError::SyncRunning(_) | ApiError::NotReady(_) | ApiError::RunFinished => {
+                StatusCode::CONFLICT
+            }
             ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -283,7 +317,8 @@ impl ResponseError for ApiError {
             ApiError::SyncRunning(id) => Some(*id),
             _ => None,
         };
-        let detail = ErrorDetail { code: self.code(), message: self.message(), parameter, field, index, errors, run_id };
+        let detail =
+            ErrorDetail { code: self.code(), message: self.message(), parameter, field, index, errors, run_id };
         let mut res = res.json(ErrorBody { error: detail });
         // The JSON is the answer: the HTML error-page middleware leaves it alone.
         res.extensions_mut().insert(crate::web::KeepBody);
@@ -300,7 +335,10 @@ impl From<crate::datasets::ImportError> for ApiError {
         match e {
             crate::datasets::ImportError::Db(db) => db.into(),
             crate::datasets::ImportError::Internal(m) => ApiError::Internal(anyhow::anyhow!(m)),
-            invalid => ApiError::InvalidRecords { index: invalid.row().map(|r| r.saturating_sub(1)), message: invalid.to_string() },
+            invalid => ApiError::InvalidRecords {
+                index: invalid.row().map(|r| r.saturating_sub(1)),
+                message: invalid.to_string(),
+            },
         }
     }
 }

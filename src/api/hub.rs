@@ -8,16 +8,15 @@ use utoipa::ToSchema;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-
 use crate::api::ApiError;
 use crate::api::cors;
 use crate::api::principal::presented_key;
 use crate::auth::hub_verifier::CompiledHubKey;
 use crate::auth::key_verifier::VerifiedKey;
 use crate::domain::Permission;
+use crate::domain::datahub::{Access, parse_hub_query};
 use crate::domain::header_template::Meta;
 use crate::domain::keys::PERSONAL_PREFIX;
-use crate::domain::datahub::{Access, parse_hub_query};
 use crate::hub::Route;
 use crate::state::AppState;
 
@@ -32,7 +31,12 @@ enum Caller {
 /// The first checks, in the documented order: format/checksum → known →
 /// active → not expired → IP allowed. Refusals count against the client's
 /// address like refused personal keys.
-async fn identify(state: &AppState, req: &HttpRequest, workspace_id: i64, ip: Option<IpAddr>) -> Result<Caller, ApiError> {
+async fn identify(
+    state: &AppState,
+    req: &HttpRequest,
+    workspace_id: i64,
+    ip: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
     let presented = presented_key(req).filter(|p| !p.is_empty()).ok_or(ApiError::MissingKey)?;
     // Portal tokens join both snapshots: neither may be stale (see `auth::freshness`).
     if !state.hub_keys.freshness.fresh() || !state.keys.freshness.fresh() {
@@ -86,12 +90,26 @@ const NO_WORKSPACE: i64 = 0;
 /// endpoint when a portal token names its owner (then also needing
 /// `data.read` now). `Ok(Some(key))` names the hub key whose headers go on
 /// the answer.
-fn admit(state: &AppState, caller: &Caller, route: &Route, ip: Option<IpAddr>) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
+fn admit(
+    state: &AppState,
+    caller: &Caller,
+    route: &Route,
+    ip: Option<IpAddr>,
+) -> Result<Option<Arc<CompiledHubKey>>, ApiError> {
     match caller {
         Caller::Hub(key) if key.accepts(route.endpoint.id) => Ok(Some(Arc::clone(key))),
         Caller::Hub(_) => Err(ApiError::EndpointNotAllowed),
         Caller::Member(key) => {
-            let portal = match (route.access, state.hub_keys.verify_portal(route.workspace_id, key.owner_id, route.endpoint.id, ip, state.clock.now())) {
+            let portal = match (
+                route.access,
+                state.hub_keys.verify_portal(
+                    route.workspace_id,
+                    key.owner_id,
+                    route.endpoint.id,
+                    ip,
+                    state.clock.now(),
+                ),
+            ) {
                 (_, Ok(p)) => Some(p),
                 (Access::Members, Err(_)) => None,
                 (_, Err(refusal)) => return Err(refusal.into()),
@@ -160,7 +178,11 @@ fn wants_csv(req: &HttpRequest) -> bool {
     ),
     security((), ("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn serve(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (slug, endpoint_path) = path.into_inner();
     let Some(route) = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await? else {
         return Err(unknown(&state, &req, &slug).await);
@@ -176,7 +198,11 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>, path: web::Path
 /// `X-API-Key` — never credentials (cookies). Anyone else, and a path that
 /// serves nothing, gets the same 204 without permission, so a preflight
 /// tells nothing about which endpoints exist.
-pub async fn preflight(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn preflight(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (slug, endpoint_path) = path.into_inner();
     let route = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await?;
     Ok(cors::preflight(&req, route.as_deref()))
@@ -195,7 +221,10 @@ async fn answer(req: &HttpRequest, state: &AppState, route: &Arc<Route>) -> Resu
         admitted
     };
     let pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|_| ApiError::InvalidQuery { parameter: "query".into(), message: "The query string could not be read.".into() })?
+        .map_err(|_| ApiError::InvalidQuery {
+            parameter: "query".into(),
+            message: "The query string could not be read.".into(),
+        })?
         .into_inner();
     let q = parse_hub_query(
         &pairs,
@@ -221,19 +250,33 @@ async fn answer(req: &HttpRequest, state: &AppState, route: &Arc<Route>) -> Resu
     let (count, mut res) = match page {
         Some(page) => {
             res.content_type(page.content_type).insert_header((TOTAL_COUNT, page.count));
-            let base = crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
-            res.insert_header((header::LINK, page_links(&format!("{base}{}", req.path()), &pairs, page.count, q.limit, q.offset)));
+            let base = crate::auth::client_ip::public_base(
+                req,
+                state.settings.public_url.as_deref(),
+                &state.settings.trusted_proxies,
+            );
+            res.insert_header((
+                header::LINK,
+                page_links(&format!("{base}{}", req.path()), &pairs, page.count, q.limit, q.offset),
+            ));
             (page.count, res.body(page.body.clone()))
         }
         None => {
             // CSV without `limit`: the whole collection, one file.
             let export = state.hub.export(Arc::clone(route), q.clone()).await?.ok_or(ApiError::Busy)?;
-            res.content_type("text/csv; charset=utf-8").insert_header((header::CONTENT_DISPOSITION, route.attachment())).insert_header((TOTAL_COUNT, export.count));
+            res.content_type("text/csv; charset=utf-8")
+                .insert_header((header::CONTENT_DISPOSITION, route.attachment()))
+                .insert_header((TOTAL_COUNT, export.count));
             (export.count, res.streaming(export.body))
         }
     };
     if let Some(key) = &hub_key {
-        let meta = Meta { name: &route.collection.name, count, limit: if q.whole { count } else { q.limit }, offset: q.offset };
+        let meta = Meta {
+            name: &route.collection.name,
+            count,
+            limit: if q.whole { count } else { q.limit },
+            offset: q.offset,
+        };
         add_headers(&mut res, key, &meta);
     }
     Ok(res)
@@ -288,7 +331,11 @@ pub struct ListedEndpoint {
     responses((status = 200, description = "Endpoints this caller may read", body = Listing)),
     security((), ("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
-pub async fn discover(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn discover(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     // An unknown workspace looks like one with nothing open to this caller.
     let ws_id = crate::store::workspaces::find_by_slug(&state.db, &slug).await?.map_or(NO_WORKSPACE, |w| w.id);
     let ip = crate::auth::client_ip::client_ip(&req, &state.settings.trusted_proxies);

@@ -29,7 +29,9 @@ fn api_field(f: &str) -> String {
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
         match e {
-            KeyError::Fields(errors) => ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect()),
+            KeyError::Fields(errors) => {
+                ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect())
+            }
             KeyError::Conflict(k) => ApiError::EditConflict(format!(
                 "The key was changed since you read it (now at version {}, by user {}); read it again and reapply your change.",
                 k.version,
@@ -105,7 +107,8 @@ pub struct HubKeyOut {
 
 async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError> {
     let links = crate::store::hub_keys::links(&state.db, k.id).await?;
-    let slug = crate::store::workspaces::find(&state.db, k.workspace_id).await?.and_then(|w| w.slug).unwrap_or_default();
+    let slug =
+        crate::store::workspaces::find(&state.db, k.workspace_id).await?.and_then(|w| w.slug).unwrap_or_default();
     let endpoints = crate::hub::keys::endpoints_of(state, &k)
         .await?
         .into_iter()
@@ -119,7 +122,10 @@ async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError
     Ok(HubKeyOut {
         id: k.id,
         identifier: k.secret_suffix.as_deref().map(|s| crate::domain::hub_keys::identifier(access_type, s)),
-        ip_filters: manage::ip_rows(&k).into_iter().map(|r| IpFilterJson { range: r.range, netmask: r.netmask }).collect(),
+        ip_filters: manage::ip_rows(&k)
+            .into_iter()
+            .map(|r| IpFilterJson { range: r.range, netmask: r.netmask })
+            .collect(),
         headers: manage::header_rows(&k),
         name: k.name,
         access_type,
@@ -181,9 +187,14 @@ async fn input(state: &AppState, base: Option<&hub_keys::Model>, b: HubKeyIn) ->
     let expires = match b.expires_at {
         None => ExpiryInput::At(base.and_then(|k| k.expires_at)),
         Some(None) => ExpiryInput::At(None),
-        Some(Some(s)) => ExpiryInput::At(Some(DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-            ApiError::InvalidField { field: "expires_at".into(), message: "Give the expire date in RFC 3339, e.g. 2027-01-31T18:00:00Z, or null.".into() }
-        })?)),
+        Some(Some(s)) => {
+            ExpiryInput::At(Some(DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                ApiError::InvalidField {
+                    field: "expires_at".into(),
+                    message: "Give the expire date in RFC 3339, e.g. 2027-01-31T18:00:00Z, or null.".into(),
+                }
+            })?))
+        }
     };
     Ok(KeyInput {
         name: b.name.or_else(|| base.map(|k| k.name.clone())).unwrap_or_default(),
@@ -238,11 +249,18 @@ const SORTS: [&str; 6] = ["name", "access_type", "status", "expires_at", "last_u
            ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Keys to skip")),
     responses((status = 200, description = "A page of the workspace's Data Hub keys", body = HubKeyPage)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn list(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, q: Params<TableParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    q: Params<TableParams>,
+) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     // A value the table does not know is refused, never ignored: a typo in
     // `status=actve` must not answer with every key.
-    let refuse = |parameter: &str, allowed: &[&str]| ApiError::InvalidQuery { parameter: parameter.into(), message: format!("{parameter} must be one of: {}.", allowed.join(", ")) };
+    let refuse = |parameter: &str, allowed: &[&str]| ApiError::InvalidQuery {
+        parameter: parameter.into(),
+        message: format!("{parameter} must be one of: {}.", allowed.join(", ")),
+    };
     let access_types: Vec<&str> = AccessType::ALL.iter().map(|a| a.as_str()).collect();
     if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(refuse("status", &STATUSES));
@@ -260,7 +278,15 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>,
     }
     let limit = q.limit.map_or(50, |l| l.get());
     let offset = q.offset.map_or(0, |o| o.get());
-    let tq = crate::store::hub_keys::TableQuery { search: q.q, status: q.status, access_type: q.access_type, sort, desc, offset, limit };
+    let tq = crate::store::hub_keys::TableQuery {
+        search: q.q,
+        status: q.status,
+        access_type: q.access_type,
+        sort,
+        desc,
+        offset,
+        limit,
+    };
     let (rows, total) = crate::store::hub_keys::table(&state.db, p.key.workspace_id, &tq).await?;
     let mut keys = Vec::with_capacity(rows.len());
     for (k, _) in rows {
@@ -273,7 +299,12 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>,
     responses((status = 201, description = "Created; an API key's `secret` is in this answer only (and `/reveal`)", body = HubKeyOut),
               (status = 422, description = "invalid_field: `field` names the first wrong field (`ip_filters[1]`, `headers[0]`, …), `errors` all of them", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, b: Result<web::Json<HubKeyIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    b: Result<web::Json<HubKeyIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let input = input(&state, None, body(b)?).await?;
     let saved = manage::save(&state, &actor(&p, &req, &state), None, &input).await?;
     let mut o = out(&state, saved.key).await?;
@@ -288,7 +319,11 @@ async fn find(state: &AppState, ws: i64, id: i64) -> Result<hub_keys::Model, Api
 #[utoipa::path(get, path = "/api/v1/hub-keys/{id}", tag = "hub keys", params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "The key (never its secret)", body = HubKeyOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn show(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     Ok(HttpResponse::Ok().json(out(&state, k).await?))
 }
@@ -298,7 +333,13 @@ pub async fn show(state: web::Data<AppState>, p: Principal<perm::HubKeysManage>,
               (status = 409, description = "edit_conflict: `version` is older than the saved key", body = crate::api::errors::ErrorBody),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>, b: Result<web::Json<HubKeyIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+    b: Result<web::Json<HubKeyIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let input = input(&state, Some(&k), body(b)?).await?;
     let saved = manage::save(&state, &actor(&p, &req, &state), Some(k.id), &input).await?;
@@ -310,7 +351,12 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
 #[utoipa::path(delete, path = "/api/v1/hub-keys/{id}", tag = "hub keys", params(("id" = i64, Path, description = "Key id")),
     responses((status = 204, description = "Deleted; the endpoints that listed it no longer accept it")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     manage::delete(&state, &actor(&p, &req, &state), &k).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -325,7 +371,12 @@ pub struct SecretOut {
     responses((status = 200, description = "The API key's secret (audited; `Cache-Control: no-store`)", body = SecretOut),
               (status = 422, description = "invalid_field: not an API key (`access_type`), or the stored secret cannot be opened (`secret`; regenerate it)", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn reveal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let secret = manage::reveal(&state, &actor(&p, &req, &state), &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
@@ -335,7 +386,12 @@ pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
     responses((status = 200, description = "A new secret; the old one is refused from now on (`no-store`)", body = SecretOut),
               (status = 422, description = "invalid_field `access_type`: only an API Key has a generated secret", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn regenerate(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::HubKeysManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let (_, secret) = manage::regenerate(&state, &actor(&p, &req, &state), &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))

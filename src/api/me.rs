@@ -4,8 +4,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Principal};
-use crate::state::AppState;
 use crate::domain::Permission;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct MeResponse {
@@ -54,7 +54,8 @@ pub struct KeyRef {
 pub async fn me(state: web::Data<AppState>, p: Principal) -> Result<HttpResponse, ApiError> {
     let ws = crate::store::workspaces::find(&state.db, p.key.workspace_id).await?.ok_or(ApiError::NotFound)?;
     let owner = crate::store::users::find(&state.db, p.key.owner_id).await?.ok_or(ApiError::NotFound)?;
-    let key = crate::store::keys::find(&state.db, p.key.workspace_id, p.key.key_id, None).await?.ok_or(ApiError::NotFound)?;
+    let key =
+        crate::store::keys::find(&state.db, p.key.workspace_id, p.key.key_id, None).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(MeResponse {
         workspace: WorkspaceRef { id: ws.id, name: ws.name, slug: ws.slug.unwrap_or_default() },
         owner: OwnerRef { id: owner.id, email: owner.email, display_name: owner.display_name },

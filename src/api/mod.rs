@@ -31,10 +31,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/members").get(members::list))
             .service(web::resource("/datasets").get(datasets::list).post(datasets::create))
             .service(web::resource("/datasets/{id}").get(datasets::show).delete(datasets::delete))
-            .service(web::resource("/datasets/{id}/records").get(datasets::records).post(datasets::append).put(datasets::replace))
+            .service(
+                web::resource("/datasets/{id}/records")
+                    .get(datasets::records)
+                    .post(datasets::append)
+                    .put(datasets::replace),
+            )
             .service(web::resource("/collections").get(collections::list).post(collections::create))
             .service(
-                web::resource("/collections/{id}").get(collections::show).patch(collections::update).delete(collections::delete),
+                web::resource("/collections/{id}")
+                    .get(collections::show)
+                    .patch(collections::update)
+                    .delete(collections::delete),
             )
             .service(web::resource("/endpoints").get(collections::list_endpoints).post(collections::create_endpoint))
             .service(
@@ -44,7 +52,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .delete(collections::delete_endpoint),
             )
             .service(web::resource("/hub-keys").get(hub_keys::list).post(hub_keys::create))
-            .service(web::resource("/hub-keys/{id}").get(hub_keys::show).patch(hub_keys::update).delete(hub_keys::delete))
+            .service(
+                web::resource("/hub-keys/{id}").get(hub_keys::show).patch(hub_keys::update).delete(hub_keys::delete),
+            )
             .service(web::resource("/hub-keys/{id}/reveal").post(hub_keys::reveal))
             .service(web::resource("/hub-keys/{id}/regenerate").post(hub_keys::regenerate))
             .service(web::resource("/connector-kinds").get(sources::kinds))
@@ -63,5 +73,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/docs", web::get().to(docs::page))
     // HEAD too: HTTP clients and caches check freshness (ETag) that way.
     .service(web::resource("/hub/{workspace}").get(hub::discover).route(web::head().to(hub::discover)))
-    .service(web::resource("/hub/{workspace}/{path:.+}").get(hub::serve).route(web::head().to(hub::serve)).route(web::method(actix_web::http::Method::OPTIONS).to(hub::preflight)));
+    .service(
+        web::resource("/hub/{workspace}/{path:.+}")
+            .get(hub::serve)
+            .route(web::head().to(hub::serve))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(hub::preflight)),
+    );
 }

@@ -9,9 +9,9 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::api::ApiError;
-use crate::state::AppState;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
 use crate::domain::Permission;
+use crate::state::AppState;
 
 /// What a handler requires of the key.
 pub trait Requirement {
@@ -135,8 +135,12 @@ pub fn count_refusal(state: &AppState, client: Option<&str>) -> Option<ApiError>
 /// holds a secret that should be gone.
 async fn audit_refusal(state: &AppState, refusal: KeyRefusal, ip: Option<String>) {
     let (action, key_id, workspace_id, owner_id) = match refusal {
-        KeyRefusal::Revoked { key_id, workspace_id, owner_id } => ("key.refused_revoked", key_id, workspace_id, owner_id),
-        KeyRefusal::Expired { key_id, workspace_id, owner_id } => ("key.refused_expired", key_id, workspace_id, owner_id),
+        KeyRefusal::Revoked { key_id, workspace_id, owner_id } => {
+            ("key.refused_revoked", key_id, workspace_id, owner_id)
+        }
+        KeyRefusal::Expired { key_id, workspace_id, owner_id } => {
+            ("key.refused_expired", key_id, workspace_id, owner_id)
+        }
         _ => return,
     };
     if !state.keys.refusal_due(key_id) {

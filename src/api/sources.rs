@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use crate::api::collections::body;
 use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
-use crate::connectors::sources::{self as manage, SourceError, SourceInput};
-use crate::connectors::runs::StreamRun;
 use crate::connectors::errors::Report;
+use crate::connectors::runs::StreamRun;
+use crate::connectors::sources::{self as manage, SourceError, SourceInput};
 use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
 use crate::entities::{sources, sync_runs};
 use crate::ontology::EntityError;
@@ -25,7 +25,9 @@ use crate::store::live_data as store;
 impl From<SourceError> for ApiError {
     fn from(e: SourceError) -> Self {
         match e {
-            SourceError::Fields(errors) => ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect()),
+            SourceError::Fields(errors) => {
+                ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect())
+            }
             SourceError::NotFound => ApiError::NotFound,
             SourceError::NotReady(m) => ApiError::NotReady(m),
             SourceError::Running(id) => ApiError::SyncRunning(id),
@@ -210,7 +212,13 @@ pub struct FailureOut {
 }
 
 fn test_out(s: &sources::Model) -> Option<TestOut> {
-    manage::last_test(s).map(|t| TestOut { ok: t.ok, error: t.error.as_ref().map(ConnectorError::report), streams: t.streams, tested_at: s.last_test_at, sample: t.sample })
+    manage::last_test(s).map(|t| TestOut {
+        ok: t.ok,
+        error: t.error.as_ref().map(ConnectorError::report),
+        streams: t.streams,
+        tested_at: s.last_test_at,
+        sample: t.sample,
+    })
 }
 
 pub fn source_out(s: &sources::Model) -> SourceOut {
@@ -231,14 +239,22 @@ pub fn source_out(s: &sources::Model) -> SourceOut {
         schedule: ScheduleOut {
             every_minutes: s.schedule_minutes,
             paused: s.schedule_paused,
-            next_sync_at: s.next_sync_at.filter(|_| s.status == manage::ACTIVE && !s.schedule_paused && s.schedule_minutes.is_some()),
+            next_sync_at: s
+                .next_sync_at
+                .filter(|_| s.status == manage::ACTIVE && !s.schedule_paused && s.schedule_minutes.is_some()),
         },
         stream_modes: manage::stream_modes(s),
         failing_since: s.failing_since,
         failure_count: s.failure_count,
         // The failure that made it failing; none once it recovered (a passed
         // test or a clean sync). Diagnostics keeps it under "Recovered".
-        last_failure: manage::last_failure(s).filter(|_| s.failing_since.is_some()).map(|f| FailureOut { at: f.at, during: f.during, run_id: f.run_id, stream: f.stream, error: f.error.report() }),
+        last_failure: manage::last_failure(s).filter(|_| s.failing_since.is_some()).map(|f| FailureOut {
+            at: f.at,
+            during: f.during,
+            run_id: f.run_id,
+            stream: f.stream,
+            error: f.error.report(),
+        }),
         credentials_missing: manage::missing_secrets(s).into_iter().map(str::to_owned).collect(),
         notes: Vec::new(),
         created_at: s.created_at,
@@ -284,7 +300,12 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::ConnectorsManag
 }
 
 /// Applies the parts of a create or change that come after the credentials.
-async fn apply_rest(state: &AppState, actor: &crate::store::audit::Actor, mut s: sources::Model, b: &SourceIn) -> Result<sources::Model, ApiError> {
+async fn apply_rest(
+    state: &AppState,
+    actor: &crate::store::audit::Actor,
+    mut s: sources::Model,
+    b: &SourceIn,
+) -> Result<sources::Model, ApiError> {
     if let Some(streams) = &b.streams {
         s = manage::choose_streams(state, actor, &s, streams).await?;
     }
@@ -292,7 +313,11 @@ async fn apply_rest(state: &AppState, actor: &crate::store::audit::Actor, mut s:
         s = manage::link(state, actor, &s, entity).await?;
     }
     if b.schedule_minutes.is_some() || b.schedule_paused.is_some() || b.stream_modes.is_some() {
-        let input = manage::SyncSettings { schedule_minutes: b.schedule_minutes, paused: b.schedule_paused, modes: b.stream_modes.clone().unwrap_or_default() };
+        let input = manage::SyncSettings {
+            schedule_minutes: b.schedule_minutes,
+            paused: b.schedule_paused,
+            modes: b.stream_modes.clone().unwrap_or_default(),
+        };
         s = manage::set_sync_settings(state, actor, &s, input).await?;
     }
     Ok(s)
@@ -303,10 +328,19 @@ async fn apply_rest(state: &AppState, actor: &crate::store::audit::Actor, mut s:
               (status = 409, description = "not_ready: streams are chosen after a passed test", body = crate::api::errors::ErrorBody),
               (status = 422, description = "invalid_field (`field` is `kind`, `name` or `config.<field>`)", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, b: Result<web::Json<SourceIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    b: Result<web::Json<SourceIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
     let actor = actor(&p, &req, &state);
-    let input = SourceInput { kind: b.kind.clone().unwrap_or_default(), name: b.name.clone().unwrap_or_default(), config: b.config.clone().unwrap_or_default() };
+    let input = SourceInput {
+        kind: b.kind.clone().unwrap_or_default(),
+        name: b.name.clone().unwrap_or_default(),
+        config: b.config.clone().unwrap_or_default(),
+    };
     let s = manage::save_credentials(&state, &actor, None, &input).await?.source;
     let s = apply_rest(&state, &actor, s, &b).await?;
     Ok(HttpResponse::Created().json(source_out(&s)))
@@ -315,7 +349,11 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
 #[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "live data", params(("id" = i64, Path, description = "Source id")),
     responses((status = 200, description = "The source", body = SourceOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn show(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(source_out(&find(&state, p.key.workspace_id, *id).await?)))
 }
 
@@ -324,7 +362,13 @@ pub async fn show(state: web::Data<AppState>, p: Principal<perm::ConnectorsManag
               (status = 409, description = "not_ready: streams are chosen after a passed test", body = crate::api::errors::ErrorBody),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, b: Result<web::Json<SourceIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+    b: Result<web::Json<SourceIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
     let actor = actor(&p, &req, &state);
     let mut s = find(&state, p.key.workspace_id, *id).await?;
@@ -332,7 +376,11 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
     if b.name.is_some() || b.config.is_some() || b.kind.is_some() {
         let mut config = manage::plain_config(&s);
         config.extend(b.config.clone().unwrap_or_default());
-        let input = SourceInput { kind: b.kind.clone().unwrap_or_else(|| s.kind.clone()), name: b.name.clone().unwrap_or_else(|| s.name.clone()), config };
+        let input = SourceInput {
+            kind: b.kind.clone().unwrap_or_else(|| s.kind.clone()),
+            name: b.name.clone().unwrap_or_else(|| s.name.clone()),
+            config,
+        };
         let saved = manage::save_credentials(&state, &actor, Some(&s), &input).await?;
         if !saved.cleared.is_empty() {
             notes.push(manage::cleared_sentence(&saved.cleared));
@@ -357,7 +405,13 @@ pub struct DeleteQuery {
     responses((status = 204, description = "Deleted with its run history (and its tabs unless keep_tabs)"),
               (status = 409, description = "sync_running", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: Params<DeleteQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+    q: Params<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     manage::delete(&state, &actor(&p, &req, &state), &s, q.keep_tabs).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -367,7 +421,12 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, p: Principal<p
 #[utoipa::path(post, path = "/api/v1/sources/{id}/test", tag = "live data", params(("id" = i64, Path, description = "Source id")),
     responses((status = 200, description = "The outcome: `ok`, or `error` with class, cause, solution and the provider's message", body = TestOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn test(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn test(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     let (s, _) = manage::test(&state, &actor(&p, &req, &state), &s).await?;
     Ok(HttpResponse::Ok().json(test_out(&s)))
@@ -384,7 +443,12 @@ pub struct DiscoverOut {
 #[utoipa::path(post, path = "/api/v1/sources/{id}/discover", tag = "live data", params(("id" = i64, Path, description = "Source id")),
     responses((status = 200, description = "The streams (or the error)", body = DiscoverOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn discover(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn discover(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     let (s, result) = manage::test(&state, &actor(&p, &req, &state), &s).await?;
     let chosen = manage::chosen_streams(&s);
@@ -406,7 +470,12 @@ pub struct ActivateOut {
     responses((status = 202, description = "Active; the first sync started", body = ActivateOut),
               (status = 409, description = "not_ready (no passed test or no streams) or sync_running", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn activate(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn activate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     let (s, run_id) = manage::activate(&state.clone().into_inner(), &actor(&p, &req, &state), &s).await?;
     Ok(HttpResponse::Accepted().json(ActivateOut { source: source_out(&s), run_id }))
@@ -461,7 +530,11 @@ pub struct StartedOut {
     responses((status = 202, description = "Queued; the runner starts it within a second when a worker is free", body = StartedOut),
               (status = 409, description = "sync_running (`run_id` names the live run) or not_ready", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn start_sync(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn start_sync(
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     if s.status == manage::DRAFT {
         return Err(ApiError::NotReady("Activate the source first (POST /api/v1/sources/{id}/activate).".into()));
@@ -482,7 +555,12 @@ pub struct HistoryQuery {
 #[utoipa::path(get, path = "/api/v1/sources/{id}/syncs", tag = "live data", params(("id" = i64, Path, description = "Source id"), HistoryQuery),
     responses((status = 200, description = "The source's runs, newest first", body = Vec<RunOut>)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn syncs(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>, q: Params<HistoryQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn syncs(
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+    q: Params<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
     let runs = store::runs_of_source(&state.db, s.id, q.limit.map_or(20, |l| l.get())).await?;
     Ok(HttpResponse::Ok().json(runs.iter().map(run_out).collect::<Vec<_>>()))
@@ -494,7 +572,11 @@ pub async fn syncs(state: web::Data<AppState>, p: Principal<perm::ConnectorsMana
     responses((status = 202, description = "Cancelled (queued) or asked to stop (running)", body = RunOut),
               (status = 409, description = "run_finished", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn cancel(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
     if !crate::connectors::sources::cancel_run(&state, &r, "an API call").await? {
         return Err(ApiError::RunFinished);
@@ -506,7 +588,11 @@ pub async fn cancel(state: web::Data<AppState>, p: Principal<perm::ConnectorsMan
 #[utoipa::path(get, path = "/api/v1/sync-runs/{id}", tag = "live data", params(("id" = i64, Path, description = "Run id")),
     responses((status = 200, description = "The run: state and per-stream counts", body = RunOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn run(state: web::Data<AppState>, p: Principal<perm::ConnectorsManage>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn run(
+    state: web::Data<AppState>,
+    p: Principal<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let r = store::run(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(run_out(&r)))
 }
@@ -539,11 +625,28 @@ pub struct EntityOut {
 async fn entity_out(state: &AppState, e: &crate::entities::ontology_entities::Model) -> Result<EntityOut, ApiError> {
     let mut tabs = Vec::new();
     for t in store::tabs_of_entity(&state.db, e.id).await? {
-        let rows = crate::store::datahub::dataset_any(&state.db, e.workspace_id, t.dataset_id).await?.map_or(0, |d| d.row_count);
-        tabs.push(TabOut { id: t.id, stream: t.stream, source_id: t.source_id, dataset_id: t.dataset_id, row_count: rows, last_sync_at: t.last_sync_at });
+        let rows = crate::store::datahub::dataset_any(&state.db, e.workspace_id, t.dataset_id)
+            .await?
+            .map_or(0, |d| d.row_count);
+        tabs.push(TabOut {
+            id: t.id,
+            stream: t.stream,
+            source_id: t.source_id,
+            dataset_id: t.dataset_id,
+            row_count: rows,
+            last_sync_at: t.last_sync_at,
+        });
     }
     let source_ids = store::sources_of_entity(&state.db, e.id).await?.iter().map(|s| s.id).collect();
-    Ok(EntityOut { id: e.id, name: e.name.clone(), description: e.description.clone(), tabs, source_ids, created_at: e.created_at, updated_at: e.updated_at })
+    Ok(EntityOut {
+        id: e.id,
+        name: e.name.clone(),
+        description: e.description.clone(),
+        tabs,
+        source_ids,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/entities", tag = "ontology",
@@ -568,7 +671,12 @@ pub struct EntityIn {
     responses((status = 201, description = "Created", body = EntityOut),
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn create_entity(req: HttpRequest, state: web::Data<AppState>, p: Principal<perm::OntologyEdit>, b: Result<web::Json<EntityIn>, actix_web::Error>) -> Result<HttpResponse, ApiError> {
+pub async fn create_entity(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal<perm::OntologyEdit>,
+    b: Result<web::Json<EntityIn>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
     let e = crate::ontology::save(&state, &actor(&p, &req, &state), None, &b.name, &b.description).await?;
     Ok(HttpResponse::Created().json(entity_out(&state, &e).await?))
@@ -577,7 +685,11 @@ pub async fn create_entity(req: HttpRequest, state: web::Data<AppState>, p: Prin
 #[utoipa::path(get, path = "/api/v1/entities/{id}", tag = "ontology", params(("id" = i64, Path, description = "Entity id")),
     responses((status = 200, description = "The entity with its spreadsheet tabs and their dataset ids", body = EntityOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
-pub async fn entity(state: web::Data<AppState>, p: Principal<perm::DataRead>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn entity(
+    state: web::Data<AppState>,
+    p: Principal<perm::DataRead>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let e = store::entity(&state.db, p.key.workspace_id, *id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(entity_out(&state, &e).await?))
 }

@@ -175,12 +175,20 @@ mod tests {
     fn every_line_of_a_repeated_header_counts() {
         let xff = "x-forwarded-for";
         assert_eq!(client(&[(xff, "203.0.113.9, 198.51.100.7")]), ip("198.51.100.7"));
-        assert_eq!(client(&[(xff, "203.0.113.9"), (xff, "198.51.100.7")]), ip("198.51.100.7"), "two lines are one list");
+        assert_eq!(
+            client(&[(xff, "203.0.113.9"), (xff, "198.51.100.7")]),
+            ip("198.51.100.7"),
+            "two lines are one list"
+        );
         assert_eq!(client(&[(xff, "198.51.100.7, 10.0.0.2")]), ip("198.51.100.7"), "trusted hops are skipped");
         let fwd = "forwarded";
         assert_eq!(client(&[(fwd, "for=203.0.113.9"), (fwd, "for=198.51.100.7;proto=https")]), ip("198.51.100.7"));
         assert_eq!(client(&[(fwd, r#"for="[2001:db8::17]:4711", for=10.0.0.3:80"#)]), ip("2001:db8::17"));
-        assert_eq!(client(&[(xff, "198.51.100.7"), (fwd, "for=198.51.100.7")]), ip("198.51.100.7"), "both headers agree");
+        assert_eq!(
+            client(&[(xff, "198.51.100.7"), (fwd, "for=198.51.100.7")]),
+            ip("198.51.100.7"),
+            "both headers agree"
+        );
         assert_eq!(client(&[]), ip("127.0.0.1"), "no header: the proxy itself");
     }
 
@@ -197,7 +205,14 @@ mod tests {
         ] {
             assert_eq!(client(&headers), None, "{headers:?}");
         }
-        let untrusted = TestRequest::default().peer_addr("192.0.2.1:5000".parse().unwrap()).append_header(("x-forwarded-for", "nonsense")).to_http_request();
-        assert_eq!(client_ip(&untrusted, &["127.0.0.1/32".parse().unwrap()]), ip("192.0.2.1"), "an untrusted peer's headers are ignored");
+        let untrusted = TestRequest::default()
+            .peer_addr("192.0.2.1:5000".parse().unwrap())
+            .append_header(("x-forwarded-for", "nonsense"))
+            .to_http_request();
+        assert_eq!(
+            client_ip(&untrusted, &["127.0.0.1/32".parse().unwrap()]),
+            ip("192.0.2.1"),
+            "an untrusted peer's headers are ignored"
+        );
     }
 }

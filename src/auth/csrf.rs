@@ -8,8 +8,8 @@
 //! instance secret, so an attacker who cannot read our cookies cannot forge it,
 //! and a flood of anonymous requests writes nothing to the database.
 use actix_session::Session;
-use actix_web::{HttpMessage, HttpRequest};
 use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest};
 
 use crate::auth::keys;
 use crate::domain::tokens::{constant_time_eq, digest, random_token};

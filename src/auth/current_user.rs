@@ -97,7 +97,9 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     }
     // One indexed count per page, only for those who can act on it.
     let failing_sources = match &membership {
-        Some(m) if m.permissions.contains(Permission::ConnectorsManage) => crate::store::live_data::failing_count(&state.db, m.workspace_id).await?,
+        Some(m) if m.permissions.contains(Permission::ConnectorsManage) => {
+            crate::store::live_data::failing_count(&state.db, m.workspace_id).await?
+        }
         _ => 0,
     };
     Ok(SignedIn {

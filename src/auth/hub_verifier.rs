@@ -115,15 +115,26 @@ impl Snapshot {
     }
 }
 
-fn compile(m: &crate::store::hub_keys::VerifierRow, mut endpoints: Vec<i64>, users: Vec<i64>, teams: Vec<i64>) -> CompiledHubKey {
+fn compile(
+    m: &crate::store::hub_keys::VerifierRow,
+    mut endpoints: Vec<i64>,
+    users: Vec<i64>,
+    teams: Vec<i64>,
+) -> CompiledHubKey {
     // Most keys have neither: skip the JSON parser for an empty list.
     let nets: Vec<IpNet> = if m.ip_filters == "[]" {
         Vec::new()
     } else {
         // Rows saved before mapped ranges were stored as IPv4 match too.
-        serde_json::from_str::<Vec<String>>(&m.ip_filters).unwrap_or_default().iter().filter_map(|s| s.parse().ok()).map(crate::domain::ip_filter::unmapped).collect()
+        serde_json::from_str::<Vec<String>>(&m.ip_filters)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .map(crate::domain::ip_filter::unmapped)
+            .collect()
     };
-    let rows: Vec<HeaderRow> = if m.headers == "[]" { Vec::new() } else { serde_json::from_str(&m.headers).unwrap_or_default() };
+    let rows: Vec<HeaderRow> =
+        if m.headers == "[]" { Vec::new() } else { serde_json::from_str(&m.headers).unwrap_or_default() };
     let headers = rows
         .iter()
         .filter(|r| !r.exclude)
@@ -340,7 +351,13 @@ impl HubVerifier {
     /// Checks an API key or a generic token presented to `workspace_id`:
     /// format/checksum → known → active → not expired → IP allowed. Which
     /// endpoints it may call is `CompiledHubKey::accepts`.
-    pub fn lookup(&self, workspace_id: i64, presented: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Arc<CompiledHubKey>, HubRefusal> {
+    pub fn lookup(
+        &self,
+        workspace_id: i64,
+        presented: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CompiledHubKey>, HubRefusal> {
         if presented.starts_with(HUB_PREFIX) && !is_hub_secret(presented) {
             return Err(HubRefusal::Malformed);
         }
@@ -360,7 +377,14 @@ impl HubVerifier {
     /// Whether a portal token linked to `endpoint_id` names `user_id` (directly
     /// or through a team) and admits the request now. When several do, the
     /// first that admits wins; otherwise the refusal of the closest one.
-    pub fn verify_portal(&self, workspace_id: i64, user_id: i64, endpoint_id: i64, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Arc<CompiledHubKey>, HubRefusal> {
+    pub fn verify_portal(
+        &self,
+        workspace_id: i64,
+        user_id: i64,
+        endpoint_id: i64,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CompiledHubKey>, HubRefusal> {
         let snap = self.snap.read().unwrap_or_else(|p| p.into_inner());
         let mut refusal = HubRefusal::EndpointNotAllowed;
         for id in snap.portal_by_endpoint.get(&endpoint_id).map(Vec::as_slice).unwrap_or_default() {
@@ -501,14 +525,21 @@ mod tests {
         assert_eq!(snap.portal_by_endpoint[&2], vec![2]);
         snap.remove(2);
         snap.remove(1);
-        assert!(snap.by_id.is_empty() && snap.by_digest.is_empty() && snap.portal_by_endpoint.values().all(Vec::is_empty));
+        assert!(
+            snap.by_id.is_empty() && snap.by_digest.is_empty() && snap.portal_by_endpoint.values().all(Vec::is_empty)
+        );
     }
 
     #[test]
     fn sync_status_waits_for_every_live_node() {
         let mut k = model(1, "api_key", "active", None);
         k.change_seq = 5;
-        let node = |seq: i64| crate::entities::cluster_nodes::Model { node_id: format!("n{seq}"), applied_seq: seq, applied_at: Utc::now(), seen_at: Utc::now() };
+        let node = |seq: i64| crate::entities::cluster_nodes::Model {
+            node_id: format!("n{seq}"),
+            applied_seq: seq,
+            applied_at: Utc::now(),
+            seen_at: Utc::now(),
+        };
         assert!(matches!(sync_status(&k, &[node(5), node(4)]), SyncStatus::Pending { nodes: 2, behind: 1 }));
         assert!(matches!(sync_status(&k, &[node(5), node(6)]), SyncStatus::Synced { nodes: 2, .. }));
         assert!(matches!(sync_status(&k, &[]), SyncStatus::Pending { .. }));

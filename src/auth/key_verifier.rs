@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::domain::keys::{KeyFormatError, KeySecret};
 use crate::domain::PermissionSet;
+use crate::domain::keys::{KeyFormatError, KeySecret};
 use crate::store::keys::SnapshotRow;
 
 /// Why a presented key was refused. Each maps to a stable API error code.
@@ -30,8 +30,16 @@ pub enum KeyRefusal {
     Malformed,
     /// Not a key we know: never issued, deleted, or an old secret past its grace.
     Unknown,
-    Revoked { key_id: i64, workspace_id: i64, owner_id: i64 },
-    Expired { key_id: i64, workspace_id: i64, owner_id: i64 },
+    Revoked {
+        key_id: i64,
+        workspace_id: i64,
+        owner_id: i64,
+    },
+    Expired {
+        key_id: i64,
+        workspace_id: i64,
+        owner_id: i64,
+    },
     /// The owner was disabled in or removed from the key's workspace.
     OwnerInactive,
 }
@@ -171,9 +179,10 @@ impl KeyVerifier {
     pub async fn key_changed(&self, key_id: i64) -> Result<(), DbErr> {
         let rows = crate::store::keys::snapshot_rows(&self.db, Some(key_id), None).await?;
         let owner = match rows.first() {
-            Some(&(_, workspace_id, user_id, ..)) => {
-                Some(((workspace_id, user_id), crate::store::members::effective_of(&self.db, workspace_id, user_id).await?))
-            }
+            Some(&(_, workspace_id, user_id, ..)) => Some((
+                (workspace_id, user_id),
+                crate::store::members::effective_of(&self.db, workspace_id, user_id).await?,
+            )),
             None => None,
         };
         {

@@ -2,10 +2,10 @@
 //! throttling and the signed-in user extractor.
 pub mod client_ip;
 pub mod csrf;
+pub mod current_user;
 pub mod freshness;
 pub mod hub_verifier;
 pub mod key_verifier;
-pub mod current_user;
 pub mod password;
 pub mod sealing;
 pub mod session_store;

@@ -160,7 +160,6 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +193,10 @@ mod tests {
         while pool.admitted.load(Ordering::SeqCst) < pool.limit {
             tokio::task::yield_now().await;
         }
-        assert!(matches!(pool.verify("x", None).await, Err(HashError::Busy)), "one more than the pool holds is refused");
+        assert!(
+            matches!(pool.verify("x", None).await, Err(HashError::Busy)),
+            "one more than the pool holds is refused"
+        );
         assert!(!PasswordPool::new().saturated(), "another instance's pool is not touched");
         for _ in 0..pool.limit {
             release.send(()).unwrap();

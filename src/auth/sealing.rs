@@ -43,7 +43,8 @@ impl Sealer {
             return None;
         }
         let (nonce, ct) = bytes.split_at(24);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() }).ok()?;
+        let plain =
+            self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() }).ok()?;
         String::from_utf8(plain).ok()
     }
 }

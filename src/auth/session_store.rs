@@ -95,8 +95,7 @@ impl SessionStore for DbSessionStore {
             }
             return Ok(None);
         }
-        let state: SessionState =
-            serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
+        let state: SessionState = serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
         // Sliding idle timeout, written at most once a minute per session rather
         // than on every request, and never in the request's way.
         let new_expiry = self.expiry();

@@ -33,7 +33,13 @@ impl Default for LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(window: Duration, per_client: usize, per_account: usize) -> Self {
-        LoginThrottle { window, per_client, per_account, hasher: Default::default(), failures: Mutex::new(HashMap::new()) }
+        LoginThrottle {
+            window,
+            per_client,
+            per_account,
+            hasher: Default::default(),
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn key(&self, kind: &str, value: &str) -> u64 {
@@ -113,7 +119,8 @@ impl LoginThrottle {
 
 /// Drops `n` keys: those with the fewest failures first, the oldest among equals.
 fn forget_least_telling(map: &mut HashMap<u64, VecDeque<Instant>>, n: usize) {
-    let mut ranked: Vec<(usize, Option<Instant>, u64)> = map.iter().map(|(k, q)| (q.len(), q.back().copied(), *k)).collect();
+    let mut ranked: Vec<(usize, Option<Instant>, u64)> =
+        map.iter().map(|(k, q)| (q.len(), q.back().copied(), *k)).collect();
     let n = n.min(ranked.len());
     if n == 0 {
         return;

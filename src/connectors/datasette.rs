@@ -14,9 +14,30 @@ static SPEC: Spec = Spec {
     reads: "The tables of a Datasette database, through its JSON API (Datasette 1.0).",
     auth: "API key",
     fields: &[
-        FieldSpec { name: "base_url", label: "Base URL", help: "Where Datasette is served, e.g. https://datasette.example.com", kind: FieldKind::Url, required: true, default: "" },
-        FieldSpec { name: "database", label: "Database", help: "The database name as in its URL (/{database})", kind: FieldKind::Text, required: true, default: "" },
-        FieldSpec { name: "token", label: "API token", help: "A token made with datasette create-token (dstok_…)", kind: FieldKind::Secret, required: true, default: "" },
+        FieldSpec {
+            name: "base_url",
+            label: "Base URL",
+            help: "Where Datasette is served, e.g. https://datasette.example.com",
+            kind: FieldKind::Url,
+            required: true,
+            default: "",
+        },
+        FieldSpec {
+            name: "database",
+            label: "Database",
+            help: "The database name as in its URL (/{database})",
+            kind: FieldKind::Text,
+            required: true,
+            default: "",
+        },
+        FieldSpec {
+            name: "token",
+            label: "API token",
+            help: "A token made with datasette create-token (dstok_…)",
+            kind: FieldKind::Secret,
+            required: true,
+            default: "",
+        },
     ],
 };
 
@@ -58,7 +79,13 @@ async fn tables(cx: &Ctx) -> Result<Vec<Value>, ConnectorError> {
 
 type Query<'a> = &'a [(String, String)];
 
-async fn rows(cx: &Ctx, table: &str, next: Option<&str>, size: u32, extra: Query<'_>) -> Result<(Vec<serde_json::Map<String, Value>>, Option<String>), ConnectorError> {
+async fn rows(
+    cx: &Ctx,
+    table: &str,
+    next: Option<&str>,
+    size: u32,
+    extra: Query<'_>,
+) -> Result<(Vec<serde_json::Map<String, Value>>, Option<String>), ConnectorError> {
     let mut u = url(cx, Some(table))?;
     u.query_pairs_mut().append_pair("_size", &size.clamp(1, MAX_PAGE).to_string()).append_pair("_shape", "objects");
     for (k, v) in extra {
@@ -94,8 +121,14 @@ impl Connector for Datasette {
                 if t["hidden"].as_bool() == Some(true) {
                     continue;
                 }
-                let names: Vec<String> = t["columns"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect()).unwrap_or_default();
-                let pks: Vec<&str> = t["primary_keys"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let names: Vec<String> = t["columns"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                let pks: Vec<&str> = t["primary_keys"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 let (sample, _) = rows(cx, name, None, SAMPLE_SIZE, &[]).await?;
                 let mut columns = super::infer_columns(&names, &sample);
                 // Rowid tables come back with a `rowid` column: keep the declared ones.
@@ -116,7 +149,13 @@ impl Connector for Datasette {
         })
     }
 
-    fn read<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, state: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+    fn read<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        state: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         Box::pin(async move {
             let table = stream.locator["table"].as_str().unwrap_or(&stream.name);
             let token = state.as_ref().and_then(|s| s["next"].as_str().map(str::to_owned));

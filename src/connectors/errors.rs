@@ -82,50 +82,83 @@ impl ErrorClass {
             ErrorClass::Unauthorized => "The API key is invalid or has expired.",
             ErrorClass::Forbidden => "The key lacks the scopes or permissions for this data.",
             ErrorClass::Timeout => "The service is temporarily unavailable or too slow to answer.",
-            ErrorClass::ConnectionRefused => "Nothing is listening at that address and port: the service is down or the port is wrong.",
-            ErrorClass::DnsFailure => "The host name in the base URL does not resolve: a typo, or a name only known inside another network.",
-            ErrorClass::TlsFailure => "The secure connection failed: the port does not speak HTTPS, or its certificate is not trusted.",
+            ErrorClass::ConnectionRefused => {
+                "Nothing is listening at that address and port: the service is down or the port is wrong."
+            }
+            ErrorClass::DnsFailure => {
+                "The host name in the base URL does not resolve: a typo, or a name only known inside another network."
+            }
+            ErrorClass::TlsFailure => {
+                "The secure connection failed: the port does not speak HTTPS, or its certificate is not trusted."
+            }
             ErrorClass::NotFound => "The base URL (or the database or path in it) is wrong.",
             ErrorClass::RateLimited => "The service limits how often it may be called, and the limit was reached.",
             ErrorClass::ServerError => "The service failed while answering.",
             ErrorClass::NotJson => "The address answered, but not with JSON: it is probably a web page, not the API.",
-            ErrorClass::UnexpectedShape => "The service answered JSON of a shape this connector does not expect: likely another kind of service or API version.",
-            ErrorClass::Blocked => "The address is on a private, loopback or link-local network, which keyhub does not call on its users' behalf.",
+            ErrorClass::UnexpectedShape => {
+                "The service answered JSON of a shape this connector does not expect: likely another kind of service or API version."
+            }
+            ErrorClass::Blocked => {
+                "The address is on a private, loopback or link-local network, which keyhub does not call on its users' behalf."
+            }
             ErrorClass::TooLarge => "A single answer was larger than keyhub accepts.",
             ErrorClass::InvalidConfig => "A setting of the source is missing or malformed.",
-            ErrorClass::NoStreams => "The key works, but it can read nothing at this source (no endpoint, table or list operation is open to it).",
+            ErrorClass::NoStreams => {
+                "The key works, but it can read nothing at this source (no endpoint, table or list operation is open to it)."
+            }
             ErrorClass::Rejected => "The service refused the request.",
-            ErrorClass::CredentialsUnreadable => "The saved key cannot be opened: the instance's master secret (KEYHUB_SECRET) changed since it was saved, or the row was copied from elsewhere.",
-            ErrorClass::LimitReached => "The stream went on past a limit keyhub sets on every sync (rows per stream, time per run), or the source answered the same page again and again.",
+            ErrorClass::CredentialsUnreadable => {
+                "The saved key cannot be opened: the instance's master secret (KEYHUB_SECRET) changed since it was saved, or the row was copied from elsewhere."
+            }
+            ErrorClass::LimitReached => {
+                "The stream went on past a limit keyhub sets on every sync (rows per stream, time per run), or the source answered the same page again and again."
+            }
         }
     }
 
     pub fn solution(self) -> &'static str {
         match self {
             ErrorClass::Unauthorized => "Regenerate the key in the provider's console and paste the new one here.",
-            ErrorClass::Forbidden => "Check the permissions of your key (or ask the provider's administrator to grant access), then test again.",
+            ErrorClass::Forbidden => {
+                "Check the permissions of your key (or ask the provider's administrator to grant access), then test again."
+            }
             ErrorClass::Timeout => "Try again in a few minutes; if it persists, check the service's status.",
             ErrorClass::ConnectionRefused => "Check the port in the base URL and that the service is running.",
             ErrorClass::DnsFailure => "Check the spelling of the host name in the base URL.",
             ErrorClass::TlsFailure => "Use http:// for a plain-HTTP port, or fix the service's certificate.",
-            ErrorClass::NotFound => "Check the base URL against the provider's documentation (and the database or path name).",
+            ErrorClass::NotFound => {
+                "Check the base URL against the provider's documentation (and the database or path name)."
+            }
             ErrorClass::RateLimited => "Wait for the time given, then try again; sync less often if it recurs.",
-            ErrorClass::ServerError => "Try again later; if it persists, contact the provider with the time of the failure.",
+            ErrorClass::ServerError => {
+                "Try again later; if it persists, contact the provider with the time of the failure."
+            }
             ErrorClass::NotJson => "Point the base URL at the API itself (not its web pages).",
             ErrorClass::UnexpectedShape => "Check that the base URL is the right kind of service for this connector.",
-            ErrorClass::Blocked => "Use the service's public address, or ask the operator to allow private targets (KEYHUB_CONNECTORS_ALLOW_PRIVATE).",
+            ErrorClass::Blocked => {
+                "Use the service's public address, or ask the operator to allow private targets (KEYHUB_CONNECTORS_ALLOW_PRIVATE)."
+            }
             ErrorClass::TooLarge => "Choose a smaller page size or another stream.",
             ErrorClass::InvalidConfig => "Correct the setting named in the message.",
-            ErrorClass::NoStreams => "Give the key access to the data (or choose the right database or document), then test again.",
+            ErrorClass::NoStreams => {
+                "Give the key access to the data (or choose the right database or document), then test again."
+            }
             ErrorClass::Rejected => "Read the provider's message below and correct the request.",
-            ErrorClass::CredentialsUnreadable => "Enter the key again on the credentials step (or start keyhub with its original KEYHUB_SECRET).",
-            ErrorClass::LimitReached => "Check the source's paging (it should end, and each page should move on); if the stream really is this large, raise KEYHUB_SYNC_MAX_ROWS or KEYHUB_SYNC_MAX_SECONDS.",
+            ErrorClass::CredentialsUnreadable => {
+                "Enter the key again on the credentials step (or start keyhub with its original KEYHUB_SECRET)."
+            }
+            ErrorClass::LimitReached => {
+                "Check the source's paging (it should end, and each page should move on); if the stream really is this large, raise KEYHUB_SYNC_MAX_ROWS or KEYHUB_SYNC_MAX_SECONDS."
+            }
         }
     }
 
     /// Worth retrying as is (the next issue's runner uses this).
     pub fn transient(self) -> bool {
-        matches!(self, ErrorClass::Timeout | ErrorClass::RateLimited | ErrorClass::ServerError | ErrorClass::ConnectionRefused)
+        matches!(
+            self,
+            ErrorClass::Timeout | ErrorClass::RateLimited | ErrorClass::ServerError | ErrorClass::ConnectionRefused
+        )
     }
 }
 

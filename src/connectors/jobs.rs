@@ -49,8 +49,19 @@ async fn tick(state: &Arc<AppState>) -> Result<(), sea_orm::DbErr> {
             let keeper = tokio::spawn(keep_lease(state.clone(), id, control.clone()));
             if let Err(e) = super::sync::execute(&state, run, &control).await {
                 tracing::error!(error = %e, run = id, "a sync run could not record its outcome");
-                let log = vec![line("error", "keyhub could not record the run's progress (a database error); the run stopped.")];
-                let _ = store::finish_run(&state.db, id, FAILED, "[]", &log_json(&log), Some("keyhub could not record the run.".into())).await;
+                let log = vec![line(
+                    "error",
+                    "keyhub could not record the run's progress (a database error); the run stopped.",
+                )];
+                let _ = store::finish_run(
+                    &state.db,
+                    id,
+                    FAILED,
+                    "[]",
+                    &log_json(&log),
+                    Some("keyhub could not record the run.".into()),
+                )
+                .await;
             }
             keeper.abort();
             state.jobs.mine().remove(&id);

@@ -3,7 +3,9 @@
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use super::{Batch, BoxFuture, Connector, ConnectorError, Ctx, ErrorClass, FieldKind, FieldSpec, SAMPLE_SIZE, Spec, StreamInfo};
+use super::{
+    Batch, BoxFuture, Connector, ConnectorError, Ctx, ErrorClass, FieldKind, FieldSpec, SAMPLE_SIZE, Spec, StreamInfo,
+};
 
 pub struct Keyhub;
 
@@ -13,9 +15,30 @@ static SPEC: Spec = Spec {
     reads: "The Data Hub endpoints of another keyhub instance that a key may call.",
     auth: "API key",
     fields: &[
-        FieldSpec { name: "base_url", label: "Base URL", help: "Where the other keyhub is reached, e.g. https://data.example.com", kind: FieldKind::Url, required: true, default: "" },
-        FieldSpec { name: "workspace", label: "Workspace short name", help: "As in its Data Hub URLs: /hub/{workspace}/…", kind: FieldKind::Text, required: true, default: "" },
-        FieldSpec { name: "api_key", label: "API key", help: "A Data Hub key (khd_…) or a personal key (khp_…) of that keyhub", kind: FieldKind::Secret, required: true, default: "" },
+        FieldSpec {
+            name: "base_url",
+            label: "Base URL",
+            help: "Where the other keyhub is reached, e.g. https://data.example.com",
+            kind: FieldKind::Url,
+            required: true,
+            default: "",
+        },
+        FieldSpec {
+            name: "workspace",
+            label: "Workspace short name",
+            help: "As in its Data Hub URLs: /hub/{workspace}/…",
+            kind: FieldKind::Text,
+            required: true,
+            default: "",
+        },
+        FieldSpec {
+            name: "api_key",
+            label: "API key",
+            help: "A Data Hub key (khd_…) or a personal key (khp_…) of that keyhub",
+            kind: FieldKind::Secret,
+            required: true,
+            default: "",
+        },
     ],
 };
 
@@ -46,7 +69,12 @@ async fn listing(cx: &Ctx) -> Result<Vec<Value>, ConnectorError> {
 
 /// One page: `limit` when the endpoint accepts it (a 400 means it is above
 /// the endpoint's maximum: ask again with the endpoint's default).
-async fn page(cx: &Ctx, path: &str, offset: u64, limit: Option<u64>) -> Result<(Vec<serde_json::Map<String, Value>>, u64, u64), ConnectorError> {
+async fn page(
+    cx: &Ctx,
+    path: &str,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<(Vec<serde_json::Map<String, Value>>, u64, u64), ConnectorError> {
     let mut url = hub_url(cx, Some(path))?;
     url.query_pairs_mut().append_pair("offset", &offset.to_string());
     if let Some(l) = limit {
@@ -81,7 +109,10 @@ impl Connector for Keyhub {
             let mut out = Vec::new();
             for e in listing(cx).await? {
                 let Some(path) = e["path"].as_str() else { continue };
-                let fields: Vec<String> = e["fields"].as_array().map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                let fields: Vec<String> = e["fields"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
                 let (sample, count, _) = page(cx, path, 0, Some(u64::from(SAMPLE_SIZE))).await?;
                 out.push(StreamInfo {
                     name: path.to_owned(),
@@ -95,7 +126,13 @@ impl Connector for Keyhub {
         })
     }
 
-    fn read<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, state: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+    fn read<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        state: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         Box::pin(async move {
             let path = stream.locator["path"].as_str().unwrap_or(&stream.name);
             let offset = state.as_ref().and_then(|s| s["offset"].as_u64()).unwrap_or(0);
@@ -104,7 +141,10 @@ impl Connector for Keyhub {
             let after = offset + records.len() as u64;
             let next = (!records.is_empty() && after < count).then(|| json!({ "offset": after, "limit": used }));
             if records.len() as u64 > limit {
-                return Err(ConnectorError::new(ErrorClass::UnexpectedShape, "The source returned more records than asked for."));
+                return Err(ConnectorError::new(
+                    ErrorClass::UnexpectedShape,
+                    "The source returned more records than asked for.",
+                ));
             }
             Ok(Batch { records, next })
         })

@@ -108,7 +108,13 @@ impl Config {
     /// Every secret value, for scrubbing messages.
     pub fn secrets(&self) -> Vec<String> {
         let Some(spec) = self.spec else { return Vec::new() };
-        spec.fields.iter().filter(|f| f.secret()).filter_map(|f| self.values.get(f.name)).filter(|v| !v.is_empty()).cloned().collect()
+        spec.fields
+            .iter()
+            .filter(|f| f.secret())
+            .filter_map(|f| self.values.get(f.name))
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect()
     }
 
     /// The base URL, checked.
@@ -152,7 +158,13 @@ pub trait Connector: Send + Sync {
     fn check<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<(), ConnectorError>>;
     fn discover<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<Vec<StreamInfo>, ConnectorError>>;
     /// The batch at `state` (none: from the start), at most `size` records.
-    fn read<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, state: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>>;
+    fn read<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        state: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>>;
     /// Whether the kind reads incrementally: records whose `cursor` column is
     /// above a value, in that column's order (Airbyte's `source_defined_cursor`
     /// turned around: the user picks the column).
@@ -174,7 +186,9 @@ pub trait Connector: Send + Sync {
         size: u32,
     ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         let _ = (cx, stream, column, after, position, size);
-        Box::pin(async { Err(ConnectorError::config("This kind of source cannot read incrementally; choose full refresh.")) })
+        Box::pin(async {
+            Err(ConnectorError::config("This kind of source cannot read incrementally; choose full refresh."))
+        })
     }
 }
 
@@ -219,7 +233,11 @@ pub fn infer_columns(names: &[String], records: &[Map<String, Value>]) -> Vec<Co
 /// Check, discover, and read one record of a chosen stream (else the
 /// first): the streams, and that record with its stream's name (none when
 /// the stream is empty).
-pub async fn test_connection(kind: &dyn Connector, cx: &Ctx, chosen: &[String]) -> Result<(Vec<StreamInfo>, Option<(String, Map<String, Value>)>), ConnectorError> {
+pub async fn test_connection(
+    kind: &dyn Connector,
+    cx: &Ctx,
+    chosen: &[String],
+) -> Result<(Vec<StreamInfo>, Option<(String, Map<String, Value>)>), ConnectorError> {
     kind.check(cx).await?;
     let streams = kind.discover(cx).await?;
     let probe = chosen.iter().find_map(|c| streams.iter().find(|s| s.name == *c)).or_else(|| streams.first());
@@ -284,7 +302,12 @@ mod tests {
         let got: Vec<(&str, ColumnType)> = cols.iter().map(|c| (c.name.as_str(), c.kind)).collect();
         assert_eq!(
             got,
-            vec![("name", ColumnType::Text), ("id", ColumnType::Integer), ("price", ColumnType::Number), ("extra", ColumnType::Boolean)]
+            vec![
+                ("name", ColumnType::Text),
+                ("id", ColumnType::Integer),
+                ("price", ColumnType::Number),
+                ("extra", ColumnType::Boolean)
+            ]
         );
     }
 }

@@ -16,12 +16,54 @@ static SPEC: Spec = Spec {
     reads: "Any JSON API that publishes an OpenAPI 3 document: each list operation becomes a stream.",
     auth: "API key",
     fields: &[
-        FieldSpec { name: "base_url", label: "Base URL", help: "The API's address, e.g. https://api.example.com", kind: FieldKind::Url, required: true, default: "" },
-        FieldSpec { name: "spec_path", label: "OpenAPI document", help: "Its path under the base URL", kind: FieldKind::Text, required: false, default: "/openapi.json" },
-        FieldSpec { name: "api_key", label: "API key", help: "Sent with every request as set below", kind: FieldKind::Secret, required: true, default: "" },
-        FieldSpec { name: "key_in", label: "Send the key in", help: "A request header or a query parameter", kind: FieldKind::Choice(&[("header", "A header"), ("query", "A query parameter")]), required: false, default: "header" },
-        FieldSpec { name: "key_name", label: "Header or parameter name", help: "e.g. Authorization, X-API-Key or api_key", kind: FieldKind::Text, required: false, default: "Authorization" },
-        FieldSpec { name: "key_prefix", label: "Value prefix", help: "Written before the key in a header, e.g. Bearer; leave empty for none", kind: FieldKind::Text, required: false, default: "Bearer" },
+        FieldSpec {
+            name: "base_url",
+            label: "Base URL",
+            help: "The API's address, e.g. https://api.example.com",
+            kind: FieldKind::Url,
+            required: true,
+            default: "",
+        },
+        FieldSpec {
+            name: "spec_path",
+            label: "OpenAPI document",
+            help: "Its path under the base URL",
+            kind: FieldKind::Text,
+            required: false,
+            default: "/openapi.json",
+        },
+        FieldSpec {
+            name: "api_key",
+            label: "API key",
+            help: "Sent with every request as set below",
+            kind: FieldKind::Secret,
+            required: true,
+            default: "",
+        },
+        FieldSpec {
+            name: "key_in",
+            label: "Send the key in",
+            help: "A request header or a query parameter",
+            kind: FieldKind::Choice(&[("header", "A header"), ("query", "A query parameter")]),
+            required: false,
+            default: "header",
+        },
+        FieldSpec {
+            name: "key_name",
+            label: "Header or parameter name",
+            help: "e.g. Authorization, X-API-Key or api_key",
+            kind: FieldKind::Text,
+            required: false,
+            default: "Authorization",
+        },
+        FieldSpec {
+            name: "key_prefix",
+            label: "Value prefix",
+            help: "Written before the key in a header, e.g. Bearer; leave empty for none",
+            kind: FieldKind::Text,
+            required: false,
+            default: "Bearer",
+        },
     ],
 };
 
@@ -67,7 +109,9 @@ async fn document(cx: &Ctx) -> Result<Value, ConnectorError> {
     let doc = get(cx, join(&base, cx.config.get("spec_path"))).await?;
     let v3 = doc["openapi"].as_str().is_some_and(|v| v.starts_with('3'));
     if !v3 || !doc["paths"].is_object() {
-        return Err(ConnectorError::shape("The document is not an OpenAPI 3 description (no “openapi: 3…” and “paths”)."));
+        return Err(ConnectorError::shape(
+            "The document is not an OpenAPI 3 description (no “openapi: 3…” and “paths”).",
+        ));
     }
     Ok(doc)
 }
@@ -134,7 +178,10 @@ fn operations(doc: &Value) -> Vec<Operation> {
             "single"
         };
         let pagers = ["limit", "offset", "page", "per_page"];
-        if params.iter().any(|p| p["required"].as_bool() == Some(true) && !pagers.contains(&p["name"].as_str().unwrap_or(""))) {
+        if params
+            .iter()
+            .any(|p| p["required"].as_bool() == Some(true) && !pagers.contains(&p["name"].as_str().unwrap_or("")))
+        {
             continue;
         }
         let ok = &op["responses"]["200"];
@@ -151,7 +198,14 @@ fn operations(doc: &Value) -> Vec<Operation> {
         let columns = items["properties"]
             .as_object()
             .map(|props| {
-                props.iter().map(|(name, s)| Column { name: name.clone(), source: name.clone(), kind: column_type(resolve(doc, s)) }).collect()
+                props
+                    .iter()
+                    .map(|(name, s)| Column {
+                        name: name.clone(),
+                        source: name.clone(),
+                        kind: column_type(resolve(doc, s)),
+                    })
+                    .collect()
             })
             .unwrap_or_default();
         // operationId names a stream unless two operations share it (generated
@@ -164,10 +218,20 @@ fn operations(doc: &Value) -> Vec<Operation> {
 }
 
 fn operation_ids(doc: &Value) -> Vec<&str> {
-    doc["paths"].as_object().into_iter().flat_map(|p| p.values()).filter_map(|item| item["get"]["operationId"].as_str()).collect()
+    doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+        .filter_map(|item| item["get"]["operationId"].as_str())
+        .collect()
 }
 
-async fn fetch(cx: &Ctx, stream: &StreamInfo, position: u64, size: u32) -> Result<(Vec<Map<String, Value>>, Option<Value>), ConnectorError> {
+async fn fetch(
+    cx: &Ctx,
+    stream: &StreamInfo,
+    position: u64,
+    size: u32,
+) -> Result<(Vec<Map<String, Value>>, Option<Value>), ConnectorError> {
     let base = cx.config.base_url()?;
     let path = stream.locator["path"].as_str().unwrap_or("/");
     let paging = stream.locator["paging"].as_str().unwrap_or("single");
@@ -179,7 +243,9 @@ async fn fetch(cx: &Ctx, stream: &StreamInfo, position: u64, size: u32) -> Resul
             url.query_pairs_mut().append_pair("limit", &size.to_string()).append_pair("offset", &position.to_string());
         }
         "page" => {
-            url.query_pairs_mut().append_pair("page", &position.max(1).to_string()).append_pair("per_page", &size.to_string());
+            url.query_pairs_mut()
+                .append_pair("page", &position.max(1).to_string())
+                .append_pair("per_page", &size.to_string());
         }
         _ => {}
     }
@@ -226,7 +292,13 @@ impl Connector for OpenApi {
         })
     }
 
-    fn read<'a>(&'a self, cx: &'a Ctx, stream: &'a StreamInfo, state: Option<Value>, size: u32) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+    fn read<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        state: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         Box::pin(async move {
             let position = state.as_ref().and_then(|s| s["position"].as_u64()).unwrap_or(0);
             let (records, next) = fetch(cx, stream, position, size).await?;
@@ -259,7 +331,8 @@ mod tests {
                 "id": {"type": "integer"}, "name": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}}}}
         });
         let ops = operations(&doc);
-        let got: Vec<(&str, Option<&str>, &str, usize)> = ops.iter().map(|o| (o.name.as_str(), o.records_key.as_deref(), o.paging, o.columns.len())).collect();
+        let got: Vec<(&str, Option<&str>, &str, usize)> =
+            ops.iter().map(|o| (o.name.as_str(), o.records_key.as_deref(), o.paging, o.columns.len())).collect();
         assert_eq!(got, vec![("listThings", None, "limit_offset", 3), ("wrapped", Some("results"), "page", 1)]);
         assert_eq!(ops[0].columns[0].kind, ColumnType::Datetime, "at, in key order");
     }

@@ -88,7 +88,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // `::ffff:a.b.c.d` was unwrapped by `to_canonical` already):
     // IPv4-compatible `::a.b.c.d` (deprecated, but routed to a.b.c.d by some
     // stacks), SIIT-translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`.
-    if s[..6] == [0, 0, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0]) {
+    if s[..6] == [0, 0, 0, 0, 0, 0]
+        || s[..6] == [0, 0, 0, 0, 0xffff, 0]
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0])
+    {
         return is_public_v4(v4_of(s[6], s[7]));
     }
     if s[0] == 0x2002 {
@@ -101,7 +104,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xfe00) == 0xfc00                // unique local fc00::/7
         || (s[0] & 0xffc0) == 0xfe80                // link local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0                // site local (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0xdb8))       // documentation
+        || (s[0] == 0x2001 && s[1] == 0xdb8)) // documentation
 }
 
 /// Ports keyhub never calls, whatever the host: the WHATWG Fetch standard's
@@ -109,22 +112,102 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// irc…), plus the usual ports of databases and brokers, which are not web
 /// APIs and must never receive a request carrying a source's secret.
 const BAD_PORTS: &[(u16, &str)] = &[
-    (0, "no service"), (1, "tcpmux"), (7, "echo"), (9, "discard"), (11, "systat"), (13, "daytime"), (15, "netstat"),
-    (17, "qotd"), (19, "chargen"), (20, "ftp-data"), (21, "ftp"), (22, "ssh"), (23, "telnet"), (25, "smtp"), (37, "time"),
-    (42, "name"), (43, "nicname"), (53, "dns"), (69, "tftp"), (77, "priv-rjs"), (79, "finger"), (87, "ttylink"),
-    (95, "supdup"), (101, "hostname"), (102, "iso-tsap"), (103, "gppitnp"), (104, "acr-nema"), (109, "pop2"),
-    (110, "pop3"), (111, "sunrpc"), (113, "auth"), (115, "sftp"), (117, "uucp-path"), (119, "nntp"), (123, "ntp"),
-    (135, "epmap"), (137, "netbios-ns"), (139, "netbios-ssn"), (143, "imap"), (161, "snmp"), (179, "bgp"),
-    (389, "ldap"), (427, "svrloc"), (465, "smtp over TLS"), (512, "exec"), (513, "login"), (514, "shell"),
-    (515, "printer"), (526, "tempo"), (530, "courier"), (531, "chat"), (532, "netnews"), (540, "uucp"), (548, "afp"),
-    (554, "rtsp"), (556, "remotefs"), (563, "nntp over TLS"), (587, "smtp submission"), (601, "syslog-conn"),
-    (636, "ldap over TLS"), (989, "ftps-data"), (990, "ftps"), (993, "imap over TLS"), (995, "pop3 over TLS"),
-    (1433, "SQL Server"), (1521, "Oracle"), (1719, "h323gatestat"), (1720, "h323hostcall"), (1723, "pptp"),
-    (1883, "MQTT"), (2049, "nfs"), (2181, "ZooKeeper"), (3306, "MySQL"), (3659, "apple-sasl"), (4045, "npp"),
-    (4190, "sieve"), (4222, "NATS"), (5060, "sip"), (5061, "sips"), (5432, "PostgreSQL"), (5672, "AMQP"),
-    (6000, "x11"), (6379, "Redis"), (6566, "sane-port"), (6665, "irc"), (6666, "irc"), (6667, "irc"), (6668, "irc"),
-    (6669, "irc"), (6679, "osaut"), (6697, "irc over TLS"), (9042, "Cassandra"), (9092, "Kafka"), (10080, "amanda"),
-    (11211, "memcached"), (27017, "MongoDB"),
+    (0, "no service"),
+    (1, "tcpmux"),
+    (7, "echo"),
+    (9, "discard"),
+    (11, "systat"),
+    (13, "daytime"),
+    (15, "netstat"),
+    (17, "qotd"),
+    (19, "chargen"),
+    (20, "ftp-data"),
+    (21, "ftp"),
+    (22, "ssh"),
+    (23, "telnet"),
+    (25, "smtp"),
+    (37, "time"),
+    (42, "name"),
+    (43, "nicname"),
+    (53, "dns"),
+    (69, "tftp"),
+    (77, "priv-rjs"),
+    (79, "finger"),
+    (87, "ttylink"),
+    (95, "supdup"),
+    (101, "hostname"),
+    (102, "iso-tsap"),
+    (103, "gppitnp"),
+    (104, "acr-nema"),
+    (109, "pop2"),
+    (110, "pop3"),
+    (111, "sunrpc"),
+    (113, "auth"),
+    (115, "sftp"),
+    (117, "uucp-path"),
+    (119, "nntp"),
+    (123, "ntp"),
+    (135, "epmap"),
+    (137, "netbios-ns"),
+    (139, "netbios-ssn"),
+    (143, "imap"),
+    (161, "snmp"),
+    (179, "bgp"),
+    (389, "ldap"),
+    (427, "svrloc"),
+    (465, "smtp over TLS"),
+    (512, "exec"),
+    (513, "login"),
+    (514, "shell"),
+    (515, "printer"),
+    (526, "tempo"),
+    (530, "courier"),
+    (531, "chat"),
+    (532, "netnews"),
+    (540, "uucp"),
+    (548, "afp"),
+    (554, "rtsp"),
+    (556, "remotefs"),
+    (563, "nntp over TLS"),
+    (587, "smtp submission"),
+    (601, "syslog-conn"),
+    (636, "ldap over TLS"),
+    (989, "ftps-data"),
+    (990, "ftps"),
+    (993, "imap over TLS"),
+    (995, "pop3 over TLS"),
+    (1433, "SQL Server"),
+    (1521, "Oracle"),
+    (1719, "h323gatestat"),
+    (1720, "h323hostcall"),
+    (1723, "pptp"),
+    (1883, "MQTT"),
+    (2049, "nfs"),
+    (2181, "ZooKeeper"),
+    (3306, "MySQL"),
+    (3659, "apple-sasl"),
+    (4045, "npp"),
+    (4190, "sieve"),
+    (4222, "NATS"),
+    (5060, "sip"),
+    (5061, "sips"),
+    (5432, "PostgreSQL"),
+    (5672, "AMQP"),
+    (6000, "x11"),
+    (6379, "Redis"),
+    (6566, "sane-port"),
+    (6665, "irc"),
+    (6666, "irc"),
+    (6667, "irc"),
+    (6668, "irc"),
+    (6669, "irc"),
+    (6679, "osaut"),
+    (6697, "irc over TLS"),
+    (9042, "Cassandra"),
+    (9092, "Kafka"),
+    (10080, "amanda"),
+    (11211, "memcached"),
+    (27017, "MongoDB"),
 ];
 
 /// The service a port belongs to, when keyhub never calls it.
@@ -133,7 +216,9 @@ pub fn bad_port(port: u16) -> Option<&'static str> {
 }
 
 fn bad_port_sentence(port: u16, service: &str) -> String {
-    format!("Port {port} is for {service}, not a web API; keyhub calls only HTTP services. Use the port the API is served on.")
+    format!(
+        "Port {port} is for {service}, not a web API; keyhub calls only HTTP services. Use the port the API is served on."
+    )
 }
 
 fn blocked(what: impl Into<String>) -> ConnectorError {
@@ -144,12 +229,18 @@ fn blocked(what: impl Into<String>) -> ConnectorError {
 /// The host comes back normalised (`http://2130706433/` is `127.0.0.1`).
 pub fn parse_url(raw: &str) -> Result<Url, ConnectorError> {
     let raw = raw.trim();
-    let url = Url::parse(raw).map_err(|_| ConnectorError::config("Enter a full URL starting with https:// or http://."))?;
+    let url =
+        Url::parse(raw).map_err(|_| ConnectorError::config("Enter a full URL starting with https:// or http://."))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConnectorError::config(format!("Only http:// and https:// URLs are allowed, not {}:.", url.scheme())));
+        return Err(ConnectorError::config(format!(
+            "Only http:// and https:// URLs are allowed, not {}:.",
+            url.scheme()
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConnectorError::config("Put credentials in the key field, not in the URL (user@host is not allowed)."));
+        return Err(ConnectorError::config(
+            "Put credentials in the key field, not in the URL (user@host is not allowed).",
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ConnectorError::config("The URL has no host."));
@@ -176,7 +267,11 @@ fn origin_of(url: &Url) -> (String, String, Option<u16>) {
 }
 
 /// Checks a target before any byte is sent (and each redirect).
-fn check_target(policy: &Policy, source_origin: &(String, String, Option<u16>), url: &Url) -> Result<(), ConnectorError> {
+fn check_target(
+    policy: &Policy,
+    source_origin: &(String, String, Option<u16>),
+    url: &Url,
+) -> Result<(), ConnectorError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(blocked(format!("A redirect to a {}: URL was refused.", url.scheme())));
     }
@@ -198,8 +293,13 @@ fn check_target(policy: &Policy, source_origin: &(String, String, Option<u16>), 
         return Err(blocked(format!("{} is not a public address.", ip.to_canonical())));
     }
     // keyhub's own listener: only when it is the configured source.
-    let local = host == "localhost" || literal_ip(url).is_some_and(|ip| ip.to_canonical().is_loopback() || ip.is_unspecified());
-    if local && policy.own_port.is_some() && url.port_or_known_default() == policy.own_port && origin_of(url) != *source_origin {
+    let local =
+        host == "localhost" || literal_ip(url).is_some_and(|ip| ip.to_canonical().is_loopback() || ip.is_unspecified());
+    if local
+        && policy.own_port.is_some()
+        && url.port_or_known_default() == policy.own_port
+        && origin_of(url) != *source_origin
+    {
         return Err(blocked("keyhub's own address is not a target here."));
     }
     Ok(())
@@ -380,7 +480,9 @@ impl Outbound {
                 match io.kind() {
                     std::io::ErrorKind::ConnectionRefused => class = class.or(Some(ErrorClass::ConnectionRefused)),
                     std::io::ErrorKind::TimedOut => class = class.or(Some(ErrorClass::Timeout)),
-                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData | std::io::ErrorKind::ConnectionReset => handshake_broken = true,
+                    std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::ConnectionReset => handshake_broken = true,
                     _ => {}
                 }
             }
@@ -403,13 +505,19 @@ impl Outbound {
         }
         let is_redirect = e.is_redirect();
         let text = e.without_url().to_string().to_ascii_lowercase();
-        let class = class.unwrap_or(if text.contains("tls") || text.contains("certificate") || text.contains("handshake") || (https && handshake_broken) {
-            ErrorClass::TlsFailure
-        } else if is_redirect {
-            ErrorClass::Blocked
-        } else {
-            ErrorClass::ConnectionRefused
-        });
+        let class = class.unwrap_or(
+            if text.contains("tls")
+                || text.contains("certificate")
+                || text.contains("handshake")
+                || (https && handshake_broken)
+            {
+                ErrorClass::TlsFailure
+            } else if is_redirect {
+                ErrorClass::Blocked
+            } else {
+                ErrorClass::ConnectionRefused
+            },
+        );
         let message = match class {
             ErrorClass::Timeout => format!("No answer within {} seconds.", self.policy.timeout.as_secs()),
             _ => detail.map(|d| scrub(&d, &self.secrets)).unwrap_or_else(|| class.title().to_owned()),
@@ -422,7 +530,9 @@ impl Outbound {
 fn parse_retry_after(v: &str) -> Option<u64> {
     let v = v.trim();
     v.parse::<u64>().ok().or_else(|| {
-        chrono::DateTime::parse_from_rfc2822(v).ok().map(|t| (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds().max(0) as u64)
+        chrono::DateTime::parse_from_rfc2822(v)
+            .ok()
+            .map(|t| (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds().max(0) as u64)
     })
 }
 
@@ -432,14 +542,46 @@ mod tests {
 
     #[test]
     fn public_and_private_addresses() {
-        for a in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"] {
+        for a in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "::8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(a.parse().unwrap()), "{a} is public");
         }
         for a in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
-            "255.255.255.255", "::1", "::", "fc00::1", "fd00:ec2::254", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::7f00:1", "::10.0.0.1", "::169.254.169.254",
-            "::ffff:0:127.0.0.1", "::ffff:0:a9fe:a9fe", "64:ff9b:1::808:808", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "::7f00:1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b:1::808:808",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(!is_public(a.parse().unwrap()), "{a} is not public");
         }
@@ -450,15 +592,30 @@ mod tests {
         let policy = Policy::default();
         let origin = ("http".to_owned(), "example.com".to_owned(), Some(80));
         for raw in [
-            "http://2130706433/", "http://0x7f.0.0.1/", "http://0177.0.0.1/", "http://127.1/", "http://[::ffff:127.0.0.1]/",
-            "http://[::ffff:7f00:1]/", "http://169.254.169.254/latest/meta-data/", "http://0/", "http://[::127.0.0.1]/",
+            "http://2130706433/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://0/",
+            "http://[::127.0.0.1]/",
             "http://[::ffff:0:127.0.0.1]/",
         ] {
             let url = parse_url(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
             let err = check_target(&policy, &origin, &url).expect_err(raw);
             assert_eq!(err.class, ErrorClass::Blocked, "{raw}");
         }
-        for raw in ["javascript:alert(1)", "data:text/plain,x", "file:///etc/passwd", "ftp://example.com/", "http://user:pw@example.com/", "http://a@example.com/", "example.com"] {
+        for raw in [
+            "javascript:alert(1)",
+            "data:text/plain,x",
+            "file:///etc/passwd",
+            "ftp://example.com/",
+            "http://user:pw@example.com/",
+            "http://a@example.com/",
+            "example.com",
+        ] {
             assert!(parse_url(raw).is_err(), "{raw} refused");
         }
         assert!(check_target(&policy, &origin, &parse_url("https://example.com/x").unwrap()).is_ok());
@@ -468,7 +625,13 @@ mod tests {
     fn ports_of_other_protocols_are_refused_whatever_the_host() {
         let open = Policy { allow_private: true, ..Policy::default() };
         let origin = ("http".to_owned(), "example.com".to_owned(), Some(80));
-        for raw in ["http://example.com:22/", "https://example.com:25/", "http://127.0.0.1:6379/", "http://[::1]:5432/", "http://example.com:0/"] {
+        for raw in [
+            "http://example.com:22/",
+            "https://example.com:25/",
+            "http://127.0.0.1:6379/",
+            "http://[::1]:5432/",
+            "http://example.com:0/",
+        ] {
             let err = parse_url(raw).expect_err(raw);
             assert_eq!(err.class, ErrorClass::Blocked, "{raw}");
             assert!(err.message.starts_with("Port "), "{raw}: {}", err.message);
@@ -476,7 +639,8 @@ mod tests {
             let url = Url::parse(raw).unwrap();
             assert_eq!(check_target(&open, &origin, &url).unwrap_err().class, ErrorClass::Blocked, "{raw}");
         }
-        for raw in ["http://example.com/", "https://example.com/", "http://example.com:8080/", "http://127.0.0.1:8001/"] {
+        for raw in ["http://example.com/", "https://example.com/", "http://example.com:8080/", "http://127.0.0.1:8001/"]
+        {
             let url = parse_url(raw).unwrap();
             assert!(check_target(&open, &origin, &url).is_ok(), "{raw}");
         }
@@ -490,7 +654,10 @@ mod tests {
         let url = parse_url("http://127.0.0.1:8080/api/v1/me").unwrap();
         assert_eq!(check_target(&policy, &other, &url).unwrap_err().class, ErrorClass::Blocked);
         assert!(check_target(&policy, &own, &url).is_ok());
-        assert!(check_target(&policy, &other, &parse_url("http://127.0.0.1:9000/").unwrap()).is_ok(), "allowed private");
+        assert!(
+            check_target(&policy, &other, &parse_url("http://127.0.0.1:9000/").unwrap()).is_ok(),
+            "allowed private"
+        );
     }
 
     #[test]

@@ -27,8 +27,19 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(workers: usize, lease: Duration) -> Arc<Jobs> {
-        let node = format!("node-{}", crate::domain::tokens::digest(&format!("{:?}{}", std::time::SystemTime::now(), std::process::id()))[..12].to_owned());
-        Arc::new(Jobs { node, workers, lease, wake: tokio::sync::Notify::new(), ticks: crate::pulse::Pulse::new(), mine: Mutex::default() })
+        let node = format!(
+            "node-{}",
+            crate::domain::tokens::digest(&format!("{:?}{}", std::time::SystemTime::now(), std::process::id()))[..12]
+                .to_owned()
+        );
+        Arc::new(Jobs {
+            node,
+            workers,
+            lease,
+            wake: tokio::sync::Notify::new(),
+            ticks: crate::pulse::Pulse::new(),
+            mine: Mutex::default(),
+        })
     }
 
     pub fn wake(&self) {
@@ -86,4 +97,3 @@ impl Control {
         }
     }
 }
-

@@ -98,4 +98,3 @@ impl StreamRun {
 pub fn stream_runs(run: &sync_runs::Model) -> Vec<StreamRun> {
     serde_json::from_str(&run.streams).unwrap_or_default()
 }
-

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::runs::{self, StreamRun, stream_runs};
 use super::{Config, ConnectorError, Ctx, ErrorClass, FieldKind, Outbound, StreamInfo};
-use crate::store::audit::Actor;
 use crate::entities::sources;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::audit::Target;
 use crate::store::live_data as store;
 
@@ -128,7 +128,9 @@ fn sample_of(stream: &str, record: &serde_json::Map<String, serde_json::Value>, 
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let shown = if SECRET_NAMES.iter().any(|n| lower.contains(n)) || secrets.iter().any(|s| s.len() >= 4 && text.contains(s.as_str())) {
+        let shown = if SECRET_NAMES.iter().any(|n| lower.contains(n))
+            || secrets.iter().any(|s| s.len() >= 4 && text.contains(s.as_str()))
+        {
             serde_json::Value::String(MASK_DOTS.into())
         } else if text.chars().count() > 200 {
             serde_json::Value::String(format!("{}…", text.chars().take(200).collect::<String>()))
@@ -175,11 +177,12 @@ pub fn last_test(s: &sources::Model) -> Option<TestResult> {
 /// sends nothing rather than an empty key.
 fn secrets(state: &AppState, s: &sources::Model) -> Result<BTreeMap<String, String>, ConnectorError> {
     let Some(sealed) = s.secrets_sealed.as_deref() else { return Ok(BTreeMap::new()) };
-    state
-        .sealer
-        .open(&aad(s.id), sealed)
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .ok_or_else(|| ConnectorError::new(ErrorClass::CredentialsUnreadable, "The saved key of this source cannot be opened with this instance's master secret."))
+    state.sealer.open(&aad(s.id), sealed).and_then(|json| serde_json::from_str(&json).ok()).ok_or_else(|| {
+        ConnectorError::new(
+            ErrorClass::CredentialsUnreadable,
+            "The saved key of this source cannot be opened with this instance's master secret.",
+        )
+    })
 }
 
 /// How a saved secret is shown (pages and the API): never the value, only
@@ -195,18 +198,27 @@ const MASK_DOTS: &str = "••••";
 pub fn missing_secrets(s: &sources::Model) -> Vec<&'static str> {
     let Some(kind) = super::kind(&s.kind) else { return Vec::new() };
     let hints = secret_hints(s);
-    kind.spec().fields.iter().filter(|f| f.secret() && f.required && !hints.contains_key(f.name)).map(|f| f.name).collect()
+    kind.spec()
+        .fields
+        .iter()
+        .filter(|f| f.secret() && f.required && !hints.contains_key(f.name))
+        .map(|f| f.name)
+        .collect()
 }
 
 /// The kind's settings with the secrets unsealed (memory only). Refuses to
 /// build one without a required secret: no request goes out with an empty key.
 pub fn config(state: &AppState, s: &sources::Model) -> Result<Config, ConnectorError> {
-    let kind = super::kind(&s.kind).ok_or_else(|| ConnectorError::config(format!("keyhub no longer knows the kind “{}”.", s.kind)))?;
+    let kind = super::kind(&s.kind)
+        .ok_or_else(|| ConnectorError::config(format!("keyhub no longer knows the kind “{}”.", s.kind)))?;
     let mut values = plain_config(s);
     let secrets = secrets(state, s)?;
     for f in kind.spec().fields.iter().filter(|f| f.secret() && f.required) {
         if secrets.get(f.name).is_none_or(|v| v.is_empty()) {
-            return Err(ConnectorError::config(format!("No {} is saved for this source: enter it on the credentials step.", f.label.to_lowercase())));
+            return Err(ConnectorError::config(format!(
+                "No {} is saved for this source: enter it on the credentials step.",
+                f.label.to_lowercase()
+            )));
         }
     }
     values.extend(secrets);
@@ -222,7 +234,11 @@ fn origins(kind: &dyn super::Connector, values: &BTreeMap<String, String>) -> Ve
         .map(|f| {
             let raw = values.get(f.name).map(String::as_str).filter(|v| !v.trim().is_empty()).unwrap_or(f.default);
             match super::outbound::parse_url(raw) {
-                Ok(u) => (u.scheme().to_owned(), u.host_str().unwrap_or_default().to_ascii_lowercase(), u.port_or_known_default()),
+                Ok(u) => (
+                    u.scheme().to_owned(),
+                    u.host_str().unwrap_or_default().to_ascii_lowercase(),
+                    u.port_or_known_default(),
+                ),
                 Err(_) => (String::new(), raw.trim().to_owned(), None),
             }
         })
@@ -239,7 +255,10 @@ pub fn ctx(state: &AppState, s: &sources::Model) -> Result<Ctx, ConnectorError> 
 /// Checks the submitted fields against the kind's spec. `saved` are the
 /// secrets already stored (a blank secret, or the saved one's mask, keeps its
 /// saved value).
-fn check_input(input: &SourceInput, saved: &BTreeMap<String, String>) -> Result<(&'static dyn super::Connector, String), SourceError> {
+fn check_input(
+    input: &SourceInput,
+    saved: &BTreeMap<String, String>,
+) -> Result<(&'static dyn super::Connector, String), SourceError> {
     let Some(kind) = super::kind(&input.kind) else {
         return Err(field("kind", "Choose a connector from the catalogue."));
     };
@@ -280,10 +299,16 @@ fn check_input(input: &SourceInput, saved: &BTreeMap<String, String>) -> Result<
                 }
             }
             FieldKind::Choice(options) if !options.iter().any(|(value, _)| *value == v) => {
-                errors.push((f.name.to_owned(), format!("Choose one of: {}.", options.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(", "))));
+                errors.push((
+                    f.name.to_owned(),
+                    format!("Choose one of: {}.", options.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(", ")),
+                ));
             }
             FieldKind::Secret if v.chars().any(char::is_control) => {
-                errors.push((f.name.to_owned(), "The key contains a line break or control character; paste it again.".to_owned()));
+                errors.push((
+                    f.name.to_owned(),
+                    "The key contains a line break or control character; paste it again.".to_owned(),
+                ));
             }
             _ => {}
         }
@@ -317,7 +342,12 @@ pub fn cleared_sentence(cleared: &[String]) -> String {
 /// again. Changing the address (scheme, host or port of a URL field) clears
 /// every saved secret not entered anew in the same input: whoever may edit a
 /// source must not be able to send its key to a server of their choosing.
-pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<&sources::Model>, input: &SourceInput) -> Result<Saved, SourceError> {
+pub async fn save_credentials(
+    state: &AppState,
+    actor: &Actor,
+    existing: Option<&sources::Model>,
+    input: &SourceInput,
+) -> Result<Saved, SourceError> {
     // Unreadable saved secrets count as none: the form then asks for them.
     let saved_secrets = existing.map(|s| secrets(state, s).unwrap_or_default()).unwrap_or_default();
     let (kind, name) = check_input(input, &saved_secrets)?;
@@ -335,7 +365,11 @@ pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<
                 entered.push(f.name);
             }
         } else if !v.is_empty() {
-            let v = if f.kind == FieldKind::Url { super::outbound::parse_url(&v).map(|u| u.to_string()).unwrap_or(v) } else { v };
+            let v = if f.kind == FieldKind::Url {
+                super::outbound::parse_url(&v).map(|u| u.to_string()).unwrap_or(v)
+            } else {
+                v
+            };
             plain.insert(f.name.to_owned(), v);
         }
     }
@@ -388,16 +422,20 @@ pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<
     let sealed = state.sealer.seal(&aad(saved.id), &serde_json::to_string(&secret_values).unwrap_or_default());
     let mut m = sources::ActiveModel::from(saved);
     m.secrets_sealed = Set(Some(sealed));
-    let saved = store::save_source(&state.db, m).await?.ok_or_else(|| field("name", "Another source has this name."))?;
+    let saved =
+        store::save_source(&state.db, m).await?.ok_or_else(|| field("name", "Another source has this name."))?;
     let (action, detail) = match existing {
         None => ("source.created", format!("Draft {} source created.", kind.spec().name)),
-        Some(_) if connection_changed => ("source.changed", "Connection settings changed; to be tested again.".to_owned()),
+        Some(_) if connection_changed => {
+            ("source.changed", "Connection settings changed; to be tested again.".to_owned())
+        }
         Some(_) => ("source.changed", "Renamed.".to_owned()),
     };
     crate::store::audit::record(&state.db, actor.event(action, target(&saved), detail)).await?;
     if !cleared.is_empty() {
         let detail = format!("The address changed; saved {} cleared.", cleared.join(", "));
-        crate::store::audit::record(&state.db, actor.event("source.credentials_cleared", target(&saved), detail)).await?;
+        crate::store::audit::record(&state.db, actor.event("source.credentials_cleared", target(&saved), detail))
+            .await?;
     }
     Ok(Saved { source: saved, cleared })
 }
@@ -405,7 +443,11 @@ pub async fn save_credentials(state: &AppState, actor: &Actor, existing: Option<
 /// Step 2: check, discover, read one record. The outcome (and on success
 /// the streams found) is stored on the source; a failing source that
 /// passes becomes active again.
-pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, TestResult), SourceError> {
+pub async fn test(
+    state: &AppState,
+    actor: &Actor,
+    s: &sources::Model,
+) -> Result<(sources::Model, TestResult), SourceError> {
     let outcome = match (ctx(state, s), super::kind(&s.kind)) {
         (Ok(cx), Some(kind)) => super::test_connection(kind, &cx, &chosen_streams(s)).await,
         (Err(e), _) => Err(e),
@@ -420,7 +462,8 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
             let sample = read.map(|(stream, record)| sample_of(&stream, &record, &secrets));
             m.catalog = Set(Some(serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into())));
             // Streams that vanished from the source are no longer chosen.
-            let kept: Vec<String> = chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
+            let kept: Vec<String> =
+                chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
             m.streams = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
             if s.status == FAILING {
                 m.status = Set(ACTIVE.into());
@@ -433,7 +476,11 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
             TestResult { ok: true, error: None, streams: count, sample }
         }
         Err(e) => {
-            note_failure(&mut m, s, &Failure { at: now, during: "test".into(), run_id: None, stream: None, error: e.clone() });
+            note_failure(
+                &mut m,
+                s,
+                &Failure { at: now, during: "test".into(), run_id: None, stream: None, error: e.clone() },
+            );
             TestResult { ok: false, error: Some(e), streams: 0, sample: None }
         }
     };
@@ -449,9 +496,16 @@ pub async fn test(state: &AppState, actor: &Actor, s: &sources::Model) -> Result
 }
 
 /// Step 3: the streams to sync, from those the last test found.
-pub async fn choose_streams(state: &AppState, actor: &Actor, s: &sources::Model, names: &[String]) -> Result<sources::Model, SourceError> {
+pub async fn choose_streams(
+    state: &AppState,
+    actor: &Actor,
+    s: &sources::Model,
+    names: &[String],
+) -> Result<sources::Model, SourceError> {
     if !last_test(s).is_some_and(|t| t.ok) {
-        return Err(SourceError::NotReady("Test the connection first: streams are listed after a successful test.".into()));
+        return Err(SourceError::NotReady(
+            "Test the connection first: streams are listed after a successful test.".into(),
+        ));
     }
     let catalog = catalog(s);
     let mut chosen: Vec<String> = Vec::new();
@@ -470,14 +524,27 @@ pub async fn choose_streams(state: &AppState, actor: &Actor, s: &sources::Model,
     m.streams = Set(serde_json::to_string(&chosen).unwrap_or_else(|_| "[]".into()));
     m.updated_at = Set(Utc::now());
     let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
-    crate::store::audit::record(&state.db, actor.event("source.changed", target(&saved), format!("Streams: {}.", chosen.join(", ")))).await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event("source.changed", target(&saved), format!("Streams: {}.", chosen.join(", "))),
+    )
+    .await?;
     Ok(saved)
 }
 
 /// Links the source (and its tabs) to an entity of the workspace, or unlinks it.
-pub async fn link(state: &AppState, actor: &Actor, s: &sources::Model, entity_id: Option<i64>) -> Result<sources::Model, SourceError> {
+pub async fn link(
+    state: &AppState,
+    actor: &Actor,
+    s: &sources::Model,
+    entity_id: Option<i64>,
+) -> Result<sources::Model, SourceError> {
     let entity = match entity_id {
-        Some(id) => Some(store::entity(&state.db, actor.workspace_id, id).await?.ok_or_else(|| field("entity_id", "There is no such entity in this workspace."))?),
+        Some(id) => Some(
+            store::entity(&state.db, actor.workspace_id, id)
+                .await?
+                .ok_or_else(|| field("entity_id", "There is no such entity in this workspace."))?,
+        ),
         None => None,
     };
     let mut m = sources::ActiveModel::from(s.clone());
@@ -510,7 +577,9 @@ async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Res
         store::delete_tab(&state.db, tab.id).await?;
         if let Some(ds) = crate::store::datahub::dataset_any(&state.db, s.workspace_id, tab.dataset_id).await? {
             crate::datasets::service::delete(state, actor, &ds).await.map_err(|e| match e {
-                crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => SourceError::Db(d),
+                crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => {
+                    SourceError::Db(d)
+                }
                 other => SourceError::NotReady(other.to_string()),
             })?;
         }
@@ -519,7 +588,11 @@ async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Res
 }
 
 /// Step 4: makes the source active and starts its first sync.
-pub async fn activate(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, i64), SourceError> {
+pub async fn activate(
+    state: &AppState,
+    actor: &Actor,
+    s: &sources::Model,
+) -> Result<(sources::Model, i64), SourceError> {
     if !last_test(s).is_some_and(|t| t.ok) {
         return Err(SourceError::NotReady("Test the connection (and have it pass) before activating.".into()));
     }
@@ -533,7 +606,8 @@ pub async fn activate(state: &AppState, actor: &Actor, s: &sources::Model) -> Re
     m.updated_at = Set(Utc::now());
     let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
     if s.status == DRAFT {
-        crate::store::audit::record(&state.db, actor.event("source.activated", target(&saved), "Activated.".into())).await?;
+        crate::store::audit::record(&state.db, actor.event("source.activated", target(&saved), "Activated.".into()))
+            .await?;
     }
     let run = enqueue(state, &saved, "activate").await?;
     Ok((saved, run))
@@ -551,7 +625,15 @@ pub async fn delete(state: &AppState, actor: &Actor, s: &sources::Model, keep_ta
         remove_tabs(state, actor, s).await?;
     }
     store::delete_source(&state.db, s.id).await?;
-    crate::store::audit::record(&state.db, actor.event("source.deleted", target(s), if keep_tabs { "Deleted; its tabs were kept." } else { "Deleted with its tabs." }.into())).await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event(
+            "source.deleted",
+            target(s),
+            if keep_tabs { "Deleted; its tabs were kept." } else { "Deleted with its tabs." }.into(),
+        ),
+    )
+    .await?;
     Ok(())
 }
 
@@ -559,7 +641,13 @@ pub async fn delete(state: &AppState, actor: &Actor, s: &sources::Model, keep_ta
 pub fn is_config_failure(class: ErrorClass) -> bool {
     matches!(
         class,
-        ErrorClass::Unauthorized | ErrorClass::Forbidden | ErrorClass::NotFound | ErrorClass::Blocked | ErrorClass::InvalidConfig | ErrorClass::DnsFailure | ErrorClass::TlsFailure
+        ErrorClass::Unauthorized
+            | ErrorClass::Forbidden
+            | ErrorClass::NotFound
+            | ErrorClass::Blocked
+            | ErrorClass::InvalidConfig
+            | ErrorClass::DnsFailure
+            | ErrorClass::TlsFailure
     )
 }
 
@@ -592,7 +680,10 @@ pub fn check_sync_settings(s: &sources::Model, input: &SyncSettings) -> Result<(
 }
 
 /// The streams' modes after `input`, or the fields at fault.
-fn resolve_modes(s: &sources::Model, input: &SyncSettings) -> Result<BTreeMap<String, StreamMode>, Vec<(String, String)>> {
+fn resolve_modes(
+    s: &sources::Model,
+    input: &SyncSettings,
+) -> Result<BTreeMap<String, StreamMode>, Vec<(String, String)>> {
     let mut errors = Vec::new();
     if let Some(Some(m)) = input.schedule_minutes
         && !(1..=MAX_SCHEDULE_MINUTES).contains(&m)
@@ -612,14 +703,24 @@ fn resolve_modes(s: &sources::Model, input: &SyncSettings) -> Result<BTreeMap<St
             FULL => {
                 modes.insert(stream.clone(), StreamMode { mode: FULL.into(), cursor: None });
             }
-            INCREMENTAL if !incremental_kind => errors.push((field, "This kind of source reads whole streams only; choose full refresh.".into())),
+            INCREMENTAL if !incremental_kind => {
+                errors.push((field, "This kind of source reads whole streams only; choose full refresh.".into()))
+            }
             INCREMENTAL => match mode.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-                None => errors.push((field, "Choose the cursor column: the one whose values grow as records are added or changed.".into())),
+                None => errors.push((
+                    field,
+                    "Choose the cursor column: the one whose values grow as records are added or changed.".into(),
+                )),
                 Some(c) if !info.columns.iter().any(|col| col.source == c || col.name == c) => {
                     errors.push((field, format!("“{c}” is not a column of this stream.")))
                 }
                 Some(c) => {
-                    let source = info.columns.iter().find(|col| col.source == c || col.name == c).map(|col| col.source.clone()).unwrap_or_default();
+                    let source = info
+                        .columns
+                        .iter()
+                        .find(|col| col.source == c || col.name == c)
+                        .map(|col| col.source.clone())
+                        .unwrap_or_default();
                     modes.insert(stream.clone(), StreamMode { mode: INCREMENTAL.into(), cursor: Some(source) });
                 }
             },
@@ -629,7 +730,12 @@ fn resolve_modes(s: &sources::Model, input: &SyncSettings) -> Result<BTreeMap<St
     if errors.is_empty() { Ok(modes) } else { Err(errors) }
 }
 
-pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Model, input: SyncSettings) -> Result<sources::Model, SourceError> {
+pub async fn set_sync_settings(
+    state: &AppState,
+    actor: &Actor,
+    s: &sources::Model,
+    input: SyncSettings,
+) -> Result<sources::Model, SourceError> {
     let modes = resolve_modes(s, &input).map_err(SourceError::Fields)?;
     let mut m = sources::ActiveModel::from(s.clone());
     let mut said = Vec::new();
@@ -657,7 +763,15 @@ pub async fn set_sync_settings(state: &AppState, actor: &Actor, s: &sources::Mod
         m.stream_modes = Set(modes_json);
         said.push(format!(
             "Sync modes: {}.",
-            modes.iter().map(|(k, v)| format!("{k} {}{}", v.mode, v.cursor.as_deref().map(|c| format!(" by {c}")).unwrap_or_default())).collect::<Vec<_>>().join(", ")
+            modes
+                .iter()
+                .map(|(k, v)| format!(
+                    "{k} {}{}",
+                    v.mode,
+                    v.cursor.as_deref().map(|c| format!(" by {c}")).unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if said.is_empty() {
@@ -692,7 +806,8 @@ pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Res
         return Err(SourceError::NotReady("Choose at least one stream first.".into()));
     }
     let modes = stream_modes(s);
-    let streams: Vec<StreamRun> = chosen.iter().map(|c| StreamRun::queued(c, modes.get(c).map(|m| m.mode.as_str()).unwrap_or(FULL))).collect();
+    let streams: Vec<StreamRun> =
+        chosen.iter().map(|c| StreamRun::queued(c, modes.get(c).map(|m| m.mode.as_str()).unwrap_or(FULL))).collect();
     let log = runs::log_json(&[runs::line("info", format!("Queued ({trigger})."))]);
     match store::queue_run(&state.db, s, &serde_json::to_string(&streams).unwrap_or_default(), trigger, &log).await {
         Ok(run) => {
@@ -710,7 +825,11 @@ pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Res
 
 /// Cancels a queued run at once, or asks a running one to stop (its
 /// streams' old rows stay). False when the run had already ended.
-pub async fn cancel_run(state: &AppState, run: &crate::entities::sync_runs::Model, by: &str) -> Result<bool, sea_orm::DbErr> {
+pub async fn cancel_run(
+    state: &AppState,
+    run: &crate::entities::sync_runs::Model,
+    by: &str,
+) -> Result<bool, sea_orm::DbErr> {
     let mut log = runs::log_of(run);
     log.push(runs::line("warning", format!("Cancelled by {by}.")));
     let mut streams = stream_runs(run);

@@ -34,8 +34,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::runs::{self, CANCELLED, FAILED, LogLine, PARTIAL, RUNNING, StreamRun, SUCCEEDED, stream_runs};
 use super::queue::Control;
+use super::runs::{self, CANCELLED, FAILED, LogLine, PARTIAL, RUNNING, SUCCEEDED, StreamRun, stream_runs};
 use super::sources::{self, Failure};
 use super::{Batch, Connector, ConnectorError, Ctx, ErrorClass, StreamInfo};
 use crate::datasets::schema::{Column, ColumnType, Inference, Raw, key_text, type_of, typed, widen};
@@ -82,7 +82,14 @@ impl Job<'_> {
     /// Saves progress; false when the lease was lost meanwhile.
     async fn save(&self) -> Result<bool, DbErr> {
         let streams = serde_json::to_string(&self.streams).unwrap_or_default();
-        let kept = store::save_progress(&self.state.db, self.run_id, &self.state.jobs.node, &streams, &runs::log_json(&self.log)).await?;
+        let kept = store::save_progress(
+            &self.state.db,
+            self.run_id,
+            &self.state.jobs.node,
+            &streams,
+            &runs::log_json(&self.log),
+        )
+        .await?;
         if !kept {
             self.control.mark_lost();
         }
@@ -172,7 +179,10 @@ impl Job<'_> {
                         }
                         None => "listing the streams".to_owned(),
                     };
-                    self.note("warning", format!("{stream}: {e}. Retry {attempt} of {MAX_RETRIES} in {:.1} s.", wait.as_secs_f64()));
+                    self.note(
+                        "warning",
+                        format!("{stream}: {e}. Retry {attempt} of {MAX_RETRIES} in {:.1} s.", wait.as_secs_f64()),
+                    );
                     if let Some(p) = &e.provider_message {
                         self.note("warning", format!("{stream}: the source said: {p}"));
                     }
@@ -265,8 +275,16 @@ fn fit_columns(cols: &mut Vec<Column>, records: &[serde_json::Map<String, Value>
             if wider == c.kind {
                 continue;
             }
-            out.changes.push(format!("column “{}” changed from {} to {} at record {}", c.name, c.kind.as_str(), wider.as_str(), crate::domain::query::thousands(first + n as u64)));
-            if wider == ColumnType::Text && matches!(c.kind, ColumnType::Integer | ColumnType::Number | ColumnType::Boolean) {
+            out.changes.push(format!(
+                "column “{}” changed from {} to {} at record {}",
+                c.name,
+                c.kind.as_str(),
+                wider.as_str(),
+                crate::domain::query::thousands(first + n as u64)
+            ));
+            if wider == ColumnType::Text
+                && matches!(c.kind, ColumnType::Integer | ColumnType::Number | ColumnType::Boolean)
+            {
                 out.restring.push(i);
             }
             c.kind = wider;
@@ -284,7 +302,11 @@ fn fit_columns(cols: &mut Vec<Column>, records: &[serde_json::Map<String, Value>
                 name.push('_');
             }
             let kind = inf.best();
-            out.changes.push(format!("new column “{name}” ({}) at record {}", kind.as_str(), crate::domain::query::thousands(first + n as u64)));
+            out.changes.push(format!(
+                "new column “{name}” ({}) at record {}",
+                kind.as_str(),
+                crate::domain::query::thousands(first + n as u64)
+            ));
             cols.push(Column { name, source: key.clone(), kind });
         }
     }
@@ -322,7 +344,13 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
     let began = streams.iter().filter_map(|s| s.started_at).min().unwrap_or_else(Utc::now);
     let mut job = Job { state, run_id: run.id, control, streams, log: runs::log_of(&run), began };
     if run.attempts > 1 {
-        job.note("warning", format!("Taken up again after keyhub stopped during the run (attempt {}); finished streams are kept.", run.attempts));
+        job.note(
+            "warning",
+            format!(
+                "Taken up again after keyhub stopped during the run (attempt {}); finished streams are kept.",
+                run.attempts
+            ),
+        );
     } else {
         job.note("info", format!("Started on {}.", state.jobs.node));
     }
@@ -330,8 +358,11 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
         job.note("error", "The source was deleted.");
         return finish(&job, None).await;
     };
-    let ready = sources::ctx(state, &src)
-        .and_then(|cx| super::kind(&src.kind).map(|k| (cx, k)).ok_or_else(|| ConnectorError::config("keyhub no longer knows this kind of source.")));
+    let ready = sources::ctx(state, &src).and_then(|cx| {
+        super::kind(&src.kind)
+            .map(|k| (cx, k))
+            .ok_or_else(|| ConnectorError::config("keyhub no longer knows this kind of source."))
+    });
     let (cx, kind) = match ready {
         Ok(pair) => pair,
         Err(e) => {
@@ -372,7 +403,9 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
         job.streams[i].started_at = job.streams[i].started_at.or(Some(Utc::now()));
         job.save().await?;
         let outcome = match catalog.iter().find(|s| s.name == name) {
-            None => Outcome::Failed(ConnectorError::config("The stream is no longer offered by the source; test the connection again and choose streams.")),
+            None => Outcome::Failed(ConnectorError::config(
+                "The stream is no longer offered by the source; test the connection again and choose streams.",
+            )),
             Some(stream) => sync_stream(&mut job, i, kind, &cx, &src, stream, modes.get(&name)).await?,
         };
         let s = &mut job.streams[i];
@@ -445,18 +478,35 @@ async fn finish(job: &Job<'_>, src: Option<&source_rows::Model>) -> Result<(), D
     if let Some(began) = job.streams.iter().filter_map(|s| s.started_at).min() {
         crate::metrics::sync_run(status, (Utc::now() - began).to_std().unwrap_or_default());
     }
-    store::finish_run(&job.state.db, job.run_id, status, &serde_json::to_string(&job.streams).unwrap_or_default(), &runs::log_json(&log), error).await
+    store::finish_run(
+        &job.state.db,
+        job.run_id,
+        status,
+        &serde_json::to_string(&job.streams).unwrap_or_default(),
+        &runs::log_json(&log),
+        error,
+    )
+    .await
 }
 
 /// Last sync time; a failure is recorded for Diagnostics, and a configuration
 /// failure marks the source failing (its schedule stops until a test passes).
-async fn finish_source(state: &AppState, src: &source_rows::Model, run_id: i64, failure: Option<(Option<String>, &ConnectorError)>) -> Result<(), DbErr> {
+async fn finish_source(
+    state: &AppState,
+    src: &source_rows::Model,
+    run_id: i64,
+    failure: Option<(Option<String>, &ConnectorError)>,
+) -> Result<(), DbErr> {
     let Some(fresh) = store::source_by_id(&state.db, src.id).await? else { return Ok(()) };
     let mut m = source_rows::ActiveModel::from(fresh.clone());
     m.last_sync_at = Set(Some(Utc::now()));
     match failure {
         Some((stream, e)) => {
-            sources::note_failure(&mut m, &fresh, &Failure { at: Utc::now(), during: "sync".into(), run_id: Some(run_id), stream, error: e.clone() });
+            sources::note_failure(
+                &mut m,
+                &fresh,
+                &Failure { at: Utc::now(), during: "sync".into(), run_id: Some(run_id), stream, error: e.clone() },
+            );
             if sources::is_config_failure(e.class) {
                 m.status = Set(sources::FAILING.into());
             }
@@ -474,7 +524,11 @@ async fn finish_source(state: &AppState, src: &source_rows::Model, run_id: i64, 
 }
 
 /// The tab (and dataset) a stream fills, made on its first sync.
-async fn tab_for(state: &AppState, src: &source_rows::Model, stream: &StreamInfo) -> Result<(stream_tabs::Model, datasets::Model), DbErr> {
+async fn tab_for(
+    state: &AppState,
+    src: &source_rows::Model,
+    stream: &StreamInfo,
+) -> Result<(stream_tabs::Model, datasets::Model), DbErr> {
     let existing = store::tabs_of_source(&state.db, src.id).await?.into_iter().find(|t| t.stream == stream.name);
     if let Some(tab) = &existing
         && let Some(ds) = <datasets::Entity as sea_orm::EntityTrait>::find_by_id(tab.dataset_id).one(&state.db).await?
@@ -519,7 +573,9 @@ fn schema_changes(old: &[Column], new: &[Column]) -> Vec<String> {
     for c in new {
         match old.iter().find(|o| o.name == c.name) {
             None => out.push(format!("new column “{}” ({})", c.name, c.kind.as_str())),
-            Some(o) if o.kind != c.kind => out.push(format!("column “{}” changed from {} to {}", c.name, o.kind.as_str(), c.kind.as_str())),
+            Some(o) if o.kind != c.kind => {
+                out.push(format!("column “{}” changed from {} to {}", c.name, o.kind.as_str(), c.kind.as_str()))
+            }
             Some(_) => {}
         }
     }
@@ -551,7 +607,12 @@ fn row_of(columns: &[Column], pk: Option<usize>, n: u64, record: &serde_json::Ma
 }
 
 /// A batch's records as rows, numbered on from `n`.
-fn rows_of(columns: &[Column], pk: Option<usize>, n: &mut u64, records: &[serde_json::Map<String, Value>]) -> Vec<RowIn> {
+fn rows_of(
+    columns: &[Column],
+    pk: Option<usize>,
+    n: &mut u64,
+    records: &[serde_json::Map<String, Value>],
+) -> Vec<RowIn> {
     records
         .iter()
         .map(|r| {
@@ -563,7 +624,14 @@ fn rows_of(columns: &[Column], pk: Option<usize>, n: &mut u64, records: &[serde_
 
 /// Applies a batch's column changes: recorded on the run, and rows of
 /// `generation` already written turned to text where a column became text.
-async fn apply_fit(job: &mut Job<'_>, i: usize, db: &impl sea_orm::ConnectionTrait, dataset_id: i64, generation: i64, fitted: Fitted) -> Result<(), DbErr> {
+async fn apply_fit(
+    job: &mut Job<'_>,
+    i: usize,
+    db: &impl sea_orm::ConnectionTrait,
+    dataset_id: i64,
+    generation: i64,
+    fitted: Fitted,
+) -> Result<(), DbErr> {
     if fitted.changes.is_empty() {
         return Ok(());
     }
@@ -580,7 +648,10 @@ async fn apply_fit(job: &mut Job<'_>, i: usize, db: &impl sea_orm::ConnectionTra
 fn after_value(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) if a.is_number() && b.is_number() => x > y,
-        _ => a.as_str().map(str::to_owned).unwrap_or_else(|| a.to_string()) > b.as_str().map(str::to_owned).unwrap_or_else(|| b.to_string()),
+        _ => {
+            a.as_str().map(str::to_owned).unwrap_or_else(|| a.to_string())
+                > b.as_str().map(str::to_owned).unwrap_or_else(|| b.to_string())
+        }
     }
 }
 
@@ -621,10 +692,18 @@ async fn sync_stream(
     let Some(column) = cursor_column else { return full_refresh(job, i, kind, cx, stream, &tab, &ds, None).await };
     let cursor: Option<Value> = tab.cursor.as_deref().and_then(|c| serde_json::from_str(c).ok());
     match cursor {
-        Some(c) if ds.state == "ready" && changes.is_empty() && tab.pending_generation.is_none() => incremental(job, i, kind, cx, stream, &tab, &ds, &column, c).await,
+        Some(c) if ds.state == "ready" && changes.is_empty() && tab.pending_generation.is_none() => {
+            incremental(job, i, kind, cx, stream, &tab, &ds, &column, c).await
+        }
         _ => {
             if !changes.is_empty() {
-                job.note("info", format!("{}: a full refresh applies the new columns; later syncs are incremental again.", stream.name));
+                job.note(
+                    "info",
+                    format!(
+                        "{}: a full refresh applies the new columns; later syncs are incremental again.",
+                        stream.name
+                    ),
+                );
             }
             full_refresh(job, i, kind, cx, stream, &tab, &ds, Some(&column)).await
         }
@@ -646,7 +725,8 @@ async fn full_refresh(
 ) -> Result<Outcome, DbErr> {
     let db = &job.state.db;
     let pk = stream.primary_key.as_ref().and_then(|p| stream.columns.iter().position(|c| c.name == *p));
-    let mut pending: Pending = tab.pending_state.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let mut pending: Pending =
+        tab.pending_state.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
     let mut writer: Writer = match tab.pending_generation {
         // Committed just before a stop: only the bookkeeping was left.
         Some(g) if g == ds.generation && ds.state == "ready" => {
@@ -715,7 +795,8 @@ async fn full_refresh(
             _ => pending.done = true,
         }
         let (g, rows_so_far, size) = writer.progress();
-        store::set_pending(db, tab.id, g, &serde_json::to_string(&pending).unwrap_or_default(), rows_so_far, size).await?;
+        store::set_pending(db, tab.id, g, &serde_json::to_string(&pending).unwrap_or_default(), rows_so_far, size)
+            .await?;
         job.streams[i].records_written = writer.written();
         job.save().await?;
     }
@@ -774,7 +855,10 @@ async fn incremental(
             return Ok(o);
         }
         let (from, at) = (after.clone(), position.clone());
-        let batch: Batch = match job.call(Some(i), || kind.read_after(cx, stream, column, Some(from.clone()), at.clone(), BATCH)).await {
+        let batch: Batch = match job
+            .call(Some(i), || kind.read_after(cx, stream, column, Some(from.clone()), at.clone(), BATCH))
+            .await
+        {
             Ok(b) => b,
             Err(o) => return Ok(o),
         };
@@ -790,7 +874,12 @@ async fn incremental(
         if let Err(o) = paging.check(position.as_ref(), batch.next.as_ref(), &rows) {
             return Ok(o);
         }
-        let last = batch.records.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).fold(cursor.clone(), |m, v| if after_value(v, &m) { v.clone() } else { m });
+        let last = batch
+            .records
+            .iter()
+            .filter_map(|r| r.get(column))
+            .filter(|v| !v.is_null())
+            .fold(cursor.clone(), |m, v| if after_value(v, &m) { v.clone() } else { m });
         job.streams[i].records_read += rows.len() as u64;
         let count = rows.len() as u64;
         let mut writer = dstore::open_incremental(db, ds).await?;
@@ -836,12 +925,21 @@ mod tests {
 
     #[test]
     fn values_that_do_not_fit_widen_their_column_and_new_keys_add_columns() {
-        let mut cols = vec![col("id", ColumnType::Integer), col("n", ColumnType::Integer), col("ok", ColumnType::Boolean)];
-        let f = fit_columns(&mut cols, &records(r#"[{"id": 1, "n": 2, "ok": true}, {"id": 2, "n": 2.5, "ok": true}]"#), 2001);
+        let mut cols =
+            vec![col("id", ColumnType::Integer), col("n", ColumnType::Integer), col("ok", ColumnType::Boolean)];
+        let f = fit_columns(
+            &mut cols,
+            &records(r#"[{"id": 1, "n": 2, "ok": true}, {"id": 2, "n": 2.5, "ok": true}]"#),
+            2001,
+        );
         assert_eq!(cols[1].kind, ColumnType::Number);
         assert_eq!(f.changes, vec!["column “n” changed from integer to number at record 2,002"]);
         assert!(f.restring.is_empty(), "numbers stay numbers");
-        let f = fit_columns(&mut cols, &records(r#"[{"id": 3, "n": "soon", "ok": "maybe", "note": "x"}, {"id": 4, "note": null}]"#), 3001);
+        let f = fit_columns(
+            &mut cols,
+            &records(r#"[{"id": 3, "n": "soon", "ok": "maybe", "note": "x"}, {"id": 4, "note": null}]"#),
+            3001,
+        );
         assert_eq!((cols[1].kind, cols[2].kind), (ColumnType::Text, ColumnType::Text));
         assert_eq!(f.restring, vec![1, 2]);
         assert_eq!(cols[3], col("note", ColumnType::Text));
@@ -867,9 +965,15 @@ mod tests {
         let page = rows(r#"[{"id": 1}, {"id": 2}]"#);
         let mut p = Paging::default();
         assert!(p.check(None, Some(&Value::from("a")), &page).is_ok());
-        assert!(matches!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page), Err(Outcome::Failed(e)) if e.class == ErrorClass::LimitReached), "the same page twice");
+        assert!(
+            matches!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page), Err(Outcome::Failed(e)) if e.class == ErrorClass::LimitReached),
+            "the same page twice"
+        );
         let mut p = Paging::default();
-        assert!(matches!(p.check(Some(&Value::from("a")), Some(&Value::from("a")), &page), Err(Outcome::Failed(_))), "the same position handed back");
+        assert!(
+            matches!(p.check(Some(&Value::from("a")), Some(&Value::from("a")), &page), Err(Outcome::Failed(_))),
+            "the same position handed back"
+        );
         let mut p = Paging::default();
         assert!(p.check(Some(&Value::from("a")), Some(&Value::from("b")), &page).is_ok());
         assert!(p.check(Some(&Value::from("b")), None, &rows(r#"[{"id": 3}]"#)).is_ok());

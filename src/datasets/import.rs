@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
+use super::ImportError;
 use super::parse::{self, Format, Record, Sink};
 use super::schema::{Column, Inference, Raw, key_text, typed};
 use super::store::{RowIn, Writer};
-use super::ImportError;
 
 /// Rows shown before saving.
 pub const PREVIEW_ROWS: usize = 20;
@@ -129,7 +129,11 @@ pub async fn analyze(path: PathBuf, format: Format) -> Result<Analysis, ImportEr
             .iter()
             .map(|row| {
                 (0..columns.len())
-                    .map(|i| row.get(i).map(|r| typed(r, columns[i].kind).map(|v| super::schema::display(&v)).unwrap_or_default()).unwrap_or_default())
+                    .map(|i| {
+                        row.get(i)
+                            .map(|r| typed(r, columns[i].kind).map(|v| super::schema::display(&v)).unwrap_or_default())
+                            .unwrap_or_default()
+                    })
                     .collect()
             })
             .collect();

@@ -171,8 +171,11 @@ impl<R: Read> Read for QuoteTracker<R> {
 }
 
 fn read_csv(r: impl Read, delimiter: u8, sink: &mut dyn Sink) -> Result<u64, ImportError> {
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(QuoteTracker::new(r, delimiter));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(QuoteTracker::new(r, delimiter));
     let mut record = csv::ByteRecord::new();
     let mut width = 0;
     let mut names: Vec<String> = Vec::new();
@@ -205,13 +208,20 @@ fn read_csv(r: impl Read, delimiter: u8, sink: &mut dyn Sink) -> Result<u64, Imp
             return Err(ImportError::at(
                 row,
                 None,
-                format!("line {line} has {} fields but the header has {width}. Check for a missing or extra separator or an unclosed quote.", record.len()),
+                format!(
+                    "line {line} has {} fields but the header has {width}. Check for a missing or extra separator or an unclosed quote.",
+                    record.len()
+                ),
             ));
         }
         let mut fields = Vec::with_capacity(width);
         for (i, field) in record.iter().enumerate() {
             let text = std::str::from_utf8(field).map_err(|_| {
-                ImportError::at(row, Some(names[i].clone()), "the text is not valid UTF-8. Save the file as UTF-8 and upload it again.".into())
+                ImportError::at(
+                    row,
+                    Some(names[i].clone()),
+                    "the text is not valid UTF-8. Save the file as UTF-8 and upload it again.".into(),
+                )
             })?;
             fields.push(text.to_owned());
         }
@@ -243,12 +253,15 @@ fn read_ndjson(mut r: impl BufRead, sink: &mut dyn Sink) -> Result<u64, ImportEr
             continue;
         }
         row += 1;
-        let text = std::str::from_utf8(&line)
-            .map_err(|_| ImportError::at(row, None, format!("line {line_no} is not valid UTF-8. Save the file as UTF-8.")))?;
+        let text = std::str::from_utf8(&line).map_err(|_| {
+            ImportError::at(row, None, format!("line {line_no} is not valid UTF-8. Save the file as UTF-8."))
+        })?;
         match serde_json::from_str::<Checked>(text) {
             Ok(Checked::Object(map, None)) => sink.record(row, Record::Object(map))?,
             Ok(Checked::Object(_, Some(key))) => return Err(repeated_key(row, &key)),
-            Ok(Checked::Other) => return Err(ImportError::at(row, None, format!("line {line_no} is not a JSON object."))),
+            Ok(Checked::Other) => {
+                return Err(ImportError::at(row, None, format!("line {line_no} is not a JSON object.")));
+            }
             Err(e) => return Err(ImportError::at(row, None, format!("line {line_no} is not valid JSON ({e})."))),
         }
     }
@@ -319,7 +332,13 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
 }
 
 fn repeated_key(row: u64, key: &str) -> ImportError {
-    ImportError::at(row, None, format!("the key “{key}” appears twice in this record; each key may appear once (which value was meant is unclear)."))
+    ImportError::at(
+        row,
+        None,
+        format!(
+            "the key “{key}” appears twice in this record; each key may appear once (which value was meant is unclear)."
+        ),
+    )
 }
 
 /// One JSON value of a records list: an object, with the first key it
@@ -473,7 +492,10 @@ mod tests {
 
     #[test]
     fn a_key_twice_in_a_record_is_an_error_naming_record_and_key() {
-        for (name, bytes) in [("a.json", &b"[{\"id\": 1}, {\"id\": 2, \"a\": 1, \"a\": 2}]"[..]), ("a.ndjson", &b"{\"id\": 1}\n{\"id\": 2, \"a\": 1, \"a\": 2}\n"[..])] {
+        for (name, bytes) in [
+            ("a.json", &b"[{\"id\": 1}, {\"id\": 2, \"a\": 1, \"a\": 2}]"[..]),
+            ("a.ndjson", &b"{\"id\": 1}\n{\"id\": 2, \"a\": 1, \"a\": 2}\n"[..]),
+        ] {
             let (_, c) = read_bytes(name, bytes);
             let msg = c.err().expect(name).to_string();
             assert!(msg.starts_with("Row 2: the key “a” appears twice"), "{name}: {msg}");

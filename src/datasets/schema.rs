@@ -16,8 +16,14 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    pub const ALL: [ColumnType; 6] =
-        [ColumnType::Text, ColumnType::Integer, ColumnType::Number, ColumnType::Boolean, ColumnType::Date, ColumnType::Datetime];
+    pub const ALL: [ColumnType; 6] = [
+        ColumnType::Text,
+        ColumnType::Integer,
+        ColumnType::Number,
+        ColumnType::Boolean,
+        ColumnType::Date,
+        ColumnType::Datetime,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -171,7 +177,11 @@ pub fn typed(raw: &Raw, t: ColumnType) -> Result<Value, String> {
             let t = s.trim();
             match t.parse::<f64>() {
                 // Rust accepts "inf", "NaN" and "1e5"; only plain finite decimals count.
-                Ok(f) if f.is_finite() && !leading_zero(t) && t.bytes().all(|b| b.is_ascii_digit() || b"-.eE".contains(&b)) => {
+                Ok(f)
+                    if f.is_finite()
+                        && !leading_zero(t)
+                        && t.bytes().all(|b| b.is_ascii_digit() || b"-.eE".contains(&b)) =>
+                {
                     Ok(t.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(f)))
                 }
                 _ => bad(&s),

@@ -3,7 +3,6 @@
 //! HTTP into these calls and render what comes back.
 use std::path::Path;
 
-
 use super::import::{self, Plan};
 use super::parse::Format;
 use super::schema::Column;
@@ -48,18 +47,30 @@ async fn check(state: &AppState, workspace_id: i64, new: &NewContents<'_>) -> Re
     check_column_names(&new.columns).map_err(|(i, m)| DatasetError::Field(format!("column-{i}"), m))?;
     let primary_key = match new.primary_key.filter(|k| !k.is_empty()) {
         Some(k) => Some(new.columns.iter().position(|c| c.name == k).ok_or_else(|| {
-            DatasetError::Field("primary_key".into(), format!("“{k}” is not one of the dataset's columns. Choose a kept column or none."))
+            DatasetError::Field(
+                "primary_key".into(),
+                format!("“{k}” is not one of the dataset's columns. Choose a kept column or none."),
+            )
         })?),
         None => None,
     };
     if crate::store::datahub::dataset_name_taken(&state.db, workspace_id, &name).await? {
-        return Err(DatasetError::Field("name".into(), "Another dataset in this workspace has this name. Choose another name.".into()));
+        return Err(DatasetError::Field(
+            "name".into(),
+            "Another dataset in this workspace has this name. Choose another name.".into(),
+        ));
     }
     Ok((name, Plan { columns: new.columns.clone(), primary_key }))
 }
 
 /// Creates a dataset and fills it; on any error nothing is left behind.
-pub async fn create(state: &AppState, actor: &Actor, new: NewContents<'_>, file: &Path, format: Format) -> Result<datasets::Model, DatasetError> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    new: NewContents<'_>,
+    file: &Path,
+    format: Format,
+) -> Result<datasets::Model, DatasetError> {
     let (name, plan) = check(state, actor.workspace_id, &new).await?;
     let pk_name = plan.primary_key.map(|i| plan.columns[i].name.clone());
     let record = NewDataset {
@@ -71,7 +82,10 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewContents<'_>, file:
         created_by: Some(actor.user_id),
     };
     let Some(ds) = store::create(&state.db, record).await? else {
-        return Err(DatasetError::Field("name".into(), "Another dataset in this workspace has this name. Choose another name.".into()));
+        return Err(DatasetError::Field(
+            "name".into(),
+            "Another dataset in this workspace has this name. Choose another name.".into(),
+        ));
     };
     let mut writer = match store::open_replace(&state.db, &ds).await {
         Ok(w) => w,
@@ -109,7 +123,13 @@ pub fn plan_of(ds: &datasets::Model) -> Plan {
 }
 
 /// Replaces all rows at once (readers see the old rows until the commit).
-pub async fn replace(state: &AppState, actor: &Actor, ds: &datasets::Model, file: &Path, format: Format) -> Result<datasets::Model, DatasetError> {
+pub async fn replace(
+    state: &AppState,
+    actor: &Actor,
+    ds: &datasets::Model,
+    file: &Path,
+    format: Format,
+) -> Result<datasets::Model, DatasetError> {
     let mut writer = store::open_replace(&state.db, ds).await?;
     let outcome = import::import(&state.db, file, format, plan_of(ds), &mut writer).await;
     let new = match outcome {
@@ -126,7 +146,13 @@ pub async fn replace(state: &AppState, actor: &Actor, ds: &datasets::Model, file
 }
 
 /// Appends rows, or with a primary key updates the rows whose key exists.
-pub async fn append(state: &AppState, actor: &Actor, ds: &datasets::Model, file: &Path, format: Format) -> Result<datasets::Model, DatasetError> {
+pub async fn append(
+    state: &AppState,
+    actor: &Actor,
+    ds: &datasets::Model,
+    file: &Path,
+    format: Format,
+) -> Result<datasets::Model, DatasetError> {
     let mut writer = store::open_incremental(&state.db, ds).await?;
     let outcome = import::import(&state.db, file, format, plan_of(ds), &mut writer).await;
     let written = writer.written();

@@ -43,7 +43,13 @@ fn meta_path(dir: &Path, token: &str) -> PathBuf {
 
 /// Streams `body` to a new staged file; removes it again when the body is
 /// larger than `limit` or breaks off.
-pub async fn save<S, E>(dir: &Path, owner: (i64, i64), file_name: &str, mut body: S, limit: u64) -> Result<Staged, StageError>
+pub async fn save<S, E>(
+    dir: &Path,
+    owner: (i64, i64),
+    file_name: &str,
+    mut body: S,
+    limit: u64,
+) -> Result<Staged, StageError>
 where
     S: Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
 {
@@ -118,7 +124,13 @@ pub async fn remove(dir: &Path, staged: &Staged) {
 pub async fn sweep(dir: &Path) {
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
     while let Ok(Some(e)) = entries.next_entry().await {
-        let old = e.metadata().await.ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|age| age > KEEP);
+        let old = e
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > KEEP);
         if old {
             let _ = tokio::fs::remove_file(e.path()).await;
         }

@@ -17,14 +17,15 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Set,
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    Set,
 };
 use serde_json::Value;
 
-use super::schema::Column;
-use crate::store::Sql;
 use super::ImportError;
+use super::schema::Column;
 use crate::entities::datasets;
+use crate::store::Sql;
 
 /// One row on its way in: its number in the input (for messages), the
 /// primary-key text, and the values as a JSON array in column order.
@@ -130,11 +131,25 @@ pub async fn open_replace(db: &DatabaseConnection, ds: &datasets::Model) -> Resu
 /// `rows` rows and `size` bytes were recorded. Rows at or past `rows` (a batch
 /// written but not recorded before the stop) are removed first, so nothing is
 /// written twice.
-pub async fn resume_replace(db: &DatabaseConnection, ds: &datasets::Model, generation: i64, rows: i64, size: i64) -> Result<Writer, DbErr> {
+pub async fn resume_replace(
+    db: &DatabaseConnection,
+    ds: &datasets::Model,
+    generation: i64,
+    rows: i64,
+    size: i64,
+) -> Result<Writer, DbErr> {
     let mut sql = Sql::new(db.get_database_backend(), "DELETE FROM dataset_rows WHERE dataset_id = ");
     sql.bind(ds.id).push(" AND generation = ").bind(generation).push(" AND pos >= ").bind(rows);
     db.execute_raw(sql.build()).await?;
-    Ok(Writer { dataset_id: ds.id, generation, mode: Mode::Replace, upsert: false, next_pos: rows, size, written: rows as u64 })
+    Ok(Writer {
+        dataset_id: ds.id,
+        generation,
+        mode: Mode::Replace,
+        upsert: false,
+        next_pos: rows,
+        size,
+        written: rows as u64,
+    })
 }
 
 /// Starts an append (or, with a primary key, an upsert) into the current rows.
@@ -148,7 +163,8 @@ pub async fn open_incremental(db: &DatabaseConnection, ds: &datasets::Model) -> 
         sql.push(" FOR UPDATE");
     }
     txn.execute_raw(sql.build()).await?;
-    let current = datasets::Entity::find_by_id(ds.id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+    let current =
+        datasets::Entity::find_by_id(ds.id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
     Ok(Writer {
         dataset_id: ds.id,
         generation: current.generation,
@@ -222,14 +238,16 @@ impl Writer {
     async fn explain_duplicate(&self, db: &DatabaseConnection, rows: &[RowIn]) -> ImportError {
         let keys: Vec<String> = rows.iter().filter_map(|r| r.pk.clone()).collect();
         match existing_keys(db, db.get_database_backend(), self.dataset_id, self.generation, &keys).await {
-            Ok(found) => match rows.iter().find_map(|r| r.pk.as_ref().and_then(|k| found.get(k).map(|(pos, _)| (r, k, pos)))) {
-                Some((r, k, pos)) => ImportError::at(
-                    r.row,
-                    None,
-                    format!("the primary key “{k}” is already used by row {}. Keys must be unique.", pos + 1),
-                ),
-                None => ImportError::internal("a unique index refused a row"),
-            },
+            Ok(found) => {
+                match rows.iter().find_map(|r| r.pk.as_ref().and_then(|k| found.get(k).map(|(pos, _)| (r, k, pos)))) {
+                    Some((r, k, pos)) => ImportError::at(
+                        r.row,
+                        None,
+                        format!("the primary key “{k}” is already used by row {}. Keys must be unique.", pos + 1),
+                    ),
+                    None => ImportError::internal("a unique index refused a row"),
+                }
+            }
             Err(e) => e.into(),
         }
     }
@@ -242,7 +260,10 @@ impl Writer {
         match self.mode {
             Mode::Replace => {
                 let txn = crate::store::begin_write(db).await?;
-                let old = datasets::Entity::find_by_id(self.dataset_id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+                let old = datasets::Entity::find_by_id(self.dataset_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or(DbErr::RecordNotFound("dataset".into()))?;
                 let mut m: datasets::ActiveModel = old.clone().into();
                 m.generation = Set(self.generation);
                 m.version = Set(old.version + 1);
@@ -261,7 +282,10 @@ impl Writer {
                 Ok(new)
             }
             Mode::Incremental(txn) => {
-                let old = datasets::Entity::find_by_id(self.dataset_id).one(&txn).await?.ok_or(DbErr::RecordNotFound("dataset".into()))?;
+                let old = datasets::Entity::find_by_id(self.dataset_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or(DbErr::RecordNotFound("dataset".into()))?;
                 let mut m: datasets::ActiveModel = old.clone().into();
                 m.version = Set(old.version + 1);
                 m.row_count = Set(self.next_pos);
@@ -334,7 +358,12 @@ async fn insert(
 /// Turns column `index` of every row in `generation` into text (numbers and
 /// booleans as written), after the column was widened to text: the rows
 /// written before keep matching the column's type (filters, sorting).
-pub async fn restring_column(db: &impl ConnectionTrait, dataset_id: i64, generation: i64, index: usize) -> Result<(), DbErr> {
+pub async fn restring_column(
+    db: &impl ConnectionTrait,
+    dataset_id: i64,
+    generation: i64,
+    index: usize,
+) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let text = match backend {
         DatabaseBackend::Postgres => format!(
@@ -375,7 +404,8 @@ async fn existing_keys(
         for row in db.query_all_raw(sql.build()).await? {
             let pk: String = row.try_get("", "pk")?;
             let pos: i64 = row.try_get("", "pos")?;
-            let size: i64 = row.try_get::<i32>("", "size").map(i64::from).or_else(|_| row.try_get::<i64>("", "size"))?;
+            let size: i64 =
+                row.try_get::<i32>("", "size").map(i64::from).or_else(|_| row.try_get::<i64>("", "size"))?;
             found.insert(pk, (pos, size));
         }
     }
@@ -468,7 +498,10 @@ pub async fn delete(db: &DatabaseConnection, ds: &datasets::Model) -> Result<(),
         .into_iter()
         .map(|c| c.id)
         .collect();
-    endpoints::Entity::delete_many().filter(endpoints::Column::CollectionId.is_in(collections.clone())).exec(&txn).await?;
+    endpoints::Entity::delete_many()
+        .filter(endpoints::Column::CollectionId.is_in(collections.clone()))
+        .exec(&txn)
+        .await?;
     data_collections::Entity::delete_many().filter(data_collections::Column::Id.is_in(collections)).exec(&txn).await?;
     datasets::Entity::delete_by_id(ds.id).exec(&txn).await?;
     txn.commit().await?;
@@ -493,10 +526,15 @@ pub async fn delete(db: &DatabaseConnection, ds: &datasets::Model) -> Result<(),
 /// A sync's full refresh in progress (`stream_tabs.pending_generation`) is
 /// kept: its run resumes it.
 pub async fn sweep(db: &DatabaseConnection) -> Result<(), DbErr> {
-    use sea_orm::{ColumnTrait, QueryFilter};
     use crate::entities::stream_tabs;
-    let resumable: Vec<i64> =
-        stream_tabs::Entity::find().filter(stream_tabs::Column::PendingGeneration.is_not_null()).all(db).await?.into_iter().map(|t| t.dataset_id).collect();
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let resumable: Vec<i64> = stream_tabs::Entity::find()
+        .filter(stream_tabs::Column::PendingGeneration.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.dataset_id)
+        .collect();
     let stale = datasets::Entity::find().filter(datasets::Column::State.eq("importing")).all(db).await?;
     for ds in stale.into_iter().filter(|d| !resumable.contains(&d.id)) {
         delete(db, &ds).await?;
@@ -663,7 +701,11 @@ const CHUNK_ROWS: i64 = 4_096;
 ///   end is an error, never a silently shorter file.
 /// - Anything else: one statement numbering the matching rows in order,
 ///   chunked by number — one consistent view.
-pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuery) -> futures_util::stream::BoxStream<'a, Result<String, DbErr>> {
+pub fn stream<'a>(
+    db: &'a DatabaseConnection,
+    ds: &datasets::Model,
+    q: &ReadQuery,
+) -> futures_util::stream::BoxStream<'a, Result<String, DbErr>> {
     use futures_util::StreamExt;
     let backend = db.get_database_backend();
     let joined = |order: &str| match backend {
@@ -689,12 +731,23 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
                 async move {
                     let to = (from + CHUNK_ROWS).min(end);
                     let mut sql = Sql::new(backend, &select);
-                    sql.bind(ds.id).push(" AND generation = ").bind(ds.generation).push(" AND pos >= ").bind(from).push(" AND pos < ").bind(to);
+                    sql.bind(ds.id)
+                        .push(" AND generation = ")
+                        .bind(ds.generation)
+                        .push(" AND pos >= ")
+                        .bind(from)
+                        .push(" AND pos < ")
+                        .bind(to);
                     let joined = match db.query_one_raw(sql.build()).await? {
                         Some(r) => r.try_get::<Option<String>>("", "chunk")?.unwrap_or_default(),
                         None => String::new(),
                     };
-                    in_position_order(&joined, from, to).ok_or_else(|| DbErr::Custom(format!("dataset {} changed while it was read (rows {from}..{to} are not all there)", ds.id)))
+                    in_position_order(&joined, from, to).ok_or_else(|| {
+                        DbErr::Custom(format!(
+                            "dataset {} changed while it was read (rows {from}..{to} are not all there)",
+                            ds.id
+                        ))
+                    })
                 }
             })
             .buffered(2)
@@ -708,7 +761,13 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
         }
         None => "pos".to_owned(),
     };
-    let mut sql = Sql::new(backend, &format!("SELECT {} AS chunk FROM (SELECT data, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS rn FROM dataset_rows", joined("rn")));
+    let mut sql = Sql::new(
+        backend,
+        &format!(
+            "SELECT {} AS chunk FROM (SELECT data, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS rn FROM dataset_rows",
+            joined("rn")
+        ),
+    );
     conditions(backend, ds, &cols, q, &mut sql);
     sql.push(") numbered WHERE rn >= ").bind(q.offset as i64);
     // The same expression in both clauses, as text: PostgreSQL does not take
@@ -729,7 +788,12 @@ pub fn stream<'a>(db: &'a DatabaseConnection, ds: &datasets::Model, q: &ReadQuer
 
 /// Up to `limit` rows from position `from` on, in row order: for streaming a
 /// whole dataset without holding it.
-pub async fn rows_from(db: &impl ConnectionTrait, ds: &datasets::Model, from: i64, limit: i64) -> Result<Vec<Vec<Value>>, DbErr> {
+pub async fn rows_from(
+    db: &impl ConnectionTrait,
+    ds: &datasets::Model,
+    from: i64,
+    limit: i64,
+) -> Result<Vec<Vec<Value>>, DbErr> {
     let mut sql = Sql::new(db.get_database_backend(), "SELECT data FROM dataset_rows WHERE dataset_id = ");
     sql.bind(ds.id).push(" AND generation = ").bind(ds.generation);
     sql.push(" AND pos >= ").bind(from).push(" AND pos < ").bind(from + limit).push(" ORDER BY pos");
@@ -748,7 +812,11 @@ mod chunk_tests {
     #[test]
     fn chunks_come_back_in_position_order_and_whole_or_not_at_all() {
         assert_eq!(in_position_order("4 [1]\n5 [2]\n6 [3]", 4, 7).as_deref(), Some("[1]\n[2]\n[3]\n"));
-        assert_eq!(in_position_order("6 [3]\n4 [1]\n5 [2]", 4, 7).as_deref(), Some("[1]\n[2]\n[3]\n"), "sorted when the database did not");
+        assert_eq!(
+            in_position_order("6 [3]\n4 [1]\n5 [2]", 4, 7).as_deref(),
+            Some("[1]\n[2]\n[3]\n"),
+            "sorted when the database did not"
+        );
         assert_eq!(in_position_order("4 [1]\n6 [3]", 4, 7), None, "a missing row");
         assert_eq!(in_position_order("", 4, 7), None);
         assert_eq!(in_position_order("4 [\"a b\"]", 4, 5).as_deref(), Some("[\"a b\"]\n"));

@@ -178,10 +178,9 @@ pub fn parse_hub_query(
             "offset" => q.offset = whole("offset", v, 0, MAX_OFFSET)?,
             "order" => {
                 let (name, desc) = parse_order(v);
-                let i = fields
-                    .iter()
-                    .position(|f| f == name)
-                    .ok_or_else(|| err("order", format!("order names “{name}”, which is not a field of this endpoint.")))?;
+                let i = fields.iter().position(|f| f == name).ok_or_else(|| {
+                    err("order", format!("order names “{name}”, which is not a field of this endpoint."))
+                })?;
                 q.order = Some((i, desc));
             }
             "format" => {
@@ -193,10 +192,9 @@ pub fn parse_hub_query(
             }
             "apikey" => {}
             name => {
-                let i = fields
-                    .iter()
-                    .position(|f| f == name)
-                    .ok_or_else(|| err(name, format!("“{name}” is not a field of this endpoint (nor limit, offset, order or format).")))?;
+                let i = fields.iter().position(|f| f == name).ok_or_else(|| {
+                    err(name, format!("“{name}” is not a field of this endpoint (nor limit, offset, order or format)."))
+                })?;
                 q.filters.push((i, v.clone()));
             }
         }
@@ -310,7 +308,15 @@ mod tests {
         assert_eq!(parse_origins(&v(&["*"]), Access::Public), Ok(v(&["*"])));
         assert!(parse_origins(&v(&["*"]), Access::Members).is_err(), "any site only on public endpoints");
         assert!(parse_origins(&v(&["*", "https://a.test"]), Access::Public).is_err());
-        for bad in ["app.example.com", "https://a.test/path", "ftp://a.test", "https://u@a.test", "https://a.test:99999", "https://", "https://a b"] {
+        for bad in [
+            "app.example.com",
+            "https://a.test/path",
+            "ftp://a.test",
+            "https://u@a.test",
+            "https://a.test:99999",
+            "https://",
+            "https://a b",
+        ] {
             assert!(parse_origins(&v(&[bad]), Access::Public).is_err(), "{bad}");
         }
         assert_eq!(parse_origins(&v(&["http://[::1]:8080"]), Access::Keys), Ok(v(&["http://[::1]:8080"])));
@@ -342,7 +348,8 @@ mod tests {
     fn hub_queries_name_the_parameter_at_fault() {
         let fields = vec!["id".to_owned(), "city".to_owned()];
         let p = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
-        let q = parse_hub_query(&p(&[("limit", "5"), ("order", "-city"), ("city", "Oslo")]), &fields, 20, 100, false).unwrap();
+        let q = parse_hub_query(&p(&[("limit", "5"), ("order", "-city"), ("city", "Oslo")]), &fields, 20, 100, false)
+            .unwrap();
         assert_eq!((q.limit, q.order, q.filters, q.whole), (5, Some((1, true)), vec![(1, "Oslo".into())], false));
         // CSV without a limit is the whole collection; with one, a page.
         assert!(parse_hub_query(&p(&[("format", "csv")]), &fields, 20, 100, false).unwrap().whole);

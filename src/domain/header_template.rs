@@ -61,12 +61,47 @@ fn is_tchar(b: u8) -> bool {
 /// cached across origins, or protected.
 fn is_reserved(name: &str) -> bool {
     const EXACT: &[&str] = &[
-        "set-cookie", "set-cookie2", "cookie", "content-length", "content-type", "content-encoding", "content-range",
-        "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "host", "content-security-policy",
-        "content-security-policy-report-only", "strict-transport-security", "x-frame-options", "x-content-type-options",
-        "referrer-policy", "permissions-policy", "location", "refresh", "etag", "last-modified", "vary", "cache-control",
-        "expires", "pragma", "age", "date", "server", "www-authenticate", "authorization", "alt-svc", "clear-site-data",
-        "retry-after", "link", "origin", "x-xss-protection", "server-timing",
+        "set-cookie",
+        "set-cookie2",
+        "cookie",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "content-range",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "host",
+        "content-security-policy",
+        "content-security-policy-report-only",
+        "strict-transport-security",
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+        "permissions-policy",
+        "location",
+        "refresh",
+        "etag",
+        "last-modified",
+        "vary",
+        "cache-control",
+        "expires",
+        "pragma",
+        "age",
+        "date",
+        "server",
+        "www-authenticate",
+        "authorization",
+        "alt-svc",
+        "clear-site-data",
+        "retry-after",
+        "link",
+        "origin",
+        "x-xss-protection",
+        "server-timing",
     ];
     const PREFIXES: &[&str] = &["access-control-", "cross-origin-", "proxy-", "sec-"];
     let lower = name.to_ascii_lowercase();
@@ -84,7 +119,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("“{name}” is not an HTTP header name: use letters, digits and - (no spaces or colons)."));
     }
     if is_reserved(name) {
-        return Err(format!("{name} is set by keyhub or would break the response or its security; choose another header."));
+        return Err(format!(
+            "{name} is set by keyhub or would break the response or its security; choose another header."
+        ));
     }
     Ok(())
 }
@@ -101,7 +138,10 @@ pub fn parse(value: &str) -> Result<Template, String> {
         return Err(format!("A header value has at most {MAX_VALUE_BYTES} bytes; this one has {}.", value.len()));
     }
     if let Some(c) = value.chars().find(|c| bad_char(*c)) {
-        return Err(format!("The value contains the control character U+{:04X} (line breaks, NUL and other controls are refused).", c as u32));
+        return Err(format!(
+            "The value contains the control character U+{:04X} (line breaks, NUL and other controls are refused).",
+            c as u32
+        ));
     }
     let mut parts = Vec::new();
     let mut rest = value;
@@ -110,7 +150,9 @@ pub fn parse(value: &str) -> Result<Template, String> {
             parts.push(Part::Text(rest[..start].to_owned()));
         }
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| "A placeholder is not closed: write e.g. ${collection.meta.count}.".to_owned())?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| "A placeholder is not closed: write e.g. ${collection.meta.count}.".to_owned())?;
         let inner = &after[..end];
         let var = Var::parse(inner).ok_or_else(|| {
             format!("${{{inner}}} is not a known placeholder; use {}.", Var::ALL.map(Var::placeholder).join(", "))
@@ -177,9 +219,13 @@ pub struct HeaderRule {
 pub fn check_rows(rows: &[HeaderRow]) -> Result<Vec<HeaderRule>, Vec<(usize, String)>> {
     let mut errors = Vec::new();
     let mut rules: Vec<HeaderRule> = Vec::new();
-    let filled: Vec<(usize, &HeaderRow)> = rows.iter().enumerate().filter(|(_, r)| !(r.name.trim().is_empty() && r.value.is_empty())).collect();
+    let filled: Vec<(usize, &HeaderRow)> =
+        rows.iter().enumerate().filter(|(_, r)| !(r.name.trim().is_empty() && r.value.is_empty())).collect();
     if filled.len() > MAX_ROWS {
-        return Err(vec![(MAX_ROWS, format!("A key has at most {MAX_ROWS} headers; remove {}.", filled.len() - MAX_ROWS))]);
+        return Err(vec![(
+            MAX_ROWS,
+            format!("A key has at most {MAX_ROWS} headers; remove {}.", filled.len() - MAX_ROWS),
+        )]);
     }
     for (i, row) in filled {
         let name = row.name.trim();
@@ -209,7 +255,10 @@ mod tests {
         let t = parse("rows=${collection.meta.count}; ${collection.meta.name} [${collection.meta.offset}+${collection.meta.limit}]").unwrap();
         assert_eq!(t.fill(&meta("Orders")).as_deref(), Some("rows=1234; Orders [100+50]"));
         assert_eq!(parse("fixed").unwrap().fill(&meta("x")).as_deref(), Some("fixed"));
-        assert_eq!(t.to_string(), "rows=${collection.meta.count}; ${collection.meta.name} [${collection.meta.offset}+${collection.meta.limit}]");
+        assert_eq!(
+            t.to_string(),
+            "rows=${collection.meta.count}; ${collection.meta.name} [${collection.meta.offset}+${collection.meta.limit}]"
+        );
     }
 
     #[test]
@@ -234,7 +283,21 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        for n in ["Set-Cookie", "content-length", "Content-Type", "Transfer-Encoding", "Connection", "Host", "Content-Security-Policy", "Access-Control-Allow-Origin", "Strict-Transport-Security", "X Bad", "X:Bad", "", "Ünicode"] {
+        for n in [
+            "Set-Cookie",
+            "content-length",
+            "Content-Type",
+            "Transfer-Encoding",
+            "Connection",
+            "Host",
+            "Content-Security-Policy",
+            "Access-Control-Allow-Origin",
+            "Strict-Transport-Security",
+            "X Bad",
+            "X:Bad",
+            "",
+            "Ünicode",
+        ] {
             assert!(check_name(n).is_err(), "{n}");
         }
         for n in ["X-Dataset-Count", "X-Source", "Link-Id"] {
@@ -252,7 +315,8 @@ mod tests {
         ];
         let errs = check_rows(&rows).unwrap_err();
         assert_eq!(errs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3]);
-        let many: Vec<HeaderRow> = (0..51).map(|i| HeaderRow { name: format!("X-{i}"), value: "v".into(), exclude: false }).collect();
+        let many: Vec<HeaderRow> =
+            (0..51).map(|i| HeaderRow { name: format!("X-{i}"), value: "v".into(), exclude: false }).collect();
         assert!(check_rows(&many).unwrap_err()[0].1.contains("at most 50"));
         assert_eq!(check_rows(&many[..50]).unwrap().len(), 50);
     }

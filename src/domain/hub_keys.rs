@@ -126,7 +126,10 @@ pub fn check_generic_token(token: &str) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
     let distinct: std::collections::HashSet<char> = token.chars().collect();
     let lower = token.to_ascii_lowercase();
-    const WORDS: &[&str] = &["password", "passw0rd", "secret", "token", "apikey", "api_key", "admin", "letmein", "qwerty", "welcome", "changeme", "123456", "abcdef", "default", "keyhub"];
+    const WORDS: &[&str] = &[
+        "password", "passw0rd", "secret", "token", "apikey", "api_key", "admin", "letmein", "qwerty", "welcome",
+        "changeme", "123456", "abcdef", "default", "keyhub",
+    ];
     if distinct.len() <= 4 {
         warnings.push(format!("The token uses only {} different characters; it is easy to guess.", distinct.len()));
     } else if let Some(w) = WORDS.iter().find(|w| lower.contains(*w)) {
@@ -160,7 +163,11 @@ pub fn clean_team_name(input: &str) -> Result<String, &'static str> {
 /// The expire date from the editor: `YYYY-MM-DDTHH:MM` in the user's local
 /// time, `offset_minutes` east of UTC (from the browser; 0 without JS, and
 /// the page says times are then UTC). Empty = never. A past date is refused.
-pub fn parse_local_expiry(input: &str, offset_minutes: i32, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+pub fn parse_local_expiry(
+    input: &str,
+    offset_minutes: i32,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, String> {
     let s = input.trim();
     if s.is_empty() {
         return Ok(None);
@@ -194,7 +201,9 @@ mod tests {
     #[test]
     fn dates_at_the_edge_of_the_calendar_are_refused_not_a_panic() {
         let now = Utc::now();
-        for (input, offset) in [("-262143-01-01T00:00", 840), ("+262142-12-31T23:59", -840), ("262142-12-31T23:59", -840)] {
+        for (input, offset) in
+            [("-262143-01-01T00:00", 840), ("+262142-12-31T23:59", -840), ("262142-12-31T23:59", -840)]
+        {
             let _ = parse_local_expiry(input, offset, now);
         }
         assert!(parse_local_expiry("-262143-01-01T00:00", 840, now).is_err());

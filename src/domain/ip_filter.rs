@@ -57,7 +57,9 @@ fn strict_decimal(s: &str, max: u32) -> Option<u32> {
 fn strict_ipv4(s: &str) -> Result<Ipv4Addr, String> {
     let parts: Vec<&str> = s.split('.').collect();
     if parts.len() != 4 {
-        return Err(format!("“{s}” is not an IPv4 address: write four numbers 0–255 separated by dots, e.g. 10.0.0.0."));
+        return Err(format!(
+            "“{s}” is not an IPv4 address: write four numbers 0–255 separated by dots, e.g. 10.0.0.0."
+        ));
     }
     let mut octets = [0u8; 4];
     for (i, p) in parts.iter().enumerate() {
@@ -65,10 +67,13 @@ fn strict_ipv4(s: &str) -> Result<Ipv4Addr, String> {
             return Err(format!("“{p}” is a hexadecimal form; write each part of the address in decimal."));
         }
         if p.len() > 1 && p.starts_with('0') {
-            return Err(format!("“{p}” has a leading zero; write each number plainly (leading zeros read as octal in some tools)."));
+            return Err(format!(
+                "“{p}” has a leading zero; write each number plainly (leading zeros read as octal in some tools)."
+            ));
         }
         octets[i] = strict_decimal(p, 255)
-            .ok_or_else(|| format!("“{p}” is not a number from 0 to 255; write each part of the address in decimal."))? as u8;
+            .ok_or_else(|| format!("“{p}” is not a number from 0 to 255; write each part of the address in decimal."))?
+            as u8;
     }
     Ok(Ipv4Addr::from(octets))
 }
@@ -81,10 +86,7 @@ fn parse_address(s: &str) -> Result<IpAddr, String> {
         return Err("A zone id (the part after %) names an interface of one machine; leave it out.".into());
     }
     if s.contains(':') {
-        return s
-            .parse::<Ipv6Addr>()
-            .map(IpAddr::V6)
-            .map_err(|_| format!("“{s}” is not an IPv6 address."));
+        return s.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| format!("“{s}” is not an IPv6 address."));
     }
     strict_ipv4(s).map(IpAddr::V4)
 }
@@ -100,16 +102,23 @@ fn parse_prefix(addr: IpAddr, mask: &str) -> Result<u8, String> {
         if addr.is_ipv6() {
             return Err("An IPv6 range takes a prefix length (0–128), not a dotted mask.".into());
         }
-        let m = u32::from(strict_ipv4(mask).map_err(|_| format!("“{mask}” is not a netmask: write e.g. 255.255.255.0 or 24."))?);
+        let m = u32::from(
+            strict_ipv4(mask).map_err(|_| format!("“{mask}” is not a netmask: write e.g. 255.255.255.0 or 24."))?,
+        );
         let ones = m.leading_ones();
         if m.checked_shl(ones).unwrap_or(0) != 0 {
-            return Err(format!("“{mask}” is not a contiguous netmask: its one bits must all come first (e.g. 255.255.255.0)."));
+            return Err(format!(
+                "“{mask}” is not a contiguous netmask: its one bits must all come first (e.g. 255.255.255.0)."
+            ));
         }
         return Ok(ones as u8);
     }
     match strict_decimal(mask, u32::MAX) {
         Some(n) if n <= width => Ok(n as u8),
-        Some(n) => Err(format!("/{n} is outside the address width: an {} prefix is 0–{width}.", if width == 32 { "IPv4" } else { "IPv6" })),
+        Some(n) => Err(format!(
+            "/{n} is outside the address width: an {} prefix is 0–{width}.",
+            if width == 32 { "IPv4" } else { "IPv6" }
+        )),
         None => Err(format!("“{mask}” is not a netmask: write a prefix length (0–{width}) or a dotted mask.")),
     }
 }
@@ -119,19 +128,29 @@ pub fn parse(range: &str, netmask: &str) -> Result<ParsedFilter, String> {
     let (range, netmask) = (range.trim(), netmask.trim());
     let (addr_text, mask_text) = match range.split_once('/') {
         Some((a, m)) if netmask.is_empty() || netmask == m => (a, m),
-        Some(_) => return Err("The range already has a /prefix that differs from the netmask; keep one of them.".into()),
+        Some(_) => {
+            return Err("The range already has a /prefix that differs from the netmask; keep one of them.".into());
+        }
         None => (range, netmask),
     };
     let addr = parse_address(addr_text)?;
     let prefix = parse_prefix(addr, mask_text)?;
     let net = match addr {
-        IpAddr::V4(a) => IpNet::V4(Ipv4Net::new(a, prefix).map_err(|_| "The prefix is outside the address width.".to_owned())?),
-        IpAddr::V6(a) => IpNet::V6(Ipv6Net::new(a, prefix).map_err(|_| "The prefix is outside the address width.".to_owned())?),
+        IpAddr::V4(a) => {
+            IpNet::V4(Ipv4Net::new(a, prefix).map_err(|_| "The prefix is outside the address width.".to_owned())?)
+        }
+        IpAddr::V6(a) => {
+            IpNet::V6(Ipv6Net::new(a, prefix).map_err(|_| "The prefix is outside the address width.".to_owned())?)
+        }
     };
     let truncated = net.trunc();
     let normal = unmapped(truncated);
     let note = if normal != truncated {
-        Some(format!("Stored as {}: {} is the IPv4 range written in IPv6 (IPv4-mapped), and clients arrive as IPv4.", Filter(normal), Filter(truncated)))
+        Some(format!(
+            "Stored as {}: {} is the IPv4 range written in IPv6 (IPv4-mapped), and clients arrive as IPv4.",
+            Filter(normal),
+            Filter(truncated)
+        ))
     } else if normal.addr() != addr {
         Some(format!("Stored as {}: the host bits of {addr} were cleared.", Filter(normal)))
     } else {

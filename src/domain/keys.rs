@@ -154,8 +154,10 @@ impl Expiry {
         if date_text.is_empty() {
             return Err("Choose the date the key stops working.");
         }
-        let day = NaiveDate::parse_from_str(date_text, "%Y-%m-%d").map_err(|_| "Give the expiry date as YYYY-MM-DD.")?;
-        let end = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).ok_or("Choose an earlier expiry date.")?.and_utc();
+        let day =
+            NaiveDate::parse_from_str(date_text, "%Y-%m-%d").map_err(|_| "Give the expiry date as YYYY-MM-DD.")?;
+        let end =
+            day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).ok_or("Choose an earlier expiry date.")?.and_utc();
         if end <= now {
             return Err("The expiry date must be in the future.");
         }
@@ -214,7 +216,9 @@ impl KeyState {
     }
 
     pub fn parse(s: &str) -> Option<KeyState> {
-        [KeyState::Active, KeyState::Expiring, KeyState::Expired, KeyState::Revoked].into_iter().find(|k| k.as_str() == s)
+        [KeyState::Active, KeyState::Expiring, KeyState::Expired, KeyState::Revoked]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 
     /// Whether a key in this state still authenticates.

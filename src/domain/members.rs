@@ -9,7 +9,9 @@ pub enum MemberRuleError {
     OnlyAdminsManageAdmins,
     #[error("You can only grant or take away permissions you hold yourself.")]
     BeyondOwnPermissions,
-    #[error("You cannot disable, enable, remove or reset the password of someone who holds permissions you do not have. Ask an admin.")]
+    #[error(
+        "You cannot disable, enable, remove or reset the password of someone who holds permissions you do not have. Ask an admin."
+    )]
     TargetHoldsMore,
 }
 
@@ -138,7 +140,10 @@ mod tests {
         assert_eq!(check_grant(&manager, Role::Admin, &perms(&[])), Err(MemberRuleError::OnlyAdminsManageAdmins));
         let all = PermissionSet::all();
         let admin = Target { role: Role::Admin, permissions: &all, disabled: false };
-        assert_eq!(check_change(&manager, &admin, &MemberChange::Disable, 3), Err(MemberRuleError::OnlyAdminsManageAdmins));
+        assert_eq!(
+            check_change(&manager, &admin, &MemberChange::Disable, 3),
+            Err(MemberRuleError::OnlyAdminsManageAdmins)
+        );
     }
 
     #[test]
@@ -154,7 +159,11 @@ mod tests {
         let drop_read = MemberChange::SetRole(Role::Member, perms(&["data.write"]));
         assert_eq!(check_change(&manager, &writer, &drop_read, 2), Ok(()));
         for change in [MemberChange::Disable, MemberChange::Remove, MemberChange::Enable] {
-            assert_eq!(check_change(&manager, &writer, &change, 2), Err(MemberRuleError::TargetHoldsMore), "{change:?}");
+            assert_eq!(
+                check_change(&manager, &writer, &change, 2),
+                Err(MemberRuleError::TargetHoldsMore),
+                "{change:?}"
+            );
         }
         let reader_perms = perms(&["data.read"]);
         let reader = Target { role: Role::Member, permissions: &reader_perms, disabled: false };

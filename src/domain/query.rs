@@ -86,7 +86,9 @@ impl<'de, const MIN: u64, const MAX: u64> serde::Deserialize<'de> for Bounded<MI
                 write!(f, "a whole number from {} to {}", thousands(MIN), thousands(MAX))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                whole("", v, MIN, MAX).map(Bounded).map_err(|_| E::custom(format!("must be a whole number from {} to {}.", thousands(MIN), thousands(MAX))))
+                whole("", v, MIN, MAX).map(Bounded).map_err(|_| {
+                    E::custom(format!("must be a whole number from {} to {}.", thousands(MIN), thousands(MAX)))
+                })
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 self.visit_str(&v.to_string())

@@ -26,9 +26,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub fn setup_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    let groups: Vec<String> = (0..3)
-        .map(|_| (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect())
-        .collect();
+    let groups: Vec<String> =
+        (0..3).map(|_| (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()).collect();
     groups.join("-")
 }
 

@@ -4,13 +4,13 @@
 //! change in force for the very next request.
 use chrono::{DateTime, Utc};
 
-use crate::domain::query::count;
-use crate::store::audit::Actor;
 use crate::domain::header_template::{self, HeaderRow};
 use crate::domain::hub_keys::{self as rules, AccessType, KeyStatus};
 use crate::domain::ip_filter;
+use crate::domain::query::count;
 use crate::entities::hub_keys;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::audit::Target;
 use crate::store::hub_keys::{KeySpec, NewSecret, SaveOutcome};
 
@@ -109,7 +109,12 @@ struct Checked {
     warnings: Vec<String>,
 }
 
-async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::Model>, input: &KeyInput) -> Result<Checked, KeyError> {
+async fn check(
+    state: &AppState,
+    workspace_id: i64,
+    current: Option<&hub_keys::Model>,
+    input: &KeyInput,
+) -> Result<Checked, KeyError> {
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
@@ -129,8 +134,12 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
         errors.push(("status".into(), "Choose a status: active or inactive.".into()));
     }
     let mut nets = Vec::new();
-    let filled: Vec<(usize, &IpRow)> =
-        input.ip_filters.iter().enumerate().filter(|(_, r)| !(r.range.trim().is_empty() && r.netmask.trim().is_empty())).collect();
+    let filled: Vec<(usize, &IpRow)> = input
+        .ip_filters
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !(r.range.trim().is_empty() && r.netmask.trim().is_empty()))
+        .collect();
     if filled.len() > 100 {
         errors.push(("ip_filters".into(), "A key has at most 100 IP filter rows.".into()));
     }
@@ -158,7 +167,11 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
     let stored = current.and_then(|c| c.expires_at);
     // An unchanged date is kept even when past (e.g. to deactivate an expired key).
     let expires_at = match &input.expires {
-        ExpiryInput::Local { text, offset_minutes } if stored.is_some_and(|at| shown_local(at, *offset_minutes) == text.trim()) => Ok(stored),
+        ExpiryInput::Local { text, offset_minutes }
+            if stored.is_some_and(|at| shown_local(at, *offset_minutes) == text.trim()) =>
+        {
+            Ok(stored)
+        }
         ExpiryInput::Local { text, offset_minutes } => rules::parse_local_expiry(text, *offset_minutes, now),
         ExpiryInput::At(Some(t)) if stored == Some(*t) => Ok(stored),
         ExpiryInput::At(Some(t)) => rules::check_future(*t, now).map(Some),
@@ -172,7 +185,10 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
         errors.push(("headers".into(), format!("A key has at most {} headers.", header_template::MAX_ROWS)));
     }
     let headers: Vec<HeaderRow> = match header_template::check_rows(&input.headers) {
-        Ok(rules) => rules.into_iter().map(|r| HeaderRow { name: r.name, value: r.template.to_string(), exclude: r.exclude }).collect(),
+        Ok(rules) => rules
+            .into_iter()
+            .map(|r| HeaderRow { name: r.name, value: r.template.to_string(), exclude: r.exclude })
+            .collect(),
         Err(errs) => {
             for (i, m) in errs {
                 errors.push((format!("headers.{i}"), m));
@@ -183,7 +199,8 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
     let mut endpoint_ids = input.endpoint_ids.clone();
     endpoint_ids.sort_unstable();
     endpoint_ids.dedup();
-    let known: Vec<i64> = crate::store::datahub::endpoints(&state.db, workspace_id).await?.into_iter().map(|e| e.id).collect();
+    let known: Vec<i64> =
+        crate::store::datahub::endpoints(&state.db, workspace_id).await?.into_iter().map(|e| e.id).collect();
     if let Some(bad) = endpoint_ids.iter().find(|e| !known.contains(e)) {
         errors.push(("endpoint_ids".into(), format!("There is no endpoint with id {bad} in this workspace.")));
     }
@@ -195,16 +212,21 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
         team_ids = input.team_ids.clone();
         team_ids.sort_unstable();
         team_ids.dedup();
-        let members: Vec<i64> = crate::store::members::list(&state.db, workspace_id).await?.into_iter().map(|m| m.member.user_id).collect();
+        let members: Vec<i64> =
+            crate::store::members::list(&state.db, workspace_id).await?.into_iter().map(|m| m.member.user_id).collect();
         if let Some(bad) = user_ids.iter().find(|u| !members.contains(u)) {
             errors.push(("user_ids".into(), format!("User {bad} is not a member of this workspace.")));
         }
-        let teams: Vec<i64> = crate::store::teams::list(&state.db, workspace_id).await?.into_iter().map(|t| t.id).collect();
+        let teams: Vec<i64> =
+            crate::store::teams::list(&state.db, workspace_id).await?.into_iter().map(|t| t.id).collect();
         if let Some(bad) = team_ids.iter().find(|t| !teams.contains(t)) {
             errors.push(("team_ids".into(), format!("There is no team with id {bad} in this workspace.")));
         }
         if user_ids.is_empty() && team_ids.is_empty() {
-            errors.push(("user_ids".into(), "Choose at least one user or team whose personal keys this portal token accepts.".into()));
+            errors.push((
+                "user_ids".into(),
+                "Choose at least one user or team whose personal keys this portal token accepts.".into(),
+            ));
         }
     }
     let mut token = None;
@@ -242,7 +264,10 @@ async fn check(state: &AppState, workspace_id: i64, current: Option<&hub_keys::M
 /// `at` as the editor shows it to a browser `offset_minutes` east of UTC.
 fn shown_local(at: DateTime<Utc>, offset_minutes: i32) -> String {
     // The offset comes from the browser: checked, so no value can overflow.
-    at.checked_add_signed(chrono::Duration::minutes(i64::from(offset_minutes))).unwrap_or(at).format("%Y-%m-%dT%H:%M").to_string()
+    at.checked_add_signed(chrono::Duration::minutes(i64::from(offset_minutes)))
+        .unwrap_or(at)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
 }
 
 fn field(name: &str, message: &str) -> KeyError {
@@ -252,8 +277,13 @@ fn field(name: &str, message: &str) -> KeyError {
 fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, KeyError> {
     match o {
         SaveOutcome::Saved(k) => Ok(*k),
-        SaveOutcome::NameTaken => Err(field("name", "Another key in this workspace has this name (names are compared ignoring case). Choose another name.")),
-        SaveOutcome::TokenTaken => Err(field("token", "Another key in this workspace uses this token; tokens must be unique.")),
+        SaveOutcome::NameTaken => Err(field(
+            "name",
+            "Another key in this workspace has this name (names are compared ignoring case). Choose another name.",
+        )),
+        SaveOutcome::TokenTaken => {
+            Err(field("token", "Another key in this workspace uses this token; tokens must be unique."))
+        }
         SaveOutcome::Conflict(k) => Err(KeyError::Conflict(k)),
         SaveOutcome::Gone => Err(KeyError::NotFound),
     }
@@ -265,7 +295,11 @@ fn describe(spec: &KeySpec) -> String {
         AccessType::parse(&spec.access_type).map_or("?", AccessType::label),
         spec.status,
         count(spec.ip_filters.len() as u64, "IP filter", "IP filters"),
-        count(serde_json::from_str::<Vec<HeaderRow>>(&spec.headers).map(|h| h.len()).unwrap_or(0) as u64, "header", "headers"),
+        count(
+            serde_json::from_str::<Vec<HeaderRow>>(&spec.headers).map(|h| h.len()).unwrap_or(0) as u64,
+            "header",
+            "headers"
+        ),
         count(spec.endpoint_ids.len() as u64, "endpoint", "endpoints"),
         spec.expires_at.map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
     )
@@ -274,24 +308,48 @@ fn describe(spec: &KeySpec) -> String {
 /// Creates (`id` none) or changes a key.
 pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyInput) -> Result<Saved, KeyError> {
     let current = match id {
-        Some(id) => Some(crate::store::hub_keys::find(&state.db, actor.workspace_id, id).await?.ok_or(KeyError::NotFound)?),
+        Some(id) => {
+            Some(crate::store::hub_keys::find(&state.db, actor.workspace_id, id).await?.ok_or(KeyError::NotFound)?)
+        }
         None => None,
     };
     let checked = check(state, actor.workspace_id, current.as_ref(), input).await?;
     // A new API key, or a key switched to API Key, gets a fresh secret.
-    let generated = (checked.access == AccessType::ApiKey && current.as_ref().is_none_or(|c| c.access_type != AccessType::ApiKey.as_str()))
-        .then(rules::generate_secret);
+    let generated = (checked.access == AccessType::ApiKey
+        && current.as_ref().is_none_or(|c| c.access_type != AccessType::ApiKey.as_str()))
+    .then(rules::generate_secret);
     let secret = match (&generated, &checked.token) {
-        (Some(s), _) => Some(NewSecret { digest: crate::domain::tokens::digest(s), suffix: rules::suffix(s), seal: Some((&state.sealer, s.as_str())) }),
-        (None, Some(t)) => Some(NewSecret { digest: crate::domain::tokens::digest(t), suffix: rules::suffix(t), seal: None }),
+        (Some(s), _) => Some(NewSecret {
+            digest: crate::domain::tokens::digest(s),
+            suffix: rules::suffix(s),
+            seal: Some((&state.sealer, s.as_str())),
+        }),
+        (None, Some(t)) => {
+            Some(NewSecret { digest: crate::domain::tokens::digest(t), suffix: rules::suffix(t), seal: None })
+        }
         _ => None,
     };
     let saved = match &current {
-        None => outcome(crate::store::hub_keys::create(&state.db, actor.workspace_id, &checked.spec, secret, Some(actor.user_id)).await?)?,
-        Some(c) => outcome(crate::store::hub_keys::update(&state.db, actor.workspace_id, c.id, input.version, &checked.spec, secret, Some(actor.user_id)).await?)?,
+        None => outcome(
+            crate::store::hub_keys::create(&state.db, actor.workspace_id, &checked.spec, secret, Some(actor.user_id))
+                .await?,
+        )?,
+        Some(c) => outcome(
+            crate::store::hub_keys::update(
+                &state.db,
+                actor.workspace_id,
+                c.id,
+                input.version,
+                &checked.spec,
+                secret,
+                Some(actor.user_id),
+            )
+            .await?,
+        )?,
     };
     state.hub_keys.changed().await;
-    let (action, what) = if current.is_none() { ("hub_key.created", "Created") } else { ("hub_key.changed", "Changed") };
+    let (action, what) =
+        if current.is_none() { ("hub_key.created", "Created") } else { ("hub_key.changed", "Changed") };
     let detail = format!("{what}: {}", describe(&checked.spec));
     crate::store::audit::record(&state.db, actor.event(action, target(&saved), detail)).await?;
     Ok(Saved { key: saved, secret: generated, notes: checked.notes, warnings: checked.warnings })
@@ -300,7 +358,11 @@ pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyI
 /// The API key's secret, for an explicit, audited request.
 pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<String, KeyError> {
     let secret = open_secret(state, key)?;
-    crate::store::audit::record(&state.db, actor.event("hub_key.revealed", target(key), "The secret was shown.".into())).await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event("hub_key.revealed", target(key), "The secret was shown.".into()),
+    )
+    .await?;
     Ok(secret)
 }
 
@@ -309,7 +371,10 @@ pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
 /// the showing (`reveal`).
 pub fn open_secret(state: &AppState, key: &hub_keys::Model) -> Result<String, KeyError> {
     if key.access_type != AccessType::ApiKey.as_str() {
-        return Err(field("access_type", "Only an API Key has a secret to show; a generic token is shown to nobody after saving, and a portal token has none."));
+        return Err(field(
+            "access_type",
+            "Only an API Key has a secret to show; a generic token is shown to nobody after saving, and a portal token has none.",
+        ));
     }
     key.secret_sealed
         .as_deref()
@@ -318,23 +383,50 @@ pub fn open_secret(state: &AppState, key: &hub_keys::Model) -> Result<String, Ke
 }
 
 /// A new secret for an API key; the old one stops working with this change.
-pub async fn regenerate(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<(hub_keys::Model, String), KeyError> {
+pub async fn regenerate(
+    state: &AppState,
+    actor: &Actor,
+    key: &hub_keys::Model,
+) -> Result<(hub_keys::Model, String), KeyError> {
     if key.access_type != AccessType::ApiKey.as_str() {
-        return Err(field("access_type", "Only an API Key's secret can be regenerated; change a generic token by typing a new value."));
+        return Err(field(
+            "access_type",
+            "Only an API Key's secret can be regenerated; change a generic token by typing a new value.",
+        ));
     }
     let s = rules::generate_secret();
-    let secret = NewSecret { digest: crate::domain::tokens::digest(&s), suffix: rules::suffix(&s), seal: Some((&state.sealer, s.as_str())) };
-    let saved = crate::store::hub_keys::replace_secret(&state.db, key, secret, Some(actor.user_id)).await?.ok_or(KeyError::NotFound)?;
+    let secret = NewSecret {
+        digest: crate::domain::tokens::digest(&s),
+        suffix: rules::suffix(&s),
+        seal: Some((&state.sealer, s.as_str())),
+    };
+    let saved = crate::store::hub_keys::replace_secret(&state.db, key, secret, Some(actor.user_id))
+        .await?
+        .ok_or(KeyError::NotFound)?;
     state.hub_keys.changed().await;
-    crate::store::audit::record(&state.db, actor.event("hub_key.regenerated", target(&saved), "A new secret replaced the old one, which stopped working at once.".into()))
-        .await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event(
+            "hub_key.regenerated",
+            target(&saved),
+            "A new secret replaced the old one, which stopped working at once.".into(),
+        ),
+    )
+    .await?;
     Ok((saved, s))
 }
 
 /// Paths of the endpoints that lose the key when it is deleted.
-pub async fn endpoints_of(state: &AppState, key: &hub_keys::Model) -> Result<Vec<crate::entities::endpoints::Model>, sea_orm::DbErr> {
+pub async fn endpoints_of(
+    state: &AppState,
+    key: &hub_keys::Model,
+) -> Result<Vec<crate::entities::endpoints::Model>, sea_orm::DbErr> {
     let links = crate::store::hub_keys::links(&state.db, key.id).await?;
-    Ok(crate::store::datahub::endpoints(&state.db, key.workspace_id).await?.into_iter().filter(|e| links.endpoint_ids.contains(&e.id)).collect())
+    Ok(crate::store::datahub::endpoints(&state.db, key.workspace_id)
+        .await?
+        .into_iter()
+        .filter(|e| links.endpoint_ids.contains(&e.id))
+        .collect())
 }
 
 pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<(), KeyError> {
@@ -344,7 +436,10 @@ pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
     let detail = if lost.is_empty() {
         "Deleted.".to_owned()
     } else {
-        format!("Deleted; the endpoints {} no longer accept it.", lost.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", "))
+        format!(
+            "Deleted; the endpoints {} no longer accept it.",
+            lost.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", ")
+        )
     };
     crate::store::audit::record(&state.db, actor.event("hub_key.deleted", target(key), detail)).await?;
     Ok(())
@@ -359,7 +454,12 @@ pub async fn unlink_endpoint(state: &AppState, e: &crate::entities::endpoints::M
 }
 
 /// Sets which keys an endpoint accepts (the endpoint's side of the links).
-pub async fn set_endpoint_keys(state: &AppState, workspace_id: i64, endpoint_id: i64, key_ids: &[i64]) -> Result<(), KeyError> {
+pub async fn set_endpoint_keys(
+    state: &AppState,
+    workspace_id: i64,
+    endpoint_id: i64,
+    key_ids: &[i64],
+) -> Result<(), KeyError> {
     let mut ids = key_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -373,9 +473,19 @@ pub async fn set_endpoint_keys(state: &AppState, workspace_id: i64, endpoint_id:
 }
 
 /// Creates or changes a team (Admin → Teams); `Err((field, message))`.
-pub async fn save_team(state: &AppState, actor: &Actor, id: Option<i64>, name: &str, member_ids: &[i64]) -> Result<crate::entities::teams::Model, KeyError> {
+pub async fn save_team(
+    state: &AppState,
+    actor: &Actor,
+    id: Option<i64>,
+    name: &str,
+    member_ids: &[i64],
+) -> Result<crate::entities::teams::Model, KeyError> {
     let name = rules::clean_team_name(name).map_err(|m| field("name", m))?;
-    let members: Vec<i64> = crate::store::members::list(&state.db, actor.workspace_id).await?.into_iter().map(|m| m.member.user_id).collect();
+    let members: Vec<i64> = crate::store::members::list(&state.db, actor.workspace_id)
+        .await?
+        .into_iter()
+        .map(|m| m.member.user_id)
+        .collect();
     let mut ids = member_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -388,14 +498,26 @@ pub async fn save_team(state: &AppState, actor: &Actor, id: Option<i64>, name: &
     state.hub_keys.changed().await;
     let action = if id.is_none() { "team.created" } else { "team.changed" };
     let t = Target { kind: "team", id: team.id, name: team.name.clone() };
-    crate::store::audit::record(&state.db, actor.event(action, t, format!("{}.", count(ids.len() as u64, "member", "members")))).await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event(action, t, format!("{}.", count(ids.len() as u64, "member", "members"))),
+    )
+    .await?;
     Ok(team)
 }
 
-pub async fn delete_team(state: &AppState, actor: &Actor, team: &crate::entities::teams::Model) -> Result<(), KeyError> {
+pub async fn delete_team(
+    state: &AppState,
+    actor: &Actor,
+    team: &crate::entities::teams::Model,
+) -> Result<(), KeyError> {
     crate::store::teams::delete(&state.db, team).await?;
     state.hub_keys.changed().await;
     let t = Target { kind: "team", id: team.id, name: team.name.clone() };
-    crate::store::audit::record(&state.db, actor.event("team.deleted", t, "Deleted; portal tokens no longer admit its members through it.".into())).await?;
+    crate::store::audit::record(
+        &state.db,
+        actor.event("team.deleted", t, "Deleted; portal tokens no longer admit its members through it.".into()),
+    )
+    .await?;
     Ok(())
 }

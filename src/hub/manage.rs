@@ -1,9 +1,9 @@
 //! Creating, changing and deleting data collections and endpoints, for pages
 //! and the JSON API alike: the checks, the audit entry, the cache refresh.
-use crate::store::audit::Actor;
 use crate::domain::datahub::{Access, check_limits, parse_endpoint_path, parse_order, parse_origins};
 use crate::entities::{data_collections, endpoints};
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::audit::Target;
 use crate::store::datahub::CollectionSpec;
 
@@ -37,20 +37,27 @@ fn collection_target(c: &data_collections::Model) -> Target {
     Target { kind: "collection", id: c.id, name: c.name.clone() }
 }
 
-async fn check_collection(state: &AppState, workspace_id: i64, input: &CollectionInput) -> Result<CollectionSpec, ManageError> {
+async fn check_collection(
+    state: &AppState,
+    workspace_id: i64,
+    input: &CollectionInput,
+) -> Result<CollectionSpec, ManageError> {
     let name = crate::datasets::clean_name(&input.name, "collection").map_err(|m| field("name", m))?;
     let description = input.description.trim().to_owned();
     if description.chars().count() > 1000 {
         return Err(field("description", "Use at most 1,000 characters."));
     }
-    let dataset_id = input.dataset_id.ok_or_else(|| field("dataset_id", "Choose the dataset this collection shows."))?;
+    let dataset_id =
+        input.dataset_id.ok_or_else(|| field("dataset_id", "Choose the dataset this collection shows."))?;
     let ds = crate::store::datahub::dataset(&state.db, workspace_id, dataset_id)
         .await?
         .ok_or_else(|| field("dataset_id", "There is no such dataset in this workspace."))?;
     let columns = crate::datasets::store::columns(&ds);
     let fields = match &input.fields {
         None => None,
-        Some(list) if list.is_empty() => return Err(field("fields", "Choose at least one field, or expose all of them.")),
+        Some(list) if list.is_empty() => {
+            return Err(field("fields", "Choose at least one field, or expose all of them."));
+        }
         Some(list) => {
             let mut seen = std::collections::HashSet::new();
             for f in list {
@@ -68,7 +75,8 @@ async fn check_collection(state: &AppState, workspace_id: i64, input: &Collectio
         None => None,
         Some(o) => {
             let (name, _) = parse_order(o);
-            let exposed = fields.as_ref().map_or_else(|| columns.iter().any(|c| c.name == name), |f| f.iter().any(|x| x == name));
+            let exposed =
+                fields.as_ref().map_or_else(|| columns.iter().any(|c| c.name == name), |f| f.iter().any(|x| x == name));
             if !exposed {
                 return Err(field("order", format!("“{name}” is not one of the exposed fields.")));
             }
@@ -76,7 +84,15 @@ async fn check_collection(state: &AppState, workspace_id: i64, input: &Collectio
         }
     };
     check_limits(input.default_limit, input.max_limit).map_err(|(f, m)| field(f, m))?;
-    Ok(CollectionSpec { name, description, dataset_id, fields, order, default_limit: input.default_limit, max_limit: input.max_limit })
+    Ok(CollectionSpec {
+        name,
+        description,
+        dataset_id,
+        fields,
+        order,
+        default_limit: input.default_limit,
+        max_limit: input.max_limit,
+    })
 }
 
 /// Creates (`id` none) or changes a collection.
@@ -99,7 +115,11 @@ pub async fn save_collection(
     Ok(saved)
 }
 
-pub async fn delete_collection(state: &AppState, actor: &Actor, c: &data_collections::Model) -> Result<(), ManageError> {
+pub async fn delete_collection(
+    state: &AppState,
+    actor: &Actor,
+    c: &data_collections::Model,
+) -> Result<(), ManageError> {
     let served_by = crate::store::datahub::endpoints_of(&state.db, vec![c.id]).await?;
     for e in &served_by {
         crate::hub::keys::unlink_endpoint(state, e).await?;
@@ -131,13 +151,20 @@ fn endpoint_target(e: &endpoints::Model) -> Target {
     Target { kind: "endpoint", id: e.id, name: e.path.clone() }
 }
 
-pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, input: &EndpointInput) -> Result<endpoints::Model, ManageError> {
+pub async fn save_endpoint(
+    state: &AppState,
+    actor: &Actor,
+    id: Option<i64>,
+    input: &EndpointInput,
+) -> Result<endpoints::Model, ManageError> {
     let path = parse_endpoint_path(&input.path).map_err(|m| field("path", m))?;
-    let collection_id = input.collection_id.ok_or_else(|| field("collection_id", "Choose the collection this endpoint serves."))?;
+    let collection_id =
+        input.collection_id.ok_or_else(|| field("collection_id", "Choose the collection this endpoint serves."))?;
     crate::store::datahub::collection(&state.db, actor.workspace_id, collection_id)
         .await?
         .ok_or_else(|| field("collection_id", "There is no such collection in this workspace."))?;
-    let access = Access::parse(&input.access).ok_or_else(|| field("access", "Choose who may call it: public, members or keys."))?;
+    let access = Access::parse(&input.access)
+        .ok_or_else(|| field("access", "Choose who may call it: public, members or keys."))?;
     let origins = parse_origins(&input.allowed_origins, access).map_err(|m| field("allowed_origins", m))?;
     if let Some(ids) = &input.hub_key_ids {
         let known = crate::store::hub_keys::existing_ids(&state.db, actor.workspace_id, ids).await?;
@@ -145,9 +172,17 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
             return Err(field("hub_key_ids", format!("There is no Data Hub key with id {k} in this workspace.")));
         }
     }
-    let saved = crate::store::datahub::save_endpoint(&state.db, actor.workspace_id, id, &path, collection_id, access, &origins.join("\n"))
-        .await?
-        .ok_or_else(|| field("path", "Another endpoint in this workspace has this path."))?;
+    let saved = crate::store::datahub::save_endpoint(
+        &state.db,
+        actor.workspace_id,
+        id,
+        &path,
+        collection_id,
+        access,
+        &origins.join("\n"),
+    )
+    .await?
+    .ok_or_else(|| field("path", "Another endpoint in this workspace has this path."))?;
     let (action, what) = match id {
         None => ("endpoint.created", "Created"),
         Some(_) => ("endpoint.changed", "Changed"),
@@ -158,7 +193,11 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
             other => field("hub_key_ids", other.to_string()),
         })?;
     }
-    let detail = if origins.is_empty() { format!("{what}; access: {access}.") } else { format!("{what}; access: {access}; browsers may read it from {}.", origins.join(", ")) };
+    let detail = if origins.is_empty() {
+        format!("{what}; access: {access}.")
+    } else {
+        format!("{what}; access: {access}; browsers may read it from {}.", origins.join(", "))
+    };
     crate::store::audit::record(&state.db, actor.event(action, endpoint_target(&saved), detail)).await?;
     state.hub.changed().await;
     Ok(saved)
@@ -167,7 +206,8 @@ pub async fn save_endpoint(state: &AppState, actor: &Actor, id: Option<i64>, inp
 pub async fn delete_endpoint(state: &AppState, actor: &Actor, e: &endpoints::Model) -> Result<(), ManageError> {
     crate::hub::keys::unlink_endpoint(state, e).await?;
     crate::store::datahub::delete_endpoint(&state.db, e.id).await?;
-    crate::store::audit::record(&state.db, actor.event("endpoint.deleted", endpoint_target(e), "Deleted.".into())).await?;
+    crate::store::audit::record(&state.db, actor.event("endpoint.deleted", endpoint_target(e), "Deleted.".into()))
+        .await?;
     state.hub.changed().await;
     Ok(())
 }

@@ -67,7 +67,10 @@ impl Route {
         for (i, v) in &q.filters {
             let Some(col) = cols.get(self.columns[*i]) else { continue };
             if let Err(why) = crate::datasets::schema::typed(&crate::datasets::schema::Raw::Text(v.clone()), col.kind) {
-                return Err(QueryError { parameter: self.fields[*i].clone(), message: format!("{why}: {} is a filter on a column of that type.", self.fields[*i]) });
+                return Err(QueryError {
+                    parameter: self.fields[*i].clone(),
+                    message: format!("{why}: {} is a filter on a column of that type.", self.fields[*i]),
+                });
             }
         }
         Ok(())
@@ -216,7 +219,8 @@ impl Hub {
     /// A failure after the first bytes breaks the connection, so a client
     /// never takes a cut file for a whole one.
     pub async fn export(&self, route: Arc<Route>, q: HubQuery) -> Result<Option<Export>, DbErr> {
-        let permit = match tokio::time::timeout(Duration::from_secs(5), Arc::clone(&self.exports).acquire_owned()).await {
+        let permit = match tokio::time::timeout(Duration::from_secs(5), Arc::clone(&self.exports).acquire_owned()).await
+        {
             Ok(Ok(p)) => p,
             _ => return Ok(None),
         };
@@ -243,14 +247,17 @@ impl Hub {
         }
         let page = rows::read(&self.db, &route.dataset, &route.read_query(q)).await?;
         let body = match q.format {
-            Format::Json => render_json(&route.collection.name, &route.fields, &route.columns, q, &page.rows, page.count),
+            Format::Json => {
+                render_json(&route.collection.name, &route.fields, &route.columns, q, &page.rows, page.count)
+            }
             Format::Csv => render_csv(&route.fields, &route.columns, &page.rows),
         };
         let content_type = match q.format {
             Format::Json => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
         };
-        let rendered = Arc::new(Rendered { body: Bytes::from(body), count: page.count, etag: etag(&key), content_type });
+        let rendered =
+            Arc::new(Rendered { body: Bytes::from(body), count: page.count, etag: etag(&key), content_type });
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         // The key holds the caller's filter values: it counts like the body.
         let cost = rendered.body.len() + key.len();
@@ -288,7 +295,12 @@ fn etag(key: &str) -> String {
 
 /// The export's task: rows from the store, rendered, handed over a chunk at a
 /// time. Returns when done, or when the client went away or stalled.
-async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), anyhow::Error> {
+async fn stream_csv(
+    db: &DatabaseConnection,
+    route: &Route,
+    read: &ReadQuery,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), anyhow::Error> {
     use futures_util::StreamExt;
     let writer = || csv::Writer::from_writer(Vec::with_capacity(EXPORT_CHUNK + 16 * 1024));
     let mut w = writer();
@@ -323,7 +335,12 @@ async fn stream_csv(db: &DatabaseConnection, route: &Route, read: &ReadQuery, tx
 /// defused; numbers and booleans are written as stored; null is empty. The
 /// same text as `write_csv_row` gives for the parsed row. `cells` is scratch
 /// space, reused from row to row.
-fn write_csv_raw_row<'a, W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], line: &'a str, cells: &mut Vec<&'a str>) -> anyhow::Result<()> {
+fn write_csv_raw_row<'a, W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    columns: &[usize],
+    line: &'a str,
+    cells: &mut Vec<&'a str>,
+) -> anyhow::Result<()> {
     if split_row(line, cells).is_none() {
         // Not the compact array keyhub stores: let serde read (or refuse) it.
         let parsed: Vec<&serde_json::value::RawValue> = serde_json::from_str(line)?;
@@ -335,7 +352,8 @@ fn write_csv_raw_row<'a, W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[u
             None | Some("null") => w.write_field(b"")?,
             Some(raw) if raw.starts_with('"') => {
                 let inner = &raw[1..raw.len() - 1];
-                let s: std::borrow::Cow<'_, str> = if inner.contains('\\') { serde_json::from_str::<String>(raw)?.into() } else { inner.into() };
+                let s: std::borrow::Cow<'_, str> =
+                    if inner.contains('\\') { serde_json::from_str::<String>(raw)?.into() } else { inner.into() };
                 w.write_field(crate::domain::spreadsheet::cell(&s).as_bytes())?;
             }
             Some(raw) => w.write_field(raw.as_bytes())?,
@@ -392,7 +410,8 @@ async fn load_route(db: &DatabaseConnection, slug: &str, path: &str) -> Result<O
 
 /// The route of an endpoint already found.
 pub async fn route_for(db: &DatabaseConnection, endpoint: endpoints::Model) -> Result<Option<Route>, DbErr> {
-    let Some(collection) = crate::store::datahub::collection(db, endpoint.workspace_id, endpoint.collection_id).await? else {
+    let Some(collection) = crate::store::datahub::collection(db, endpoint.workspace_id, endpoint.collection_id).await?
+    else {
         return Ok(None);
     };
     let Some(dataset) = crate::store::datahub::dataset(db, endpoint.workspace_id, collection.dataset_id).await? else {
@@ -424,7 +443,8 @@ pub fn render_json(
     let mut out = Vec::with_capacity(256 + rows.len() * 64);
     // Written by hand to keep the documented order: name, count, limit, offset.
     let name = serde_json::to_string(name).unwrap_or_default();
-    let meta = format!(r#"{{"meta":{{"name":{name},"count":{count},"limit":{},"offset":{}}},"data":["#, q.limit, q.offset);
+    let meta =
+        format!(r#"{{"meta":{{"name":{name},"count":{count},"limit":{},"offset":{}}},"data":["#, q.limit, q.offset);
     out.extend_from_slice(meta.as_bytes());
     let names: Vec<String> = fields.iter().map(|f| serde_json::to_string(f).unwrap_or_default()).collect();
     for (n, row) in rows.iter().enumerate() {
@@ -456,14 +476,22 @@ pub fn render_csv(fields: &[String], columns: &[usize], rows: &[Vec<serde_json::
 }
 
 /// Rows as CSV lines (the values of `columns`, in that order).
-pub fn write_csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], rows: &[Vec<serde_json::Value>]) -> csv::Result<()> {
+pub fn write_csv_rows<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    columns: &[usize],
+    rows: &[Vec<serde_json::Value>],
+) -> csv::Result<()> {
     for row in rows {
         write_csv_row(w, columns, row)?;
     }
     Ok(())
 }
 
-pub fn write_csv_row<W: std::io::Write>(w: &mut csv::Writer<W>, columns: &[usize], row: &[serde_json::Value]) -> csv::Result<()> {
+pub fn write_csv_row<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    columns: &[usize],
+    row: &[serde_json::Value],
+) -> csv::Result<()> {
     for c in columns {
         w.write_field(crate::datasets::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).as_bytes())?;
     }
@@ -504,7 +532,11 @@ mod tests {
             let mut parsed = csv::Writer::from_writer(Vec::new());
             let row: Vec<serde_json::Value> = serde_json::from_str(line).unwrap();
             write_csv_row(&mut parsed, &columns, &row).unwrap();
-            assert_eq!(String::from_utf8(raw.into_inner().unwrap()).unwrap(), String::from_utf8(parsed.into_inner().unwrap()).unwrap(), "{line}");
+            assert_eq!(
+                String::from_utf8(raw.into_inner().unwrap()).unwrap(),
+                String::from_utf8(parsed.into_inner().unwrap()).unwrap(),
+                "{line}"
+            );
         }
     }
 }

@@ -3,8 +3,8 @@
 //! old event still says what it was about after a rename or a rotation.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 
 use crate::entities::{audit_events as audit, members, personal_keys};
@@ -166,7 +166,9 @@ async fn query(db: &impl ConnectionTrait, workspace_id: i64, f: &Filter) -> Resu
         q = q.filter(
             Condition::any()
                 .add(audit::Column::ActorUserId.eq(user_id))
-                .add(Condition::all().add(audit::Column::TargetKind.eq("user")).add(audit::Column::TargetId.eq(user_id)))
+                .add(
+                    Condition::all().add(audit::Column::TargetKind.eq("user")).add(audit::Column::TargetId.eq(user_id)),
+                )
                 .add(audit::Column::KeyId.is_in(key_ids)),
         );
     }

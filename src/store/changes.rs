@@ -20,11 +20,7 @@ pub async fn bump(db: &impl ConnectionTrait) -> Result<String, DbErr> {
 /// made the change need not react to its own marker again.
 pub async fn bump_named(db: &impl ConnectionTrait, name: &str) -> Result<String, DbErr> {
     let value = crate::domain::tokens::random_token(16);
-    let row = facts::ActiveModel {
-        name: Set(name.into()),
-        value: Set(value.clone()),
-        created_at: Set(Utc::now()),
-    };
+    let row = facts::ActiveModel { name: Set(name.into()), value: Set(value.clone()), created_at: Set(Utc::now()) };
     facts::Entity::insert(row)
         .on_conflict(OnConflict::column(facts::Column::Name).update_column(facts::Column::Value).to_owned())
         .exec(db)

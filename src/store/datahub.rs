@@ -1,8 +1,6 @@
 //! Data collections and endpoints (the dataset store itself is `crate::datasets`).
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::domain::datahub::Access;
 use crate::entities::{data_collections as collections, datasets, endpoints};
@@ -26,7 +24,11 @@ pub async fn dataset(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> R
 }
 
 /// A dataset in any state (a tab's dataset is `importing` until its first sync).
-pub async fn dataset_any(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<datasets::Model>, DbErr> {
+pub async fn dataset_any(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    id: i64,
+) -> Result<Option<datasets::Model>, DbErr> {
     datasets::Entity::find_by_id(id).filter(datasets::Column::WorkspaceId.eq(workspace_id)).one(db).await
 }
 
@@ -102,7 +104,11 @@ pub async fn collections_of(db: &impl ConnectionTrait, dataset_id: i64) -> Resul
         .await
 }
 
-pub async fn collection(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<collections::Model>, DbErr> {
+pub async fn collection(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    id: i64,
+) -> Result<Option<collections::Model>, DbErr> {
     collections::Entity::find_by_id(id).filter(collections::Column::WorkspaceId.eq(workspace_id)).one(db).await
 }
 
@@ -162,11 +168,19 @@ pub async fn endpoints_of(db: &impl ConnectionTrait, collection_ids: Vec<i64>) -
         .await
 }
 
-pub async fn endpoint(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<endpoints::Model>, DbErr> {
+pub async fn endpoint(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    id: i64,
+) -> Result<Option<endpoints::Model>, DbErr> {
     endpoints::Entity::find_by_id(id).filter(endpoints::Column::WorkspaceId.eq(workspace_id)).one(db).await
 }
 
-pub async fn endpoint_by_path(db: &impl ConnectionTrait, workspace_id: i64, path: &str) -> Result<Option<endpoints::Model>, DbErr> {
+pub async fn endpoint_by_path(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    path: &str,
+) -> Result<Option<endpoints::Model>, DbErr> {
     endpoints::Entity::find()
         .filter(endpoints::Column::WorkspaceId.eq(workspace_id))
         .filter(endpoints::Column::Path.eq(path))

@@ -3,10 +3,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::entities::{cluster_nodes, hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams, hub_key_users as key_users, hub_keys as keys};
+use crate::entities::{
+    cluster_nodes, hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
+    hub_key_users as key_users, hub_keys as keys,
+};
 
 /// A key's settings as saved (already checked by `hub::keys`).
 #[derive(Debug, Clone)]
@@ -46,7 +50,12 @@ pub enum SaveOutcome {
     Gone,
 }
 
-async fn log_change(db: &impl ConnectionTrait, workspace_id: i64, key_id: Option<i64>, team_id: Option<i64>) -> Result<i64, DbErr> {
+async fn log_change(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    key_id: Option<i64>,
+    team_id: Option<i64>,
+) -> Result<i64, DbErr> {
     let row = changes::ActiveModel {
         workspace_id: Set(workspace_id),
         hub_key_id: Set(key_id),
@@ -68,20 +77,35 @@ async fn replace_links(db: &impl ConnectionTrait, id: i64, spec: &KeySpec) -> Re
     key_users::Entity::delete_many().filter(key_users::Column::HubKeyId.eq(id)).exec(db).await?;
     key_teams::Entity::delete_many().filter(key_teams::Column::HubKeyId.eq(id)).exec(db).await?;
     if !spec.endpoint_ids.is_empty() {
-        key_endpoints::Entity::insert_many(spec.endpoint_ids.iter().map(|e| key_endpoints::ActiveModel { hub_key_id: Set(id), endpoint_id: Set(*e) }))
-            .exec(db)
-            .await?;
+        key_endpoints::Entity::insert_many(
+            spec.endpoint_ids.iter().map(|e| key_endpoints::ActiveModel { hub_key_id: Set(id), endpoint_id: Set(*e) }),
+        )
+        .exec(db)
+        .await?;
     }
     if !spec.user_ids.is_empty() {
-        key_users::Entity::insert_many(spec.user_ids.iter().map(|u| key_users::ActiveModel { hub_key_id: Set(id), user_id: Set(*u) })).exec(db).await?;
+        key_users::Entity::insert_many(
+            spec.user_ids.iter().map(|u| key_users::ActiveModel { hub_key_id: Set(id), user_id: Set(*u) }),
+        )
+        .exec(db)
+        .await?;
     }
     if !spec.team_ids.is_empty() {
-        key_teams::Entity::insert_many(spec.team_ids.iter().map(|t| key_teams::ActiveModel { hub_key_id: Set(id), team_id: Set(*t) })).exec(db).await?;
+        key_teams::Entity::insert_many(
+            spec.team_ids.iter().map(|t| key_teams::ActiveModel { hub_key_id: Set(id), team_id: Set(*t) }),
+        )
+        .exec(db)
+        .await?;
     }
     Ok(())
 }
 
-pub async fn name_taken(db: &impl ConnectionTrait, workspace_id: i64, name: &str, except: Option<i64>) -> Result<bool, DbErr> {
+pub async fn name_taken(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    name: &str,
+    except: Option<i64>,
+) -> Result<bool, DbErr> {
     let mut q = keys::Entity::find()
         .filter(keys::Column::WorkspaceId.eq(workspace_id))
         .filter(keys::Column::LookKey.eq(crate::domain::text::look_key(name)));
@@ -91,8 +115,15 @@ pub async fn name_taken(db: &impl ConnectionTrait, workspace_id: i64, name: &str
     Ok(q.one(db).await?.is_some())
 }
 
-pub async fn digest_taken(db: &impl ConnectionTrait, workspace_id: i64, digest: &str, except: Option<i64>) -> Result<bool, DbErr> {
-    let mut q = keys::Entity::find().filter(keys::Column::WorkspaceId.eq(workspace_id)).filter(keys::Column::SecretDigest.eq(digest));
+pub async fn digest_taken(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    digest: &str,
+    except: Option<i64>,
+) -> Result<bool, DbErr> {
+    let mut q = keys::Entity::find()
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .filter(keys::Column::SecretDigest.eq(digest));
     if let Some(id) = except {
         q = q.filter(keys::Column::Id.ne(id));
     }
@@ -100,7 +131,13 @@ pub async fn digest_taken(db: &impl ConnectionTrait, workspace_id: i64, digest: 
 }
 
 /// A new key's row: version 1, not yet logged (`change_seq` 0) nor sealed.
-fn new_row(workspace_id: i64, spec: &KeySpec, digest_and_suffix: Option<(String, String)>, actor: Option<i64>, now: DateTime<Utc>) -> keys::ActiveModel {
+fn new_row(
+    workspace_id: i64,
+    spec: &KeySpec,
+    digest_and_suffix: Option<(String, String)>,
+    actor: Option<i64>,
+    now: DateTime<Utc>,
+) -> keys::ActiveModel {
     let (digest, suffix) = digest_and_suffix.unzip();
     keys::ActiveModel {
         workspace_id: Set(workspace_id),
@@ -166,7 +203,12 @@ pub async fn create(
 /// Creates many API keys at once (the benchmark's seed, an import): rows in
 /// batches of 500, each secret sealed under its row id, one change logged per
 /// key so running nodes pick them up. Names and secrets must be unique already.
-pub async fn create_many(db: &DatabaseConnection, workspace_id: i64, specs: &[(KeySpec, String)], sealer: &crate::auth::sealing::Sealer) -> Result<u64, DbErr> {
+pub async fn create_many(
+    db: &DatabaseConnection,
+    workspace_id: i64,
+    specs: &[(KeySpec, String)],
+    sealer: &crate::auth::sealing::Sealer,
+) -> Result<u64, DbErr> {
     let txn = crate::store::begin_write(db).await?;
     let now = Utc::now();
     for chunk in specs.chunks(500) {
@@ -175,7 +217,8 @@ pub async fn create_many(db: &DatabaseConnection, workspace_id: i64, specs: &[(K
             new_row(workspace_id, spec, Some(digest), None, now)
         });
         let inserted = keys::Entity::insert_many(rows).exec_with_returning(&txn).await?;
-        let secrets: std::collections::HashMap<&str, &str> = chunk.iter().map(|(s, p)| (s.name.as_str(), p.as_str())).collect();
+        let secrets: std::collections::HashMap<&str, &str> =
+            chunk.iter().map(|(s, p)| (s.name.as_str(), p.as_str())).collect();
         for m in inserted {
             let seq = log_change(&txn, workspace_id, Some(m.id), None).await?;
             let sealed = secrets.get(m.name.as_str()).map(|plain| sealer.seal(&seal_context(m.id), plain));
@@ -221,7 +264,10 @@ pub async fn update(
         .col_expr(keys::Column::LookKey, Expr::value(Some(crate::domain::text::look_key(&spec.name))))
         .col_expr(keys::Column::AccessType, Expr::value(spec.access_type.clone()))
         .col_expr(keys::Column::Status, Expr::value(spec.status.clone()))
-        .col_expr(keys::Column::IpFilters, Expr::value(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())))
+        .col_expr(
+            keys::Column::IpFilters,
+            Expr::value(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
+        )
         .col_expr(keys::Column::Headers, Expr::value(spec.headers.clone()))
         .col_expr(keys::Column::ExpiresAt, Expr::value(spec.expires_at))
         .col_expr(keys::Column::Version, Expr::value(current.version + 1))
@@ -234,7 +280,10 @@ pub async fn update(
         q = q
             .col_expr(keys::Column::SecretDigest, Expr::value(s.digest.clone()))
             .col_expr(keys::Column::SecretSuffix, Expr::value(s.suffix.clone()))
-            .col_expr(keys::Column::SecretSealed, Expr::value(s.seal.map(|(sealer, plain)| sealer.seal(&seal_context(id), plain))));
+            .col_expr(
+                keys::Column::SecretSealed,
+                Expr::value(s.seal.map(|(sealer, plain)| sealer.seal(&seal_context(id), plain))),
+            );
     } else if new_type {
         q = q
             .col_expr(keys::Column::SecretDigest, Expr::value(Option::<String>::None))
@@ -282,8 +331,7 @@ pub async fn replace_secret(
     Ok(saved)
 }
 
-pub async fn delete(
-    db: &DatabaseConnection, key: &keys::Model) -> Result<(), DbErr> {
+pub async fn delete(db: &DatabaseConnection, key: &keys::Model) -> Result<(), DbErr> {
     let txn = crate::store::begin_write(db).await?;
     key_endpoints::Entity::delete_many().filter(key_endpoints::Column::HubKeyId.eq(key.id)).exec(&txn).await?;
     key_users::Entity::delete_many().filter(key_users::Column::HubKeyId.eq(key.id)).exec(&txn).await?;
@@ -315,8 +363,20 @@ pub async fn links(db: &impl ConnectionTrait, id: i64) -> Result<Links, DbErr> {
             .into_iter()
             .map(|l| l.endpoint_id)
             .collect(),
-        user_ids: key_users::Entity::find().filter(key_users::Column::HubKeyId.eq(id)).all(db).await?.into_iter().map(|l| l.user_id).collect(),
-        team_ids: key_teams::Entity::find().filter(key_teams::Column::HubKeyId.eq(id)).all(db).await?.into_iter().map(|l| l.team_id).collect(),
+        user_ids: key_users::Entity::find()
+            .filter(key_users::Column::HubKeyId.eq(id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| l.user_id)
+            .collect(),
+        team_ids: key_teams::Entity::find()
+            .filter(key_teams::Column::HubKeyId.eq(id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| l.team_id)
+            .collect(),
     })
 }
 
@@ -335,7 +395,11 @@ pub async fn keys_of_endpoint(db: &impl ConnectionTrait, endpoint_id: i64) -> Re
 /// Sets which keys may call an endpoint, logging a change for each key
 /// whose set of endpoints changed.
 pub async fn set_endpoint_keys(
-    db: &DatabaseConnection, workspace_id: i64, endpoint_id: i64, key_ids: &[i64]) -> Result<(), DbErr> {
+    db: &DatabaseConnection,
+    workspace_id: i64,
+    endpoint_id: i64,
+    key_ids: &[i64],
+) -> Result<(), DbErr> {
     let txn = crate::store::begin_write(db).await?;
     let before: Vec<i64> = key_endpoints::Entity::find()
         .filter(key_endpoints::Column::EndpointId.eq(endpoint_id))
@@ -346,12 +410,18 @@ pub async fn set_endpoint_keys(
         .collect();
     key_endpoints::Entity::delete_many().filter(key_endpoints::Column::EndpointId.eq(endpoint_id)).exec(&txn).await?;
     if !key_ids.is_empty() {
-        key_endpoints::Entity::insert_many(key_ids.iter().map(|k| key_endpoints::ActiveModel { hub_key_id: Set(*k), endpoint_id: Set(endpoint_id) }))
-            .exec(&txn)
-            .await?;
+        key_endpoints::Entity::insert_many(
+            key_ids.iter().map(|k| key_endpoints::ActiveModel { hub_key_id: Set(*k), endpoint_id: Set(endpoint_id) }),
+        )
+        .exec(&txn)
+        .await?;
     }
-    let touched: std::collections::BTreeSet<i64> =
-        before.iter().filter(|k| !key_ids.contains(k)).chain(key_ids.iter().filter(|k| !before.contains(k))).copied().collect();
+    let touched: std::collections::BTreeSet<i64> = before
+        .iter()
+        .filter(|k| !key_ids.contains(k))
+        .chain(key_ids.iter().filter(|k| !before.contains(k)))
+        .copied()
+        .collect();
     for k in touched {
         let seq = log_change(&txn, workspace_id, Some(k), None).await?;
         keys::Entity::update_many()
@@ -378,7 +448,12 @@ pub async fn existing_ids(db: &impl ConnectionTrait, workspace_id: i64, ids: &[i
 
 /// Every key of a workspace, by name (for choosers).
 pub async fn all_in(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<keys::Model>, DbErr> {
-    keys::Entity::find().filter(keys::Column::WorkspaceId.eq(workspace_id)).order_by_asc(keys::Column::NameKey).limit(1000).all(db).await
+    keys::Entity::find()
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(keys::Column::NameKey)
+        .limit(1000)
+        .all(db)
+        .await
 }
 
 /// The key table's query.
@@ -395,12 +470,19 @@ pub struct TableQuery {
 }
 
 /// One page of the key table, the total, and each key's endpoint count.
-pub async fn table(db: &impl ConnectionTrait, workspace_id: i64, q: &TableQuery) -> Result<(Vec<(keys::Model, u64)>, u64), DbErr> {
+pub async fn table(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    q: &TableQuery,
+) -> Result<(Vec<(keys::Model, u64)>, u64), DbErr> {
     let mut cond = Condition::all().add(keys::Column::WorkspaceId.eq(workspace_id));
     if let Some(s) = q.search.as_deref().filter(|s| !s.trim().is_empty()) {
         let key = crate::domain::text::name_key(s.trim());
         let escaped = key.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        cond = cond.add(Expr::col(keys::Column::NameKey).like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+        cond = cond.add(
+            Expr::col(keys::Column::NameKey)
+                .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
     }
     if let Some(s) = &q.status {
         cond = cond.add(keys::Column::Status.eq(s.clone()));
@@ -424,7 +506,8 @@ pub async fn table(db: &impl ConnectionTrait, workspace_id: i64, q: &TableQuery)
     find = if q.desc { find.order_by_desc(col) } else { find.order_by_asc(col) };
     let by_name = !matches!(q.sort.as_str(), "access_type" | "status" | "expires_at" | "last_used_at" | "created_at");
     if !by_name {
-        find = if q.desc { find.order_by_desc(keys::Column::NameKey) } else { find.order_by_asc(keys::Column::NameKey) };
+        find =
+            if q.desc { find.order_by_desc(keys::Column::NameKey) } else { find.order_by_asc(keys::Column::NameKey) };
     }
     let rows = find.offset(q.offset).limit(q.limit).all(db).await?;
     let ids: Vec<i64> = rows.iter().map(|k| k.id).collect();
@@ -439,7 +522,12 @@ pub async fn table(db: &impl ConnectionTrait, workspace_id: i64, q: &TableQuery)
     Ok((out, total))
 }
 
-pub async fn record_use(db: &impl ConnectionTrait, id: i64, at: DateTime<Utc>, ip: Option<String>) -> Result<(), DbErr> {
+pub async fn record_use(
+    db: &impl ConnectionTrait,
+    id: i64,
+    at: DateTime<Utc>,
+    ip: Option<String>,
+) -> Result<(), DbErr> {
     keys::Entity::update_many()
         .col_expr(keys::Column::LastUsedAt, Expr::value(at))
         .col_expr(keys::Column::LastUsedIp, Expr::value(ip))
@@ -505,15 +593,17 @@ pub async fn page_after(db: &impl ConnectionTrait, after: i64, n: u64) -> Result
         .await
         .map(|rows| {
             rows.into_iter()
-                .map(|(id, workspace_id, access_type, status, expires_at, ip_filters, headers, secret_digest)| VerifierRow {
-                    id,
-                    workspace_id,
-                    access_type,
-                    status,
-                    expires_at,
-                    ip_filters,
-                    headers,
-                    secret_digest,
+                .map(|(id, workspace_id, access_type, status, expires_at, ip_filters, headers, secret_digest)| {
+                    VerifierRow {
+                        id,
+                        workspace_id,
+                        access_type,
+                        status,
+                        expires_at,
+                        ip_filters,
+                        headers,
+                        secret_digest,
+                    }
                 })
                 .collect()
         })
@@ -524,7 +614,9 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<keys::Mo
 }
 
 /// Every link row, for the start-up load: (key, endpoint), (key, user), (key, team).
-pub async fn all_links(db: &impl ConnectionTrait) -> Result<(Vec<(i64, i64)>, Vec<(i64, i64)>, Vec<(i64, i64)>), DbErr> {
+pub async fn all_links(
+    db: &impl ConnectionTrait,
+) -> Result<(Vec<(i64, i64)>, Vec<(i64, i64)>, Vec<(i64, i64)>), DbErr> {
     let e = key_endpoints::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.endpoint_id)).collect();
     let u = key_users::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.user_id)).collect();
     let t = key_teams::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.team_id)).collect();
@@ -536,16 +628,35 @@ pub async fn max_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 }
 
 pub async fn changes_after(db: &impl ConnectionTrait, seq: i64, n: u64) -> Result<Vec<changes::Model>, DbErr> {
-    changes::Entity::find().filter(changes::Column::Seq.gt(seq)).order_by_asc(changes::Column::Seq).limit(n).all(db).await
+    changes::Entity::find()
+        .filter(changes::Column::Seq.gt(seq))
+        .order_by_asc(changes::Column::Seq)
+        .limit(n)
+        .all(db)
+        .await
 }
 
 /// Records that `node` verifies with every change up to `seq` (and is alive).
-pub async fn node_applied(db: &impl ConnectionTrait, node: &str, seq: i64, applied_at: DateTime<Utc>) -> Result<(), DbErr> {
-    let row = cluster_nodes::ActiveModel { node_id: Set(node.to_owned()), applied_seq: Set(seq), applied_at: Set(applied_at), seen_at: Set(Utc::now()) };
+pub async fn node_applied(
+    db: &impl ConnectionTrait,
+    node: &str,
+    seq: i64,
+    applied_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = cluster_nodes::ActiveModel {
+        node_id: Set(node.to_owned()),
+        applied_seq: Set(seq),
+        applied_at: Set(applied_at),
+        seen_at: Set(Utc::now()),
+    };
     cluster_nodes::Entity::insert(row)
         .on_conflict(
             OnConflict::column(cluster_nodes::Column::NodeId)
-                .update_columns([cluster_nodes::Column::AppliedSeq, cluster_nodes::Column::AppliedAt, cluster_nodes::Column::SeenAt])
+                .update_columns([
+                    cluster_nodes::Column::AppliedSeq,
+                    cluster_nodes::Column::AppliedAt,
+                    cluster_nodes::Column::SeenAt,
+                ])
                 .to_owned(),
         )
         .exec(db)

@@ -103,7 +103,9 @@ pub async fn page_for_owner(
         None => Condition::all(),
         Some(KeyState::Revoked) => Condition::all().add(keys::Column::RevokedAt.is_not_null()),
         Some(KeyState::Expired) => Condition::all().add(live).add(keys::Column::ExpiresAt.lte(now)),
-        Some(KeyState::Expiring) => Condition::all().add(live).add(keys::Column::ExpiresAt.gt(now)).add(keys::Column::ExpiresAt.lte(soon)),
+        Some(KeyState::Expiring) => {
+            Condition::all().add(live).add(keys::Column::ExpiresAt.gt(now)).add(keys::Column::ExpiresAt.lte(soon))
+        }
         Some(KeyState::Active) => Condition::all()
             .add(live)
             .add(Condition::any().add(keys::Column::ExpiresAt.is_null()).add(keys::Column::ExpiresAt.gt(soon))),
@@ -189,7 +191,12 @@ pub async fn delete_revoked(db: &impl ConnectionTrait, id: i64) -> Result<bool, 
     Ok(res.rows_affected == 1)
 }
 
-pub async fn record_use(db: &impl ConnectionTrait, id: i64, at: DateTime<Utc>, ip: Option<String>) -> Result<(), DbErr> {
+pub async fn record_use(
+    db: &impl ConnectionTrait,
+    id: i64,
+    at: DateTime<Utc>,
+    ip: Option<String>,
+) -> Result<(), DbErr> {
     keys::Entity::update_many()
         .col_expr(keys::Column::LastUsedAt, Expr::value(at))
         .col_expr(keys::Column::LastUsedIp, Expr::value(ip))
@@ -213,35 +220,33 @@ pub async fn revoke_all_for(db: &impl ConnectionTrait, workspace_id: i64, user_i
 
 /// What the key verifier needs of a key, without the rest of the row.
 pub type SnapshotRow = (
-    i64,                     // id
-    i64,                     // workspace_id
-    i64,                     // user_id
-    String,                  // permissions
-    String,                  // identifier
-    String,                  // secret_hash
-    Option<String>,          // previous_secret_hash
-    Option<DateTime<Utc>>,   // previous_valid_until
-    Option<DateTime<Utc>>,   // expires_at
-    Option<DateTime<Utc>>,   // revoked_at
+    i64,                   // id
+    i64,                   // workspace_id
+    i64,                   // user_id
+    String,                // permissions
+    String,                // identifier
+    String,                // secret_hash
+    Option<String>,        // previous_secret_hash
+    Option<DateTime<Utc>>, // previous_valid_until
+    Option<DateTime<Utc>>, // expires_at
+    Option<DateTime<Utc>>, // revoked_at
 );
 
 /// What the verifier needs of a key, in a query to narrow down.
 fn snapshot_select() -> sea_orm::Select<keys::Entity> {
     use sea_orm::QuerySelect;
-    keys::Entity::find()
-        .select_only()
-        .columns([
-            keys::Column::Id,
-            keys::Column::WorkspaceId,
-            keys::Column::UserId,
-            keys::Column::Permissions,
-            keys::Column::Identifier,
-            keys::Column::SecretHash,
-            keys::Column::PreviousSecretHash,
-            keys::Column::PreviousValidUntil,
-            keys::Column::ExpiresAt,
-            keys::Column::RevokedAt,
-        ])
+    keys::Entity::find().select_only().columns([
+        keys::Column::Id,
+        keys::Column::WorkspaceId,
+        keys::Column::UserId,
+        keys::Column::Permissions,
+        keys::Column::Identifier,
+        keys::Column::SecretHash,
+        keys::Column::PreviousSecretHash,
+        keys::Column::PreviousValidUntil,
+        keys::Column::ExpiresAt,
+        keys::Column::RevokedAt,
+    ])
 }
 
 /// One page of keys for the verifier's snapshot, by id, so that loading many
@@ -259,7 +264,11 @@ pub async fn snapshot_page(db: &impl ConnectionTrait, after_id: i64, limit: u64)
 
 /// The verifier's rows for one key (none when it was deleted), or for every
 /// key of one owner in one workspace.
-pub async fn snapshot_rows(db: &impl ConnectionTrait, key_id: Option<i64>, owner: Option<(i64, i64)>) -> Result<Vec<SnapshotRow>, DbErr> {
+pub async fn snapshot_rows(
+    db: &impl ConnectionTrait,
+    key_id: Option<i64>,
+    owner: Option<(i64, i64)>,
+) -> Result<Vec<SnapshotRow>, DbErr> {
     let mut q = snapshot_select();
     if let Some(id) = key_id {
         q = q.filter(keys::Column::Id.eq(id));

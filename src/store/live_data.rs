@@ -1,13 +1,20 @@
 //! Sources, ontology entities, their spreadsheet tabs and sync runs.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use crate::entities::{ontology_entities as entities, sources, stream_tabs, sync_runs};
 
 // --- entities -------------------------------------------------------------
 
 pub async fn entities(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<entities::Model>, DbErr> {
-    entities::Entity::find().filter(entities::Column::WorkspaceId.eq(workspace_id)).order_by_asc(entities::Column::NameKey).all(db).await
+    entities::Entity::find()
+        .filter(entities::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(entities::Column::NameKey)
+        .all(db)
+        .await
 }
 
 pub async fn entity(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<entities::Model>, DbErr> {
@@ -15,7 +22,13 @@ pub async fn entity(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Re
 }
 
 /// Creates (`id` none) or renames/describes an entity; `None` when the name is taken.
-pub async fn save_entity(db: &impl ConnectionTrait, workspace_id: i64, id: Option<i64>, name: &str, description: &str) -> Result<Option<entities::Model>, DbErr> {
+pub async fn save_entity(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    id: Option<i64>,
+    name: &str,
+    description: &str,
+) -> Result<Option<entities::Model>, DbErr> {
     let now = Utc::now();
     let res = match id {
         None => {
@@ -33,7 +46,9 @@ pub async fn save_entity(db: &impl ConnectionTrait, workspace_id: i64, id: Optio
             .await
         }
         Some(id) => {
-            let Some(old) = entity(db, workspace_id, id).await? else { return Err(DbErr::RecordNotFound("entity".into())) };
+            let Some(old) = entity(db, workspace_id, id).await? else {
+                return Err(DbErr::RecordNotFound("entity".into()));
+            };
             let mut m: entities::ActiveModel = old.into();
             m.name = Set(name.to_owned());
             m.name_key = Set(crate::domain::text::name_key(name));
@@ -60,7 +75,11 @@ pub async fn delete_entity(db: &impl ConnectionTrait, id: i64) -> Result<(), DbE
 // --- sources --------------------------------------------------------------
 
 pub async fn sources(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<sources::Model>, DbErr> {
-    sources::Entity::find().filter(sources::Column::WorkspaceId.eq(workspace_id)).order_by_asc(sources::Column::NameKey).all(db).await
+    sources::Entity::find()
+        .filter(sources::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(sources::Column::NameKey)
+        .all(db)
+        .await
 }
 
 pub async fn source(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<sources::Model>, DbErr> {
@@ -72,7 +91,11 @@ pub async fn source_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<s
 }
 
 pub async fn sources_of_entity(db: &impl ConnectionTrait, entity_id: i64) -> Result<Vec<sources::Model>, DbErr> {
-    sources::Entity::find().filter(sources::Column::EntityId.eq(entity_id)).order_by_asc(sources::Column::NameKey).all(db).await
+    sources::Entity::find()
+        .filter(sources::Column::EntityId.eq(entity_id))
+        .order_by_asc(sources::Column::NameKey)
+        .all(db)
+        .await
 }
 
 /// Inserts or updates; `None` when another source has the name.
@@ -90,18 +113,31 @@ pub async fn delete_source(db: &impl ConnectionTrait, id: i64) -> Result<(), DbE
 // --- spreadsheet tabs -----------------------------------------------------
 
 pub async fn tabs_of_entity(db: &impl ConnectionTrait, entity_id: i64) -> Result<Vec<stream_tabs::Model>, DbErr> {
-    stream_tabs::Entity::find().filter(stream_tabs::Column::EntityId.eq(entity_id)).order_by_asc(stream_tabs::Column::Id).all(db).await
+    stream_tabs::Entity::find()
+        .filter(stream_tabs::Column::EntityId.eq(entity_id))
+        .order_by_asc(stream_tabs::Column::Id)
+        .all(db)
+        .await
 }
 
 pub async fn tabs_of_source(db: &impl ConnectionTrait, source_id: i64) -> Result<Vec<stream_tabs::Model>, DbErr> {
-    stream_tabs::Entity::find().filter(stream_tabs::Column::SourceId.eq(source_id)).order_by_asc(stream_tabs::Column::Id).all(db).await
+    stream_tabs::Entity::find()
+        .filter(stream_tabs::Column::SourceId.eq(source_id))
+        .order_by_asc(stream_tabs::Column::Id)
+        .all(db)
+        .await
 }
 
 pub async fn tab(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<stream_tabs::Model>, DbErr> {
     stream_tabs::Entity::find_by_id(id).filter(stream_tabs::Column::WorkspaceId.eq(workspace_id)).one(db).await
 }
 
-pub async fn add_tab(db: &impl ConnectionTrait, src: &sources::Model, stream: &str, dataset_id: i64) -> Result<stream_tabs::Model, DbErr> {
+pub async fn add_tab(
+    db: &impl ConnectionTrait,
+    src: &sources::Model,
+    stream: &str,
+    dataset_id: i64,
+) -> Result<stream_tabs::Model, DbErr> {
     stream_tabs::ActiveModel {
         workspace_id: Set(src.workspace_id),
         entity_id: Set(src.entity_id),
@@ -163,7 +199,11 @@ pub async fn live_run(db: &impl ConnectionTrait, source_id: i64) -> Result<Optio
         .await
 }
 
-pub async fn runs_of_source(db: &impl ConnectionTrait, source_id: i64, limit: u64) -> Result<Vec<sync_runs::Model>, DbErr> {
+pub async fn runs_of_source(
+    db: &impl ConnectionTrait,
+    source_id: i64,
+    limit: u64,
+) -> Result<Vec<sync_runs::Model>, DbErr> {
     sync_runs::Entity::find()
         .filter(sync_runs::Column::SourceId.eq(source_id))
         .order_by_desc(sync_runs::Column::Id)
@@ -182,7 +222,13 @@ pub async fn run_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<sync
 
 /// Queues a run. The partial unique index refuses a second live run of the
 /// same source (a unique violation), whichever request or node asks.
-pub async fn queue_run(db: &impl ConnectionTrait, src: &sources::Model, streams: &str, trigger: &str, log: &str) -> Result<sync_runs::Model, DbErr> {
+pub async fn queue_run(
+    db: &impl ConnectionTrait,
+    src: &sources::Model,
+    streams: &str,
+    trigger: &str,
+    log: &str,
+) -> Result<sync_runs::Model, DbErr> {
     sync_runs::ActiveModel {
         workspace_id: Set(src.workspace_id),
         source_id: Set(src.id),
@@ -203,7 +249,11 @@ pub async fn queue_run(db: &impl ConnectionTrait, src: &sources::Model, streams:
 /// `node` until `until`. One statement: on PostgreSQL `FOR UPDATE SKIP LOCKED`
 /// lets nodes claim different runs at once; SQLite's single writer makes it
 /// atomic there.
-pub async fn claim_run(db: &DatabaseConnection, node: &str, until: chrono::DateTime<Utc>) -> Result<Option<sync_runs::Model>, DbErr> {
+pub async fn claim_run(
+    db: &DatabaseConnection,
+    node: &str,
+    until: chrono::DateTime<Utc>,
+) -> Result<Option<sync_runs::Model>, DbErr> {
     let backend = db.get_database_backend();
     let mut sql = crate::store::Sql::new(backend, "UPDATE sync_runs SET status = 'running', lease_owner = ");
     sql.bind(node).push(", lease_until = ").bind(until).push(", attempts = attempts + 1 WHERE id = (SELECT id FROM sync_runs WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ");
@@ -218,7 +268,12 @@ pub async fn claim_run(db: &DatabaseConnection, node: &str, until: chrono::DateT
 }
 
 /// Extends `node`'s lease; false when the run is no longer this node's (or ended).
-pub async fn renew_lease(db: &impl ConnectionTrait, id: i64, node: &str, until: chrono::DateTime<Utc>) -> Result<bool, DbErr> {
+pub async fn renew_lease(
+    db: &impl ConnectionTrait,
+    id: i64,
+    node: &str,
+    until: chrono::DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let res = sync_runs::Entity::update_many()
         .col_expr(sync_runs::Column::LeaseUntil, sea_orm::sea_query::Expr::value(Some(until)))
         .filter(sync_runs::Column::Id.eq(id))
@@ -230,7 +285,13 @@ pub async fn renew_lease(db: &impl ConnectionTrait, id: i64, node: &str, until: 
 }
 
 /// Saves a run's per-stream progress and log (only while `node` holds it).
-pub async fn save_progress(db: &impl ConnectionTrait, id: i64, node: &str, streams: &str, log: &str) -> Result<bool, DbErr> {
+pub async fn save_progress(
+    db: &impl ConnectionTrait,
+    id: i64,
+    node: &str,
+    streams: &str,
+    log: &str,
+) -> Result<bool, DbErr> {
     let res = sync_runs::Entity::update_many()
         .col_expr(sync_runs::Column::Streams, sea_orm::sea_query::Expr::value(streams.to_owned()))
         .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(log.to_owned()))
@@ -243,7 +304,14 @@ pub async fn save_progress(db: &impl ConnectionTrait, id: i64, node: &str, strea
 }
 
 /// Ends a run with its outcome.
-pub async fn finish_run(db: &impl ConnectionTrait, id: i64, status: &str, streams: &str, log: &str, error: Option<String>) -> Result<(), DbErr> {
+pub async fn finish_run(
+    db: &impl ConnectionTrait,
+    id: i64,
+    status: &str,
+    streams: &str,
+    log: &str,
+    error: Option<String>,
+) -> Result<(), DbErr> {
     sync_runs::ActiveModel {
         id: Set(id),
         status: Set(status.to_owned()),
@@ -305,7 +373,14 @@ pub async fn cancel_requested(db: &impl ConnectionTrait, id: i64) -> Result<bool
 // --- sync state on tabs -----------------------------------------------------
 
 /// Records a full refresh's progress: generation, where to read next, rows and bytes.
-pub async fn set_pending(db: &impl ConnectionTrait, tab_id: i64, generation: i64, state: &str, rows: i64, size: i64) -> Result<(), DbErr> {
+pub async fn set_pending(
+    db: &impl ConnectionTrait,
+    tab_id: i64,
+    generation: i64,
+    state: &str,
+    rows: i64,
+    size: i64,
+) -> Result<(), DbErr> {
     stream_tabs::ActiveModel {
         id: Set(tab_id),
         pending_generation: Set(Some(generation)),
@@ -334,8 +409,14 @@ pub async fn clear_pending(db: &impl ConnectionTrait, tab_id: i64) -> Result<(),
 }
 
 /// Saves the incremental cursor; called inside the rows' own transaction.
-pub async fn set_cursor(db: &impl ConnectionTrait, tab_id: i64, cursor: Option<&serde_json::Value>) -> Result<(), DbErr> {
-    stream_tabs::ActiveModel { id: Set(tab_id), cursor: Set(cursor.map(|c| c.to_string())), ..Default::default() }.update(db).await?;
+pub async fn set_cursor(
+    db: &impl ConnectionTrait,
+    tab_id: i64,
+    cursor: Option<&serde_json::Value>,
+) -> Result<(), DbErr> {
+    stream_tabs::ActiveModel { id: Set(tab_id), cursor: Set(cursor.map(|c| c.to_string())), ..Default::default() }
+        .update(db)
+        .await?;
     Ok(())
 }
 
@@ -352,7 +433,11 @@ pub async fn due_sources(db: &impl ConnectionTrait) -> Result<Vec<sources::Model
         .await
 }
 
-pub async fn set_next_sync(db: &impl ConnectionTrait, source_id: i64, at: Option<chrono::DateTime<Utc>>) -> Result<(), DbErr> {
+pub async fn set_next_sync(
+    db: &impl ConnectionTrait,
+    source_id: i64,
+    at: Option<chrono::DateTime<Utc>>,
+) -> Result<(), DbErr> {
     sources::Entity::update_many()
         .col_expr(sources::Column::NextSyncAt, sea_orm::sea_query::Expr::value(at))
         .filter(sources::Column::Id.eq(source_id))

@@ -55,7 +55,11 @@ pub async fn all_effective(db: &impl ConnectionTrait) -> Result<Vec<(i64, i64, P
 }
 
 /// One membership as the key verifier needs it: (effective permissions, disabled).
-pub async fn effective_of(db: &impl ConnectionTrait, workspace_id: i64, user_id: i64) -> Result<Option<(PermissionSet, bool)>, DbErr> {
+pub async fn effective_of(
+    db: &impl ConnectionTrait,
+    workspace_id: i64,
+    user_id: i64,
+) -> Result<Option<(PermissionSet, bool)>, DbErr> {
     Ok(members::Entity::find()
         .filter(members::Column::WorkspaceId.eq(workspace_id))
         .filter(members::Column::UserId.eq(user_id))
@@ -99,10 +103,8 @@ pub async fn active_memberships(db: &impl ConnectionTrait, user_id: i64) -> Resu
         .into_iter()
         .map(|w| (w.id, w.name))
         .collect();
-    let mut out: Vec<Membership> = rows
-        .iter()
-        .filter_map(|m| names.get(&m.workspace_id).map(|n| to_membership(m, n.clone())))
-        .collect();
+    let mut out: Vec<Membership> =
+        rows.iter().filter_map(|m| names.get(&m.workspace_id).map(|n| to_membership(m, n.clone()))).collect();
     out.sort_by_key(|m| m.workspace_name.to_lowercase());
     Ok(out)
 }
@@ -136,8 +138,13 @@ pub async fn list(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<Me
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|m| m.user_id).collect();
-    let users: HashMap<i64, users::Model> =
-        users::Entity::find().filter(users::Column::Id.is_in(ids)).all(db).await?.into_iter().map(|u| (u.id, u)).collect();
+    let users: HashMap<i64, users::Model> = users::Entity::find()
+        .filter(users::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
     Ok(rows
         .into_iter()
         .filter_map(|m| {
@@ -180,7 +187,10 @@ pub async fn set_role(
 }
 
 pub async fn set_disabled(db: &impl ConnectionTrait, member_id: i64, disabled: bool) -> Result<(), DbErr> {
-    members::ActiveModel { id: Set(member_id), disabled: Set(disabled), ..Default::default() }.update(db).await.map(|_| ())
+    members::ActiveModel { id: Set(member_id), disabled: Set(disabled), ..Default::default() }
+        .update(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn remove(db: &impl ConnectionTrait, member_id: i64) -> Result<(), DbErr> {
@@ -213,7 +223,12 @@ pub async fn apply_change(
     let target = find_in_workspace(&txn, workspace_id, member_id).await?.ok_or(ChangeError::NotFound)?;
     let admins = active_admins(&txn, workspace_id).await?;
     let now = effective(&target);
-    check_change(actor, &Target { role: role_of(&target), permissions: &now, disabled: target.disabled }, change, admins)?;
+    check_change(
+        actor,
+        &Target { role: role_of(&target), permissions: &now, disabled: target.disabled },
+        change,
+        admins,
+    )?;
     match change {
         MemberChange::SetRole(role, perms) => set_role(&txn, member_id, *role, perms).await?,
         MemberChange::Disable => set_disabled(&txn, member_id, true).await?,
@@ -236,5 +251,11 @@ pub async fn disabled_workspaces(db: &impl ConnectionTrait, user_id: i64) -> Res
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|m| m.workspace_id).collect();
-    Ok(workspaces::Entity::find().filter(workspaces::Column::Id.is_in(ids)).all(db).await?.into_iter().map(|w| w.name).collect())
+    Ok(workspaces::Entity::find()
+        .filter(workspaces::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|w| w.name)
+        .collect())
 }

@@ -36,9 +36,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         crate::data_dir::ensure_private_file(&file)?;
     }
     let mut opts = ConnectOptions::new(url.clone());
-    opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10));
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(5)).acquire_timeout(Duration::from_secs(10));
     if sqlite {
         // WAL lets readers run beside the single writer; the busy timeout makes a
         // writer wait for the lock instead of failing at once.
@@ -61,7 +59,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     // shows with it that a verified request reads no row and writes nothing.
     db.set_metric_callback(|info| {
         let sql = info.statement.sql.trim_start().as_bytes();
-        let read = sql.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"select")) || sql.get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"with"));
+        let read = sql.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"select"))
+            || sql.get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"with"));
         crate::metrics::db_query(read, info.elapsed);
     });
     Ok(db)
@@ -142,4 +141,3 @@ impl Sql {
         sea_orm::Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
 }
-

@@ -21,9 +21,12 @@ struct Named {
 pub async fn backfill_look_keys(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     for table in TABLES {
-        let rows = Named::find_by_statement(Statement::from_string(backend, format!("SELECT id, name FROM {table} WHERE look_key IS NULL ORDER BY id")))
-            .all(db)
-            .await?;
+        let rows = Named::find_by_statement(Statement::from_string(
+            backend,
+            format!("SELECT id, name FROM {table} WHERE look_key IS NULL ORDER BY id"),
+        ))
+        .all(db)
+        .await?;
         for row in rows {
             let key = crate::domain::text::look_key(&row.name);
             if let Err(e) = set_key(db, table, row.id, &key).await {

@@ -39,7 +39,11 @@ pub async fn create(
 }
 
 /// The link behind a token, if it is unused and unexpired.
-pub async fn find_open(db: &impl ConnectionTrait, token_hash: &str, now: DateTime<Utc>) -> Result<Option<resets::Model>, DbErr> {
+pub async fn find_open(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<resets::Model>, DbErr> {
     Ok(resets::Entity::find()
         .filter(resets::Column::TokenHash.eq(token_hash))
         .one(db)

@@ -1,7 +1,5 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
 use crate::entities::sessions;
 
@@ -62,9 +60,5 @@ pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: i64) -> Result<
 }
 
 pub async fn delete_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    Ok(sessions::Entity::delete_many()
-        .filter(sessions::Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
-        .await?
-        .rows_affected)
+    Ok(sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(Utc::now())).exec(db).await?.rows_affected)
 }

@@ -1,11 +1,18 @@
 //! Teams: named groups of a workspace's members, which portal tokens can name.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
 
 use crate::entities::{hub_key_teams, team_members, teams};
 
 pub async fn list(db: &impl ConnectionTrait, workspace_id: i64) -> Result<Vec<teams::Model>, DbErr> {
-    teams::Entity::find().filter(teams::Column::WorkspaceId.eq(workspace_id)).order_by_asc(teams::Column::NameKey).all(db).await
+    teams::Entity::find()
+        .filter(teams::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(teams::Column::NameKey)
+        .all(db)
+        .await
 }
 
 pub async fn find(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Result<Option<teams::Model>, DbErr> {
@@ -13,7 +20,13 @@ pub async fn find(db: &impl ConnectionTrait, workspace_id: i64, id: i64) -> Resu
 }
 
 pub async fn members(db: &impl ConnectionTrait, team_id: i64) -> Result<Vec<i64>, DbErr> {
-    Ok(team_members::Entity::find().filter(team_members::Column::TeamId.eq(team_id)).all(db).await?.into_iter().map(|m| m.user_id).collect())
+    Ok(team_members::Entity::find()
+        .filter(team_members::Column::TeamId.eq(team_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect())
 }
 
 /// (team, user) pairs of every team (the verifier's start-up load).
@@ -53,17 +66,18 @@ pub async fn save(
     let Some(team) = crate::store::unless_taken(res)? else { return Ok(None) };
     team_members::Entity::delete_many().filter(team_members::Column::TeamId.eq(team.id)).exec(&txn).await?;
     if !member_ids.is_empty() {
-        team_members::Entity::insert_many(member_ids.iter().map(|u| team_members::ActiveModel { team_id: Set(team.id), user_id: Set(*u) }))
-            .exec(&txn)
-            .await?;
+        team_members::Entity::insert_many(
+            member_ids.iter().map(|u| team_members::ActiveModel { team_id: Set(team.id), user_id: Set(*u) }),
+        )
+        .exec(&txn)
+        .await?;
     }
     crate::store::hub_keys::log_team_change(&txn, workspace_id, team.id).await?;
     txn.commit().await?;
     Ok(Some(team))
 }
 
-pub async fn delete(
-    db: &DatabaseConnection, team: &teams::Model) -> Result<(), DbErr> {
+pub async fn delete(db: &DatabaseConnection, team: &teams::Model) -> Result<(), DbErr> {
     let txn = crate::store::begin_write(db).await?;
     team_members::Entity::delete_many().filter(team_members::Column::TeamId.eq(team.id)).exec(&txn).await?;
     hub_key_teams::Entity::delete_many().filter(hub_key_teams::Column::TeamId.eq(team.id)).exec(&txn).await?;

@@ -47,7 +47,8 @@ pub async fn backfill_name_keys(db: &impl ConnectionTrait) -> Result<(), DbErr> 
     let missing = workspaces::Entity::find().filter(workspaces::Column::NameKey.is_null()).all(db).await?;
     for ws in missing {
         let key = crate::domain::text::look_key(&ws.name);
-        let taken = workspaces::Entity::find().filter(workspaces::Column::NameKey.eq(key.clone())).one(db).await?.is_some();
+        let taken =
+            workspaces::Entity::find().filter(workspaces::Column::NameKey.eq(key.clone())).one(db).await?.is_some();
         let key = if taken { format!("{key}#{}", ws.id) } else { key };
         workspaces::ActiveModel { id: Set(ws.id), name_key: Set(Some(key)), ..Default::default() }.update(db).await?;
     }
@@ -100,7 +101,9 @@ pub async fn backfill_slugs(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 
 /// Changes the slug; false when another workspace has it.
 pub async fn set_slug(db: &impl ConnectionTrait, id: i64, slug: &str) -> Result<bool, DbErr> {
-    let res = workspaces::ActiveModel { id: Set(id), slug: Set(Some(slug.to_owned())), ..Default::default() }.update(db).await;
+    let res = workspaces::ActiveModel { id: Set(id), slug: Set(Some(slug.to_owned())), ..Default::default() }
+        .update(db)
+        .await;
     match res {
         Ok(_) => Ok(true),
         Err(e) if crate::store::is_unique_violation(&e) => Ok(false),

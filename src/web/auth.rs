@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::{keys, password};
 use crate::domain::Email;
+use crate::state::AppState;
 use crate::web::errors::human_wait;
 use crate::web::{AppError, CsrfForm, FieldErrors, Layout, render, see_other, urls};
 
@@ -51,7 +51,12 @@ pub async fn show(
     }
     let notice = query.signed_out.as_ref().map(|_| "You have signed out.");
     let retry = crate::web::retry::take(&req, urls::LOGIN).unwrap_or_default();
-    let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: retry.value("email"), errors: retry.errors, notice };
+    let page = LoginPage {
+        layout: Layout::anonymous(&req, &session, "Sign in"),
+        email: retry.value("email"),
+        errors: retry.errors,
+        notice,
+    };
     render(StatusCode::OK, &page)
 }
 
@@ -75,7 +80,12 @@ pub async fn submit(
         {
             return Ok(back);
         }
-        let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
+        let page = LoginPage {
+            layout: Layout::anonymous(&req, &session, "Sign in"),
+            email: form.email.clone(),
+            errors,
+            notice: None,
+        };
         render(status, &page)
     };
     if let Some(wait) = state.throttle.check(&client, &account) {
@@ -100,12 +110,20 @@ pub async fn submit(
         if let Some(back) = crate::web::retry::back_to(&req, urls::LOGIN, &[("email", &form.email)], &errors) {
             return Ok(back);
         }
-        let page = LoginPage { layout: Layout::anonymous(&req, &session, "Sign in"), email: form.email.clone(), errors, notice: None };
+        let page = LoginPage {
+            layout: Layout::anonymous(&req, &session, "Sign in"),
+            email: form.email.clone(),
+            errors,
+            notice: None,
+        };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     // Not a failure of this account or client: nothing is counted.
     let busy = || -> Result<HttpResponse, AppError> {
-        let mut res = fail(StatusCode::TOO_MANY_REQUESTS, "Many sign-ins are being checked right now. Try again in a moment.".into())?;
+        let mut res = fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Many sign-ins are being checked right now. Try again in a moment.".into(),
+        )?;
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, 1.into());
         Ok(res)
     };
@@ -139,7 +157,8 @@ pub async fn submit(
         return fail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS.to_owned());
     };
     state.throttle.record_success(&account);
-    crate::web::account::profile::record_own(&state, &req, &user, "user.signed_in", "Signed in with a password.").await?;
+    crate::web::account::profile::record_own(&state, &req, &user, "user.signed_in", "Signed in with a password.")
+        .await?;
     crate::auth::sign_in(&session, user.id, None).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(see_other(urls::HOME))

@@ -101,7 +101,9 @@ impl ErrorPage {
             403 => ("Not allowed", "You do not have permission to do this in this workspace."),
             404 => ("Not found", "There is nothing here. The link may be wrong or the item may have been removed."),
             405 => ("Not allowed", "This address does not accept that kind of request."),
-            409 => ("Changed meanwhile", "What you were changing was changed by someone else first. Reload and try again."),
+            409 => {
+                ("Changed meanwhile", "What you were changing was changed by someone else first. Reload and try again.")
+            }
             413 => ("Too large", "What you sent is larger than keyhub accepts."),
             429 => ("Slow down", "Too many requests. Wait a little and try again."),
             503 => ("Busy", "keyhub is busy right now. Try again in a few seconds."),
@@ -139,19 +141,25 @@ impl ResponseError for AppError {
         let mut page = ErrorPage::for_status(status);
         match self {
             AppError::Needs(p) => {
-                page.message = format!("This needs the {} permission ({}), which you do not hold in this workspace.", p.as_str(), p.description().to_lowercase());
+                page.message = format!(
+                    "This needs the {} permission ({}), which you do not hold in this workspace.",
+                    p.as_str(),
+                    p.description().to_lowercase()
+                );
                 page.needs = Some(*p);
             }
             AppError::NoWorkspace => {
                 page.title = "No workspace";
-                page.message = "You are not an active member of any workspace. Ask an admin to invite you again.".into();
+                page.message =
+                    "You are not an active member of any workspace. Ask an admin to invite you again.".into();
             }
             AppError::Conflict(message) => {
                 page.title = "Changed meanwhile";
                 page.message = message.clone();
             }
             AppError::InvalidQuery(message) => {
-                page.message = format!("The address has a wrong value: {message} Go back, or change it in the address bar.");
+                page.message =
+                    format!("The address has a wrong value: {message} Go back, or change it in the address bar.");
             }
             AppError::InvalidText => {
                 page.title = "Unreadable text";

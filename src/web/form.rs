@@ -7,8 +7,8 @@ use actix_session::SessionExt;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
 
-use crate::state::AppState;
 use crate::auth::csrf;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// Large enough that an over-long value reaches its field's own check (and

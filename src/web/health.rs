@@ -55,7 +55,10 @@ const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// `GET /metrics` on the main listener: only with `KEYHUB_METRICS_TOKEN`
 /// set, and only to `Authorization: Bearer <that token>`. Without the
 /// setting the path does not exist here (it may be on `KEYHUB_METRICS_BIND`).
-pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, crate::web::errors::AppError> {
+pub async fn metrics(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, crate::web::errors::AppError> {
     let Some(token) = &state.settings.metrics_token else {
         return Err(crate::web::errors::AppError::NotFound);
     };

@@ -74,7 +74,11 @@ struct NoWorkspacePage {
 
 /// `GET /no-workspace`: for someone whose access has ended, in plain words,
 /// with the way out (sign out, their account, a workspace of their own).
-pub async fn no_workspace(req: actix_web::HttpRequest, state: web::Data<AppState>, user: SignedIn) -> Result<HttpResponse, AppError> {
+pub async fn no_workspace(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    user: SignedIn,
+) -> Result<HttpResponse, AppError> {
     if user.membership.is_some() {
         return Ok(see_other(urls::HOME));
     }
@@ -99,7 +103,11 @@ struct HelpPage {
 }
 
 /// `GET /help`: where the documentation is and whom to ask.
-pub async fn help(req: actix_web::HttpRequest, state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+pub async fn help(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
     let support = crate::web::layout::Support::from_setting(state.settings.support_contact.as_deref());
     let layout = match crate::auth::current_user::load(&req).await {
         Ok(user) => Layout::for_signed_in(&user, "Help"),

@@ -7,9 +7,9 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::domain::{DisplayName, Email, Password, PermissionSet, Role, tokens};
 use crate::entities::{invitations, users};
+use crate::state::AppState;
 use crate::web::errors::human_wait;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
@@ -65,8 +65,12 @@ pub struct AcceptForm {
 
 fn gone(req: &HttpRequest, session: &Session, state: LinkState) -> Result<HttpResponse, AppError> {
     let message = match state {
-        LinkState::Used => "This invitation has already been used. If it was you, sign in; otherwise ask an admin for a new link.",
-        LinkState::Revoked => "This invitation has been revoked by an admin. Ask them for a new link if you still need access.",
+        LinkState::Used => {
+            "This invitation has already been used. If it was you, sign in; otherwise ask an admin for a new link."
+        }
+        LinkState::Revoked => {
+            "This invitation has been revoked by an admin. Ask them for a new link if you still need access."
+        }
         LinkState::Expired => "This invitation has expired (links are valid for 7 days). Ask an admin for a new link.",
         LinkState::Open => "This invitation link is not valid. Check that you copied the whole link.",
     };
@@ -96,7 +100,12 @@ async fn open_invitation(
     Ok(Ok((inv, ws.name, existing)))
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let (inv, workspace_name, existing) = match open_invitation(&req, &state, &session, &token).await? {
         Ok(found) => found,
@@ -154,7 +163,9 @@ pub async fn accept(
         }
     }
     if !errors.is_empty() {
-        if let Some(back) = crate::web::retry::back_to(&req, req.path(), &[("display_name", &form.display_name)], &errors) {
+        if let Some(back) =
+            crate::web::retry::back_to(&req, req.path(), &[("display_name", &form.display_name)], &errors)
+        {
             return Ok(back);
         }
         let page = InvitationPage {
@@ -189,8 +200,14 @@ pub async fn accept(
     };
     if crate::store::members::find_by_user(&txn, inv.workspace_id, user_id).await?.is_none() {
         let role = Role::parse(&inv.role).unwrap_or(Role::Member);
-        crate::store::members::add(&txn, inv.workspace_id, user_id, role, &PermissionSet::from_stored(&inv.permissions))
-            .await?;
+        crate::store::members::add(
+            &txn,
+            inv.workspace_id,
+            user_id,
+            role,
+            &PermissionSet::from_stored(&inv.permissions),
+        )
+        .await?;
     }
     txn.commit().await?;
     state.keys.owner_changed(inv.workspace_id, user_id).await?;

@@ -5,9 +5,9 @@ use actix_session::Session;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{CurrentUser, SignedIn, csrf, keys};
-use crate::store::members::Membership;
 use crate::domain::Permission;
 use crate::entities::users;
+use crate::store::members::Membership;
 use crate::web::assets::{AssetUrls, asset_urls};
 use crate::web::urls;
 
@@ -83,10 +83,20 @@ impl NavSection {
     }
 }
 
-fn section(label: &'static str, overview: &'static str, path: &str, pages: &[(&'static str, &'static str)]) -> NavSection {
+fn section(
+    label: &'static str,
+    overview: &'static str,
+    path: &str,
+    pages: &[(&'static str, &'static str)],
+) -> NavSection {
     let links: Vec<NavLink> = pages
         .iter()
-        .map(|(label, href)| NavLink { label, href, current: path == *href || path.starts_with(&format!("{href}/")), badge: None })
+        .map(|(label, href)| NavLink {
+            label,
+            href,
+            current: path == *href || path.starts_with(&format!("{href}/")),
+            badge: None,
+        })
         .collect();
     let current = path == overview || links.iter().any(|l| l.current);
     NavSection { label, overview, links, current, badge: None }
@@ -107,14 +117,20 @@ fn mark_failing(sections: &mut [NavSection], n: u64) {
 pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection> {
     let mut out = Vec::new();
     if can(Permission::DataRead) {
-        let mut pages = vec![("Datasets", urls::DATASETS), ("Data Collections", urls::COLLECTIONS), ("Endpoints", urls::ENDPOINTS)];
+        let mut pages =
+            vec![("Datasets", urls::DATASETS), ("Data Collections", urls::COLLECTIONS), ("Endpoints", urls::ENDPOINTS)];
         if can(Permission::HubKeysManage) {
             pages.push(("API Keys", urls::HUB_KEYS));
         }
         out.push(section("Data Hub", urls::DATAHUB, path, &pages));
     }
     if can(Permission::ConnectorsManage) {
-        out.push(section("Live Data", urls::LIVE_DATA, path, &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES), ("Diagnostics", urls::DIAGNOSTICS)]));
+        out.push(section(
+            "Live Data",
+            urls::LIVE_DATA,
+            path,
+            &[("Connectors", urls::CONNECTORS), ("Data Sources", urls::SOURCES), ("Diagnostics", urls::DIAGNOSTICS)],
+        ));
     }
     if can(Permission::DataRead) {
         out.push(section("Ontology", urls::ONTOLOGY, path, &[("Entities", urls::ENTITIES)]));
@@ -174,12 +190,30 @@ impl Support {
 
 impl Layout {
     pub fn for_user(user: &CurrentUser, title: impl Into<String>) -> Layout {
-        Layout::framed(&user.user, &user.session, &user.path, Some(&user.membership), &user.memberships, user.support_contact.as_deref(), title).with_failing(user.failing_sources)
+        Layout::framed(
+            &user.user,
+            &user.session,
+            &user.path,
+            Some(&user.membership),
+            &user.memberships,
+            user.support_contact.as_deref(),
+            title,
+        )
+        .with_failing(user.failing_sources)
     }
 
     /// For pages any signed-in user may see, with or without a workspace.
     pub fn for_signed_in(user: &SignedIn, title: impl Into<String>) -> Layout {
-        Layout::framed(&user.user, &user.session, &user.path, user.membership.as_ref(), &user.memberships, user.support_contact.as_deref(), title).with_failing(user.failing_sources)
+        Layout::framed(
+            &user.user,
+            &user.session,
+            &user.path,
+            user.membership.as_ref(),
+            &user.memberships,
+            user.support_contact.as_deref(),
+            title,
+        )
+        .with_failing(user.failing_sources)
     }
 
     fn framed(
@@ -235,7 +269,10 @@ impl Layout {
 
     /// For pages seen before signing in (setup, login, invitation).
     pub fn anonymous(req: &actix_web::HttpRequest, session: &Session, title: impl Into<String>) -> Layout {
-        let key = req.app_data::<actix_web::web::Data<crate::state::AppState>>().map(|s| s.csrf_key.clone()).unwrap_or_default();
+        let key = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|s| s.csrf_key.clone())
+            .unwrap_or_default();
         let mut layout = Layout::bare(title);
         layout.csrf = csrf::token(req, session, &key);
         layout.flash = Flash::take(session);

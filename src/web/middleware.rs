@@ -11,8 +11,8 @@ use askama::Template;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::state::AppState;
 use crate::domain::tokens::random_token;
+use crate::state::AppState;
 use crate::web::errors::{AppError, ErrorPage};
 use crate::web::{KeepBody, Layout};
 
@@ -89,7 +89,8 @@ pub async fn frame(
     let started = std::time::Instant::now();
     let request_id = random_token(16);
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %req.method(), path = %loggable_path(req.path()));
     let kind = Kind::of(req.path());
 
     if !kind.is_api() && !matches!(*req.method(), Method::GET | Method::POST) {
@@ -129,7 +130,11 @@ pub async fn frame(
     let answer = std::panic::AssertUnwindSafe(next.call(req).instrument(span.clone())).catch_unwind().await;
     let answer = answer.unwrap_or_else(|panic| {
         let _guard = span.enter();
-        let what = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         tracing::error!(panic = %what, "a request handler panicked");
         Err(actix_web::error::ErrorInternalServerError("handler panicked"))
     });
@@ -149,7 +154,8 @@ pub async fn frame(
                 let _ = res.add_cookie(&cookie);
             }
             if drop_retry {
-                let mut gone = actix_web::cookie::Cookie::build(crate::web::retry::cookie_name(https), "").path("/").finish();
+                let mut gone =
+                    actix_web::cookie::Cookie::build(crate::web::retry::cookie_name(https), "").path("/").finish();
                 gone.make_removal();
                 let _ = res.add_cookie(&gone);
             }
@@ -186,7 +192,8 @@ pub async fn error_frame(
         let title = res.response().extensions().get::<ErrorPage>().map(|p| p.title).unwrap_or("Error");
         if let Ok(user) = crate::auth::current_user::load(res.request()).await {
             let needs = res.response().extensions().get::<ErrorPage>().and_then(|p| p.needs);
-            if let (Some(_), Some(m), Some(state)) = (needs, &user.membership, res.request().app_data::<actix_web::web::Data<AppState>>())
+            if let (Some(_), Some(m), Some(state)) =
+                (needs, &user.membership, res.request().app_data::<actix_web::web::Data<AppState>>())
                 && let Ok(admins) = crate::web::overview::admins(state, m.workspace_id).await
                 && !admins.is_empty()
                 && let Some(page) = res.response_mut().extensions_mut().get_mut::<ErrorPage>()
@@ -380,7 +387,13 @@ mod tests {
 
     #[actix_web::test]
     async fn a_panicking_handler_answers_the_generic_error_with_a_request_id() {
-        let app = test::init_service(App::new().wrap(from_fn(super::frame)).route("/boom", web::get().to(boom)).route("/api/v1/boom", web::get().to(boom))).await;
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(super::frame))
+                .route("/boom", web::get().to(boom))
+                .route("/api/v1/boom", web::get().to(boom)),
+        )
+        .await;
         let res = answer!(app, "/boom");
         assert_eq!(res.status(), 500);
         let id = res.headers().get("x-request-id").expect("a request id").to_str().unwrap().to_owned();
@@ -389,7 +402,8 @@ mod tests {
         assert!(!body.contains("a bug"), "the panic's words stay in the log");
         let res = answer!(app, "/api/v1/boom");
         assert_eq!(res.status(), 500);
-        let body: serde_json::Value = serde_json::from_slice(&actix_web::body::to_bytes(res.into_body()).await.unwrap()).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&actix_web::body::to_bytes(res.into_body()).await.unwrap()).unwrap();
         assert_eq!(body["error"]["code"], "internal");
     }
 }

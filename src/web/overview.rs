@@ -76,17 +76,39 @@ pub async fn data_hub(state: &AppState, user: &CurrentUser) -> Result<Tile, AppE
         count(endpoints.len() as u64, "endpoint", "endpoints"),
     ))];
     if public > 0 {
-        lines.push(Line::attention(format!("{}: readable by anyone, without a key.", count(public, "public endpoint", "public endpoints")), Some(urls::ENDPOINTS.into())));
+        lines.push(Line::attention(
+            format!("{}: readable by anyone, without a key.", count(public, "public endpoint", "public endpoints")),
+            Some(urls::ENDPOINTS.into()),
+        ));
     }
     let mut links = vec![
-        TileLink { label: "Datasets", href: urls::DATASETS, about: "Upload CSV or JSON files; see, search and replace their rows." },
-        TileLink { label: "Data Collections", href: urls::COLLECTIONS, about: "Choose the fields, order and page sizes a dataset is served with." },
-        TileLink { label: "Endpoints", href: urls::ENDPOINTS, about: "The URLs that serve collections, and who may call them." },
+        TileLink {
+            label: "Datasets",
+            href: urls::DATASETS,
+            about: "Upload CSV or JSON files; see, search and replace their rows.",
+        },
+        TileLink {
+            label: "Data Collections",
+            href: urls::COLLECTIONS,
+            about: "Choose the fields, order and page sizes a dataset is served with.",
+        },
+        TileLink {
+            label: "Endpoints",
+            href: urls::ENDPOINTS,
+            about: "The URLs that serve collections, and who may call them.",
+        },
     ];
     if user.can(Permission::HubKeysManage) {
         let keys = crate::store::hub_keys::all_in(&state.db, ws).await?.len() as u64;
-        lines.push(Line::plain(format!("{} for programs and partners.", count(keys, "Data Hub API key", "Data Hub API keys"))));
-        links.push(TileLink { label: "API Keys", href: urls::HUB_KEYS, about: "Keys that call the endpoints: status, IP filter, expiry, headers." });
+        lines.push(Line::plain(format!(
+            "{} for programs and partners.",
+            count(keys, "Data Hub API key", "Data Hub API keys")
+        )));
+        links.push(TileLink {
+            label: "API Keys",
+            href: urls::HUB_KEYS,
+            about: "Keys that call the endpoints: status, IP filter, expiry, headers.",
+        });
     }
     Ok(Tile { id: "hub", title: "Data Hub", href: urls::DATAHUB, needs: None, lines, links })
 }
@@ -101,15 +123,26 @@ pub async fn live_data(state: &AppState, user: &CurrentUser) -> Result<Tile, App
     let mut lines = vec![Line::plain(format!("{}.", count(sources.len() as u64, "source", "sources")))];
     for s in sources.iter().filter(|s| s.status == "failing") {
         let since = s.failing_since.map(|t| format!(" since {}", fmt_time(t))).unwrap_or_default();
-        lines.push(Line::attention(format!("{} is failing{since}.", s.name), Some(format!("{}/{}", urls::SOURCES, s.id))));
+        lines.push(Line::attention(
+            format!("{} is failing{since}.", s.name),
+            Some(format!("{}/{}", urls::SOURCES, s.id)),
+        ));
     }
     if let Some(last) = sources.iter().filter_map(|s| s.last_sync_at.map(|t| (t, &s.name))).max() {
         lines.push(Line::plain(format!("Last sync: {} ({}).", fmt_time(last.0), last.1)));
     }
     let links = vec![
-        TileLink { label: "Connectors", href: urls::CONNECTORS, about: "Connect a third-party API: credentials, test, streams, entity." },
+        TileLink {
+            label: "Connectors",
+            href: urls::CONNECTORS,
+            about: "Connect a third-party API: credentials, test, streams, entity.",
+        },
         TileLink { label: "Data Sources", href: urls::SOURCES, about: "Each source's status, schedule, runs and log." },
-        TileLink { label: "Diagnostics", href: urls::DIAGNOSTICS, about: "Failing sources with their likely cause and fix." },
+        TileLink {
+            label: "Diagnostics",
+            href: urls::DIAGNOSTICS,
+            about: "Failing sources with their likely cause and fix.",
+        },
     ];
     Ok(Tile { id: "live", title: "Live Data", href: urls::LIVE_DATA, needs: None, lines, links })
 }
@@ -125,7 +158,9 @@ pub async fn ontology(state: &AppState, user: &CurrentUser) -> Result<Tile, AppE
     for e in &entities {
         for t in crate::store::live_data::tabs_of_entity(&state.db, e.id).await? {
             tabs += 1;
-            rows += crate::store::datahub::dataset_any(&state.db, ws, t.dataset_id).await?.map_or(0, |d| d.row_count.max(0) as u64);
+            rows += crate::store::datahub::dataset_any(&state.db, ws, t.dataset_id)
+                .await?
+                .map_or(0, |d| d.row_count.max(0) as u64);
         }
     }
     let lines = vec![Line::plain(format!(
@@ -134,7 +169,11 @@ pub async fn ontology(state: &AppState, user: &CurrentUser) -> Result<Tile, AppE
         count(tabs, "spreadsheet tab", "spreadsheet tabs"),
         count(rows, "row", "rows")
     ))];
-    let links = vec![TileLink { label: "Entities", href: urls::ENTITIES, about: "The things your data is about, each with a spreadsheet its sources fill." }];
+    let links = vec![TileLink {
+        label: "Entities",
+        href: urls::ENTITIES,
+        about: "The things your data is about, each with a spreadsheet its sources fill.",
+    }];
     Ok(Tile { id: "ontology", title: "Ontology", href: urls::ONTOLOGY, needs: None, lines, links })
 }
 
@@ -158,14 +197,33 @@ pub async fn admin(state: &AppState, user: &CurrentUser) -> Result<Tile, AppErro
         lines.push(Line::plain(format!("{} waiting to be accepted.", count(pending, "invitation", "invitations"))));
     }
     if expired > 0 {
-        lines.push(Line::attention(format!("{}: revoke or send a new link.", count(expired, "expired invitation", "expired invitations")), Some(urls::INVITATIONS.into())));
+        lines.push(Line::attention(
+            format!("{}: revoke or send a new link.", count(expired, "expired invitation", "expired invitations")),
+            Some(urls::INVITATIONS.into()),
+        ));
     }
     let links = vec![
-        TileLink { label: "Members", href: urls::MEMBERS, about: "Roles, permissions, disabling and removing members." },
-        TileLink { label: "Invitations", href: urls::INVITATIONS, about: "One-time links that bring people into this workspace." },
+        TileLink {
+            label: "Members",
+            href: urls::MEMBERS,
+            about: "Roles, permissions, disabling and removing members.",
+        },
+        TileLink {
+            label: "Invitations",
+            href: urls::INVITATIONS,
+            about: "One-time links that bring people into this workspace.",
+        },
         TileLink { label: "Teams", href: urls::TEAMS, about: "Groups of members that portal tokens can name." },
-        TileLink { label: "Audit log", href: urls::AUDIT, about: "Who did what, when and from where; filter and export." },
-        TileLink { label: "Workspace", href: urls::WORKSPACE_SETTINGS, about: "The workspace's name and the slug in its URLs." },
+        TileLink {
+            label: "Audit log",
+            href: urls::AUDIT,
+            about: "Who did what, when and from where; filter and export.",
+        },
+        TileLink {
+            label: "Workspace",
+            href: urls::WORKSPACE_SETTINGS,
+            about: "The workspace's name and the slug in its URLs.",
+        },
     ];
     Ok(Tile { id: "admin", title: "Admin", href: urls::ADMIN, needs: None, lines, links })
 }

@@ -35,7 +35,11 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, QueryError> {
         let parameter = e.path().to_string();
         let parameter = if parameter == "." || parameter.is_empty() { "query".to_owned() } else { parameter };
         let inner = e.into_inner().to_string();
-        let message = if inner.starts_with("must be") { format!("{parameter} {inner}") } else { format!("{parameter}: {inner}.") };
+        let message = if inner.starts_with("must be") {
+            format!("{parameter} {inner}")
+        } else {
+            format!("{parameter}: {inner}.")
+        };
         QueryError { parameter, message }
     })
 }
@@ -80,6 +84,9 @@ mod tests {
         assert_eq!(e.parameter, "page");
         assert_eq!(e.message, "page must be a whole number from 1 to 1,000,000,000.");
         let e = parse::<Q>("offset=9223372036854775808").unwrap_err();
-        assert_eq!((e.parameter.as_str(), e.message.as_str()), ("offset", "offset must be a whole number from 0 to 1,000,000,000,000."));
+        assert_eq!(
+            (e.parameter.as_str(), e.message.as_str()),
+            ("offset", "offset must be a whole number from 0 to 1,000,000,000,000.")
+        );
     }
 }

@@ -39,18 +39,32 @@ async fn open(
     };
     match (found, user) {
         (Some(r), Some(u)) => Ok(Ok((r, u))),
-        _ => render(StatusCode::GONE, &GonePage { layout: Layout::anonymous(req, session, "Password reset"), message: GONE }).map(Err),
+        _ => render(
+            StatusCode::GONE,
+            &GonePage { layout: Layout::anonymous(req, session, "Password reset"), message: GONE },
+        )
+        .map(Err),
     }
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, session: Session, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let (_, user) = match open(&req, &state, &session, &token).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
     let errors = crate::web::retry::take(&req, req.path()).unwrap_or_default().errors;
-    let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors };
+    let page = ResetPage {
+        layout: Layout::anonymous(&req, &session, "Choose a new password"),
+        token,
+        email: user.email,
+        errors,
+    };
     render(StatusCode::OK, &page)
 }
 
@@ -83,16 +97,31 @@ pub async fn submit(
         if let Some(back) = crate::web::retry::back_to(&req, req.path(), &[], &errors) {
             return Ok(back);
         }
-        let page = ResetPage { layout: Layout::anonymous(&req, &session, "Choose a new password"), token, email: user.email, errors };
+        let page = ResetPage {
+            layout: Layout::anonymous(&req, &session, "Choose a new password"),
+            token,
+            email: user.email,
+            errors,
+        };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     if !crate::store::password_resets::mark_used(&state.db, reset.id).await? {
-        return render(StatusCode::GONE, &GonePage { layout: Layout::anonymous(&req, &session, "Password reset"), message: GONE });
+        return render(
+            StatusCode::GONE,
+            &GonePage { layout: Layout::anonymous(&req, &session, "Password reset"), message: GONE },
+        );
     }
     let hash = state.passwords.hash(&pw).await?;
     crate::store::users::set_password_hash(&state.db, user.id, hash).await?;
     crate::store::sessions::delete_for_user(&state.db, user.id).await?;
-    crate::web::account::profile::record_own(&state, &req, &user, "user.password_reset", "New password set with a one-time reset link; other sessions ended.").await?;
+    crate::web::account::profile::record_own(
+        &state,
+        &req,
+        &user,
+        "user.password_reset",
+        "New password set with a one-time reset link; other sessions ended.",
+    )
+    .await?;
     crate::auth::sign_in(&session, user.id, Some(reset.workspace_id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push(&session, "success", "Your new password is set and you are signed in.");
     Ok(see_other(urls::HOME))

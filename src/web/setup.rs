@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::domain::tokens::constant_time_eq;
 use crate::domain::{DisplayName, Email, Password, WorkspaceName};
+use crate::state::AppState;
 use crate::store::setup::SetupError;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
@@ -65,10 +65,13 @@ pub async fn submit(
     let workspace = errors.check("workspace", WorkspaceName::parse(&form.workspace));
     let code = form.setup_code.trim().to_uppercase();
     if !constant_time_eq(code.as_bytes(), state.setup_code.as_bytes()) {
-        errors.add("setup_code", "This is not the setup code. It is printed in the server's console when keyhub starts.");
+        errors
+            .add("setup_code", "This is not the setup code. It is printed in the server's console when keyhub starts.");
     }
-    let (Some(email), Some(name), Some(pw), Some(workspace), true) = (email, name, pw, workspace, errors.is_empty()) else {
-        let kept = [("email", form.email.as_str()), ("display_name", &form.display_name), ("workspace", &form.workspace)];
+    let (Some(email), Some(name), Some(pw), Some(workspace), true) = (email, name, pw, workspace, errors.is_empty())
+    else {
+        let kept =
+            [("email", form.email.as_str()), ("display_name", &form.display_name), ("workspace", &form.workspace)];
         if let Some(back) = crate::web::retry::back_to(&req, urls::SETUP, &kept, &errors) {
             return Ok(back);
         }
@@ -83,7 +86,14 @@ pub async fn submit(
         Err(SetupError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(user_id = user.id, workspace_id = ws.id, "setup completed");
-    crate::web::account::profile::record_own(&state, &req, &user, "instance.setup", "Set up keyhub: first admin and workspace.").await?;
+    crate::web::account::profile::record_own(
+        &state,
+        &req,
+        &user,
+        "instance.setup",
+        "Set up keyhub: first admin and workspace.",
+    )
+    .await?;
     crate::auth::sign_in(&session, user.id, Some(ws.id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push_about(&session, "success", "Welcome to keyhub. Your workspace is ready:", Some(ws.name));
     Ok(see_other(urls::HOME))

@@ -43,7 +43,10 @@ pub struct PermissionChoice {
 }
 
 /// Checkboxes for `offered` permissions, ticking those in `checked`.
-pub fn permission_choices(offered: impl IntoIterator<Item = Permission>, checked: &PermissionSet) -> Vec<PermissionChoice> {
+pub fn permission_choices(
+    offered: impl IntoIterator<Item = Permission>,
+    checked: &PermissionSet,
+) -> Vec<PermissionChoice> {
     offered
         .into_iter()
         .map(|p| PermissionChoice { name: p.as_str(), description: p.description(), checked: checked.contains(p) })
@@ -190,7 +193,14 @@ pub struct SortHeader {
 impl SortHeader {
     /// The header of a list at `path` (other query parameters in `keep`):
     /// clicking the current column flips its direction.
-    pub fn new(path: &str, keep: &[(&str, &str)], key: &str, label: &str, current: bool, descending: bool) -> SortHeader {
+    pub fn new(
+        path: &str,
+        keep: &[(&str, &str)],
+        key: &str,
+        label: &str,
+        current: bool,
+        descending: bool,
+    ) -> SortHeader {
         let dir = if current && !descending { "desc" } else { "asc" };
         let mut pairs = keep.to_vec();
         pairs.extend([("sort", key), ("dir", dir)]);

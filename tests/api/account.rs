@@ -22,17 +22,35 @@ async fn password_change_needs_the_current_password() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
     let new = "a new and long pässwörd ✓";
-    let res = admin.post_form("/account", "/account/password", &[("current_password", "wrong one"), ("new_password", new), ("confirm_password", new)]).await;
+    let res = admin
+        .post_form(
+            "/account",
+            "/account/password",
+            &[("current_password", "wrong one"), ("new_password", new), ("confirm_password", new)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("not your current password"));
-    let res = admin.post_form("/account", "/account/password", &[("current_password", ADMIN_PASSWORD), ("new_password", new), ("confirm_password", "different")]).await;
+    let res = admin
+        .post_form(
+            "/account",
+            "/account/password",
+            &[("current_password", ADMIN_PASSWORD), ("new_password", new), ("confirm_password", "different")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let other = app.client();
     other.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(other.get("/account").await.status(), StatusCode::OK);
 
-    let res = admin.post_form("/account", "/account/password", &[("current_password", ADMIN_PASSWORD), ("new_password", new), ("confirm_password", new)]).await;
+    let res = admin
+        .post_form(
+            "/account",
+            "/account/password",
+            &[("current_password", ADMIN_PASSWORD), ("new_password", new), ("confirm_password", new)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(admin.get("/account").await.status(), StatusCode::OK, "this session continues");
     assert_eq!(location(&other.get("/account").await), "/login", "other sessions are signed out");

@@ -23,7 +23,8 @@ fn keyhub(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
 #[tokio::test]
 async fn admin_create_bootstraps_without_a_browser() {
     let app = TestApp::spawn().await;
-    let out = keyhub(&app, &["admin", "create", "--email", "ops@example.com", "--workspace", "Ops"], "ops password 1234\n");
+    let out =
+        keyhub(&app, &["admin", "create", "--email", "ops@example.com", "--workspace", "Ops"], "ops password 1234\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let c = app.client();
     assert_eq!(c.get("/setup").await.status(), StatusCode::NOT_FOUND, "setup is done");
@@ -84,7 +85,9 @@ async fn reset_password_on_the_command_line_prints_a_one_time_link() {
     let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let path = &link[link.find("/reset/").expect("a reset link")..];
     let c = app.client();
-    let res = c.post_form(path, path, &[("password", "reset from the cli"), ("confirm_password", "reset from the cli")]).await;
+    let res = c
+        .post_form(path, path, &[("password", "reset from the cli"), ("confirm_password", "reset from the cli")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.client().login(ADMIN_EMAIL, "reset from the cli").await.status(), StatusCode::SEE_OTHER);
     let out = keyhub(&app, &["admin", "reset-password", "--email", "nobody@example.com"], "");
@@ -127,13 +130,20 @@ async fn bench_seed_fills_an_empty_instance_that_then_serves_it() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
     let value = |name: &str| -> String {
-        let line = printed.lines().find(|l| l.starts_with(&format!("{name}="))).unwrap_or_else(|| panic!("{name} in {printed}"));
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {printed}"));
         line.split_once('=').unwrap().1.trim_matches('\'').to_owned()
     };
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 300);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys").await, 2100);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM members").await, 3, "the admin and two members of 1,000 keys each");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE secret_sealed IS NULL").await, 1, "only the portal token has no secret");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE secret_sealed IS NULL").await,
+        1,
+        "only the portal token has no secret"
+    );
     assert_eq!(app.count("SELECT row_count AS n FROM datasets").await, 500);
 
     // The running instance follows the seed (its watchers) and serves it.
@@ -151,7 +161,8 @@ async fn bench_seed_fills_an_empty_instance_that_then_serves_it() {
     assert_eq!(body["data"].as_array().unwrap().len(), 20);
     assert_eq!(reqwest::get(&guarded).await.unwrap().status(), StatusCode::UNAUTHORIZED, "no key, no data");
     app.until("the portal token admits the admin's personal key", || async {
-        (reqwest::Client::new().get(&guarded).bearer_auth(&personal).send().await.unwrap().status() == StatusCode::OK).then_some(())
+        (reqwest::Client::new().get(&guarded).bearer_auth(&personal).send().await.unwrap().status() == StatusCode::OK)
+            .then_some(())
     })
     .await;
     assert_eq!(reqwest::get(format!("{}/hub/{ws}/items", app.address)).await.unwrap().status(), StatusCode::OK);
@@ -179,7 +190,12 @@ async fn logged_by_a_node(app: &TestApp, key: &str, log: Option<&str>) -> String
     let mut child = cmd.spawn().expect("run keyhub");
     let base = format!("http://127.0.0.1:{port}");
     let _said = crate::helpers::until_says(child.stdout.take().unwrap(), "running at", "the keyhub node").await;
-    let res = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(key).send().await.expect("the node answers");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("the node answers");
     assert_eq!(res.status(), StatusCode::OK);
     child.kill().ok();
     child.wait().ok();
@@ -194,13 +210,17 @@ async fn the_request_log_names_route_status_and_key_but_never_the_secret_and_is_
     let identifier = format!("khp_…{}", &key[key.len() - 4..]);
 
     let on = logged_by_a_node(&app, &key, Some("warn,keyhub::request=debug")).await;
-    let line = on.lines().find(|l| l.contains("/api/v1/me")).unwrap_or_else(|| panic!("a line for the request in:\n{on}"));
+    let line =
+        on.lines().find(|l| l.contains("/api/v1/me")).unwrap_or_else(|| panic!("a line for the request in:\n{on}"));
     assert!(line.contains("method=GET") && line.contains("status=200") && line.contains("duration_ms="), "{line}");
     assert!(line.contains(&identifier), "the key's identifier: {line}");
     assert!(!on.contains(&key), "never the secret");
 
     let off = logged_by_a_node(&app, &key, None).await;
-    assert!(off.contains("keyhub is running") || off.contains("loaded"), "the node did log at its default level:\n{off}");
+    assert!(
+        off.contains("keyhub is running") || off.contains("loaded"),
+        "the node did log at its default level:\n{off}"
+    );
     assert!(!off.contains("/api/v1/me"), "no request lines by default:\n{off}");
 }
 
@@ -210,7 +230,8 @@ async fn keys_create_prints_a_personal_key_that_works_at_once() {
     let admin = app.with_admin().await;
     let reader = app.with_member(&admin, "reader@example.com", &["data.read"]).await;
     drop(reader);
-    let args = ["keys", "create", "--email", "reader@example.com", "--label", "nightly export", "--permission", "data.read"];
+    let args =
+        ["keys", "create", "--email", "reader@example.com", "--label", "nightly export", "--permission", "data.read"];
     let out = keyhub(&app, &args, "member password 123\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
@@ -221,18 +242,45 @@ async fn keys_create_prints_a_personal_key_that_works_at_once() {
     let me = app.api("/api/v1/me", &key).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
     assert_eq!(me.body["permissions"], serde_json::json!(["data.read"]));
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'key.created' AND actor_name LIKE '%command line%'").await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'key.created' AND actor_name LIKE '%command line%'"
+        )
+        .await,
+        1
+    );
 
     // The same rules as the page: what the account holds now, a unique label, the right password.
-    let more = ["keys", "create", "--email", "reader@example.com", "--label", "too much", "--permission", "members.manage"];
+    let more =
+        ["keys", "create", "--email", "reader@example.com", "--label", "too much", "--permission", "members.manage"];
     let out = keyhub(&app, &more, "member password 123\n");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("may carry only what reader@example.com holds now here: data.read"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("may carry only what reader@example.com holds now here: data.read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = keyhub(&app, &args, "member password 123\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already have a key with this label"));
     let out = keyhub(&app, &args, "wrong password 123\n");
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("the email or the password"));
-    let out = keyhub(&app, &["keys", "create", "--email", "reader@example.com", "--label", "x", "--permission", "data.read", "--workspace", "nope"], "member password 123\n");
+    let out = keyhub(
+        &app,
+        &[
+            "keys",
+            "create",
+            "--email",
+            "reader@example.com",
+            "--label",
+            "x",
+            "--permission",
+            "data.read",
+            "--workspace",
+            "nope",
+        ],
+        "member password 123\n",
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no workspace has the slug nope"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys").await, 1, "nothing else was made");
 }

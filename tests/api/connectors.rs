@@ -13,7 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::datahub::{post_json, publish};
 use crate::helpers::{ApiReply, TestApp};
 
-pub const LIVE_PERMISSIONS: [&str; 5] = ["data.read", "data.write", "connectors.manage", "ontology.edit", "hub_keys.manage"];
+pub const LIVE_PERMISSIONS: [&str; 5] =
+    ["data.read", "data.write", "connectors.manage", "ontology.edit", "hub_keys.manage"];
 
 pub fn venv_bin(name: &str) -> PathBuf {
     let dir = std::env::var("KEYHUB_TEST_DATASETTE_VENV")
@@ -73,7 +74,10 @@ impl Datasette {
              c.commit()\n",
             path = db_path.display().to_string()
         );
-        let ok = Command::new(venv_bin("python")).args(["-c", &script]).status().expect("the Datasette venv (scripts/test.sh makes it)");
+        let ok = Command::new(venv_bin("python"))
+            .args(["-c", &script])
+            .status()
+            .expect("the Datasette venv (scripts/test.sh makes it)");
         assert!(ok.success(), "creating the test database");
         std::fs::write(dir.path().join("datasette.yaml"), "allow:\n  id: \"*\"\n").unwrap();
         let port = free_port();
@@ -87,7 +91,11 @@ impl Datasette {
             .expect("start datasette");
         let _said = crate::helpers::until_says(child.stderr.take().unwrap(), "Uvicorn running on", "datasette").await;
         let token = |extra: &[&str]| -> String {
-            let out = Command::new(venv_bin("datasette")).args(["create-token", "root", "--secret", secret]).args(extra).output().expect("create-token");
+            let out = Command::new(venv_bin("datasette"))
+                .args(["create-token", "root", "--secret", secret])
+                .args(extra)
+                .output()
+                .expect("create-token");
             String::from_utf8(out.stdout).unwrap().trim().to_owned()
         };
         let ds = Datasette {
@@ -110,7 +118,10 @@ impl Datasette {
     /// Runs Python against the served database with `c`, a sqlite3
     /// connection (committed after), as another writer of the source would.
     pub fn change(&self, python: &str) {
-        let script = format!("import sqlite3\nc = sqlite3.connect({:?})\n{python}\nc.commit()\n", self.db_path.display().to_string());
+        let script = format!(
+            "import sqlite3\nc = sqlite3.connect({:?})\n{python}\nc.commit()\n",
+            self.db_path.display().to_string()
+        );
         let ok = Command::new(venv_bin("python")).args(["-c", &script]).status().expect("python");
         assert!(ok.success(), "changing the source database");
     }
@@ -140,7 +151,8 @@ async fn call(app: &TestApp, method: Method, path: &str, key: &str, body: Value)
 }
 
 pub async fn new_source(app: &TestApp, key: &str, kind: &str, name: &str, config: Value) -> i64 {
-    let r = call(app, Method::POST, "/api/v1/sources", key, json!({"kind": kind, "name": name, "config": config})).await;
+    let r =
+        call(app, Method::POST, "/api/v1/sources", key, json!({"kind": kind, "name": name, "config": config})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["status"], "draft");
     r.body["id"].as_i64().unwrap()
@@ -172,11 +184,25 @@ pub async fn wait_for_run(app: &TestApp, key: &str, run: i64) -> Value {
 
 /// Creates an entity, chooses `streams`, links and activates; waits for the
 /// first run and returns it with the entity.
-pub async fn activate_into_entity(app: &TestApp, key: &str, source: i64, streams: &[&str], entity: &str) -> (Value, Value) {
-    let e = call(app, Method::POST, "/api/v1/entities", key, json!({"name": entity, "description": "from a test"})).await;
+pub async fn activate_into_entity(
+    app: &TestApp,
+    key: &str,
+    source: i64,
+    streams: &[&str],
+    entity: &str,
+) -> (Value, Value) {
+    let e =
+        call(app, Method::POST, "/api/v1/entities", key, json!({"name": entity, "description": "from a test"})).await;
     assert_eq!(e.status, StatusCode::CREATED, "{}", e.body);
     let entity_id = e.body["id"].as_i64().unwrap();
-    let p = call(app, Method::PATCH, &format!("/api/v1/sources/{source}"), key, json!({"streams": streams, "entity_id": entity_id})).await;
+    let p = call(
+        app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{source}"),
+        key,
+        json!({"streams": streams, "entity_id": entity_id}),
+    )
+    .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let a = call(app, Method::POST, &format!("/api/v1/sources/{source}/activate"), key, json!({})).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
@@ -190,21 +216,30 @@ async fn a_datasette_table_is_discovered_and_every_row_lands_in_the_entity_tab()
     let ds = Datasette::start(10_000).await;
     let (app, _admin, key) = live_app().await;
     let kinds = app.api("/api/v1/connector-kinds", &key).await;
-    let datasette = kinds.body.as_array().unwrap().iter().find(|k| k["kind"] == "datasette").expect("datasette kind").clone();
+    let datasette =
+        kinds.body.as_array().unwrap().iter().find(|k| k["kind"] == "datasette").expect("datasette kind").clone();
     assert!(datasette["fields"].as_array().unwrap().iter().any(|f| f["name"] == "token" && f["secret"] == true));
 
-    let id = new_source(&app, &key, "datasette", "Shop", json!({"base_url": ds.base, "database": "shop", "token": ds.full})).await;
+    let id =
+        new_source(&app, &key, "datasette", "Shop", json!({"base_url": ds.base, "database": "shop", "token": ds.full}))
+            .await;
     let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
     assert_eq!(d.body["ok"], true, "{}", d.body);
     let streams = d.body["streams"].as_array().unwrap();
     let orders = streams.iter().find(|s| s["name"] == "orders").expect("orders discovered");
     assert_eq!(orders["row_count"], 10_000);
     assert_eq!(orders["primary_key"], "id");
-    let types: Vec<(String, String)> =
-        orders["columns"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().into(), c["type"].as_str().unwrap().into())).collect();
+    let types: Vec<(String, String)> = orders["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().into(), c["type"].as_str().unwrap().into()))
+        .collect();
     assert_eq!(
         types,
-        [("id", "integer"), ("customer", "text"), ("total", "number"), ("updated", "integer")].map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec()
+        [("id", "integer"), ("customer", "text"), ("total", "number"), ("updated", "integer")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .to_vec()
     );
     assert!(streams.iter().any(|s| s["name"] == "notes"));
 
@@ -225,7 +260,10 @@ async fn a_datasette_table_is_discovered_and_every_row_lands_in_the_entity_tab()
     assert_eq!(s.body["config"]["token"], format!("••••{}", &ds.full[ds.full.len() - 4..]));
     assert_eq!(s.body["status"], "active");
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE config LIKE '%{0}%' OR secrets_sealed LIKE '%{0}%' OR secret_hints LIKE '%{0}%'", &ds.full[6..20])).await, 0);
-    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE '%{}%'", &ds.full[6..20])).await, 0);
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE '%{}%'", &ds.full[6..20])).await,
+        0
+    );
 
     // A second sync replaces the rows (still each once).
     let again = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
@@ -254,7 +292,8 @@ async fn datasette_refusals_read_as_their_class_with_the_providers_words() {
     assert_eq!((e["class"].as_str(), e["status"].as_u64()), (Some("forbidden"), Some(403)), "{e}");
     assert!(e["provider_message"].as_str().unwrap().contains("You do not have permission"), "{e}");
 
-    let e = failing_test(&app, &key, "datasette", json!({"base_url": ds.base, "database": "nope", "token": ds.full})).await;
+    let e =
+        failing_test(&app, &key, "datasette", json!({"base_url": ds.base, "database": "nope", "token": ds.full})).await;
     assert_eq!(e["class"], "not_found", "{e}");
 
     // Paused: the connection opens, no answer comes (ever, so a short
@@ -286,21 +325,40 @@ async fn tiny_server(redirect_to: String) -> String {
                 let req = String::from_utf8_lossy(&buf[..n]).to_string();
                 let path = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
                 let (status, headers, body) = if path.starts_with("/busy") {
-                    ("429 Too Many Requests", "Retry-After: 42\r\nContent-Type: application/json\r\n".to_owned(), r#"{"message": "slow down"}"#.to_owned())
+                    (
+                        "429 Too Many Requests",
+                        "Retry-After: 42\r\nContent-Type: application/json\r\n".to_owned(),
+                        r#"{"message": "slow down"}"#.to_owned(),
+                    )
                 } else if path.starts_with("/broken") {
-                    ("503 Service Unavailable", "Content-Type: text/plain\r\n".to_owned(), "upstream is down".to_owned())
+                    (
+                        "503 Service Unavailable",
+                        "Content-Type: text/plain\r\n".to_owned(),
+                        "upstream is down".to_owned(),
+                    )
                 } else if path.starts_with("/shape") {
                     ("200 OK", "Content-Type: application/json\r\n".to_owned(), r#"{"hello": "world"}"#.to_owned())
                 } else if path.starts_with("/html") {
-                    ("200 OK", "Content-Type: text/html\r\n".to_owned(), "<!doctype html><title>Welcome</title>".to_owned())
+                    (
+                        "200 OK",
+                        "Content-Type: text/html\r\n".to_owned(),
+                        "<!doctype html><title>Welcome</title>".to_owned(),
+                    )
                 } else if path.starts_with("/loop") {
                     ("302 Found", format!("Location: http://127.0.0.1:{port}{path}x\r\n"), String::new())
                 } else if path.starts_with("/away") {
                     ("302 Found", format!("Location: {redirect_to}\r\n"), String::new())
                 } else {
-                    ("404 Not Found", "Content-Type: application/json\r\n".to_owned(), r#"{"error": "no such thing"}"#.to_owned())
+                    (
+                        "404 Not Found",
+                        "Content-Type: application/json\r\n".to_owned(),
+                        r#"{"error": "no such thing"}"#.to_owned(),
+                    )
                 };
-                let res = format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let res = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = sock.write_all(res.as_bytes()).await;
             });
         }
@@ -312,7 +370,8 @@ async fn tiny_server(redirect_to: String) -> String {
 async fn every_error_class_comes_from_a_real_cause() {
     let (app, _admin, key) = live_app().await;
     let tiny = tiny_server(format!("http://127.0.0.1:{}/api/v1/me", app.port)).await;
-    let openapi = |base: &str, path: &str| json!({"base_url": base, "spec_path": path, "api_key": "sk_test_secret_value_1234"});
+    let openapi =
+        |base: &str, path: &str| json!({"base_url": base, "spec_path": path, "api_key": "sk_test_secret_value_1234"});
     let cases = [
         (openapi(&format!("http://127.0.0.1:{}", free_port()), "/openapi.json"), "connection_refused"),
         (openapi("http://no-such-host.invalid", "/openapi.json"), "dns_failure"),
@@ -340,7 +399,8 @@ async fn every_error_class_comes_from_a_real_cause() {
         }
     }
     // JSON that is not a Datasette database, for the Datasette kind too.
-    let e = failing_test(&app, &key, "datasette", json!({"base_url": tiny, "database": "shape", "token": "dstok_x"})).await;
+    let e =
+        failing_test(&app, &key, "datasette", json!({"base_url": tiny, "database": "shape", "token": "dstok_x"})).await;
     assert_eq!(e["class"], "unexpected_shape", "{e}");
 }
 
@@ -361,12 +421,25 @@ async fn private_targets_are_refused_without_the_operators_override() {
         "http://169.254.169.254".to_owned(),
         "http://10.0.0.1".to_owned(),
     ] {
-        let e = failing_test(&app, &key, "datasette", json!({"base_url": base, "database": "shop", "token": ds.full})).await;
+        let e = failing_test(&app, &key, "datasette", json!({"base_url": base, "database": "shop", "token": ds.full}))
+            .await;
         assert_eq!(e["class"], "blocked_by_policy", "{base}: {e}");
     }
     // Schemes and user@host are refused when saved.
-    for (base, needle) in [("javascript:alert(1)", "http"), ("data:text/html,x", "http"), ("file:///etc/passwd", "http"), ("http://me@example.com", "user@host")] {
-        let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "datasette", "name": "x", "config": {"base_url": base, "database": "d", "token": "t"}})).await;
+    for (base, needle) in [
+        ("javascript:alert(1)", "http"),
+        ("data:text/html,x", "http"),
+        ("file:///etc/passwd", "http"),
+        ("http://me@example.com", "user@host"),
+    ] {
+        let r = call(
+            &app,
+            Method::POST,
+            "/api/v1/sources",
+            &key,
+            json!({"kind": "datasette", "name": "x", "config": {"base_url": base, "database": "d", "token": "t"}}),
+        )
+        .await;
         assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{base}");
         assert_eq!(r.body["error"]["field"], "config.base_url");
         assert!(r.body["error"]["message"].as_str().unwrap().contains(needle), "{}", r.body);
@@ -382,13 +455,28 @@ async fn keyhub_reads_another_keyhubs_endpoints_through_a_hub_key() {
     publish(&other, &o_key, &format!("id,city,population\n{rows}"), "cities", "keys").await;
     publish(&other, &o_key, "id,x\n1,a\n", "hidden", "keys").await;
     let endpoints = other.api("/api/v1/endpoints", &o_key).await;
-    let cities = endpoints.body.as_array().unwrap().iter().find(|e| e["path"] == "cities").unwrap()["id"].as_i64().unwrap();
-    let hk = post_json(&other, Method::POST, "/api/v1/hub-keys", &o_key, json!({"name": "for keyhub", "access_type": "api_key", "endpoint_ids": [cities]})).await;
+    let cities =
+        endpoints.body.as_array().unwrap().iter().find(|e| e["path"] == "cities").unwrap()["id"].as_i64().unwrap();
+    let hk = post_json(
+        &other,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &o_key,
+        json!({"name": "for keyhub", "access_type": "api_key", "endpoint_ids": [cities]}),
+    )
+    .await;
     assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
     let hub_key = hk.body["secret"].as_str().unwrap().to_owned();
 
     let (app, _admin, key) = live_app().await;
-    let id = new_source(&app, &key, "keyhub", "Partner hub", json!({"base_url": other.address, "workspace": slug, "api_key": hub_key})).await;
+    let id = new_source(
+        &app,
+        &key,
+        "keyhub",
+        "Partner hub",
+        json!({"base_url": other.address, "workspace": slug, "api_key": hub_key}),
+    )
+    .await;
     let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
     assert_eq!(d.body["ok"], true, "{}", d.body);
     let names: Vec<&str> = d.body["streams"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -399,7 +487,13 @@ async fn keyhub_reads_another_keyhubs_endpoints_through_a_hub_key() {
     assert_eq!(entity["tabs"][0]["row_count"], 2500);
 
     // A wrong key reads as 401 with the other keyhub's own words.
-    let e = failing_test(&app, &key, "keyhub", json!({"base_url": other.address, "workspace": slug, "api_key": "khd_wrong"})).await;
+    let e = failing_test(
+        &app,
+        &key,
+        "keyhub",
+        json!({"base_url": other.address, "workspace": slug, "api_key": "khd_wrong"}),
+    )
+    .await;
     assert_eq!(e["class"], "unauthorized", "{e}");
     assert!(e["provider_message"].as_str().is_some_and(|m| !m.contains("khd_wrong")), "{e}");
 }
@@ -408,14 +502,25 @@ async fn keyhub_reads_another_keyhubs_endpoints_through_a_hub_key() {
 async fn the_openapi_connector_reads_keyhubs_own_api() {
     let (app, _admin, key) = live_app().await;
     publish(&app, &key, "id,name\n1,a\n2,b\n", "letters", "public").await;
-    let id = new_source(&app, &key, "openapi", "Own API", json!({"base_url": app.address, "spec_path": "/api/v1/openapi.json", "api_key": key})).await;
+    let id = new_source(
+        &app,
+        &key,
+        "openapi",
+        "Own API",
+        json!({"base_url": app.address, "spec_path": "/api/v1/openapi.json", "api_key": key}),
+    )
+    .await;
     let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
     assert_eq!(d.body["ok"], true, "{}", d.body);
     let streams = d.body["streams"].as_array().unwrap();
-    let collections = streams.iter().find(|s| s["name"] == "api/v1/collections").unwrap_or_else(|| panic!("{streams:?}"));
+    let collections =
+        streams.iter().find(|s| s["name"] == "api/v1/collections").unwrap_or_else(|| panic!("{streams:?}"));
     assert!(streams.iter().any(|s| s["name"] == "entities"), "a unique operationId names its stream");
     assert!(!streams.iter().any(|s| s["name"].as_str().unwrap().contains('{')), "no operation with a path parameter");
-    assert!(collections["columns"].as_array().unwrap().iter().any(|c| c["name"] == "max_limit" && c["type"] == "integer"), "{collections}");
+    assert!(
+        collections["columns"].as_array().unwrap().iter().any(|c| c["name"] == "max_limit" && c["type"] == "integer"),
+        "{collections}"
+    );
     assert_eq!(collections["primary_key"], "id");
     let name = collections["name"].as_str().unwrap().to_owned();
     let (run, entity) = activate_into_entity(&app, &key, id, &[&name], "Catalogue").await;
@@ -437,25 +542,52 @@ async fn sources_need_connectors_manage_and_steps_in_order() {
     let r = call(&app, Method::POST, "/api/v1/entities", &reader, json!({"name": "X"})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-    let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "datasette", "name": "", "config": {"database": "x"}})).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/sources",
+        &key,
+        json!({"kind": "datasette", "name": "", "config": {"database": "x"}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = r.body["error"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        r.body["error"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["name", "config.base_url", "config.token"]);
     let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "ftp", "name": "x"})).await;
     assert_eq!(r.body["error"]["field"], "kind");
 
     // Nothing listens there (a free port; port 9, discard, is a port keyhub never calls).
     let closed = format!("http://127.0.0.1:{}", free_port());
-    let id = new_source(&app, &key, "datasette", "Untested", json!({"base_url": closed, "database": "d", "token": "dstok_x1234"})).await;
+    let id = new_source(
+        &app,
+        &key,
+        "datasette",
+        "Untested",
+        json!({"base_url": closed, "database": "d", "token": "dstok_x1234"}),
+    )
+    .await;
     let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
     assert_eq!((a.status, a.code.as_deref()), (StatusCode::CONFLICT, Some("not_ready")));
     let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"streams": ["orders"]})).await;
     assert_eq!(p.code.as_deref(), Some("not_ready"), "streams come after a passed test");
     // A blank secret keeps the saved one.
-    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"config": {"token": ""}, "name": "Renamed"})).await;
+    let p = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"config": {"token": ""}, "name": "Renamed"}),
+    )
+    .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_eq!(p.body["config"]["token"], "••••1234");
-    let d = reqwest::Client::new().delete(format!("{}/api/v1/sources/{id}", app.address)).bearer_auth(&key).send().await.unwrap();
+    let d = reqwest::Client::new()
+        .delete(format!("{}/api/v1/sources/{id}", app.address))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(d.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE id = {id}")).await, 0);
 }
@@ -490,17 +622,40 @@ async fn credentials_never_reach_the_log() {
     for (kind, config) in [
         ("datasette", json!({"base_url": ds.base, "database": "shop", "token": ds.full})),
         ("datasette", json!({"base_url": ds.base, "database": "shop", "token": wrong})),
-        ("openapi", json!({"base_url": ds.base, "spec_path": "/missing.json", "api_key": query_key, "key_in": "query", "key_name": "api_key"})),
+        (
+            "openapi",
+            json!({"base_url": ds.base, "spec_path": "/missing.json", "api_key": query_key, "key_in": "query", "key_name": "api_key"}),
+        ),
     ] {
-        let r: Value = on_node(Method::POST, "/api/v1/sources", json!({"kind": kind, "name": format!("log {}", ids.len()), "config": config})).await.unwrap().json().await.unwrap();
+        let r: Value = on_node(
+            Method::POST,
+            "/api/v1/sources",
+            json!({"kind": kind, "name": format!("log {}", ids.len()), "config": config}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let id = r["id"].as_i64().unwrap_or_else(|| panic!("{r}"));
-        let t: Value = on_node(Method::POST, &format!("/api/v1/sources/{id}/test"), json!({})).await.unwrap().json().await.unwrap();
+        let t: Value = on_node(Method::POST, &format!("/api/v1/sources/{id}/test"), json!({}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         ids.push((id, t["ok"].as_bool().unwrap()));
     }
     assert_eq!(ids.iter().map(|(_, ok)| *ok).collect::<Vec<_>>(), [true, false, false]);
-    let p = on_node(Method::PATCH, &format!("/api/v1/sources/{}", ids[0].0), json!({"streams": ["orders"]})).await.unwrap();
+    let p =
+        on_node(Method::PATCH, &format!("/api/v1/sources/{}", ids[0].0), json!({"streams": ["orders"]})).await.unwrap();
     assert_eq!(p.status(), StatusCode::OK);
-    let a: Value = on_node(Method::POST, &format!("/api/v1/sources/{}/activate", ids[0].0), json!({})).await.unwrap().json().await.unwrap();
+    let a: Value = on_node(Method::POST, &format!("/api/v1/sources/{}/activate", ids[0].0), json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let run = wait_for_run(&app, &key, a["run_id"].as_i64().unwrap()).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let _ = node.kill();

@@ -24,7 +24,14 @@ pub async fn post_json(app: &TestApp, method: reqwest::Method, path: &str, key: 
     app.api_with(req).await
 }
 
-pub async fn upload(app: &TestApp, key: &str, name: &str, primary_key: Option<&str>, file_name: &str, bytes: Vec<u8>) -> ApiReply {
+pub async fn upload(
+    app: &TestApp,
+    key: &str,
+    name: &str,
+    primary_key: Option<&str>,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> ApiReply {
     let mut form = reqwest::multipart::Form::new().text("name", name.to_owned());
     if let Some(pk) = primary_key {
         form = form.text("primary_key", pk.to_owned());
@@ -41,9 +48,23 @@ pub async fn upload(app: &TestApp, key: &str, name: &str, primary_key: Option<&s
 pub async fn publish(app: &TestApp, key: &str, csv: &str, path: &str, access: &str) -> i64 {
     let ds = upload(app, key, &format!("ds {path}"), Some("id"), "data.csv", csv.as_bytes().to_vec()).await;
     assert_eq!(ds.status, StatusCode::CREATED, "{}", ds.body);
-    let c = post_json(app, reqwest::Method::POST, "/api/v1/collections", key, json!({"name": format!("c {path}"), "dataset_id": ds.body["id"]})).await;
+    let c = post_json(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/collections",
+        key,
+        json!({"name": format!("c {path}"), "dataset_id": ds.body["id"]}),
+    )
+    .await;
     assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
-    let e = post_json(app, reqwest::Method::POST, "/api/v1/endpoints", key, json!({"path": path, "collection_id": c.body["id"], "access": access})).await;
+    let e = post_json(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/endpoints",
+        key,
+        json!({"path": path, "collection_id": c.body["id"], "access": access}),
+    )
+    .await;
     assert_eq!(e.status, StatusCode::CREATED, "{}", e.body);
     ds.body["id"].as_i64().expect("id")
 }
@@ -82,22 +103,28 @@ async fn a_csv_uploaded_through_the_api_is_typed_and_served_page_by_page() {
     assert_eq!(body["data"][0]["population"], 709000);
     assert_eq!(body["data"][0]["capital"], true);
 
-    let page2: Value = hub(&app, &format!("/hub/{slug}/geo/cities?limit=2&offset=2"), Some(&key)).await.json().await.unwrap();
+    let page2: Value =
+        hub(&app, &format!("/hub/{slug}/geo/cities?limit=2&offset=2"), Some(&key)).await.json().await.unwrap();
     assert_eq!(page2["data"].as_array().unwrap().len(), 1);
     assert_eq!(page2["data"][0]["city"], "Zürich");
     assert_eq!(page2["data"][0]["founded"], Value::Null);
 
-    let ordered: Value = hub(&app, &format!("/hub/{slug}/geo/cities?order=-population"), Some(&key)).await.json().await.unwrap();
+    let ordered: Value =
+        hub(&app, &format!("/hub/{slug}/geo/cities?order=-population"), Some(&key)).await.json().await.unwrap();
     let cities: Vec<&str> = ordered["data"].as_array().unwrap().iter().map(|r| r["city"].as_str().unwrap()).collect();
     assert_eq!(cities, ["Oslo", "Zürich", "Bergen, Vestland"]);
 
-    let filtered: Value = hub(&app, &format!("/hub/{slug}/geo/cities?capital=false"), Some(&key)).await.json().await.unwrap();
+    let filtered: Value =
+        hub(&app, &format!("/hub/{slug}/geo/cities?capital=false"), Some(&key)).await.json().await.unwrap();
     assert_eq!(filtered["meta"]["count"], 2);
 
     let csv = hub(&app, &format!("/hub/{slug}/geo/cities?format=csv"), Some(&key)).await;
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = csv.text().await.unwrap();
-    assert_eq!(text, "id,city,population,founded,capital\n1,Oslo,709000,1040-01-01,true\n2,\"Bergen, Vestland\",291000,1070-01-01,false\n3,Zürich,421000,,false\n");
+    assert_eq!(
+        text,
+        "id,city,population,founded,capital\n1,Oslo,709000,1040-01-01,true\n2,\"Bergen, Vestland\",291000,1070-01-01,false\n3,Zürich,421000,,false\n"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +178,11 @@ async fn a_value_that_does_not_fit_its_type_is_refused_with_the_record_index() {
     .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
     assert_eq!(bad.body["error"]["index"], 1);
-    assert!(bad.body["error"]["message"].as_str().unwrap().contains("column “population”: “many” is not a whole number"), "{}", bad.body);
+    assert!(
+        bad.body["error"]["message"].as_str().unwrap().contains("column “population”: “many” is not a whole number"),
+        "{}",
+        bad.body
+    );
     assert_eq!(rows(&app, id).await, 3, "the good first record was not kept either");
 
     // Upsert by primary key: 1 changes in place, 4 is added.
@@ -179,7 +210,8 @@ async fn a_failed_replacement_keeps_the_old_rows_and_a_good_one_swaps_them() {
     let records_path = format!("/api/v1/datasets/{id}/records");
     let put = |body: Value| post_json(&app, reqwest::Method::PUT, &records_path, &key, body);
 
-    let mut records: Vec<Value> = (1..=5000).map(|i| json!({"id": i, "city": format!("c{i}"), "population": i})).collect();
+    let mut records: Vec<Value> =
+        (1..=5000).map(|i| json!({"id": i, "city": format!("c{i}"), "population": i})).collect();
     records.push(json!({"id": 5001, "city": "x", "population": "lots"}));
     let bad = put(Value::Array(records)).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -200,12 +232,17 @@ async fn a_failed_replacement_keeps_the_old_rows_and_a_good_one_swaps_them() {
 async fn readers_see_the_old_rows_or_the_new_never_a_mix_during_a_replacement() {
     let app = TestApp::spawn().await;
     let (_admin, key, slug) = admin_key(&app).await;
-    let old: String = std::iter::once("id,city,population\n".to_owned()).chain((1..=20_000).map(|i| format!("{i},old,{i}\n"))).collect();
+    let old: String = std::iter::once("id,city,population\n".to_owned())
+        .chain((1..=20_000).map(|i| format!("{i},old,{i}\n")))
+        .collect();
     publish(&app, &key, &old, "mix", "public").await;
     let id = app.api("/api/v1/datasets", &key).await.body[0]["id"].as_i64().unwrap();
 
-    let new: String = std::iter::once("id,city,population\n".to_owned()).chain((1..=30_000).map(|i| format!("{i},new,{i}\n"))).collect();
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(new.into_bytes()).file_name("new.csv"));
+    let new: String = std::iter::once("id,city,population\n".to_owned())
+        .chain((1..=30_000).map(|i| format!("{i},new,{i}\n")))
+        .collect();
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(new.into_bytes()).file_name("new.csv"));
     let writer = reqwest::Client::new()
         .put(format!("{}/api/v1/datasets/{id}/records", app.address))
         .header("Authorization", format!("Bearer {key}"))
@@ -217,8 +254,11 @@ async fn readers_see_the_old_rows_or_the_new_never_a_mix_during_a_replacement() 
         loop {
             // Offsets spread over the table: a mix would show in some page.
             for offset in [0, 9_990, 19_990] {
-                let page: Value =
-                    hub(&app, &format!("/hub/{slug}/mix?limit=10&offset={offset}&city=old"), None).await.json().await.unwrap();
+                let page: Value = hub(&app, &format!("/hub/{slug}/mix?limit=10&offset={offset}&city=old"), None)
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
                 let all: Value = hub(&app, &format!("/hub/{slug}/mix?limit=1"), None).await.json().await.unwrap();
                 let count = all["meta"]["count"].as_u64().unwrap();
                 let city = all["data"][0]["city"].as_str().unwrap().to_owned();
@@ -249,7 +289,12 @@ async fn etags_answer_304_and_change_when_the_data_changes() {
     let first = hub(&app, &url, None).await;
     assert_eq!(first.headers()["cache-control"], "public, max-age=0, must-revalidate");
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    let again = reqwest::Client::new().get(format!("{}{url}", app.address)).header("If-None-Match", &etag).send().await.unwrap();
+    let again = reqwest::Client::new()
+        .get(format!("{}{url}", app.address))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert!(again.text().await.unwrap().is_empty());
     let head = reqwest::Client::new().head(format!("{}{url}", app.address)).send().await.unwrap();
@@ -259,8 +304,20 @@ async fn etags_answer_304_and_change_when_the_data_changes() {
     let other = hub(&app, &format!("/hub/{slug}/cities?limit=1"), None).await;
     assert_ne!(other.headers()["etag"].to_str().unwrap(), etag);
     // New rows: the old tag no longer matches.
-    post_json(&app, reqwest::Method::POST, &format!("/api/v1/datasets/{id}/records"), &key, json!([{"id": 1, "city": "Oslo!"}])).await;
-    let changed = reqwest::Client::new().get(format!("{}{url}", app.address)).header("If-None-Match", &etag).send().await.unwrap();
+    post_json(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/datasets/{id}/records"),
+        &key,
+        json!([{"id": 1, "city": "Oslo!"}]),
+    )
+    .await;
+    let changed = reqwest::Client::new()
+        .get(format!("{}{url}", app.address))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
     let body: Value = changed.json().await.unwrap();
     assert_eq!(body["data"][0]["city"], "Oslo!");
@@ -272,7 +329,14 @@ async fn bad_queries_are_refused_naming_the_parameter() {
     let (_admin, key, slug) = admin_key(&app).await;
     publish(&app, &key, CITIES, "cities", "public").await;
     let c = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().unwrap();
-    let patched = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/collections/{c}"), &key, json!({"max_limit": 50, "fields": ["city", "id"]})).await;
+    let patched = post_json(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/collections/{c}"),
+        &key,
+        json!({"max_limit": 50, "fields": ["city", "id"]}),
+    )
+    .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     for (query, parameter) in [
         ("limit=51", "limit"),
@@ -314,9 +378,28 @@ async fn csv_output_quotes_commas_quotes_newlines_and_keeps_unicode() {
     ]});
     let ds = post_json(&app, reqwest::Method::POST, "/api/v1/datasets", &key, records).await;
     assert_eq!(ds.status, StatusCode::CREATED, "{}", ds.body);
-    let c = post_json(&app, reqwest::Method::POST, "/api/v1/collections", &key, json!({"name": "notes", "dataset_id": ds.body["id"]})).await;
-    post_json(&app, reqwest::Method::POST, "/api/v1/endpoints", &key, json!({"path": "notes", "collection_id": c.body["id"], "access": "public"})).await;
-    let res = reqwest::Client::new().get(format!("{}/hub/{slug}/notes", app.address)).header("Accept", "text/csv").send().await.unwrap();
+    let c = post_json(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/collections",
+        &key,
+        json!({"name": "notes", "dataset_id": ds.body["id"]}),
+    )
+    .await;
+    post_json(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/endpoints",
+        &key,
+        json!({"path": "notes", "collection_id": c.body["id"], "access": "public"}),
+    )
+    .await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/hub/{slug}/notes", app.address))
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     assert_eq!(
         res.text().await.unwrap(),
@@ -337,10 +420,16 @@ async fn public_members_and_keys_endpoints_admit_whom_they_should() {
 
     let status = |r: reqwest::Response| r.status();
     assert_eq!(status(hub(&app, &format!("/hub/{slug}/open"), None).await), StatusCode::OK);
-    assert_eq!(status(hub(&app, &format!("/hub/{slug}/open"), Some("khp_garbage")).await), StatusCode::OK, "a public endpoint ignores keys");
+    assert_eq!(
+        status(hub(&app, &format!("/hub/{slug}/open"), Some("khp_garbage")).await),
+        StatusCode::OK,
+        "a public endpoint ignores keys"
+    );
     assert_eq!(status(hub(&app, &format!("/hub/{slug}/team"), Some(&reader)).await), StatusCode::OK);
 
-    let code = |r: reqwest::Response| async move { r.json::<Value>().await.unwrap()["error"]["code"].as_str().unwrap().to_owned() };
+    let code = |r: reqwest::Response| async move {
+        r.json::<Value>().await.unwrap()["error"]["code"].as_str().unwrap().to_owned()
+    };
     assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), None).await).await, "missing_key");
     assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), Some("khp_garbage")).await).await, "malformed_key");
     assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), Some(&no_read)).await).await, "insufficient_permission");
@@ -350,13 +439,17 @@ async fn public_members_and_keys_endpoints_admit_whom_they_should() {
 
     // The owner losing data.read takes effect at once.
     let bob = admin.member_id("bob@example.com").await;
-    let res = admin.post_form(&format!("/admin/members/{bob}"), &format!("/admin/members/{bob}/role"), &[("role", "member")]).await;
+    let res = admin
+        .post_form(&format!("/admin/members/{bob}"), &format!("/admin/members/{bob}/role"), &[("role", "member")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(code(hub(&app, &format!("/hub/{slug}/team"), Some(&reader)).await).await, "insufficient_permission");
 
     // Discovery lists what the caller may read.
     let open: Value = hub(&app, &format!("/hub/{slug}"), None).await.json().await.unwrap();
-    let paths = |v: &Value| v["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let paths = |v: &Value| {
+        v["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
     assert_eq!(paths(&open), ["open"]);
     let with_key: Value = hub(&app, &format!("/hub/{slug}"), Some(&key)).await.json().await.unwrap();
     assert_eq!(paths(&with_key), ["open", "team"]);
@@ -404,22 +497,41 @@ async fn permissions_decide_who_reads_writes_and_publishes() {
     let member = app.with_member(&admin, "reader@example.com", &["data.read"]).await;
     let read_key = member.new_key("r", &["data.read"]).await;
     assert_eq!(app.api("/api/v1/datasets", &read_key).await.status, StatusCode::OK);
-    let refused = post_json(&app, reqwest::Method::POST, &format!("/api/v1/datasets/{id}/records"), &read_key, json!([{"id": 7}])).await;
+    let refused = post_json(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/datasets/{id}/records"),
+        &read_key,
+        json!([{"id": 7}]),
+    )
+    .await;
     assert_eq!((refused.status, refused.code.as_deref()), (StatusCode::FORBIDDEN, Some("insufficient_permission")));
-    let refused = post_json(&app, reqwest::Method::POST, "/api/v1/collections", &read_key, json!({"name": "x", "dataset_id": id})).await;
+    let refused = post_json(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/collections",
+        &read_key,
+        json!({"name": "x", "dataset_id": id}),
+    )
+    .await;
     assert_eq!(refused.code.as_deref(), Some("insufficient_permission"));
     // Pages: the reader sees the rows but no upload or delete forms, and posting is refused.
     let html = member.get_html(&format!("/datahub/datasets/{id}")).await;
     assert!(html.contains("Bergen, Vestland"));
     assert!(!html.contains("Delete dataset"));
-    let res = member.post_form(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
+    let res =
+        member.post_form(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(rows(&app, id).await, 3);
     // Someone without data.read does not see Data Hub at all.
     let none = app.with_member(&admin, "none@example.com", &[]).await;
     assert_eq!(none.get("/datahub/datasets").await.status(), StatusCode::FORBIDDEN);
     let home = none.get_html("/").await;
-    assert!(home.contains("Data Hub needs the <code>data.read</code> permission") && !home.contains(r#"href="/datahub/datasets""#), "a tile switched off: {home}");
+    assert!(
+        home.contains("Data Hub needs the <code>data.read</code> permission")
+            && !home.contains(r#"href="/datahub/datasets""#),
+        "a tile switched off: {home}"
+    );
     assert_eq!(none.get("/datahub").await.status(), StatusCode::FORBIDDEN);
 }
 
@@ -467,10 +579,16 @@ async fn deleting_a_dataset_lists_what_breaks_and_takes_it_along() {
     let (admin, key, slug) = admin_key(&app).await;
     let id = publish(&app, &key, CITIES, "geo/cities", "public").await;
     // Without JavaScript the delete button leads to a confirmation naming what goes.
-    let res = admin.post_unconfirmed(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
+    let res = admin
+        .post_unconfirmed(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert!(html.contains("“c geo/cities” (served at geo/cities)") && html.contains("Delete the dataset “ds geo/cities” and its 3 rows?"), "{html}");
+    assert!(
+        html.contains("“c geo/cities” (served at geo/cities)")
+            && html.contains("Delete the dataset “ds geo/cities” and its 3 rows?"),
+        "{html}"
+    );
     assert_eq!(rows(&app, id).await, 3, "nothing deleted before the confirmation");
     let res = admin.post_form(&format!("/datahub/datasets/{id}"), &format!("/datahub/datasets/{id}/delete"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -479,7 +597,11 @@ async fn deleting_a_dataset_lists_what_breaks_and_takes_it_along() {
     // Gone: without a key it answers like any guarded path (nothing to enumerate); a member's key learns it is gone.
     assert_eq!(hub(&app, &format!("/hub/{slug}/geo/cities"), None).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(hub(&app, &format!("/hub/{slug}/geo/cities"), Some(key.as_str())).await.status(), StatusCode::NOT_FOUND);
-    let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'dataset.deleted' AND detail LIKE '%c geo/cities%'").await;
+    let audit = app
+        .count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'dataset.deleted' AND detail LIKE '%c geo/cities%'",
+        )
+        .await;
     assert_eq!(audit, 1);
     // The rows go in the background.
     app.until("the deleted dataset's rows to be removed", || async { (rows(&app, id).await == 0).then_some(()) }).await;
@@ -497,7 +619,11 @@ async fn the_workspace_slug_can_change_and_old_urls_stop_working() {
     assert!(bad.text().await.unwrap().contains("Use only lowercase letters"));
     let ok = admin.post_form("/admin/workspace", "/admin/workspace/slug", &[("slug", "sales-eu")]).await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert_eq!(hub(&app, "/hub/analytics/cities", None).await.status(), StatusCode::UNAUTHORIZED, "the old URL serves nothing");
+    assert_eq!(
+        hub(&app, "/hub/analytics/cities", None).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old URL serves nothing"
+    );
     assert_eq!(hub(&app, "/hub/sales-eu/cities", None).await.status(), StatusCode::OK);
     assert_eq!(app.api("/api/v1/me", &key).await.body["workspace"]["slug"], "sales-eu");
 }
@@ -513,11 +639,22 @@ async fn page_uploads_check_csrf_size_and_show_the_preview() {
         let form = reqwest::multipart::Form::new()
             .text("csrf_token", token)
             .part("file", reqwest::multipart::Part::bytes(bytes).file_name("people.csv"));
-        admin.http.post(format!("{}/datahub/datasets/upload", app.address)).header("Origin", &app.address).multipart(form).send()
+        admin
+            .http
+            .post(format!("{}/datahub/datasets/upload", app.address))
+            .header("Origin", &app.address)
+            .multipart(form)
+            .send()
     };
-    let forged = send("wrong".into(), b"id
+    let forged = send(
+        "wrong".into(),
+        b"id
 1
-".to_vec()).await.unwrap();
+"
+        .to_vec(),
+    )
+    .await
+    .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let big = send(token.clone(), vec![b'a'; 70 * 1024]).await.unwrap();
     assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -530,7 +667,9 @@ async fn page_uploads_check_csrf_size_and_show_the_preview() {
     assert_eq!((big.status, big.code.as_deref()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
     assert!(big.body["error"]["message"].as_str().unwrap().contains("upload limit of 64 KB"), "{}", big.body);
     let records: Vec<Value> = (0..3000).map(|i| json!({"id": i, "text": "x".repeat(20)})).collect();
-    let big = post_json(&app, reqwest::Method::POST, "/api/v1/datasets", &key, json!({"name": "big", "records": records})).await;
+    let big =
+        post_json(&app, reqwest::Method::POST, "/api/v1/datasets", &key, json!({"name": "big", "records": records}))
+            .await;
     assert_eq!(big.code.as_deref(), Some("too_large"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM datasets").await, 0);
 
@@ -545,10 +684,19 @@ async fn page_uploads_check_csrf_size_and_show_the_preview() {
     let upload = crate::helpers::attr_after(&html, r#"name="upload" value=""#).unwrap();
     // The name is taken by nobody; the key is chosen by column index; a dropped column is not stored.
     let fields = [
-        ("upload", upload.as_str()), ("name", "People"),
-        ("source-0", "id"), ("name-0", "id"), ("type-0", "integer"), ("keep-0", "yes"),
-        ("source-1", "name"), ("name-1", "full name"), ("type-1", "text"), ("keep-1", "yes"),
-        ("source-2", "zip"), ("name-2", "zip"), ("type-2", "text"),
+        ("upload", upload.as_str()),
+        ("name", "People"),
+        ("source-0", "id"),
+        ("name-0", "id"),
+        ("type-0", "integer"),
+        ("keep-0", "yes"),
+        ("source-1", "name"),
+        ("name-1", "full name"),
+        ("type-1", "text"),
+        ("keep-1", "yes"),
+        ("source-2", "zip"),
+        ("name-2", "zip"),
+        ("type-2", "text"),
         ("primary_key", "0"),
     ];
     let res = admin.post_raw("/datahub/datasets", &token, &fields).await;
@@ -579,7 +727,12 @@ async fn pages_replace_append_download_sort_and_change_settings() {
     let bad = send("replace", b"id,city,population,founded,capital\n1,Rome,many,,\n").await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = bad.text().await.unwrap();
-    assert!(html.contains(r#"id="e-replace""#) && html.contains("“many” is not a whole number") && html.contains("Nothing was changed"), "{html}");
+    assert!(
+        html.contains(r#"id="e-replace""#)
+            && html.contains("“many” is not a whole number")
+            && html.contains("Nothing was changed"),
+        "{html}"
+    );
     assert_eq!(rows(&app, id).await, 3);
     // A header without one of the dataset's columns is refused by name.
     let bad = send("append", b"id,city\n9,Rome\n").await.unwrap();
@@ -605,7 +758,15 @@ async fn pages_replace_append_download_sort_and_change_settings() {
     // Collection settings on its page: two fields in a chosen order, an order, page sizes.
     let c = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().unwrap();
     let settings = format!("/datahub/collections/{c}");
-    let base = [("name", "c cities"), ("description", "Two fields"), ("expose-1", "yes"), ("position-1", "1"), ("expose-0", "yes"), ("position-0", "2"), ("order", "-id")];
+    let base = [
+        ("name", "c cities"),
+        ("description", "Two fields"),
+        ("expose-1", "yes"),
+        ("position-1", "1"),
+        ("expose-0", "yes"),
+        ("position-0", "2"),
+        ("order", "-id"),
+    ];
     let mut refused = base.to_vec();
     refused.extend([("default_limit", "9"), ("max_limit", "5")]);
     let res = admin.post_form(&settings, &settings, &refused).await;
@@ -616,7 +777,12 @@ async fn pages_replace_append_download_sort_and_change_settings() {
     good.extend([("default_limit", "1"), ("max_limit", "5")]);
     assert_eq!(admin.post_form(&settings, &settings, &good).await.status(), StatusCode::SEE_OTHER);
     let body = hub(&app, &format!("/hub/{slug}/cities"), Some(&key)).await.text().await.unwrap();
-    assert_eq!(body, format!(r#"{{"meta":{{"name":"c cities","count":2,"limit":1,"offset":0}},"data":[{{"city":"Quito","id":8}}]}}"#));
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"meta":{{"name":"c cities","count":2,"limit":1,"offset":0}},"data":[{{"city":"Quito","id":8}}]}}"#
+        )
+    );
     let too_many: Value = hub(&app, &format!("/hub/{slug}/cities?limit=6"), Some(&key)).await.json().await.unwrap();
     assert_eq!(too_many["error"]["parameter"], "limit");
 
@@ -640,11 +806,19 @@ async fn replacing_rows_is_confirmed_naming_what_goes_and_what_comes() {
     // The dialog's question (app.js puts the chosen file's name in).
     assert!(html.contains("Replace 3 rows of ds cities with the rows from {file}?"), "{html}");
     let token = crate::helpers::csrf_token(&html);
-    let form = reqwest::multipart::Form::new()
-        .text("csrf_token", token.clone())
-        .text("confirmed", "")
-        .part("file", reqwest::multipart::Part::bytes(b"id,city,population,founded,capital\n7,Lima,5,,true\n".to_vec()).file_name("orders.csv"));
-    let res = admin.http.post(format!("{}{page}/replace", app.address)).header("Origin", &app.address).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().text("csrf_token", token.clone()).text("confirmed", "").part(
+        "file",
+        reqwest::multipart::Part::bytes(b"id,city,population,founded,capital\n7,Lima,5,,true\n".to_vec())
+            .file_name("orders.csv"),
+    );
+    let res = admin
+        .http
+        .post(format!("{}{page}/replace", app.address))
+        .header("Origin", &app.address)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     // Without JavaScript: a page asks, naming both counts; nothing changed yet.
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
@@ -652,7 +826,10 @@ async fn replacing_rows_is_confirmed_naming_what_goes_and_what_comes() {
     assert_eq!(rows(&app, id).await, 3);
     let served: Value = hub(&app, &format!("/hub/{slug}/cities"), None).await.json().await.unwrap();
     assert_eq!(served["meta"]["count"], 3, "the public endpoint still serves the old rows");
-    let action = format!("{page}/replace/{}", crate::helpers::attr_after(&html, &format!(r#"action="{page}/replace/"#)).expect("the confirmation's form"));
+    let action = format!(
+        "{page}/replace/{}",
+        crate::helpers::attr_after(&html, &format!(r#"action="{page}/replace/"#)).expect("the confirmation's form")
+    );
     // Cancel is a link back; the confirmation's button replaces.
     let res = admin.post_raw(&action, &token, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -693,7 +870,12 @@ async fn csv_without_a_limit_is_the_whole_collection_and_pages_say_how_many() {
     assert_eq!(text.lines().count(), 21);
     assert_eq!(text.lines().nth(1), Some("136,c3,1360"));
     // Unchanged: 304 without a body.
-    let res = reqwest::Client::new().get(format!("{}{base}?format=csv", app.address)).header("If-None-Match", etag).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}{base}?format=csv", app.address))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 
     // JSON and paged CSV: X-Total-Count and RFC 8288 links with absolute URLs, on a public endpoint.
@@ -705,18 +887,28 @@ async fn csv_without_a_limit_is_the_whole_collection_and_pages_say_how_many() {
     let url = format!("{}{base}", app.address);
     assert_eq!(
         link,
-        format!(r#"<{url}?limit=20&offset=0>; rel="first", <{url}?limit=20&offset=0>; rel="prev", <{url}?limit=20&offset=40>; rel="next", <{url}?limit=20&offset=120>; rel="last""#)
+        format!(
+            r#"<{url}?limit=20&offset=0>; rel="first", <{url}?limit=20&offset=0>; rel="prev", <{url}?limit=20&offset=40>; rel="next", <{url}?limit=20&offset=120>; rel="last""#
+        )
     );
     let res = hub(&app, &format!("{base}?format=csv&limit=50&order=id"), None).await;
     assert_eq!(res.headers()["x-total-count"], "137");
-    assert!(res.headers()["link"].to_str().unwrap().contains(&format!(r#"<{url}?format=csv&order=id&limit=50&offset=50>; rel="next""#)));
+    assert!(
+        res.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains(&format!(r#"<{url}?format=csv&order=id&limit=50&offset=50>; rel="next""#))
+    );
     assert_eq!(res.text().await.unwrap().lines().count(), 51);
 
     // A filter value that is not of its column's type is refused, not read as "empty".
     let res = hub(&app, &format!("{base}?amount=abc"), None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: Value = res.json().await.unwrap();
-    assert_eq!((body["error"]["code"].as_str(), body["error"]["parameter"].as_str()), (Some("invalid_query"), Some("amount")));
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["error"]["parameter"].as_str()),
+        (Some("invalid_query"), Some("amount"))
+    );
 }
 
 #[tokio::test]
@@ -746,13 +938,38 @@ async fn endpoints_let_the_sites_they_list_read_them_from_a_browser() {
 
     // Any site only on a public endpoint; a malformed origin is refused by field.
     let endpoints = app.api("/api/v1/endpoints", &key).await.body;
-    let id_of = |path: &str| endpoints.as_array().unwrap().iter().find(|e| e["path"] == path).unwrap()["id"].as_i64().unwrap();
+    let id_of =
+        |path: &str| endpoints.as_array().unwrap().iter().find(|e| e["path"] == path).unwrap()["id"].as_i64().unwrap();
     let (public, guarded) = (id_of("cities"), id_of("guarded"));
-    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{guarded}"), &key, json!({"allowed_origins": ["*"]})).await;
-    assert_eq!((res.status, res.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("allowed_origins")));
-    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{guarded}"), &key, json!({"allowed_origins": ["app.example.com/x"]})).await;
+    let res = post_json(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/endpoints/{guarded}"),
+        &key,
+        json!({"allowed_origins": ["*"]}),
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("allowed_origins"))
+    );
+    let res = post_json(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/endpoints/{guarded}"),
+        &key,
+        json!({"allowed_origins": ["app.example.com/x"]}),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{guarded}"), &key, json!({"allowed_origins": ["HTTPS://App.Example.com:443/"]})).await;
+    let res = post_json(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/endpoints/{guarded}"),
+        &key,
+        json!({"allowed_origins": ["HTTPS://App.Example.com:443/"]}),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["allowed_origins"], json!([site]), "kept as browsers send it");
 
@@ -762,9 +979,25 @@ async fn endpoints_let_the_sites_they_list_read_them_from_a_browser() {
     assert_eq!(res.headers()["access-control-allow-origin"], site);
     assert_eq!(res.headers()["access-control-allow-methods"], "GET, HEAD");
     assert!(res.headers().get("access-control-allow-credentials").is_none(), "never credentials");
-    assert!(preflight("guarded", site, "POST", "").await.unwrap().headers().get("access-control-allow-origin").is_none());
-    assert!(preflight("guarded", site, "GET", "cookie").await.unwrap().headers().get("access-control-allow-origin").is_none());
-    assert!(preflight("guarded", "https://evil.example", "GET", "").await.unwrap().headers().get("access-control-allow-origin").is_none());
+    assert!(
+        preflight("guarded", site, "POST", "").await.unwrap().headers().get("access-control-allow-origin").is_none()
+    );
+    assert!(
+        preflight("guarded", site, "GET", "cookie")
+            .await
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(
+        preflight("guarded", "https://evil.example", "GET", "")
+            .await
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let res = preflight("nothing-here", site, "GET", "").await.unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT, "an unknown path answers like a guarded one");
 
@@ -779,11 +1012,19 @@ async fn endpoints_let_the_sites_they_list_read_them_from_a_browser() {
     let refused = http.get(url("guarded")).header("Origin", site).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(refused.headers()["access-control-allow-origin"], site, "the site can tell its user what is wrong");
-    let other = http.get(url("guarded")).header("Origin", "https://evil.example").bearer_auth(&key).send().await.unwrap();
+    let other =
+        http.get(url("guarded")).header("Origin", "https://evil.example").bearer_auth(&key).send().await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 
     // A public endpoint open to every site: `*`.
-    let res = post_json(&app, reqwest::Method::PATCH, &format!("/api/v1/endpoints/{public}"), &key, json!({"allowed_origins": ["*"]})).await;
+    let res = post_json(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/endpoints/{public}"),
+        &key,
+        json!({"allowed_origins": ["*"]}),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
     let res = http.get(url("cities")).header("Origin", "https://anyone.example").send().await.unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
@@ -791,12 +1032,22 @@ async fn endpoints_let_the_sites_they_list_read_them_from_a_browser() {
     // The endpoint's page: the setting with its message beside the field, the input kept.
     let page = format!("/datahub/endpoints/{guarded}");
     let c = app.api("/api/v1/collections", &key).await.body[1]["id"].as_i64().unwrap();
-    let fields = [("path", "guarded"), ("collection_id", &c.to_string()), ("access", "members"), ("allowed_origins", "https://ok.example\nnot an origin")];
+    let fields = [
+        ("path", "guarded"),
+        ("collection_id", &c.to_string()),
+        ("access", "members"),
+        ("allowed_origins", "https://ok.example\nnot an origin"),
+    ];
     let res = admin.post_form(&page, &page, &fields).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"id="e-allowed_origins""#) && html.contains("https://ok.example\nnot an origin"), "{html}");
-    let fields = [("path", "guarded"), ("collection_id", &c.to_string()), ("access", "members"), ("allowed_origins", "https://ok.example\nhttp://localhost:3000")];
+    let fields = [
+        ("path", "guarded"),
+        ("collection_id", &c.to_string()),
+        ("access", "members"),
+        ("allowed_origins", "https://ok.example\nhttp://localhost:3000"),
+    ];
     assert_eq!(admin.post_form(&page, &page, &fields).await.status(), StatusCode::SEE_OTHER);
     assert!(admin.get_html(&page).await.contains("https://ok.example\nhttp://localhost:3000"));
 }
@@ -808,11 +1059,29 @@ async fn the_endpoint_page_shows_the_full_url_and_examples_that_run() {
     publish(&app, &key, CITIES, "geo/cities", "members").await;
     let e = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
     let html = admin.get_html(&format!("/datahub/endpoints/{e}")).await;
-    let unescape = |s: &str| s.replace("&quot;", "\"").replace("&#34;", "\"").replace("&amp;", "&").replace("&#38;", "&").replace("&#39;", "'").replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&#x2f;", "/").replace("&#47;", "/");
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+            .replace("&amp;", "&")
+            .replace("&#38;", "&")
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#x2f;", "/")
+            .replace("&#47;", "/")
+    };
     let html = unescape(&html);
     let full = format!("{}/hub/{slug}/geo/cities", app.address);
     assert!(html.contains(&format!(r#"value="{full}""#)), "the URL with its host: {html}");
-    for needle in ["Python (requests)", "r.links.get(\"next\"", "pd.read_csv(", &format!("{full}?format=csv"), "await fetch(", "os.environ['KEYHUB_KEY']"] {
+    for needle in [
+        "Python (requests)",
+        "r.links.get(\"next\"",
+        "pd.read_csv(",
+        &format!("{full}?format=csv"),
+        "await fetch(",
+        "os.environ['KEYHUB_KEY']",
+    ] {
         assert!(html.contains(needle), "{needle} in {html}");
     }
     assert!(html.contains(r##"data-copy="#example-curl" hidden"##), "copy buttons wait for JavaScript");
@@ -823,8 +1092,14 @@ async fn the_endpoint_page_shows_the_full_url_and_examples_that_run() {
     assert!(code.starts_with("curl -H \"Authorization: Bearer $KEYHUB_KEY\" \"http://"), "{code}");
     // Off the test's runtime: the app's database connections are driven by it.
     let (script, k) = (format!("{code} --silent"), key.clone());
-    let out = tokio::task::spawn_blocking(move || std::process::Command::new("sh").arg("-c").arg(script).env("KEYHUB_KEY", k).output()).await.unwrap().expect("curl runs");
-    let body: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh").arg("-c").arg(script).env("KEYHUB_KEY", k).output()
+    })
+    .await
+    .unwrap()
+    .expect("curl runs");
+    let body: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(body["meta"]["count"], 3, "{body}");
     assert_eq!(body["data"][0]["city"], "Oslo");
 }

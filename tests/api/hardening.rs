@@ -21,9 +21,18 @@ async fn demoting_an_admin_saves_exactly_the_chosen_permissions_and_is_audited()
     let grace = admin.member_id("grace@example.com").await;
     let form = member_role_form(&admin, grace).await;
     assert!(!form.contains(" checked"), "no permission is pre-ticked for an admin: {form}");
-    let res = admin.post_form("/admin/members", &format!("/admin/members/{grace}/role"), &[("role", "member"), ("permission", "data.read")]).await;
+    let res = admin
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{grace}/role"),
+            &[("role", "member"), ("permission", "data.read")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE role = 'member' AND permissions = 'data.read'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM members WHERE role = 'member' AND permissions = 'data.read'").await,
+        1
+    );
     let audit = admin.get_html("/admin/audit?kind=member").await;
     assert!(audit.contains("member.role_changed") && audit.contains("grace@example.com"), "visible in the audit log");
     assert!(audit.contains("admin (all permissions) → member: data.read"));
@@ -37,10 +46,20 @@ async fn a_manager_grants_or_takes_only_what_they_hold_and_cannot_disable_someon
     let _carol = app.with_member(&admin, "carol@example.com", &["data.read", "data.write"]).await;
     let carol = admin.member_id("carol@example.com").await;
     // Taking away data.write, which the manager lacks: refused beside the field, nothing saved.
-    let res = manager.post_form("/admin/members", &format!("/admin/members/{carol}/role"), &[("role", "member"), ("permission", "data.read")]).await;
+    let res = manager
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{carol}/role"),
+            &[("role", "member"), ("permission", "data.read")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("grant or take away permissions you hold yourself"));
-    let stored = app.count(&format!("SELECT COUNT(*) AS n FROM members WHERE id = {carol} AND permissions = 'data.read data.write'")).await;
+    let stored = app
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM members WHERE id = {carol} AND permissions = 'data.read data.write'"
+        ))
+        .await;
     assert_eq!(stored, 1, "carol keeps data.write");
     // Disabling someone who holds more: refused.
     let res = manager.post_form("/admin/members", &format!("/admin/members/{carol}/disable"), &[]).await;
@@ -48,7 +67,13 @@ async fn a_manager_grants_or_takes_only_what_they_hold_and_cannot_disable_someon
     assert!(manager.get_html(&location(&res)).await.contains("holds permissions you do not have"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE disabled = true").await, 0);
     // Taking away data.read, which the manager holds: allowed.
-    let res = manager.post_form("/admin/members", &format!("/admin/members/{carol}/role"), &[("role", "member"), ("permission", "data.write")]).await;
+    let res = manager
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{carol}/role"),
+            &[("role", "member"), ("permission", "data.write")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
@@ -106,10 +131,19 @@ async fn refused_keys_are_rate_limited_per_address_but_valid_keys_are_not() {
     let (after, r) = limited.expect("bad keys are throttled");
     assert!(after >= 100, "not before the limit ({after})");
     assert_eq!(r.code.as_deref(), Some("rate_limited"));
-    let res = reqwest::Client::new().get(format!("{}/api/v1/me", app.address)).header("X-API-Key", "khp_nope").send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", app.address))
+        .header("X-API-Key", "khp_nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().get("retry-after").unwrap().to_str().unwrap().parse::<u64>().unwrap() >= 1);
-    assert_eq!(app.api("/api/v1/me", &good).await.status, StatusCode::OK, "a valid key from the same address still works");
+    assert_eq!(
+        app.api("/api/v1/me", &good).await.status,
+        StatusCode::OK,
+        "a valid key from the same address still works"
+    );
 }
 
 #[tokio::test]
@@ -118,12 +152,32 @@ async fn wrong_current_passwords_are_throttled_like_sign_ins() {
     let admin = app.with_admin().await;
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        let res = admin.post_form("/account", "/account/password", &[("current_password", "wrong guess here"), ("new_password", "new password 1234"), ("confirm_password", "new password 1234")]).await;
+        let res = admin
+            .post_form(
+                "/account",
+                "/account/password",
+                &[
+                    ("current_password", "wrong guess here"),
+                    ("new_password", "new password 1234"),
+                    ("confirm_password", "new password 1234"),
+                ],
+            )
+            .await;
         statuses.push(res.status());
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count(), 10);
     assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
-    let res = admin.post_form("/account", "/account/password", &[("current_password", ADMIN_PASSWORD), ("new_password", "new password 1234"), ("confirm_password", "new password 1234")]).await;
+    let res = admin
+        .post_form(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", ADMIN_PASSWORD),
+                ("new_password", "new password 1234"),
+                ("confirm_password", "new password 1234"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits out the window");
     assert!(res.text().await.unwrap().contains("Too many wrong passwords"));
 }
@@ -155,7 +209,10 @@ async fn invisible_and_look_alike_names_are_refused() {
     let res = admin.post_form("/account", "/account/profile", &[("display_name", "Ada \u{202E}nimda")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("invisible characters or text-direction controls"));
-    assert_eq!(admin.post_form("/account", "/workspaces", &[("workspace_name", "Acme")]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.post_form("/account", "/workspaces", &[("workspace_name", "Acme")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
     for twin in ["acme", "Acme\u{200B}", "\u{410}cme", "ACME "] {
         let res = admin.post_form("/account", "/workspaces", &[("workspace_name", twin)]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{twin:?}");
@@ -179,12 +236,24 @@ async fn bad_input_gets_the_right_status_and_a_clear_message() {
     let admin = app.with_admin().await;
     let http = reqwest::Client::new();
     let big = "a".repeat(1024 * 1024);
-    let res = http.post(format!("{}/login", app.address)).header("content-type", "application/x-www-form-urlencoded").body(format!("email={big}")).send().await.unwrap();
+    let res = http
+        .post(format!("{}/login", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email={big}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res.text().await.unwrap().contains("larger than keyhub accepts"));
     let token = csrf_token(&admin.get_html("/account").await);
-    let res = admin.http.post(admin.url("/account/profile")).header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf_token={token}&display_name=Ren%E9e")).send().await.unwrap();
+    let res = admin
+        .http
+        .post(admin.url("/account/profile"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={token}&display_name=Ren%E9e"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("not valid UTF-8"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users WHERE display_name LIKE 'Ren%'").await, 0, "nothing stored");
@@ -210,7 +279,9 @@ async fn data_files_are_private_to_keyhubs_user() {
     use std::os::unix::fs::PermissionsExt;
     let app = TestApp::spawn().await;
     let _admin = app.with_admin().await;
-    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777;
+    let mode = |p: std::path::PathBuf| {
+        std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
+    };
     assert_eq!(mode(app.data_dir.path().to_path_buf()), 0o700);
     assert_eq!(mode(app.data_dir.path().join("secret")), 0o600);
     if app.database_url.starts_with("sqlite") {
@@ -227,13 +298,19 @@ async fn destructive_actions_without_javascript_get_a_confirmation_page() {
     admin.new_key("nightly", &[]).await;
     let id = app.count("SELECT id AS n FROM personal_keys").await;
     for (action, button) in [("rotate", "Rotate key"), ("revoke", "Revoke key")] {
-        let res = admin.post_unconfirmed("/account/keys", &format!("/account/keys/{id}/{action}"), &[("grace", "none")]).await;
+        let res = admin
+            .post_unconfirmed("/account/keys", &format!("/account/keys/{id}/{action}"), &[("grace", "none")])
+            .await;
         assert_eq!(res.status(), StatusCode::OK, "{action}");
         let html = res.text().await.unwrap();
         assert!(html.contains(&format!(">{button}</button>")), "{action}: the button is named after the action");
         assert!(html.contains("name=\"confirmed\" value=\"yes\""));
     }
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys WHERE revoked_at IS NULL AND rotated_at IS NULL").await, 1, "nothing changed yet");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM personal_keys WHERE revoked_at IS NULL AND rotated_at IS NULL").await,
+        1,
+        "nothing changed yet"
+    );
     let bob = app.with_member(&admin, "bob@example.com", &[]).await;
     drop(bob);
     let bob_member = admin.member_id("bob@example.com").await;
@@ -259,7 +336,17 @@ async fn the_audit_log_records_security_events_with_names_as_they_were() {
     admin.post_form("/account/keys", &format!("/account/keys/{old}/rotate"), &[("grace", "none")]).await;
     admin.post_form("/admin/workspace", "/admin/workspace", &[("name", "Analytics Team")]).await;
     let log = admin.get_html("/admin/audit").await;
-    for action in ["instance.setup", "user.signed_in", "user.sign_in_failed", "user.signed_out", "invitation.created", "invitation.accepted", "key.created", "key.rotated", "workspace.renamed"] {
+    for action in [
+        "instance.setup",
+        "user.signed_in",
+        "user.sign_in_failed",
+        "user.signed_out",
+        "invitation.created",
+        "invitation.accepted",
+        "key.created",
+        "key.rotated",
+        "workspace.renamed",
+    ] {
         assert!(log.contains(action), "{action} recorded");
     }
     let _ = identifier_before;
@@ -270,7 +357,11 @@ async fn the_audit_log_records_security_events_with_names_as_they_were() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/csv"));
     let csv = res.text().await.unwrap();
-    assert!(csv.starts_with("time,actor,action,target,detail,address") && csv.contains("user.sign_in_failed") && !csv.contains("key.created"));
+    assert!(
+        csv.starts_with("time,actor,action,target,detail,address")
+            && csv.contains("user.sign_in_failed")
+            && !csv.contains("key.created")
+    );
     let bad = admin.get("/admin/audit?from=yesterday").await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text().await.unwrap().contains("YYYY-MM-DD"));
@@ -284,13 +375,20 @@ async fn an_admin_makes_a_one_time_password_reset_link() {
     let bob_member = admin.member_id("bob@example.com").await;
     let res = admin.post_form("/admin/members", &format!("/admin/members/{bob_member}/reset-link"), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let link = attr_after(&res.text().await.unwrap(), "id=\"reset-link\" type=\"text\" readonly value=\"").expect("link shown once");
+    let link = attr_after(&res.text().await.unwrap(), "id=\"reset-link\" type=\"text\" readonly value=\"")
+        .expect("link shown once");
     let token = link.rsplit('/').next().unwrap();
-    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM password_resets WHERE token_hash = '{token}'")).await, 0, "stored hashed");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM password_resets WHERE token_hash = '{token}'")).await,
+        0,
+        "stored hashed"
+    );
     let c = app.client();
     let res = c.post_form(&link, &link, &[("password", "short"), ("confirm_password", "short")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = c.post_form(&link, &link, &[("password", "a brand new password"), ("confirm_password", "a brand new password")]).await;
+    let res = c
+        .post_form(&link, &link, &[("password", "a brand new password"), ("confirm_password", "a brand new password")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.client().login("bob@example.com", "a brand new password").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.client().get(&link).await.status(), StatusCode::GONE, "the link works once");
@@ -304,7 +402,12 @@ async fn signed_in_error_pages_keep_the_frame_and_help_names_the_support_contact
     let res = admin.get("/admin/members/999999").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let html = res.text().await.unwrap();
-    assert!(html.contains("Sign out") && html.contains("id=\"current-workspace\"") && html.contains("href=\"/admin/members\""), "the frame stays");
+    assert!(
+        html.contains("Sign out")
+            && html.contains("id=\"current-workspace\"")
+            && html.contains("href=\"/admin/members\""),
+        "the frame stays"
+    );
     let help = admin.get_html("/help").await;
     assert!(help.contains("mailto:help@example.com"));
     let res = app.client().get("/favicon.ico").await;
@@ -312,13 +415,17 @@ async fn signed_in_error_pages_keep_the_frame_and_help_names_the_support_contact
     assert_eq!(app.client().get(&location(&res)).await.status(), StatusCode::OK);
     let login = app.client().post_form("/login", "/login", &[("email", ""), ("password", "")]).await;
     let body = login.text().await.unwrap();
-    assert!(body.contains("Enter your email address") && !body.contains("incorrect"), "an empty sign-in says what is missing");
+    assert!(
+        body.contains("Enter your email address") && !body.contains("incorrect"),
+        "an empty sign-in says what is missing"
+    );
 }
 
 #[tokio::test]
 async fn the_openapi_document_declares_every_refusal() {
     let app = TestApp::spawn().await;
-    let doc: serde_json::Value = reqwest::get(format!("{}/api/v1/openapi.json", app.address)).await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/openapi.json", app.address)).await.unwrap().json().await.unwrap();
     for status in ["401", "404", "405", "429"] {
         assert!(doc["paths"]["/api/v1/me"]["get"]["responses"][status].is_object(), "{status} documented");
     }
@@ -332,7 +439,13 @@ async fn the_openapi_document_declares_every_refusal() {
     assert_eq!(key_in["access_type"]["enum"], serde_json::json!(["api_key", "portal_token", "generic_token"]));
     assert!(key_in["name"]["pattern"].as_str().unwrap().contains("{0,98}"));
     assert_eq!(doc["components"]["schemas"]["CollectionIn"]["properties"]["max_limit"]["maximum"], 10_000);
-    let keep_tabs = doc["paths"]["/api/v1/sources/{id}"]["delete"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "keep_tabs").cloned().unwrap();
+    let keep_tabs = doc["paths"]["/api/v1/sources/{id}"]["delete"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "keep_tabs")
+        .cloned()
+        .unwrap();
     assert_eq!(keep_tabs["in"], "query");
     let codes = doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"].as_array().unwrap();
     assert!(codes.iter().any(|c| c == "rate_limited"));
@@ -396,7 +509,9 @@ async fn one_address_refused_keys_do_not_slow_other_clients() {
     let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
     let http = reqwest::Client::new();
     let call = |client: &'static str| {
-        http.get(format!("{}/api/v1/me", app.address)).header("X-Forwarded-For", client).header("X-API-Key", "khp_not_a_key")
+        http.get(format!("{}/api/v1/me", app.address))
+            .header("X-Forwarded-For", client)
+            .header("X-API-Key", "khp_not_a_key")
     };
     let mut limited = false;
     for _ in 0..200 {
@@ -407,5 +522,9 @@ async fn one_address_refused_keys_do_not_slow_other_clients() {
     }
     assert!(limited, "the noisy client is throttled");
     let other = app.api_with(call("10.0.0.2")).await;
-    assert_eq!((other.status, other.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("malformed_key")), "another client is not");
+    assert_eq!(
+        (other.status, other.code.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("malformed_key")),
+        "another client is not"
+    );
 }

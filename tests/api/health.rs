@@ -43,7 +43,8 @@ fn sample(body: &str, metric: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn metrics_on_the_main_listener_need_the_token_and_count_requests_keys_and_queries() {
-    let app = TestApp::spawn_with(|s| s.metrics_token = Some(keyhub::config::Secret::new("metrics-token-0123456789"))).await;
+    let app =
+        TestApp::spawn_with(|s| s.metrics_token = Some(keyhub::config::Secret::new("metrics-token-0123456789"))).await;
     let scrape = |token: &'static str| {
         let url = format!("{}/metrics", app.address);
         async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap() }
@@ -63,11 +64,16 @@ async fn metrics_on_the_main_listener_need_the_token_and_count_requests_keys_and
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let body = res.text().await.unwrap();
-    let me_ok = sample(&body, "keyhub_http_request_duration_seconds_count", &[r#"route="/api/v1/me""#, r#"status="200""#, r#"method="GET""#]);
+    let me_ok = sample(
+        &body,
+        "keyhub_http_request_duration_seconds_count",
+        &[r#"route="/api/v1/me""#, r#"status="200""#, r#"method="GET""#],
+    );
     assert!(me_ok >= 1.0, "the /me call is counted by route and status:\n{body}");
     assert!(sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="ok""#]) >= 1.0);
-    let refused = sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="malformed_key""#])
-        + sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="unknown_key""#]);
+    let refused =
+        sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="malformed_key""#])
+            + sample(&body, "keyhub_key_verifications_total", &[r#"kind="personal""#, r#"outcome="unknown_key""#]);
     assert!(refused >= 1.0, "the refused key is counted by its code");
     // A gauge: other apps of this test process set it too, so only its presence is certain here.
     assert!(body.contains("keyhub_key_snapshot_keys{kind=\"personal\"}"), "snapshot size");
@@ -92,7 +98,10 @@ async fn metrics_can_have_a_listener_of_their_own_and_are_absent_otherwise() {
     let res = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body = res.text().await.unwrap();
-    assert!(sample(&body, "keyhub_http_request_duration_seconds_count", &[r#"route="/healthz""#, r#"status="200""#]) >= 1.0, "{body}");
+    assert!(
+        sample(&body, "keyhub_http_request_duration_seconds_count", &[r#"route="/healthz""#, r#"status="200""#]) >= 1.0,
+        "{body}"
+    );
     let other = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
     assert_eq!(other.status(), StatusCode::NOT_FOUND, "the metrics listener serves nothing else");
 }

@@ -144,7 +144,17 @@ impl TestApp {
         let metrics_port = app.metrics_port();
         let state = app.state();
         tokio::spawn(app.run());
-        TestApp { address: format!("http://127.0.0.1:{port}"), port, setup_code, db, database_url, data_dir, metrics_port, state, server }
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            setup_code,
+            db,
+            database_url,
+            data_dir,
+            metrics_port,
+            state,
+            server,
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -293,7 +303,13 @@ impl Client {
         self.post_form(
             "/setup",
             "/setup",
-            &[("setup_code", code), ("email", email), ("display_name", name), ("password", password), ("workspace", workspace)],
+            &[
+                ("setup_code", code),
+                ("email", email),
+                ("display_name", name),
+                ("password", password),
+                ("workspace", workspace),
+            ],
         )
         .await
     }
@@ -313,16 +329,13 @@ impl Client {
         let res = self.post_form("/admin/invitations", "/admin/invitations", &fields).await;
         assert_eq!(res.status(), StatusCode::OK, "invitation created");
         let html = res.text().await.expect("body");
-        attr_after(&html, "id=\"invite-link\" type=\"text\" readonly value=\"").expect("the page shows the invitation link")
+        attr_after(&html, "id=\"invite-link\" type=\"text\" readonly value=\"")
+            .expect("the page shows the invitation link")
     }
 
     pub async fn accept_invitation(&self, link: &str, name: &str, password: &str) -> Response {
-        self.post_form(
-            link,
-            link,
-            &[("display_name", name), ("password", password), ("confirm_password", password)],
-        )
-        .await
+        self.post_form(link, link, &[("display_name", name), ("password", password), ("confirm_password", password)])
+            .await
     }
 
     /// The id of the member row showing `email` on the members page.
@@ -367,7 +380,11 @@ impl ApiReply {
     pub async fn read(res: Response) -> ApiReply {
         let status = res.status();
         assert!(
-            res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").starts_with("application/json"),
+            res.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .starts_with("application/json"),
             "API answers JSON"
         );
         let body: serde_json::Value = res.json().await.expect("JSON body");
@@ -379,7 +396,12 @@ impl ApiReply {
 impl Client {
     /// Generates a personal key on the keys tab; returns the response status
     /// and the secret shown once (when generation succeeded).
-    pub async fn generate_key(&self, label: &str, permissions: &[&str], expires: &str) -> (StatusCode, Option<String>, String) {
+    pub async fn generate_key(
+        &self,
+        label: &str,
+        permissions: &[&str],
+        expires: &str,
+    ) -> (StatusCode, Option<String>, String) {
         let mut fields = vec![("label", label), ("expires", expires)];
         fields.extend(permissions.iter().map(|p| ("permission", *p)));
         // A plain post is redirected to the page that shows the secret once.

@@ -12,7 +12,8 @@ use crate::helpers::*;
 const METRICS_TOKEN: &str = "metrics-token-0123456789";
 
 async fn scrape(app: &TestApp) -> String {
-    let res = reqwest::Client::new().get(format!("{}/metrics", app.address)).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    let res =
+        reqwest::Client::new().get(format!("{}/metrics", app.address)).bearer_auth(METRICS_TOKEN).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     res.text().await.unwrap()
 }
@@ -46,7 +47,10 @@ async fn invented_http_methods_never_become_metric_labels() {
     assert!(!body.contains("X00001Q") && !body.contains("X03000Q"), "no invented method is a label");
     let grown: Vec<&String> = after.iter().filter(|l| !before.contains(l) && l.contains("method=\"other\"")).collect();
     assert!(grown.is_empty(), "3,000 invented methods added no series: {grown:?}");
-    assert!(after.iter().filter(|l| l.contains("method=\"other\"")).count() <= paths.len() * 2, "odd methods share one label: {after:?}");
+    assert!(
+        after.iter().filter(|l| l.contains("method=\"other\"")).count() <= paths.len() * 2,
+        "odd methods share one label: {after:?}"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +69,14 @@ async fn huge_page_and_offset_numbers_are_refused_by_name_not_a_closed_connectio
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
         assert_eq!(r.code.as_deref(), Some("invalid_query"), "{path}");
         assert_eq!(r.body["error"]["parameter"], parameter, "{path}: {}", r.body);
-        assert!(r.body["error"]["message"].as_str().unwrap().starts_with(&format!("{parameter} must be a whole number from")), "{}", r.body);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{parameter} must be a whole number from")),
+            "{}",
+            r.body
+        );
     }
     let page = "18446744073709551615";
     for list in ["/datahub/keys", "/admin/audit", "/account/keys", "/admin/members", "/account"] {
@@ -81,7 +92,11 @@ async fn huge_page_and_offset_numbers_are_refused_by_name_not_a_closed_connectio
     // Dates at the edge of the calendar are dates, not an overflow.
     for until in ["262142-12-31", "+262142-12-31", "-262143-01-01", "9999-12-31"] {
         let res = admin.get(&format!("/admin/audit?until={until}")).await;
-        assert!(res.status() == StatusCode::OK || res.status() == StatusCode::UNPROCESSABLE_ENTITY, "{until}: {}", res.status());
+        assert!(
+            res.status() == StatusCode::OK || res.status() == StatusCode::UNPROCESSABLE_ENTITY,
+            "{until}: {}",
+            res.status()
+        );
     }
     // The server is still there and answers everyone.
     assert_eq!(app.api("/api/v1/hub-keys?offset=0&limit=500", &key).await.status, StatusCode::OK);
@@ -168,13 +183,22 @@ async fn a_node_that_cannot_confirm_its_key_snapshots_stops_verifying_keys_and_s
     let res = app.client().get("/readyz").await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!((body["key_snapshots"]["personal"]["fresh"].as_bool(), body["key_snapshots"]["hub"]["fresh"].as_bool()), (Some(false), Some(false)), "{body}");
+    assert_eq!(
+        (body["key_snapshots"]["personal"]["fresh"].as_bool(), body["key_snapshots"]["hub"]["fresh"].as_bool()),
+        (Some(false), Some(false)),
+        "{body}"
+    );
     let reasons = body["reasons"].to_string();
     assert!(reasons.contains("personal key snapshot") && reasons.contains("hub key snapshot"), "{body}");
 
     // Fail closed: no key is vouched for, with a code and a time to retry.
     let me = app.api("/api/v1/me", &key).await;
-    assert_eq!((me.status, me.code.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("keys_unavailable")), "{}", me.body);
+    assert_eq!(
+        (me.status, me.code.as_deref()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("keys_unavailable")),
+        "{}",
+        me.body
+    );
     let res = hub_call().send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["retry-after"], "5");
@@ -202,11 +226,26 @@ async fn every_forwarded_header_line_counts_through_a_trusted_proxy() {
     };
     let xff = "X-Forwarded-For";
     assert_eq!(call(&[(xff, "203.0.113.9")]).await, StatusCode::OK, "inside the range, through the proxy");
-    assert_eq!(call(&[(xff, "203.0.113.9, 198.51.100.7")]).await, StatusCode::FORBIDDEN, "one line: the proxy's last word is 198.51.100.7");
-    assert_eq!(call(&[(xff, "203.0.113.9"), (xff, "198.51.100.7")]).await, StatusCode::FORBIDDEN, "two lines are the same list");
-    assert_eq!(call(&[("Forwarded", "for=203.0.113.9"), ("Forwarded", "for=198.51.100.7")]).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&[(xff, "203.0.113.9, 198.51.100.7")]).await,
+        StatusCode::FORBIDDEN,
+        "one line: the proxy's last word is 198.51.100.7"
+    );
+    assert_eq!(
+        call(&[(xff, "203.0.113.9"), (xff, "198.51.100.7")]).await,
+        StatusCode::FORBIDDEN,
+        "two lines are the same list"
+    );
+    assert_eq!(
+        call(&[("Forwarded", "for=203.0.113.9"), ("Forwarded", "for=198.51.100.7")]).await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(call(&[("Forwarded", "for=203.0.113.9")]).await, StatusCode::OK);
-    assert_eq!(call(&[(xff, "198.51.100.7"), ("Forwarded", "for=203.0.113.9")]).await, StatusCode::FORBIDDEN, "the two headers disagree: no address");
+    assert_eq!(
+        call(&[(xff, "198.51.100.7"), ("Forwarded", "for=203.0.113.9")]).await,
+        StatusCode::FORBIDDEN,
+        "the two headers disagree: no address"
+    );
 }
 
 /// A server of someone else's on 127.0.0.1: it records the head of every
@@ -246,7 +285,13 @@ impl Capture {
     }
 }
 
-fn api(app: &TestApp, method: Method, path: &str, key: &str, body: serde_json::Value) -> impl std::future::Future<Output = ApiReply> {
+fn api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> impl std::future::Future<Output = ApiReply> {
     crate::datahub::post_json(app, method, path, key, body)
 }
 
@@ -276,8 +321,19 @@ async fn connectors_never_call_a_port_of_another_protocol_even_where_private_tar
     }
     // A source saved before the rule (its row points at the bad port): the test is refused before any byte.
     let free = Capture::start().await;
-    let id = crate::connectors::new_source(&app, &key, "datasette", "Old", serde_json::json!({"base_url": free.base, "database": "shop", "token": "dstok_secret_value_1234"})).await;
-    app.exec(&format!("UPDATE sources SET config = '{{\"base_url\":\"{}/\",\"database\":\"shop\"}}' WHERE id = {id}", trap.base)).await;
+    let id = crate::connectors::new_source(
+        &app,
+        &key,
+        "datasette",
+        "Old",
+        serde_json::json!({"base_url": free.base, "database": "shop", "token": "dstok_secret_value_1234"}),
+    )
+    .await;
+    app.exec(&format!(
+        "UPDATE sources SET config = '{{\"base_url\":\"{}/\",\"database\":\"shop\"}}' WHERE id = {id}",
+        trap.base
+    ))
+    .await;
     let t = crate::connectors::test_source(&app, &key, id).await;
     assert_eq!(t["ok"], false);
     assert_eq!(t["error"]["class"], "blocked_by_policy", "{t}");
@@ -288,54 +344,131 @@ async fn connectors_never_call_a_port_of_another_protocol_even_where_private_tar
 async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
     let ds = crate::connectors::Datasette::start(5).await;
     let (app, admin, key) = crate::connectors::live_app().await;
-    let id = crate::connectors::new_source(&app, &key, "datasette", "Shop", serde_json::json!({"base_url": ds.base, "database": "shop", "token": ds.full})).await;
+    let id = crate::connectors::new_source(
+        &app,
+        &key,
+        "datasette",
+        "Shop",
+        serde_json::json!({"base_url": ds.base, "database": "shop", "token": ds.full}),
+    )
+    .await;
     assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
 
     // The mask GET returned, sent back as it was: the saved token stays.
     let got = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
     let shown = got["config"]["token"].as_str().unwrap().to_owned();
     assert!(shown.starts_with("••••") && ds.full.ends_with(&shown["••••".len()..]), "{got}");
-    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": got["config"]})).await;
+    let r =
+        api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": got["config"]}))
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["credentials_missing"], serde_json::json!([]));
-    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true, "the real token is still sent, not the mask");
-    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"token": "••••zzzz"}})).await;
-    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config.token")), "{}", r.body);
+    assert_eq!(
+        crate::connectors::test_source(&app, &key, id).await["ok"],
+        true,
+        "the real token is still sent, not the mask"
+    );
+    let r = api(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        serde_json::json!({"config": {"token": "••••zzzz"}}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("config.token")),
+        "{}",
+        r.body
+    );
 
     // Someone who may edit sources points it at their own server: the key stays home.
     let theirs = Capture::start().await;
-    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"base_url": theirs.base}})).await;
+    let r = api(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        serde_json::json!({"config": {"base_url": theirs.base}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["credentials_missing"], serde_json::json!(["token"]), "{}", r.body);
     assert!(r.body["notes"][0].as_str().unwrap().contains("was cleared"), "{}", r.body);
     assert!(!r.body["config"].as_object().unwrap().contains_key("token"));
     let t = crate::connectors::test_source(&app, &key, id).await;
     assert_eq!((t["ok"].as_bool(), t["error"]["class"].as_str()), (Some(false), Some("invalid_config")), "{t}");
-    assert!(theirs.requests().is_empty(), "no request, let alone the key, went to the new address: {:?}", theirs.requests());
+    assert!(
+        theirs.requests().is_empty(),
+        "no request, let alone the key, went to the new address: {:?}",
+        theirs.requests()
+    );
     let audit = admin.get_html("/admin/audit").await;
     assert!(audit.contains("source.credentials_cleared"), "audited");
 
     // The same through the credentials page: back to the form, which says why.
     let form = format!("/live-data/sources/{id}/credentials");
-    let res = admin.post_form(&form, &form, &[("kind", "datasette"), ("name", "Shop"), ("cfg.base_url", &ds.base), ("cfg.database", "shop"), ("cfg.token", &ds.full)]).await;
+    let res = admin
+        .post_form(
+            &form,
+            &form,
+            &[
+                ("kind", "datasette"),
+                ("name", "Shop"),
+                ("cfg.base_url", &ds.base),
+                ("cfg.database", "shop"),
+                ("cfg.token", &ds.full),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the key entered with the address: kept");
     let elsewhere = Capture::start().await;
-    let res = admin.post_form(&form, &form, &[("kind", "datasette"), ("name", "Shop"), ("cfg.base_url", &elsewhere.base), ("cfg.database", "shop"), ("cfg.token", "")]).await;
+    let res = admin
+        .post_form(
+            &form,
+            &form,
+            &[
+                ("kind", "datasette"),
+                ("name", "Shop"),
+                ("cfg.base_url", &elsewhere.base),
+                ("cfg.database", "shop"),
+                ("cfg.token", ""),
+            ],
+        )
+        .await;
     assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, form.clone()), "back to the credentials step");
     let page = admin.get_html(&form).await;
     assert!(page.contains("address changed, so its saved token was cleared"), "{page}");
     assert!(elsewhere.requests().is_empty());
 
     // Back home with the key entered again in the same change: kept, and it works.
-    let r = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"config": {"base_url": ds.base, "token": ds.full}})).await;
+    let r = api(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        serde_json::json!({"config": {"base_url": ds.base, "token": ds.full}}),
+    )
+    .await;
     assert_eq!(r.body["credentials_missing"], serde_json::json!([]), "{}", r.body);
     assert!(r.body.get("notes").is_none(), "nothing was cleared: {}", r.body);
     assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
 
     // Credentials that cannot be opened (a sealed value copied from another row)
     // fail with their own class; nothing is sent, least of all an empty key.
-    let other = crate::connectors::new_source(&app, &key, "datasette", "Other", serde_json::json!({"base_url": theirs.base, "database": "shop", "token": "dstok_other_value_1234"})).await;
-    app.exec(&format!("UPDATE sources SET secrets_sealed = (SELECT secrets_sealed FROM sources WHERE id = {id}) WHERE id = {other}")).await;
+    let other = crate::connectors::new_source(
+        &app,
+        &key,
+        "datasette",
+        "Other",
+        serde_json::json!({"base_url": theirs.base, "database": "shop", "token": "dstok_other_value_1234"}),
+    )
+    .await;
+    app.exec(&format!(
+        "UPDATE sources SET secrets_sealed = (SELECT secrets_sealed FROM sources WHERE id = {id}) WHERE id = {other}"
+    ))
+    .await;
     let t = crate::connectors::test_source(&app, &key, other).await;
     assert_eq!(t["error"]["class"], "credentials_unreadable", "{t}");
     assert!(theirs.requests().is_empty(), "{:?}", theirs.requests());
@@ -370,7 +503,12 @@ async fn an_ipv4_mapped_ip_filter_row_is_stored_as_ipv4_and_matches() {
     assert_eq!(k.body["ip_filters"][0]["range"], "127.0.0.1", "{}", k.body);
     assert_eq!(k.body["ip_filters"][0]["netmask"], "32");
     assert!(k.body["notes"].to_string().contains("IPv4-mapped"), "{}", k.body);
-    let res = reqwest::Client::new().get(format!("{}/hub/{slug}/mapped", app.address)).bearer_auth(k.body["secret"].as_str().unwrap()).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}/hub/{slug}/mapped", app.address))
+        .bearer_auth(k.body["secret"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the IPv4 client 127.0.0.1 matches");
 }
 
@@ -385,7 +523,13 @@ async fn tab_rows(app: &TestApp, key: &str, dataset: i64) -> i64 {
 }
 
 fn run_log(run: &serde_json::Value) -> String {
-    run["log"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join("\n")
+    run["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
@@ -394,14 +538,23 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
     let ds = crate::connectors::Datasette::start(2_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
     let (app, _admin, key) = live_app_with(|s| s.sync_max_rows = 2_500).await;
-    let id = crate::connectors::new_source(&app, &key, "datasette", "Runaway", serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full})).await;
+    let id = crate::connectors::new_source(
+        &app,
+        &key,
+        "datasette",
+        "Runaway",
+        serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full}),
+    )
+    .await;
     assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
     let (run, entity) = crate::connectors::activate_into_entity(&app, &key, id, &["orders"], "Runaway orders").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
 
     // More records than one sync may read: the stream fails, the old rows stay.
-    ds.change("c.executemany('insert into orders values (?,?,?,?)', [(i, 'late %d' % i, 1.0, i) for i in range(2001, 5001)])");
+    ds.change(
+        "c.executemany('insert into orders values (?,?,?,?)', [(i, 'late %d' % i, 1.0, i) for i in range(2001, 5001)])",
+    );
     let run = crate::connectors::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
@@ -414,7 +567,10 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
     let run = crate::connectors::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
-    assert!(run["streams"][0]["error"]["message"].as_str().unwrap().contains("same page of 1000 records twice"), "{run}");
+    assert!(
+        run["streams"][0]["error"]["message"].as_str().unwrap().contains("same page of 1000 records twice"),
+        "{run}"
+    );
     assert_eq!(proxy.batches.load(std::sync::atomic::Ordering::SeqCst), 2, "stopped at the first repetition");
     assert_eq!(tab_rows(&app, &key, dataset).await, 2_000);
 
@@ -427,7 +583,11 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
     let run = crate::connectors::wait_for_run(&app, &key, run_id).await;
     assert_eq!(run["status"], "cancelled", "{run}");
     assert!(run_log(&run).contains("orders: stopped while waiting for the source's answer"), "{run}");
-    assert_eq!(proxy.batches.load(std::sync::atomic::Ordering::SeqCst), 1, "the held read was never answered, and nothing more was asked");
+    assert_eq!(
+        proxy.batches.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the held read was never answered, and nothing more was asked"
+    );
     assert_eq!(tab_rows(&app, &key, dataset).await, 2_000);
     proxy.release(10);
 }
@@ -438,14 +598,27 @@ async fn a_run_that_takes_longer_than_allowed_is_stopped_and_keeps_the_old_rows(
     let ds = crate::connectors::Datasette::start(3_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
     let (app, _admin, key) = live_app_with(|s| s.sync_max_time = std::time::Duration::from_secs(1)).await;
-    let id = crate::connectors::new_source(&app, &key, "datasette", "Slow", serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full})).await;
+    let id = crate::connectors::new_source(
+        &app,
+        &key,
+        "datasette",
+        "Slow",
+        serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full}),
+    )
+    .await;
     assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
     // The second batch is held until the test lets it go: the run cannot finish in time.
     proxy.set(Rule { hold_from: Some(1), ..Rule::default() });
     let (run, _) = crate::connectors::activate_into_entity(&app, &key, id, &["orders"], "Slow orders").await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
-    assert!(run["streams"][0]["error"]["message"].as_str().unwrap().contains("took longer than 1 second (KEYHUB_SYNC_MAX_SECONDS = 1)"), "{run}");
+    assert!(
+        run["streams"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("took longer than 1 second (KEYHUB_SYNC_MAX_SECONDS = 1)"),
+        "{run}"
+    );
     assert_eq!(run["streams"][0]["records_written"], 1_000, "{run}");
     proxy.release(10);
 }
@@ -456,13 +629,32 @@ async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
     let ds = crate::connectors::Datasette::start(5_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
     let (app, _admin, key) = live_app_with(|_| {}).await;
-    let id = crate::connectors::new_source(&app, &key, "datasette", "Drifting", serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full})).await;
+    let id = crate::connectors::new_source(
+        &app,
+        &key,
+        "datasette",
+        "Drifting",
+        serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full}),
+    )
+    .await;
     assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
     // Pages 1–2 as discovered; before page 3 the source changes under the run:
     // `updated` (integer) holds text from record 2,001 on, and a column is added.
     proxy.set(Rule { hold_from: Some(2), ..Rule::default() });
-    let entity = api(&app, Method::POST, "/api/v1/entities", &key, serde_json::json!({"name": "Drift", "description": "x"})).await.body["id"].as_i64().unwrap();
-    let p = api(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, serde_json::json!({"streams": ["orders"], "entity_id": entity})).await;
+    let entity =
+        api(&app, Method::POST, "/api/v1/entities", &key, serde_json::json!({"name": "Drift", "description": "x"}))
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+    let p = api(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        serde_json::json!({"streams": ["orders"], "entity_id": entity}),
+    )
+    .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let a = api(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, serde_json::json!({})).await;
     proxy.reached(3).await;
@@ -478,13 +670,20 @@ async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
     let e = app.api(&format!("/api/v1/entities/{entity}"), &key).await.body;
     let dataset = e["tabs"][0]["dataset_id"].as_i64().unwrap();
     let shown = app.api(&format!("/api/v1/datasets/{dataset}"), &key).await.body;
-    assert!(shown["columns"].as_array().unwrap().iter().any(|c| c["name"] == "updated" && c["type"] == "text"), "{shown}");
+    assert!(
+        shown["columns"].as_array().unwrap().iter().any(|c| c["name"] == "updated" && c["type"] == "text"),
+        "{shown}"
+    );
     assert!(shown["columns"].as_array().unwrap().iter().any(|c| c["name"] == "note" && c["type"] == "text"), "{shown}");
     let first = app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1"), &key).await.body;
     assert_eq!(first["data"][0]["updated"], "1", "rows written before the change are text too: {first}");
     assert!(first["data"][0]["note"].is_null(), "{first}");
     let later = app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1&offset=4999"), &key).await.body;
-    assert_eq!((later["data"][0]["updated"].as_str(), later["data"][0]["note"].as_str()), (Some("soon"), Some("late 5000")), "{later}");
+    assert_eq!(
+        (later["data"][0]["updated"].as_str(), later["data"][0]["note"].as_str()),
+        (Some("soon"), Some("late 5000")),
+        "{later}"
+    );
     assert_eq!(later["meta"]["count"], 5_000);
 }
 
@@ -495,17 +694,41 @@ async fn an_unclosed_quote_and_a_repeated_json_key_are_refused_naming_where() {
     let r = crate::datahub::upload(&app, &key, "Quotes", None, "q.csv", b"id,name\n1,\"x\n2,y\n3,z\n".to_vec()).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.code.as_deref(), Some("invalid_records"));
-    assert!(r.body["error"]["message"].as_str().unwrap().starts_with("Line 2: a quoted value starts here"), "{}", r.body);
-    let r = crate::datahub::upload(&app, &key, "Dupes", None, "d.json", br#"[{"id": 1, "a": 1}, {"id": 2, "a": 1, "a": 2}]"#.to_vec()).await;
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().starts_with("Line 2: a quoted value starts here"),
+        "{}",
+        r.body
+    );
+    let r = crate::datahub::upload(
+        &app,
+        &key,
+        "Dupes",
+        None,
+        "d.json",
+        br#"[{"id": 1, "a": 1}, {"id": 2, "a": 1, "a": 2}]"#.to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.body["error"]["index"], 1, "the second record: {}", r.body);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("the key “a” appears twice"), "{}", r.body);
     let r = api(&app, Method::POST, "/api/v1/datasets", &key, serde_json::json!({"name": "Body"})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let raw = r#"{"name": "Body", "records": [{"id": 1, "b": 1, "b": 2}]}"#;
-    let res = reqwest::Client::new().post(format!("{}/api/v1/datasets", app.address)).bearer_auth(&key).header("content-type", "application/json").body(raw).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/datasets", app.address))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
     let r = ApiReply::read(res).await;
-    assert_eq!((r.status, r.body["error"]["index"].as_i64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(0)), "{}", r.body);
+    assert_eq!(
+        (r.status, r.body["error"]["index"].as_i64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(0)),
+        "{}",
+        r.body
+    );
     assert!(r.body["error"]["message"].as_str().unwrap().contains("the key “b” appears twice"), "{}", r.body);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM datasets WHERE state = 'ready'").await, 0, "nothing stored");
 }
@@ -532,7 +755,8 @@ async fn every_csv_keyhub_writes_defuses_formulas_and_keeps_numbers() {
     // A text column holding "-5" and "+1.5" keeps them as written too.
     let csv = "id,code\n1,-5\n2,+1.5\n3,x\n";
     crate::datahub::publish(&app, &key, csv, "codes", "public").await;
-    let body = reqwest::get(format!("{}/hub/{slug}/codes?format=csv", app.address)).await.unwrap().text().await.unwrap();
+    let body =
+        reqwest::get(format!("{}/hub/{slug}/codes?format=csv", app.address)).await.unwrap().text().await.unwrap();
     assert!(body.contains("1,-5") && body.contains("2,+1.5"), "{body}");
 }
 
@@ -553,19 +777,31 @@ async fn look_alike_names_are_refused_for_everything_a_workspace_names() {
         ("/api/v1/collections", serde_json::json!({"name": latin, "dataset_id": dataset}), &key),
         ("/api/v1/hub-keys", serde_json::json!({"name": latin, "access_type": "api_key"}), &key),
         ("/api/v1/entities", serde_json::json!({"name": latin, "description": ""}), &live),
-        ("/api/v1/sources", serde_json::json!({"kind": "datasette", "name": latin, "config": {"base_url": capture.base, "database": "d", "token": "dstok_a_1234"}}), &live),
+        (
+            "/api/v1/sources",
+            serde_json::json!({"kind": "datasette", "name": latin, "config": {"base_url": capture.base, "database": "d", "token": "dstok_a_1234"}}),
+            &live,
+        ),
     ] {
         let first = api(&app, Method::POST, path, secret, body.clone()).await;
         assert_eq!(first.status, StatusCode::CREATED, "{path}: {}", first.body);
         let mut look_alike = body.clone();
         look_alike["name"] = serde_json::json!(cyrillic);
         let second = api(&app, Method::POST, path, secret, look_alike).await;
-        assert!(second.status == StatusCode::UNPROCESSABLE_ENTITY || second.status == StatusCode::CONFLICT, "{path}: {} {}", second.status, second.body);
+        assert!(
+            second.status == StatusCode::UNPROCESSABLE_ENTITY || second.status == StatusCode::CONFLICT,
+            "{path}: {} {}",
+            second.status,
+            second.body
+        );
         assert_eq!(second.body["error"]["field"], "name", "{path}: {}", second.body);
     }
     // Teams, through the page.
     let html = admin.get_html("/admin/teams").await;
-    assert_eq!(admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", latin)]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", latin)]).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let html = admin.get_html("/admin/teams").await;
     let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", cyrillic)]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -578,15 +814,26 @@ async fn names_saved_before_look_keys_get_one_at_start_and_old_look_alikes_both_
     let admin = app.with_admin().await;
     for name in ["Night shift", "Day shift"] {
         let html = admin.get_html("/admin/teams").await;
-        assert_eq!(admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", name)]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", name)]).await.status(),
+            StatusCode::SEE_OTHER
+        );
     }
     // As an older keyhub stored them: no look key, and a look-alike pair (Cyrillic а).
     app.exec("INSERT INTO teams (workspace_id, name, name_key, created_at, updated_at) SELECT workspace_id, 'D\u{430}y shift', 'd\u{430}y shift', created_at, updated_at FROM teams WHERE name = 'Night shift'").await;
     app.exec("UPDATE teams SET look_key = NULL").await;
     keyhub::store::names::backfill_look_keys(&app.db).await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key IS NULL").await, 0);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key = 'day shift'").await, 1, "one of the pair has the plain key");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key LIKE 'day shift#%'").await, 1, "the other keeps its name, with a distinct key");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key = 'day shift'").await,
+        1,
+        "one of the pair has the plain key"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM teams WHERE look_key LIKE 'day shift#%'").await,
+        1,
+        "the other keeps its name, with a distinct key"
+    );
     let html = admin.get_html("/admin/teams").await;
     let res = admin.post_raw("/admin/teams", &csrf_token(&html), &[("name", "DAY SHIFT")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a third look-alike is refused");
@@ -617,7 +864,11 @@ async fn an_oversized_json_body_is_413_and_a_wrong_method_on_a_page_is_405_with_
         }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
-        assert!(res.headers()["allow"].to_str().unwrap().contains(allow), "{method} {path}: {:?}", res.headers().get("allow"));
+        assert!(
+            res.headers()["allow"].to_str().unwrap().contains(allow),
+            "{method} {path}: {:?}",
+            res.headers().get("allow")
+        );
     }
     assert_eq!(admin.get("/no-such-page").await.status(), StatusCode::NOT_FOUND, "a path nobody serves is still 404");
 }
@@ -641,20 +892,34 @@ async fn without_a_key_unknown_paths_and_workspaces_answer_like_guarded_ones() {
     };
     let guarded = hub(format!("/hub/{slug}/guarded"), None).await;
     assert_eq!(guarded.0, StatusCode::UNAUTHORIZED);
-    for probe in [format!("/hub/{slug}/nope"), format!("/hub/{slug}/deep/nope/path"), "/hub/no-such-workspace/guarded".into(), "/hub/no-such-workspace/x".into()] {
+    for probe in [
+        format!("/hub/{slug}/nope"),
+        format!("/hub/{slug}/deep/nope/path"),
+        "/hub/no-such-workspace/guarded".into(),
+        "/hub/no-such-workspace/x".into(),
+    ] {
         assert_eq!(hub(probe.clone(), None).await, guarded, "{probe} answers exactly like a guarded endpoint");
     }
     // Listing: an unknown workspace looks like one with nothing public.
     let known = reqwest::get(format!("{}/hub/{slug}", app.address)).await.unwrap();
     let unknown = reqwest::get(format!("{}/hub/no-such-workspace", app.address)).await.unwrap();
     assert_eq!((known.status(), unknown.status()), (StatusCode::OK, StatusCode::OK));
-    let (known, unknown): (serde_json::Value, serde_json::Value) = (known.json().await.unwrap(), unknown.json().await.unwrap());
-    assert_eq!((known["endpoints"].clone(), unknown["endpoints"].clone()), (serde_json::json!([]), serde_json::json!([])));
+    let (known, unknown): (serde_json::Value, serde_json::Value) =
+        (known.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!(
+        (known["endpoints"].clone(), unknown["endpoints"].clone()),
+        (serde_json::json!([]), serde_json::json!([]))
+    );
     // A key of another workspace learns nothing either; a key of this one learns the path is unknown.
-    let stranger = hub("/hub/no-such-workspace/x".into(), Some("khd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000".into())).await;
+    let stranger =
+        hub("/hub/no-such-workspace/x".into(), Some("khd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000".into())).await;
     let at_known = hub(format!("/hub/{slug}/nope"), Some("khd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000".into())).await;
     assert_eq!(stranger.0, at_known.0, "{stranger:?} / {at_known:?}");
-    assert_eq!(hub(format!("/hub/{slug}/nope"), Some(key.clone())).await.0, StatusCode::NOT_FOUND, "a member of the workspace is told");
+    assert_eq!(
+        hub(format!("/hub/{slug}/nope"), Some(key.clone())).await.0,
+        StatusCode::NOT_FOUND,
+        "a member of the workspace is told"
+    );
 }
 
 #[tokio::test]
@@ -664,7 +929,8 @@ async fn two_rotations_of_one_key_from_the_same_page_give_one_secret_and_one_409
     let old = admin.new_key("twice", &["data.read"]).await;
     let id = app.count("SELECT id AS n FROM personal_keys").await;
     let html = admin.get_html("/account/keys").await;
-    let identifier = attr_after(&html, "name=\"identifier\" value=\"").expect("the rotate form names the secret it rotates");
+    let identifier =
+        attr_after(&html, "name=\"identifier\" value=\"").expect("the rotate form names the secret it rotates");
     let token = csrf_token(&html);
     let action = format!("/account/keys/{id}/rotate");
     let fields = [("grace", "none"), ("identifier", identifier.as_str())];
@@ -674,7 +940,8 @@ async fn two_rotations_of_one_key_from_the_same_page_give_one_secret_and_one_409
     assert_eq!(statuses, vec![StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
     let (winner, loser) = if a.status() == StatusCode::SEE_OTHER { (a, b) } else { (b, a) };
     let winner = admin.follow(winner).await;
-    let shown = attr_after(&winner.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").expect("the new secret");
+    let shown = attr_after(&winner.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"")
+        .expect("the new secret");
     assert!(loser.text().await.unwrap().contains("was rotated by another request"));
     assert_eq!(app.api("/api/v1/me", &shown).await.status, StatusCode::OK, "the one secret handed out works");
     assert_eq!(app.api("/api/v1/me", &old).await.status, StatusCode::UNAUTHORIZED);
@@ -708,12 +975,30 @@ async fn repeated_header_lines_are_read_as_one_list_everywhere() {
     let url = format!("{}/hub/{slug}/open", app.address);
     let etag = reqwest::get(&url).await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
     // If-None-Match and Accept over two lines.
-    let res = reqwest::Client::new().get(&url).header("If-None-Match", "\"other\"").header("If-None-Match", &etag).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(&url)
+        .header("If-None-Match", "\"other\"")
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
-    let res = reqwest::Client::new().get(&url).header("Accept", "application/json").header("Accept", "text/csv").send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(&url)
+        .header("Accept", "application/json")
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     // Two credentials in one request: neither is taken.
-    let res = reqwest::Client::new().get(format!("{}/api/v1/me", app.address)).header("Authorization", format!("Bearer {key}")).header("Authorization", "Bearer khp_other").send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", app.address))
+        .header("Authorization", format!("Bearer {key}"))
+        .header("Authorization", "Bearer khp_other")
+        .send()
+        .await
+        .unwrap();
     let r = ApiReply::read(res).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::UNAUTHORIZED, Some("malformed_key")), "{}", r.body);
 }
@@ -736,9 +1021,14 @@ async fn a_write_transaction_holds_the_write_lock_from_its_start() {
     let mut opts = sea_orm::ConnectOptions::new(app.database_url.clone());
     opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(|o| o.busy_timeout(std::time::Duration::ZERO));
     let other = sea_orm::Database::connect(opts).await.unwrap();
-    let err = other.execute_unprepared("BEGIN IMMEDIATE").await.expect_err("another writer cannot start while the transaction may still write");
+    let err = other
+        .execute_unprepared("BEGIN IMMEDIATE")
+        .await
+        .expect_err("another writer cannot start while the transaction may still write");
     assert!(err.to_string().contains("locked") || err.to_string().contains("busy"), "{err}");
-    txn.execute_unprepared("UPDATE users SET display_name = display_name").await.expect("the write after the read goes through");
+    txn.execute_unprepared("UPDATE users SET display_name = display_name")
+        .await
+        .expect("the write after the read goes through");
     txn.commit().await.unwrap();
     other.execute_unprepared("BEGIN IMMEDIATE").await.expect("and after the commit, it can");
     other.execute_unprepared("ROLLBACK").await.unwrap();

@@ -104,15 +104,22 @@ async fn an_api_key_is_checked_in_order_and_adds_its_headers_to_successful_answe
     }
 
     // Inactive beats a wrong address (status is checked first), at once.
-    let r = patch(&app, &admin, id, json!({"status": "inactive", "ip_filters": [{"range": "10.0.0.0", "netmask": "8"}]})).await;
+    let r =
+        patch(&app, &admin, id, json!({"status": "inactive", "ip_filters": [{"range": "10.0.0.0", "netmask": "8"}]}))
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(code(call(&app, &url, &secret, &[]).await).await, (StatusCode::FORBIDDEN, "key_inactive".into()));
     patch(&app, &admin, id, json!({"status": "active"})).await;
     assert_eq!(code(call(&app, &url, &secret, &[]).await).await, (StatusCode::FORBIDDEN, "ip_not_allowed".into()));
     patch(&app, &admin, id, json!({"ip_filters": [], "endpoint_ids": []})).await;
-    assert_eq!(code(call(&app, &url, &secret, &[]).await).await, (StatusCode::FORBIDDEN, "endpoint_not_allowed".into()));
+    assert_eq!(
+        code(call(&app, &url, &secret, &[]).await).await,
+        (StatusCode::FORBIDDEN, "endpoint_not_allowed".into())
+    );
     // Linked from the endpoint's side: both views show the same truth.
-    let e = post_json(&app, Method::PATCH, &format!("/api/v1/endpoints/{endpoint}"), &admin, json!({"hub_key_ids": [id]})).await;
+    let e =
+        post_json(&app, Method::PATCH, &format!("/api/v1/endpoints/{endpoint}"), &admin, json!({"hub_key_ids": [id]}))
+            .await;
     assert_eq!(e.body["hub_key_ids"], json!([id]));
     let k = app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await;
     assert_eq!(k.body["endpoint_ids"], json!([endpoint]));
@@ -154,7 +161,11 @@ async fn the_client_address_comes_from_x_forwarded_for_only_through_a_trusted_pr
         if trusted {
             assert_eq!((spoofed, chain), (StatusCode::OK, StatusCode::OK), "the proxy's word is taken");
         } else {
-            assert_eq!((spoofed, chain), (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN), "an untrusted peer cannot claim an address");
+            assert_eq!(
+                (spoofed, chain),
+                (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+                "an untrusted peer cannot claim an address"
+            );
         }
         assert_eq!(garbage, StatusCode::FORBIDDEN, "a malformed entry fails closed");
         assert_eq!(direct, StatusCode::FORBIDDEN);
@@ -169,7 +180,12 @@ async fn generic_tokens_and_portal_tokens_guard_endpoints_too() {
 
     // Generic: the admin's value; weak values are saved with a warning; values are unique.
     let token = "aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let g = create(&app, &admin, json!({"name": "legacy", "access_type": "generic_token", "token": token, "endpoint_ids": [endpoint]})).await;
+    let g = create(
+        &app,
+        &admin,
+        json!({"name": "legacy", "access_type": "generic_token", "token": token, "endpoint_ids": [endpoint]}),
+    )
+    .await;
     assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
     assert!(g.body["warnings"][0].as_str().unwrap().contains("different characters"));
     assert!(g.body.get("secret").is_none());
@@ -182,11 +198,20 @@ async fn generic_tokens_and_portal_tokens_guard_endpoints_too() {
     let rita_key = reader.new_key("portal", &["data.read"]).await;
     let blind = app.with_member(&admin_client, "bo@example.com", &[]).await;
     let bo_key = blind.new_key("portal", &[]).await;
-    assert_eq!(code(call(&app, &url, &rita_key, &[]).await).await, (StatusCode::FORBIDDEN, "endpoint_not_allowed".into()));
+    assert_eq!(
+        code(call(&app, &url, &rita_key, &[]).await).await,
+        (StatusCode::FORBIDDEN, "endpoint_not_allowed".into())
+    );
     let rita = app.count("SELECT id AS n FROM users WHERE email = 'rita@example.com'").await;
     let bo = app.count("SELECT id AS n FROM users WHERE email = 'bo@example.com'").await;
     let page = admin_client.get_html("/admin/teams").await;
-    let res = admin_client.post_raw("/admin/teams", &crate::helpers::csrf_token(&page), &[("name", "Finance"), ("member_ids", &rita.to_string()), ("member_ids", &bo.to_string())]).await;
+    let res = admin_client
+        .post_raw(
+            "/admin/teams",
+            &crate::helpers::csrf_token(&page),
+            &[("name", "Finance"), ("member_ids", &rita.to_string()), ("member_ids", &bo.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let team = app.count("SELECT id AS n FROM teams WHERE name = 'Finance'").await;
     let p = create(&app, &admin, json!({"name": "finance portal", "access_type": "portal_token", "team_ids": [team], "endpoint_ids": [endpoint], "headers": [{"name": "X-Portal", "value": "yes"}]})).await;
@@ -194,12 +219,24 @@ async fn generic_tokens_and_portal_tokens_guard_endpoints_too() {
     let res = call(&app, &url, &rita_key, &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-portal"], "yes");
-    assert_eq!(code(call(&app, &url, &bo_key, &[]).await).await, (StatusCode::FORBIDDEN, "insufficient_permission".into()));
+    assert_eq!(
+        code(call(&app, &url, &bo_key, &[]).await).await,
+        (StatusCode::FORBIDDEN, "insufficient_permission".into())
+    );
     // Rita leaves the team: refused on the very next request.
     let page = admin_client.get_html(&format!("/admin/teams/{team}")).await;
-    let res = admin_client.post_raw(&format!("/admin/teams/{team}"), &crate::helpers::csrf_token(&page), &[("name", "Finance"), ("member_ids", &bo.to_string())]).await;
+    let res = admin_client
+        .post_raw(
+            &format!("/admin/teams/{team}"),
+            &crate::helpers::csrf_token(&page),
+            &[("name", "Finance"), ("member_ids", &bo.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(code(call(&app, &url, &rita_key, &[]).await).await, (StatusCode::FORBIDDEN, "endpoint_not_allowed".into()));
+    assert_eq!(
+        code(call(&app, &url, &rita_key, &[]).await).await,
+        (StatusCode::FORBIDDEN, "endpoint_not_allowed".into())
+    );
     // Named directly instead.
     let pid = p.body["id"].as_i64().unwrap();
     patch(&app, &admin, pid, json!({"user_ids": [rita]})).await;
@@ -221,22 +258,70 @@ async fn every_field_is_checked_and_the_refusal_names_the_field_and_row() {
         (json!({"name": "a\u{202E}b", "access_type": "api_key"}), "name", "invisible"),
         (json!({"name": "x", "access_type": "magic"}), "access_type", "Choose an access type"),
         (json!({"name": "x", "access_type": "api_key", "status": "paused"}), "status", "active or inactive"),
-        (json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.0/8"}, {"range": "010.0.0.1"}]}), "ip_filters[1]", "leading zero"),
-        (json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.0", "netmask": "33"}]}), "ip_filters[0]", "outside the address width"),
-        (json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "::", "netmask": "129"}]}), "ip_filters[0]", "outside the address width"),
-        (json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.0", "netmask": "255.0.255.0"}]}), "ip_filters[0]", "contiguous"),
-        (json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "fe80::1%eth0", "netmask": "64"}]}), "ip_filters[0]", "zone id"),
-        (json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "0.0.0.0", "netmask": "0"}]}), "ip_filters[0]", "allows every address"),
-        (json!({"name": "x", "access_type": "api_key", "headers": [{"name": "Set-Cookie", "value": "a=b"}]}), "headers[0]", "set by keyhub"),
-        (json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X-A", "value": "ok"}, {"name": "X-B", "value": "${collection.meta.owner}"}]}), "headers[1]", "not a known placeholder"),
-        (json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X-A", "value": "a\r\nSet-Cookie: x=1"}]}), "headers[0]", "U+000D"),
-        (json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X A", "value": "a"}]}), "headers[0]", "not an HTTP header name"),
-        (json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X-A", "value": "v".repeat(1025)}]}), "headers[0]", "1024"),
+        (
+            json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.0/8"}, {"range": "010.0.0.1"}]}),
+            "ip_filters[1]",
+            "leading zero",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.0", "netmask": "33"}]}),
+            "ip_filters[0]",
+            "outside the address width",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "::", "netmask": "129"}]}),
+            "ip_filters[0]",
+            "outside the address width",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.0", "netmask": "255.0.255.0"}]}),
+            "ip_filters[0]",
+            "contiguous",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "fe80::1%eth0", "netmask": "64"}]}),
+            "ip_filters[0]",
+            "zone id",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "ip_filters": [{"range": "0.0.0.0", "netmask": "0"}]}),
+            "ip_filters[0]",
+            "allows every address",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "headers": [{"name": "Set-Cookie", "value": "a=b"}]}),
+            "headers[0]",
+            "set by keyhub",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X-A", "value": "ok"}, {"name": "X-B", "value": "${collection.meta.owner}"}]}),
+            "headers[1]",
+            "not a known placeholder",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X-A", "value": "a\r\nSet-Cookie: x=1"}]}),
+            "headers[0]",
+            "U+000D",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X A", "value": "a"}]}),
+            "headers[0]",
+            "not an HTTP header name",
+        ),
+        (
+            json!({"name": "x", "access_type": "api_key", "headers": [{"name": "X-A", "value": "v".repeat(1025)}]}),
+            "headers[0]",
+            "1024",
+        ),
         (json!({"name": "x", "access_type": "api_key", "expires_at": past}), "expires_at", "in the past"),
         (json!({"name": "x", "access_type": "api_key", "expires_at": "next tuesday"}), "expires_at", "RFC 3339"),
         (json!({"name": "x", "access_type": "generic_token", "token": "too short"}), "token", "spaces"),
         (json!({"name": "x", "access_type": "generic_token", "token": "short"}), "token", "24 to 256"),
-        (json!({"name": "x", "access_type": "api_key", "endpoint_ids": [endpoint, 999]}), "endpoint_ids", "no endpoint with id 999"),
+        (
+            json!({"name": "x", "access_type": "api_key", "endpoint_ids": [endpoint, 999]}),
+            "endpoint_ids",
+            "no endpoint with id 999",
+        ),
         (json!({"name": "x", "access_type": "portal_token"}), "user_ids", "at least one user or team"),
         (json!({"name": "x", "access_type": "portal_token", "team_ids": [42]}), "team_ids", "no team with id 42"),
     ];
@@ -251,8 +336,14 @@ async fn every_field_is_checked_and_the_refusal_names_the_field_and_row() {
     let r = create(&app, &admin, json!({"name": "x", "access_type": "api_key", "headers": many})).await;
     assert!(r.body["error"]["message"].as_str().unwrap().contains("at most 50"), "{}", r.body);
     // Several wrong fields are all listed.
-    let r = create(&app, &admin, json!({"name": "", "access_type": "api_key", "headers": [{"name": "Host", "value": "x"}]})).await;
-    let fields: Vec<&str> = r.body["error"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let r = create(
+        &app,
+        &admin,
+        json!({"name": "", "access_type": "api_key", "headers": [{"name": "Host", "value": "x"}]}),
+    )
+    .await;
+    let fields: Vec<&str> =
+        r.body["error"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["name", "headers[0]"]);
     // Nothing was saved by the refusals.
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 1);
@@ -260,7 +351,10 @@ async fn every_field_is_checked_and_the_refusal_names_the_field_and_row() {
     // Host bits are cleared with a note; every address needs a confirmation.
     let r = create(&app, &admin, json!({"name": "normalised", "access_type": "api_key", "ip_filters": [{"range": "10.0.0.5", "netmask": "255.255.255.0"}, {"range": "0.0.0.0/0"}], "allow_all_addresses": true})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_eq!(r.body["ip_filters"], json!([{"range": "10.0.0.0", "netmask": "24"}, {"range": "0.0.0.0", "netmask": "0"}]));
+    assert_eq!(
+        r.body["ip_filters"],
+        json!([{"range": "10.0.0.0", "netmask": "24"}, {"range": "0.0.0.0", "netmask": "0"}])
+    );
     assert!(r.body["notes"][0].as_str().unwrap().contains("Stored as 10.0.0.0/24"));
 }
 
@@ -269,30 +363,54 @@ async fn reveal_is_an_audited_post_and_regenerate_leaves_exactly_one_valid_secre
     let app = TestApp::spawn().await;
     let (_admin, admin, slug, endpoint) = guarded(&app).await;
     let url = format!("/hub/{slug}/sales");
-    let k = create(&app, &admin, json!({"name": "rotating", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
+    let k =
+        create(&app, &admin, json!({"name": "rotating", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
     let (id, first) = (k.body["id"].as_i64().unwrap(), k.body["secret"].as_str().unwrap().to_owned());
     assert!(app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await.body.get("secret").is_none(), "never in a GET");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE secret_sealed LIKE '%khd_%'").await, 0, "sealed at rest");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE secret_sealed LIKE '%khd_%'").await,
+        0,
+        "sealed at rest"
+    );
 
-    let res = reqwest::Client::new().post(format!("{}/api/v1/hub-keys/{id}/reveal", app.address)).bearer_auth(&admin).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/hub-keys/{id}/reveal", app.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["cache-control"], "no-store");
     let shown: Value = res.json().await.unwrap();
     assert_eq!(shown["secret"], first.as_str());
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'hub_key.revealed'").await, 1);
-    let get = reqwest::Client::new().get(format!("{}/api/v1/hub-keys/{id}/reveal", app.address)).bearer_auth(&admin).send().await.unwrap();
+    let get = reqwest::Client::new()
+        .get(format!("{}/api/v1/hub-keys/{id}/reveal", app.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     let regen = |app: &TestApp| {
         let (address, admin) = (app.address.clone(), admin.clone());
         async move {
-            let res = reqwest::Client::new().post(format!("{address}/api/v1/hub-keys/{id}/regenerate")).bearer_auth(&admin).send().await.unwrap();
+            let res = reqwest::Client::new()
+                .post(format!("{address}/api/v1/hub-keys/{id}/regenerate"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.headers()["cache-control"], "no-store");
             res.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned()
         }
     };
     let second = regen(&app).await;
     assert_ne!(second, first);
-    assert_eq!(code(call(&app, &url, &first, &[]).await).await, (StatusCode::UNAUTHORIZED, "unknown_key".into()), "old secret refused at once");
+    assert_eq!(
+        code(call(&app, &url, &first, &[]).await).await,
+        (StatusCode::UNAUTHORIZED, "unknown_key".into()),
+        "old secret refused at once"
+    );
     assert_eq!(call(&app, &url, &second, &[]).await.status(), StatusCode::OK);
     let (a, b) = tokio::join!(regen(&app), regen(&app));
     let ok_a = call(&app, &url, &a, &[]).await.status() == StatusCode::OK;
@@ -302,8 +420,12 @@ async fn reveal_is_an_audited_post_and_regenerate_leaves_exactly_one_valid_secre
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'hub_key.regenerated'").await, 3);
 
     // A ciphertext copied to another row does not open there.
-    let other = create(&app, &admin, json!({"name": "other", "access_type": "api_key"})).await.body["id"].as_i64().unwrap();
-    app.exec(&format!("UPDATE hub_keys SET secret_sealed = (SELECT secret_sealed FROM hub_keys WHERE id = {id}) WHERE id = {other}")).await;
+    let other =
+        create(&app, &admin, json!({"name": "other", "access_type": "api_key"})).await.body["id"].as_i64().unwrap();
+    app.exec(&format!(
+        "UPDATE hub_keys SET secret_sealed = (SELECT secret_sealed FROM hub_keys WHERE id = {id}) WHERE id = {other}"
+    ))
+    .await;
     let r = post_json(&app, Method::POST, &format!("/api/v1/hub-keys/{other}/reveal"), &admin, json!({})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("cannot be opened"));
@@ -332,17 +454,28 @@ async fn a_save_over_someone_elses_change_is_refused_and_delete_unlinks() {
     let names: Vec<&str> = page.body["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["bulk 11", "bulk 09", "bulk 07", "bulk 05"]);
     // A value the table does not know is refused, never ignored (a typo must not list every key).
-    for (query, parameter) in [("status=actve", "status"), ("access_type=api", "access_type"), ("sort=-colour", "sort")] {
+    for (query, parameter) in [("status=actve", "status"), ("access_type=api", "access_type"), ("sort=-colour", "sort")]
+    {
         let r = app.api(&format!("/api/v1/hub-keys?{query}"), &admin).await;
         assert_eq!((r.status, r.code.as_deref()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{query}");
         assert_eq!(r.body["error"]["parameter"], parameter);
     }
 
-    let del = reqwest::Client::new().delete(format!("{}/api/v1/hub-keys/{id}", app.address)).bearer_auth(&admin).send().await.unwrap();
+    let del = reqwest::Client::new()
+        .delete(format!("{}/api/v1/hub-keys/{id}", app.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM hub_key_endpoints WHERE hub_key_id = {id}")).await, 0);
-    assert_eq!(code(call(&app, &format!("/hub/{slug}/sales"), &secret, &[]).await).await, (StatusCode::UNAUTHORIZED, "unknown_key".into()));
-    let audit = app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'hub_key.deleted' AND detail LIKE '%sales%'").await;
+    assert_eq!(
+        code(call(&app, &format!("/hub/{slug}/sales"), &secret, &[]).await).await,
+        (StatusCode::UNAUTHORIZED, "unknown_key".into())
+    );
+    let audit = app
+        .count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'hub_key.deleted' AND detail LIKE '%sales%'")
+        .await;
     assert_eq!(audit, 1, "the audit names the endpoints that lost the key");
 }
 
@@ -350,7 +483,8 @@ async fn a_save_over_someone_elses_change_is_refused_and_delete_unlinks() {
 async fn a_change_logged_by_another_node_reaches_this_nodes_snapshot() {
     let app = TestApp::spawn().await;
     let (_admin, admin, slug, endpoint) = guarded(&app).await;
-    let k = create(&app, &admin, json!({"name": "elsewhere", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
+    let k =
+        create(&app, &admin, json!({"name": "elsewhere", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
     let (id, secret) = (k.body["id"].as_i64().unwrap(), k.body["secret"].as_str().unwrap().to_owned());
     let url = format!("/hub/{slug}/sales");
     assert_eq!(call(&app, &url, &secret, &[]).await.status(), StatusCode::OK);
@@ -358,7 +492,10 @@ async fn a_change_logged_by_another_node_reaches_this_nodes_snapshot() {
     app.exec(&format!("UPDATE hub_keys SET status = 'inactive' WHERE id = {id}")).await;
     let ws = app.count(&format!("SELECT workspace_id AS n FROM hub_keys WHERE id = {id}")).await;
     app.exec(&format!("INSERT INTO hub_key_changes (workspace_id, hub_key_id, created_at) SELECT {ws}, {id}, created_at FROM hub_keys WHERE id = {id}")).await;
-    app.until("the watcher to apply the logged change", || async { (call(&app, &url, &secret, &[]).await.status() == StatusCode::FORBIDDEN).then_some(()) }).await;
+    app.until("the watcher to apply the logged change", || async {
+        (call(&app, &url, &secret, &[]).await.status() == StatusCode::FORBIDDEN).then_some(())
+    })
+    .await;
     let applied = app.count("SELECT MAX(applied_seq) AS n FROM cluster_nodes").await;
     let logged = app.count("SELECT MAX(seq) AS n FROM hub_key_changes").await;
     assert_eq!(applied, logged, "the node recorded how far it got");
@@ -371,14 +508,29 @@ async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_anoth
     let e = endpoint.to_string();
 
     // A row button re-renders the editor with one more row and saves nothing.
-    let res = ada.post_form("/datahub/keys/new", "/datahub/keys", &[("name", "Web key"), ("access_type", "api_key"), ("add_ip", "1")]).await;
+    let res = ada
+        .post_form(
+            "/datahub/keys/new",
+            "/datahub/keys",
+            &[("name", "Web key"), ("access_type", "api_key"), ("add_ip", "1")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("id=\"ip_range-0\"") && html.contains("value=\"Web key\""));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys").await, 0);
 
     // A bad row: 422, the message on that row, the input kept.
-    let bad = [("name", "Web key"), ("access_type", "api_key"), ("status", "active"), ("ip_range", "10.0.0.0"), ("ip_netmask", "255.0.255.0"), ("header_name", "Set-Cookie"), ("header_value", "a=b"), ("endpoint_ids", e.as_str())];
+    let bad = [
+        ("name", "Web key"),
+        ("access_type", "api_key"),
+        ("status", "active"),
+        ("ip_range", "10.0.0.0"),
+        ("ip_netmask", "255.0.255.0"),
+        ("header_name", "Set-Cookie"),
+        ("header_value", "a=b"),
+        ("endpoint_ids", e.as_str()),
+    ];
     let res = ada.post_form("/datahub/keys/new", "/datahub/keys", &bad).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
@@ -386,14 +538,31 @@ async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_anoth
     assert!(html.contains("id=\"e-ip-0\"") && html.contains("id=\"e-header-0\""));
     assert!(html.contains("value=\"255.0.255.0\""));
 
-    let good = [("name", "Web key"), ("access_type", "api_key"), ("status", "active"), ("ip_range", "127.0.0.0/8"), ("ip_netmask", ""), ("header_name", "X-Count"), ("header_value", "${collection.meta.count}"), ("header_name", "X-Off"), ("header_value", "1"), ("header_exclude", "1"), ("expires_at", "2099-01-31T18:00"), ("tz_offset", "60"), ("endpoint_ids", e.as_str())];
+    let good = [
+        ("name", "Web key"),
+        ("access_type", "api_key"),
+        ("status", "active"),
+        ("ip_range", "127.0.0.0/8"),
+        ("ip_netmask", ""),
+        ("header_name", "X-Count"),
+        ("header_value", "${collection.meta.count}"),
+        ("header_name", "X-Off"),
+        ("header_value", "1"),
+        ("header_exclude", "1"),
+        ("expires_at", "2099-01-31T18:00"),
+        ("tz_offset", "60"),
+        ("endpoint_ids", e.as_str()),
+    ];
     let res = ada.post_form("/datahub/keys/new", "/datahub/keys", &good).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let page = crate::helpers::location(&res);
     let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
     let k = app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await;
     assert_eq!(k.body["expires_at"], "2099-01-31T17:00:00Z", "local time with the browser's offset, stored in UTC");
-    assert_eq!(k.body["headers"], json!([{"name": "X-Count", "value": "${collection.meta.count}", "exclude": false}, {"name": "X-Off", "value": "1", "exclude": true}]));
+    assert_eq!(
+        k.body["headers"],
+        json!([{"name": "X-Count", "value": "${collection.meta.count}", "exclude": false}, {"name": "X-Off", "value": "1", "exclude": true}])
+    );
     assert_eq!(k.body["ip_filters"], json!([{"range": "127.0.0.0", "netmask": "8"}]));
 
     // The secret is only shown after a POST (on the page it redirects to, once), never by a plain GET.
@@ -401,15 +570,32 @@ async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_anoth
     assert_eq!(revealed.status(), StatusCode::SEE_OTHER);
     let revealed = ada.follow(revealed).await;
     assert_eq!(revealed.headers()["cache-control"], "no-store");
-    let secret = crate::helpers::attr_after(&revealed.text().await.unwrap(), "id=\"shown-secret\" type=\"text\" readonly value=\"").expect("secret shown");
+    let secret = crate::helpers::attr_after(
+        &revealed.text().await.unwrap(),
+        "id=\"shown-secret\" type=\"text\" readonly value=\"",
+    )
+    .expect("secret shown");
     let editor = ada.get_html(&page).await;
-    assert!(!editor.contains(&secret) && editor.contains("Last record change") && editor.contains("hx-history=\"false\""));
+    assert!(
+        !editor.contains(&secret) && editor.contains("Last record change") && editor.contains("hx-history=\"false\"")
+    );
     assert_eq!(ada.get(&format!("{page}/reveal")).await.status(), StatusCode::METHOD_NOT_ALLOWED, "no GET shows it");
 
     // Both views of the link: the endpoint's page shows the key chosen, and unchoosing it there unlinks it.
     let endpoint_page = ada.get_html(&format!("/datahub/endpoints/{endpoint}")).await;
     assert!(endpoint_page.contains(&format!("name=\"hub_key_ids\" value=\"{id}\" checked")));
-    let res = ada.post_form(&format!("/datahub/endpoints/{endpoint}"), &format!("/datahub/endpoints/{endpoint}"), &[("path", "sales"), ("collection_id", &app.count("SELECT collection_id AS n FROM endpoints").await.to_string()), ("access", "keys"), ("keys_shown", "1")]).await;
+    let res = ada
+        .post_form(
+            &format!("/datahub/endpoints/{endpoint}"),
+            &format!("/datahub/endpoints/{endpoint}"),
+            &[
+                ("path", "sales"),
+                ("collection_id", &app.count("SELECT collection_id AS n FROM endpoints").await.to_string()),
+                ("access", "keys"),
+                ("keys_shown", "1"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await.body["endpoint_ids"], json!([]));
     assert!(ada.get_html(&format!("{page}?tab=endpoints")).await.contains("No endpoint accepts this key yet"));
@@ -420,14 +606,35 @@ async fn the_editor_pages_save_rows_show_both_views_and_refuse_a_save_over_anoth
     let html_b = grace.get_html(&page).await;
     let version = crate::helpers::attr_after(&html_a, "name=\"version\" value=\"").unwrap();
     assert_eq!(crate::helpers::attr_after(&html_b, "name=\"version\" value=\"").unwrap(), version);
-    let res = ada.post_raw(&page, &crate::helpers::csrf_token(&html_a), &[("name", "Renamed by Ada"), ("access_type", "api_key"), ("status", "active"), ("version", &version)]).await;
+    let res = ada
+        .post_raw(
+            &page,
+            &crate::helpers::csrf_token(&html_a),
+            &[("name", "Renamed by Ada"), ("access_type", "api_key"), ("status", "active"), ("version", &version)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let res = grace.post_raw(&page, &crate::helpers::csrf_token(&html_b), &[("name", "Renamed by Grace"), ("access_type", "api_key"), ("status", "inactive"), ("version", &version)]).await;
+    let res = grace
+        .post_raw(
+            &page,
+            &crate::helpers::csrf_token(&html_b),
+            &[("name", "Renamed by Grace"), ("access_type", "api_key"), ("status", "inactive"), ("version", &version)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let html = res.text().await.unwrap();
-    assert!(html.contains("Changed since you opened it") && html.contains("Renamed by Ada") && html.contains("value=\"Renamed by Grace\""), "{html}");
+    assert!(
+        html.contains("Changed since you opened it")
+            && html.contains("Renamed by Ada")
+            && html.contains("value=\"Renamed by Grace\""),
+        "{html}"
+    );
     let k = app.api(&format!("/api/v1/hub-keys/{id}"), &admin).await;
-    assert_eq!((k.body["name"].as_str(), k.body["status"].as_str()), (Some("Renamed by Ada"), Some("active")), "never a silent mix");
+    assert_eq!(
+        (k.body["name"].as_str(), k.body["status"].as_str()),
+        (Some("Renamed by Ada"), Some("active")),
+        "never a silent mix"
+    );
 }
 
 #[tokio::test]
@@ -437,7 +644,8 @@ async fn discovery_lists_what_a_hub_key_may_call_without_counting_the_rest_as_re
     publish(&app, &admin, ORDERS, "returns", "keys").await;
     publish(&app, &admin, ORDERS, "refunds", "members").await;
     publish(&app, &admin, ORDERS, "catalogue", "public").await;
-    let k = create(&app, &admin, json!({"name": "sales only", "access_type": "api_key", "endpoint_ids": [sales]})).await;
+    let k =
+        create(&app, &admin, json!({"name": "sales only", "access_type": "api_key", "endpoint_ids": [sales]})).await;
     let secret = k.body["secret"].as_str().unwrap().to_owned();
     // More calls than the per-address refusal budget (120 a minute): the
     // endpoints this key may not call are left out, not refused.
@@ -445,11 +653,13 @@ async fn discovery_lists_what_a_hub_key_may_call_without_counting_the_rest_as_re
         let res = call(&app, &format!("/hub/{slug}"), &secret, &[]).await;
         assert_eq!(res.status(), StatusCode::OK);
         let body: Value = res.json().await.unwrap();
-        let mut paths: Vec<&str> = body["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+        let mut paths: Vec<&str> =
+            body["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
         paths.sort_unstable();
         assert_eq!(paths, ["catalogue", "sales"]);
     }
     // A refused key is still refused, and counted.
-    let (status, code) = code(call(&app, &format!("/hub/{slug}"), &keyhub::domain::hub_keys::generate_secret(), &[]).await).await;
+    let (status, code) =
+        code(call(&app, &format!("/hub/{slug}"), &keyhub::domain::hub_keys::generate_secret(), &[]).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unknown_key"));
 }

@@ -40,10 +40,23 @@ async fn a_forged_form_cannot_grant_more_than_the_user_holds() {
 async fn generated_key_is_shown_once_and_stored_only_as_a_digest() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
-    let res = admin.post_form("/account/keys", "/account/keys", &[("label", "export"), ("expires", "90"), ("permission", "data.read")]).await;
+    let res = admin
+        .post_form(
+            "/account/keys",
+            "/account/keys",
+            &[("label", "export"), ("expires", "90"), ("permission", "data.read")],
+        )
+        .await;
     // A plain post redirects: reloading the page that shows the secret never posts again.
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions WHERE state LIKE '%personal_key_show_once%' AND state NOT LIKE '%khp%'").await, 1, "waiting sealed, never in the clear");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM sessions WHERE state LIKE '%personal_key_show_once%' AND state NOT LIKE '%khp%'"
+        )
+        .await,
+        1,
+        "waiting sealed, never in the clear"
+    );
     let res = admin.follow(res).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
@@ -125,9 +138,17 @@ async fn bad_keys_get_a_clean_401_with_a_stable_code() {
         ("truncated", http.get(&url).header("Authorization", format!("Bearer {}", &key[..30])), "malformed_key"),
         ("checksum broken", http.get(&url).header("Authorization", format!("Bearer {broken}")), "malformed_key"),
         ("oversized", http.get(&url).header("X-API-Key", "k".repeat(8000)), "malformed_key"),
-        ("non-ASCII", http.get(&url).header("X-API-Key", reqwest::header::HeaderValue::from_bytes("khp_ÿÿÿ".as_bytes()).unwrap()), "malformed_key"),
+        (
+            "non-ASCII",
+            http.get(&url).header("X-API-Key", reqwest::header::HeaderValue::from_bytes("khp_ÿÿÿ".as_bytes()).unwrap()),
+            "malformed_key",
+        ),
         ("basic auth", http.get(&url).header("Authorization", "Basic YTpi"), "malformed_key"),
-        ("unknown but well-formed", http.get(&url).header("Authorization", format!("Bearer {}", unknown.expose())), "unknown_key"),
+        (
+            "unknown but well-formed",
+            http.get(&url).header("Authorization", format!("Bearer {}", unknown.expose())),
+            "unknown_key",
+        ),
     ];
     for (what, req, code) in cases {
         let r = app.api_with(req).await;
@@ -147,13 +168,25 @@ async fn rights_follow_the_owner_demote_restore_disable_remove() {
     assert_eq!(app.api("/api/v1/members", &key).await.status, StatusCode::OK);
 
     // Demote: the key loses members.manage on the very next request.
-    admin.post_form("/admin/members", &format!("/admin/members/{bob_member}/role"), &[("role", "member"), ("permission", "data.read")]).await;
+    admin
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{bob_member}/role"),
+            &[("role", "member"), ("permission", "data.read")],
+        )
+        .await;
     let r = app.api("/api/v1/members", &key).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::FORBIDDEN, Some("insufficient_permission")));
     assert_eq!(app.api("/api/v1/me", &key).await.body["permissions"], serde_json::json!(["data.read"]));
 
     // Restore: it regains them.
-    admin.post_form("/admin/members", &format!("/admin/members/{bob_member}/role"), &[("role", "member"), ("permission", "data.read"), ("permission", "members.manage")]).await;
+    admin
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{bob_member}/role"),
+            &[("role", "member"), ("permission", "data.read"), ("permission", "members.manage")],
+        )
+        .await;
     assert_eq!(app.api("/api/v1/members", &key).await.status, StatusCode::OK);
 
     // Disable: refused; enable: back.
@@ -230,7 +263,10 @@ async fn revoked_key_is_refused_on_the_next_request_and_audited() {
 /// snapshot, never made to wait for the reload.
 async fn changed_elsewhere(app: &TestApp, key: &str, code: &str) {
     app.exec("UPDATE instance_facts SET value = 'changed-on-another-node' WHERE name = 'keys_version'").await;
-    app.until("the change made elsewhere to be picked up", || async move { (app.api("/api/v1/me", key).await.code.as_deref() == Some(code)).then_some(()) }).await;
+    app.until("the change made elsewhere to be picked up", || async move {
+        (app.api("/api/v1/me", key).await.code.as_deref() == Some(code)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -239,7 +275,9 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
     let admin = app.with_admin().await;
     let old = admin.new_key("rotating", &["data.read"]).await;
     let id = key_id(&app, "rotating").await;
-    let res = admin.follow(admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "1h")]).await).await;
+    let res = admin
+        .follow(admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "1h")]).await)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     let new = attr_after(&html, "id=\"new-secret\" type=\"text\" readonly value=\"").expect("new secret shown once");
@@ -256,7 +294,9 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period_only() {
     assert_eq!(app.api("/api/v1/me", &new).await.status, StatusCode::OK);
 
     // Without grace the old secret stops at once.
-    let res = admin.follow(admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "none")]).await).await;
+    let res = admin
+        .follow(admin.post_form("/account/keys", &format!("/account/keys/{id}/rotate"), &[("grace", "none")]).await)
+        .await;
     let newer = attr_after(&res.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").unwrap();
     assert_eq!(app.api("/api/v1/me", &new).await.code.as_deref(), Some("unknown_key"));
     assert_eq!(app.api("/api/v1/me", &newer).await.status, StatusCode::OK);
@@ -268,7 +308,17 @@ async fn expired_keys_are_refused_and_near_expiry_is_flagged() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
     let soon = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
-    let res = admin.follow(admin.post_form("/account/keys", "/account/keys", &[("label", "short-lived"), ("expires", "date"), ("expires_on", &soon)]).await).await;
+    let res = admin
+        .follow(
+            admin
+                .post_form(
+                    "/account/keys",
+                    "/account/keys",
+                    &[("label", "short-lived"), ("expires", "date"), ("expires_on", &soon)],
+                )
+                .await,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let key = attr_after(&res.text().await.unwrap(), "id=\"new-secret\" type=\"text\" readonly value=\"").unwrap();
     let html = admin.get_html("/account/keys?status=expiring").await;
@@ -302,7 +352,11 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
         app.api("/api/v1/me", &key).await;
     }
     assert_eq!(app.state.keys.uses_written(), started, "no write started within the minute");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM personal_keys WHERE last_used_ip = 'marker'").await, 1, "no write within the minute");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM personal_keys WHERE last_used_ip = 'marker'").await,
+        1,
+        "no write within the minute"
+    );
     assert!(admin.get_html("/account/keys").await.contains("from marker"), "the card shows last use and IP");
 }
 
@@ -322,7 +376,10 @@ async fn admins_see_and_revoke_every_key_of_the_workspace() {
     assert_eq!(app.api("/api/v1/me", &key).await.code.as_deref(), Some("revoked_key"));
     assert!(admin.get_html("/admin/audit").await.contains("key.created"), "audit log shows the workspace's events");
     // A member without members.manage cannot.
-    assert_eq!(bob.post_form("/account/keys", &format!("/admin/keys/{id}/revoke"), &[]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        bob.post_form("/account/keys", &format!("/admin/keys/{id}/revoke"), &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     // Bob sees his own activity on his account page, including the admin's revocation of his key.
     let tab = bob.get_html("/account").await;
     assert!(tab.contains("key.created"));
@@ -366,7 +423,9 @@ async fn a_manager_who_is_not_admin_cannot_revoke_an_admins_key() {
     let admin_member = manager.member_id(ADMIN_EMAIL).await;
     let res = manager.post_form("/admin/members", &format!("/admin/keys/{id}/revoke"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(manager.get_html(&format!("/admin/members/{admin_member}")).await.contains("Only admins can revoke an admin"));
+    assert!(
+        manager.get_html(&format!("/admin/members/{admin_member}")).await.contains("Only admins can revoke an admin")
+    );
     assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
 }
 
@@ -395,5 +454,8 @@ async fn the_keys_tab_pages_on_the_server_and_keeps_the_filter() {
     assert_eq!(revoked.matches("<tr id=\"key-").count(), 1);
     assert!(revoked.contains("paged 00") && !revoked.contains("Page 1 of"));
     let active = admin.get_html("/account/keys?status=active").await;
-    assert!(active.contains("Page 1 of 2 (26 keys)") && active.contains("href=\"/account/keys?status=active&#38;page=2\""), "{active}");
+    assert!(
+        active.contains("Page 1 of 2 (26 keys)") && active.contains("href=\"/account/keys?status=active&#38;page=2\""),
+        "{active}"
+    );
 }

@@ -48,13 +48,18 @@ async fn login_issues_a_new_session_id() {
     let _admin = app.with_admin().await;
     let c = app.client();
     let before = c.get("/login").await;
-    let cookie_before = before.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie_before =
+        before.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     let token = csrf_token(&before.text().await.unwrap());
     let res = c.post_raw("/login", &token, &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
     let cookie_after = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     assert_ne!(cookie_before, cookie_after);
     // Exactly one session carries the user: the pre-login one was replaced.
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions WHERE user_id IS NOT NULL").await, 2, "admin from setup + this login");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sessions WHERE user_id IS NOT NULL").await,
+        2,
+        "admin from setup + this login"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +85,13 @@ async fn session_cookie_is_http_only_and_same_site() {
     let c = app.client();
     // The session cookie comes with signing in (setup signs the first admin in).
     let res = c.setup(&app.setup_code, ADMIN_EMAIL, "Ada", ADMIN_PASSWORD, WORKSPACE).await;
-    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("keyhub_session=")).expect("a session cookie");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("keyhub_session="))
+        .expect("a session cookie");
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
     assert!(cookie.contains("Path=/"));
@@ -94,12 +105,25 @@ async fn https_public_url_gives_a_secure_host_cookie() {
     let csrf_cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(csrf_cookie.starts_with("__Host-keyhub_csrf=") && csrf_cookie.contains("Secure"), "{csrf_cookie}");
     let token = csrf_token(&res.text().await.unwrap());
-    let fields = [("csrf_token", token.as_str()), ("setup_code", app.setup_code.as_str()), ("email", ADMIN_EMAIL), ("display_name", "Ada"), ("password", ADMIN_PASSWORD), ("workspace", WORKSPACE)];
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("setup_code", app.setup_code.as_str()),
+        ("email", ADMIN_EMAIL),
+        ("display_name", "Ada"),
+        ("password", ADMIN_PASSWORD),
+        ("workspace", WORKSPACE),
+    ];
     // reqwest keeps no Secure cookie over http: send it back by hand.
     let seed = csrf_cookie.split(';').next().unwrap().to_owned();
     let res = c.http.post(c.url("/setup")).header("cookie", seed).form(&fields).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.contains("keyhub_session=")).expect("a session cookie");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.contains("keyhub_session="))
+        .expect("a session cookie");
     assert!(cookie.starts_with("__Host-keyhub_session="), "{cookie}");
     assert!(cookie.contains("Secure"));
 }
@@ -117,7 +141,9 @@ async fn a_login_flood_beyond_the_hashing_pool_is_refused_with_429_and_the_form_
         let token = csrf_token(&c.get_html("/login").await);
         ready.push((c, token));
     }
-    let attempts = ready.iter().map(|(c, token)| c.post_raw("/login", token, &[("email", ADMIN_EMAIL), ("password", "wrong password 1")]));
+    let attempts = ready
+        .iter()
+        .map(|(c, token)| c.post_raw("/login", token, &[("email", ADMIN_EMAIL), ("password", "wrong password 1")]));
     let answers = futures_util::future::join_all(attempts).await;
     let mut refused = 0;
     let mut checked = 0;

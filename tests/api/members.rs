@@ -10,7 +10,11 @@ async fn admin_invites_and_the_invitee_joins() {
     assert!(link.starts_with(&format!("{}/invite/", app.address)), "{link}");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM invitations WHERE accepted_at IS NULL").await, 1);
     let token = link.rsplit('/').next().unwrap();
-    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM invitations WHERE token_hash = '{token}'")).await, 0, "token stored hashed");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM invitations WHERE token_hash = '{token}'")).await,
+        0,
+        "token stored hashed"
+    );
 
     let bob = app.client();
     let html = bob.get_html(&link).await;
@@ -19,7 +23,10 @@ async fn admin_invites_and_the_invitee_joins() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let home = bob.get_html("/").await;
     assert!(home.contains("data.read") && home.contains("data.write"));
-    assert!(home.contains("tile deactivated") && home.contains("which you do not hold here"), "the Admin tile says why it is off");
+    assert!(
+        home.contains("tile deactivated") && home.contains("which you do not hold here"),
+        "the Admin tile says why it is off"
+    );
     assert!(!home.contains("href=\"/admin/members\""), "members have no admin link");
     assert_eq!(bob.get("/admin/members").await.status(), StatusCode::FORBIDDEN);
 
@@ -36,13 +43,25 @@ async fn admin_invites_and_the_invitee_joins() {
 async fn invitation_form_errors_keep_the_input() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
-    let res = admin.post_form("/admin/members", "/admin/invitations", &[("email", "bob@"), ("role", "member"), ("permission", "data.read")]).await;
+    let res = admin
+        .post_form(
+            "/admin/members",
+            "/admin/invitations",
+            &[("email", "bob@"), ("role", "member"), ("permission", "data.read")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(html.contains("name@example.com"));
     assert!(html.contains("value=\"bob@\""));
     assert!(html.contains("value=\"data.read\" checked"));
-    let res = admin.post_form("/admin/members", "/admin/invitations", &[("email", "bob@example.com"), ("role", "member"), ("permission", "root.everything")]).await;
+    let res = admin
+        .post_form(
+            "/admin/members",
+            "/admin/invitations",
+            &[("email", "bob@example.com"), ("role", "member"), ("permission", "root.everything")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM invitations").await, 0);
 }
@@ -69,14 +88,24 @@ async fn expired_and_revoked_links_give_a_clear_page() {
     let res = app.client().get(&expired).await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert!(res.text().await.unwrap().contains("expired"));
-    let res = app.client().post_form("/login", &expired, &[("display_name", "Old"), ("password", "old password 1234"), ("confirm_password", "old password 1234")]).await;
+    let res = app
+        .client()
+        .post_form(
+            "/login",
+            &expired,
+            &[("display_name", "Old"), ("password", "old password 1234"), ("confirm_password", "old password 1234")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1, "no account made from an expired link");
 
     let revoked = admin.invite("gone@example.com", "member", &[]).await;
     let members = admin.get_html("/admin/invitations").await;
     let marker = "action=\"/admin/invitations/";
-    let ids: Vec<String> = members.match_indices(marker).map(|(i, _)| members[i + marker.len()..].split('/').next().unwrap().to_owned()).collect();
+    let ids: Vec<String> = members
+        .match_indices(marker)
+        .map(|(i, _)| members[i + marker.len()..].split('/').next().unwrap().to_owned())
+        .collect();
     let id = ids.iter().find(|id| id.parse::<i64>().is_ok()).expect("a revoke form").clone();
     let res = admin.post_form("/admin/members", &format!("/admin/invitations/{id}/revoke"), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -148,10 +177,20 @@ async fn a_second_admin_makes_demotion_possible() {
     let link = admin.invite("grace@example.com", "admin", &[]).await;
     app.client().accept_invitation(&link, "Grace", "grace password 12").await;
     let me = admin.member_id(ADMIN_EMAIL).await;
-    let res = admin.post_form("/admin/members", &format!("/admin/members/{me}/role"), &[("role", "member"), ("permission", "data.read")]).await;
+    let res = admin
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{me}/role"),
+            &[("role", "member"), ("permission", "data.read")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE role = 'admin'").await, 1);
-    assert_eq!(admin.get("/admin/members").await.status(), StatusCode::FORBIDDEN, "a demoted admin loses the page at once");
+    assert_eq!(
+        admin.get("/admin/members").await.status(),
+        StatusCode::FORBIDDEN,
+        "a demoted admin loses the page at once"
+    );
 }
 
 #[tokio::test]
@@ -161,14 +200,27 @@ async fn changing_permissions_takes_effect_on_the_next_request() {
     let bob = app.with_member(&admin, "bob@example.com", &["data.read"]).await;
     assert_eq!(bob.get("/admin/members").await.status(), StatusCode::FORBIDDEN);
     let id = admin.member_id("bob@example.com").await;
-    let res = admin.post_form("/admin/members", &format!("/admin/members/{id}/role"), &[("role", "member"), ("permission", "members.manage")]).await;
+    let res = admin
+        .post_form(
+            "/admin/members",
+            &format!("/admin/members/{id}/role"),
+            &[("role", "member"), ("permission", "members.manage")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(bob.get("/admin/members").await.status(), StatusCode::OK);
     // A manager who is not an admin cannot grant what they lack, nor make admins.
-    let res = bob.post_form("/admin/members", "/admin/invitations", &[("email", "x@example.com"), ("role", "member"), ("permission", "data.write")]).await;
+    let res = bob
+        .post_form(
+            "/admin/members",
+            "/admin/invitations",
+            &[("email", "x@example.com"), ("role", "member"), ("permission", "data.write")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("permissions you hold yourself"));
-    let res = bob.post_form("/admin/members", "/admin/invitations", &[("email", "x@example.com"), ("role", "admin")]).await;
+    let res =
+        bob.post_form("/admin/members", "/admin/invitations", &[("email", "x@example.com"), ("role", "admin")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM invitations WHERE email = 'x@example.com'").await, 0);
 }
@@ -213,7 +265,10 @@ async fn ids_from_another_workspace_are_not_found() {
     // Bob starts his own workspace, where he is admin.
     let res = bob.post_form("/account", "/workspaces", &[("workspace_name", "Bob's lab")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(bob.get_html("/admin/members").await.contains("Bob&#x27;s lab") || bob.get_html("/admin/members").await.contains("Bob&#39;s lab"));
+    assert!(
+        bob.get_html("/admin/members").await.contains("Bob&#x27;s lab")
+            || bob.get_html("/admin/members").await.contains("Bob&#39;s lab")
+    );
     for action in ["disable", "remove"] {
         let res = bob.post_form("/admin/members", &format!("/admin/members/{ada_member}/{action}"), &[]).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{action} on another workspace's member");
@@ -261,7 +316,10 @@ async fn the_members_list_searches_sorts_and_paginates_on_the_server() {
     assert!(desc.contains("p29@example.com") && desc.contains("aria-sort=\"descending\""));
     let by_status = admin.get_html("/admin/members?sort=status&dir=desc").await;
     let first_row = &by_status[by_status.find("<tbody>").unwrap()..];
-    assert!(first_row[..first_row.find("</tr>").unwrap()].contains("disabled"), "disabled members first when sorted so");
+    assert!(
+        first_row[..first_row.find("</tr>").unwrap()].contains("disabled"),
+        "disabled members first when sorted so"
+    );
     let found = admin.get_html("/admin/members?q=person+07").await;
     assert!(found.contains("p07@example.com") && !found.contains("p08@example.com"));
     let none = admin.get_html("/admin/members?q=nobody").await;

@@ -9,9 +9,26 @@ use crate::connectors::{live_app, new_source};
 #[tokio::test]
 async fn every_section_has_a_tile_and_an_overview_page() {
     let (app, admin, key) = live_app().await;
-    let shop = new_source(&app, &key, "datasette", "Shop", json!({"base_url": "http://127.0.0.1:8999", "database": "shop", "token": "dstok_x"})).await;
-    new_source(&app, &key, "datasette", "Archive", json!({"base_url": "http://127.0.0.1:8999", "database": "old", "token": "dstok_y"})).await;
-    app.exec(&format!("UPDATE sources SET status = 'failing', failing_since = '2026-12-01 10:00:00+00:00' WHERE id = {shop}")).await;
+    let shop = new_source(
+        &app,
+        &key,
+        "datasette",
+        "Shop",
+        json!({"base_url": "http://127.0.0.1:8999", "database": "shop", "token": "dstok_x"}),
+    )
+    .await;
+    new_source(
+        &app,
+        &key,
+        "datasette",
+        "Archive",
+        json!({"base_url": "http://127.0.0.1:8999", "database": "old", "token": "dstok_y"}),
+    )
+    .await;
+    app.exec(&format!(
+        "UPDATE sources SET status = 'failing', failing_since = '2026-12-01 10:00:00+00:00' WHERE id = {shop}"
+    ))
+    .await;
     app.exec("UPDATE sources SET last_sync_at = '2026-12-05 09:30:00+00:00' WHERE name = 'Archive'").await;
 
     let home = admin.get_html("/").await;
@@ -20,7 +37,10 @@ async fn every_section_has_a_tile_and_an_overview_page() {
     }
     assert!(home.contains(r#"<a href="/datahub/keys">API Keys</a>"#), "the Data Hub tile links its API keys");
     assert!(home.contains("2 sources.") && home.contains("Shop is failing since 2026-12-01 10:00 UTC."), "{home}");
-    assert!(home.find("Shop is failing").unwrap() < home.find("Last sync: 2026-12-05 09:30 UTC (Archive).").unwrap(), "failing first, then the last sync");
+    assert!(
+        home.find("Shop is failing").unwrap() < home.find("Last sync: 2026-12-05 09:30 UTC (Archive).").unwrap(),
+        "failing first, then the last sync"
+    );
     assert!(home.contains("0 entities with 0 spreadsheet tabs and 0 rows."), "{home}");
 
     for (path, heading, link) in [
@@ -32,7 +52,10 @@ async fn every_section_has_a_tile_and_an_overview_page() {
         let res = admin.get(path).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let html = res.text().await.unwrap();
-        assert!(html.contains(&format!("<h1>{heading}</h1>")) && html.contains(&format!(r#"href="{link}""#)), "{path}: {html}");
+        assert!(
+            html.contains(&format!("<h1>{heading}</h1>")) && html.contains(&format!(r#"href="{link}""#)),
+            "{path}: {html}"
+        );
     }
     assert!(admin.get_html("/live-data").await.contains("Shop is failing"));
 
@@ -47,8 +70,15 @@ async fn every_section_has_a_tile_and_an_overview_page() {
     let res = reader.get("/live-data").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let html = res.text().await.unwrap();
-    assert!(html.contains("This needs the connectors.manage permission") && html.contains("Ask an admin of this workspace: Ada &#60;ada@example.com&#62;."), "{html}");
+    assert!(
+        html.contains("This needs the connectors.manage permission")
+            && html.contains("Ask an admin of this workspace: Ada &#60;ada@example.com&#62;."),
+        "{html}"
+    );
     // Any refused page says the same, not only the overviews.
     let html = reader.get("/admin/members").await.text().await.unwrap();
-    assert!(html.contains("This needs the members.manage permission") && html.contains("Ada &#60;ada@example.com&#62;"), "{html}");
+    assert!(
+        html.contains("This needs the members.manage permission") && html.contains("Ada &#60;ada@example.com&#62;"),
+        "{html}"
+    );
 }

@@ -35,7 +35,14 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
     let dataset = publish(&app, &key, "id,customer,total\n1,Ada,10\n2,Grace,20\n", "orders", "members").await;
     let collection = app.api("/api/v1/collections", &key).await.body[0]["id"].as_i64().expect("collection");
     let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().expect("endpoint");
-    let hub_key = post_json(&app, Method::POST, "/api/v1/hub-keys", &key, json!({"name": "Partner", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
+    let hub_key = post_json(
+        &app,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &key,
+        json!({"name": "Partner", "access_type": "api_key", "endpoint_ids": [endpoint]}),
+    )
+    .await;
     assert_eq!(hub_key.status, StatusCode::CREATED, "{}", hub_key.body);
     let entity = post_json(&app, Method::POST, "/api/v1/entities", &key, json!({"name": "Customers"})).await;
     assert_eq!(entity.status, StatusCode::CREATED, "{}", entity.body);
@@ -43,7 +50,8 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
     assert_eq!(source.status, StatusCode::CREATED, "{}", source.body);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemathesis/schemathesis.toml")).unwrap();
+    let mut config =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemathesis/schemathesis.toml")).unwrap();
     config.push_str(&seeded("^/api/v1/datasets/", &[("id", json!(dataset))]));
     config.push_str(&seeded("^/api/v1/collections/", &[("id", json!(collection))]));
     config.push_str(&seeded("^/api/v1/endpoints/", &[("id", json!(endpoint))]));
@@ -61,7 +69,10 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
         .args(["run", &format!("{}/api/v1/openapi.json", app.address), "--checks", "all", "--no-color"])
         .args(["-H", &format!("Authorization: Bearer {key}")]);
     // Off the test's runtime: it drives the app (and its PostgreSQL pool).
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("schemathesis runs (scripts/test.sh installs it)");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("schemathesis runs (scripts/test.sh installs it)");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "schemathesis found something:\n{report}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(report.contains("Tested: 45"), "every operation was tested:\n{report}");

@@ -5,7 +5,9 @@ use crate::helpers::*;
 fn assert_security_headers(res: &reqwest::Response, what: &str) {
     let h = res.headers();
     let csp = h.get("content-security-policy").unwrap_or_else(|| panic!("{what}: no CSP")).to_str().unwrap();
-    for directive in ["script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"] {
+    for directive in
+        ["script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]
+    {
         assert!(csp.contains(directive), "{what}: CSP lacks {directive}");
     }
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: CSP must stay strict");
@@ -57,7 +59,13 @@ async fn html_loads_scripts_only_from_files() {
     let admin = app.with_admin().await;
     for path in ["/", "/account", "/admin/members"] {
         let html = admin.get_html(path).await;
-        assert!(!html.contains("<script>") && !html.contains(" style=") && !html.contains("<style") && !html.contains("hx-on"), "{path} has inline script or style");
+        assert!(
+            !html.contains("<script>")
+                && !html.contains(" style=")
+                && !html.contains("<style")
+                && !html.contains("hx-on"),
+            "{path} has inline script or style"
+        );
     }
     let html = admin.get_html("/").await;
     let htmx = attr_after(&html, "<script src=\"").unwrap();

@@ -44,7 +44,13 @@ async fn the_table_keeps_only_a_digest_of_the_session_key() {
     let app = TestApp::spawn().await;
     let c = app.client();
     let res = c.setup(&app.setup_code, ADMIN_EMAIL, "Ada", ADMIN_PASSWORD, WORKSPACE).await;
-    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("keyhub_session=")).expect("a session cookie");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("keyhub_session="))
+        .expect("a session cookie");
     let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions WHERE LENGTH(id) = 64").await, 1);
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sessions WHERE state LIKE '%{}%'", &value[..8])).await, 0);

@@ -22,7 +22,8 @@ async fn setup_creates_admin_and_workspace_and_signs_in() {
     assert!(html.contains("admin"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM members WHERE role = 'admin'").await, 1);
-    let hash: i64 = app.count("SELECT COUNT(*) AS n FROM users WHERE password_hash LIKE '$argon2id$v=19$m=19456,t=2,p=1$%'").await;
+    let hash: i64 =
+        app.count("SELECT COUNT(*) AS n FROM users WHERE password_hash LIKE '$argon2id$v=19$m=19456,t=2,p=1$%'").await;
     assert_eq!(hash, 1, "password stored as argon2id with OWASP parameters");
 }
 
@@ -59,7 +60,19 @@ async fn setup_is_gone_once_a_user_exists() {
     let _admin = app.with_admin().await;
     let other = app.client();
     assert_eq!(other.get("/setup").await.status(), StatusCode::NOT_FOUND);
-    let res = other.post_form("/login", "/setup", &[("setup_code", &app.setup_code), ("email", "eve@example.com"), ("display_name", "Eve"), ("password", "eve password 123"), ("workspace", "Evil")]).await;
+    let res = other
+        .post_form(
+            "/login",
+            "/setup",
+            &[
+                ("setup_code", &app.setup_code),
+                ("email", "eve@example.com"),
+                ("display_name", "Eve"),
+                ("password", "eve password 123"),
+                ("workspace", "Evil"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users").await, 1);
 }
@@ -71,8 +84,20 @@ async fn two_simultaneous_setups_create_exactly_one_admin() {
     let ta = csrf_token(&a.get("/setup").await.text().await.unwrap());
     let tb = csrf_token(&b.get("/setup").await.text().await.unwrap());
     let code = app.setup_code.clone();
-    let fields_a = [("setup_code", code.as_str()), ("email", "a@example.com"), ("display_name", "A"), ("password", ADMIN_PASSWORD), ("workspace", "One")];
-    let fields_b = [("setup_code", code.as_str()), ("email", "b@example.com"), ("display_name", "B"), ("password", ADMIN_PASSWORD), ("workspace", "Two")];
+    let fields_a = [
+        ("setup_code", code.as_str()),
+        ("email", "a@example.com"),
+        ("display_name", "A"),
+        ("password", ADMIN_PASSWORD),
+        ("workspace", "One"),
+    ];
+    let fields_b = [
+        ("setup_code", code.as_str()),
+        ("email", "b@example.com"),
+        ("display_name", "B"),
+        ("password", ADMIN_PASSWORD),
+        ("workspace", "Two"),
+    ];
     let fa = a.post_raw("/setup", &ta, &fields_a);
     let fb = b.post_raw("/setup", &tb, &fields_b);
     let (ra, rb) = tokio::join!(fa, fb);

@@ -12,7 +12,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::connectors::{Datasette, LIVE_PERMISSIONS, activate_into_entity, free_port, live_app, new_source, test_source, wait_for_run};
+use crate::connectors::{
+    Datasette, LIVE_PERMISSIONS, activate_into_entity, free_port, live_app, new_source, test_source, wait_for_run,
+};
 use crate::datahub::post_json;
 use crate::helpers::{ApiReply, TestApp};
 
@@ -60,7 +62,8 @@ impl FaultProxy {
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else { return };
-                let (rule, batches, faults, upstream, gate, seen_tx) = (r.clone(), b.clone(), f.clone(), upstream.clone(), g.clone(), w.clone());
+                let (rule, batches, faults, upstream, gate, seen_tx) =
+                    (r.clone(), b.clone(), f.clone(), upstream.clone(), g.clone(), w.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 16384];
                     let n = client.read(&mut buf).await.unwrap_or(0);
@@ -83,7 +86,10 @@ impl FaultProxy {
                         }
                         if rule.status != 0 && seen >= rule.skip && seen < rule.skip + rule.times {
                             faults.fetch_add(1, Ordering::SeqCst);
-                            let body = format!(r#"{{"ok": false, "error": "injected {}", "status": {}}}"#, rule.status, rule.status);
+                            let body = format!(
+                                r#"{{"ok": false, "error": "injected {}", "status": {}}}"#,
+                                rule.status, rule.status
+                            );
                             let res = format!(
                                 "HTTP/1.1 {} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                                 rule.status,
@@ -104,7 +110,11 @@ impl FaultProxy {
                     let _ = up.read_to_end(&mut res).await;
                     let text = String::from_utf8_lossy(&res);
                     let head_end = text.find("\r\n\r\n").unwrap_or(0);
-                    let head: String = text[..head_end].lines().filter(|l| !l.to_ascii_lowercase().starts_with("connection:")).collect::<Vec<_>>().join("\r\n");
+                    let head: String = text[..head_end]
+                        .lines()
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .collect::<Vec<_>>()
+                        .join("\r\n");
                     let _ = client.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes()).await;
                     let _ = client.write_all(&res[head_end + 4..]).await;
                 });
@@ -138,7 +148,8 @@ async fn call(app: &TestApp, method: Method, path: &str, key: &str, body: Value)
 
 /// A tested Datasette source reading `base` (the real one, or the proxy in front of it).
 async fn shop_source(app: &TestApp, key: &str, base: &str, token: &str, name: &str) -> i64 {
-    let id = new_source(app, key, "datasette", name, json!({"base_url": base, "database": "shop", "token": token})).await;
+    let id =
+        new_source(app, key, "datasette", name, json!({"base_url": base, "database": "shop", "token": token})).await;
     let t = test_source(app, key, id).await;
     assert_eq!(t["ok"], true, "{t}");
     id
@@ -173,7 +184,13 @@ async fn stored(app: &TestApp, dataset: i64) -> (i64, i64) {
 }
 
 fn log_text(run: &Value) -> String {
-    run["log"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join("\n")
+    run["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
@@ -182,10 +199,24 @@ async fn a_large_table_syncs_in_full_then_incremental_syncs_bring_exactly_the_ne
     let (app, _admin, key) = live_app().await;
     let id = shop_source(&app, &key, &ds.base, &ds.full, "Big shop").await;
     // Incremental by `updated`; a column that is not in the stream is refused, naming the stream.
-    let bad = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "nope"}}})).await;
+    let bad = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "nope"}}}),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
     assert_eq!(bad.body["error"]["field"], "stream_modes[orders]", "{}", bad.body);
-    let ok = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "updated"}}})).await;
+    let ok = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "updated"}}}),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.body["stream_modes"]["orders"]["cursor"], "updated");
 
@@ -241,7 +272,10 @@ async fn a_full_refresh_is_atomic_for_readers_and_a_stream_failing_midway_keeps_
         let page = app.api(&format!("/api/v1/datasets/{dataset}/records?offset=19990&limit=100"), &key).await;
         let count = page.body["meta"]["count"].as_i64().unwrap();
         let rows = page.body["data"].as_array().unwrap().len();
-        assert!((count, rows) == (20_000, 10) || (count, rows) == (25_000, 100), "a reader saw a half-written tab: {count} rows, {rows} on the page");
+        assert!(
+            (count, rows) == (20_000, 10) || (count, rows) == (25_000, 100),
+            "a reader saw a half-written tab: {count} rows, {rows} on the page"
+        );
         seen.insert(count);
         let r = app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body;
         let written = r["streams"][0]["records_written"].as_i64().unwrap_or(0);
@@ -311,7 +345,9 @@ async fn transient_failures_are_retried_and_configuration_failures_are_not_and_s
 
     // Diagnostics (and the navigation badge) tell the story, with the way out.
     let page = admin.get_html("/live-data/diagnostics").await;
-    for text in ["Flaky shop", "401 Unauthorized", "injected 401", "Failing since", "Test again", "Sync now", "1 failing"] {
+    for text in
+        ["Flaky shop", "401 Unauthorized", "injected 401", "Failing since", "Test again", "Sync now", "1 failing"]
+    {
         assert!(page.contains(text), "Diagnostics shows {text}: {page}");
     }
     // Due, but failing: the schedule does not start it.
@@ -329,7 +365,8 @@ async fn transient_failures_are_retried_and_configuration_failures_are_not_and_s
     assert!(src["failing_since"].is_null());
     // Recovered: the next scheduled run is an interval from now, not the time
     // that passed while failing (which would start a run at once).
-    let next: chrono::DateTime<chrono::Utc> = src["schedule"]["next_sync_at"].as_str().expect("scheduled again").parse().unwrap();
+    let next: chrono::DateTime<chrono::Utc> =
+        src["schedule"]["next_sync_at"].as_str().expect("scheduled again").parse().unwrap();
     assert!(next > chrono::Utc::now() + chrono::Duration::minutes(55), "next run from now: {src}");
     let run = sync_and_wait(&app, &key, id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -427,7 +464,11 @@ async fn a_cancelled_sync_keeps_the_old_rows_and_a_finished_run_cannot_be_cancel
         let started = sync(&app, &key, id).await;
         let run_id = started.body["run_id"].as_i64().unwrap();
         app.until("the sync to write 2,000 records", || async {
-            (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) >= 2_000).then_some(())
+            (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"]
+                .as_i64()
+                .unwrap_or(0)
+                >= 2_000)
+                .then_some(())
         })
         .await;
         if by_page {
@@ -487,14 +528,25 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     let id = shop_source(&app, &key, &proxy.base, &ds.full, "Crash shop").await;
     let e = call(&app, Method::POST, "/api/v1/entities", &key, json!({"name": "Crash order"})).await;
     let entity = e.body["id"].as_i64().unwrap();
-    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, json!({"streams": ["orders"], "entity_id": entity})).await;
+    let p = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"streams": ["orders"], "entity_id": entity}),
+    )
+    .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let a = call(&app, Method::POST, &format!("/api/v1/sources/{id}/activate"), &key, json!({})).await;
     let run_id = a.body["run_id"].as_i64().unwrap();
     // The run is the other process's: its progress is seen in the database,
     // looked at again on each pulse of this app's own background work.
     app.until("the first node to write 8,000 records", || async {
-        (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"].as_i64().unwrap_or(0) >= 8_000).then_some(())
+        (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 8_000)
+            .then_some(())
     })
     .await;
     first.kill().unwrap(); // SIGKILL
@@ -519,7 +571,11 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     assert_eq!(stored(&app, dataset).await, (40_000, 40_000), "every row exactly once");
     assert_eq!(row_count(&app, &key, dataset).await, 40_000);
     // Resumed, not restarted: fewer batches were read after the restart than in all.
-    assert!(proxy.batches.load(Ordering::SeqCst) < 40, "read {} batches after the restart", proxy.batches.load(Ordering::SeqCst));
+    assert!(
+        proxy.batches.load(Ordering::SeqCst) < 40,
+        "read {} batches after the restart",
+        proxy.batches.load(Ordering::SeqCst)
+    );
 }
 
 #[tokio::test]
@@ -532,19 +588,35 @@ async fn the_sync_settings_form_keeps_the_input_and_says_what_is_wrong_beside_th
     let page = format!("/live-data/sources/{id}");
     let action = format!("{page}/sync-settings");
 
-    let r = admin.post_form(&page, &action, &[("every", "0"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")]).await;
+    let r = admin
+        .post_form(&page, &action, &[("every", "0"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("Enter a whole number of at least 1"), "{html}");
-    assert!(html.contains(r#"id="f-every" name="every" type="number" min="1" inputmode="numeric" value="0""#), "the input is kept: {html}");
-    let r = admin.post_form(&page, &action, &[("every", "3"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")]).await;
+    assert!(
+        html.contains(r#"id="f-every" name="every" type="number" min="1" inputmode="numeric" value="0""#),
+        "the input is kept: {html}"
+    );
+    let r = admin
+        .post_form(&page, &action, &[("every", "3"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "")])
+        .await;
     let html = r.text().await.unwrap();
     assert!(html.contains("Choose the cursor column"), "{html}");
-    assert!(html.contains(r#"id="f-mode-0-inc" name="mode.0" value="incremental" checked"#), "the choice is kept: {html}");
+    assert!(
+        html.contains(r#"id="f-mode-0-inc" name="mode.0" value="incremental" checked"#),
+        "the choice is kept: {html}"
+    );
     let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
     assert!(src["schedule"]["every_minutes"].is_null(), "nothing saved on a refusal: {src}");
 
-    let r = admin.post_form(&page, &action, &[("every", "2"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "updated")]).await;
+    let r = admin
+        .post_form(
+            &page,
+            &action,
+            &[("every", "2"), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "updated")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
     assert_eq!(src["schedule"]["every_minutes"], 120, "{src}");

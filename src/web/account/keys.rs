@@ -93,33 +93,68 @@ async fn area(
 ) -> Result<KeysArea, AppError> {
     let now = Utc::now();
     let owner = (user.workspace_id(), user.user.id);
-    let (mut keys, total) = crate::store::keys::page_for_owner(&state.db, owner.0, owner.1, filter, now, Pager::offset(page), Pager::PER_PAGE).await?;
+    let (mut keys, total) = crate::store::keys::page_for_owner(
+        &state.db,
+        owner.0,
+        owner.1,
+        filter,
+        now,
+        Pager::offset(page),
+        Pager::PER_PAGE,
+    )
+    .await?;
     // A page past the end (keys revoked or deleted since) shows the last one.
     let last = total.div_ceil(Pager::PER_PAGE).max(1);
     let page = if keys.is_empty() && page > last {
-        keys = crate::store::keys::page_for_owner(&state.db, owner.0, owner.1, filter, now, Pager::offset(last), Pager::PER_PAGE).await?.0;
+        keys = crate::store::keys::page_for_owner(
+            &state.db,
+            owner.0,
+            owner.1,
+            filter,
+            now,
+            Pager::offset(last),
+            Pager::PER_PAGE,
+        )
+        .await?
+        .0;
         last
     } else {
         page
     };
     let revoked: Vec<i64> = keys.iter().filter(|k| k.revoked_at.is_some()).map(|k| k.id).collect();
     let revokers = crate::store::audit::revokers(&state.db, user.workspace_id(), &revoked).await?;
-    let rows = keys.iter().map(|k| KeyRow { revoked_by: revokers.get(&k.id).cloned(), ..key_row(k, now, None) }).collect();
+    let rows =
+        keys.iter().map(|k| KeyRow { revoked_by: revokers.get(&k.id).cloned(), ..key_row(k, now, None) }).collect();
     let filter = filter.map(|f| f.as_str()).unwrap_or("all").to_owned();
-    let base = if filter == "all" { format!("{}?", urls::ACCOUNT_KEYS) } else { format!("{}?status={filter}&", urls::ACCOUNT_KEYS) };
+    let base = if filter == "all" {
+        format!("{}?", urls::ACCOUNT_KEYS)
+    } else {
+        format!("{}?status={filter}&", urls::ACCOUNT_KEYS)
+    };
     Ok(KeysArea {
         csrf: user.csrf_token(),
         rows,
         pager: Pager::new(page, total, &base),
         filter,
-        filters: vec![("all", "All"), ("active", "Active"), ("expiring", "Expiring"), ("expired", "Expired"), ("revoked", "Revoked")],
+        filters: vec![
+            ("all", "All"),
+            ("active", "Active"),
+            ("expiring", "Expiring"),
+            ("expired", "Expired"),
+            ("revoked", "Revoked"),
+        ],
         form,
         revealed,
         notice,
     })
 }
 
-async fn respond(req: &HttpRequest, user: &CurrentUser, area: KeysArea, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn respond(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    area: KeysArea,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     if is_htmx(req) {
         render(status, &KeysFragment { area })
     } else {
@@ -142,7 +177,8 @@ pub async fn show(
     let filter = query.status.as_deref().and_then(KeyState::parse);
     let form = match crate::web::retry::take(&req, urls::ACCOUNT_KEYS) {
         Some(r) => {
-            let checked = PermissionSet::parse_names(r.values("permission").iter().map(String::as_str)).unwrap_or_default();
+            let checked =
+                PermissionSet::parse_names(r.values("permission").iter().map(String::as_str)).unwrap_or_default();
             GenerateForm {
                 label: r.value("label"),
                 expires: r.value("expires"),
@@ -156,10 +192,14 @@ pub async fn show(
     };
     let revealed = take_revealed(&state, &user);
     let shown = revealed.is_some();
-    let area = area(&state, &user, filter, query.page.map_or(1, crate::domain::query::Page::get), form, revealed, None).await?;
+    let area = area(&state, &user, filter, query.page.map_or(1, crate::domain::query::Page::get), form, revealed, None)
+        .await?;
     let mut res = respond(&req, &user, area, StatusCode::OK).await?;
     if shown {
-        res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+        res.headers_mut().insert(
+            actix_web::http::header::CACHE_CONTROL,
+            actix_web::http::header::HeaderValue::from_static("no-store"),
+        );
     }
     Ok(res)
 }
@@ -171,11 +211,19 @@ const SHOW_ONCE_CONTEXT: &str = "personal-key-show-once";
 
 /// The new secret's answer: the keys area at once (htmx), or a redirect to
 /// the keys page, which shows it once.
-async fn reveal(req: &HttpRequest, state: &AppState, user: &CurrentUser, mut revealed: Revealed) -> Result<HttpResponse, AppError> {
+async fn reveal(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    mut revealed: Revealed,
+) -> Result<HttpResponse, AppError> {
     if is_htmx(req) {
         let a = area(state, user, None, 1, empty_form(user), Some(revealed), None).await?;
         let mut res = respond(req, user, a, StatusCode::OK).await?;
-        res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+        res.headers_mut().insert(
+            actix_web::http::header::CACHE_CONTROL,
+            actix_web::http::header::HeaderValue::from_static("no-store"),
+        );
         return Ok(res);
     }
     revealed.secret = state.sealer.seal(SHOW_ONCE_CONTEXT, &revealed.secret);
@@ -214,7 +262,17 @@ pub async fn generate(
     let by = crate::account::keys::By { name: crate::web::views::person(&user.user), ip: state.client_ip(&req) };
     let created = match (&label, &perms, expiry, errors.is_empty()) {
         (Some(label), Some(perms), Some(expiry), true) => {
-            match crate::account::keys::generate(&state.db, (user.workspace_id(), user.user.id), &user.membership.permissions, label, perms, expiry.at(), by).await {
+            match crate::account::keys::generate(
+                &state.db,
+                (user.workspace_id(), user.user.id),
+                &user.membership.permissions,
+                label,
+                perms,
+                expiry.at(),
+                by,
+            )
+            .await
+            {
                 Ok(made) => Some(made),
                 Err(crate::account::keys::GenerateError::Field(f, m)) => {
                     errors.add(f, m);
@@ -226,7 +284,8 @@ pub async fn generate(
         _ => None,
     };
     let Some((key, secret)) = created else {
-        let mut kept = vec![("label", input.label.as_str()), ("expires", &input.expires), ("expires_on", &input.expires_on)];
+        let mut kept =
+            vec![("label", input.label.as_str()), ("expires", &input.expires), ("expires_on", &input.expires_on)];
         kept.extend(input.permission.iter().map(|p| ("permission", p.as_str())));
         if let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT_KEYS, &kept, &errors) {
             return Ok(back);
@@ -277,7 +336,11 @@ pub async fn rotate(
     let key = owned_key(&state, &user, path.into_inner()).await?;
     let grace = parse_grace(&input.grace).map_err(|_| AppError::BadRequest)?;
     if !KeyState::of(key.revoked_at, key.expires_at, Utc::now()).usable() {
-        crate::web::Flash::push(&user.session, "error", "Only an active key can be rotated. Generate a new key instead.");
+        crate::web::Flash::push(
+            &user.session,
+            "error",
+            "Only an active key can be rotated. Generate a new key instead.",
+        );
         return Ok(crate::web::see_other(urls::ACCOUNT_KEYS));
     }
     let rotated_meanwhile = || {
@@ -294,15 +357,18 @@ pub async fn rotate(
         } else {
             "Rotate this key? Its current secret keeps working only for the grace period you chose:"
         };
-        return ask(&user, Confirmation {
-            title: "Rotate key",
-            question: question.into(),
-            subject: Some(format!("{} ({})", key.label, key.identifier)),
-            action: format!("{}/{}/rotate", urls::ACCOUNT_KEYS, key.id),
-            button: "Rotate key",
-            fields: vec![("grace", input.grace.clone()), ("identifier", key.identifier.clone())],
-            back: urls::ACCOUNT_KEYS.into(),
-        });
+        return ask(
+            &user,
+            Confirmation {
+                title: "Rotate key",
+                question: question.into(),
+                subject: Some(format!("{} ({})", key.label, key.identifier)),
+                action: format!("{}/{}/rotate", urls::ACCOUNT_KEYS, key.id),
+                button: "Rotate key",
+                fields: vec![("grace", input.grace.clone()), ("identifier", key.identifier.clone())],
+                back: urls::ACCOUNT_KEYS.into(),
+            },
+        );
     }
     let secret = KeySecret::generate();
     let until = (grace > chrono::Duration::zero()).then(|| Utc::now() + grace);
@@ -315,7 +381,11 @@ pub async fn rotate(
         None => "The old secret stopped working now.".into(),
     };
     // The event names the key as it was before the rotation (its old identifier).
-    crate::store::audit::record(&state.db, event_by(&user, &req, &state, "key.rotated", Some(Target::key(&key)), note.clone())).await?;
+    crate::store::audit::record(
+        &state.db,
+        event_by(&user, &req, &state, "key.rotated", Some(Target::key(&key)), note.clone()),
+    )
+    .await?;
     let revealed = Revealed {
         label: key.label.clone(),
         secret: secret.expose().to_owned(),
@@ -346,27 +416,35 @@ pub async fn retire(
     let key = owned_key(&state, &user, id).await?;
     let (title, question, button) = match action.as_str() {
         "revoke" => ("Revoke key", "Revoke this key? Anything using it stops working at once:", "Revoke key"),
-        "delete" => ("Delete key", "Delete this key for good? It no longer works; only its history remains:", "Delete key"),
+        "delete" => {
+            ("Delete key", "Delete this key for good? It no longer works; only its history remains:", "Delete key")
+        }
         _ => return Err(AppError::NotFound),
     };
     if input.confirmed != "yes" {
-        return ask(&user, Confirmation {
-            title,
-            question: question.into(),
-            subject: Some(format!("{} ({})", key.label, key.identifier)),
-            action: format!("{}/{}/{action}", urls::ACCOUNT_KEYS, key.id),
-            button,
-            fields: vec![("status", input.status.clone())],
-            back: urls::ACCOUNT_KEYS.into(),
-        });
+        return ask(
+            &user,
+            Confirmation {
+                title,
+                question: question.into(),
+                subject: Some(format!("{} ({})", key.label, key.identifier)),
+                action: format!("{}/{}/{action}", urls::ACCOUNT_KEYS, key.id),
+                button,
+                fields: vec![("status", input.status.clone())],
+                back: urls::ACCOUNT_KEYS.into(),
+            },
+        );
     }
     let (done, event, detail, notice) = match action.as_str() {
-        "revoke" => (crate::store::keys::revoke(&state.db, key.id).await?, "key.revoked", "Revoked by its owner.", "revoked"),
+        "revoke" => {
+            (crate::store::keys::revoke(&state.db, key.id).await?, "key.revoked", "Revoked by its owner.", "revoked")
+        }
         _ => (crate::store::keys::delete_revoked(&state.db, key.id).await?, "key.deleted", "Deleted.", "deleted"),
     };
     if done {
         state.keys.key_changed(key.id).await?;
-        crate::store::audit::record(&state.db, event_by(&user, &req, &state, event, Some(Target::key(&key)), detail)).await?;
+        crate::store::audit::record(&state.db, event_by(&user, &req, &state, event, Some(Target::key(&key)), detail))
+            .await?;
     }
     let filter = KeyState::parse(&input.status);
     let notice = done.then(|| format!("The key “{}” has been {notice}.", key.label));

@@ -93,7 +93,15 @@ pub async fn show(
         Some(r) => (user.user.display_name.clone(), r.value("workspace_name"), r.errors),
         None => (user.user.display_name.clone(), String::new(), FieldErrors::default()),
     };
-    let page = account_page(&state, &user, name, workspace_name, errors, query.page.map_or(1, crate::domain::query::Page::get)).await?;
+    let page = account_page(
+        &state,
+        &user,
+        name,
+        workspace_name,
+        errors,
+        query.page.map_or(1, crate::domain::query::Page::get),
+    )
+    .await?;
     render(StatusCode::OK, &page)
 }
 
@@ -112,10 +120,15 @@ pub async fn update_profile(
         Err(msg) => {
             let mut errors = FieldErrors::default();
             errors.add("display_name", msg);
-            if let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT, &[("display_name", &form.display_name)], &errors) {
+            if let Some(back) =
+                crate::web::retry::back_to(&req, urls::ACCOUNT, &[("display_name", &form.display_name)], &errors)
+            {
                 return Ok(back);
             }
-            render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&state, &user, form.display_name, String::new(), errors, 1).await?)
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &account_page(&state, &user, form.display_name, String::new(), errors, 1).await?,
+            )
         }
     }
 }

@@ -67,7 +67,10 @@ fn filter(q: &AuditQuery) -> (Filter, FieldErrors) {
     let from = errors.check("from", parse_date(&q.from)).flatten().map(day_start);
     // "Until" includes the whole day.
     // The last day of the calendar has no next day: then there is no upper bound.
-    let until = errors.check("until", parse_date(&q.until)).flatten().and_then(|d| day_start(d).checked_add_signed(chrono::Duration::days(1)));
+    let until = errors
+        .check("until", parse_date(&q.until))
+        .flatten()
+        .and_then(|d| day_start(d).checked_add_signed(chrono::Duration::days(1)));
     let f = Filter {
         actor_user_id: q.actor.parse().ok(),
         kind: KINDS.iter().find(|(k, _)| *k == q.kind).map(|(k, _)| (*k).to_owned()),
@@ -82,16 +85,24 @@ fn query_pairs(q: &AuditQuery) -> [(&'static str, &str); 4] {
     [("actor", &q.actor), ("kind", &q.kind), ("from", &q.from), ("until", &q.until)]
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, query: Params<AuditQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Params<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
     let page = query.page.map_or(1, crate::domain::query::Page::get);
-    let (mut rows, total) = crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(page), Pager::PER_PAGE).await?;
+    let (mut rows, total) =
+        crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(page), Pager::PER_PAGE).await?;
     let pairs = query_pairs(&query);
     let pager = Pager::new(page, total, &query_base(urls::AUDIT, &pairs));
     if pager.page != page {
         // A page past the end shows the last one.
-        rows = crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(pager.page), Pager::PER_PAGE).await?.0;
+        rows =
+            crate::store::audit::page(&state.db, user.workspace_id(), &f, Pager::offset(pager.page), Pager::PER_PAGE)
+                .await?
+                .0;
     }
     let mut actors: Vec<Choice> = crate::store::members::list(&state.db, user.workspace_id())
         .await?
@@ -105,7 +116,11 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, query: Params<A
     actors.insert(0, Choice { value: String::new(), label: "Anyone".into(), selected: f.actor_user_id.is_none() });
     let mut kinds: Vec<Choice> = KINDS
         .iter()
-        .map(|(k, label)| Choice { value: (*k).into(), label: (*label).into(), selected: f.kind.as_deref() == Some(*k) })
+        .map(|(k, label)| Choice {
+            value: (*k).into(),
+            label: (*label).into(),
+            selected: f.kind.as_deref() == Some(*k),
+        })
         .collect();
     kinds.insert(0, Choice { value: String::new(), label: "Every kind".into(), selected: f.kind.is_none() });
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -132,7 +147,11 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.into_owned() }
 }
 
-pub async fn csv(state: web::Data<AppState>, user: CurrentUser, query: Params<AuditQuery>) -> Result<HttpResponse, AppError> {
+pub async fn csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Params<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
     if !errors.is_empty() {
@@ -141,7 +160,11 @@ pub async fn csv(state: web::Data<AppState>, user: CurrentUser, query: Params<Au
     let rows = crate::store::audit::all(&state.db, user.workspace_id(), &f).await?;
     let mut out = String::from("time,actor,action,target,detail,address\r\n");
     for e in activity(rows) {
-        let line = [e.when, e.who, e.action, e.target, e.detail, e.ip].iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(",");
+        let line = [e.when, e.who, e.action, e.target, e.detail, e.ip]
+            .iter()
+            .map(|v| csv_field(v))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push_str(&line);
         out.push_str("\r\n");
     }

@@ -56,7 +56,13 @@ async fn pending(state: &AppState, workspace_id: i64) -> Result<Vec<InvitationVi
     Ok(crate::store::invitations::pending(&state.db, workspace_id)
         .await?
         .into_iter()
-        .map(|i| InvitationView { id: i.id, email: i.email, role: i.role, expires: fmt_time(i.expires_at), expired: i.expires_at <= now })
+        .map(|i| InvitationView {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            expires: fmt_time(i.expires_at),
+            expired: i.expires_at <= now,
+        })
         .collect())
 }
 
@@ -97,7 +103,12 @@ pub struct InviteForm {
 
 /// The panel alone for htmx, the whole page otherwise (the link is shown once
 /// either way; it is never stored in a form we can show again).
-fn respond(req: &HttpRequest, user: &CurrentUser, panel: InvitePanel, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn respond(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    panel: InvitePanel,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     if is_htmx(req) {
         render(status, &InvitePanelFragment { panel })
     } else {
@@ -154,10 +165,22 @@ pub async fn invite(
     )
     .await?;
     let target = Target { kind: "invitation", id: inv.id, name: email.to_string() };
-    let detail = format!("As {}; valid {INVITATION_DAYS} days.", if role == Role::Admin { "admin".into() } else { format!("member with {}", if perms.is_empty() { "no permissions".into() } else { perms.to_stored() }) });
-    crate::store::audit::record(&state.db, event_by(&user, &req, &state, "invitation.created", Some(target), detail)).await?;
+    let detail = format!(
+        "As {}; valid {INVITATION_DAYS} days.",
+        if role == Role::Admin {
+            "admin".into()
+        } else {
+            format!("member with {}", if perms.is_empty() { "no permissions".into() } else { perms.to_stored() })
+        }
+    );
+    crate::store::audit::record(&state.db, event_by(&user, &req, &state, "invitation.created", Some(target), detail))
+        .await?;
     let mut panel = empty_panel(&state, &user).await?;
-    let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+    let base = crate::auth::client_ip::public_base(
+        &req,
+        state.settings.public_url.as_deref(),
+        &state.settings.trusted_proxies,
+    );
     panel.link = Some(format!("{base}{}/{token}", urls::INVITE));
     panel.email = email.to_string();
     respond(&req, &user, panel, StatusCode::OK)
@@ -178,19 +201,26 @@ pub async fn revoke(
         .find(|i| i.id == id)
         .ok_or(AppError::NotFound)?;
     if !form.yes() {
-        return ask(&user, Confirmation {
-            title: "Revoke invitation",
-            question: "Revoke the invitation for this address? Its link stops working:".into(),
-            subject: Some(inv.email.clone()),
-            action: format!("{}/{id}/revoke", urls::INVITATIONS),
-            button: "Revoke invitation",
-            fields: Vec::new(),
-            back: urls::INVITATIONS.into(),
-        });
+        return ask(
+            &user,
+            Confirmation {
+                title: "Revoke invitation",
+                question: "Revoke the invitation for this address? Its link stops working:".into(),
+                subject: Some(inv.email.clone()),
+                action: format!("{}/{id}/revoke", urls::INVITATIONS),
+                button: "Revoke invitation",
+                fields: Vec::new(),
+                back: urls::INVITATIONS.into(),
+            },
+        );
     }
     if crate::store::invitations::revoke(&state.db, user.workspace_id(), id).await? {
         let target = Target { kind: "invitation", id, name: inv.email.clone() };
-        crate::store::audit::record(&state.db, event_by(&user, &req, &state, "invitation.revoked", Some(target), "Link disabled.")).await?;
+        crate::store::audit::record(
+            &state.db,
+            event_by(&user, &req, &state, "invitation.revoked", Some(target), "Link disabled."),
+        )
+        .await?;
         Flash::push_about(&user.session, "success", "Invitation revoked; its link no longer works:", Some(inv.email));
     }
     Ok(see_other(urls::INVITATIONS))

@@ -11,12 +11,14 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, require};
 use crate::domain::members::{Actor, MemberChange};
 use crate::domain::{Permission, PermissionSet, Role, tokens};
+use crate::state::AppState;
 use crate::store::audit::Target;
 use crate::store::members::{ChangeError, MemberRow};
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::{KeyRow, ListQuery, Pager, PermissionChoice, SortHeader, all_permission_choices, event_by, key_row, query_base};
+use crate::web::views::{
+    KeyRow, ListQuery, Pager, PermissionChoice, SortHeader, all_permission_choices, event_by, key_row, query_base,
+};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
-use crate::state::AppState;
 
 pub struct MemberListItem {
     pub id: i64,
@@ -38,12 +40,15 @@ struct MembersPage {
     headers: Vec<SortHeader>,
 }
 
-const SORTS: [(&str, &str); 4] = [("name", "Member"), ("role", "Role"), ("permissions", "Permissions"), ("status", "Status")];
+const SORTS: [(&str, &str); 4] =
+    [("name", "Member"), ("role", "Role"), ("permissions", "Permissions"), ("status", "Status")];
 
 fn sort_rows(rows: &mut [MemberRow], sort: &str, descending: bool) {
     match sort {
         "role" => rows.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()).then(a.display_name.cmp(&b.display_name))),
-        "permissions" => rows.sort_by_key(|r| (r.role.effective(&r.granted).iter().count(), r.display_name.to_lowercase())),
+        "permissions" => {
+            rows.sort_by_key(|r| (r.role.effective(&r.granted).iter().count(), r.display_name.to_lowercase()))
+        }
         "status" => rows.sort_by_key(|r| (r.member.disabled, r.display_name.to_lowercase())),
         _ => rows.sort_by_key(|r| (r.display_name.to_lowercase(), r.email.clone())),
     }
@@ -57,10 +62,17 @@ fn matches(r: &MemberRow, q: &str) -> bool {
     q.is_empty() || r.display_name.to_lowercase().contains(&q) || r.email.contains(&q)
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Params<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let mut rows: Vec<MemberRow> =
-        crate::store::members::list(&state.db, user.workspace_id()).await?.into_iter().filter(|r| matches(r, &query.q)).collect();
+    let mut rows: Vec<MemberRow> = crate::store::members::list(&state.db, user.workspace_id())
+        .await?
+        .into_iter()
+        .filter(|r| matches(r, &query.q))
+        .collect();
     let sort = SORTS.iter().find(|(k, _)| *k == query.sort).map(|(k, _)| *k).unwrap_or("name");
     let descending = query.dir == "desc";
     sort_rows(&mut rows, sort, descending);
@@ -69,7 +81,11 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: Params<L
         .map(|(key, label)| SortHeader::new(urls::MEMBERS, &[("q", &query.q)], key, label, *key == sort, descending))
         .collect();
     let dir = if descending { "desc" } else { "asc" };
-    let pager = Pager::new(query.page(), rows.len() as u64, &query_base(urls::MEMBERS, &[("q", &query.q), ("sort", sort), ("dir", dir)]));
+    let pager = Pager::new(
+        query.page(),
+        rows.len() as u64,
+        &query_base(urls::MEMBERS, &[("q", &query.q), ("sort", sort), ("dir", dir)]),
+    );
     let members = rows
         .into_iter()
         .skip(Pager::offset(pager.page) as usize)
@@ -84,7 +100,10 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, query: Params<L
             disabled: r.member.disabled,
         })
         .collect();
-    render(StatusCode::OK, &MembersPage { layout: Layout::for_user(&user, "Members"), members, q: query.q.clone(), pager, headers })
+    render(
+        StatusCode::OK,
+        &MembersPage { layout: Layout::for_user(&user, "Members"), members, q: query.q.clone(), pager, headers },
+    )
 }
 
 #[derive(Template)]
@@ -144,11 +163,17 @@ async fn member_page(
     })
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
     let form = crate::web::retry::take(&req, req.path()).map(|retry| {
-        let checked = PermissionSet::parse_names(retry.values("permission").iter().map(String::as_str)).unwrap_or_default();
+        let checked =
+            PermissionSet::parse_names(retry.values("permission").iter().map(String::as_str)).unwrap_or_default();
         (retry.value("role"), checked, retry.errors)
     });
     render(StatusCode::OK, &member_page(&state, &user, r, form, None).await?)
@@ -186,12 +211,15 @@ async fn apply(
     r: &MemberRow,
     change: MemberChange,
 ) -> Result<Result<(), String>, AppError> {
-    let before = match crate::store::members::apply_change(&state.db, user.workspace_id(), r.member.id, &actor(user), &change).await {
-        Ok(m) => m,
-        Err(ChangeError::NotFound) => return Err(AppError::NotFound),
-        Err(ChangeError::Rule(rule)) => return Ok(Err(rule.to_string())),
-        Err(ChangeError::Db(e)) => return Err(e.into()),
-    };
+    let before =
+        match crate::store::members::apply_change(&state.db, user.workspace_id(), r.member.id, &actor(user), &change)
+            .await
+        {
+            Ok(m) => m,
+            Err(ChangeError::NotFound) => return Err(AppError::NotFound),
+            Err(ChangeError::Rule(rule)) => return Ok(Err(rule.to_string())),
+            Err(ChangeError::Db(e)) => return Err(e.into()),
+        };
     let user_id = before.user_id;
     if matches!(change, MemberChange::Disable | MemberChange::Remove) {
         // End their sessions at once, not at the next idle timeout.
@@ -211,7 +239,10 @@ async fn apply(
         // Removal is final for their keys here; rejoining later does not revive them.
         let n = crate::store::keys::revoke_all_for(&state.db, user.workspace_id(), user_id).await?;
         if n > 0 {
-            let detail = format!("{} revoked because their owner was removed from the workspace.", crate::domain::query::count(n, "key", "keys"));
+            let detail = format!(
+                "{} revoked because their owner was removed from the workspace.",
+                crate::domain::query::count(n, "key", "keys")
+            );
             crate::store::audit::record(&state.db, event_by(user, req, state, "key.revoked", target, detail)).await?;
         }
     }
@@ -236,7 +267,12 @@ pub async fn set_role(
     if let (Some(role), Some(perms)) = (role, perms.clone()) {
         match apply(&req, &state, &user, &r, MemberChange::SetRole(role, perms)).await? {
             Ok(()) => {
-                Flash::push_about(&user.session, "success", "Role and permissions saved for", Some(r.display_name.clone()));
+                Flash::push_about(
+                    &user.session,
+                    "success",
+                    "Role and permissions saved for",
+                    Some(r.display_name.clone()),
+                );
                 return Ok(see_other(&member_url(r.member.id)));
             }
             Err(rule) => errors.add("permission", rule),
@@ -262,24 +298,41 @@ pub async fn status(
     require(&user, Permission::MembersManage)?;
     let (id, action) = path.into_inner();
     let (change, done, confirm) = match action.as_str() {
-        "disable" => (MemberChange::Disable, "Disabled and signed out:", Some(("Disable member", "Disable this member? They are signed out at once and their keys stop working until you enable them again:"))),
+        "disable" => (
+            MemberChange::Disable,
+            "Disabled and signed out:",
+            Some((
+                "Disable member",
+                "Disable this member? They are signed out at once and their keys stop working until you enable them again:",
+            )),
+        ),
         "enable" => (MemberChange::Enable, "Enabled:", None),
-        "remove" => (MemberChange::Remove, "Removed from the workspace:", Some(("Remove member", "Remove this member from the workspace? Their sessions end and their personal keys here are revoked:"))),
+        "remove" => (
+            MemberChange::Remove,
+            "Removed from the workspace:",
+            Some((
+                "Remove member",
+                "Remove this member from the workspace? Their sessions end and their personal keys here are revoked:",
+            )),
+        ),
         _ => return Err(AppError::NotFound),
     };
     let r = member_row(&state, &user, id).await?;
     if let Some((button, question)) = confirm
         && !form.yes()
     {
-        return ask(&user, Confirmation {
-            title: button,
-            question: question.into(),
-            subject: Some(format!("{} <{}>", r.display_name, r.email)),
-            action: format!("{}/{action}", member_url(id)),
-            button,
-            fields: Vec::new(),
-            back: member_url(id),
-        });
+        return ask(
+            &user,
+            Confirmation {
+                title: button,
+                question: question.into(),
+                subject: Some(format!("{} <{}>", r.display_name, r.email)),
+                action: format!("{}/{action}", member_url(id)),
+                button,
+                fields: Vec::new(),
+                back: member_url(id),
+            },
+        );
     }
     match apply(&req, &state, &user, &r, change).await? {
         Ok(()) => Flash::push_about(&user.session, "success", done, Some(r.display_name.clone())),
@@ -298,30 +351,43 @@ pub async fn revoke_key(
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
-    let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None).await?.ok_or(AppError::NotFound)?;
+    let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
     let back = owner.as_ref().map(|m| member_url(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
     // As with roles, only admins act on what admins hold.
-    if user.membership.role != Role::Admin && owner.is_some_and(|m| m.role == Role::Admin.as_str()) && key.user_id != user.user.id {
+    if user.membership.role != Role::Admin
+        && owner.is_some_and(|m| m.role == Role::Admin.as_str())
+        && key.user_id != user.user.id
+    {
         Flash::push(&user.session, "error", "Only admins can revoke an admin's key.");
         return Ok(see_other(&back));
     }
     if !form.yes() {
-        return ask(&user, Confirmation {
-            title: "Revoke key",
-            question: "Revoke this key? Anything using it stops working at once:".into(),
-            subject: Some(format!("{} ({})", key.label, key.identifier)),
-            action: format!("/admin/keys/{}/revoke", key.id),
-            button: "Revoke key",
-            fields: Vec::new(),
-            back,
-        });
+        return ask(
+            &user,
+            Confirmation {
+                title: "Revoke key",
+                question: "Revoke this key? Anything using it stops working at once:".into(),
+                subject: Some(format!("{} ({})", key.label, key.identifier)),
+                action: format!("/admin/keys/{}/revoke", key.id),
+                button: "Revoke key",
+                fields: Vec::new(),
+                back,
+            },
+        );
     }
     if crate::store::keys::revoke(&state.db, key.id).await? {
         state.keys.key_changed(key.id).await?;
         let event = event_by(&user, &req, &state, "key.revoked", Some(Target::key(&key)), "Revoked by an admin.");
         crate::store::audit::record(&state.db, event).await?;
-        Flash::push_about(&user.session, "success", "Key revoked:", Some(format!("{} ({})", key.label, key.identifier)));
+        Flash::push_about(
+            &user.session,
+            "success",
+            "Key revoked:",
+            Some(format!("{} ({})", key.label, key.identifier)),
+        );
     }
     Ok(see_other(&back))
 }
@@ -339,17 +405,36 @@ pub async fn reset_link(
     let r = member_row(&state, &user, path.into_inner()).await?;
     let target_perms = r.role.effective(&r.granted);
     // Resetting a password hands over the account: the same rule as disabling.
-    let target = crate::domain::members::Target { role: r.role, permissions: &target_perms, disabled: r.member.disabled };
+    let target =
+        crate::domain::members::Target { role: r.role, permissions: &target_perms, disabled: r.member.disabled };
     if let Err(rule) = crate::domain::members::check_act_on(&actor(&user), &target) {
         Flash::push(&user.session, "error", rule.to_string());
         return Ok(see_other(&member_url(r.member.id)));
     }
     let token = tokens::random_token(40);
-    crate::store::password_resets::create(&state.db, user.workspace_id(), r.member.user_id, tokens::digest(&token), Some(user.user.id)).await?;
+    crate::store::password_resets::create(
+        &state.db,
+        user.workspace_id(),
+        r.member.user_id,
+        tokens::digest(&token),
+        Some(user.user.id),
+    )
+    .await?;
     let detail = format!("One-time link valid for {} hours.", crate::store::password_resets::VALID_HOURS);
-    let event = event_by(&user, &req, &state, "user.password_reset_link_created", Some(Target::user(r.member.user_id, &r.email)), detail);
+    let event = event_by(
+        &user,
+        &req,
+        &state,
+        "user.password_reset_link_created",
+        Some(Target::user(r.member.user_id, &r.email)),
+        detail,
+    );
     crate::store::audit::record(&state.db, event).await?;
-    let base = crate::auth::client_ip::public_base(&req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies);
+    let base = crate::auth::client_ip::public_base(
+        &req,
+        state.settings.public_url.as_deref(),
+        &state.settings.trusted_proxies,
+    );
     let link = format!("{base}{}/{token}", urls::RESET);
     render(StatusCode::OK, &member_page(&state, &user, r, None, Some(link)).await?)
 }

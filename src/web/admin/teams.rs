@@ -61,10 +61,22 @@ struct TeamsPage {
     errors: FieldErrors,
 }
 
-async fn page(state: &AppState, user: &CurrentUser, editing: Option<i64>, form: TeamForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn page(
+    state: &AppState,
+    user: &CurrentUser,
+    editing: Option<i64>,
+    form: TeamForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let ws = user.workspace_id();
     let all = crate::store::members::list(&state.db, ws).await?;
-    let name_of = |id: i64| all.iter().find(|m| m.member.user_id == id).map(|m| format!("{} <{}>", m.display_name, m.email)).unwrap_or_else(|| format!("user {id}"));
+    let name_of = |id: i64| {
+        all.iter()
+            .find(|m| m.member.user_id == id)
+            .map(|m| format!("{} <{}>", m.display_name, m.email))
+            .unwrap_or_else(|| format!("user {id}"))
+    };
     let mut teams = Vec::new();
     for t in crate::store::teams::list(&state.db, ws).await? {
         let members = crate::store::teams::members(&state.db, t.id).await?.into_iter().map(name_of).collect();
@@ -72,7 +84,11 @@ async fn page(state: &AppState, user: &CurrentUser, editing: Option<i64>, form: 
     }
     let members = all
         .iter()
-        .map(|m| MemberCheck { id: m.member.user_id, label: format!("{} <{}>", m.display_name, m.email), checked: form.member_ids.contains(&m.member.user_id.to_string()) })
+        .map(|m| MemberCheck {
+            id: m.member.user_id,
+            label: format!("{} <{}>", m.display_name, m.email),
+            checked: form.member_ids.contains(&m.member.user_id.to_string()),
+        })
         .collect();
     let title = if editing.is_some() { "Edit team" } else { "Teams" };
     render(status, &TeamsPage { layout: Layout::for_user(user, title), teams, editing, form, members, errors })
@@ -91,10 +107,21 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
     page(&state, &user, Some(t.id), form, FieldErrors::default(), StatusCode::OK).await
 }
 
-async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, id: Option<i64>, form: TeamForm) -> Result<HttpResponse, AppError> {
+async fn save(
+    req: HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    id: Option<i64>,
+    form: TeamForm,
+) -> Result<HttpResponse, AppError> {
     match manage::save_team(state, &actor(user, &req, state), id, &form.name, &form.ids()).await {
         Ok(t) => {
-            Flash::push_about(&user.session, "success", if id.is_none() { "Created the team" } else { "Saved the team" }, Some(t.name));
+            Flash::push_about(
+                &user.session,
+                "success",
+                if id.is_none() { "Created the team" } else { "Saved the team" },
+                Some(t.name),
+            );
             Ok(see_other(TEAMS))
         }
         Err(KeyError::Fields(errs)) => {
@@ -109,18 +136,35 @@ async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, id: Option
     }
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<TeamForm>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<TeamForm>,
+) -> Result<HttpResponse, AppError> {
     may_manage(&user)?;
     save(req, &state, &user, None, form).await
 }
 
-pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<TeamForm>) -> Result<HttpResponse, AppError> {
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<TeamForm>,
+) -> Result<HttpResponse, AppError> {
     may_manage(&user)?;
     let t = crate::store::teams::find(&state.db, user.workspace_id(), *id).await?.ok_or(AppError::NotFound)?;
     save(req, &state, &user, Some(t.id), form).await
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     may_manage(&user)?;
     let t = crate::store::teams::find(&state.db, user.workspace_id(), *id).await?.ok_or(AppError::NotFound)?;
     if !form.yes() {

@@ -35,7 +35,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
         }
         None => (user.membership.workspace_name.clone(), saved_slug, FieldErrors::default()),
     };
-    render(StatusCode::OK, &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, slug, errors })
+    render(
+        StatusCode::OK,
+        &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, slug, errors },
+    )
 }
 
 #[derive(Deserialize)]
@@ -59,8 +62,16 @@ pub async fn change_slug(
             return Ok(see_other(urls::WORKSPACE_SETTINGS));
         }
         if crate::store::workspaces::set_slug(&state.db, user.workspace_id(), &slug).await? {
-            let target = Target { kind: "workspace", id: user.workspace_id(), name: user.membership.workspace_name.clone() };
-            let event = event_by(&user, &req, &state, "workspace.slug_changed", Some(target), format!("Data Hub URLs moved from /hub/{old}/ to /hub/{slug}/."));
+            let target =
+                Target { kind: "workspace", id: user.workspace_id(), name: user.membership.workspace_name.clone() };
+            let event = event_by(
+                &user,
+                &req,
+                &state,
+                "workspace.slug_changed",
+                Some(target),
+                format!("Data Hub URLs moved from /hub/{old}/ to /hub/{slug}/."),
+            );
             crate::store::audit::record(&state.db, event).await?;
             state.hub.changed().await;
             Flash::push_about(&user.session, "success", "Data Hub URLs now start with", Some(format!("/hub/{slug}/")));
@@ -68,10 +79,20 @@ pub async fn change_slug(
         }
         errors.add("slug", "Another workspace uses this slug. Choose another.");
     }
-    if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("slug", &form.slug), ("name", &user.membership.workspace_name)], &errors) {
+    if let Some(back) = crate::web::retry::back_to(
+        &req,
+        urls::WORKSPACE_SETTINGS,
+        &[("slug", &form.slug), ("name", &user.membership.workspace_name)],
+        &errors,
+    ) {
         return Ok(back);
     }
-    let page = WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: user.membership.workspace_name.clone(), slug: form.slug, errors };
+    let page = WorkspacePage {
+        layout: Layout::for_user(&user, "Workspace"),
+        workspace: user.membership.workspace_name.clone(),
+        slug: form.slug,
+        errors,
+    };
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
@@ -93,7 +114,8 @@ pub async fn rename(
         let old = user.membership.workspace_name.clone();
         if crate::store::workspaces::rename(&state.db, user.workspace_id(), &name).await? {
             let target = Target { kind: "workspace", id: user.workspace_id(), name: name.as_str().to_owned() };
-            let event = event_by(&user, &req, &state, "workspace.renamed", Some(target), format!("Renamed from “{old}”."));
+            let event =
+                event_by(&user, &req, &state, "workspace.renamed", Some(target), format!("Renamed from “{old}”."));
             crate::store::audit::record(&state.db, event).await?;
             Flash::push_about(&user.session, "success", "The workspace is now called", Some(name.as_str().to_owned()));
             return Ok(see_other(urls::WORKSPACE_SETTINGS));
@@ -103,6 +125,11 @@ pub async fn rename(
     if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("name", &form.name)], &errors) {
         return Ok(back);
     }
-    let page = WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: form.name, slug: current_slug(&state, &user).await?, errors };
+    let page = WorkspacePage {
+        layout: Layout::for_user(&user, "Workspace"),
+        workspace: form.name,
+        slug: current_slug(&state, &user).await?,
+        errors,
+    };
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }

@@ -67,7 +67,13 @@ pub struct ListQuery {
     dataset: Option<i64>,
 }
 
-async fn list_page(state: &AppState, user: &CurrentUser, form: NewForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    form: NewForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let ws = user.workspace_id();
     let all = crate::store::datahub::collections(&state.db, ws).await?;
     let sets = crate::store::datahub::datasets(&state.db, ws).await?;
@@ -100,10 +106,16 @@ async fn list_page(state: &AppState, user: &CurrentUser, form: NewForm, errors: 
     render(status, &page)
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: Params<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: Params<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     if let Some(r) = crate::web::retry::take(&req, urls::COLLECTIONS) {
-        let form = NewForm { name: r.value("name"), description: r.value("description"), dataset_id: r.value("dataset_id") };
+        let form =
+            NewForm { name: r.value("name"), description: r.value("description"), dataset_id: r.value("dataset_id") };
         return list_page(&state, &user, form, r.errors, StatusCode::OK).await;
     }
     let form = NewForm { dataset_id: q.dataset.map(|d| d.to_string()).unwrap_or_default(), ..Default::default() };
@@ -134,7 +146,8 @@ pub async fn create(
         Err(ManageError::Field(f, m)) => {
             let mut errors = FieldErrors::default();
             errors.add(f, m);
-            let values = [("name", form.name.as_str()), ("description", &form.description), ("dataset_id", &form.dataset_id)];
+            let values =
+                [("name", form.name.as_str()), ("description", &form.description), ("dataset_id", &form.dataset_id)];
             if let Some(back) = crate::web::retry::back_to(&req, urls::COLLECTIONS, &values, &errors) {
                 return Ok(back);
             }
@@ -179,9 +192,15 @@ struct CollectionPage {
     errors: FieldErrors,
 }
 
-async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<(data_collections::Model, datasets::Model), AppError> {
+async fn find(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<(data_collections::Model, datasets::Model), AppError> {
     let c = crate::store::datahub::collection(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)?;
-    let d = crate::store::datahub::dataset(&state.db, user.workspace_id(), c.dataset_id).await?.ok_or(AppError::NotFound)?;
+    let d = crate::store::datahub::dataset(&state.db, user.workspace_id(), c.dataset_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok((c, d))
 }
 
@@ -191,7 +210,13 @@ fn choices(columns: &[Column], exposed: Option<&[String]>) -> Vec<FieldChoice> {
         .enumerate()
         .map(|(index, col)| {
             let at = exposed.map_or(Some(index), |list| list.iter().position(|f| *f == col.name));
-            FieldChoice { index, name: col.name.clone(), kind: col.kind.as_str(), exposed: at.is_some(), position: at.unwrap_or(index) + 1 }
+            FieldChoice {
+                index,
+                name: col.name.clone(),
+                kind: col.kind.as_str(),
+                exposed: at.is_some(),
+                position: at.unwrap_or(index) + 1,
+            }
         })
         .collect()
 }
@@ -206,23 +231,52 @@ async fn preview(state: &AppState, c: &data_collections::Model, d: &datasets::Mo
     let limit = c.default_limit.min(5) as u64;
     let q = store::ReadQuery { order, limit, ..Default::default() };
     let page = store::read(&state.db, d, &q).await?;
-    let hub_q = HubQuery { limit: c.default_limit as u64, offset: 0, order: None, filters: vec![], format: Format::Json, whole: false };
+    let hub_q = HubQuery {
+        limit: c.default_limit as u64,
+        offset: 0,
+        order: None,
+        filters: vec![],
+        format: Format::Json,
+        whole: false,
+    };
     let body = crate::hub::render_json(&c.name, &fields, &columns, &hub_q, &page.rows, page.count);
     Ok(String::from_utf8_lossy(&body).replace("},{", "},\n {"))
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let (c, d) = find(&state, &user, *id).await?;
     if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::COLLECTIONS, c.id)) {
         let fields = posted_fields(r.pairs(), &store::columns(&d));
-        let values = (r.value("name"), r.value("description"), fields, r.value("order"), r.value("default_limit"), r.value("max_limit"));
+        let values = (
+            r.value("name"),
+            r.value("description"),
+            fields,
+            r.value("order"),
+            r.value("default_limit"),
+            r.value("max_limit"),
+        );
         return page(&state, &user, c, d, values, r.errors, StatusCode::OK).await;
     }
     let exposed: Option<Vec<String>> = c.fields.as_deref().and_then(|f| serde_json::from_str(f).ok());
     let fields = choices(&store::columns(&d), exposed.as_deref());
-    let (order, default_limit, max_limit) = (c.sort_order.clone().unwrap_or_default(), c.default_limit.to_string(), c.max_limit.to_string());
-    page(&state, &user, c.clone(), d, (c.name.clone(), c.description.clone(), fields, order, default_limit, max_limit), FieldErrors::default(), StatusCode::OK).await
+    let (order, default_limit, max_limit) =
+        (c.sort_order.clone().unwrap_or_default(), c.default_limit.to_string(), c.max_limit.to_string());
+    page(
+        &state,
+        &user,
+        c.clone(),
+        d,
+        (c.name.clone(), c.description.clone(), fields, order, default_limit, max_limit),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 type Values = (String, String, Vec<FieldChoice>, String, String, String);
@@ -238,10 +292,16 @@ async fn page(
 ) -> Result<HttpResponse, AppError> {
     let (name, description, fields, order, default_limit, max_limit) = values;
     let endpoints = crate::store::datahub::endpoints_of(&state.db, vec![c.id]).await?;
-    let slug = crate::store::workspaces::find(&state.db, user.workspace_id()).await?.and_then(|w| w.slug).unwrap_or_default();
+    let slug =
+        crate::store::workspaces::find(&state.db, user.workspace_id()).await?.and_then(|w| w.slug).unwrap_or_default();
     let endpoints: Vec<EndpointLink> = endpoints
         .iter()
-        .map(|e| EndpointLink { id: e.id, path: e.path.clone(), url: format!("/hub/{slug}/{}", e.path), public: e.access == "public" })
+        .map(|e| EndpointLink {
+            id: e.id,
+            path: e.path.clone(),
+            url: format!("/hub/{slug}/{}", e.path),
+            public: e.access == "public",
+        })
         .collect();
     let p = CollectionPage {
         layout: Layout::for_user(user, &c.name),
@@ -313,10 +373,13 @@ pub async fn update(
             let mut errors = FieldErrors::default();
             errors.add(f, m);
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            if let Some(back) = crate::web::retry::back_to(&req, &format!("{}/{}", urls::COLLECTIONS, c.id), &pairs, &errors) {
+            if let Some(back) =
+                crate::web::retry::back_to(&req, &format!("{}/{}", urls::COLLECTIONS, c.id), &pairs, &errors)
+            {
                 return Ok(back);
             }
-            let values = (get("name"), get("description"), fields, get("order"), get("default_limit"), get("max_limit"));
+            let values =
+                (get("name"), get("description"), fields, get("order"), get("default_limit"), get("max_limit"));
             page(&state, &user, c, d, values, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),

@@ -12,12 +12,12 @@ use crate::auth::{CurrentUser, csrf, require};
 use crate::datasets::import::{self, Analysis};
 use crate::datasets::parse;
 use crate::datasets::service::{self, DatasetError, NewContents};
-use crate::store::audit::Actor;
 use crate::datasets::staging::{self, Staged};
 use crate::datasets::{Column, ColumnType, ImportError, store};
 use crate::domain::Permission;
 use crate::entities::datasets;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::multipart::{self as mp, UploadError};
 use crate::web::views::{ListQuery, Pager, SortHeader, fmt_time, query_base};
@@ -70,7 +70,12 @@ struct ListPage {
     errors: FieldErrors,
 }
 
-async fn list_page(state: &AppState, user: &CurrentUser, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let all = crate::store::datahub::datasets(&state.db, user.workspace_id()).await?;
     let datasets = all
         .iter()
@@ -102,7 +107,13 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
 
 /// A refused upload: back to the list with the message (a plain form post),
 /// or the list rendered with it (htmx, scripts).
-async fn upload_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser, message: String, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn upload_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    message: String,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
     errors.add("file", message);
     if let Some(back) = crate::web::retry::back_to(req, urls::DATASETS, &[], &errors) {
@@ -112,7 +123,12 @@ async fn upload_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser,
 }
 
 /// Reads a page's multipart form: CSRF and origin checked before the file is stored.
-async fn read_upload(req: &HttpRequest, state: &AppState, user: &CurrentUser, body: Multipart) -> Result<mp::Upload, UploadError> {
+async fn read_upload(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    body: Multipart,
+) -> Result<mp::Upload, UploadError> {
     if !csrf::same_origin(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies) {
         return Err(UploadError::Refused);
     }
@@ -130,9 +146,14 @@ fn upload_problem(state: &AppState, e: UploadError) -> Result<(StatusCode, Strin
     match e {
         UploadError::TooLarge => Ok((
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The file is larger than the limit of {}. Split it, or ask the operator to raise KEYHUB_UPLOAD_MAX_MB.", state.settings.upload_limit_text()),
+            format!(
+                "The file is larger than the limit of {}. Split it, or ask the operator to raise KEYHUB_UPLOAD_MAX_MB.",
+                state.settings.upload_limit_text()
+            ),
         )),
-        UploadError::Malformed => Ok((StatusCode::BAD_REQUEST, "The upload broke off or could not be read. Try again.".into())),
+        UploadError::Malformed => {
+            Ok((StatusCode::BAD_REQUEST, "The upload broke off or could not be read. Try again.".into()))
+        }
         UploadError::Refused => Err(AppError::Csrf),
         UploadError::Io(e) => Err(AppError::Internal(anyhow::Error::new(e).context("storing an upload"))),
     }
@@ -165,7 +186,12 @@ pub struct ColumnChoice {
 
 /// Step 1: the file is stored and checked; its preview has its own URL, so a
 /// refresh or "back" shows it again.
-pub async fn upload(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, body: Multipart) -> Result<HttpResponse, AppError> {
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Multipart,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataWrite)?;
     let upload = match read_upload(&req, &state, &user, body).await {
         Ok(u) => u,
@@ -191,11 +217,20 @@ fn preview_url(token: &str) -> String {
 
 /// Step 2's page: the file read once, its columns with inferred types (or as
 /// the user left them after a refused save), and its first rows.
-pub async fn preview(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn preview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataWrite)?;
     let dir = staging::dir(&state.settings.data_dir);
     let Some(staged) = staging::find(&dir, &token, (user.workspace_id(), user.user.id)).await else {
-        Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
+        Flash::push(
+            &user.session,
+            "error",
+            "That upload is no longer here (uploads are kept for a day). Upload the file again.",
+        );
         return Ok(see_other(urls::DATASETS));
     };
     let analysis = match analyze(&staged).await {
@@ -213,12 +248,19 @@ pub async fn preview(req: HttpRequest, state: web::Data<AppState>, user: Current
             preview_page(&user, &staged, &analysis, get("name"), choices, get("primary_key"), r.errors)
         }
         None => {
-            let suggested = staged.file_name.rsplit_once('.').map_or(staged.file_name.as_str(), |(stem, _)| stem).to_owned();
+            let suggested =
+                staged.file_name.rsplit_once('.').map_or(staged.file_name.as_str(), |(stem, _)| stem).to_owned();
             let columns = analysis
                 .columns
                 .iter()
                 .enumerate()
-                .map(|(index, c)| ColumnChoice { index, source: c.source.clone(), name: c.name.clone(), kind: c.kind, keep: true })
+                .map(|(index, c)| ColumnChoice {
+                    index,
+                    source: c.source.clone(),
+                    name: c.name.clone(),
+                    kind: c.kind,
+                    keep: true,
+                })
                 .collect();
             preview_page(&user, &staged, &analysis, suggested, columns, String::new(), FieldErrors::default())
         }
@@ -231,7 +273,9 @@ fn column_choices(form: &[(String, String)]) -> (Vec<ColumnChoice>, Vec<Column>)
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let mut choices = Vec::new();
     for index in 0.. {
-        let Some(source) = form.iter().find(|(n, _)| *n == format!("source-{index}")).map(|(_, v)| v.clone()) else { break };
+        let Some(source) = form.iter().find(|(n, _)| *n == format!("source-{index}")).map(|(_, v)| v.clone()) else {
+            break;
+        };
         choices.push(ColumnChoice {
             index,
             name: get(&format!("name-{index}")),
@@ -240,7 +284,11 @@ fn column_choices(form: &[(String, String)]) -> (Vec<ColumnChoice>, Vec<Column>)
             source,
         });
     }
-    let columns = choices.iter().filter(|c| c.keep).map(|c| Column { name: c.name.trim().to_owned(), source: c.source.clone(), kind: c.kind }).collect();
+    let columns = choices
+        .iter()
+        .filter(|c| c.keep)
+        .map(|c| Column { name: c.name.trim().to_owned(), source: c.source.clone(), kind: c.kind })
+        .collect();
     (choices, columns)
 }
 
@@ -293,7 +341,11 @@ pub async fn create(
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let dir = staging::dir(&state.settings.data_dir);
     let Some(staged) = staging::find(&dir, &get("upload"), (user.workspace_id(), user.user.id)).await else {
-        Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
+        Flash::push(
+            &user.session,
+            "error",
+            "That upload is no longer here (uploads are kept for a day). Upload the file again.",
+        );
         return Ok(see_other(urls::DATASETS));
     };
     let (choices, columns) = column_choices(&form);
@@ -316,7 +368,12 @@ pub async fn create(
         match service::create(&state, &actor(&user, &req, &state), new, &staged.path, format).await {
             Ok(ds) => {
                 staging::remove(&dir, &staged).await;
-                Flash::push_about(&user.session, "success", format!("Saved {} rows in the dataset", ds.row_count), Some(ds.name.clone()));
+                Flash::push_about(
+                    &user.session,
+                    "success",
+                    format!("Saved {} rows in the dataset", ds.row_count),
+                    Some(ds.name.clone()),
+                );
                 return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
             }
             Err(DatasetError::Field(field, message)) => {
@@ -328,7 +385,9 @@ pub async fn create(
             }
             Err(DatasetError::Import(e)) => {
                 let column = match &e {
-                    ImportError::Invalid { column: Some(c), .. } => choices.iter().find(|x| x.keep && x.name.trim() == c).map(|x| x.index),
+                    ImportError::Invalid { column: Some(c), .. } => {
+                        choices.iter().find(|x| x.keep && x.name.trim() == c).map(|x| x.index)
+                    }
                     _ => None,
                 };
                 let message = import_message(e)?;
@@ -373,14 +432,26 @@ fn delete_question(ds: &datasets::Model, breaks: &[Breakage]) -> String {
         .iter()
         .map(|b| {
             let paths: Vec<&str> = b.endpoints.iter().map(|(p, _)| p.as_str()).collect();
-            if paths.is_empty() { format!("“{}”", b.collection) } else { format!("“{}” (served at {})", b.collection, paths.join(", ")) }
+            if paths.is_empty() {
+                format!("“{}”", b.collection)
+            } else {
+                format!("“{}” (served at {})", b.collection, paths.join(", "))
+            }
         })
         .collect();
     let mut keys: Vec<&str> = breaks.iter().flat_map(|b| b.keys.iter().map(String::as_str)).collect();
     keys.sort_unstable();
     keys.dedup();
-    let keys = if keys.is_empty() { String::new() } else { format!(" Hub keys that lose these endpoints: {}.", keys.join(", ")) };
-    format!("Delete the dataset “{}” and its {rows}? These collections and their endpoints go with it: {}.{keys}", ds.name, list.join("; "))
+    let keys = if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" Hub keys that lose these endpoints: {}.", keys.join(", "))
+    };
+    format!(
+        "Delete the dataset “{}” and its {rows}? These collections and their endpoints go with it: {}.{keys}",
+        ds.name,
+        list.join("; ")
+    )
 }
 
 #[derive(Template)]
@@ -421,7 +492,11 @@ async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Vec<Breakage>
         }
         keys.sort_unstable();
         keys.dedup();
-        out.push(Breakage { collection: c.name.clone(), endpoints: mine.iter().map(|e| (e.path.clone(), e.access == "public")).collect(), keys });
+        out.push(Breakage {
+            collection: c.name.clone(),
+            endpoints: mine.iter().map(|e| (e.path.clone(), e.access == "public")).collect(),
+            keys,
+        });
     }
     Ok(out)
 }
@@ -435,13 +510,22 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
-    let errors = crate::web::retry::take(&req, &format!("{}/{}", urls::DATASETS, ds.id)).map(|r| r.errors).unwrap_or_default();
+    let errors =
+        crate::web::retry::take(&req, &format!("{}/{}", urls::DATASETS, ds.id)).map(|r| r.errors).unwrap_or_default();
     dataset_page(&state, &user, ds, &query, errors, StatusCode::OK).await
 }
 
 /// A refused replace or append: back to the dataset page with the message
 /// beside the form that failed (plain posts), or that page rendered with it.
-async fn write_refused(req: &HttpRequest, state: &AppState, user: &CurrentUser, ds: datasets::Model, field: &str, message: String, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn write_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    ds: datasets::Model,
+    field: &str,
+    message: String,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
     errors.add(field, message);
     if let Some(back) = crate::web::retry::back_to(req, &format!("{}/{}", urls::DATASETS, ds.id), &[], &errors) {
@@ -465,7 +549,13 @@ pub struct RowsView {
     pub matching: u64,
 }
 
-pub async fn rows_view(state: &AppState, ds: &datasets::Model, query: &ListQuery, base: &str, name: &str) -> Result<RowsView, AppError> {
+pub async fn rows_view(
+    state: &AppState,
+    ds: &datasets::Model,
+    query: &ListQuery,
+    base: &str,
+    name: &str,
+) -> Result<RowsView, AppError> {
     let columns = store::columns(ds);
     let sort_index = columns.iter().position(|c| c.name == query.sort);
     let descending = query.dir == "desc";
@@ -488,8 +578,26 @@ pub async fn rows_view(state: &AppState, ds: &datasets::Model, query: &ListQuery
     let sort = sort_index.map(|i| columns[i].name.clone()).unwrap_or_default();
     let dir = if descending { "desc" } else { "asc" };
     let pager = Pager::new(page_no, page.count, &query_base(base, &[("q", &query.q), ("sort", &sort), ("dir", dir)]));
-    let rows = page.rows.iter().map(|r| (0..columns.len()).map(|i| crate::datasets::schema::display(r.get(i).unwrap_or(&serde_json::Value::Null))).collect()).collect();
-    Ok(RowsView { base: base.to_owned(), caption: format!("Rows of {name}; column headers sort"), headers, rows, q: query.q.clone(), sort, dir: dir.into(), pager, matching: page.count })
+    let rows = page
+        .rows
+        .iter()
+        .map(|r| {
+            (0..columns.len())
+                .map(|i| crate::datasets::schema::display(r.get(i).unwrap_or(&serde_json::Value::Null)))
+                .collect()
+        })
+        .collect();
+    Ok(RowsView {
+        base: base.to_owned(),
+        caption: format!("Rows of {name}; column headers sort"),
+        headers,
+        rows,
+        q: query.q.clone(),
+        sort,
+        dir: dir.into(),
+        pager,
+        matching: page.count,
+    })
 }
 
 async fn dataset_page(
@@ -524,7 +632,11 @@ async fn dataset_page(
 }
 
 /// The whole dataset as CSV, streamed a thousand rows at a time.
-pub async fn download(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn download(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
     let columns = store::columns(&ds);
@@ -591,7 +703,16 @@ pub async fn write(
     };
     let confirmed = upload.field("confirmed") == "yes";
     let Some(staged) = upload.file else {
-        return write_refused(&req, &state, &user, ds, field, "Choose a file to upload.".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return write_refused(
+            &req,
+            &state,
+            &user,
+            ds,
+            field,
+            "Choose a file to upload.".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     if replace && !confirmed {
         return confirm_replace(&req, &state, &user, ds, staged).await;
@@ -601,7 +722,13 @@ pub async fn write(
 
 /// The confirmation page of a replace without JavaScript: the staged file's
 /// rows are counted, so that the question names what goes and what comes.
-async fn confirm_replace(req: &HttpRequest, state: &AppState, user: &CurrentUser, ds: datasets::Model, staged: Staged) -> Result<HttpResponse, AppError> {
+async fn confirm_replace(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    ds: datasets::Model,
+    staged: Staged,
+) -> Result<HttpResponse, AppError> {
     let rows = match analyze(&staged).await {
         Ok(a) => a.rows,
         Err(e) => {
@@ -649,7 +776,11 @@ pub async fn replace_staged(
     let ds = find(&state, &user, id).await?;
     let dir = staging::dir(&state.settings.data_dir);
     let Some(staged) = staging::find(&dir, &token, (user.workspace_id(), user.user.id)).await else {
-        Flash::push(&user.session, "error", "That upload is no longer here (uploads are kept for a day). Upload the file again.");
+        Flash::push(
+            &user.session,
+            "error",
+            "That upload is no longer here (uploads are kept for a day). Upload the file again.",
+        );
         return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
     };
     if !form.yes() {
@@ -659,13 +790,24 @@ pub async fn replace_staged(
 }
 
 /// Replaces or appends from a staged file, then removes it.
-async fn write_staged(req: &HttpRequest, state: &AppState, user: &CurrentUser, ds: datasets::Model, staged: Staged, replace: bool) -> Result<HttpResponse, AppError> {
+async fn write_staged(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    ds: datasets::Model,
+    staged: Staged,
+    replace: bool,
+) -> Result<HttpResponse, AppError> {
     let field = if replace { "replace" } else { "append" };
     let dir = staging::dir(&state.settings.data_dir);
     let result = match parse::detect(&staged.path, &staged.file_name) {
         Ok(format) => {
             let a = actor(user, req, state);
-            if replace { service::replace(state, &a, &ds, &staged.path, format).await } else { service::append(state, &a, &ds, &staged.path, format).await }
+            if replace {
+                service::replace(state, &a, &ds, &staged.path, format).await
+            } else {
+                service::append(state, &a, &ds, &staged.path, format).await
+            }
         }
         Err(e) => Err(e.into()),
     };
@@ -673,7 +815,11 @@ async fn write_staged(req: &HttpRequest, state: &AppState, user: &CurrentUser, d
     let message = match result {
         Ok(new) => {
             let rows = crate::domain::query::count(new.row_count.max(0) as u64, "row", "rows");
-            let what = if replace { format!("Replaced the rows: {rows} now in") } else { format!("Added rows: {rows} now in") };
+            let what = if replace {
+                format!("Replaced the rows: {rows} now in")
+            } else {
+                format!("Added rows: {rows} now in")
+            };
             Flash::push_about(&user.session, "success", what, Some(new.name.clone()));
             return Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)));
         }

@@ -32,7 +32,10 @@ pub struct AccessChoice {
 }
 
 fn access_choices(current: &str) -> Vec<AccessChoice> {
-    Access::ALL.iter().map(|a| AccessChoice { value: a.as_str(), label: a.label(), checked: a.as_str() == current }).collect()
+    Access::ALL
+        .iter()
+        .map(|a| AccessChoice { value: a.as_str(), label: a.label(), checked: a.as_str() == current })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -70,7 +73,11 @@ async fn slug(state: &AppState, user: &CurrentUser) -> Result<String, AppError> 
     Ok(crate::store::workspaces::find(&state.db, user.workspace_id()).await?.and_then(|w| w.slug).unwrap_or_default())
 }
 
-async fn collection_choices(state: &AppState, user: &CurrentUser, selected: &str) -> Result<Vec<CollectionChoice>, AppError> {
+async fn collection_choices(
+    state: &AppState,
+    user: &CurrentUser,
+    selected: &str,
+) -> Result<Vec<CollectionChoice>, AppError> {
     Ok(crate::store::datahub::collections(&state.db, user.workspace_id())
         .await?
         .into_iter()
@@ -78,7 +85,13 @@ async fn collection_choices(state: &AppState, user: &CurrentUser, selected: &str
         .collect())
 }
 
-async fn list_page(state: &AppState, user: &CurrentUser, form: EndpointForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    form: EndpointForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let slug = slug(state, user).await?;
     let collections = crate::store::datahub::collections(&state.db, user.workspace_id()).await?;
     let endpoints = crate::store::datahub::endpoints(&state.db, user.workspace_id())
@@ -87,7 +100,11 @@ async fn list_page(state: &AppState, user: &CurrentUser, form: EndpointForm, err
         .map(|e| EndpointItem {
             id: e.id,
             url: format!("/hub/{slug}/{}", e.path),
-            collection: collections.iter().find(|c| c.id == e.collection_id).map(|c| c.name.clone()).unwrap_or_default(),
+            collection: collections
+                .iter()
+                .find(|c| c.id == e.collection_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
             access: Access::parse(&e.access).unwrap_or(Access::Keys),
             path: e.path,
         })
@@ -122,17 +139,29 @@ fn retried(r: &crate::web::retry::Retry) -> EndpointForm {
 }
 
 fn values(form: &EndpointForm) -> Vec<(&'static str, &str)> {
-    let mut v = vec![("path", form.path.as_str()), ("collection_id", &form.collection_id), ("access", &form.access), ("keys_shown", &form.keys_shown), ("allowed_origins", &form.allowed_origins)];
+    let mut v = vec![
+        ("path", form.path.as_str()),
+        ("collection_id", &form.collection_id),
+        ("access", &form.access),
+        ("keys_shown", &form.keys_shown),
+        ("allowed_origins", &form.allowed_origins),
+    ];
     v.extend(form.hub_key_ids.iter().map(|k| ("hub_key_ids", k.as_str())));
     v
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, q: Params<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: Params<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     if let Some(r) = crate::web::retry::take(&req, urls::ENDPOINTS) {
         return list_page(&state, &user, retried(&r), r.errors, StatusCode::OK).await;
     }
-    let form = EndpointForm { collection_id: q.collection.map(|c| c.to_string()).unwrap_or_default(), ..Default::default() };
+    let form =
+        EndpointForm { collection_id: q.collection.map(|c| c.to_string()).unwrap_or_default(), ..Default::default() };
     list_page(&state, &user, form, FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -146,7 +175,12 @@ fn input(form: &EndpointForm) -> EndpointInput {
     }
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<EndpointForm>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<EndpointForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     match manage::save_endpoint(&state, &actor(&user, &req, &state), None, &input(&form)).await {
         Ok(e) => {
@@ -180,13 +214,16 @@ pub fn examples(full_url: &str, public: bool) -> Vec<Example> {
     let py_import = if public { "import requests" } else { "import os\nimport requests" };
     let py_headers = if public { "{}" } else { "{\"Authorization\": f\"Bearer {os.environ['KEYHUB_KEY']}\"}" };
     let pandas = if public {
-        format!("import pandas as pd\n\n# Without a limit, CSV is every record in one file.\ndf = pd.read_csv(\"{full_url}?format=csv\")")
+        format!(
+            "import pandas as pd\n\n# Without a limit, CSV is every record in one file.\ndf = pd.read_csv(\"{full_url}?format=csv\")"
+        )
     } else {
         format!(
             "import os\nimport pandas as pd\n\n# Without a limit, CSV is every record in one file.\ndf = pd.read_csv(\n    \"{full_url}?format=csv\",\n    storage_options={{\"Authorization\": f\"Bearer {{os.environ['KEYHUB_KEY']}}\"}},\n)"
         )
     };
-    let js_options = if public { String::new() } else { ", {\n  headers: { Authorization: `Bearer ${KEYHUB_KEY}` },\n}".to_owned() };
+    let js_options =
+        if public { String::new() } else { ", {\n  headers: { Authorization: `Bearer ${KEYHUB_KEY}` },\n}".to_owned() };
     vec![
         Example { id: "curl", title: "curl", code: format!("curl {curl_key}\"{full_url}?limit=100&offset=0\"") },
         Example {
@@ -200,7 +237,9 @@ pub fn examples(full_url: &str, public: bool) -> Vec<Example> {
         Example {
             id: "javascript",
             title: "JavaScript (fetch)",
-            code: format!("const res = await fetch(\"{full_url}?limit=100\"{js_options});\nif (!res.ok) throw new Error((await res.json()).error.message);\nconst {{ meta, data }} = await res.json();\n// meta.count records in all; res.headers.get(\"Link\") names the next page."),
+            code: format!(
+                "const res = await fetch(\"{full_url}?limit=100\"{js_options});\nif (!res.ok) throw new Error((await res.json()).error.message);\nconst {{ meta, data }} = await res.json();\n// meta.count records in all; res.headers.get(\"Link\") names the next page."
+            ),
         },
     ]
 }
@@ -228,10 +267,21 @@ async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<endpoints
     crate::store::datahub::endpoint(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
 }
 
-async fn endpoint_page(req: &HttpRequest, state: &AppState, user: &CurrentUser, e: endpoints::Model, form: EndpointForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn endpoint_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    e: endpoints::Model,
+    form: EndpointForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let slug = slug(state, user).await?;
     let url = format!("/hub/{slug}/{}", e.path);
-    let full_url = format!("{}{url}", crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies));
+    let full_url = format!(
+        "{}{url}",
+        crate::auth::client_ip::public_base(req, state.settings.public_url.as_deref(), &state.settings.trusted_proxies)
+    );
     let page = EndpointPage {
         layout: Layout::for_user(user, &e.path),
         examples: examples(&full_url, e.access == "public"),
@@ -259,13 +309,22 @@ async fn endpoint_page(req: &HttpRequest, state: &AppState, user: &CurrentUser, 
     render(status, &page)
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let e = find(&state, &user, *id).await?;
     if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::ENDPOINTS, e.id)) {
         return endpoint_page(&req, &state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
     }
-    let keys = crate::store::hub_keys::keys_of_endpoint(&state.db, e.id).await?.into_iter().map(|k| k.id.to_string()).collect();
+    let keys = crate::store::hub_keys::keys_of_endpoint(&state.db, e.id)
+        .await?
+        .into_iter()
+        .map(|k| k.id.to_string())
+        .collect();
     let form = EndpointForm {
         path: e.path.clone(),
         collection_id: e.collection_id.to_string(),
@@ -277,7 +336,13 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
     endpoint_page(&req, &state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
 }
 
-pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<EndpointForm>) -> Result<HttpResponse, AppError> {
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<EndpointForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let e = find(&state, &user, *id).await?;
     match manage::save_endpoint(&state, &actor(&user, &req, &state), Some(e.id), &input(&form)).await {
@@ -288,7 +353,9 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
         Err(ManageError::Field(f, m)) => {
             let mut errors = FieldErrors::default();
             errors.add(f, m);
-            if let Some(back) = crate::web::retry::back_to(&req, &format!("{}/{}", urls::ENDPOINTS, e.id), &values(&form), &errors) {
+            if let Some(back) =
+                crate::web::retry::back_to(&req, &format!("{}/{}", urls::ENDPOINTS, e.id), &values(&form), &errors)
+            {
                 return Ok(back);
             }
             endpoint_page(&req, &state, &user, e, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -297,7 +364,13 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
     }
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let e = find(&state, &user, *id).await?;
     if !form.yes() {
@@ -305,7 +378,8 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
             &user,
             Confirmation {
                 title: "Delete endpoint",
-                question: "Delete this endpoint? Its callers get 404 from now on; the collection and its data stay.".into(),
+                question: "Delete this endpoint? Its callers get 404 from now on; the collection and its data stay."
+                    .into(),
                 subject: Some(e.path.clone()),
                 action: format!("{}/{}/delete", urls::ENDPOINTS, e.id),
                 button: "Delete endpoint",

@@ -107,7 +107,11 @@ fn last_used(k: &hub_keys::Model) -> String {
     }
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: Params<TableQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: Params<TableQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let q = q.into_inner();
     let sort = match q.sort.as_str() {
@@ -149,19 +153,38 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, q: Params<Table
             }
         })
         .collect();
-    let keep: Vec<(&str, &str)> = vec![("q", q.q.as_str()), ("status", status.as_deref().unwrap_or("")), ("access", access.as_deref().unwrap_or(""))];
-    let headers = [("name", "Name"), ("access_type", "Access type"), ("status", "Status"), ("expires_at", "Expires"), ("last_used_at", "Last used")]
-        .iter()
-        .map(|(k, l)| SortHeader::new(KEYS, &keep, k, l, *k == sort, desc))
-        .collect();
+    let keep: Vec<(&str, &str)> = vec![
+        ("q", q.q.as_str()),
+        ("status", status.as_deref().unwrap_or("")),
+        ("access", access.as_deref().unwrap_or("")),
+    ];
+    let headers = [
+        ("name", "Name"),
+        ("access_type", "Access type"),
+        ("status", "Status"),
+        ("expires_at", "Expires"),
+        ("last_used_at", "Last used"),
+    ]
+    .iter()
+    .map(|(k, l)| SortHeader::new(KEYS, &keep, k, l, *k == sort, desc))
+    .collect();
     let mut pairs = keep.clone();
     pairs.extend([("sort", sort), ("dir", if desc { "desc" } else { "asc" })]);
     let statuses = ["", "active", "inactive"]
         .iter()
-        .map(|s| Choice { value: (*s).into(), label: if s.is_empty() { "Any status".into() } else { (*s).into() }, selected: status.as_deref().unwrap_or("") == *s })
+        .map(|s| Choice {
+            value: (*s).into(),
+            label: if s.is_empty() { "Any status".into() } else { (*s).into() },
+            selected: status.as_deref().unwrap_or("") == *s,
+        })
         .collect();
-    let mut accesses = vec![Choice { value: String::new(), label: "Any access type".into(), selected: access.is_none() }];
-    accesses.extend(AccessType::ALL.iter().map(|a| Choice { value: a.as_str().into(), label: a.label().into(), selected: access.as_deref() == Some(a.as_str()) }));
+    let mut accesses =
+        vec![Choice { value: String::new(), label: "Any access type".into(), selected: access.is_none() }];
+    accesses.extend(AccessType::ALL.iter().map(|a| Choice {
+        value: a.as_str().into(),
+        label: a.label().into(),
+        selected: access.as_deref() == Some(a.as_str()),
+    }));
     let pager = Pager::new(page, total, &query_base(KEYS, &pairs));
     let page = TablePage {
         layout: Layout::for_user(&user, "API Keys"),
@@ -229,7 +252,10 @@ pub struct KeyForm {
 impl KeyForm {
     fn ip_rows(&self) -> Vec<IpRow> {
         (0..self.ip_range.len().max(self.ip_netmask.len()))
-            .map(|i| IpRow { range: self.ip_range.get(i).cloned().unwrap_or_default(), netmask: self.ip_netmask.get(i).cloned().unwrap_or_default() })
+            .map(|i| IpRow {
+                range: self.ip_range.get(i).cloned().unwrap_or_default(),
+                netmask: self.ip_netmask.get(i).cloned().unwrap_or_default(),
+            })
             .collect()
     }
 
@@ -348,7 +374,10 @@ impl KeyForm {
             status: if self.status.is_empty() { "active".into() } else { self.status.clone() },
             ip_filters: self.ip_rows(),
             allow_all_addresses: self.allow_all == "yes",
-            expires: ExpiryInput::Local { text: self.expires_at.clone(), offset_minutes: self.tz_offset.trim().parse().unwrap_or(0) },
+            expires: ExpiryInput::Local {
+                text: self.expires_at.clone(),
+                offset_minutes: self.tz_offset.trim().parse().unwrap_or(0),
+            },
             headers: self.header_rows(),
             endpoint_ids: ids(&self.endpoint_ids),
             user_ids: ids(&self.user_ids),
@@ -450,19 +479,30 @@ struct View {
 
 impl View {
     fn of(form: KeyForm) -> View {
-        View { form, errors: FieldErrors::default(), conflict: None, secret: None, focus: String::new(), tab_endpoints: false }
+        View {
+            form,
+            errors: FieldErrors::default(),
+            conflict: None,
+            secret: None,
+            focus: String::new(),
+            tab_endpoints: false,
+        }
     }
 }
 
 async fn person(state: &AppState, id: Option<i64>) -> Result<String, AppError> {
     Ok(match id {
-        Some(id) => crate::store::users::find(&state.db, id).await?.map(|u| crate::web::views::person(&u)).unwrap_or_else(|| format!("user {id}")),
+        Some(id) => crate::store::users::find(&state.db, id)
+            .await?
+            .map(|u| crate::web::views::person(&u))
+            .unwrap_or_else(|| format!("user {id}")),
         None => "keyhub".into(),
     })
 }
 
 async fn facts(state: &AppState, k: &hub_keys::Model) -> Result<Facts, AppError> {
-    let slug = crate::store::workspaces::find(&state.db, k.workspace_id).await?.and_then(|w| w.slug).unwrap_or_default();
+    let slug =
+        crate::store::workspaces::find(&state.db, k.workspace_id).await?.and_then(|w| w.slug).unwrap_or_default();
     let collections = crate::store::datahub::collections(&state.db, k.workspace_id).await?;
     let endpoints = manage::endpoints_of(state, k)
         .await?
@@ -470,7 +510,11 @@ async fn facts(state: &AppState, k: &hub_keys::Model) -> Result<Facts, AppError>
         .map(|e| EndpointLink {
             id: e.id,
             url: format!("/hub/{slug}/{}", e.path),
-            collection: collections.iter().find(|c| c.id == e.collection_id).map(|c| c.name.clone()).unwrap_or_default(),
+            collection: collections
+                .iter()
+                .find(|c| c.id == e.collection_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
             access: e.access.clone(),
             path: e.path,
         })
@@ -490,24 +534,46 @@ async fn facts(state: &AppState, k: &hub_keys::Model) -> Result<Facts, AppError>
     })
 }
 
-async fn editor(state: &AppState, user: &CurrentUser, key: Option<&hub_keys::Model>, v: View, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn editor(
+    state: &AppState,
+    user: &CurrentUser,
+    key: Option<&hub_keys::Model>,
+    v: View,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let ws = user.workspace_id();
     let form = v.form;
     let access = AccessType::ALL
         .iter()
-        .map(|a| AccessChoice { value: a.as_str(), label: a.label(), hint: a.hint(), checked: form.access_type == a.as_str() || (form.access_type.is_empty() && *a == AccessType::ApiKey) })
+        .map(|a| AccessChoice {
+            value: a.as_str(),
+            label: a.label(),
+            hint: a.hint(),
+            checked: form.access_type == a.as_str() || (form.access_type.is_empty() && *a == AccessType::ApiKey),
+        })
         .collect();
     let ip_rows = form
         .ip_rows()
         .into_iter()
         .enumerate()
-        .map(|(i, r)| IpRowView { index: i, range: r.range, netmask: r.netmask, error: v.errors.get(&format!("ip_filters.{i}")).cloned() })
+        .map(|(i, r)| IpRowView {
+            index: i,
+            range: r.range,
+            netmask: r.netmask,
+            error: v.errors.get(&format!("ip_filters.{i}")).cloned(),
+        })
         .collect();
     let header_rows = form
         .header_rows()
         .into_iter()
         .enumerate()
-        .map(|(i, r)| HeaderRowView { index: i, name: r.name, value: r.value, exclude: r.exclude, error: v.errors.get(&format!("headers.{i}")).cloned() })
+        .map(|(i, r)| HeaderRowView {
+            index: i,
+            name: r.name,
+            value: r.value,
+            exclude: r.exclude,
+            error: v.errors.get(&format!("headers.{i}")).cloned(),
+        })
         .collect();
     let slug = crate::store::workspaces::find(&state.db, ws).await?.and_then(|w| w.slug).unwrap_or_default();
     let endpoints = crate::store::datahub::endpoints(&state.db, ws)
@@ -533,7 +599,12 @@ async fn editor(state: &AppState, user: &CurrentUser, key: Option<&hub_keys::Mod
     let mut teams = Vec::new();
     for t in crate::store::teams::list(&state.db, ws).await? {
         let n = crate::store::teams::members(&state.db, t.id).await?.len();
-        teams.push(Check { checked: form.team_ids.contains(&t.id.to_string()), label: t.name, hint: crate::domain::query::count(n as u64, "member", "members"), id: t.id });
+        teams.push(Check {
+            checked: form.team_ids.contains(&t.id.to_string()),
+            label: t.name,
+            hint: crate::domain::query::count(n as u64, "member", "members"),
+            id: t.id,
+        });
     }
     let token_hint = key
         .filter(|k| k.access_type == AccessType::GenericToken.as_str())
@@ -590,7 +661,8 @@ pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser
     if let Some(v) = retried(&req, None) {
         return editor(&state, &user, None, v, StatusCode::OK).await;
     }
-    let form = KeyForm { access_type: "api_key".into(), status: "active".into(), tz_offset: "0".into(), ..Default::default() };
+    let form =
+        KeyForm { access_type: "api_key".into(), status: "active".into(), tz_offset: "0".into(), ..Default::default() };
     editor(&state, &user, None, View::of(form), StatusCode::OK).await
 }
 
@@ -608,7 +680,13 @@ fn show_once(user: &CurrentUser, id: i64) -> Result<(), AppError> {
     user.session.insert(SHOW_ONCE, id).map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, q: Params<ShowQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: Params<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if let Some(v) = retried(&req, Some(&k)) {
@@ -625,7 +703,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUse
 
 fn conflict_lines(k: &hub_keys::Model, links: &crate::store::hub_keys::Links) -> Vec<(String, String)> {
     let rows = manage::ip_rows(k).iter().map(|r| format!("{}/{}", r.range, r.netmask)).collect::<Vec<_>>().join(", ");
-    let headers = manage::header_rows(k).iter().map(|h| format!("{}: {}{}", h.name, h.value, if h.exclude { " (excluded)" } else { "" })).collect::<Vec<_>>().join("; ");
+    let headers = manage::header_rows(k)
+        .iter()
+        .map(|h| format!("{}: {}{}", h.name, h.value, if h.exclude { " (excluded)" } else { "" }))
+        .collect::<Vec<_>>()
+        .join("; ");
     vec![
         ("Name".into(), k.name.clone()),
         ("Access type".into(), AccessType::parse(&k.access_type).map_or("?", AccessType::label).into()),
@@ -638,7 +720,13 @@ fn conflict_lines(k: &hub_keys::Model, links: &crate::store::hub_keys::Links) ->
 }
 
 /// Create (`id` none) or save; row buttons re-render without saving.
-async fn submit(req: &HttpRequest, state: &AppState, user: &CurrentUser, key: Option<hub_keys::Model>, mut form: KeyForm) -> Result<HttpResponse, AppError> {
+async fn submit(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    key: Option<hub_keys::Model>,
+    mut form: KeyForm,
+) -> Result<HttpResponse, AppError> {
     if let Some(focus) = form.apply_row_buttons() {
         let mut v = View::of(form);
         v.focus = focus;
@@ -674,7 +762,11 @@ async fn submit(req: &HttpRequest, state: &AppState, user: &CurrentUser, key: Op
             // Saving again is a deliberate choice to replace their version.
             form.version = now.version.to_string();
             let mut v = View::of(form);
-            v.conflict = Some(Conflict { by: person(state, now.updated_by).await?, at: fmt_time(now.updated_at), lines: conflict_lines(&now, &links) });
+            v.conflict = Some(Conflict {
+                by: person(state, now.updated_by).await?,
+                at: fmt_time(now.updated_at),
+                lines: conflict_lines(&now, &links),
+            });
             v.errors.add("conflict", "This key was changed since you opened it. Your input is below, their saved version beside it; save again to replace theirs.");
             editor(state, user, Some(&now), v, StatusCode::CONFLICT).await
         }
@@ -683,12 +775,23 @@ async fn submit(req: &HttpRequest, state: &AppState, user: &CurrentUser, key: Op
     }
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<KeyForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     submit(&req, &state, &user, None, form).await
 }
 
-pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpResponse, AppError> {
+pub async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<KeyForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     submit(&req, &state, &user, Some(k), form).await
@@ -696,9 +799,20 @@ pub async fn update(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
 
 /// The secret panel alone (htmx), or a redirect to the editor, which shows
 /// the secret once (`SHOW_ONCE`).
-fn with_secret(req: &HttpRequest, user: &CurrentUser, k: &hub_keys::Model, secret: String) -> Result<HttpResponse, AppError> {
+fn with_secret(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    k: &hub_keys::Model,
+    secret: String,
+) -> Result<HttpResponse, AppError> {
     if crate::web::is_htmx(req) {
-        let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: Some(secret), identifier: key_identifier(k), refocus: false };
+        let panel = SecretPanel {
+            id: k.id,
+            csrf: crate::auth::csrf::session_token(&user.session),
+            secret: Some(secret),
+            identifier: key_identifier(k),
+            refocus: false,
+        };
         let mut res = render(StatusCode::OK, &panel)?;
         res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
         return Ok(res);
@@ -718,7 +832,13 @@ struct SecretPanel {
     refocus: bool,
 }
 
-pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn reveal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(_): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     match manage::reveal(&state, &actor(&user, &req, &state), &k).await {
@@ -739,7 +859,13 @@ pub async fn reveal(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
 pub async fn hide(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
-    let panel = SecretPanel { id: k.id, csrf: crate::auth::csrf::session_token(&user.session), secret: None, identifier: key_identifier(&k), refocus: true };
+    let panel = SecretPanel {
+        id: k.id,
+        csrf: crate::auth::csrf::session_token(&user.session),
+        secret: None,
+        identifier: key_identifier(&k),
+        refocus: true,
+    };
     render(StatusCode::OK, &panel)
 }
 
@@ -753,13 +879,19 @@ pub struct TokenCheckForm {
 /// the same check the save runs, so a weak or invalid value is named before
 /// Save, not after. Nothing is stored or logged; an empty field says nothing.
 #[derive(Template)]
-#[template(source = "{% if let Some(e) = error %}<span class=\"error\">{{ e }}</span>{% endif %}{% for w in warnings %}<span class=\"warning\">{{ w }}</span>{% endfor %}", ext = "html")]
+#[template(
+    source = "{% if let Some(e) = error %}<span class=\"error\">{{ e }}</span>{% endif %}{% for w in warnings %}<span class=\"warning\">{{ w }}</span>{% endfor %}",
+    ext = "html"
+)]
 struct TokenCheck {
     error: Option<String>,
     warnings: Vec<String>,
 }
 
-pub async fn token_check(user: CurrentUser, CsrfForm(form): CsrfForm<TokenCheckForm>) -> Result<HttpResponse, AppError> {
+pub async fn token_check(
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<TokenCheckForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let (error, warnings) = match form.token.as_str() {
         "" => (None, Vec::new()),
@@ -780,7 +912,13 @@ fn key_error(e: KeyError) -> AppError {
     }
 }
 
-pub async fn regenerate(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if !form.yes() {
@@ -801,7 +939,13 @@ pub async fn regenerate(req: HttpRequest, state: web::Data<AppState>, user: Curr
     with_secret(&req, &user, &saved, secret)
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if !form.yes() {
@@ -816,7 +960,15 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
         };
         return ask(
             &user,
-            Confirmation { title: "Delete key", question, subject: Some(k.name.clone()), action: format!("{KEYS}/{}/delete", k.id), button: "Delete key", fields: vec![], back: format!("{KEYS}/{}", k.id) },
+            Confirmation {
+                title: "Delete key",
+                question,
+                subject: Some(k.name.clone()),
+                action: format!("{KEYS}/{}/delete", k.id),
+                button: "Delete key",
+                fields: vec![],
+                back: format!("{KEYS}/{}", k.id),
+            },
         );
     }
     manage::delete(&state, &actor(&user, &req, &state), &k).await.map_err(key_error)?;

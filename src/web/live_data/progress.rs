@@ -54,7 +54,11 @@ impl RunView {
 /// "0:07", "12:30", "1:02:03".
 pub fn clock(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
-    if s >= 3600 { format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 fn line(s: &StreamRun) -> StreamLine {
@@ -64,7 +68,10 @@ fn line(s: &StreamRun) -> StreamLine {
         mode: if s.mode.is_empty() { "full".into() } else { s.mode.clone() },
         read: s.records_read,
         written: s.records_written,
-        rate: s.rate().map(|r| format!("{} records/s", crate::domain::query::thousands(r.round() as u64))).unwrap_or_default(),
+        rate: s
+            .rate()
+            .map(|r| format!("{} records/s", crate::domain::query::thousands(r.round() as u64)))
+            .unwrap_or_default(),
         elapsed: s.elapsed().map(clock).unwrap_or_default(),
         retries: s.retries,
         schema_changes: s.schema_changes.clone(),

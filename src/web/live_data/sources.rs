@@ -10,9 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::progress::{RunView, run_view};
 use crate::auth::{CurrentUser, require};
-use crate::connectors::sources::{self as manage, SourceError, SourceInput};
 use crate::connectors::errors::Report;
+use crate::connectors::sources::{self as manage, SourceError, SourceInput};
 use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
 use crate::domain::Permission;
 use crate::entities::sources;
@@ -20,7 +21,6 @@ use crate::state::AppState;
 use crate::store::live_data as store;
 use crate::web::datahub::datasets::actor;
 use crate::web::views::fmt_time;
-use super::progress::{RunView, run_view};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
 
 impl From<SourceError> for AppError {
@@ -67,21 +67,26 @@ fn steps(s: Option<&sources::Model>, current: u8) -> Vec<Step> {
     let tested = s.is_some_and(|s| manage::last_test(s).is_some_and(|t| t.ok));
     let chosen = s.is_some_and(|s| !manage::chosen_streams(s).is_empty());
     let id = s.map(|s| s.id);
-    [(1, "Credentials", "credentials", true), (2, "Test connection", "test", id.is_some()), (3, "Streams", "streams", tested), (4, "Link and activate", "link", tested && chosen)]
-        .into_iter()
-        .map(|(n, label, path, reachable)| Step {
-            number: n,
-            label,
-            href: id.filter(|_| reachable).map(|id| format!("{}/{path}", source_url(id))),
-            current: n == current,
-            done: match n {
-                1 => id.is_some(),
-                2 => tested,
-                3 => chosen,
-                _ => s.is_some_and(|s| s.status != manage::DRAFT),
-            },
-        })
-        .collect()
+    [
+        (1, "Credentials", "credentials", true),
+        (2, "Test connection", "test", id.is_some()),
+        (3, "Streams", "streams", tested),
+        (4, "Link and activate", "link", tested && chosen),
+    ]
+    .into_iter()
+    .map(|(n, label, path, reachable)| Step {
+        number: n,
+        label,
+        href: id.filter(|_| reachable).map(|id| format!("{}/{path}", source_url(id))),
+        current: n == current,
+        done: match n {
+            1 => id.is_some(),
+            2 => tested,
+            3 => chosen,
+            _ => s.is_some_and(|s| s.status != manage::DRAFT),
+        },
+    })
+    .collect()
 }
 
 // --- catalogue --------------------------------------------------------------
@@ -102,7 +107,11 @@ struct CataloguePage {
 
 pub async fn catalogue(user: CurrentUser) -> Result<HttpResponse, AppError> {
     may(&user)?;
-    let cards = REGISTRY.iter().map(|c| c.spec()).map(|s| Card { kind: s.kind, name: s.name, reads: s.reads, auth: s.auth }).collect();
+    let cards = REGISTRY
+        .iter()
+        .map(|c| c.spec())
+        .map(|s| Card { kind: s.kind, name: s.name, reads: s.reads, auth: s.auth })
+        .collect();
     render(StatusCode::OK, &CataloguePage { layout: Layout::for_user(&user, "Connectors"), cards })
 }
 
@@ -154,7 +163,8 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
     for s in store::sources(&state.db, ws).await? {
         let mut records = 0;
         for tab in store::tabs_of_source(&state.db, s.id).await? {
-            records += crate::store::datahub::dataset_any(&state.db, ws, tab.dataset_id).await?.map_or(0, |d| d.row_count);
+            records +=
+                crate::store::datahub::dataset_any(&state.db, ws, tab.dataset_id).await?.map_or(0, |d| d.row_count);
         }
         items.push(SourceItem {
             id: s.id,
@@ -268,11 +278,23 @@ pub async fn new(user: CurrentUser, q: Params<KindQuery>) -> Result<HttpResponse
     credentials_page(&user, None, kind.spec(), String::new(), &BTreeMap::new(), FieldErrors::default(), StatusCode::OK)
 }
 
-pub async fn credentials(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn credentials(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let kind = crate::connectors::kind(&s.kind).ok_or(AppError::NotFound)?;
-    credentials_page(&user, Some(&s), kind.spec(), s.name.clone(), &manage::plain_config(&s), FieldErrors::default(), StatusCode::OK)
+    credentials_page(
+        &user,
+        Some(&s),
+        kind.spec(),
+        s.name.clone(),
+        &manage::plain_config(&s),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
 }
 
 /// `kind`, `name` and `cfg.<field>` pairs.
@@ -288,7 +310,13 @@ fn input_of(form: &[(String, String)], kind: &str) -> SourceInput {
     input
 }
 
-async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, existing: Option<sources::Model>, input: SourceInput) -> Result<HttpResponse, AppError> {
+async fn save(
+    req: HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    existing: Option<sources::Model>,
+    input: SourceInput,
+) -> Result<HttpResponse, AppError> {
     let spec = crate::connectors::kind(&input.kind).ok_or(AppError::BadRequest)?.spec();
     match manage::save_credentials(state, &actor(user, &req, state), existing.as_ref(), &input).await {
         Ok(manage::Saved { source: s, cleared }) => {
@@ -297,19 +325,36 @@ async fn save(req: HttpRequest, state: &AppState, user: &CurrentUser, existing: 
                 Flash::push_about(&user.session, "error", manage::cleared_sentence(&cleared), Some(s.name.clone()));
                 return Ok(see_other(&format!("{}/credentials", source_url(s.id))));
             }
-            let said = if s.status == manage::DRAFT { "Saved the source as a draft" } else { "Saved the credentials; test the connection again" };
+            let said = if s.status == manage::DRAFT {
+                "Saved the source as a draft"
+            } else {
+                "Saved the credentials; test the connection again"
+            };
             Flash::push_about(&user.session, "success", said, Some(s.name.clone()));
             Ok(see_other(&format!("{}/test", source_url(s.id))))
         }
         Err(SourceError::Fields(errs)) => {
             let errors = field_errors(errs);
-            credentials_page(user, existing.as_ref(), spec, input.name.clone(), &input.config, errors, StatusCode::UNPROCESSABLE_ENTITY)
+            credentials_page(
+                user,
+                existing.as_ref(),
+                spec,
+                input.name.clone(),
+                &input.config,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let kind = form.iter().find(|(k, _)| k == "kind").map(|(_, v)| v.clone()).unwrap_or_default();
     if crate::connectors::kind(&kind).is_none() {
@@ -318,7 +363,13 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
     save(req, &state, &user, None, input_of(&form, &kind)).await
 }
 
-pub async fn update_credentials(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn update_credentials(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let input = input_of(&form, &s.kind);
@@ -355,8 +406,18 @@ pub struct GuideRow {
 /// test's error marked.
 fn guide(current: Option<&str>) -> Vec<GuideRow> {
     [
-        ("unauthorized", "401 Unauthorized", "Invalid or expired API key", "Regenerate the key in the provider's console, then paste it under Credentials."),
-        ("forbidden", "403 Forbidden", "Insufficient scopes or permissions", "Check the key's permissions (scopes) at the provider."),
+        (
+            "unauthorized",
+            "401 Unauthorized",
+            "Invalid or expired API key",
+            "Regenerate the key in the provider's console, then paste it under Credentials.",
+        ),
+        (
+            "forbidden",
+            "403 Forbidden",
+            "Insufficient scopes or permissions",
+            "Check the key's permissions (scopes) at the provider.",
+        ),
         ("timeout", "Timeout", "Service temporarily unavailable", "Try again in a few minutes."),
     ]
     .into_iter()
@@ -388,14 +449,25 @@ pub async fn test(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
     test_page(&user, find(&state, &user, *id).await?)
 }
 
-pub async fn run_test(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Back>) -> Result<HttpResponse, AppError> {
+pub async fn run_test(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Back>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let (s, result) = manage::test(&state, &actor(&user, &req, &state), &s).await?;
     if form.back == "diagnostics" {
         match &result.error {
             None => Flash::push_about(&user.session, "success", "The connection test passed", Some(s.name.clone())),
-            Some(e) => Flash::push_about(&user.session, "error", format!("The connection test failed: {}", e.class.title()), Some(s.name.clone())),
+            Some(e) => Flash::push_about(
+                &user.session,
+                "error",
+                format!("The connection test failed: {}", e.class.title()),
+                Some(s.name.clone()),
+            ),
         }
         return Ok(see_other(urls::DIAGNOSTICS));
     }
@@ -423,26 +495,51 @@ struct StreamsPage {
     errors: FieldErrors,
 }
 
-fn streams_page(user: &CurrentUser, s: sources::Model, chosen: &[String], errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn streams_page(
+    user: &CurrentUser,
+    s: sources::Model,
+    chosen: &[String],
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let streams = manage::catalog(&s)
         .into_iter()
         .map(|st| StreamChoice {
-            columns: st.columns.iter().map(|c| format!("{} ({})", c.name, c.kind.as_str())).collect::<Vec<_>>().join(", "),
+            columns: st
+                .columns
+                .iter()
+                .map(|c| format!("{} ({})", c.name, c.kind.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
             checked: chosen.contains(&st.name),
             name: st.name,
             primary_key: st.primary_key,
             rows: st.row_count,
         })
         .collect();
-    let p = StreamsPage { layout: Layout::for_user(user, format!("Choose streams: {}", s.name)), steps: steps(Some(&s), 3), s, streams, errors };
+    let p = StreamsPage {
+        layout: Layout::for_user(user, format!("Choose streams: {}", s.name)),
+        steps: steps(Some(&s), 3),
+        s,
+        streams,
+        errors,
+    };
     render(status, &p)
 }
 
-pub async fn streams(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn streams(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     if !manage::last_test(&s).is_some_and(|t| t.ok) {
-        Flash::push(&user.session, "info", "Test the connection first: the streams are listed after a successful test.");
+        Flash::push(
+            &user.session,
+            "info",
+            "Test the connection first: the streams are listed after a successful test.",
+        );
         return Ok(see_other(&format!("{}/test", source_url(s.id))));
     }
     let chosen = manage::chosen_streams(&s);
@@ -455,7 +552,13 @@ pub struct StreamsForm {
     streams: Vec<String>,
 }
 
-pub async fn save_streams(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<StreamsForm>) -> Result<HttpResponse, AppError> {
+pub async fn save_streams(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<StreamsForm>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     match manage::choose_streams(&state, &actor(&user, &req, &state), &s, &form.streams).await {
@@ -502,7 +605,14 @@ pub struct LinkForm {
     settings: SettingsForm,
 }
 
-async fn link_page(state: &AppState, user: &CurrentUser, s: sources::Model, form: LinkForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn link_page(
+    state: &AppState,
+    user: &CurrentUser,
+    s: sources::Model,
+    form: LinkForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let entities = store::entities(&state.db, user.workspace_id()).await?.into_iter().map(|e| (e.id, e.name)).collect();
     let p = LinkPage {
         layout: Layout::for_user(user, format!("Link and activate: {}", s.name)),
@@ -530,7 +640,13 @@ pub async fn link(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
     link_page(&state, &user, s, form, FieldErrors::default(), StatusCode::OK).await
 }
 
-pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<LinkForm>) -> Result<HttpResponse, AppError> {
+pub async fn activate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<LinkForm>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let actor = actor(&user, &req, &state);
@@ -540,7 +656,9 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
     let settings = match settings {
         Some(input) if errors.is_empty() => match manage::check_sync_settings(&s, &input) {
             Ok(()) => input,
-            Err(errs) => return link_page(&state, &user, s, form, field_errors(errs), StatusCode::UNPROCESSABLE_ENTITY).await,
+            Err(errs) => {
+                return link_page(&state, &user, s, form, field_errors(errs), StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
         },
         _ => return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
@@ -591,7 +709,14 @@ pub async fn activate(req: HttpRequest, state: web::Data<AppState>, user: Curren
 /// Activates (or syncs an active source) and lands where rows appear.
 /// Activation lands where rows appear (the entity); "Sync now" stays where
 /// it was pressed (the source page, or Diagnostics), which shows progress.
-async fn start_sync(state: &AppState, user: &CurrentUser, actor: &crate::store::audit::Actor, s: &sources::Model, activate: bool, back: &str) -> Result<HttpResponse, AppError> {
+async fn start_sync(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &crate::store::audit::Actor,
+    s: &sources::Model,
+    activate: bool,
+    back: &str,
+) -> Result<HttpResponse, AppError> {
     let started = if activate {
         manage::activate(state, actor, s).await.map(|(_, run)| run)
     } else {
@@ -599,14 +724,24 @@ async fn start_sync(state: &AppState, user: &CurrentUser, actor: &crate::store::
     };
     match started {
         Ok(_) => {
-            Flash::push_about(&user.session, "success", "Sync started: rows appear as they arrive", Some(s.name.clone()));
+            Flash::push_about(
+                &user.session,
+                "success",
+                "Sync started: rows appear as they arrive",
+                Some(s.name.clone()),
+            );
             Ok(see_other(&match s.entity_id {
                 Some(e) if activate => format!("{}/{e}", urls::ENTITIES),
                 _ => back_to(back, s.id),
             }))
         }
         Err(SourceError::Running(_)) => {
-            Flash::push_about(&user.session, "info", "A sync of this source is already queued or running", Some(s.name.clone()));
+            Flash::push_about(
+                &user.session,
+                "info",
+                "A sync of this source is already queued or running",
+                Some(s.name.clone()),
+            );
             Ok(see_other(&back_to(back, s.id)))
         }
         Err(SourceError::NotReady(m)) => {
@@ -702,7 +837,11 @@ fn mode_rows(s: &sources::Model, form: &SettingsForm, errors: &FieldErrors) -> V
             n,
             incremental: form.rest.get(&format!("mode.{n}")).is_some_and(|m| m == manage::INCREMENTAL),
             cursor: form.rest.get(&format!("cursor.{n}")).cloned().unwrap_or_default(),
-            columns: catalog.iter().find(|c| c.name == *st).map(|c| c.columns.iter().map(|col| col.source.clone()).collect()).unwrap_or_default(),
+            columns: catalog
+                .iter()
+                .find(|c| c.name == *st)
+                .map(|c| c.columns.iter().map(|col| col.source.clone()).collect())
+                .unwrap_or_default(),
             error: errors.get(&format!("modes[{st}]")).cloned(),
         })
         .collect()
@@ -741,7 +880,14 @@ fn parse_settings(s: &sources::Model, form: &SettingsForm, errors: &mut FieldErr
     Some(manage::SyncSettings { schedule_minutes: Some(schedule), paused: Some(form.paused.is_some()), modes })
 }
 
-async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, form: SettingsForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn source_page(
+    state: &AppState,
+    user: &CurrentUser,
+    s: sources::Model,
+    form: SettingsForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let spec = crate::connectors::kind(&s.kind).map(|k| k.spec());
     let plain = manage::plain_config(&s);
     let hints = manage::secret_hints(&s);
@@ -750,13 +896,18 @@ async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, fo
             sp.fields
                 .iter()
                 .map(|f| {
-                    let v = if f.secret() { hints.get(f.name).map(|h| format!("saved, ending in {}", manage::mask(h))) } else { plain.get(f.name).cloned() };
+                    let v = if f.secret() {
+                        hints.get(f.name).map(|h| format!("saved, ending in {}", manage::mask(h)))
+                    } else {
+                        plain.get(f.name).cloned()
+                    };
                     (f.label.to_owned(), v.unwrap_or_else(|| format!("{} (default)", f.default)))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let mut runs: Vec<RunView> = store::runs_of_source(&state.db, s.id, 20).await?.iter().map(|r| run_view(&s.name, r)).collect();
+    let mut runs: Vec<RunView> =
+        store::runs_of_source(&state.db, s.id, 20).await?.iter().map(|r| run_view(&s.name, r)).collect();
     // A run can only be queued while none is live, so a live run is the newest.
     let live = if runs.first().is_some_and(RunView::live) { Some(runs.remove(0)) } else { None };
     let entity = match s.entity_id {
@@ -774,7 +925,9 @@ async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, fo
         entity,
         runs,
         live,
-        last_test: s.last_test_at.map(|t| format!("{} — {}", fmt_time(t), if last.as_ref().is_some_and(|l| l.ok) { "passed" } else { "failed" })),
+        last_test: s.last_test_at.map(|t| {
+            format!("{} — {}", fmt_time(t), if last.as_ref().is_some_and(|l| l.ok) { "passed" } else { "failed" })
+        }),
         error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
         tabs: store::tabs_of_source(&state.db, s.id).await?.len(),
         last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
@@ -793,7 +946,11 @@ async fn source_page(state: &AppState, user: &CurrentUser, s: sources::Model, fo
 pub fn schedule_words(s: &sources::Model) -> String {
     match s.schedule_minutes {
         None => "manual".into(),
-        Some(m) => format!("every {}{}", manage::every_words(m.max(1) as u32), if s.schedule_paused { " (paused)" } else { "" }),
+        Some(m) => format!(
+            "every {}{}",
+            manage::every_words(m.max(1) as u32),
+            if s.schedule_paused { " (paused)" } else { "" }
+        ),
     }
 }
 
@@ -814,7 +971,13 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
 
 /// Saves the schedule and the streams' sync modes; a refusal re-renders the
 /// page with the input and the messages beside their fields.
-pub async fn save_settings(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<SettingsForm>) -> Result<HttpResponse, AppError> {
+pub async fn save_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let mut errors = FieldErrors::default();
@@ -843,19 +1006,35 @@ fn back_to(back: &str, id: i64) -> String {
 }
 
 /// Cancels the source's live run (the streams' old rows stay).
-pub async fn cancel(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Back>) -> Result<HttpResponse, AppError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Back>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     match store::live_run(&state.db, s.id).await? {
         Some(run) if crate::connectors::sources::cancel_run(&state, &run, &user.user.display_name).await? => {
-            Flash::push_about(&user.session, "success", "Cancelling the sync; the tabs keep their rows as before it", Some(s.name.clone()))
+            Flash::push_about(
+                &user.session,
+                "success",
+                "Cancelling the sync; the tabs keep their rows as before it",
+                Some(s.name.clone()),
+            )
         }
         _ => Flash::push_about(&user.session, "info", "No sync of this source is running", Some(s.name.clone())),
     }
     Ok(see_other(&back_to(&form.back, s.id)))
 }
 
-pub async fn sync_now(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Back>) -> Result<HttpResponse, AppError> {
+pub async fn sync_now(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Back>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let actor = actor(&user, &req, &state);
@@ -872,7 +1051,13 @@ pub struct DeleteForm {
     tabs: String,
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<DeleteForm>) -> Result<HttpResponse, AppError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
     may(&user)?;
     let s = find(&state, &user, *id).await?;
     let keep = form.tabs == "keep";
@@ -883,7 +1068,9 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
             crate::web::confirm::Confirmation {
                 title: "Delete source",
                 question: if keep {
-                    format!("Delete this source and its run history? Its {tabs} spreadsheet tabs stay, no longer synced.")
+                    format!(
+                        "Delete this source and its run history? Its {tabs} spreadsheet tabs stay, no longer synced."
+                    )
                 } else {
                     format!("Delete this source, its run history, and its {tabs} spreadsheet tabs with their rows?")
                 },
@@ -901,7 +1088,11 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
             Ok(see_other(urls::SOURCES))
         }
         Err(SourceError::Running(_)) => {
-            Flash::push(&user.session, "error", "A sync of this source is running; delete it when the sync has finished.");
+            Flash::push(
+                &user.session,
+                "error",
+                "A sync of this source is running; delete it when the sync has finished.",
+            );
             Ok(see_other(&source_url(s.id)))
         }
         Err(e) => Err(e.into()),

@@ -57,7 +57,14 @@ struct ListPage {
     errors: FieldErrors,
 }
 
-async fn list_page(state: &AppState, user: &CurrentUser, name: String, description: String, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    name: String,
+    description: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let mut items = Vec::new();
     for e in store::entities(&state.db, user.workspace_id()).await? {
         items.push(EntityItem {
@@ -68,7 +75,14 @@ async fn list_page(state: &AppState, user: &CurrentUser, name: String, descripti
             description: e.description,
         });
     }
-    let p = ListPage { layout: Layout::for_user(user, "Entities"), entities: items, can_edit: user.can(Permission::OntologyEdit), name, description, errors };
+    let p = ListPage {
+        layout: Layout::for_user(user, "Entities"),
+        entities: items,
+        can_edit: user.can(Permission::OntologyEdit),
+        name,
+        description,
+        errors,
+    };
     render(status, &p)
 }
 
@@ -85,14 +99,22 @@ pub struct EntityForm {
     description: String,
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<EntityForm>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<EntityForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::OntologyEdit)?;
     match ontology::save(&state, &actor(&user, &req, &state), None, &form.name, &form.description).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the entity", Some(e.name.clone()));
             Ok(see_other(&entity_url(e.id)))
         }
-        Err(EntityError::Field(f, m)) => list_page(&state, &user, form.name, form.description, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(EntityError::Field(f, m)) => {
+            list_page(&state, &user, form.name, form.description, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY)
+                .await
+        }
         Err(EntityError::Db(e)) => Err(e.into()),
     }
 }
@@ -132,7 +154,6 @@ pub struct OpenTab {
     pub rv: Option<RowsView>,
 }
 
-
 #[derive(Template)]
 #[template(path = "ontology/entity.html")]
 struct SpreadsheetPage {
@@ -159,7 +180,13 @@ async fn progress(state: &AppState, entity_id: i64) -> Result<Vec<RunView>, AppE
     Ok(out)
 }
 
-async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, tab_id: Option<i64>, query: &ListQuery) -> Result<HttpResponse, AppError> {
+async fn spreadsheet(
+    state: &AppState,
+    user: &CurrentUser,
+    e: entities::Model,
+    tab_id: Option<i64>,
+    query: &ListQuery,
+) -> Result<HttpResponse, AppError> {
     require(user, Permission::DataRead)?;
     let tabs = store::tabs_of_entity(&state.db, e.id).await?;
     let chosen = match tab_id {
@@ -168,7 +195,12 @@ async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, t
     };
     let sheet_tabs = tabs
         .iter()
-        .map(|t| SheetTab { id: t.id, label: t.stream.clone(), href: format!("{}/tabs/{}", entity_url(e.id), t.id), current: chosen.as_ref().is_some_and(|c| c.id == t.id) })
+        .map(|t| SheetTab {
+            id: t.id,
+            label: t.stream.clone(),
+            href: format!("{}/tabs/{}", entity_url(e.id), t.id),
+            current: chosen.as_ref().is_some_and(|c| c.id == t.id),
+        })
         .collect();
     let open = match chosen {
         None => None,
@@ -213,7 +245,12 @@ async fn spreadsheet(state: &AppState, user: &CurrentUser, e: entities::Model, t
     render(StatusCode::OK, &p)
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    query: Params<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
     spreadsheet(&state, &user, e, None, &query).await
 }
@@ -230,19 +267,31 @@ struct ProgressRegion {
 /// htmx while syncs run. The first answer without a run says the sync ended
 /// and triggers `sheet-refresh`, which redraws the rows once — never the
 /// search box, never while the user is reading a running sync's old rows.
-pub async fn progress_region(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn progress_region(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::DataRead)?;
     let e = find(&state, &user, *id).await?;
     let progress = progress(&state, e.id).await?;
     let finished = progress.is_empty();
     let mut res = render(StatusCode::OK, &ProgressRegion { entity_id: e.id, progress, finished })?;
     if finished {
-        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("hx-trigger"), actix_web::http::header::HeaderValue::from_static("sheet-refresh"));
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("hx-trigger"),
+            actix_web::http::header::HeaderValue::from_static("sheet-refresh"),
+        );
     }
     Ok(res)
 }
 
-pub async fn show_tab(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, query: Params<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show_tab(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+    query: Params<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let (id, tab) = path.into_inner();
     let e = find(&state, &user, id).await?;
     spreadsheet(&state, &user, e, Some(tab), &query).await
@@ -250,15 +299,25 @@ pub async fn show_tab(state: web::Data<AppState>, user: CurrentUser, path: web::
 
 /// "Publish as a data collection": one click makes a collection over the
 /// tab's dataset, then the user picks its endpoint on the collection page.
-pub async fn publish(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, CsrfForm(_): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn publish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(_): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::HubKeysManage)?;
     let (id, tab_id) = path.into_inner();
     let e = find(&state, &user, id).await?;
-    let tab = store::tab(&state.db, user.workspace_id(), tab_id).await?.filter(|t| t.entity_id == Some(e.id)).ok_or(AppError::NotFound)?;
+    let tab = store::tab(&state.db, user.workspace_id(), tab_id)
+        .await?
+        .filter(|t| t.entity_id == Some(e.id))
+        .ok_or(AppError::NotFound)?;
     let back = format!("{}/tabs/{}", entity_url(e.id), tab.id);
     let actor = actor(&user, &req, &state);
     for n in 1..50 {
-        let name = if n == 1 { format!("{} {}", e.name, tab.stream) } else { format!("{} {} ({n})", e.name, tab.stream) };
+        let name =
+            if n == 1 { format!("{} {}", e.name, tab.stream) } else { format!("{} {} ({n})", e.name, tab.stream) };
         let input = crate::hub::manage::CollectionInput {
             name,
             description: format!("The {} tab of the entity {}.", tab.stream, e.name),
@@ -269,7 +328,12 @@ pub async fn publish(req: HttpRequest, state: web::Data<AppState>, user: Current
         };
         match crate::hub::manage::save_collection(&state, &actor, None, &input).await {
             Ok(c) => {
-                Flash::push_about(&user.session, "success", "Published as a data collection; choose its endpoint below", Some(c.name.clone()));
+                Flash::push_about(
+                    &user.session,
+                    "success",
+                    "Published as a data collection; choose its endpoint below",
+                    Some(c.name.clone()),
+                );
                 return Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)));
             }
             Err(crate::hub::manage::ManageError::Field("name", _)) => continue,
@@ -280,7 +344,11 @@ pub async fn publish(req: HttpRequest, state: web::Data<AppState>, user: Current
             Err(crate::hub::manage::ManageError::Db(e)) => return Err(e.into()),
         }
     }
-    Flash::push(&user.session, "error", "Every collection name tried is taken; create the collection under Data Hub → Data Collections.");
+    Flash::push(
+        &user.session,
+        "error",
+        "Every collection name tried is taken; create the collection under Data Hub → Data Collections.",
+    );
     Ok(see_other(&back))
 }
 
@@ -300,13 +368,20 @@ pub struct LinkedSource {
 async fn remove_question(state: &AppState, s: &sources::Model) -> Result<String, AppError> {
     let mut parts = Vec::new();
     for tab in store::tabs_of_source(&state.db, s.id).await? {
-        let rows = crate::store::datahub::dataset_any(&state.db, s.workspace_id, tab.dataset_id).await?.map_or(0, |d| d.row_count.max(0) as u64);
+        let rows = crate::store::datahub::dataset_any(&state.db, s.workspace_id, tab.dataset_id)
+            .await?
+            .map_or(0, |d| d.row_count.max(0) as u64);
         parts.push(format!("{} ({})", tab.stream, count(rows, "row", "rows")));
     }
     Ok(if parts.is_empty() {
         format!("Unlink {}? It has no tab here yet.", s.name)
     } else {
-        format!("Unlink {} and remove its {} with their rows: {}? They are no longer served.", s.name, count(parts.len() as u64, "tab", "tabs"), parts.join(", "))
+        format!(
+            "Unlink {} and remove its {} with their rows: {}? They are no longer served.",
+            s.name,
+            count(parts.len() as u64, "tab", "tabs"),
+            parts.join(", ")
+        )
     })
 }
 
@@ -322,7 +397,13 @@ struct SourcesTab {
     errors: FieldErrors,
 }
 
-async fn sources_tab(state: &AppState, user: &CurrentUser, e: entities::Model, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn sources_tab(
+    state: &AppState,
+    user: &CurrentUser,
+    e: entities::Model,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     require(user, Permission::DataRead)?;
     let mut linked = Vec::new();
     for s in store::sources_of_entity(&state.db, e.id).await? {
@@ -335,7 +416,12 @@ async fn sources_tab(state: &AppState, user: &CurrentUser, e: entities::Model, e
             status: s.status,
         });
     }
-    let unlinked = store::sources(&state.db, e.workspace_id).await?.into_iter().filter(|s| s.entity_id.is_none()).map(|s| (s.id, s.name)).collect();
+    let unlinked = store::sources(&state.db, e.workspace_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.entity_id.is_none())
+        .map(|s| (s.id, s.name))
+        .collect();
     let p = SourcesTab {
         layout: Layout::for_user(user, format!("{}: sources", e.name)),
         tabs: entity_tabs(&e, "Sources"),
@@ -348,7 +434,11 @@ async fn sources_tab(state: &AppState, user: &CurrentUser, e: entities::Model, e
     render(status, &p)
 }
 
-pub async fn sources(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn sources(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
     sources_tab(&state, &user, e, FieldErrors::default(), StatusCode::OK).await
 }
@@ -364,7 +454,13 @@ pub struct LinkSourceForm {
     source_id: String,
 }
 
-pub async fn link_source(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<LinkSourceForm>) -> Result<HttpResponse, AppError> {
+pub async fn link_source(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<LinkSourceForm>,
+) -> Result<HttpResponse, AppError> {
     may_link(&user)?;
     let e = find(&state, &user, *id).await?;
     let source = match form.source_id.parse::<i64>() {
@@ -372,10 +468,22 @@ pub async fn link_source(req: HttpRequest, state: web::Data<AppState>, user: Cur
         Err(_) => None,
     };
     let Some(s) = source else {
-        return sources_tab(&state, &user, e, field_errors("source_id", "Choose a source to link.".into()), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return sources_tab(
+            &state,
+            &user,
+            e,
+            field_errors("source_id", "Choose a source to link.".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     source_manage::link(&state, &actor(&user, &req, &state), &s, Some(e.id)).await?;
-    Flash::push_about(&user.session, "success", "Linked the source; its streams are tabs of the spreadsheet", Some(s.name));
+    Flash::push_about(
+        &user.session,
+        "success",
+        "Linked the source; its streams are tabs of the spreadsheet",
+        Some(s.name),
+    );
     Ok(see_other(&format!("{}/sources", entity_url(e.id))))
 }
 
@@ -388,13 +496,29 @@ pub struct UnlinkForm {
     confirmed: String,
 }
 
-pub async fn unlink_source(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<(i64, i64)>, CsrfForm(form): CsrfForm<UnlinkForm>) -> Result<HttpResponse, AppError> {
+pub async fn unlink_source(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+    CsrfForm(form): CsrfForm<UnlinkForm>,
+) -> Result<HttpResponse, AppError> {
     may_link(&user)?;
     let (id, sid) = path.into_inner();
     let e = find(&state, &user, id).await?;
-    let s = store::source(&state.db, user.workspace_id(), sid).await?.filter(|s| s.entity_id == Some(e.id)).ok_or(AppError::NotFound)?;
+    let s = store::source(&state.db, user.workspace_id(), sid)
+        .await?
+        .filter(|s| s.entity_id == Some(e.id))
+        .ok_or(AppError::NotFound)?;
     if !matches!(form.tabs.as_str(), "keep" | "remove") {
-        return sources_tab(&state, &user, e, field_errors(&format!("tabs-{sid}"), "Choose whether its tabs stay or go.".into()), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return sources_tab(
+            &state,
+            &user,
+            e,
+            field_errors(&format!("tabs-{sid}"), "Choose whether its tabs stay or go.".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     // Keeping the tabs loses nothing; removing them deletes their rows.
     if form.tabs == "remove" && form.confirmed != "yes" {
@@ -416,7 +540,11 @@ pub async fn unlink_source(req: HttpRequest, state: web::Data<AppState>, user: C
         Err(SourceError::Db(e)) => return Err(e.into()),
         Err(other) => return Err(other.into()),
     }
-    let msg = if form.tabs == "keep" { "Unlinked the source; its tabs stay, no longer synced" } else { "Unlinked the source and removed its tabs" };
+    let msg = if form.tabs == "keep" {
+        "Unlinked the source; its tabs stay, no longer synced"
+    } else {
+        "Unlinked the source and removed its tabs"
+    };
     Flash::push_about(&user.session, "success", msg, Some(s.name));
     Ok(see_other(&format!("{}/sources", entity_url(e.id))))
 }
@@ -436,7 +564,14 @@ struct SettingsTab {
     errors: FieldErrors,
 }
 
-async fn settings_tab(state: &AppState, user: &CurrentUser, e: entities::Model, form: EntityForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn settings_tab(
+    state: &AppState,
+    user: &CurrentUser,
+    e: entities::Model,
+    form: EntityForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     require(user, Permission::DataRead)?;
     let p = SettingsTab {
         layout: Layout::for_user(user, format!("{}: settings", e.name)),
@@ -451,13 +586,23 @@ async fn settings_tab(state: &AppState, user: &CurrentUser, e: entities::Model, 
     render(status, &p)
 }
 
-pub async fn settings(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn settings(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
     let form = EntityForm { name: e.name.clone(), description: e.description.clone() };
     settings_tab(&state, &user, e, form, FieldErrors::default(), StatusCode::OK).await
 }
 
-pub async fn save_settings(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<EntityForm>) -> Result<HttpResponse, AppError> {
+pub async fn save_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<EntityForm>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::OntologyEdit)?;
     let e = find(&state, &user, *id).await?;
     match ontology::save(&state, &actor(&user, &req, &state), Some(e.id), &form.name, &form.description).await {
@@ -465,12 +610,20 @@ pub async fn save_settings(req: HttpRequest, state: web::Data<AppState>, user: C
             Flash::push_about(&user.session, "success", "Saved the entity", Some(saved.name));
             Ok(see_other(&format!("{}/settings", entity_url(e.id))))
         }
-        Err(EntityError::Field(f, m)) => settings_tab(&state, &user, e, form, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(EntityError::Field(f, m)) => {
+            settings_tab(&state, &user, e, form, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(EntityError::Db(e)) => Err(e.into()),
     }
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>, CsrfForm(form): CsrfForm<Confirmed>) -> Result<HttpResponse, AppError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<Confirmed>,
+) -> Result<HttpResponse, AppError> {
     require(&user, Permission::OntologyEdit)?;
     let e = find(&state, &user, *id).await?;
     if !form.yes() {
@@ -479,7 +632,10 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
             &user,
             crate::web::confirm::Confirmation {
                 title: "Delete entity",
-                question: format!("Delete this entity with its {} and their rows? Linked sources stay, unlinked.", count(tabs as u64, "spreadsheet tab", "spreadsheet tabs")),
+                question: format!(
+                    "Delete this entity with its {} and their rows? Linked sources stay, unlinked.",
+                    count(tabs as u64, "spreadsheet tab", "spreadsheet tabs")
+                ),
                 subject: Some(e.name.clone()),
                 action: format!("{}/delete", entity_url(e.id)),
                 button: "Delete entity",

@@ -74,7 +74,11 @@ async fn upload_publish_and_read(javascript: bool) {
     b.expect_text("Created the endpoint shop/products").await;
     b.expect_text("/hub/analytics/shop/products").await;
     // Examples with the full URL; copy buttons only where they work (JavaScript).
-    b.expect_text(&format!("curl -H \"Authorization: Bearer $KEYHUB_KEY\" \"{}/hub/analytics/shop/products?limit=100&offset=0\"", app.address)).await;
+    b.expect_text(&format!(
+        "curl -H \"Authorization: Bearer $KEYHUB_KEY\" \"{}/hub/analytics/shop/products?limit=100&offset=0\"",
+        app.address
+    ))
+    .await;
     b.expect_text("Python (pandas): the whole collection").await;
     let copy = b.client.find(fantoccini::Locator::Css("[data-copy='#example-curl']")).await.expect("a copy button");
     assert_eq!(copy.is_displayed().await.unwrap(), javascript, "copy buttons only with JavaScript");
@@ -95,7 +99,10 @@ async fn upload_publish_and_read(javascript: bool) {
     assert_eq!(first["data"][0]["price"], 12, "price stored as a number");
     let csv = get("?format=csv").await.unwrap();
     assert_eq!(csv.status(), StatusCode::OK);
-    assert_eq!(csv.text().await.unwrap(), "sku,name,price,added\nA-1,Widget,12,2026-01-05\nA-2,\"Gadget, large\",15,2026-02-01\nA-3,Gizmo – ünïcode,9,2026-03-09\n");
+    assert_eq!(
+        csv.text().await.unwrap(),
+        "sku,name,price,added\nA-1,Widget,12,2026-01-05\nA-2,\"Gadget, large\",15,2026-02-01\nA-3,Gizmo – ünïcode,9,2026-03-09\n"
+    );
     let anonymous = reqwest::get(format!("{}/hub/analytics/shop/products", app.address)).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "members' endpoints need a key");
 

@@ -9,7 +9,12 @@ use super::journeys::set_up;
 use crate::helpers::*;
 
 async fn call(app: &TestApp, secret: &str) -> reqwest::Response {
-    reqwest::Client::new().get(format!("{}/hub/analytics/sales?limit=2", app.address)).bearer_auth(secret).send().await.unwrap()
+    reqwest::Client::new()
+        .get(format!("{}/hub/analytics/sales?limit=2", app.address))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn editor_journey(javascript: bool) {
@@ -41,7 +46,10 @@ async fn editor_journey(javascript: bool) {
     b.expect_text("has a leading zero").await;
     if javascript {
         // The script split the pasted range into range and netmask.
-        assert_eq!((b.value_of("#ip_range-0").await, b.value_of("#ip_netmask-0").await), ("127.0.0.5".into(), "8".into()));
+        assert_eq!(
+            (b.value_of("#ip_range-0").await, b.value_of("#ip_netmask-0").await),
+            ("127.0.0.5".into(), "8".into())
+        );
     } else {
         assert_eq!(b.value_of("#ip_range-0").await, "127.0.0.5/8");
     }
@@ -149,7 +157,11 @@ async fn editor_journey(javascript: bool) {
     if javascript {
         b.expect_text("contains the common word “password”").await;
         b.expect_focused("#f-token").await;
-        assert_eq!(app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE name = 'Legacy partner'").await, 0, "nothing saved while typing");
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM hub_keys WHERE name = 'Legacy partner'").await,
+            0,
+            "nothing saved while typing"
+        );
     }
     b.tick("/hub/analytics/sales").await;
     b.click_button("Create key").await;

@@ -61,7 +61,11 @@ async fn browser_login_with_wrong_password_then_right_then_logout() {
     b.expect_path("/login").await;
     b.expect_text("Sign in").await;
     b.expect_no_text("Email or password is incorrect.").await;
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.sign_in_failed'").await, 1, "one failure, not two");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.sign_in_failed'").await,
+        1,
+        "one failure, not two"
+    );
     b.fill("Email", ADMIN_EMAIL).await;
 
     b.fill("Password", ADMIN_PASSWORD).await;
@@ -106,7 +110,11 @@ async fn browser_invite_a_colleague_who_joins() {
     admin.expect_text("Invitation created for bob@example.com").await;
     admin.expect_text("Pending invitations").await;
     admin.expect_text("Valid until").await;
-    assert!(admin.focused().await.contains("invite-result"), "focus moves to the new link's message: {}", admin.focused().await);
+    assert!(
+        admin.focused().await.contains("invite-result"),
+        "focus moves to the new link's message: {}",
+        admin.focused().await
+    );
     let marker = admin.execute("return window.keyhubTestMarker || null;").await;
     assert_eq!(marker, serde_json::json!("still-here"), "htmx swapped the panel without a page load");
     admin.click_button("Copy").await;
@@ -294,7 +302,11 @@ async fn browser_keyboard_only_generate_copy_revoke() {
     b.expect_text("Revoke “keyboard key”?").await;
     assert!(b.focused().await.contains("Cancel"), "the dialog opens on the safe choice: {}", b.focused().await);
     b.press(TAB).await;
-    assert!(b.focused().await.contains("Revoke key"), "the confirm button is named after the action: {}", b.focused().await);
+    assert!(
+        b.focused().await.contains("Revoke key"),
+        "the confirm button is named after the action: {}",
+        b.focused().await
+    );
     b.press(ENTER).await;
     b.expect_text("has been revoked").await;
     assert!(b.focused().await.contains("has been revoked"), "focus on the message: {}", b.focused().await);
@@ -326,7 +338,8 @@ async fn browser_every_page_of_the_shell_is_accessible() {
     }
     // The section menu marks the current page.
     admin.open("/admin/audit").await;
-    let current = admin.execute("return document.querySelector('.section-menu [aria-current=page]').textContent;").await;
+    let current =
+        admin.execute("return document.querySelector('.section-menu [aria-current=page]').textContent;").await;
     assert_eq!(current, serde_json::json!("Audit log"));
     admin.open("/admin/members").await;
     admin.click_link("Member").await;

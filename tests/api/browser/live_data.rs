@@ -23,7 +23,11 @@ async fn wizard_journey(javascript: bool) {
     b.fill("API token", wrong).await;
     if javascript {
         b.click_button("Show API token").await;
-        assert_eq!(b.execute("return document.getElementById('f-token').type;").await, "text", "the reveal toggle shows the key");
+        assert_eq!(
+            b.execute("return document.getElementById('f-token').type;").await,
+            "text",
+            "the reveal toggle shows the key"
+        );
     }
     b.click_button("Save and continue").await;
     b.expect_text("2. Test connection").await;
@@ -93,7 +97,11 @@ async fn wizard_journey(javascript: bool) {
         b.click_link("Cancel").await;
     }
     b.expect_text("Linked sources").await;
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id IS NOT NULL").await, 1, "cancelled: the tab stays");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id IS NOT NULL").await,
+        1,
+        "cancelled: the tab stays"
+    );
     b.open("/ontology/entities").await;
     b.expect_text("1 tab, 1 source").await;
     b.click_link("Customer").await;
@@ -122,7 +130,14 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
     let (_o_admin, o_key, slug) = crate::datahub::admin_key(&other).await;
     crate::datahub::publish(&other, &o_key, "id,city\n1,Oslo\n2,Bergen\n3,Tromsø\n", "cities", "keys").await;
     let endpoint = other.api("/api/v1/endpoints", &o_key).await.body[0]["id"].as_i64().unwrap();
-    let hk = crate::datahub::post_json(&other, Method::POST, "/api/v1/hub-keys", &o_key, json!({"name": "partner", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
+    let hk = crate::datahub::post_json(
+        &other,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &o_key,
+        json!({"name": "partner", "access_type": "api_key", "endpoint_ids": [endpoint]}),
+    )
+    .await;
     let hub_key = hk.body["secret"].as_str().unwrap().to_owned();
 
     let app = TestApp::spawn_with(|s| s.connectors_allow_private = true).await;
@@ -237,7 +252,10 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.expect_text("Saved the credentials; test the connection again").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.click_button("Sync now").await;
-    app.until("the source to fail", || async { (app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'failing'").await > 0).then_some(()) }).await;
+    app.until("the source to fail", || async {
+        (app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'failing'").await > 0).then_some(())
+    })
+    .await;
     b.open("/").await;
     b.expect_text("1 failing").await;
     b.click_link("Live Data 1 failing").await;
@@ -267,5 +285,9 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
 
 /// Waits until no sync run is queued or running.
 async fn syncs_finished(app: &TestApp) {
-    app.until("the sync to finish", || async { (app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await == 0).then_some(()) }).await;
+    app.until("the sync to finish", || async {
+        (app.count("SELECT COUNT(*) AS n FROM sync_runs WHERE status IN ('queued', 'running')").await == 0)
+            .then_some(())
+    })
+    .await;
 }

@@ -29,8 +29,7 @@ use crate::helpers::TestApp;
 fn chromium() -> PathBuf {
     std::env::var_os("KEYHUB_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
-const INSTALL_HINT: &str =
-    "The browser tests need Debian's Chromium and its driver: apt-get install -y chromium chromium-driver \
+const INSTALL_HINT: &str = "The browser tests need Debian's Chromium and its driver: apt-get install -y chromium chromium-driver \
      (scripts/test.sh installs them when missing).";
 
 pub struct Browser {
@@ -58,7 +57,10 @@ fn axe_source() -> String {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/npm/node_modules/axe-core/axe.min.js")
     });
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("axe-core not found at {} ({e}); scripts/test.sh installs it (npm install --prefix target/npm axe-core)", path.display())
+        panic!(
+            "axe-core not found at {} ({e}); scripts/test.sh installs it (npm install --prefix target/npm axe-core)",
+            path.display()
+        )
     })
 }
 
@@ -108,7 +110,12 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}. {INSTALL_HINT}"));
         let driver_url = format!("http://127.0.0.1:{port}");
-        let _said = crate::helpers::until_says(driver.stdout.take().expect("piped"), "started successfully", &format!("chromedriver ({INSTALL_HINT})")).await;
+        let _said = crate::helpers::until_says(
+            driver.stdout.take().expect("piped"),
+            "started successfully",
+            &format!("chromedriver ({INSTALL_HINT})"),
+        )
+        .await;
         let profile = tempfile::tempdir().expect("profile dir");
         let mut options = json!({
             "binary": chromium.display().to_string(),
@@ -168,7 +175,9 @@ impl Browser {
         let _ = std::fs::create_dir_all(&dir);
         let file = dir.join(format!("{}-step{}.png", self.name, self.step.get()));
         let saved = match self.client.screenshot().await {
-            Ok(png) => std::fs::write(&file, png).map(|_| format!(" (screenshot: {})", file.display())).unwrap_or_default(),
+            Ok(png) => {
+                std::fs::write(&file, png).map(|_| format!(" (screenshot: {})", file.display())).unwrap_or_default()
+            }
             Err(_) => String::new(),
         };
         let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
@@ -376,8 +385,25 @@ impl Browser {
             let Some(checker) = self.checker.get() else { unreachable!() };
             checker.open("/help").await;
             // The page as the no-JavaScript user saw it, without its scripts.
-            let without_scripts = html.split("<script").enumerate().map(|(i, part)| if i == 0 { part.to_owned() } else { part.split_once("</script>").map(|(_, rest)| rest.to_owned()).unwrap_or_default() }).collect::<String>();
-            if let Err(e) = checker.client.execute("document.open(); document.write(arguments[0]); document.close(); return null;", vec![serde_json::json!(without_scripts)]).await {
+            let without_scripts = html
+                .split("<script")
+                .enumerate()
+                .map(|(i, part)| {
+                    if i == 0 {
+                        part.to_owned()
+                    } else {
+                        part.split_once("</script>").map(|(_, rest)| rest.to_owned()).unwrap_or_default()
+                    }
+                })
+                .collect::<String>();
+            if let Err(e) = checker
+                .client
+                .execute(
+                    "document.open(); document.write(arguments[0]); document.close(); return null;",
+                    vec![serde_json::json!(without_scripts)],
+                )
+                .await
+            {
                 self.fail(format!("cannot load the page into the checker: {e}")).await;
             }
             if let Err(msg) = checker.axe_at_widths().await {
@@ -417,7 +443,8 @@ impl Browser {
             if w < 1000 && std::env::var_os("KEYHUB_SCREENSHOTS").is_some() {
                 let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
                 if let Ok(png) = self.client.screenshot().await {
-                    let _ = std::fs::write(dir.join(format!("{}-step{:02}-{w}px.png", self.name, self.step.get())), png);
+                    let _ =
+                        std::fs::write(dir.join(format!("{}-step{:02}-{w}px.png", self.name, self.step.get())), png);
                 }
             }
             if w < 1000 {
@@ -426,7 +453,9 @@ impl Browser {
                     return Err(format!("the top bar is {header} px high at {w}px (at most 64)"));
                 }
             }
-            let sideways = self.execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;").await;
+            let sideways = self
+                .execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;")
+                .await;
             if sideways == serde_json::json!(true) {
                 let wide = self.execute("return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id).join(', ');").await;
                 return Err(format!("the page scrolls sideways at {w}px: {wide}"));
@@ -454,7 +483,8 @@ impl Browser {
             if (on()) return done(true); \
             const h = () => { if (on()) { document.removeEventListener('focusin', h); done(true); } }; \
             document.addEventListener('focusin', h); setTimeout(() => done(on()), 5000);";
-        let got = self.client.execute_async(script, vec![json!(css)]).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        let got =
+            self.client.execute_async(script, vec![json!(css)]).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
         if !got {
             self.fail(format!("focus is not on {css} but on {}", self.focused().await)).await;
         }
@@ -467,7 +497,13 @@ impl Browser {
         let script = "const [id, n, done] = arguments; let seen = 0; \
             const h = (e) => { if (e.detail.target && e.detail.target.id === id && ++seen >= n) { document.body.removeEventListener('htmx:afterSwap', h); done(true); } }; \
             document.body.addEventListener('htmx:afterSwap', h); setTimeout(() => done(false), 15000);";
-        let got = self.client.execute_async(script, vec![json!(id), json!(n)]).await.ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        let got = self
+            .client
+            .execute_async(script, vec![json!(id), json!(n)])
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         if !got {
             self.fail(format!("#{id} was not swapped {n} times")).await;
         }
