@@ -47,4 +47,4 @@ if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION" 
   "$venv/bin/pip" install --quiet --disable-pip-version-check "datasette==$DATASETTE_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo test --locked "$@"
+cargo test --workspace --locked "$@"

@@ -15,7 +15,6 @@ pub mod config;
 pub mod connectors;
 pub mod data_dir;
 pub mod datasets;
-pub mod domain;
 pub mod entities;
 pub mod hub;
 pub mod metrics;
@@ -28,3 +27,5 @@ pub mod web;
 
 pub use app::Application;
 pub use config::Settings;
+/// The pure rules live in their own crate (`domain/`); `crate::domain::…` reads as before.
+pub use keyhub_domain as domain;

@@ -83,12 +83,12 @@ impl KeyStatus {
 
 /// A new `khd_` secret (same scheme as personal keys, its own prefix).
 pub fn generate_secret() -> String {
-    crate::domain::keys::generate_with(HUB_PREFIX)
+    crate::keys::generate_with(HUB_PREFIX)
 }
 
 /// Whether `s` has the shape of a hub secret (prefix, length, checksum).
 pub fn is_hub_secret(s: &str) -> bool {
-    crate::domain::keys::well_formed(HUB_PREFIX, s)
+    crate::keys::well_formed(HUB_PREFIX, s)
 }
 
 /// `khd_…abcd`, or for a generic token `…abcd`.
@@ -120,7 +120,7 @@ pub fn check_generic_token(token: &str) -> Result<Vec<String>, String> {
     if !(24..=256).contains(&n) {
         return Err(format!("A token has 24 to 256 characters; this one has {n}."));
     }
-    if token.starts_with(crate::domain::keys::PERSONAL_PREFIX) || token.starts_with(HUB_PREFIX) {
+    if token.starts_with(crate::keys::PERSONAL_PREFIX) || token.starts_with(HUB_PREFIX) {
         return Err("A generic token cannot start with khp_ or khd_: those prefixes mark keys keyhub generates.".into());
     }
     let mut warnings = Vec::new();
@@ -141,23 +141,23 @@ pub fn check_generic_token(token: &str) -> Result<Vec<String>, String> {
 /// A key's name: like other names (NFC, no invisible or bidi controls), at
 /// most 100 characters; unique per workspace through `text::name_key`.
 pub fn clean_name(input: &str) -> Result<String, &'static str> {
-    const RULES: crate::domain::text::NameRules = crate::domain::text::NameRules {
+    const RULES: crate::text::NameRules = crate::text::NameRules {
         max_chars: 100,
         empty: "Give the key a name that says who or what uses it, e.g. \"Partner portal – ACME\".",
         too_long: "A name has at most 100 characters.",
         invisible: "A name cannot contain invisible characters or text-direction controls.",
     };
-    crate::domain::text::clean_name(input, &RULES)
+    crate::text::clean_name(input, &RULES)
 }
 
 pub fn clean_team_name(input: &str) -> Result<String, &'static str> {
-    const RULES: crate::domain::text::NameRules = crate::domain::text::NameRules {
+    const RULES: crate::text::NameRules = crate::text::NameRules {
         max_chars: 80,
         empty: "Give the team a name, e.g. \"Finance\".",
         too_long: "A team name has at most 80 characters.",
         invisible: "A name cannot contain invisible characters or text-direction controls.",
     };
-    crate::domain::text::clean_name(input, &RULES)
+    crate::text::clean_name(input, &RULES)
 }
 
 /// The expire date from the editor: `YYYY-MM-DDTHH:MM` in the user's local
@@ -214,7 +214,7 @@ mod tests {
         let s = generate_secret();
         assert!(s.starts_with("khd_") && s.len() == 42, "{s}");
         assert!(is_hub_secret(&s));
-        assert!(crate::domain::keys::KeySecret::parse(&s).is_err(), "a hub secret is not a personal key");
+        assert!(crate::keys::KeySecret::parse(&s).is_err(), "a hub secret is not a personal key");
         let mut damaged = s.clone().into_bytes();
         damaged[10] = if damaged[10] == b'a' { b'b' } else { b'a' };
         assert!(!is_hub_secret(&String::from_utf8(damaged).unwrap()));

@@ -110,18 +110,18 @@ pub struct KeyLabel(String);
 
 impl KeyLabel {
     pub fn parse(input: &str) -> Result<KeyLabel, &'static str> {
-        const RULES: crate::domain::text::NameRules = crate::domain::text::NameRules {
+        const RULES: crate::text::NameRules = crate::text::NameRules {
             max_chars: 100,
             empty: "Give the key a label that says what uses it, e.g. \"nightly export script\".",
             too_long: "A label has at most 100 characters.",
             invisible: "A label cannot contain invisible characters or text-direction controls.",
         };
-        crate::domain::text::clean_name(input, &RULES).map(KeyLabel)
+        crate::text::clean_name(input, &RULES).map(KeyLabel)
     }
 
     /// Labels with equal keys are the same label to a reader.
     pub fn key(&self) -> String {
-        crate::domain::text::name_key(&self.0)
+        crate::text::name_key(&self.0)
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,7 +2,7 @@
 //! sees it; each error is a sentence meant for the person who typed the value.
 use std::fmt;
 
-use crate::domain::text::{NameRules, clean_name};
+use crate::text::{NameRules, clean_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -81,7 +81,7 @@ impl WorkspaceName {
 
     /// Equal keys mean look-alike names; the database keeps them unique.
     pub fn key(&self) -> String {
-        crate::domain::text::look_key(&self.0)
+        crate::text::look_key(&self.0)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Who may change whom: the last-admin rule and "no one grants more than they have".
-use crate::domain::{PermissionSet, Role};
+use crate::{PermissionSet, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MemberRuleError {

@@ -1,5 +1,7 @@
 //! Pure rules of keyhub: no actix, no sea-orm. Everything here is unit-testable
 //! in microseconds and takes only parsed, valid values out into the rest of the app.
+// Nothing a user, the network or the database can influence may panic (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 pub mod account;
 pub mod datahub;
 pub mod header_template;
