@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use tokio::io::AsyncReadExt;
 
 use crate::domain::{DisplayName, Email, Password, WorkspaceName};
+use crate::refusal::Refusal;
 use crate::{Application, Settings};
 
 #[derive(Parser)]
@@ -232,14 +233,17 @@ async fn keys_create(
         crate::account::keys::generate(&db, (workspace_id, user.id), &holds, &label, &wanted, expiry.at(), by)
             .await
             .map_err(|e| match e {
-                crate::account::keys::GenerateError::Field("permission", _) => {
+                Refusal::Fields(errors) if errors.iter().any(|e| e.field == "permission") => {
                     anyhow::anyhow!(
                         "--permission: the key may carry only what {email} holds now here: {}",
                         if holds.is_empty() { "nothing".into() } else { holds.to_stored() }
                     )
                 }
-                crate::account::keys::GenerateError::Field(f, m) => anyhow::anyhow!("--{f}: {m}"),
-                crate::account::keys::GenerateError::Db(e) => e.into(),
+                Refusal::Fields(errors) => errors.first().map_or_else(
+                    || anyhow::anyhow!("the key was refused"),
+                    |e| anyhow::anyhow!("--{}: {}", e.field, e.message),
+                ),
+                other => anyhow::Error::new(other),
             })?;
     // Running nodes load the new key from the change marker they watch.
     crate::store::changes::bump(&db).await?;

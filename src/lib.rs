@@ -20,6 +20,7 @@ pub mod hub;
 pub mod metrics;
 pub mod ontology;
 pub mod pulse;
+pub mod refusal;
 pub mod secret;
 pub mod state;
 pub mod store;

@@ -2,21 +2,13 @@
 //! `keyhub keys create`. A key carries a subset of what its owner holds now
 //! in its workspace; its label is unique among the owner's keys there.
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 
 use crate::domain::PermissionSet;
 use crate::domain::keys::{KeyLabel, KeySecret};
 use crate::entities::personal_keys;
+use crate::refusal::Refusal;
 use crate::store::audit::{Event, Target};
-
-#[derive(Debug, thiserror::Error)]
-pub enum GenerateError {
-    /// A field is wrong: its name and the sentence for the user.
-    #[error("{1}")]
-    Field(&'static str, String),
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
 
 /// Who generates the key, as the audit log names them.
 pub struct By {
@@ -35,17 +27,14 @@ pub async fn generate(
     permissions: &PermissionSet,
     expires_at: Option<DateTime<Utc>>,
     by: By,
-) -> Result<(personal_keys::Model, KeySecret), GenerateError> {
+) -> Result<(personal_keys::Model, KeySecret), Refusal> {
     if !permissions.is_subset(holds) {
-        return Err(GenerateError::Field(
-            "permission",
-            "A key can only carry permissions you hold now in this workspace.".into(),
-        ));
+        return Err(Refusal::field("permission", "A key can only carry permissions you hold now in this workspace."));
     }
     if crate::store::keys::label_taken(db, workspace_id, user_id, label).await? {
-        return Err(GenerateError::Field(
+        return Err(Refusal::field(
             "label",
-            "You already have a key with this label here. Choose a label that says what uses this one.".into(),
+            "You already have a key with this label here. Choose a label that says what uses this one.",
         ));
     }
     let secret = KeySecret::generate();

@@ -10,17 +10,8 @@ use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::domain::datahub::{Access, DEFAULT_LIMIT, DEFAULT_MAX_LIMIT};
 use crate::entities::{data_collections, endpoints};
-use crate::hub::manage::{self, CollectionInput, EndpointInput, ManageError};
+use crate::hub::manage::{self, CollectionInput, EndpointInput};
 use crate::state::AppState;
-
-impl From<ManageError> for ApiError {
-    fn from(e: ManageError) -> Self {
-        match e {
-            ManageError::Field(field, message) => ApiError::InvalidField { field: field.into(), message },
-            ManageError::Db(e) => e.into(),
-        }
-    }
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct CollectionOut {

@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 
 use crate::api::{ApiError, Principal, perm};
 use crate::datasets::parse::{self, Format};
-use crate::datasets::service::{self, DatasetError, NewContents};
+use crate::datasets::service::{self, NewContents};
 use crate::datasets::staging::{self, StageError, Staged};
 use crate::datasets::store;
 use crate::entities::datasets;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::web::multipart::{self, UploadError};
@@ -73,15 +74,6 @@ pub fn actor<R: crate::api::principal::Requirement>(p: &Principal<R>, req: &Http
     }
 }
 
-impl From<DatasetError> for ApiError {
-    fn from(e: DatasetError) -> Self {
-        match e {
-            DatasetError::Field(field, message) => ApiError::InvalidField { field, message },
-            DatasetError::Import(i) => i.into(),
-        }
-    }
-}
-
 /// A body on disk: its format and, for multipart forms, the text fields.
 struct Body {
     staged: Staged,
@@ -124,7 +116,7 @@ async fn stage(
             Ok(f) => f,
             Err(e) => {
                 staging::remove(&dir, &staged).await;
-                return Err(e.into());
+                return Err(Refusal::from(e).into());
             }
         };
         return Ok(Body { staged, format, fields: upload.fields });
@@ -147,7 +139,7 @@ async fn stage(
         Ok(_) => Format::JsonBody,
         Err(e) => {
             staging::remove(&dir, &staged).await;
-            return Err(e.into());
+            return Err(Refusal::from(e).into());
         }
     };
     Ok(Body { staged, format, fields: HashMap::new() })
@@ -223,7 +215,8 @@ async fn create_from(
     req: &HttpRequest,
     body: &Body,
 ) -> Result<datasets::Model, ApiError> {
-    let analysis = crate::datasets::import::analyze(body.staged.path.clone(), body.format).await?;
+    let analysis =
+        crate::datasets::import::analyze(body.staged.path.clone(), body.format).await.map_err(Refusal::from)?;
     let text = |name: &str| -> Option<String> {
         body.fields.get(name).cloned().or_else(|| analysis.fields.get(name).and_then(|v| v.as_str().map(str::to_owned)))
     };

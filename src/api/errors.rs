@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::key_verifier::KeyRefusal;
 use crate::domain::Permission;
+use crate::refusal::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,7 +38,10 @@ pub enum ApiError {
     IpNotAllowed,
     /// Several body fields are wrong; the first is `field`, all are in `errors`.
     #[error("invalid fields")]
-    InvalidFields(Vec<(String, String)>),
+    InvalidFields(Vec<FieldError>),
+    /// A workspace rule forbids this to the caller; the sentence says which.
+    #[error("not allowed")]
+    NotAllowed(String),
     /// The resource changed since the caller read it (`version` is stale).
     #[error("edit conflict")]
     EditConflict(String),
@@ -111,12 +115,30 @@ impl From<crate::auth::hub_verifier::HubRefusal> for ApiError {
     }
 }
 
-/// One wrong field of a request body.
-#[derive(Serialize, ToSchema)]
-pub struct FieldError {
-    /// `name`, `ip_filters[2]`, `headers[0]`, ….
-    pub field: String,
-    pub message: String,
+/// One wrong field of a request body (`name`, `ip_filters[2]`, `headers[0]`, …).
+pub use crate::refusal::FieldError;
+
+/// The one map from a service's refusal to the JSON API's codes. Field names
+/// are the service's; a handler whose JSON spells them differently renames
+/// them first (`Refusal::rename_fields`).
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Fields(errors) => ApiError::InvalidFields(errors),
+            Refusal::Records { row, ref column, ref message } => ApiError::InvalidRecords {
+                index: row.map(|r| r.saturating_sub(1)),
+                message: crate::refusal::describe_record(row, column.as_deref(), message),
+            },
+            Refusal::Conflict(message) => ApiError::EditConflict(message),
+            Refusal::NotFound => ApiError::NotFound,
+            Refusal::NotReady(message) => ApiError::NotReady(message),
+            Refusal::Running(run_id) => ApiError::SyncRunning(run_id),
+            Refusal::Forbidden(p) => ApiError::InsufficientPermission(p),
+            Refusal::NotAllowed(message) => ApiError::NotAllowed(message),
+            Refusal::Busy => ApiError::Busy,
+            Refusal::Internal(e) => ApiError::Internal(e),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -175,6 +197,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("key_inactive", 403, "The Data Hub key is inactive. An admin can reactivate it in Data Hub → API Keys."),
     ("ip_not_allowed", 403, "The key's IP filter does not include the address this request came from."),
+    (
+        "not_allowed",
+        403,
+        "A rule of the workspace forbids this to the caller (only admins act on admins; no one grants more than they hold); the message says which.",
+    ),
     ("edit_conflict", 409, "The resource was changed since you read it; read it again and reapply your change."),
     (
         "sync_running",
@@ -228,6 +255,7 @@ impl ApiError {
             ApiError::KeyInactive => "key_inactive",
             ApiError::IpNotAllowed => "ip_not_allowed",
             ApiError::InvalidFields(_) => "invalid_field",
+            ApiError::NotAllowed(_) => "not_allowed",
             ApiError::EditConflict(_) => "edit_conflict",
             ApiError::InvalidQuery { .. } => "invalid_query",
             ApiError::InvalidField { .. } => "invalid_field",
@@ -253,8 +281,9 @@ impl ApiError {
             | ApiError::InvalidRecords { message, .. }
             | ApiError::TooLarge(message)
             | ApiError::NotReady(message)
+            | ApiError::NotAllowed(message)
             | ApiError::EditConflict(message) => message.clone(),
-            ApiError::InvalidFields(errors) => errors.first().map(|e| e.1.clone()).unwrap_or_default(),
+            ApiError::InvalidFields(errors) => errors.first().map(|e| e.message.clone()).unwrap_or_default(),
             other => message_for(other.code()).to_owned(),
         }
     }
@@ -265,7 +294,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InsufficientPermission(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::EndpointNotAllowed | ApiError::KeyInactive | ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::EndpointNotAllowed | ApiError::KeyInactive | ApiError::IpNotAllowed | ApiError::NotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::EditConflict(_) | ApiError::SyncRunning(_) | ApiError::NotReady(_) | ApiError::RunFinished => {
                 StatusCode::CONFLICT
@@ -303,14 +334,12 @@ impl ResponseError for ApiError {
         let (parameter, field, index) = match self {
             ApiError::InvalidQuery { parameter, .. } => (Some(parameter.clone()), None, None),
             ApiError::InvalidField { field, .. } => (None, Some(field.clone()), None),
-            ApiError::InvalidFields(errors) => (None, errors.first().map(|e| e.0.clone()), None),
+            ApiError::InvalidFields(errors) => (None, errors.first().map(|e| e.field.clone()), None),
             ApiError::InvalidRecords { index, .. } => (None, None, *index),
             _ => (None, None, None),
         };
         let errors = match self {
-            ApiError::InvalidFields(errors) if errors.len() > 1 => {
-                errors.iter().map(|(f, m)| FieldError { field: f.clone(), message: m.clone() }).collect()
-            }
+            ApiError::InvalidFields(errors) if errors.len() > 1 => errors.clone(),
             _ => Vec::new(),
         };
         let run_id = match self {
@@ -328,17 +357,4 @@ impl ResponseError for ApiError {
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
-}
-
-impl From<crate::datasets::ImportError> for ApiError {
-    fn from(e: crate::datasets::ImportError) -> Self {
-        match e {
-            crate::datasets::ImportError::Db(db) => db.into(),
-            crate::datasets::ImportError::Internal(m) => ApiError::Internal(anyhow::anyhow!(m)),
-            invalid => ApiError::InvalidRecords {
-                index: invalid.row().map(|r| r.saturating_sub(1)),
-                message: invalid.to_string(),
-            },
-        }
-    }
 }

@@ -15,31 +15,20 @@ use crate::auth::hub_verifier::SyncStatus;
 use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, KeyStatus};
 use crate::entities::hub_keys;
-use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyError, KeyInput};
+use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
+use crate::refusal::Refusal;
 use crate::state::AppState;
+
+/// A refusal with the fields spelled as JSON spells them.
+fn json_fields(r: Refusal) -> Refusal {
+    r.rename_fields(api_field)
+}
 
 /// `ip_filters.2` (the editor's form) is `ip_filters[2]` in JSON.
 fn api_field(f: &str) -> String {
     match f.rsplit_once('.') {
         Some((name, i)) if i.bytes().all(|b| b.is_ascii_digit()) => format!("{name}[{i}]"),
         _ => f.to_owned(),
-    }
-}
-
-impl From<KeyError> for ApiError {
-    fn from(e: KeyError) -> Self {
-        match e {
-            KeyError::Fields(errors) => {
-                ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect())
-            }
-            KeyError::Conflict(k) => ApiError::EditConflict(format!(
-                "The key was changed since you read it (now at version {}, by user {}); read it again and reapply your change.",
-                k.version,
-                k.updated_by.map_or_else(|| "unknown".to_owned(), |u| u.to_string())
-            )),
-            KeyError::NotFound => ApiError::NotFound,
-            KeyError::Db(e) => e.into(),
-        }
     }
 }
 
@@ -306,7 +295,7 @@ pub async fn create(
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = input(&state, None, body(b)?).await?;
-    let saved = manage::save(&state, &actor(&p, &req, &state), None, &input).await?;
+    let saved = manage::save(&state, &actor(&p, &req, &state), None, &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -342,7 +331,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let input = input(&state, Some(&k), body(b)?).await?;
-    let saved = manage::save(&state, &actor(&p, &req, &state), Some(k.id), &input).await?;
+    let saved = manage::save(&state, &actor(&p, &req, &state), Some(k.id), &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(o))

@@ -15,34 +15,16 @@ use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::connectors::errors::Report;
 use crate::connectors::runs::StreamRun;
-use crate::connectors::sources::{self as manage, SourceError, SourceInput};
+use crate::connectors::sources::{self as manage, SourceInput};
 use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
 use crate::entities::{sources, sync_runs};
-use crate::ontology::EntityError;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::live_data as store;
 
-impl From<SourceError> for ApiError {
-    fn from(e: SourceError) -> Self {
-        match e {
-            SourceError::Fields(errors) => {
-                ApiError::InvalidFields(errors.into_iter().map(|(f, m)| (api_field(&f), m)).collect())
-            }
-            SourceError::NotFound => ApiError::NotFound,
-            SourceError::NotReady(m) => ApiError::NotReady(m),
-            SourceError::Running(id) => ApiError::SyncRunning(id),
-            SourceError::Db(e) => e.into(),
-        }
-    }
-}
-
-impl From<EntityError> for ApiError {
-    fn from(e: EntityError) -> Self {
-        match e {
-            EntityError::Field(f, m) => ApiError::InvalidField { field: f.into(), message: m },
-            EntityError::Db(e) => e.into(),
-        }
-    }
+/// A refusal with the fields spelled as this API's JSON spells them.
+fn json_fields(r: Refusal) -> Refusal {
+    r.rename_fields(api_field)
 }
 
 /// Config fields are `config.<name>` in JSON.
@@ -307,10 +289,10 @@ async fn apply_rest(
     b: &SourceIn,
 ) -> Result<sources::Model, ApiError> {
     if let Some(streams) = &b.streams {
-        s = manage::choose_streams(state, actor, &s, streams).await?;
+        s = manage::choose_streams(state, actor, &s, streams).await.map_err(json_fields)?;
     }
     if let Some(entity) = b.entity_id {
-        s = manage::link(state, actor, &s, entity).await?;
+        s = manage::link(state, actor, &s, entity).await.map_err(json_fields)?;
     }
     if b.schedule_minutes.is_some() || b.schedule_paused.is_some() || b.stream_modes.is_some() {
         let input = manage::SyncSettings {
@@ -318,7 +300,7 @@ async fn apply_rest(
             paused: b.schedule_paused,
             modes: b.stream_modes.clone().unwrap_or_default(),
         };
-        s = manage::set_sync_settings(state, actor, &s, input).await?;
+        s = manage::set_sync_settings(state, actor, &s, input).await.map_err(json_fields)?;
     }
     Ok(s)
 }
@@ -341,7 +323,7 @@ pub async fn create(
         name: b.name.clone().unwrap_or_default(),
         config: b.config.clone().unwrap_or_default(),
     };
-    let s = manage::save_credentials(&state, &actor, None, &input).await?.source;
+    let s = manage::save_credentials(&state, &actor, None, &input).await.map_err(json_fields)?.source;
     let s = apply_rest(&state, &actor, s, &b).await?;
     Ok(HttpResponse::Created().json(source_out(&s)))
 }
@@ -381,7 +363,7 @@ pub async fn update(
             name: b.name.clone().unwrap_or_else(|| s.name.clone()),
             config,
         };
-        let saved = manage::save_credentials(&state, &actor, Some(&s), &input).await?;
+        let saved = manage::save_credentials(&state, &actor, Some(&s), &input).await.map_err(json_fields)?;
         if !saved.cleared.is_empty() {
             notes.push(manage::cleared_sentence(&saved.cleared));
         }
@@ -413,7 +395,7 @@ pub async fn delete(
     q: Params<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &actor(&p, &req, &state), &s, q.keep_tabs).await?;
+    manage::delete(&state, &actor(&p, &req, &state), &s, q.keep_tabs).await.map_err(json_fields)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -428,7 +410,7 @@ pub async fn test(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, _) = manage::test(&state, &actor(&p, &req, &state), &s).await?;
+    let (s, _) = manage::test(&state, &actor(&p, &req, &state), &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Ok().json(test_out(&s)))
 }
 
@@ -450,7 +432,7 @@ pub async fn discover(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, result) = manage::test(&state, &actor(&p, &req, &state), &s).await?;
+    let (s, result) = manage::test(&state, &actor(&p, &req, &state), &s).await.map_err(json_fields)?;
     let chosen = manage::chosen_streams(&s);
     Ok(HttpResponse::Ok().json(DiscoverOut {
         ok: result.ok,
@@ -477,7 +459,8 @@ pub async fn activate(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, run_id) = manage::activate(&state.clone().into_inner(), &actor(&p, &req, &state), &s).await?;
+    let (s, run_id) =
+        manage::activate(&state.clone().into_inner(), &actor(&p, &req, &state), &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Accepted().json(ActivateOut { source: source_out(&s), run_id }))
 }
 

@@ -15,7 +15,8 @@ use chrono::Utc;
 
 use super::queue::Control;
 use super::runs::{FAILED, line, log_json};
-use super::sources::{self, SourceError};
+use super::sources;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::live_data as store;
 
@@ -25,7 +26,8 @@ pub fn spawn_runner(state: Arc<AppState>) {
     tokio::spawn(async move {
         loop {
             if let Err(e) = tick(&state).await {
-                tracing::warn!(error = %e, "the sync runner could not look for work; trying again shortly");
+                // `#` prints the cause chain (the database's own message).
+                tracing::warn!(error = %format!("{e:#}"), "the sync runner could not look for work; trying again shortly");
             }
             state.jobs.ticks.bump();
             crate::pulse::background().bump();
@@ -37,7 +39,7 @@ pub fn spawn_runner(state: Arc<AppState>) {
     });
 }
 
-async fn tick(state: &Arc<AppState>) -> Result<(), sea_orm::DbErr> {
+async fn tick(state: &Arc<AppState>) -> Result<(), Refusal> {
     queue_due(state).await?;
     while state.jobs.mine().len() < state.jobs.workers {
         let Some(run) = store::claim_run(&state.db, &state.jobs.node, state.jobs.lease_until()).await? else { break };
@@ -98,13 +100,13 @@ async fn keep_lease(state: Arc<AppState>, id: i64, control: Arc<Control>) {
 }
 
 /// Queues every scheduled sync that is due and moves its next time on.
-async fn queue_due(state: &AppState) -> Result<(), sea_orm::DbErr> {
+async fn queue_due(state: &AppState) -> Result<(), Refusal> {
     for s in store::due_sources(&state.db).await? {
         let minutes = i64::from(s.schedule_minutes.unwrap_or(60).max(1));
         store::set_next_sync(&state.db, s.id, Some(Utc::now() + chrono::Duration::minutes(minutes))).await?;
         match sources::enqueue(state, &s, "schedule").await {
-            Ok(_) | Err(SourceError::Running(_)) => {}
-            Err(SourceError::Db(e)) => return Err(e),
+            Ok(_) | Err(Refusal::Running(_)) => {}
+            Err(e @ (Refusal::Busy | Refusal::Internal(_))) => return Err(e),
             Err(e) => tracing::info!(source = s.id, reason = %e, "a scheduled sync was not started"),
         }
     }

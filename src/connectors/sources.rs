@@ -10,29 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::runs::{self, StreamRun, stream_runs};
 use super::{Config, ConnectorError, Ctx, ErrorClass, FieldKind, Outbound, StreamInfo};
 use crate::entities::sources;
+use crate::refusal::{FieldError, Refusal};
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::audit::Target;
 use crate::store::live_data as store;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// Field → message, every wrong field.
-    #[error("invalid fields")]
-    Fields(Vec<(String, String)>),
-    #[error("not found")]
-    NotFound,
-    /// The step needs an earlier one first (a passed test, chosen streams).
-    #[error("{0}")]
-    NotReady(String),
-    #[error("a sync is running")]
-    Running(i64),
-    #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
-}
-
-fn field(name: &str, message: impl Into<String>) -> SourceError {
-    SourceError::Fields(vec![(name.to_owned(), message.into())])
+fn field(name: &str, message: impl Into<String>) -> Refusal {
+    Refusal::field(name, message)
 }
 
 /// The status words.
@@ -258,7 +243,7 @@ pub fn ctx(state: &AppState, s: &sources::Model) -> Result<Ctx, ConnectorError> 
 fn check_input(
     input: &SourceInput,
     saved: &BTreeMap<String, String>,
-) -> Result<(&'static dyn super::Connector, String), SourceError> {
+) -> Result<(&'static dyn super::Connector, String), Refusal> {
     let Some(kind) = super::kind(&input.kind) else {
         return Err(field("kind", "Choose a connector from the catalogue."));
     };
@@ -266,7 +251,7 @@ fn check_input(
     let name = match crate::datasets::clean_name(&input.name, "source") {
         Ok(n) => n,
         Err(m) => {
-            errors.push(("name".to_owned(), m));
+            errors.push(FieldError::new("name", m));
             String::new()
         }
     };
@@ -276,44 +261,44 @@ fn check_input(
             // The mask GET returned, sent back: "keep the saved one". Any other
             // masked-looking value is not a key anyone was given.
             if saved.get(f.name).is_none_or(|s| mask(&last4(s)) != v) {
-                errors.push((f.name.to_owned(), format!("“{v}” is how a saved key is shown, not a key: enter the whole key, or leave the field empty to keep the saved one.")));
+                errors.push(FieldError::new(f.name, format!("“{v}” is how a saved key is shown, not a key: enter the whole key, or leave the field empty to keep the saved one.")));
             }
             continue;
         }
         let present = !v.is_empty() || (f.secret() && saved.get(f.name).is_some_and(|s| !s.is_empty()));
         if f.required && !present {
-            errors.push((f.name.to_owned(), format!("Enter the {}.", f.label.to_lowercase())));
+            errors.push(FieldError::new(f.name, format!("Enter the {}.", f.label.to_lowercase())));
             continue;
         }
         if v.is_empty() {
             continue;
         }
         if v.chars().count() > 2000 {
-            errors.push((f.name.to_owned(), "Use at most 2,000 characters.".to_owned()));
+            errors.push(FieldError::new(f.name, "Use at most 2,000 characters."));
             continue;
         }
         match f.kind {
             FieldKind::Url => {
                 if let Err(e) = super::outbound::parse_url(v) {
-                    errors.push((f.name.to_owned(), e.message));
+                    errors.push(FieldError::new(f.name, e.message));
                 }
             }
             FieldKind::Choice(options) if !options.iter().any(|(value, _)| *value == v) => {
-                errors.push((
-                    f.name.to_owned(),
+                errors.push(FieldError::new(
+                    f.name,
                     format!("Choose one of: {}.", options.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(", ")),
                 ));
             }
             FieldKind::Secret if v.chars().any(char::is_control) => {
-                errors.push((
-                    f.name.to_owned(),
-                    "The key contains a line break or control character; paste it again.".to_owned(),
+                errors.push(FieldError::new(
+                    f.name,
+                    "The key contains a line break or control character; paste it again.",
                 ));
             }
             _ => {}
         }
     }
-    if errors.is_empty() { Ok((kind, name)) } else { Err(SourceError::Fields(errors)) }
+    if errors.is_empty() { Ok((kind, name)) } else { Err(Refusal::Fields(errors)) }
 }
 
 fn last4(secret: &str) -> String {
@@ -347,7 +332,7 @@ pub async fn save_credentials(
     actor: &Actor,
     existing: Option<&sources::Model>,
     input: &SourceInput,
-) -> Result<Saved, SourceError> {
+) -> Result<Saved, Refusal> {
     // Unreadable saved secrets count as none: the form then asks for them.
     let saved_secrets = existing.map(|s| secrets(state, s).unwrap_or_default()).unwrap_or_default();
     let (kind, name) = check_input(input, &saved_secrets)?;
@@ -447,7 +432,7 @@ pub async fn test(
     state: &AppState,
     actor: &Actor,
     s: &sources::Model,
-) -> Result<(sources::Model, TestResult), SourceError> {
+) -> Result<(sources::Model, TestResult), Refusal> {
     let outcome = match (ctx(state, s), super::kind(&s.kind)) {
         (Ok(cx), Some(kind)) => super::test_connection(kind, &cx, &chosen_streams(s)).await,
         (Err(e), _) => Err(e),
@@ -486,7 +471,7 @@ pub async fn test(
     };
     m.last_test = Set(Some(serde_json::to_string(&result).unwrap_or_default()));
     m.last_test_at = Set(Some(now));
-    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     let detail = match &result.error {
         None => format!("Connection test passed; {} streams.", result.streams),
         Some(e) => format!("Connection test failed: {}.", e.class.title()),
@@ -501,11 +486,9 @@ pub async fn choose_streams(
     actor: &Actor,
     s: &sources::Model,
     names: &[String],
-) -> Result<sources::Model, SourceError> {
+) -> Result<sources::Model, Refusal> {
     if !last_test(s).is_some_and(|t| t.ok) {
-        return Err(SourceError::NotReady(
-            "Test the connection first: streams are listed after a successful test.".into(),
-        ));
+        return Err(Refusal::NotReady("Test the connection first: streams are listed after a successful test.".into()));
     }
     let catalog = catalog(s);
     let mut chosen: Vec<String> = Vec::new();
@@ -523,7 +506,7 @@ pub async fn choose_streams(
     let mut m = sources::ActiveModel::from(s.clone());
     m.streams = Set(serde_json::to_string(&chosen).unwrap_or_else(|_| "[]".into()));
     m.updated_at = Set(Utc::now());
-    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     crate::store::audit::record(
         &state.db,
         actor.event("source.changed", target(&saved), format!("Streams: {}.", chosen.join(", "))),
@@ -538,7 +521,7 @@ pub async fn link(
     actor: &Actor,
     s: &sources::Model,
     entity_id: Option<i64>,
-) -> Result<sources::Model, SourceError> {
+) -> Result<sources::Model, Refusal> {
     let entity = match entity_id {
         Some(id) => Some(
             store::entity(&state.db, actor.workspace_id, id)
@@ -550,7 +533,7 @@ pub async fn link(
     let mut m = sources::ActiveModel::from(s.clone());
     m.entity_id = Set(entity_id);
     m.updated_at = Set(Utc::now());
-    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     store::set_tabs_entity(&state.db, s.id, entity_id).await?;
     let (kind, detail) = match &entity {
         Some(e) => ("source.linked", format!("Linked to the entity {}.", e.name)),
@@ -562,7 +545,7 @@ pub async fn link(
 
 /// Unlinks a source from its entity: its tabs stay on the entity (no longer
 /// synced) when `keep_tabs`, else they go with their datasets.
-pub async fn unlink(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), SourceError> {
+pub async fn unlink(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), Refusal> {
     if keep_tabs {
         store::detach_tabs(&state.db, s.id).await?;
     } else {
@@ -572,39 +555,30 @@ pub async fn unlink(state: &AppState, actor: &Actor, s: &sources::Model, keep_ta
     Ok(())
 }
 
-async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(), SourceError> {
+async fn remove_tabs(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(), Refusal> {
     for tab in store::tabs_of_source(&state.db, s.id).await? {
         store::delete_tab(&state.db, tab.id).await?;
         if let Some(ds) = crate::store::datahub::dataset_any(&state.db, s.workspace_id, tab.dataset_id).await? {
-            crate::datasets::service::delete(state, actor, &ds).await.map_err(|e| match e {
-                crate::datasets::service::DatasetError::Import(crate::datasets::ImportError::Db(d)) => {
-                    SourceError::Db(d)
-                }
-                other => SourceError::NotReady(other.to_string()),
-            })?;
+            crate::datasets::service::delete(state, actor, &ds).await?;
         }
     }
     Ok(())
 }
 
 /// Step 4: makes the source active and starts its first sync.
-pub async fn activate(
-    state: &AppState,
-    actor: &Actor,
-    s: &sources::Model,
-) -> Result<(sources::Model, i64), SourceError> {
+pub async fn activate(state: &AppState, actor: &Actor, s: &sources::Model) -> Result<(sources::Model, i64), Refusal> {
     if !last_test(s).is_some_and(|t| t.ok) {
-        return Err(SourceError::NotReady("Test the connection (and have it pass) before activating.".into()));
+        return Err(Refusal::NotReady("Test the connection (and have it pass) before activating.".into()));
     }
     if chosen_streams(s).is_empty() {
-        return Err(SourceError::NotReady("Choose at least one stream before activating.".into()));
+        return Err(Refusal::NotReady("Choose at least one stream before activating.".into()));
     }
     let mut m = sources::ActiveModel::from(s.clone());
     if s.status == DRAFT {
         m.status = Set(ACTIVE.into());
     }
     m.updated_at = Set(Utc::now());
-    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     if s.status == DRAFT {
         crate::store::audit::record(&state.db, actor.event("source.activated", target(&saved), "Activated.".into()))
             .await?;
@@ -615,9 +589,9 @@ pub async fn activate(
 
 /// Deletes a source and its run history; its tabs (and their datasets) go
 /// too unless `keep_tabs`.
-pub async fn delete(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), SourceError> {
+pub async fn delete(state: &AppState, actor: &Actor, s: &sources::Model, keep_tabs: bool) -> Result<(), Refusal> {
     if let Some(run) = store::live_run(&state.db, s.id).await? {
-        return Err(SourceError::Running(run.id));
+        return Err(Refusal::Running(run.id));
     }
     if keep_tabs {
         store::detach_tabs(&state.db, s.id).await?;
@@ -672,7 +646,7 @@ pub const MAX_SCHEDULE_MINUTES: u32 = 365 * 24 * 60;
 /// Saves the schedule and the streams' sync modes. The next run time starts
 /// from now when the schedule changes; paused schedules keep theirs.
 /// The checks of `set_sync_settings` alone: the fields at fault, if any.
-pub fn check_sync_settings(s: &sources::Model, input: &SyncSettings) -> Result<(), Vec<(String, String)>> {
+pub fn check_sync_settings(s: &sources::Model, input: &SyncSettings) -> Result<(), Vec<FieldError>> {
     match resolve_modes(s, input) {
         Ok(_) => Ok(()),
         Err(errors) => Err(errors),
@@ -680,15 +654,12 @@ pub fn check_sync_settings(s: &sources::Model, input: &SyncSettings) -> Result<(
 }
 
 /// The streams' modes after `input`, or the fields at fault.
-fn resolve_modes(
-    s: &sources::Model,
-    input: &SyncSettings,
-) -> Result<BTreeMap<String, StreamMode>, Vec<(String, String)>> {
+fn resolve_modes(s: &sources::Model, input: &SyncSettings) -> Result<BTreeMap<String, StreamMode>, Vec<FieldError>> {
     let mut errors = Vec::new();
     if let Some(Some(m)) = input.schedule_minutes
         && !(1..=MAX_SCHEDULE_MINUTES).contains(&m)
     {
-        errors.push(("schedule".to_owned(), "Choose an interval between 1 minute and 365 days.".to_owned()));
+        errors.push(FieldError::new("schedule", "Choose an interval between 1 minute and 365 days."));
     }
     let catalog = catalog(s);
     let incremental_kind = super::kind(&s.kind).is_some_and(|k| k.incremental());
@@ -696,23 +667,22 @@ fn resolve_modes(
     for (stream, mode) in &input.modes {
         let field = format!("modes[{stream}]");
         let Some(info) = catalog.iter().find(|c| c.name == *stream) else {
-            errors.push((field, format!("“{stream}” is not a stream of this source.")));
+            errors.push(FieldError::new(field, format!("“{stream}” is not a stream of this source.")));
             continue;
         };
         match mode.mode.as_str() {
             FULL => {
                 modes.insert(stream.clone(), StreamMode { mode: FULL.into(), cursor: None });
             }
-            INCREMENTAL if !incremental_kind => {
-                errors.push((field, "This kind of source reads whole streams only; choose full refresh.".into()))
-            }
+            INCREMENTAL if !incremental_kind => errors
+                .push(FieldError::new(field, "This kind of source reads whole streams only; choose full refresh.")),
             INCREMENTAL => match mode.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-                None => errors.push((
+                None => errors.push(FieldError::new(
                     field,
-                    "Choose the cursor column: the one whose values grow as records are added or changed.".into(),
+                    "Choose the cursor column: the one whose values grow as records are added or changed.",
                 )),
                 Some(c) if !info.columns.iter().any(|col| col.source == c || col.name == c) => {
-                    errors.push((field, format!("“{c}” is not a column of this stream.")))
+                    errors.push(FieldError::new(field, format!("“{c}” is not a column of this stream.")))
                 }
                 Some(c) => {
                     let source = info
@@ -724,7 +694,9 @@ fn resolve_modes(
                     modes.insert(stream.clone(), StreamMode { mode: INCREMENTAL.into(), cursor: Some(source) });
                 }
             },
-            other => errors.push((field, format!("“{other}” is not a sync mode: use full or incremental."))),
+            other => {
+                errors.push(FieldError::new(field, format!("“{other}” is not a sync mode: use full or incremental.")))
+            }
         }
     }
     if errors.is_empty() { Ok(modes) } else { Err(errors) }
@@ -735,8 +707,8 @@ pub async fn set_sync_settings(
     actor: &Actor,
     s: &sources::Model,
     input: SyncSettings,
-) -> Result<sources::Model, SourceError> {
-    let modes = resolve_modes(s, &input).map_err(SourceError::Fields)?;
+) -> Result<sources::Model, Refusal> {
+    let modes = resolve_modes(s, &input).map_err(Refusal::Fields)?;
     let mut m = sources::ActiveModel::from(s.clone());
     let mut said = Vec::new();
     if let Some(schedule) = input.schedule_minutes
@@ -778,7 +750,7 @@ pub async fn set_sync_settings(
         return Ok(s.clone());
     }
     m.updated_at = Set(Utc::now());
-    let saved = store::save_source(&state.db, m).await?.ok_or(SourceError::NotFound)?;
+    let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     crate::store::audit::record(&state.db, actor.event("source.changed", target(&saved), said.join(" "))).await?;
     Ok(saved)
 }
@@ -797,13 +769,13 @@ pub fn every_words(minutes: u32) -> String {
 
 /// Queues a run of `s`'s chosen streams; `Running(id)` when one is already
 /// queued or running.
-pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Result<i64, SourceError> {
+pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Result<i64, Refusal> {
     if let Some(run) = store::live_run(&state.db, s.id).await? {
-        return Err(SourceError::Running(run.id));
+        return Err(Refusal::Running(run.id));
     }
     let chosen = chosen_streams(s);
     if chosen.is_empty() {
-        return Err(SourceError::NotReady("Choose at least one stream first.".into()));
+        return Err(Refusal::NotReady("Choose at least one stream first.".into()));
     }
     let modes = stream_modes(s);
     let streams: Vec<StreamRun> =
@@ -816,8 +788,8 @@ pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Res
         }
         // Another request queued one between our check and our insert.
         Err(e) if crate::store::is_unique_violation(&e) => match store::live_run(&state.db, s.id).await? {
-            Some(run) => Err(SourceError::Running(run.id)),
-            None => Err(SourceError::Db(e)),
+            Some(run) => Err(Refusal::Running(run.id)),
+            None => Err(e.into()),
         },
         Err(e) => Err(e.into()),
     }

@@ -22,7 +22,7 @@ pub use store::{ReadQuery, Writer};
 /// the row and column; the others are ours.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{}", describe(*row, column.as_deref(), message))]
+    #[error("{}", crate::refusal::describe_record(*row, column.as_deref(), message))]
     Invalid { row: Option<u64>, column: Option<String>, message: String },
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -30,12 +30,15 @@ pub enum ImportError {
     Internal(String),
 }
 
-fn describe(row: Option<u64>, column: Option<&str>, message: &str) -> String {
-    match (row, column) {
-        (Some(r), Some(c)) => format!("Row {r}, column “{c}”: {message}"),
-        (Some(r), None) => format!("Row {r}: {message}"),
-        (None, Some(c)) => format!("Column “{c}”: {message}"),
-        (None, None) => message.to_owned(),
+/// Where a service returns, an import error is a refusal naming the record.
+impl From<ImportError> for crate::refusal::Refusal {
+    fn from(e: ImportError) -> Self {
+        use crate::refusal::Refusal;
+        match e {
+            ImportError::Db(db) => db.into(),
+            ImportError::Internal(m) => Refusal::Internal(anyhow::anyhow!(m)),
+            ImportError::Invalid { row, column, message } => Refusal::Records { row, column, message },
+        }
     }
 }
 

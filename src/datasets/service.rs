@@ -9,26 +9,12 @@ use super::schema::Column;
 use super::store::{self, NewDataset};
 use super::{ImportError, check_column_names, clean_name};
 use crate::entities::datasets;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::{Actor, Target};
 
 pub fn target(ds: &datasets::Model) -> Target {
     Target { kind: "dataset", id: ds.id, name: ds.name.clone() }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DatasetError {
-    /// A field of the request (`name`, `primary_key`, `column-N`) and why.
-    #[error("{1}")]
-    Field(String, String),
-    #[error(transparent)]
-    Import(#[from] ImportError),
-}
-
-impl From<sea_orm::DbErr> for DatasetError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        DatasetError::Import(ImportError::Db(e))
-    }
 }
 
 /// A new dataset as asked for: its name, its columns (each naming the file
@@ -42,23 +28,20 @@ pub struct NewContents<'a> {
 }
 
 /// Checks the name, columns and key; the plan to import with.
-async fn check(state: &AppState, workspace_id: i64, new: &NewContents<'_>) -> Result<(String, Plan), DatasetError> {
-    let name = clean_name(new.name, "dataset").map_err(|m| DatasetError::Field("name".into(), m))?;
-    check_column_names(&new.columns).map_err(|(i, m)| DatasetError::Field(format!("column-{i}"), m))?;
+async fn check(state: &AppState, workspace_id: i64, new: &NewContents<'_>) -> Result<(String, Plan), Refusal> {
+    let name = clean_name(new.name, "dataset").map_err(|m| Refusal::field("name", m))?;
+    check_column_names(&new.columns).map_err(|(i, m)| Refusal::field(format!("column-{i}"), m))?;
     let primary_key = match new.primary_key.filter(|k| !k.is_empty()) {
         Some(k) => Some(new.columns.iter().position(|c| c.name == k).ok_or_else(|| {
-            DatasetError::Field(
-                "primary_key".into(),
+            Refusal::field(
+                "primary_key",
                 format!("“{k}” is not one of the dataset's columns. Choose a kept column or none."),
             )
         })?),
         None => None,
     };
     if crate::store::datahub::dataset_name_taken(&state.db, workspace_id, &name).await? {
-        return Err(DatasetError::Field(
-            "name".into(),
-            "Another dataset in this workspace has this name. Choose another name.".into(),
-        ));
+        return Err(Refusal::field("name", "Another dataset in this workspace has this name. Choose another name."));
     }
     Ok((name, Plan { columns: new.columns.clone(), primary_key }))
 }
@@ -70,7 +53,7 @@ pub async fn create(
     new: NewContents<'_>,
     file: &Path,
     format: Format,
-) -> Result<datasets::Model, DatasetError> {
+) -> Result<datasets::Model, Refusal> {
     let (name, plan) = check(state, actor.workspace_id, &new).await?;
     let pk_name = plan.primary_key.map(|i| plan.columns[i].name.clone());
     let record = NewDataset {
@@ -82,10 +65,7 @@ pub async fn create(
         created_by: Some(actor.user_id),
     };
     let Some(ds) = store::create(&state.db, record).await? else {
-        return Err(DatasetError::Field(
-            "name".into(),
-            "Another dataset in this workspace has this name. Choose another name.".into(),
-        ));
+        return Err(Refusal::field("name", "Another dataset in this workspace has this name. Choose another name."));
     };
     let mut writer = match store::open_replace(&state.db, &ds).await {
         Ok(w) => w,
@@ -129,7 +109,7 @@ pub async fn replace(
     ds: &datasets::Model,
     file: &Path,
     format: Format,
-) -> Result<datasets::Model, DatasetError> {
+) -> Result<datasets::Model, Refusal> {
     let mut writer = store::open_replace(&state.db, ds).await?;
     let outcome = import::import(&state.db, file, format, plan_of(ds), &mut writer).await;
     let new = match outcome {
@@ -152,7 +132,7 @@ pub async fn append(
     ds: &datasets::Model,
     file: &Path,
     format: Format,
-) -> Result<datasets::Model, DatasetError> {
+) -> Result<datasets::Model, Refusal> {
     let mut writer = store::open_incremental(&state.db, ds).await?;
     let outcome = import::import(&state.db, file, format, plan_of(ds), &mut writer).await;
     let written = writer.written();
@@ -171,7 +151,7 @@ pub async fn append(
 }
 
 /// Deletes a dataset with the collections and endpoints over it.
-pub async fn delete(state: &AppState, actor: &Actor, ds: &datasets::Model) -> Result<(), DatasetError> {
+pub async fn delete(state: &AppState, actor: &Actor, ds: &datasets::Model) -> Result<(), Refusal> {
     let collections = crate::store::datahub::collections_of(&state.db, ds.id).await?;
     // Hub keys forget the endpoints that go with the dataset.
     for e in crate::store::datahub::endpoints_of(&state.db, collections.iter().map(|c| c.id).collect()).await? {

@@ -9,6 +9,7 @@ use crate::domain::hub_keys::{self as rules, AccessType, KeyStatus};
 use crate::domain::ip_filter;
 use crate::domain::query::count;
 use crate::entities::hub_keys;
+use crate::refusal::{FieldError, Refusal};
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::audit::Target;
@@ -56,20 +57,6 @@ pub struct KeyInput {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// `(field, message)`; fields are `name`, `ip_filters.2`, `headers.0`, ….
-    #[error("{}", .0.first().map(|e| e.1.as_str()).unwrap_or("invalid"))]
-    Fields(Vec<(String, String)>),
-    /// Saved by someone else since the editor was opened; carries their version.
-    #[error("This key was changed since you opened it.")]
-    Conflict(Box<hub_keys::Model>),
-    #[error("no such key")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
-}
-
 /// A successful save: the key, a new secret to show once (API keys), and
 /// what the admin should read (normalised rows, weak tokens).
 #[derive(Debug)]
@@ -114,24 +101,24 @@ async fn check(
     workspace_id: i64,
     current: Option<&hub_keys::Model>,
     input: &KeyInput,
-) -> Result<Checked, KeyError> {
-    let mut errors: Vec<(String, String)> = Vec::new();
+) -> Result<Checked, Refusal> {
+    let mut errors: Vec<FieldError> = Vec::new();
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
     let name = match rules::clean_name(&input.name) {
         Ok(n) => n,
         Err(m) => {
-            errors.push(("name".into(), m.into()));
+            errors.push(FieldError::new("name", m));
             String::new()
         }
     };
     let access = AccessType::parse(&input.access_type);
     if access.is_none() {
-        errors.push(("access_type".into(), "Choose an access type: API Key, Portal token or Generic token.".into()));
+        errors.push(FieldError::new("access_type", "Choose an access type: API Key, Portal token or Generic token."));
     }
     let status = KeyStatus::parse(&input.status);
     if status.is_none() {
-        errors.push(("status".into(), "Choose a status: active or inactive.".into()));
+        errors.push(FieldError::new("status", "Choose a status: active or inactive."));
     }
     let mut nets = Vec::new();
     let filled: Vec<(usize, &IpRow)> = input
@@ -141,11 +128,11 @@ async fn check(
         .filter(|(_, r)| !(r.range.trim().is_empty() && r.netmask.trim().is_empty()))
         .collect();
     if filled.len() > 100 {
-        errors.push(("ip_filters".into(), "A key has at most 100 IP filter rows.".into()));
+        errors.push(FieldError::new("ip_filters", "A key has at most 100 IP filter rows."));
     }
     for (i, row) in filled {
         match ip_filter::parse(&row.range, &row.netmask) {
-            Ok(p) if p.allows_all() && !input.allow_all_addresses => errors.push((
+            Ok(p) if p.allows_all() && !input.allow_all_addresses => errors.push(FieldError::new(
                 format!("ip_filters.{i}"),
                 format!("{} allows every address. Confirm “allow every address”, or leave the filter empty (which also allows any address).", ip_filter::Filter(p.net)),
             )),
@@ -155,12 +142,12 @@ async fn check(
                 }
                 let shown = ip_filter::Filter(p.net).to_string();
                 if nets.contains(&shown) {
-                    errors.push((format!("ip_filters.{i}"), format!("{shown} is listed twice.")));
+                    errors.push(FieldError::new(format!("ip_filters.{i}"), format!("{shown} is listed twice.")));
                 } else {
                     nets.push(shown);
                 }
             }
-            Err(m) => errors.push((format!("ip_filters.{i}"), m)),
+            Err(m) => errors.push(FieldError::new(format!("ip_filters.{i}"), m)),
         }
     }
     let now = Utc::now();
@@ -178,11 +165,11 @@ async fn check(
         ExpiryInput::At(None) => Ok(None),
     };
     let expires_at = expires_at.unwrap_or_else(|m| {
-        errors.push(("expires_at".into(), m));
+        errors.push(FieldError::new("expires_at", m));
         None
     });
     if input.headers.len() > header_template::MAX_ROWS * 2 {
-        errors.push(("headers".into(), format!("A key has at most {} headers.", header_template::MAX_ROWS)));
+        errors.push(FieldError::new("headers", format!("A key has at most {} headers.", header_template::MAX_ROWS)));
     }
     let headers: Vec<HeaderRow> = match header_template::check_rows(&input.headers) {
         Ok(rules) => rules
@@ -191,7 +178,7 @@ async fn check(
             .collect(),
         Err(errs) => {
             for (i, m) in errs {
-                errors.push((format!("headers.{i}"), m));
+                errors.push(FieldError::new(format!("headers.{i}"), m));
             }
             Vec::new()
         }
@@ -202,7 +189,7 @@ async fn check(
     let known: Vec<i64> =
         crate::store::datahub::endpoints(&state.db, workspace_id).await?.into_iter().map(|e| e.id).collect();
     if let Some(bad) = endpoint_ids.iter().find(|e| !known.contains(e)) {
-        errors.push(("endpoint_ids".into(), format!("There is no endpoint with id {bad} in this workspace.")));
+        errors.push(FieldError::new("endpoint_ids", format!("There is no endpoint with id {bad} in this workspace.")));
     }
     let (mut user_ids, mut team_ids) = (Vec::new(), Vec::new());
     if access == Some(AccessType::PortalToken) {
@@ -215,17 +202,17 @@ async fn check(
         let members: Vec<i64> =
             crate::store::members::list(&state.db, workspace_id).await?.into_iter().map(|m| m.member.user_id).collect();
         if let Some(bad) = user_ids.iter().find(|u| !members.contains(u)) {
-            errors.push(("user_ids".into(), format!("User {bad} is not a member of this workspace.")));
+            errors.push(FieldError::new("user_ids", format!("User {bad} is not a member of this workspace.")));
         }
         let teams: Vec<i64> =
             crate::store::teams::list(&state.db, workspace_id).await?.into_iter().map(|t| t.id).collect();
         if let Some(bad) = team_ids.iter().find(|t| !teams.contains(t)) {
-            errors.push(("team_ids".into(), format!("There is no team with id {bad} in this workspace.")));
+            errors.push(FieldError::new("team_ids", format!("There is no team with id {bad} in this workspace.")));
         }
         if user_ids.is_empty() && team_ids.is_empty() {
-            errors.push((
-                "user_ids".into(),
-                "Choose at least one user or team whose personal keys this portal token accepts.".into(),
+            errors.push(FieldError::new(
+                "user_ids",
+                "Choose at least one user or team whose personal keys this portal token accepts.",
             ));
         }
     }
@@ -239,12 +226,12 @@ async fn check(
                     warnings.extend(w);
                     token = Some(typed.to_owned());
                 }
-                Err(m) => errors.push(("token".into(), m)),
+                Err(m) => errors.push(FieldError::new("token", m)),
             }
         }
     }
     if !errors.is_empty() {
-        return Err(KeyError::Fields(errors));
+        return Err(Refusal::Fields(errors));
     }
     let (access, status) = (access.unwrap_or(AccessType::ApiKey), status.unwrap_or(KeyStatus::Active));
     let spec = KeySpec {
@@ -270,11 +257,11 @@ fn shown_local(at: DateTime<Utc>, offset_minutes: i32) -> String {
         .to_string()
 }
 
-fn field(name: &str, message: &str) -> KeyError {
-    KeyError::Fields(vec![(name.into(), message.into())])
+fn field(name: &str, message: &str) -> Refusal {
+    Refusal::field(name, message)
 }
 
-fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, KeyError> {
+fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, Refusal> {
     match o {
         SaveOutcome::Saved(k) => Ok(*k),
         SaveOutcome::NameTaken => Err(field(
@@ -284,8 +271,12 @@ fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, KeyError> {
         SaveOutcome::TokenTaken => {
             Err(field("token", "Another key in this workspace uses this token; tokens must be unique."))
         }
-        SaveOutcome::Conflict(k) => Err(KeyError::Conflict(k)),
-        SaveOutcome::Gone => Err(KeyError::NotFound),
+        SaveOutcome::Conflict(k) => Err(Refusal::Conflict(format!(
+            "The key was changed since you read it (now at version {}, by user {}); read it again and reapply your change.",
+            k.version,
+            k.updated_by.map_or_else(|| "unknown".to_owned(), |u| u.to_string())
+        ))),
+        SaveOutcome::Gone => Err(Refusal::NotFound),
     }
 }
 
@@ -306,10 +297,10 @@ fn describe(spec: &KeySpec) -> String {
 }
 
 /// Creates (`id` none) or changes a key.
-pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyInput) -> Result<Saved, KeyError> {
+pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyInput) -> Result<Saved, Refusal> {
     let current = match id {
         Some(id) => {
-            Some(crate::store::hub_keys::find(&state.db, actor.workspace_id, id).await?.ok_or(KeyError::NotFound)?)
+            Some(crate::store::hub_keys::find(&state.db, actor.workspace_id, id).await?.ok_or(Refusal::NotFound)?)
         }
         None => None,
     };
@@ -356,7 +347,7 @@ pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyI
 }
 
 /// The API key's secret, for an explicit, audited request.
-pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<String, KeyError> {
+pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<String, Refusal> {
     let secret = open_secret(state, key)?;
     crate::store::audit::record(
         &state.db,
@@ -369,7 +360,7 @@ pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
 /// The API key's secret, unsealed. Not audited by itself: callers show it
 /// right after the audited change that made it (create, regenerate) or audit
 /// the showing (`reveal`).
-pub fn open_secret(state: &AppState, key: &hub_keys::Model) -> Result<String, KeyError> {
+pub fn open_secret(state: &AppState, key: &hub_keys::Model) -> Result<String, Refusal> {
     if key.access_type != AccessType::ApiKey.as_str() {
         return Err(field(
             "access_type",
@@ -387,7 +378,7 @@ pub async fn regenerate(
     state: &AppState,
     actor: &Actor,
     key: &hub_keys::Model,
-) -> Result<(hub_keys::Model, String), KeyError> {
+) -> Result<(hub_keys::Model, String), Refusal> {
     if key.access_type != AccessType::ApiKey.as_str() {
         return Err(field(
             "access_type",
@@ -402,7 +393,7 @@ pub async fn regenerate(
     };
     let saved = crate::store::hub_keys::replace_secret(&state.db, key, secret, Some(actor.user_id))
         .await?
-        .ok_or(KeyError::NotFound)?;
+        .ok_or(Refusal::NotFound)?;
     state.hub_keys.changed().await;
     crate::store::audit::record(
         &state.db,
@@ -429,7 +420,7 @@ pub async fn endpoints_of(
         .collect())
 }
 
-pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<(), KeyError> {
+pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<(), Refusal> {
     let lost = endpoints_of(state, key).await?;
     crate::store::hub_keys::delete(&state.db, key).await?;
     state.hub_keys.changed().await;
@@ -459,7 +450,7 @@ pub async fn set_endpoint_keys(
     workspace_id: i64,
     endpoint_id: i64,
     key_ids: &[i64],
-) -> Result<(), KeyError> {
+) -> Result<(), Refusal> {
     let mut ids = key_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -479,7 +470,7 @@ pub async fn save_team(
     id: Option<i64>,
     name: &str,
     member_ids: &[i64],
-) -> Result<crate::entities::teams::Model, KeyError> {
+) -> Result<crate::entities::teams::Model, Refusal> {
     let name = rules::clean_team_name(name).map_err(|m| field("name", m))?;
     let members: Vec<i64> = crate::store::members::list(&state.db, actor.workspace_id)
         .await?
@@ -506,11 +497,7 @@ pub async fn save_team(
     Ok(team)
 }
 
-pub async fn delete_team(
-    state: &AppState,
-    actor: &Actor,
-    team: &crate::entities::teams::Model,
-) -> Result<(), KeyError> {
+pub async fn delete_team(state: &AppState, actor: &Actor, team: &crate::entities::teams::Model) -> Result<(), Refusal> {
     crate::store::teams::delete(&state.db, team).await?;
     state.hub_keys.changed().await;
     let t = Target { kind: "team", id: team.id, name: team.name.clone() };

@@ -2,22 +2,14 @@
 //! and the JSON API alike: the checks, the audit entry, the cache refresh.
 use crate::domain::datahub::{Access, check_limits, parse_endpoint_path, parse_order, parse_origins};
 use crate::entities::{data_collections, endpoints};
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::audit::Target;
 use crate::store::datahub::CollectionSpec;
 
-/// A refusal naming the field at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ManageError {
-    #[error("{1}")]
-    Field(&'static str, String),
-    #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
-}
-
-fn field(name: &'static str, message: impl Into<String>) -> ManageError {
-    ManageError::Field(name, message.into())
+fn field(name: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::field(name, message)
 }
 
 /// A collection as submitted, before checking.
@@ -41,7 +33,7 @@ async fn check_collection(
     state: &AppState,
     workspace_id: i64,
     input: &CollectionInput,
-) -> Result<CollectionSpec, ManageError> {
+) -> Result<CollectionSpec, Refusal> {
     let name = crate::datasets::clean_name(&input.name, "collection").map_err(|m| field("name", m))?;
     let description = input.description.trim().to_owned();
     if description.chars().count() > 1000 {
@@ -101,7 +93,7 @@ pub async fn save_collection(
     actor: &Actor,
     id: Option<i64>,
     input: &CollectionInput,
-) -> Result<data_collections::Model, ManageError> {
+) -> Result<data_collections::Model, Refusal> {
     let spec = check_collection(state, actor.workspace_id, input).await?;
     let saved = crate::store::datahub::save_collection(&state.db, actor.workspace_id, id, &spec)
         .await?
@@ -115,11 +107,7 @@ pub async fn save_collection(
     Ok(saved)
 }
 
-pub async fn delete_collection(
-    state: &AppState,
-    actor: &Actor,
-    c: &data_collections::Model,
-) -> Result<(), ManageError> {
+pub async fn delete_collection(state: &AppState, actor: &Actor, c: &data_collections::Model) -> Result<(), Refusal> {
     let served_by = crate::store::datahub::endpoints_of(&state.db, vec![c.id]).await?;
     for e in &served_by {
         crate::hub::keys::unlink_endpoint(state, e).await?;
@@ -156,7 +144,7 @@ pub async fn save_endpoint(
     actor: &Actor,
     id: Option<i64>,
     input: &EndpointInput,
-) -> Result<endpoints::Model, ManageError> {
+) -> Result<endpoints::Model, Refusal> {
     let path = parse_endpoint_path(&input.path).map_err(|m| field("path", m))?;
     let collection_id =
         input.collection_id.ok_or_else(|| field("collection_id", "Choose the collection this endpoint serves."))?;
@@ -189,8 +177,9 @@ pub async fn save_endpoint(
     };
     if let Some(ids) = &input.hub_key_ids {
         crate::hub::keys::set_endpoint_keys(state, actor.workspace_id, saved.id, ids).await.map_err(|e| match e {
-            crate::hub::keys::KeyError::Db(db) => ManageError::Db(db),
-            other => field("hub_key_ids", other.to_string()),
+            // The ids were checked above; a key gone meanwhile is named at the field.
+            Refusal::Fields(_) | Refusal::NotFound => field("hub_key_ids", e.to_string()),
+            other => other,
         })?;
     }
     let detail = if origins.is_empty() {
@@ -203,7 +192,7 @@ pub async fn save_endpoint(
     Ok(saved)
 }
 
-pub async fn delete_endpoint(state: &AppState, actor: &Actor, e: &endpoints::Model) -> Result<(), ManageError> {
+pub async fn delete_endpoint(state: &AppState, actor: &Actor, e: &endpoints::Model) -> Result<(), Refusal> {
     crate::hub::keys::unlink_endpoint(state, e).await?;
     crate::store::datahub::delete_endpoint(&state.db, e.id).await?;
     crate::store::audit::record(&state.db, actor.event("endpoint.deleted", endpoint_target(e), "Deleted.".into()))

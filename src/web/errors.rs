@@ -10,6 +10,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use sea_orm::DbErr;
 
+use crate::refusal::Refusal;
+
 #[derive(thiserror::Error)]
 pub enum AppError {
     #[error("sign-in required")]
@@ -33,6 +35,13 @@ pub enum AppError {
     /// the page names it and the workspace's admins.
     #[error("needs {0:?}")]
     Needs(crate::domain::Permission),
+    /// A workspace rule forbids this to the user; the sentence says which.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// Input a form did not catch (it normally shows the message beside the
+    /// field); the page says what was wrong.
+    #[error("invalid: {0}")]
+    Invalid(String),
     #[error("CSRF check failed")]
     Csrf,
     /// The thing changed under the request (a concurrent edit won); the
@@ -82,6 +91,26 @@ impl From<DbErr> for AppError {
     }
 }
 
+/// The one map from a service's refusal to a page. Forms catch `Fields` (and
+/// `Records`) first to show the form again; what reaches here is shown as a page.
+impl From<Refusal> for AppError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Fields(_) | Refusal::Records { .. } => AppError::Invalid(r.to_string()),
+            Refusal::Conflict(message) | Refusal::NotReady(message) => AppError::Conflict(message),
+            Refusal::Running(_) => AppError::Conflict(
+                "A sync of this source is queued or running. Wait for it to finish, or cancel it, and try again."
+                    .into(),
+            ),
+            Refusal::NotFound => AppError::NotFound,
+            Refusal::Forbidden(p) => AppError::Needs(p),
+            Refusal::NotAllowed(message) => AppError::NotAllowed(message),
+            Refusal::Busy => AppError::Busy,
+            Refusal::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 /// What the error page says. Attached to the response and rendered by the
 /// middleware, which knows the request id.
 #[derive(Clone, Debug)]
@@ -118,7 +147,12 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::LoginRequired => StatusCode::SEE_OTHER,
-            AppError::NoWorkspace | AppError::Forbidden | AppError::Needs(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NoWorkspace
+            | AppError::Forbidden
+            | AppError::Needs(_)
+            | AppError::NotAllowed(_)
+            | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest | AppError::InvalidText | AppError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -156,6 +190,11 @@ impl ResponseError for AppError {
             AppError::Conflict(message) => {
                 page.title = "Changed meanwhile";
                 page.message = message.clone();
+            }
+            AppError::NotAllowed(message) => page.message = message.clone(),
+            AppError::Invalid(message) => {
+                page.title = "Not saved";
+                page.message = format!("{message} Nothing was saved. Go back, change it and try again.");
             }
             AppError::InvalidQuery(message) => {
                 page.message =

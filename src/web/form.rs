@@ -117,4 +117,19 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds a service's field refusals (the first message per field wins).
+    pub fn extend(&mut self, errors: Vec<crate::refusal::FieldError>) {
+        for e in errors {
+            self.add(&e.field, e.message);
+        }
+    }
+}
+
+impl From<Vec<crate::refusal::FieldError>> for FieldErrors {
+    fn from(errors: Vec<crate::refusal::FieldError>) -> Self {
+        let mut all = FieldErrors::default();
+        all.extend(errors);
+        all
+    }
 }

@@ -13,6 +13,7 @@ use crate::auth::CurrentUser;
 use crate::domain::keys::{Expiry, KeyLabel, KeySecret, KeyState, parse_grace};
 use crate::domain::{Permission, PermissionSet};
 use crate::entities::personal_keys;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::Target;
 use crate::web::confirm::{Confirmation, ask};
@@ -274,11 +275,11 @@ pub async fn generate(
             .await
             {
                 Ok(made) => Some(made),
-                Err(crate::account::keys::GenerateError::Field(f, m)) => {
-                    errors.add(f, m);
+                Err(Refusal::Fields(refused)) => {
+                    errors.extend(refused);
                     None
                 }
-                Err(crate::account::keys::GenerateError::Db(e)) => return Err(e.into()),
+                Err(other) => return Err(other.into()),
             }
         }
         _ => None,

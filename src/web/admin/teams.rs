@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
 use crate::domain::Permission;
-use crate::hub::keys::{self as manage, KeyError};
+use crate::hub::keys as manage;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::Confirmed;
 use crate::web::datahub::datasets::actor;
@@ -124,15 +125,8 @@ async fn save(
             );
             Ok(see_other(TEAMS))
         }
-        Err(KeyError::Fields(errs)) => {
-            let mut errors = FieldErrors::default();
-            for (f, m) in errs {
-                errors.add(&f, m);
-            }
-            page(state, user, id, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(KeyError::Db(e)) => Err(e.into()),
-        Err(_) => Err(AppError::NotFound),
+        Err(Refusal::Fields(errs)) => page(state, user, id, form, errs.into(), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -181,10 +175,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_team(&state, &actor(&user, &req, &state), &t).await.map_err(|e| match e {
-        KeyError::Db(e) => e.into(),
-        _ => AppError::NotFound,
-    })?;
+    manage::delete_team(&state, &actor(&user, &req, &state), &t).await?;
     Flash::push_about(&user.session, "success", "Deleted the team", Some(t.name));
     Ok(see_other(TEAMS))
 }

@@ -12,20 +12,12 @@ use crate::datasets::{Column, store};
 use crate::domain::Permission;
 use crate::domain::datahub::{DEFAULT_LIMIT, DEFAULT_MAX_LIMIT, Format, HubQuery, parse_order};
 use crate::entities::{data_collections, datasets};
-use crate::hub::manage::{self, CollectionInput, ManageError};
+use crate::hub::manage::{self, CollectionInput};
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::datahub::datasets::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
-
-impl From<ManageError> for AppError {
-    fn from(e: ManageError) -> Self {
-        match e {
-            ManageError::Db(db) => db.into(),
-            ManageError::Field(f, m) => AppError::Internal(anyhow::anyhow!("unhandled field error {f}: {m}")),
-        }
-    }
-}
 
 pub struct CollectionItem {
     pub id: i64,
@@ -143,9 +135,8 @@ pub async fn create(
             Flash::push_about(&user.session, "success", "Created the collection", Some(c.name.clone()));
             Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)))
         }
-        Err(ManageError::Field(f, m)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(f, m);
+        Err(Refusal::Fields(refused)) => {
+            let errors = FieldErrors::from(refused);
             let values =
                 [("name", form.name.as_str()), ("description", &form.description), ("dataset_id", &form.dataset_id)];
             if let Some(back) = crate::web::retry::back_to(&req, urls::COLLECTIONS, &values, &errors) {
@@ -369,9 +360,8 @@ pub async fn update(
             Flash::push_about(&user.session, "success", "Saved the collection", Some(saved.name.clone()));
             Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, saved.id)))
         }
-        Err(ManageError::Field(f, m)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(f, m);
+        Err(Refusal::Fields(refused)) => {
+            let errors = FieldErrors::from(refused);
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             if let Some(back) =
                 crate::web::retry::back_to(&req, &format!("{}/{}", urls::COLLECTIONS, c.id), &pairs, &errors)

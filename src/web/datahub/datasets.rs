@@ -11,11 +11,12 @@ use askama::Template;
 use crate::auth::{CurrentUser, csrf, require};
 use crate::datasets::import::{self, Analysis};
 use crate::datasets::parse;
-use crate::datasets::service::{self, DatasetError, NewContents};
+use crate::datasets::service::{self, NewContents};
 use crate::datasets::staging::{self, Staged};
 use crate::datasets::{Column, ColumnType, ImportError, store};
 use crate::domain::Permission;
 use crate::entities::datasets;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
@@ -376,26 +377,30 @@ pub async fn create(
                 );
                 return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
             }
-            Err(DatasetError::Field(field, message)) => {
-                let field = match field.strip_prefix("column-").and_then(|i| i.parse::<usize>().ok()) {
-                    Some(i) => format!("name-{}", kept.get(i).map_or(0, |c| c.index)),
-                    None => field,
-                };
-                errors.add(&field, message);
+            Err(Refusal::Fields(refused)) => {
+                for e in refused {
+                    // The service counts kept columns; the form numbers every column of the file.
+                    let field = match e.field.strip_prefix("column-").and_then(|i| i.parse::<usize>().ok()) {
+                        Some(i) => format!("name-{}", kept.get(i).map_or(0, |c| c.index)),
+                        None => e.field,
+                    };
+                    errors.add(&field, e.message);
+                }
             }
-            Err(DatasetError::Import(e)) => {
-                let column = match &e {
-                    ImportError::Invalid { column: Some(c), .. } => {
+            Err(refused @ Refusal::Records { .. }) => {
+                let column = match &refused {
+                    Refusal::Records { column: Some(c), .. } => {
                         choices.iter().find(|x| x.keep && x.name.trim() == c).map(|x| x.index)
                     }
                     _ => None,
                 };
-                let message = import_message(e)?;
+                let message = refused.to_string();
                 if let Some(i) = column {
                     errors.add(&format!("type-{i}"), message.clone());
                 }
                 errors.add("file", message);
             }
+            Err(other) => return Err(other.into()),
         }
     }
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -823,8 +828,9 @@ async fn write_staged(
             Flash::push_about(&user.session, "success", what, Some(new.name.clone()));
             return Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)));
         }
-        Err(DatasetError::Field(_, m)) => m,
-        Err(DatasetError::Import(e)) => format!("{} Nothing was changed.", import_message(e)?),
+        Err(refused @ Refusal::Fields(_)) => refused.to_string(),
+        Err(refused @ Refusal::Records { .. }) => format!("{refused} Nothing was changed."),
+        Err(other) => return Err(other.into()),
     };
     write_refused(req, state, user, ds, field, message, StatusCode::UNPROCESSABLE_ENTITY).await
 }
@@ -853,10 +859,7 @@ pub async fn delete(
             },
         );
     }
-    service::delete(&state, &actor(&user, &req, &state), &ds).await.map_err(|e| match e {
-        DatasetError::Import(ImportError::Db(db)) => db.into(),
-        other => AppError::Internal(anyhow::anyhow!(other.to_string())),
-    })?;
+    service::delete(&state, &actor(&user, &req, &state), &ds).await?;
     Flash::push_about(&user.session, "success", "Deleted the dataset", Some(ds.name.clone()));
     Ok(see_other(urls::DATASETS))
 }

@@ -10,7 +10,8 @@ use crate::domain::Permission;
 use crate::domain::datahub::Access;
 use crate::domain::hub_keys::AccessType;
 use crate::entities::endpoints;
-use crate::hub::manage::{self, EndpointInput, ManageError};
+use crate::hub::manage::{self, EndpointInput};
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::datahub::collections::DatasetChoice as CollectionChoice;
@@ -187,9 +188,8 @@ pub async fn create(
             Flash::push_about(&user.session, "success", "Created the endpoint", Some(e.path.clone()));
             Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, e.id)))
         }
-        Err(ManageError::Field(f, m)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(f, m);
+        Err(Refusal::Fields(refused)) => {
+            let errors = FieldErrors::from(refused);
             if let Some(back) = crate::web::retry::back_to(&req, urls::ENDPOINTS, &values(&form), &errors) {
                 return Ok(back);
             }
@@ -350,9 +350,8 @@ pub async fn update(
             Flash::push_about(&user.session, "success", "Saved the endpoint", Some(saved.path.clone()));
             Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, saved.id)))
         }
-        Err(ManageError::Field(f, m)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(f, m);
+        Err(Refusal::Fields(refused)) => {
+            let errors = FieldErrors::from(refused);
             if let Some(back) =
                 crate::web::retry::back_to(&req, &format!("{}/{}", urls::ENDPOINTS, e.id), &values(&form), &errors)
             {

@@ -17,7 +17,8 @@ use crate::domain::Permission;
 use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, EXPIRING_WITHIN_DAYS_HUB, identifier};
 use crate::entities::hub_keys;
-use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyError, KeyInput};
+use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::datahub::datasets::actor;
@@ -744,11 +745,9 @@ async fn submit(
             }
             Ok(see_other(&format!("{KEYS}/{}", saved.key.id)))
         }
-        Err(KeyError::Fields(errors)) => {
+        Err(Refusal::Fields(errors)) => {
             let mut v = View::of(form);
-            for (f, m) in errors {
-                v.errors.add(&f, m);
-            }
+            v.errors.extend(errors);
             let pairs = v.form.pairs();
             let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, x)| (*k, x.as_str())).collect();
             if let Some(back) = crate::web::retry::back_to(req, &editor_path(key.as_ref()), &refs, &v.errors) {
@@ -756,7 +755,12 @@ async fn submit(
             }
             editor(state, user, key.as_ref(), v, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(KeyError::Conflict(now)) => {
+        Err(Refusal::Conflict(_)) => {
+            // Their saved version, shown beside the input (deleted meanwhile: not found).
+            let now = match &key {
+                Some(k) => find(state, user, k.id).await?,
+                None => return Err(AppError::NotFound),
+            };
             let links = crate::store::hub_keys::links(&state.db, now.id).await?;
             let mut form = form;
             // Saving again is a deliberate choice to replace their version.
@@ -770,8 +774,7 @@ async fn submit(
             v.errors.add("conflict", "This key was changed since you opened it. Your input is below, their saved version beside it; save again to replace theirs.");
             editor(state, user, Some(&now), v, StatusCode::CONFLICT).await
         }
-        Err(KeyError::NotFound) => Err(AppError::NotFound),
-        Err(KeyError::Db(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -843,12 +846,10 @@ pub async fn reveal(
     let k = find(&state, &user, *id).await?;
     match manage::reveal(&state, &actor(&user, &req, &state), &k).await {
         Ok(secret) => with_secret(&req, &user, &k, secret),
-        Err(KeyError::Fields(errors)) => {
+        Err(Refusal::Fields(errors)) => {
             let links = crate::store::hub_keys::links(&state.db, k.id).await?;
             let mut v = View::of(KeyForm::from_key(&k, &links));
-            for (f, m) in errors {
-                v.errors.add(&f, m);
-            }
+            v.errors.extend(errors);
             editor(&state, &user, Some(&k), v, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(key_error(e)),
@@ -903,12 +904,11 @@ pub async fn token_check(
     render(StatusCode::OK, &TokenCheck { error, warnings })
 }
 
-fn key_error(e: KeyError) -> AppError {
+fn key_error(e: Refusal) -> AppError {
     match e {
-        KeyError::Db(e) => e.into(),
-        KeyError::NotFound => AppError::NotFound,
         // Only reachable by hand-made posts: the buttons are not offered then.
-        KeyError::Fields(_) | KeyError::Conflict(_) => AppError::BadRequest,
+        Refusal::Fields(_) | Refusal::Conflict(_) => AppError::BadRequest,
+        other => other.into(),
     }
 }
 

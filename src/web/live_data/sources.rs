@@ -13,34 +13,16 @@ use serde::Deserialize;
 use super::progress::{RunView, run_view};
 use crate::auth::{CurrentUser, require};
 use crate::connectors::errors::Report;
-use crate::connectors::sources::{self as manage, SourceError, SourceInput};
+use crate::connectors::sources::{self as manage, SourceInput};
 use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
 use crate::domain::Permission;
 use crate::entities::sources;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::live_data as store;
 use crate::web::datahub::datasets::actor;
 use crate::web::views::fmt_time;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
-
-impl From<SourceError> for AppError {
-    fn from(e: SourceError) -> Self {
-        match e {
-            SourceError::Db(e) => e.into(),
-            SourceError::NotFound => AppError::NotFound,
-            other => AppError::Internal(anyhow::anyhow!("unexpected source error: {other}")),
-        }
-    }
-}
-
-/// A refused step's messages, beside their fields.
-fn field_errors(errs: Vec<(String, String)>) -> FieldErrors {
-    let mut errors = FieldErrors::default();
-    for (f, m) in errs {
-        errors.add(&f, m);
-    }
-    errors
-}
 
 fn may(user: &CurrentUser) -> Result<(), AppError> {
     require(user, Permission::ConnectorsManage)
@@ -333,8 +315,8 @@ async fn save(
             Flash::push_about(&user.session, "success", said, Some(s.name.clone()));
             Ok(see_other(&format!("{}/test", source_url(s.id))))
         }
-        Err(SourceError::Fields(errs)) => {
-            let errors = field_errors(errs);
+        Err(Refusal::Fields(errs)) => {
+            let errors = FieldErrors::from(errs);
             credentials_page(
                 user,
                 existing.as_ref(),
@@ -563,11 +545,11 @@ pub async fn save_streams(
     let s = find(&state, &user, *id).await?;
     match manage::choose_streams(&state, &actor(&user, &req, &state), &s, &form.streams).await {
         Ok(s) => Ok(see_other(&format!("{}/link", source_url(s.id)))),
-        Err(SourceError::Fields(errs)) => {
-            let errors = field_errors(errs);
+        Err(Refusal::Fields(errs)) => {
+            let errors = FieldErrors::from(errs);
             streams_page(&user, s, &form.streams, errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(SourceError::NotReady(m)) => {
+        Err(Refusal::NotReady(m)) => {
             Flash::push(&user.session, "error", m);
             Ok(see_other(&format!("{}/test", source_url(s.id))))
         }
@@ -657,7 +639,8 @@ pub async fn activate(
         Some(input) if errors.is_empty() => match manage::check_sync_settings(&s, &input) {
             Ok(()) => input,
             Err(errs) => {
-                return link_page(&state, &user, s, form, field_errors(errs), StatusCode::UNPROCESSABLE_ENTITY).await;
+                return link_page(&state, &user, s, form, FieldErrors::from(errs), StatusCode::UNPROCESSABLE_ENTITY)
+                    .await;
             }
         },
         _ => return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
@@ -681,11 +664,12 @@ pub async fn activate(
             }
             match crate::ontology::save(&state, &actor, None, &form.new_entity, "").await {
                 Ok(e) => Some(e.id),
-                Err(crate::ontology::EntityError::Field(_, m)) => {
-                    let errors = refuse("new_entity", &m);
+                // The entity's name is typed into this form's `new_entity` field.
+                Err(refused @ Refusal::Fields(_)) => {
+                    let errors = refuse("new_entity", &refused.to_string());
                     return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
                 }
-                Err(crate::ontology::EntityError::Db(e)) => return Err(e.into()),
+                Err(other) => return Err(other.into()),
             }
         }
         "skip" => None,
@@ -696,8 +680,8 @@ pub async fn activate(
     };
     let s = match manage::link(&state, &actor, &s, entity_id).await {
         Ok(s) => s,
-        Err(SourceError::Fields(errs)) => {
-            let errors = field_errors(errs);
+        Err(Refusal::Fields(errs)) => {
+            let errors = FieldErrors::from(errs);
             return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         Err(e) => return Err(e.into()),
@@ -735,7 +719,7 @@ async fn start_sync(
                 _ => back_to(back, s.id),
             }))
         }
-        Err(SourceError::Running(_)) => {
+        Err(Refusal::Running(_)) => {
             Flash::push_about(
                 &user.session,
                 "info",
@@ -744,7 +728,7 @@ async fn start_sync(
             );
             Ok(see_other(&back_to(back, s.id)))
         }
-        Err(SourceError::NotReady(m)) => {
+        Err(Refusal::NotReady(m)) => {
             Flash::push(&user.session, "error", m);
             Ok(see_other(&next_step(s)))
         }
@@ -987,7 +971,7 @@ pub async fn save_settings(
                 Flash::push_about(&user.session, "success", "Saved the sync settings", Some(saved.name.clone()));
                 return Ok(see_other(&format!("{}#settings-heading", source_url(saved.id))));
             }
-            Err(SourceError::Fields(errs)) => errors = field_errors(errs),
+            Err(Refusal::Fields(errs)) => errors = FieldErrors::from(errs),
             Err(e) => return Err(e.into()),
         }
     }
@@ -1087,7 +1071,7 @@ pub async fn delete(
             Flash::push_about(&user.session, "success", "Deleted the source", Some(s.name.clone()));
             Ok(see_other(urls::SOURCES))
         }
-        Err(SourceError::Running(_)) => {
+        Err(Refusal::Running(_)) => {
             Flash::push(
                 &user.session,
                 "error",

@@ -10,11 +10,12 @@ use crate::web::live_data::progress::{RunView, run_view};
 use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
-use crate::connectors::sources::{self as source_manage, SourceError};
+use crate::connectors::sources as source_manage;
 use crate::domain::Permission;
 use crate::domain::query::count;
 use crate::entities::{ontology_entities as entities, sources, stream_tabs};
-use crate::ontology::{self, EntityError};
+use crate::ontology;
+use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::live_data as store;
 use crate::web::confirm::Confirmed;
@@ -111,11 +112,11 @@ pub async fn create(
             Flash::push_about(&user.session, "success", "Created the entity", Some(e.name.clone()));
             Ok(see_other(&entity_url(e.id)))
         }
-        Err(EntityError::Field(f, m)) => {
-            list_page(&state, &user, form.name, form.description, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY)
+        Err(Refusal::Fields(refused)) => {
+            list_page(&state, &user, form.name, form.description, refused.into(), StatusCode::UNPROCESSABLE_ENTITY)
                 .await
         }
-        Err(EntityError::Db(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -336,12 +337,13 @@ pub async fn publish(
                 );
                 return Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)));
             }
-            Err(crate::hub::manage::ManageError::Field("name", _)) => continue,
-            Err(crate::hub::manage::ManageError::Field(_, m)) => {
-                Flash::push(&user.session, "error", m);
+            // The name is taken: try the next one.
+            Err(Refusal::Fields(refused)) if refused.iter().any(|e| e.field == "name") => continue,
+            Err(refused @ Refusal::Fields(_)) => {
+                Flash::push(&user.session, "error", refused.to_string());
                 return Ok(see_other(&back));
             }
-            Err(crate::hub::manage::ManageError::Db(e)) => return Err(e.into()),
+            Err(other) => return Err(other.into()),
         }
     }
     Flash::push(
@@ -535,11 +537,7 @@ pub async fn unlink_source(
             },
         );
     }
-    match source_manage::unlink(&state, &actor(&user, &req, &state), &s, form.tabs == "keep").await {
-        Ok(()) => {}
-        Err(SourceError::Db(e)) => return Err(e.into()),
-        Err(other) => return Err(other.into()),
-    }
+    source_manage::unlink(&state, &actor(&user, &req, &state), &s, form.tabs == "keep").await?;
     let msg = if form.tabs == "keep" {
         "Unlinked the source; its tabs stay, no longer synced"
     } else {
@@ -610,10 +608,10 @@ pub async fn save_settings(
             Flash::push_about(&user.session, "success", "Saved the entity", Some(saved.name));
             Ok(see_other(&format!("{}/settings", entity_url(e.id))))
         }
-        Err(EntityError::Field(f, m)) => {
-            settings_tab(&state, &user, e, form, field_errors(f, m), StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(Refusal::Fields(refused)) => {
+            settings_tab(&state, &user, e, form, refused.into(), StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(EntityError::Db(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -644,10 +642,7 @@ pub async fn delete(
             },
         );
     }
-    ontology::delete(&state, &actor(&user, &req, &state), &e).await.map_err(|err| match err {
-        EntityError::Db(d) => AppError::from(d),
-        EntityError::Field(_, m) => AppError::Internal(anyhow::anyhow!(m)),
-    })?;
+    ontology::delete(&state, &actor(&user, &req, &state), &e).await?;
     Flash::push_about(&user.session, "success", "Deleted the entity", Some(e.name.clone()));
     Ok(see_other(urls::ENTITIES))
 }
