@@ -81,7 +81,8 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
     let workspace = WorkspaceName::parse("Bench").map_err(anyhow::Error::msg)?;
     let (admin, ws) = crate::store::setup::complete(&db, &email, &name, hash.clone(), &workspace)
         .await
-        .map_err(|e| anyhow::anyhow!("creating the bench admin: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("creating the bench admin: {e:?}"))?
+        .ok_or_else(|| anyhow::anyhow!("the bench database was set up already"))?;
     drop(db);
 
     // The services take the application's state (caches, sealer, verifiers);

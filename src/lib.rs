@@ -17,6 +17,8 @@ pub mod data_dir;
 pub mod datasets;
 pub mod entities;
 pub mod hub;
+pub mod invitations;
+pub mod members;
 pub mod metrics;
 pub mod ontology;
 pub mod pulse;
@@ -25,6 +27,7 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod web;
+pub mod workspaces;
 
 pub use app::Application;
 pub use config::Settings;

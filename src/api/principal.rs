@@ -146,22 +146,7 @@ async fn audit_refusal(state: &AppState, refusal: KeyRefusal, ip: Option<String>
     if !state.keys.refusal_due(key_id) {
         return;
     }
-    let target = match crate::store::keys::find(&state.db, workspace_id, key_id, None).await {
-        Ok(Some(k)) => crate::store::audit::Target::key(&k),
-        _ => crate::store::audit::Target { kind: "key", id: key_id, name: format!("key #{key_id}") },
-    };
-    let event = crate::store::audit::Event {
-        workspace_id,
-        actor_user_id: Some(owner_id),
-        actor_name: None,
-        target: Some(target),
-        action,
-        detail: "A request used this key and was refused.".into(),
-        ip,
-    };
-    if let Err(e) = crate::store::audit::record(&state.db, event).await {
-        tracing::warn!(error = %e, "auditing a refused key failed");
-    }
+    crate::account::keys::record_refused(state, action, (key_id, workspace_id, owner_id), ip).await;
 }
 
 impl<R: Requirement + 'static> FromRequest for Principal<R> {

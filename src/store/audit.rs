@@ -9,6 +9,11 @@ use sea_orm::{
 
 use crate::entities::{audit_events as audit, members, personal_keys};
 
+/// A person as the log names them then: `Ada <ada@example.com>`.
+pub fn person(u: &crate::entities::users::Model) -> String {
+    format!("{} <{}>", u.display_name, u.email)
+}
+
 /// Who acts, for the audit log.
 pub struct Actor {
     pub workspace_id: i64,

@@ -28,7 +28,7 @@ pub struct MemberRow {
     pub display_name: String,
 }
 
-fn role_of(m: &members::Model) -> Role {
+pub fn role_of(m: &members::Model) -> Role {
     // An unknown stored role grants nothing special.
     Role::parse(&m.role).unwrap_or(Role::Member)
 }
@@ -39,7 +39,7 @@ fn to_membership(m: &members::Model, ws_name: String) -> Membership {
 }
 
 /// What a member may do now, whatever their role.
-fn effective(m: &members::Model) -> PermissionSet {
+pub fn effective(m: &members::Model) -> PermissionSet {
     role_of(m).effective(&PermissionSet::from_stored(&m.permissions))
 }
 
@@ -195,52 +195,6 @@ pub async fn set_disabled(db: &impl ConnectionTrait, member_id: i64, disabled: b
 
 pub async fn remove(db: &impl ConnectionTrait, member_id: i64) -> Result<(), DbErr> {
     members::Entity::delete_by_id(member_id).exec(db).await.map(|_| ())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChangeError {
-    #[error("no such member in this workspace")]
-    NotFound,
-    #[error(transparent)]
-    Rule(#[from] crate::domain::members::MemberRuleError),
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
-
-/// Applies `change` to a member of `workspace_id` after checking the rules,
-/// inside one transaction so the admin count cannot shift underneath.
-/// Returns the member as they were before the change.
-pub async fn apply_change(
-    db: &sea_orm::DatabaseConnection,
-    workspace_id: i64,
-    member_id: i64,
-    actor: &crate::domain::members::Actor<'_>,
-    change: &crate::domain::members::MemberChange,
-) -> Result<members::Model, ChangeError> {
-    use crate::domain::members::{MemberChange, Target, check_change};
-
-    let txn = crate::store::begin_write(db).await?;
-    let target = find_in_workspace(&txn, workspace_id, member_id).await?.ok_or(ChangeError::NotFound)?;
-    let admins = active_admins(&txn, workspace_id).await?;
-    let now = effective(&target);
-    check_change(
-        actor,
-        &Target { role: role_of(&target), permissions: &now, disabled: target.disabled },
-        change,
-        admins,
-    )?;
-    match change {
-        MemberChange::SetRole(role, perms) => set_role(&txn, member_id, *role, perms).await?,
-        MemberChange::Disable => set_disabled(&txn, member_id, true).await?,
-        MemberChange::Enable => set_disabled(&txn, member_id, false).await?,
-        MemberChange::Remove => {
-            remove(&txn, member_id).await?;
-            // Portal tokens that name them through a team stop admitting them with this change.
-            crate::store::teams::remove_user(&txn, workspace_id, target.user_id).await?;
-        }
-    }
-    txn.commit().await?;
-    Ok(target)
 }
 
 /// Names of the workspaces where the user's membership is disabled.

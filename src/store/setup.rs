@@ -6,24 +6,16 @@ use crate::domain::{DisplayName, Email, PermissionSet, Role, WorkspaceName};
 use crate::entities::{instance_facts, users, workspaces};
 use crate::store::{is_unique_violation, members};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("setup has already been done")]
-    AlreadyDone,
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
-
 /// Creates the first admin and workspace. The `setup` fact's primary key makes
 /// the claim atomic: of two simultaneous calls, one commits and the other gets
-/// `AlreadyDone`, on SQLite and PostgreSQL alike.
+/// `None`, on SQLite and PostgreSQL alike.
 pub async fn complete(
     db: &DatabaseConnection,
     email: &Email,
     name: &DisplayName,
     password_hash: String,
     workspace: &WorkspaceName,
-) -> Result<(users::Model, workspaces::Model), SetupError> {
+) -> Result<Option<(users::Model, workspaces::Model)>, DbErr> {
     let txn = crate::store::begin_write(db).await?;
     let claim = instance_facts::ActiveModel {
         name: Set("setup".into()),
@@ -33,16 +25,16 @@ pub async fn complete(
     .insert(&txn)
     .await;
     match claim {
-        Err(e) if is_unique_violation(&e) => return Err(SetupError::AlreadyDone),
-        Err(e) => return Err(e.into()),
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e),
         Ok(_) => {}
     }
     if crate::store::users::any_exists(&txn).await? {
-        return Err(SetupError::AlreadyDone);
+        return Ok(None);
     }
     let user = crate::store::users::create(&txn, email, name, password_hash).await?;
     let ws = crate::store::workspaces::create(&txn, workspace).await?;
     members::add(&txn, ws.id, user.id, Role::Admin, &PermissionSet::all()).await?;
     txn.commit().await?;
-    Ok((user, ws))
+    Ok(Some((user, ws)))
 }

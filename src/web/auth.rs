@@ -150,15 +150,28 @@ pub async fn submit(
     let Some(user) = user.clone().filter(|_| ok) else {
         state.throttle.record_failure(&client, &account);
         if let Some(u) = &user {
-            crate::web::account::profile::record_own(&state, &req, u, "user.sign_in_failed", "Wrong password.").await?;
+            crate::account::profile::record_own(
+                &state,
+                u,
+                "user.sign_in_failed",
+                "Wrong password.",
+                state.client_ip(&req),
+            )
+            .await?;
         } else {
             tracing::info!(client = %client, "sign-in for an unknown email refused");
         }
         return fail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS.to_owned());
     };
     state.throttle.record_success(&account);
-    crate::web::account::profile::record_own(&state, &req, &user, "user.signed_in", "Signed in with a password.")
-        .await?;
+    crate::account::profile::record_own(
+        &state,
+        &user,
+        "user.signed_in",
+        "Signed in with a password.",
+        state.client_ip(&req),
+    )
+    .await?;
     crate::auth::sign_in(&session, user.id, None).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     tracing::info!(user_id = user.id, "signed in");
     Ok(see_other(urls::HOME))
@@ -176,7 +189,8 @@ pub async fn logout(
     if let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten()
         && let Some(user) = crate::store::users::find(&state.db, id).await?
     {
-        crate::web::account::profile::record_own(&state, &req, &user, "user.signed_out", "Signed out.").await?;
+        crate::account::profile::record_own(&state, &user, "user.signed_out", "Signed out.", state.client_ip(&req))
+            .await?;
     }
     session.purge();
     Ok(see_other(&format!("{}?signed_out=1", urls::LOGIN)))

@@ -7,8 +7,9 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::{DisplayName, Email, Password, PermissionSet, Role, tokens};
+use crate::domain::{DisplayName, Email, Password, tokens};
 use crate::entities::{invitations, users};
+use crate::invitations::Joiner;
 use crate::state::AppState;
 use crate::web::errors::human_wait;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
@@ -179,51 +180,14 @@ pub async fn accept(
         };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let hash = match &new_account {
-        Some((_, pw)) => Some(state.passwords.hash(pw).await?),
-        None => None,
+    let joiner = match (&existing, new_account) {
+        (Some(user), _) => Joiner::Existing(user),
+        (None, Some((name, pw))) => Joiner::New { name, password_hash: state.passwords.hash(&pw).await? },
+        (None, None) => return Err(AppError::internal("invitation accepted without account data")),
     };
-    let email = Email::parse(&inv.email).map_err(|_| AppError::internal("stored invitation email is invalid"))?;
-    let txn = crate::store::begin_write(&state.db).await?;
-    // Conditional update: of two simultaneous acceptances only one wins.
-    if !crate::store::invitations::mark_accepted(&txn, inv.id).await? {
+    let Some(user_id) = crate::invitations::accept(&state, &inv, joiner, state.client_ip(&req)).await? else {
         return gone(&req, &session, LinkState::Used);
-    }
-    let user_id = match (existing, new_account, hash) {
-        (Some(user), _, _) => user.id,
-        (None, Some((name, _)), Some(hash)) => match crate::store::users::create(&txn, &email, &name, hash).await {
-            Ok(u) => u.id,
-            Err(e) if crate::store::is_unique_violation(&e) => return gone(&req, &session, LinkState::Used),
-            Err(e) => return Err(e.into()),
-        },
-        _ => return Err(AppError::internal("invitation accepted without account data")),
     };
-    if crate::store::members::find_by_user(&txn, inv.workspace_id, user_id).await?.is_none() {
-        let role = Role::parse(&inv.role).unwrap_or(Role::Member);
-        crate::store::members::add(
-            &txn,
-            inv.workspace_id,
-            user_id,
-            role,
-            &PermissionSet::from_stored(&inv.permissions),
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    state.keys.owner_changed(inv.workspace_id, user_id).await?;
-    tracing::info!(user_id, workspace_id = inv.workspace_id, "invitation accepted");
-    if let Some(joined) = crate::store::users::find(&state.db, user_id).await? {
-        let event = crate::store::audit::Event {
-            workspace_id: inv.workspace_id,
-            actor_user_id: Some(user_id),
-            actor_name: Some(crate::web::views::person(&joined)),
-            action: "invitation.accepted",
-            target: Some(crate::store::audit::Target { kind: "invitation", id: inv.id, name: inv.email.clone() }),
-            detail: format!("Joined as {}.", inv.role),
-            ip: state.client_ip(&req),
-        };
-        crate::store::audit::record(&state.db, event).await?;
-    }
     crate::auth::sign_in(&session, user_id, Some(inv.workspace_id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push_about(&session, "success", "Welcome to", Some(workspace_name));
     Ok(see_other(urls::HOME))

@@ -105,23 +105,13 @@ pub async fn submit(
         };
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    if !crate::store::password_resets::mark_used(&state.db, reset.id).await? {
+    let hash = state.passwords.hash(&pw).await?;
+    if !crate::account::profile::reset_password(&state, &reset, &user, hash, state.client_ip(&req)).await? {
         return render(
             StatusCode::GONE,
             &GonePage { layout: Layout::anonymous(&req, &session, "Password reset"), message: GONE },
         );
     }
-    let hash = state.passwords.hash(&pw).await?;
-    crate::store::users::set_password_hash(&state.db, user.id, hash).await?;
-    crate::store::sessions::delete_for_user(&state.db, user.id).await?;
-    crate::web::account::profile::record_own(
-        &state,
-        &req,
-        &user,
-        "user.password_reset",
-        "New password set with a one-time reset link; other sessions ended.",
-    )
-    .await?;
     crate::auth::sign_in(&session, user.id, Some(reset.workspace_id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push(&session, "success", "Your new password is set and you are signed in.");
     Ok(see_other(urls::HOME))

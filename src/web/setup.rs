@@ -9,7 +9,6 @@ use serde::Deserialize;
 use crate::domain::tokens::constant_time_eq;
 use crate::domain::{DisplayName, Email, Password, WorkspaceName};
 use crate::state::AppState;
-use crate::store::setup::SetupError;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 #[derive(Default, Deserialize)]
@@ -80,20 +79,8 @@ pub async fn submit(
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let hash = state.passwords.hash(&pw).await?;
-    let (user, ws) = match crate::store::setup::complete(&state.db, &email, &name, hash, &workspace).await {
-        Ok(done) => done,
-        Err(SetupError::AlreadyDone) => return Err(AppError::NotFound),
-        Err(SetupError::Db(e)) => return Err(e.into()),
-    };
-    tracing::info!(user_id = user.id, workspace_id = ws.id, "setup completed");
-    crate::web::account::profile::record_own(
-        &state,
-        &req,
-        &user,
-        "instance.setup",
-        "Set up keyhub: first admin and workspace.",
-    )
-    .await?;
+    let (user, ws) =
+        crate::account::profile::set_up(&state, &email, &name, hash, &workspace, state.client_ip(&req)).await?;
     crate::auth::sign_in(&session, user.id, Some(ws.id)).map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Flash::push_about(&session, "success", "Welcome to keyhub. Your workspace is ready:", Some(ws.name));
     Ok(see_other(urls::HOME))

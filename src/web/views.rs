@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use crate::auth::CurrentUser;
 use crate::domain::keys::KeyState;
 use crate::domain::{Permission, PermissionSet};
-use crate::entities::{audit_events, personal_keys, users};
+use crate::entities::{audit_events, personal_keys};
 use crate::state::AppState;
-use crate::store::audit::{Event, Target};
+use crate::store::audit::{Actor, Event, Target};
 
 /// A whole number as pages show it: `1,500` (templates call `crate::web::views::n(x)`).
 pub fn n<T: std::fmt::Display>(v: T) -> String {
@@ -32,9 +32,7 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
 }
 
 /// How a person is named in lists and the audit log.
-pub fn person(u: &users::Model) -> String {
-    format!("{} <{}>", u.display_name, u.email)
-}
+pub use crate::store::audit::person;
 
 pub struct PermissionChoice {
     pub name: &'static str,
@@ -118,6 +116,17 @@ pub fn activity(events: Vec<audit_events::Model>) -> Vec<ActivityItem> {
 }
 
 /// An audit event by the signed-in user, from the request's address.
+/// Who acts, for the audit log: the signed-in user, from the request's address.
+pub fn actor(user: &CurrentUser, req: &HttpRequest, state: &AppState) -> Actor {
+    Actor {
+        workspace_id: user.workspace_id(),
+        user_id: user.user.id,
+        name: Some(person(&user.user)),
+        via: None,
+        ip: state.client_ip(req),
+    }
+}
+
 pub fn event_by(
     user: &CurrentUser,
     req: &HttpRequest,

@@ -12,6 +12,7 @@ mod health;
 mod hostile;
 mod hub_keys;
 mod keys;
+mod layers;
 mod live_data;
 mod login;
 mod members;

@@ -10,14 +10,13 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
-use crate::domain::keys::{Expiry, KeyLabel, KeySecret, KeyState, parse_grace};
+use crate::domain::keys::{Expiry, KeyLabel, KeyState, parse_grace};
 use crate::domain::{Permission, PermissionSet};
 use crate::entities::personal_keys;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Target;
 use crate::web::confirm::{Confirmation, ask};
-use crate::web::views::{KeyRow, Pager, PermissionChoice, event_by, fmt_time, key_row, permission_choices};
+use crate::web::views::{KeyRow, Pager, PermissionChoice, actor, fmt_time, key_row, permission_choices};
 use crate::web::{AppError, CsrfForm, FieldErrors, Layout, is_htmx, render, urls};
 
 /// A secret shown exactly once: in the htmx answer that created it, or on
@@ -344,11 +343,7 @@ pub async fn rotate(
         );
         return Ok(crate::web::see_other(urls::ACCOUNT_KEYS));
     }
-    let rotated_meanwhile = || {
-        AppError::Conflict(
-            "This key was rotated by another request a moment ago, so this rotation did not happen: the secret that request showed is the one that works. Reload the keys page to see the key as it is now.".into(),
-        )
-    };
+    let rotated_meanwhile = || AppError::Conflict(crate::account::keys::ROTATED_MEANWHILE.into());
     if !input.identifier.is_empty() && input.identifier != key.identifier {
         return Err(rotated_meanwhile());
     }
@@ -371,22 +366,12 @@ pub async fn rotate(
             },
         );
     }
-    let secret = KeySecret::generate();
     let until = (grace > chrono::Duration::zero()).then(|| Utc::now() + grace);
-    if !crate::store::keys::rotate(&state.db, &key, &secret, until).await? {
-        return Err(rotated_meanwhile());
-    }
-    state.keys.key_changed(key.id).await?;
     let note = match until {
         Some(t) => format!("The old secret keeps working until {}.", fmt_time(t)),
         None => "The old secret stopped working now.".into(),
     };
-    // The event names the key as it was before the rotation (its old identifier).
-    crate::store::audit::record(
-        &state.db,
-        event_by(&user, &req, &state, "key.rotated", Some(Target::key(&key)), note.clone()),
-    )
-    .await?;
+    let secret = crate::account::keys::rotate(&state, &actor(&user, &req, &state), &key, until, note.clone()).await?;
     let revealed = Revealed {
         label: key.label.clone(),
         secret: secret.expose().to_owned(),
@@ -436,17 +421,11 @@ pub async fn retire(
             },
         );
     }
-    let (done, event, detail, notice) = match action.as_str() {
-        "revoke" => {
-            (crate::store::keys::revoke(&state.db, key.id).await?, "key.revoked", "Revoked by its owner.", "revoked")
-        }
-        _ => (crate::store::keys::delete_revoked(&state.db, key.id).await?, "key.deleted", "Deleted.", "deleted"),
+    let by = actor(&user, &req, &state);
+    let (done, notice) = match action.as_str() {
+        "revoke" => (crate::account::keys::revoke(&state, &by, &key).await?, "revoked"),
+        _ => (crate::account::keys::delete(&state, &by, &key).await?, "deleted"),
     };
-    if done {
-        state.keys.key_changed(key.id).await?;
-        crate::store::audit::record(&state.db, event_by(&user, &req, &state, event, Some(Target::key(&key)), detail))
-            .await?;
-    }
     let filter = KeyState::parse(&input.status);
     let notice = done.then(|| format!("The key “{}” has been {notice}.", key.label));
     let a = area(&state, &user, filter, 1, empty_form(&user), None, notice).await?;

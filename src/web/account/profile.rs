@@ -9,10 +9,11 @@ use serde::Deserialize;
 
 use crate::auth::{SignedIn, keys};
 use crate::domain::{DisplayName, Password, WorkspaceName};
+use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::{Event, Filter, Target};
+use crate::store::audit::Filter;
 use crate::web::errors::human_wait;
-use crate::web::views::{ActivityItem, Pager, activity, person, query_base};
+use crate::web::views::{ActivityItem, Pager, activity, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 #[derive(Default, Deserialize)]
@@ -113,7 +114,7 @@ pub async fn update_profile(
 ) -> Result<HttpResponse, AppError> {
     match DisplayName::parse(&form.display_name) {
         Ok(name) => {
-            crate::store::users::set_display_name(&state.db, user.user.id, &name).await?;
+            crate::account::profile::set_display_name(&state, &user.user, &name).await?;
             Flash::push(&user.session, "success", "Your display name has been saved.");
             Ok(see_other(urls::ACCOUNT))
         }
@@ -131,28 +132,6 @@ pub async fn update_profile(
             )
         }
     }
-}
-
-/// An event about the user's own account, recorded in each of their workspaces.
-pub async fn record_own(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &crate::entities::users::Model,
-    action: &'static str,
-    detail: &str,
-) -> Result<(), AppError> {
-    let ip = state.client_ip(req);
-    crate::store::audit::record_for_user(&state.db, user.id, |ws| Event {
-        workspace_id: ws,
-        actor_user_id: Some(user.id),
-        actor_name: Some(person(user)),
-        action,
-        target: Some(Target::user(user.id, &user.email)),
-        detail: detail.to_owned(),
-        ip: ip.clone(),
-    })
-    .await?;
-    Ok(())
 }
 
 pub async fn change_password(
@@ -193,13 +172,11 @@ pub async fn change_password(
     };
     state.throttle.record_success(&user.user.email);
     let hash = state.passwords.hash(&new).await?;
-    crate::store::users::set_password_hash(&state.db, user.user.id, hash).await?;
     // Other browsers signed in with the old password are signed out; this one
     // continues under a new session id.
-    crate::store::sessions::delete_for_user(&state.db, user.user.id).await?;
+    crate::account::profile::change_password(&state, &user.user, hash, state.client_ip(&req)).await?;
     let ws = user.membership.as_ref().map(|m| m.workspace_id);
     crate::auth::sign_in(&user.session, user.user.id, ws).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    record_own(&state, &req, &user.user, "user.password_changed", "Changed by the user; other sessions ended.").await?;
     Flash::push(&user.session, "success", "Your password has been changed. Other sessions have been signed out.");
     Ok(see_other(urls::ACCOUNT))
 }
@@ -213,26 +190,14 @@ pub async fn create_workspace(
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
     if let Some(name) = errors.check("workspace_name", WorkspaceName::parse(&form.workspace_name)) {
-        match crate::store::workspaces::create_owned(&state.db, &name, user.user.id).await? {
-            Some(ws) => {
+        match crate::account::profile::create_workspace(&state, &user.user, &name, state.client_ip(&req)).await {
+            Ok(ws) => {
                 user.session.insert(keys::WORKSPACE_ID, ws.id).map_err(|e| anyhow::anyhow!("session: {e}"))?;
-                let event = Event {
-                    workspace_id: ws.id,
-                    actor_user_id: Some(user.user.id),
-                    actor_name: Some(person(&user.user)),
-                    action: "workspace.created",
-                    target: Some(Target { kind: "workspace", id: ws.id, name: ws.name.clone() }),
-                    detail: "Created; the creator is its admin.".into(),
-                    ip: state.client_ip(&req),
-                };
-                crate::store::audit::record(&state.db, event).await?;
                 Flash::push_about(&user.session, "success", "Workspace created; you are its admin:", Some(ws.name));
                 return Ok(see_other(urls::HOME));
             }
-            None => errors.add(
-                "workspace_name",
-                "A workspace with this name, or one that looks the same, already exists. Choose another name.",
-            ),
+            Err(Refusal::Fields(refused)) => errors.extend(refused),
+            Err(other) => return Err(other.into()),
         }
     }
     // Back to the page the form was on: the account, or the no-workspace page.

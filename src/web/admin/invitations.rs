@@ -8,16 +8,13 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
-use crate::domain::members::{Actor, check_grant};
-use crate::domain::{Email, Permission, PermissionSet, Role, tokens};
+use crate::domain::{Email, Permission, PermissionSet, Role};
+use crate::invitations::{self, Acting};
 use crate::state::AppState;
-use crate::store::audit::Target;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::{PermissionChoice, all_permission_choices, event_by, fmt_time};
+use crate::web::views::actor;
+use crate::web::views::{PermissionChoice, all_permission_choices, fmt_time};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
-
-/// Invitation links stay valid this long.
-const INVITATION_DAYS: i64 = 7;
 
 pub struct InvitationView {
     pub id: i64,
@@ -127,13 +124,12 @@ pub async fn invite(
     let email = errors.check("email", Email::parse(&form.email));
     let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
     let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
-    let actor = Actor { role: user.membership.role, permissions: &user.membership.permissions };
+    let acting = Acting { role: user.membership.role, permissions: &user.membership.permissions };
     if let (Some(role), Some(perms)) = (role, &perms) {
-        errors.check("role", check_grant(&actor, role, perms).map_err(|e| e.to_string()));
+        errors.check("role", invitations::check(&acting, role, perms).map_err(|e| e.to_string()));
     }
     if let Some(email) = &email
-        && let Some(existing) = crate::store::users::find_by_email(&state.db, email).await?
-        && crate::store::members::find_by_user(&state.db, user.workspace_id(), existing.id).await?.is_some()
+        && invitations::already_member(&state, user.workspace_id(), email).await?
     {
         errors.add("email", "This person is already a member of this workspace.");
     }
@@ -150,31 +146,7 @@ pub async fn invite(
         panel.errors = errors;
         return respond(&req, &user, panel, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let token = tokens::random_token(40);
-    let inv = crate::store::invitations::create(
-        &state.db,
-        crate::store::invitations::NewInvitation {
-            workspace_id: user.workspace_id(),
-            email: &email,
-            role,
-            permissions: &perms,
-            token_hash: tokens::digest(&token),
-            invited_by: user.user.id,
-            expires_at: Utc::now() + chrono::Duration::days(INVITATION_DAYS),
-        },
-    )
-    .await?;
-    let target = Target { kind: "invitation", id: inv.id, name: email.to_string() };
-    let detail = format!(
-        "As {}; valid {INVITATION_DAYS} days.",
-        if role == Role::Admin {
-            "admin".into()
-        } else {
-            format!("member with {}", if perms.is_empty() { "no permissions".into() } else { perms.to_stored() })
-        }
-    );
-    crate::store::audit::record(&state.db, event_by(&user, &req, &state, "invitation.created", Some(target), detail))
-        .await?;
+    let token = invitations::create(&state, &actor(&user, &req, &state), &acting, &email, role, &perms).await?;
     let mut panel = empty_panel(&state, &user).await?;
     let base = crate::auth::client_ip::public_base(
         &req,
@@ -214,13 +186,7 @@ pub async fn revoke(
             },
         );
     }
-    if crate::store::invitations::revoke(&state.db, user.workspace_id(), id).await? {
-        let target = Target { kind: "invitation", id, name: inv.email.clone() };
-        crate::store::audit::record(
-            &state.db,
-            event_by(&user, &req, &state, "invitation.revoked", Some(target), "Link disabled."),
-        )
-        .await?;
+    if invitations::revoke(&state, &actor(&user, &req, &state), &inv).await? {
         Flash::push_about(&user.session, "success", "Invitation revoked; its link no longer works:", Some(inv.email));
     }
     Ok(see_other(urls::INVITATIONS))

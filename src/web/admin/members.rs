@@ -9,14 +9,15 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
-use crate::domain::members::{Actor, MemberChange};
-use crate::domain::{Permission, PermissionSet, Role, tokens};
+use crate::domain::members::MemberChange;
+use crate::domain::{Permission, PermissionSet, Role};
+use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Target;
-use crate::store::members::{ChangeError, MemberRow};
+use crate::store::members::MemberRow;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
+use crate::web::views::actor;
 use crate::web::views::{
-    KeyRow, ListQuery, Pager, PermissionChoice, SortHeader, all_permission_choices, event_by, key_row, query_base,
+    KeyRow, ListQuery, Pager, PermissionChoice, SortHeader, all_permission_choices, key_row, query_base,
 };
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
@@ -191,65 +192,9 @@ pub struct RoleForm {
     pub permission: Vec<String>,
 }
 
-fn actor(user: &CurrentUser) -> Actor<'_> {
-    Actor { role: user.membership.role, permissions: &user.membership.permissions }
-}
-
-fn describe(role: Role, perms: &PermissionSet) -> String {
-    match role {
-        Role::Admin => "admin (all permissions)".into(),
-        Role::Member if perms.is_empty() => "member, no permissions".into(),
-        Role::Member => format!("member: {}", perms.to_stored()),
-    }
-}
-
-/// Applies a change, ends sessions and keys where it must, audits it.
-async fn apply(
-    req: &HttpRequest,
-    state: &AppState,
-    user: &CurrentUser,
-    r: &MemberRow,
-    change: MemberChange,
-) -> Result<Result<(), String>, AppError> {
-    let before =
-        match crate::store::members::apply_change(&state.db, user.workspace_id(), r.member.id, &actor(user), &change)
-            .await
-        {
-            Ok(m) => m,
-            Err(ChangeError::NotFound) => return Err(AppError::NotFound),
-            Err(ChangeError::Rule(rule)) => return Ok(Err(rule.to_string())),
-            Err(ChangeError::Db(e)) => return Err(e.into()),
-        };
-    let user_id = before.user_id;
-    if matches!(change, MemberChange::Disable | MemberChange::Remove) {
-        // End their sessions at once, not at the next idle timeout.
-        crate::store::sessions::delete_for_user(&state.db, user_id).await?;
-    }
-    let target = Some(Target::user(user_id, &r.email));
-    let (action, detail) = match &change {
-        MemberChange::SetRole(role, perms) => {
-            ("member.role_changed", format!("{} → {}", describe(r.role, &r.granted), describe(*role, perms)))
-        }
-        MemberChange::Disable => ("member.disabled", "Disabled; sessions ended.".to_owned()),
-        MemberChange::Enable => ("member.enabled", "Enabled.".to_owned()),
-        MemberChange::Remove => ("member.removed", "Removed from the workspace; sessions ended.".to_owned()),
-    };
-    crate::store::audit::record(&state.db, event_by(user, req, state, action, target.clone(), detail)).await?;
-    if matches!(change, MemberChange::Remove) {
-        // Removal is final for their keys here; rejoining later does not revive them.
-        let n = crate::store::keys::revoke_all_for(&state.db, user.workspace_id(), user_id).await?;
-        if n > 0 {
-            let detail = format!(
-                "{} revoked because their owner was removed from the workspace.",
-                crate::domain::query::count(n, "key", "keys")
-            );
-            crate::store::audit::record(&state.db, event_by(user, req, state, "key.revoked", target, detail)).await?;
-        }
-    }
-    // Keys follow their owner's rights on the very next request.
-    state.keys.owner_changed(user.workspace_id(), user_id).await?;
-    state.hub_keys.changed().await;
-    Ok(Ok(()))
+/// The acting member's own rights, which bound what they may do to others.
+fn acting(user: &CurrentUser) -> crate::members::Acting<'_> {
+    crate::members::Acting { role: user.membership.role, permissions: &user.membership.permissions }
 }
 
 pub async fn set_role(
@@ -265,7 +210,8 @@ pub async fn set_role(
     let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
     let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
     if let (Some(role), Some(perms)) = (role, perms.clone()) {
-        match apply(&req, &state, &user, &r, MemberChange::SetRole(role, perms)).await? {
+        let by = actor(&user, &req, &state);
+        match crate::members::change(&state, &by, &acting(&user), &r, MemberChange::SetRole(role, perms)).await {
             Ok(()) => {
                 Flash::push_about(
                     &user.session,
@@ -275,7 +221,8 @@ pub async fn set_role(
                 );
                 return Ok(see_other(&member_url(r.member.id)));
             }
-            Err(rule) => errors.add("permission", rule),
+            Err(Refusal::NotAllowed(rule)) => errors.add("permission", rule),
+            Err(other) => return Err(other.into()),
         }
     }
     let mut kept = vec![("role", form.role.as_str())];
@@ -334,9 +281,10 @@ pub async fn status(
             },
         );
     }
-    match apply(&req, &state, &user, &r, change).await? {
+    match crate::members::change(&state, &actor(&user, &req, &state), &acting(&user), &r, change).await {
         Ok(()) => Flash::push_about(&user.session, "success", done, Some(r.display_name.clone())),
-        Err(rule) => Flash::push(&user.session, "error", rule),
+        Err(Refusal::NotAllowed(rule)) => Flash::push(&user.session, "error", rule),
+        Err(other) => return Err(other.into()),
     }
     let back = if action == "remove" { urls::MEMBERS.to_owned() } else { member_url(id) };
     Ok(see_other(&back))
@@ -356,13 +304,16 @@ pub async fn revoke_key(
         .ok_or(AppError::NotFound)?;
     let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
     let back = owner.as_ref().map(|m| member_url(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
-    // As with roles, only admins act on what admins hold.
-    if user.membership.role != Role::Admin
-        && owner.is_some_and(|m| m.role == Role::Admin.as_str())
-        && key.user_id != user.user.id
-    {
-        Flash::push(&user.session, "error", "Only admins can revoke an admin's key.");
-        return Ok(see_other(&back));
+    let by = actor(&user, &req, &state);
+    // Refused before the question is asked, not after.
+    if let Err(refused) = crate::members::check_revoke_key(&state, &by, &acting(&user), &key).await {
+        return match refused {
+            Refusal::NotAllowed(rule) => {
+                Flash::push(&user.session, "error", rule);
+                Ok(see_other(&back))
+            }
+            other => Err(other.into()),
+        };
     }
     if !form.yes() {
         return ask(
@@ -378,10 +329,7 @@ pub async fn revoke_key(
             },
         );
     }
-    if crate::store::keys::revoke(&state.db, key.id).await? {
-        state.keys.key_changed(key.id).await?;
-        let event = event_by(&user, &req, &state, "key.revoked", Some(Target::key(&key)), "Revoked by an admin.");
-        crate::store::audit::record(&state.db, event).await?;
+    if crate::members::revoke_key(&state, &by, &acting(&user), &key).await? {
         Flash::push_about(
             &user.session,
             "success",
@@ -403,33 +351,14 @@ pub async fn reset_link(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
-    let target_perms = r.role.effective(&r.granted);
-    // Resetting a password hands over the account: the same rule as disabling.
-    let target =
-        crate::domain::members::Target { role: r.role, permissions: &target_perms, disabled: r.member.disabled };
-    if let Err(rule) = crate::domain::members::check_act_on(&actor(&user), &target) {
-        Flash::push(&user.session, "error", rule.to_string());
-        return Ok(see_other(&member_url(r.member.id)));
-    }
-    let token = tokens::random_token(40);
-    crate::store::password_resets::create(
-        &state.db,
-        user.workspace_id(),
-        r.member.user_id,
-        tokens::digest(&token),
-        Some(user.user.id),
-    )
-    .await?;
-    let detail = format!("One-time link valid for {} hours.", crate::store::password_resets::VALID_HOURS);
-    let event = event_by(
-        &user,
-        &req,
-        &state,
-        "user.password_reset_link_created",
-        Some(Target::user(r.member.user_id, &r.email)),
-        detail,
-    );
-    crate::store::audit::record(&state.db, event).await?;
+    let token = match crate::members::reset_link(&state, &actor(&user, &req, &state), &acting(&user), &r).await {
+        Ok(token) => token,
+        Err(Refusal::NotAllowed(rule)) => {
+            Flash::push(&user.session, "error", rule);
+            return Ok(see_other(&member_url(r.member.id)));
+        }
+        Err(other) => return Err(other.into()),
+    };
     let base = crate::auth::client_ip::public_base(
         &req,
         state.settings.public_url.as_deref(),

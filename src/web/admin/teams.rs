@@ -11,7 +11,7 @@ use crate::hub::keys as manage;
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::Confirmed;
-use crate::web::datahub::datasets::actor;
+use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other};
 
 pub const TEAMS: &str = crate::web::urls::TEAMS;

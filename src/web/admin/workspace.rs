@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use crate::auth::{CurrentUser, require};
 use crate::domain::{Permission, WorkspaceName};
+use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Target;
-use crate::web::views::event_by;
+use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 #[derive(Template)]
@@ -61,23 +61,16 @@ pub async fn change_slug(
         if slug == old {
             return Ok(see_other(urls::WORKSPACE_SETTINGS));
         }
-        if crate::store::workspaces::set_slug(&state.db, user.workspace_id(), &slug).await? {
-            let target =
-                Target { kind: "workspace", id: user.workspace_id(), name: user.membership.workspace_name.clone() };
-            let event = event_by(
-                &user,
-                &req,
-                &state,
-                "workspace.slug_changed",
-                Some(target),
-                format!("Data Hub URLs moved from /hub/{old}/ to /hub/{slug}/."),
-            );
-            crate::store::audit::record(&state.db, event).await?;
-            state.hub.changed().await;
-            Flash::push_about(&user.session, "success", "Data Hub URLs now start with", Some(format!("/hub/{slug}/")));
-            return Ok(see_other(urls::WORKSPACE_SETTINGS));
+        let by = actor(&user, &req, &state);
+        match crate::workspaces::set_slug(&state, &by, &user.membership.workspace_name, &old, &slug).await {
+            Ok(()) => {
+                let now = Some(format!("/hub/{slug}/"));
+                Flash::push_about(&user.session, "success", "Data Hub URLs now start with", now);
+                return Ok(see_other(urls::WORKSPACE_SETTINGS));
+            }
+            Err(Refusal::Fields(refused)) => errors.extend(refused),
+            Err(other) => return Err(other.into()),
         }
-        errors.add("slug", "Another workspace uses this slug. Choose another.");
     }
     if let Some(back) = crate::web::retry::back_to(
         &req,
@@ -112,15 +105,15 @@ pub async fn rename(
     let mut errors = FieldErrors::default();
     if let Some(name) = errors.check("name", WorkspaceName::parse(&form.name)) {
         let old = user.membership.workspace_name.clone();
-        if crate::store::workspaces::rename(&state.db, user.workspace_id(), &name).await? {
-            let target = Target { kind: "workspace", id: user.workspace_id(), name: name.as_str().to_owned() };
-            let event =
-                event_by(&user, &req, &state, "workspace.renamed", Some(target), format!("Renamed from “{old}”."));
-            crate::store::audit::record(&state.db, event).await?;
-            Flash::push_about(&user.session, "success", "The workspace is now called", Some(name.as_str().to_owned()));
-            return Ok(see_other(urls::WORKSPACE_SETTINGS));
+        match crate::workspaces::rename(&state, &actor(&user, &req, &state), &old, &name).await {
+            Ok(()) => {
+                let now = Some(name.as_str().to_owned());
+                Flash::push_about(&user.session, "success", "The workspace is now called", now);
+                return Ok(see_other(urls::WORKSPACE_SETTINGS));
+            }
+            Err(Refusal::Fields(refused)) => errors.extend(refused),
+            Err(other) => return Err(other.into()),
         }
-        errors.add("name", "Another workspace has this name or one that looks the same. Choose another name.");
     }
     if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("name", &form.name)], &errors) {
         return Ok(back);

@@ -16,7 +16,7 @@ use crate::hub::manage::{self, CollectionInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::datahub::datasets::actor;
+use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub struct CollectionItem {

@@ -18,21 +18,10 @@ use crate::domain::Permission;
 use crate::entities::datasets;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::multipart::{self as mp, UploadError};
-use crate::web::views::{ListQuery, Pager, SortHeader, fmt_time, query_base};
+use crate::web::views::{ListQuery, Pager, SortHeader, actor, fmt_time, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
-
-pub fn actor(user: &CurrentUser, req: &HttpRequest, state: &AppState) -> Actor {
-    Actor {
-        workspace_id: user.workspace_id(),
-        user_id: user.user.id,
-        name: Some(crate::web::views::person(&user.user)),
-        via: None,
-        ip: state.client_ip(req),
-    }
-}
 
 pub struct DatasetItem {
     pub id: i64,

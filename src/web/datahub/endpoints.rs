@@ -15,7 +15,7 @@ use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::datahub::collections::DatasetChoice as CollectionChoice;
-use crate::web::datahub::datasets::actor;
+use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub struct EndpointItem {

@@ -21,7 +21,7 @@ use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::datahub::datasets::actor;
+use crate::web::views::actor;
 use crate::web::views::{Pager, SortHeader, fmt_time, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other};
 

@@ -20,7 +20,7 @@ use crate::entities::sources;
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::live_data as store;
-use crate::web::datahub::datasets::actor;
+use crate::web::views::actor;
 use crate::web::views::fmt_time;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
 

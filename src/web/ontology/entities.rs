@@ -19,7 +19,8 @@ use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::live_data as store;
 use crate::web::confirm::Confirmed;
-use crate::web::datahub::datasets::{RowsView, actor, rows_view};
+use crate::web::datahub::datasets::{RowsView, rows_view};
+use crate::web::views::actor;
 use crate::web::views::{ListQuery, fmt_time};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
