@@ -1,17 +1,17 @@
 //! `/api/v1/collections` and `/api/v1/endpoints`: what `Data Hub → Data
 //! Collections` and `→ Endpoints` do, for scripts. Listing needs `data.read`,
 //! changing needs `hub_keys.manage`.
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::domain::datahub::{Access, DEFAULT_LIMIT, DEFAULT_MAX_LIMIT};
 use crate::entities::{data_collections, endpoints};
 use crate::hub::manage::{self, CollectionInput, EndpointInput};
 use crate::state::AppState;
+use crate::store::audit::Actor;
 
 #[derive(Serialize, ToSchema)]
 pub struct CollectionOut {
@@ -123,14 +123,14 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::DataRead>) -> R
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    p: Principal<perm::HubKeysManage>,
+    _: Principal<perm::HubKeysManage>,
+    by: Actor,
     b: Result<web::Json<CollectionIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let base = CollectionInput { default_limit: DEFAULT_LIMIT, max_limit: DEFAULT_MAX_LIMIT, ..Default::default() };
     let input = merge(base, body(b)?);
-    let c = manage::save_collection(&state, &actor(&p, &req, &state), None, &input).await?;
+    let c = manage::save_collection(&state, &by, None, &input).await?;
     Ok(HttpResponse::Created().json(collection_out(&c)))
 }
 
@@ -154,15 +154,15 @@ pub async fn show(
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn update(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<CollectionIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
     let input = merge(input_of(&c), body(b)?);
-    let c = manage::save_collection(&state, &actor(&p, &req, &state), Some(c.id), &input).await?;
+    let c = manage::save_collection(&state, &by, Some(c.id), &input).await?;
     Ok(HttpResponse::Ok().json(collection_out(&c)))
 }
 
@@ -170,13 +170,13 @@ pub async fn update(
     responses((status = 204, description = "Deleted, with the endpoints that served it")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
-    manage::delete_collection(&state, &actor(&p, &req, &state), &c).await?;
+    manage::delete_collection(&state, &by, &c).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -265,13 +265,13 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create_endpoint(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     b: Result<web::Json<EndpointIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = endpoint_input(None, body(b)?);
-    let e = manage::save_endpoint(&state, &actor(&p, &req, &state), None, &input).await?;
+    let e = manage::save_endpoint(&state, &by, None, &input).await?;
     Ok(HttpResponse::Created().json(endpoint_out(
         &e,
         &slug(&state, p.key.workspace_id).await?,
@@ -304,15 +304,15 @@ pub async fn show_endpoint(
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn update_endpoint(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<EndpointIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
     let input = endpoint_input(Some(&e), body(b)?);
-    let e = manage::save_endpoint(&state, &actor(&p, &req, &state), Some(e.id), &input).await?;
+    let e = manage::save_endpoint(&state, &by, Some(e.id), &input).await?;
     Ok(HttpResponse::Ok().json(endpoint_out(
         &e,
         &slug(&state, p.key.workspace_id).await?,
@@ -324,12 +324,12 @@ pub async fn update_endpoint(
     responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn delete_endpoint(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
-    manage::delete_endpoint(&state, &actor(&p, &req, &state), &e).await?;
+    manage::delete_endpoint(&state, &by, &e).await?;
     Ok(HttpResponse::NoContent().finish())
 }

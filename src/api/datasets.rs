@@ -64,16 +64,6 @@ pub fn dataset_out(ds: &datasets::Model) -> DatasetOut {
     }
 }
 
-pub fn actor<R: crate::api::principal::Requirement>(p: &Principal<R>, req: &HttpRequest, state: &AppState) -> Actor {
-    Actor {
-        workspace_id: p.key.workspace_id,
-        user_id: p.key.owner_id,
-        name: None,
-        via: Some(format!("with API key {}", p.key.identifier)),
-        ip: state.client_ip(req),
-    }
-}
-
 /// A body on disk: its format and, for multipart forms, the text fields.
 struct Body {
     staged: Staged,
@@ -199,9 +189,10 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
+    by: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
-    let result = create_from(&state, &p, &req, &body).await;
+    let result = create_from(&state, &by, &body).await;
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     let ds = result?;
     Ok(HttpResponse::Created()
@@ -209,12 +200,7 @@ pub async fn create(
         .json(dataset_out(&ds)))
 }
 
-async fn create_from(
-    state: &AppState,
-    p: &Principal<perm::DataWrite>,
-    req: &HttpRequest,
-    body: &Body,
-) -> Result<datasets::Model, ApiError> {
+async fn create_from(state: &AppState, by: &Actor, body: &Body) -> Result<datasets::Model, ApiError> {
     let analysis =
         crate::datasets::import::analyze(body.staged.path.clone(), body.format).await.map_err(Refusal::from)?;
     let text = |name: &str| -> Option<String> {
@@ -228,7 +214,7 @@ async fn create_from(
         primary_key: primary_key.as_deref(),
         source: "api",
     };
-    Ok(service::create(state, &actor(p, req, state), new, &body.staged.path, body.format).await?)
+    Ok(service::create(state, by, new, &body.staged.path, body.format).await?)
 }
 
 /// The datasets of the key's workspace. Needs `data.read`.
@@ -319,16 +305,16 @@ async fn write(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
+    by: Actor,
     id: i64,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, id).await?;
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
-    let a = actor(&p, &req, &state);
     let result = if replace {
-        service::replace(&state, &a, &ds, &body.staged.path, body.format).await
+        service::replace(&state, &by, &ds, &body.staged.path, body.format).await
     } else {
-        service::append(&state, &a, &ds, &body.staged.path, body.format).await
+        service::append(&state, &by, &ds, &body.staged.path, body.format).await
     };
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     Ok(HttpResponse::Ok().json(dataset_out(&result?)))
@@ -354,9 +340,10 @@ pub async fn append(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    write(req, payload, state, p, *id, false).await
+    write(req, payload, state, p, by, *id, false).await
 }
 
 /// Replaces all records atomically: readers see the old records until the
@@ -378,9 +365,10 @@ pub async fn replace(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    write(req, payload, state, p, *id, true).await
+    write(req, payload, state, p, by, *id, true).await
 }
 
 /// Deletes a dataset and the collections and endpoints over it. Needs `data.write`.
@@ -393,12 +381,12 @@ pub async fn replace(
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = []))
 )]
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
-    service::delete(&state, &actor(&p, &req, &state), &ds).await?;
+    service::delete(&state, &by, &ds).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,13 +3,12 @@
 //! `hub_keys.manage`.
 use crate::web::params::Params;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::collections::body;
-use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::auth::hub_verifier::SyncStatus;
 use crate::domain::header_template::HeaderRow;
@@ -18,6 +17,7 @@ use crate::entities::hub_keys;
 use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 
 /// A refusal with the fields spelled as JSON spells them.
 fn json_fields(r: Refusal) -> Refusal {
@@ -289,13 +289,13 @@ pub async fn list(
               (status = 422, description = "invalid_field: `field` names the first wrong field (`ip_filters[1]`, `headers[0]`, …), `errors` all of them", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    p: Principal<perm::HubKeysManage>,
+    _: Principal<perm::HubKeysManage>,
+    by: Actor,
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = input(&state, None, body(b)?).await?;
-    let saved = manage::save(&state, &actor(&p, &req, &state), None, &input).await.map_err(json_fields)?;
+    let saved = manage::save(&state, &by, None, &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -323,15 +323,15 @@ pub async fn show(
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn update(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let input = input(&state, Some(&k), body(b)?).await?;
-    let saved = manage::save(&state, &actor(&p, &req, &state), Some(k.id), &input).await.map_err(json_fields)?;
+    let saved = manage::save(&state, &by, Some(k.id), &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -341,13 +341,13 @@ pub async fn update(
     responses((status = 204, description = "Deleted; the endpoints that listed it no longer accept it")),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &actor(&p, &req, &state), &k).await?;
+    manage::delete(&state, &by, &k).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -361,13 +361,13 @@ pub struct SecretOut {
               (status = 422, description = "invalid_field: not an API key (`access_type`), or the stored secret cannot be opened (`secret`; regenerate it)", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn reveal(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let secret = manage::reveal(&state, &actor(&p, &req, &state), &k).await?;
+    let secret = manage::reveal(&state, &by, &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
 }
 
@@ -376,12 +376,12 @@ pub async fn reveal(
               (status = 422, description = "invalid_field `access_type`: only an API Key has a generated secret", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn regenerate(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let (_, secret) = manage::regenerate(&state, &actor(&p, &req, &state), &k).await?;
+    let (_, secret) = manage::regenerate(&state, &by, &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
 }

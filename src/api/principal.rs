@@ -10,42 +10,10 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::api::ApiError;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
-use crate::domain::Permission;
 use crate::state::AppState;
 
-/// What a handler requires of the key.
-pub trait Requirement {
-    const PERMISSION: Option<Permission>;
-}
-
-/// Marker types naming the permission an endpoint needs.
-pub mod perm {
-    use super::Requirement;
-    use crate::domain::Permission;
-
-    /// Any valid key.
-    pub struct Authenticated;
-    impl Requirement for Authenticated {
-        const PERMISSION: Option<Permission> = None;
-    }
-
-    macro_rules! requirement {
-        ($($name:ident => $p:ident),* $(,)?) => {$(
-            pub struct $name;
-            impl Requirement for $name {
-                const PERMISSION: Option<Permission> = Some(Permission::$p);
-            }
-        )*};
-    }
-    requirement! {
-        DataRead => DataRead,
-        DataWrite => DataWrite,
-        OntologyEdit => OntologyEdit,
-        ConnectorsManage => ConnectorsManage,
-        HubKeysManage => HubKeysManage,
-        MembersManage => MembersManage,
-    }
-}
+/// What a handler requires of the key (shared with the pages' `Member`).
+pub use crate::auth::perm::{self, Requirement};
 
 pub struct Principal<R: Requirement = perm::Authenticated> {
     pub key: VerifiedKey,
@@ -82,11 +50,14 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("state")))?;
     let presented = presented_key(&req);
     let key = verified(state, &req, presented.as_deref()).await?;
-    if let Some(p) = R::PERMISSION
-        && !key.permissions.contains(p)
-    {
-        return Err(ApiError::InsufficientPermission(p));
+    R::check(&key.permissions).map_err(ApiError::InsufficientPermission)?;
+    crate::auth::actor::Identified {
+        workspace_id: key.workspace_id,
+        user_id: key.owner_id,
+        name: None,
+        via: Some(format!("with API key {}", key.identifier)),
     }
+    .remember(&req);
     // The address is only worked out when a write is due (once a minute per key).
     state.keys.note_use(key.key_id, || state.client_ip(&req));
     Ok(Principal { key, _requirement: PhantomData })

@@ -5,13 +5,12 @@
 use crate::web::params::Params;
 use std::collections::BTreeMap;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::collections::body;
-use crate::api::datasets::actor;
 use crate::api::{ApiError, Principal, perm};
 use crate::connectors::errors::Report;
 use crate::connectors::runs::StreamRun;
@@ -20,6 +19,7 @@ use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
 use crate::entities::{sources, sync_runs};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::live_data as store;
 
 /// A refusal with the fields spelled as this API's JSON spells them.
@@ -311,13 +311,13 @@ async fn apply_rest(
               (status = 422, description = "invalid_field (`field` is `kind`, `name` or `config.<field>`)", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    p: Principal<perm::ConnectorsManage>,
+    _: Principal<perm::ConnectorsManage>,
+    by: Actor,
     b: Result<web::Json<SourceIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let actor = actor(&p, &req, &state);
+    let actor = by;
     let input = SourceInput {
         kind: b.kind.clone().unwrap_or_default(),
         name: b.name.clone().unwrap_or_default(),
@@ -345,14 +345,14 @@ pub async fn show(
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn update(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<SourceIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let actor = actor(&p, &req, &state);
+    let actor = by;
     let mut s = find(&state, p.key.workspace_id, *id).await?;
     let mut notes = Vec::new();
     if b.name.is_some() || b.config.is_some() || b.kind.is_some() {
@@ -388,14 +388,14 @@ pub struct DeleteQuery {
               (status = 409, description = "sync_running", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     q: Params<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &actor(&p, &req, &state), &s, q.keep_tabs).await.map_err(json_fields)?;
+    manage::delete(&state, &by, &s, q.keep_tabs).await.map_err(json_fields)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -404,13 +404,13 @@ pub async fn delete(
     responses((status = 200, description = "The outcome: `ok`, or `error` with class, cause, solution and the provider's message", body = TestOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn test(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, _) = manage::test(&state, &actor(&p, &req, &state), &s).await.map_err(json_fields)?;
+    let (s, _) = manage::test(&state, &by, &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Ok().json(test_out(&s)))
 }
 
@@ -426,13 +426,13 @@ pub struct DiscoverOut {
     responses((status = 200, description = "The streams (or the error)", body = DiscoverOut)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn discover(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, result) = manage::test(&state, &actor(&p, &req, &state), &s).await.map_err(json_fields)?;
+    let (s, result) = manage::test(&state, &by, &s).await.map_err(json_fields)?;
     let chosen = manage::chosen_streams(&s);
     Ok(HttpResponse::Ok().json(DiscoverOut {
         ok: result.ok,
@@ -453,14 +453,13 @@ pub struct ActivateOut {
               (status = 409, description = "not_ready (no passed test or no streams) or sync_running", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn activate(
-    req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, run_id) =
-        manage::activate(&state.clone().into_inner(), &actor(&p, &req, &state), &s).await.map_err(json_fields)?;
+    let (s, run_id) = manage::activate(&state.clone().into_inner(), &by, &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Accepted().json(ActivateOut { source: source_out(&s), run_id }))
 }
 
@@ -655,13 +654,13 @@ pub struct EntityIn {
               (status = 422, description = "invalid_field", body = crate::api::errors::ErrorBody)),
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create_entity(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    p: Principal<perm::OntologyEdit>,
+    _: Principal<perm::OntologyEdit>,
+    by: Actor,
     b: Result<web::Json<EntityIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let e = crate::ontology::save(&state, &actor(&p, &req, &state), None, &b.name, &b.description).await?;
+    let e = crate::ontology::save(&state, &by, None, &b.name, &b.description).await?;
     Ok(HttpResponse::Created().json(entity_out(&state, &e).await?))
 }
 

@@ -2,11 +2,14 @@
 //! every workspace was disabled or removed) and `CurrentUser` (a signed-in
 //! member working in a workspace; every query is scoped to it).
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
+use crate::auth::actor::Identified;
+use crate::auth::perm::{self, Requirement};
 use crate::auth::{csrf, keys};
 use crate::domain::Permission;
 use crate::entities::users;
@@ -76,9 +79,41 @@ impl CurrentUser {
     }
 }
 
-/// Refuses with 403 unless the user holds `p` in the current workspace.
-pub fn require(user: &CurrentUser, p: Permission) -> Result<(), AppError> {
-    if user.can(p) { Ok(()) } else { Err(AppError::Needs(p)) }
+/// A signed-in member who holds what `R` requires in their current workspace
+/// (`Member<perm::DataWrite>`): the pages' twin of the API's `Principal<R>`.
+/// The check runs before the handler, so it precedes every lookup. Derefs to
+/// the `CurrentUser`.
+pub struct Member<R: Requirement = perm::Authenticated> {
+    user: CurrentUser,
+    _requirement: PhantomData<R>,
+}
+
+impl<R: Requirement> Member<R> {
+    pub fn into_inner(self) -> CurrentUser {
+        self.user
+    }
+}
+
+impl<R: Requirement> std::ops::Deref for Member<R> {
+    type Target = CurrentUser;
+
+    fn deref(&self) -> &CurrentUser {
+        &self.user
+    }
+}
+
+impl<R: Requirement + 'static> FromRequest for Member<R> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            R::check(&user.membership.permissions).map_err(AppError::Needs)?;
+            Ok(Member { user, _requirement: PhantomData })
+        })
+    }
 }
 
 pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
@@ -129,6 +164,16 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { load(&req).await?.current().map_err(|_| AppError::NoWorkspace) })
+        Box::pin(async move {
+            let user = load(&req).await?.current().map_err(|_| AppError::NoWorkspace)?;
+            Identified {
+                workspace_id: user.workspace_id(),
+                user_id: user.user.id,
+                name: Some(crate::store::audit::person(&user.user)),
+                via: None,
+            }
+            .remember(&req);
+            Ok(user)
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! Who is calling: password hashing, server-side sessions, CSRF, login
 //! throttling and the signed-in user extractor.
+pub mod actor;
 pub mod client_ip;
 pub mod csrf;
 pub mod current_user;
@@ -7,11 +8,12 @@ pub mod freshness;
 pub mod hub_verifier;
 pub mod key_verifier;
 pub mod password;
+pub mod perm;
 pub mod sealing;
 pub mod session_store;
 pub mod throttle;
 
-pub use current_user::{CurrentUser, SignedIn, require};
+pub use current_user::{CurrentUser, Member, SignedIn};
 
 /// Names of the values kept in the session state, defined once.
 pub mod keys {

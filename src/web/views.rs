@@ -1,15 +1,11 @@
 //! View parts shared by several pages: permission pickers, key rows, activity
 //! lists, pagination, audit events made by the signed-in user. Pages import
 //! them from here instead of from each other.
-use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
-use crate::auth::CurrentUser;
 use crate::domain::keys::KeyState;
 use crate::domain::{Permission, PermissionSet};
 use crate::entities::{audit_events, personal_keys};
-use crate::state::AppState;
-use crate::store::audit::{Actor, Event, Target};
 
 /// A whole number as pages show it: `1,500` (templates call `crate::web::views::n(x)`).
 pub fn n<T: std::fmt::Display>(v: T) -> String {
@@ -113,37 +109,6 @@ pub fn activity(events: Vec<audit_events::Model>) -> Vec<ActivityItem> {
             ip: e.ip.unwrap_or_default(),
         })
         .collect()
-}
-
-/// An audit event by the signed-in user, from the request's address.
-/// Who acts, for the audit log: the signed-in user, from the request's address.
-pub fn actor(user: &CurrentUser, req: &HttpRequest, state: &AppState) -> Actor {
-    Actor {
-        workspace_id: user.workspace_id(),
-        user_id: user.user.id,
-        name: Some(person(&user.user)),
-        via: None,
-        ip: state.client_ip(req),
-    }
-}
-
-pub fn event_by(
-    user: &CurrentUser,
-    req: &HttpRequest,
-    state: &AppState,
-    action: &'static str,
-    target: Option<Target>,
-    detail: impl Into<String>,
-) -> Event {
-    Event {
-        workspace_id: user.workspace_id(),
-        actor_user_id: Some(user.user.id),
-        actor_name: Some(person(&user.user)),
-        action,
-        target,
-        detail: detail.into(),
-        ip: state.client_ip(req),
-    }
 }
 
 /// Server-side pagination: which page, and the links to its neighbours

@@ -7,8 +7,7 @@ use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
-use crate::domain::Permission;
+use crate::auth::{Member, perm};
 use crate::state::AppState;
 use crate::store::audit::{Filter, KINDS};
 use crate::web::views::{ActivityItem, Pager, activity, query_base};
@@ -87,10 +86,9 @@ fn query_pairs(q: &AuditQuery) -> [(&'static str, &str); 4] {
 
 pub async fn show(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
     query: Params<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
     let page = query.page.map_or(1, crate::domain::query::Page::get);
     let (mut rows, total) =
@@ -149,10 +147,9 @@ fn csv_field(s: &str) -> String {
 
 pub async fn csv(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
     query: Params<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let (f, errors) = filter(&query);
     if !errors.is_empty() {
         return Err(AppError::BadRequest);

@@ -7,12 +7,12 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
-use crate::domain::{Email, Permission, PermissionSet, Role};
+use crate::auth::{CurrentUser, Member, perm};
+use crate::domain::{Email, PermissionSet, Role};
 use crate::invitations::{self, Acting};
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::actor;
 use crate::web::views::{PermissionChoice, all_permission_choices, fmt_time};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
 
@@ -75,8 +75,11 @@ async fn empty_panel(state: &AppState, user: &CurrentUser) -> Result<InvitePanel
     })
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Member<perm::MembersManage>,
+) -> Result<HttpResponse, AppError> {
     let mut panel = empty_panel(&state, &user).await?;
     if let Some(r) = crate::web::retry::take(&req, urls::INVITATIONS) {
         panel.email = r.value("email");
@@ -116,10 +119,10 @@ fn respond(
 pub async fn invite(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", Email::parse(&form.email));
     let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
@@ -146,7 +149,7 @@ pub async fn invite(
         panel.errors = errors;
         return respond(&req, &user, panel, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let token = invitations::create(&state, &actor(&user, &req, &state), &acting, &email, role, &perms).await?;
+    let token = invitations::create(&state, &by, &acting, &email, role, &perms).await?;
     let mut panel = empty_panel(&state, &user).await?;
     let base = crate::auth::client_ip::public_base(
         &req,
@@ -159,13 +162,12 @@ pub async fn invite(
 }
 
 pub async fn revoke(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let id = path.into_inner();
     let inv = crate::store::invitations::pending(&state.db, user.workspace_id())
         .await?
@@ -186,7 +188,7 @@ pub async fn revoke(
             },
         );
     }
-    if invitations::revoke(&state, &actor(&user, &req, &state), &inv).await? {
+    if invitations::revoke(&state, &by, &inv).await? {
         Flash::push_about(&user.session, "success", "Invitation revoked; its link no longer works:", Some(inv.email));
     }
     Ok(see_other(urls::INVITATIONS))

@@ -8,14 +8,14 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
+use crate::auth::{CurrentUser, Member, perm};
 use crate::domain::members::MemberChange;
-use crate::domain::{Permission, PermissionSet, Role};
+use crate::domain::{PermissionSet, Role};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::members::MemberRow;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::actor;
 use crate::web::views::{
     KeyRow, ListQuery, Pager, PermissionChoice, SortHeader, all_permission_choices, key_row, query_base,
 };
@@ -65,10 +65,9 @@ fn matches(r: &MemberRow, q: &str) -> bool {
 
 pub async fn list(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
     query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let mut rows: Vec<MemberRow> = crate::store::members::list(&state.db, user.workspace_id())
         .await?
         .into_iter()
@@ -167,10 +166,9 @@ async fn member_page(
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
     let form = crate::web::retry::take(&req, req.path()).map(|retry| {
         let checked =
@@ -200,17 +198,16 @@ fn acting(user: &CurrentUser) -> crate::members::Acting<'_> {
 pub async fn set_role(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
     let mut errors = FieldErrors::default();
     let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
     let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
     if let (Some(role), Some(perms)) = (role, perms.clone()) {
-        let by = actor(&user, &req, &state);
         match crate::members::change(&state, &by, &acting(&user), &r, MemberChange::SetRole(role, perms)).await {
             Ok(()) => {
                 Flash::push_about(
@@ -236,13 +233,12 @@ pub async fn set_role(
 
 /// `POST /admin/members/{id}/{disable|enable|remove}`; disable and remove are confirmed first.
 pub async fn status(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     path: web::Path<(i64, String)>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let (id, action) = path.into_inner();
     let (change, done, confirm) = match action.as_str() {
         "disable" => (
@@ -281,7 +277,7 @@ pub async fn status(
             },
         );
     }
-    match crate::members::change(&state, &actor(&user, &req, &state), &acting(&user), &r, change).await {
+    match crate::members::change(&state, &by, &acting(&user), &r, change).await {
         Ok(()) => Flash::push_about(&user.session, "success", done, Some(r.display_name.clone())),
         Err(Refusal::NotAllowed(rule)) => Flash::push(&user.session, "error", rule),
         Err(other) => return Err(other.into()),
@@ -292,19 +288,17 @@ pub async fn status(
 
 /// An admin revokes any personal key of the workspace (members.manage).
 pub async fn revoke_key(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let key = crate::store::keys::find(&state.db, user.workspace_id(), path.into_inner(), None)
         .await?
         .ok_or(AppError::NotFound)?;
     let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
     let back = owner.as_ref().map(|m| member_url(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
-    let by = actor(&user, &req, &state);
     // Refused before the question is asked, not after.
     if let Err(refused) = crate::members::check_revoke_key(&state, &by, &acting(&user), &key).await {
         return match refused {
@@ -345,13 +339,13 @@ pub async fn revoke_key(
 pub async fn reset_link(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let r = member_row(&state, &user, path.into_inner()).await?;
-    let token = match crate::members::reset_link(&state, &actor(&user, &req, &state), &acting(&user), &r).await {
+    let token = match crate::members::reset_link(&state, &by, &acting(&user), &r).await {
         Ok(token) => token,
         Err(Refusal::NotAllowed(rule)) => {
             Flash::push(&user.session, "error", rule);

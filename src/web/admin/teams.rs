@@ -1,28 +1,19 @@
 //! `Admin → Teams`: named groups of members that portal tokens can name.
 //! Changing a team is in force for the very next data request.
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
-use crate::domain::Permission;
+use crate::auth::{CurrentUser, Member, perm};
 use crate::hub::keys as manage;
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::Confirmed;
-use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other};
 
 pub const TEAMS: &str = crate::web::urls::TEAMS;
-
-/// Key managers add teams for their portal tokens; member admins too.
-fn may_manage(user: &CurrentUser) -> Result<(), AppError> {
-    if user.can(Permission::HubKeysManage) {
-        return Ok(());
-    }
-    require(user, Permission::MembersManage)
-}
 
 #[derive(Deserialize, Default)]
 pub struct TeamForm {
@@ -95,13 +86,18 @@ async fn page(
     render(status, &TeamsPage { layout: Layout::for_user(user, title), teams, editing, form, members, errors })
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    may_manage(&user)?;
+pub async fn list(
+    state: web::Data<AppState>,
+    user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
+) -> Result<HttpResponse, AppError> {
     page(&state, &user, None, TeamForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    may_manage(&user)?;
+pub async fn show(
+    state: web::Data<AppState>,
+    user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let t = crate::store::teams::find(&state.db, user.workspace_id(), *id).await?.ok_or(AppError::NotFound)?;
     let ids = crate::store::teams::members(&state.db, t.id).await?;
     let form = TeamForm { name: t.name, member_ids: ids.iter().map(i64::to_string).collect() };
@@ -109,13 +105,13 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
 }
 
 async fn save(
-    req: HttpRequest,
     state: &AppState,
     user: &CurrentUser,
+    by: &Actor,
     id: Option<i64>,
     form: TeamForm,
 ) -> Result<HttpResponse, AppError> {
-    match manage::save_team(state, &actor(user, &req, state), id, &form.name, &form.ids()).await {
+    match manage::save_team(state, by, id, &form.name, &form.ids()).await {
         Ok(t) => {
             Flash::push_about(
                 &user.session,
@@ -131,35 +127,32 @@ async fn save(
 }
 
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
+    by: Actor,
     CsrfForm(form): CsrfForm<TeamForm>,
 ) -> Result<HttpResponse, AppError> {
-    may_manage(&user)?;
-    save(req, &state, &user, None, form).await
+    save(&state, &user, &by, None, form).await
 }
 
 pub async fn update(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<TeamForm>,
 ) -> Result<HttpResponse, AppError> {
-    may_manage(&user)?;
     let t = crate::store::teams::find(&state.db, user.workspace_id(), *id).await?.ok_or(AppError::NotFound)?;
-    save(req, &state, &user, Some(t.id), form).await
+    save(&state, &user, &by, Some(t.id), form).await
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    may_manage(&user)?;
     let t = crate::store::teams::find(&state.db, user.workspace_id(), *id).await?.ok_or(AppError::NotFound)?;
     if !form.yes() {
         return crate::web::confirm::ask(
@@ -175,7 +168,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_team(&state, &actor(&user, &req, &state), &t).await?;
+    manage::delete_team(&state, &by, &t).await?;
     Flash::push_about(&user.session, "success", "Deleted the team", Some(t.name));
     Ok(see_other(TEAMS))
 }

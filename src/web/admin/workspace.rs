@@ -5,11 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
-use crate::domain::{Permission, WorkspaceName};
+use crate::auth::{CurrentUser, Member, perm};
+use crate::domain::WorkspaceName;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::web::views::actor;
+use crate::store::audit::Actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 #[derive(Template)]
@@ -25,8 +25,11 @@ async fn current_slug(state: &AppState, user: &CurrentUser) -> Result<String, Ap
     Ok(crate::store::workspaces::find(&state.db, user.workspace_id()).await?.and_then(|w| w.slug).unwrap_or_default())
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Member<perm::MembersManage>,
+) -> Result<HttpResponse, AppError> {
     let saved_slug = current_slug(&state, &user).await?;
     let (name, slug, errors) = match crate::web::retry::take(&req, urls::WORKSPACE_SETTINGS) {
         Some(r) => {
@@ -51,17 +54,16 @@ pub struct SlugForm {
 pub async fn change_slug(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<SlugForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let mut errors = FieldErrors::default();
     let old = current_slug(&state, &user).await?;
     if let Some(slug) = errors.check("slug", crate::domain::datahub::parse_slug(&form.slug)) {
         if slug == old {
             return Ok(see_other(urls::WORKSPACE_SETTINGS));
         }
-        let by = actor(&user, &req, &state);
         match crate::workspaces::set_slug(&state, &by, &user.membership.workspace_name, &old, &slug).await {
             Ok(()) => {
                 let now = Some(format!("/hub/{slug}/"));
@@ -98,14 +100,14 @@ pub struct RenameForm {
 pub async fn rename(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::MembersManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<RenameForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::MembersManage)?;
     let mut errors = FieldErrors::default();
     if let Some(name) = errors.check("name", WorkspaceName::parse(&form.name)) {
         let old = user.membership.workspace_name.clone();
-        match crate::workspaces::rename(&state, &actor(&user, &req, &state), &old, &name).await {
+        match crate::workspaces::rename(&state, &by, &old, &name).await {
             Ok(()) => {
                 let now = Some(name.as_str().to_owned());
                 Flash::push_about(&user.session, "success", "The workspace is now called", now);

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
+use crate::auth::{CurrentUser, Member, perm};
 use crate::datasets::{Column, store};
 use crate::domain::Permission;
 use crate::domain::datahub::{DEFAULT_LIMIT, DEFAULT_MAX_LIMIT, Format, HubQuery, parse_order};
@@ -15,8 +15,8 @@ use crate::entities::{data_collections, datasets};
 use crate::hub::manage::{self, CollectionInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub struct CollectionItem {
@@ -101,10 +101,9 @@ async fn list_page(
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     q: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     if let Some(r) = crate::web::retry::take(&req, urls::COLLECTIONS) {
         let form =
             NewForm { name: r.value("name"), description: r.value("description"), dataset_id: r.value("dataset_id") };
@@ -117,10 +116,10 @@ pub async fn list(
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<NewForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let input = CollectionInput {
         name: form.name.clone(),
         description: form.description.clone(),
@@ -130,7 +129,7 @@ pub async fn create(
         default_limit: DEFAULT_LIMIT,
         max_limit: DEFAULT_MAX_LIMIT,
     };
-    match manage::save_collection(&state, &actor(&user, &req, &state), None, &input).await {
+    match manage::save_collection(&state, &by, None, &input).await {
         Ok(c) => {
             Flash::push_about(&user.session, "success", "Created the collection", Some(c.name.clone()));
             Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)))
@@ -237,10 +236,9 @@ async fn preview(state: &AppState, c: &data_collections::Model, d: &datasets::Mo
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     let (c, d) = find(&state, &user, *id).await?;
     if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::COLLECTIONS, c.id)) {
         let fields = posted_fields(r.pairs(), &store::columns(&d));
@@ -332,11 +330,11 @@ fn posted_fields(form: &[(String, String)], columns: &[Column]) -> Vec<FieldChoi
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let (c, d) = find(&state, &user, *id).await?;
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let columns = store::columns(&d);
@@ -355,7 +353,7 @@ pub async fn update(
         default_limit: number("default_limit"),
         max_limit: number("max_limit"),
     };
-    match manage::save_collection(&state, &actor(&user, &req, &state), Some(c.id), &input).await {
+    match manage::save_collection(&state, &by, Some(c.id), &input).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the collection", Some(saved.name.clone()));
             Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, saved.id)))
@@ -377,13 +375,12 @@ pub async fn update(
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let (c, _) = find(&state, &user, *id).await?;
     if !form.yes() {
         let served = crate::store::datahub::endpoints_of(&state.db, vec![c.id]).await?;
@@ -406,7 +403,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_collection(&state, &actor(&user, &req, &state), &c).await?;
+    manage::delete_collection(&state, &by, &c).await?;
     Flash::push_about(&user.session, "success", "Deleted the collection", Some(c.name.clone()));
     Ok(see_other(urls::COLLECTIONS))
 }

@@ -8,7 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::auth::{CurrentUser, csrf, require};
+use crate::auth::{CurrentUser, Member, csrf, perm};
 use crate::datasets::import::{self, Analysis};
 use crate::datasets::parse;
 use crate::datasets::service::{self, NewContents};
@@ -18,9 +18,10 @@ use crate::domain::Permission;
 use crate::entities::datasets;
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::multipart::{self as mp, UploadError};
-use crate::web::views::{ListQuery, Pager, SortHeader, actor, fmt_time, query_base};
+use crate::web::views::{ListQuery, Pager, SortHeader, fmt_time, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub struct DatasetItem {
@@ -89,8 +90,11 @@ async fn list_page(
     render(status, &page)
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Member<perm::DataRead>,
+) -> Result<HttpResponse, AppError> {
     let errors = crate::web::retry::take(&req, urls::DATASETS).map(|r| r.errors).unwrap_or_default();
     list_page(&state, &user, errors, StatusCode::OK).await
 }
@@ -179,10 +183,9 @@ pub struct ColumnChoice {
 pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataWrite>,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataWrite)?;
     let upload = match read_upload(&req, &state, &user, body).await {
         Ok(u) => u,
         Err(e) => {
@@ -210,10 +213,9 @@ fn preview_url(token: &str) -> String {
 pub async fn preview(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataWrite>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataWrite)?;
     let dir = staging::dir(&state.settings.data_dir);
     let Some(staged) = staging::find(&dir, &token, (user.workspace_id(), user.user.id)).await else {
         Flash::push(
@@ -324,10 +326,10 @@ fn import_message(e: ImportError) -> Result<String, AppError> {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataWrite>,
+    by: Actor,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataWrite)?;
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let dir = staging::dir(&state.settings.data_dir);
     let Some(staged) = staging::find(&dir, &get("upload"), (user.workspace_id(), user.user.id)).await else {
@@ -355,7 +357,7 @@ pub async fn create(
         && let Ok(format) = format
     {
         let new = NewContents { name: &get("name"), columns, primary_key: primary_key.as_deref(), source: "upload" };
-        match service::create(&state, &actor(&user, &req, &state), new, &staged.path, format).await {
+        match service::create(&state, &by, new, &staged.path, format).await {
             Ok(ds) => {
                 staging::remove(&dir, &staged).await;
                 Flash::push_about(
@@ -498,11 +500,10 @@ async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Vec<Breakage>
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
     query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
     let errors =
         crate::web::retry::take(&req, &format!("{}/{}", urls::DATASETS, ds.id)).map(|r| r.errors).unwrap_or_default();
@@ -628,10 +629,9 @@ async fn dataset_page(
 /// The whole dataset as CSV, streamed a thousand rows at a time.
 pub async fn download(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     let ds = find(&state, &user, *id).await?;
     let columns = store::columns(&ds);
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
@@ -675,11 +675,11 @@ pub async fn download(
 pub async fn write(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataWrite>,
+    by: Actor,
     path: web::Path<(i64, String)>,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataWrite)?;
     let (id, action) = path.into_inner();
     let replace = match action.as_str() {
         "replace" => true,
@@ -711,7 +711,7 @@ pub async fn write(
     if replace && !confirmed {
         return confirm_replace(&req, &state, &user, ds, staged).await;
     }
-    write_staged(&req, &state, &user, ds, staged, replace).await
+    write_staged(&req, &state, &user, &by, ds, staged, replace).await
 }
 
 /// The confirmation page of a replace without JavaScript: the staged file's
@@ -761,11 +761,11 @@ pub fn replace_question(ds: &datasets::Model, new_rows: Option<u64>, file: &str)
 pub async fn replace_staged(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataWrite>,
+    by: Actor,
     path: web::Path<(i64, String)>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataWrite)?;
     let (id, token) = path.into_inner();
     let ds = find(&state, &user, id).await?;
     let dir = staging::dir(&state.settings.data_dir);
@@ -780,7 +780,7 @@ pub async fn replace_staged(
     if !form.yes() {
         return confirm_replace(&req, &state, &user, ds, staged).await;
     }
-    write_staged(&req, &state, &user, ds, staged, true).await
+    write_staged(&req, &state, &user, &by, ds, staged, true).await
 }
 
 /// Replaces or appends from a staged file, then removes it.
@@ -788,6 +788,7 @@ async fn write_staged(
     req: &HttpRequest,
     state: &AppState,
     user: &CurrentUser,
+    by: &Actor,
     ds: datasets::Model,
     staged: Staged,
     replace: bool,
@@ -796,11 +797,10 @@ async fn write_staged(
     let dir = staging::dir(&state.settings.data_dir);
     let result = match parse::detect(&staged.path, &staged.file_name) {
         Ok(format) => {
-            let a = actor(user, req, state);
             if replace {
-                service::replace(state, &a, &ds, &staged.path, format).await
+                service::replace(state, by, &ds, &staged.path, format).await
             } else {
-                service::append(state, &a, &ds, &staged.path, format).await
+                service::append(state, by, &ds, &staged.path, format).await
             }
         }
         Err(e) => Err(e.into()),
@@ -825,13 +825,12 @@ async fn write_staged(
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataWrite>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataWrite)?;
     let ds = find(&state, &user, *id).await?;
     if !form.yes() {
         let question = delete_question(&ds, &used_by(&state, &ds).await?);
@@ -848,7 +847,7 @@ pub async fn delete(
             },
         );
     }
-    service::delete(&state, &actor(&user, &req, &state), &ds).await?;
+    service::delete(&state, &by, &ds).await?;
     Flash::push_about(&user.session, "success", "Deleted the dataset", Some(ds.name.clone()));
     Ok(see_other(urls::DATASETS))
 }

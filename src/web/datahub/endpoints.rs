@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
+use crate::auth::{CurrentUser, Member, perm};
 use crate::domain::Permission;
 use crate::domain::datahub::Access;
 use crate::domain::hub_keys::AccessType;
@@ -13,9 +13,9 @@ use crate::entities::endpoints;
 use crate::hub::manage::{self, EndpointInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::datahub::collections::DatasetChoice as CollectionChoice;
-use crate::web::views::actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 pub struct EndpointItem {
@@ -154,10 +154,9 @@ fn values(form: &EndpointForm) -> Vec<(&'static str, &str)> {
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     q: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     if let Some(r) = crate::web::retry::take(&req, urls::ENDPOINTS) {
         return list_page(&state, &user, retried(&r), r.errors, StatusCode::OK).await;
     }
@@ -179,11 +178,11 @@ fn input(form: &EndpointForm) -> EndpointInput {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<EndpointForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
-    match manage::save_endpoint(&state, &actor(&user, &req, &state), None, &input(&form)).await {
+    match manage::save_endpoint(&state, &by, None, &input(&form)).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the endpoint", Some(e.path.clone()));
             Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, e.id)))
@@ -312,10 +311,9 @@ async fn endpoint_page(
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     let e = find(&state, &user, *id).await?;
     if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::ENDPOINTS, e.id)) {
         return endpoint_page(&req, &state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
@@ -339,13 +337,13 @@ pub async fn show(
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<EndpointForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let e = find(&state, &user, *id).await?;
-    match manage::save_endpoint(&state, &actor(&user, &req, &state), Some(e.id), &input(&form)).await {
+    match manage::save_endpoint(&state, &by, Some(e.id), &input(&form)).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the endpoint", Some(saved.path.clone()));
             Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, saved.id)))
@@ -364,13 +362,12 @@ pub async fn update(
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let e = find(&state, &user, *id).await?;
     if !form.yes() {
         return ask(
@@ -387,7 +384,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_endpoint(&state, &actor(&user, &req, &state), &e).await?;
+    manage::delete_endpoint(&state, &by, &e).await?;
     Flash::push_about(&user.session, "success", "Deleted the endpoint", Some(e.path.clone()));
     Ok(see_other(urls::ENDPOINTS))
 }

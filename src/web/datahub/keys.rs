@@ -12,16 +12,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::auth::hub_verifier::{SyncStatus, sync_status};
-use crate::auth::{CurrentUser, require};
-use crate::domain::Permission;
+use crate::auth::{CurrentUser, Member, perm};
 use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, EXPIRING_WITHIN_DAYS_HUB, identifier};
 use crate::entities::hub_keys;
 use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
-use crate::web::views::actor;
 use crate::web::views::{Pager, SortHeader, fmt_time, query_base};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other};
 
@@ -110,10 +109,9 @@ fn last_used(k: &hub_keys::Model) -> String {
 
 pub async fn list(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
     q: Params<TableQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let q = q.into_inner();
     let sort = match q.sort.as_str() {
         s @ ("access_type" | "status" | "expires_at" | "last_used_at" | "created_at") => s,
@@ -657,8 +655,11 @@ fn retried(req: &HttpRequest, key: Option<&hub_keys::Model>) -> Option<View> {
     Some(v)
 }
 
-pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
+pub async fn new(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Member<perm::HubKeysManage>,
+) -> Result<HttpResponse, AppError> {
     if let Some(v) = retried(&req, None) {
         return editor(&state, &user, None, v, StatusCode::OK).await;
     }
@@ -684,11 +685,10 @@ fn show_once(user: &CurrentUser, id: i64) -> Result<(), AppError> {
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
     id: web::Path<i64>,
     q: Params<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if let Some(v) = retried(&req, Some(&k)) {
         return editor(&state, &user, Some(&k), v, StatusCode::OK).await;
@@ -725,6 +725,7 @@ async fn submit(
     req: &HttpRequest,
     state: &AppState,
     user: &CurrentUser,
+    by: &Actor,
     key: Option<hub_keys::Model>,
     mut form: KeyForm,
 ) -> Result<HttpResponse, AppError> {
@@ -733,7 +734,7 @@ async fn submit(
         v.focus = focus;
         return editor(state, user, key.as_ref(), v, StatusCode::OK).await;
     }
-    match manage::save(state, &actor(user, req, state), key.as_ref().map(|k| k.id), &form.input()).await {
+    match manage::save(state, by, key.as_ref().map(|k| k.id), &form.input()).await {
         Ok(saved) => {
             let what = if key.is_none() { "Created the key" } else { "Saved the key" };
             Flash::push_about(&user.session, "success", what, Some(saved.key.name.clone()));
@@ -781,23 +782,23 @@ async fn submit(
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
-    submit(&req, &state, &user, None, form).await
+    submit(&req, &state, &user, &by, None, form).await
 }
 
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
-    submit(&req, &state, &user, Some(k), form).await
+    submit(&req, &state, &user, &by, Some(k), form).await
 }
 
 /// The secret panel alone (htmx), or a redirect to the editor, which shows
@@ -838,13 +839,13 @@ struct SecretPanel {
 pub async fn reveal(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(_): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
-    match manage::reveal(&state, &actor(&user, &req, &state), &k).await {
+    match manage::reveal(&state, &by, &k).await {
         Ok(secret) => with_secret(&req, &user, &k, secret),
         Err(Refusal::Fields(errors)) => {
             let links = crate::store::hub_keys::links(&state.db, k.id).await?;
@@ -857,8 +858,11 @@ pub async fn reveal(
 }
 
 /// Hides the secret again (htmx swaps the panel back; no secret in it).
-pub async fn hide(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
+pub async fn hide(
+    state: web::Data<AppState>,
+    user: Member<perm::HubKeysManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let k = find(&state, &user, *id).await?;
     let panel = SecretPanel {
         id: k.id,
@@ -890,10 +894,9 @@ struct TokenCheck {
 }
 
 pub async fn token_check(
-    user: CurrentUser,
+    _: Member<perm::HubKeysManage>,
     CsrfForm(form): CsrfForm<TokenCheckForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let (error, warnings) = match form.token.as_str() {
         "" => (None, Vec::new()),
         t => match crate::domain::hub_keys::check_generic_token(t) {
@@ -915,11 +918,11 @@ fn key_error(e: Refusal) -> AppError {
 pub async fn regenerate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if !form.yes() {
         return ask(
@@ -935,18 +938,17 @@ pub async fn regenerate(
             },
         );
     }
-    let (saved, secret) = manage::regenerate(&state, &actor(&user, &req, &state), &k).await.map_err(key_error)?;
+    let (saved, secret) = manage::regenerate(&state, &by, &k).await.map_err(key_error)?;
     with_secret(&req, &user, &saved, secret)
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let k = find(&state, &user, *id).await?;
     if !form.yes() {
         let lost = manage::endpoints_of(&state, &k).await?;
@@ -971,7 +973,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete(&state, &actor(&user, &req, &state), &k).await.map_err(key_error)?;
+    manage::delete(&state, &by, &k).await.map_err(key_error)?;
     Flash::push_about(&user.session, "success", "Deleted the key", Some(k.name.clone()));
     Ok(see_other(KEYS))
 }

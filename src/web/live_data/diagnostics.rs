@@ -5,10 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::auth::{CurrentUser, require};
+use crate::auth::{Member, perm};
 use crate::connectors::errors::Report;
 use crate::connectors::sources as manage;
-use crate::domain::Permission;
 use crate::state::AppState;
 use crate::store::live_data as store;
 use crate::web::views::fmt_time;
@@ -37,8 +36,7 @@ struct DiagnosticsPage {
     recovered: Vec<Problem>,
 }
 
-pub async fn page(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::ConnectorsManage)?;
+pub async fn page(state: web::Data<AppState>, user: Member<perm::ConnectorsManage>) -> Result<HttpResponse, AppError> {
     let mut problems = Vec::new();
     let mut recovered = Vec::new();
     for s in store::failed_sources(&state.db, user.workspace_id()).await? {

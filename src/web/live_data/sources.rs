@@ -11,7 +11,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::progress::{RunView, run_view};
-use crate::auth::{CurrentUser, require};
+use crate::auth::{CurrentUser, Member, perm};
 use crate::connectors::errors::Report;
 use crate::connectors::sources::{self as manage, SourceInput};
 use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
@@ -19,14 +19,10 @@ use crate::domain::Permission;
 use crate::entities::sources;
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::live_data as store;
-use crate::web::views::actor;
 use crate::web::views::fmt_time;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
-
-fn may(user: &CurrentUser) -> Result<(), AppError> {
-    require(user, Permission::ConnectorsManage)
-}
 
 fn source_url(id: i64) -> String {
     format!("{}/{id}", urls::SOURCES)
@@ -87,8 +83,7 @@ struct CataloguePage {
     cards: Vec<Card>,
 }
 
-pub async fn catalogue(user: CurrentUser) -> Result<HttpResponse, AppError> {
-    may(&user)?;
+pub async fn catalogue(user: Member<perm::ConnectorsManage>) -> Result<HttpResponse, AppError> {
     let cards = REGISTRY
         .iter()
         .map(|c| c.spec())
@@ -137,8 +132,7 @@ fn next_step(s: &sources::Model) -> String {
     }
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    may(&user)?;
+pub async fn list(state: web::Data<AppState>, user: Member<perm::ConnectorsManage>) -> Result<HttpResponse, AppError> {
     let ws = user.workspace_id();
     let entities = store::entities(&state.db, ws).await?;
     let mut items = Vec::new();
@@ -254,18 +248,16 @@ fn credentials_page(
     render(status, &p)
 }
 
-pub async fn new(user: CurrentUser, q: Params<KindQuery>) -> Result<HttpResponse, AppError> {
-    may(&user)?;
+pub async fn new(user: Member<perm::ConnectorsManage>, q: Params<KindQuery>) -> Result<HttpResponse, AppError> {
     let Some(kind) = crate::connectors::kind(&q.kind) else { return Ok(see_other(urls::CONNECTORS)) };
     credentials_page(&user, None, kind.spec(), String::new(), &BTreeMap::new(), FieldErrors::default(), StatusCode::OK)
 }
 
 pub async fn credentials(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
     let kind = crate::connectors::kind(&s.kind).ok_or(AppError::NotFound)?;
     credentials_page(
@@ -293,14 +285,14 @@ fn input_of(form: &[(String, String)], kind: &str) -> SourceInput {
 }
 
 async fn save(
-    req: HttpRequest,
     state: &AppState,
     user: &CurrentUser,
+    by: &Actor,
     existing: Option<sources::Model>,
     input: SourceInput,
 ) -> Result<HttpResponse, AppError> {
     let spec = crate::connectors::kind(&input.kind).ok_or(AppError::BadRequest)?.spec();
-    match manage::save_credentials(state, &actor(user, &req, state), existing.as_ref(), &input).await {
+    match manage::save_credentials(state, by, existing.as_ref(), &input).await {
         Ok(manage::Saved { source: s, cleared }) => {
             if !cleared.is_empty() {
                 // Back to the credentials form: the key must be entered again.
@@ -332,30 +324,28 @@ async fn save(
 }
 
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let kind = form.iter().find(|(k, _)| k == "kind").map(|(_, v)| v.clone()).unwrap_or_default();
     if crate::connectors::kind(&kind).is_none() {
         return Ok(see_other(urls::CONNECTORS));
     }
-    save(req, &state, &user, None, input_of(&form, &kind)).await
+    save(&state, &user, &by, None, input_of(&form, &kind)).await
 }
 
 pub async fn update_credentials(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
     let input = input_of(&form, &s.kind);
-    save(req, &state, &user, Some(s), input).await
+    save(&state, &user, &by, Some(s), input).await
 }
 
 // --- step 2: test connection ------------------------------------------------
@@ -426,21 +416,24 @@ fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpResponse, AppE
     render(StatusCode::OK, &p)
 }
 
-pub async fn test(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    may(&user)?;
+pub async fn test(
+    state: web::Data<AppState>,
+    user: Member<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     test_page(&user, find(&state, &user, *id).await?)
 }
 
 pub async fn run_test(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Back>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
-    let (s, result) = manage::test(&state, &actor(&user, &req, &state), &s).await?;
+    let (s, result) = manage::test(&state, &by, &s).await?;
     if form.back == "diagnostics" {
         match &result.error {
             None => Flash::push_about(&user.session, "success", "The connection test passed", Some(s.name.clone())),
@@ -511,10 +504,9 @@ fn streams_page(
 
 pub async fn streams(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
     if !manage::last_test(&s).is_some_and(|t| t.ok) {
         Flash::push(
@@ -535,15 +527,14 @@ pub struct StreamsForm {
 }
 
 pub async fn save_streams(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<StreamsForm>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
-    match manage::choose_streams(&state, &actor(&user, &req, &state), &s, &form.streams).await {
+    match manage::choose_streams(&state, &by, &s, &form.streams).await {
         Ok(s) => Ok(see_other(&format!("{}/link", source_url(s.id)))),
         Err(Refusal::Fields(errs)) => {
             let errors = FieldErrors::from(errs);
@@ -610,8 +601,11 @@ async fn link_page(
     render(status, &p)
 }
 
-pub async fn link(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    may(&user)?;
+pub async fn link(
+    state: web::Data<AppState>,
+    user: Member<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
     let form = LinkForm {
         target: if s.entity_id.is_some() { "existing".into() } else { String::new() },
@@ -623,15 +617,14 @@ pub async fn link(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
 }
 
 pub async fn activate(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
-    let actor = actor(&user, &req, &state);
+    let actor = by;
     // The schedule and modes are checked before anything is made (an entity).
     let mut errors = FieldErrors::default();
     let settings = parse_settings(&s, &form.settings, &mut errors);
@@ -946,8 +939,11 @@ pub fn next_sync(s: &sources::Model) -> Option<String> {
     s.next_sync_at.map(fmt_time)
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    may(&user)?;
+pub async fn show(
+    state: web::Data<AppState>,
+    user: Member<perm::ConnectorsManage>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
     let form = saved_form(&s);
     source_page(&state, &user, s, form, FieldErrors::default(), StatusCode::OK).await
@@ -956,17 +952,16 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
 /// Saves the schedule and the streams' sync modes; a refusal re-renders the
 /// page with the input and the messages beside their fields.
 pub async fn save_settings(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
     let mut errors = FieldErrors::default();
     if let Some(input) = parse_settings(&s, &form, &mut errors) {
-        match manage::set_sync_settings(&state, &actor(&user, &req, &state), &s, input).await {
+        match manage::set_sync_settings(&state, &by, &s, input).await {
             Ok(saved) => {
                 Flash::push_about(&user.session, "success", "Saved the sync settings", Some(saved.name.clone()));
                 return Ok(see_other(&format!("{}#settings-heading", source_url(saved.id))));
@@ -992,11 +987,10 @@ fn back_to(back: &str, id: i64) -> String {
 /// Cancels the source's live run (the streams' old rows stay).
 pub async fn cancel(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Back>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
     match store::live_run(&state.db, s.id).await? {
         Some(run) if crate::connectors::sources::cancel_run(&state, &run, &user.user.display_name).await? => {
@@ -1013,15 +1007,14 @@ pub async fn cancel(
 }
 
 pub async fn sync_now(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Back>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
-    let actor = actor(&user, &req, &state);
+    let actor = by;
     let draft = s.status == manage::DRAFT;
     start_sync(&state, &user, &actor, &s, draft, &form.back).await
 }
@@ -1036,13 +1029,12 @@ pub struct DeleteForm {
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::ConnectorsManage>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    may(&user)?;
     let s = find(&state, &user, *id).await?;
     let keep = form.tabs == "keep";
     if form.confirmed != "yes" {
@@ -1066,7 +1058,7 @@ pub async fn delete(
             },
         );
     }
-    match manage::delete(&state, &actor(&user, &req, &state), &s, keep).await {
+    match manage::delete(&state, &by, &s, keep).await {
         Ok(()) => {
             Flash::push_about(&user.session, "success", "Deleted the source", Some(s.name.clone()));
             Ok(see_other(urls::SOURCES))

@@ -3,13 +3,13 @@
 //! describe, delete). `data.read` views, `ontology.edit` changes.
 use crate::web::params::Params;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::web::live_data::progress::{RunView, run_view};
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, require};
+use crate::auth::{CurrentUser, Member, perm};
 use crate::connectors::sources as source_manage;
 use crate::domain::Permission;
 use crate::domain::query::count;
@@ -17,10 +17,10 @@ use crate::entities::{ontology_entities as entities, sources, stream_tabs};
 use crate::ontology;
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::live_data as store;
 use crate::web::confirm::Confirmed;
 use crate::web::datahub::datasets::{RowsView, rows_view};
-use crate::web::views::actor;
 use crate::web::views::{ListQuery, fmt_time};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
@@ -88,8 +88,7 @@ async fn list_page(
     render(status, &p)
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
+pub async fn list(state: web::Data<AppState>, user: Member<perm::DataRead>) -> Result<HttpResponse, AppError> {
     list_page(&state, &user, String::new(), String::new(), FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -102,13 +101,12 @@ pub struct EntityForm {
 }
 
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::OntologyEdit>,
+    by: Actor,
     CsrfForm(form): CsrfForm<EntityForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::OntologyEdit)?;
-    match ontology::save(&state, &actor(&user, &req, &state), None, &form.name, &form.description).await {
+    match ontology::save(&state, &by, None, &form.name, &form.description).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the entity", Some(e.name.clone()));
             Ok(see_other(&entity_url(e.id)))
@@ -189,7 +187,6 @@ async fn spreadsheet(
     tab_id: Option<i64>,
     query: &ListQuery,
 ) -> Result<HttpResponse, AppError> {
-    require(user, Permission::DataRead)?;
     let tabs = store::tabs_of_entity(&state.db, e.id).await?;
     let chosen = match tab_id {
         Some(id) => Some(tabs.iter().find(|t| t.id == id).ok_or(AppError::NotFound)?.clone()),
@@ -249,7 +246,7 @@ async fn spreadsheet(
 
 pub async fn show(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
     query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -271,10 +268,9 @@ struct ProgressRegion {
 /// search box, never while the user is reading a running sync's old rows.
 pub async fn progress_region(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::DataRead)?;
     let e = find(&state, &user, *id).await?;
     let progress = progress(&state, e.id).await?;
     let finished = progress.is_empty();
@@ -290,7 +286,7 @@ pub async fn progress_region(
 
 pub async fn show_tab(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     path: web::Path<(i64, i64)>,
     query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -302,13 +298,12 @@ pub async fn show_tab(
 /// "Publish as a data collection": one click makes a collection over the
 /// tab's dataset, then the user picks its endpoint on the collection page.
 pub async fn publish(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::HubKeysManage>,
+    by: Actor,
     path: web::Path<(i64, i64)>,
     CsrfForm(_): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::HubKeysManage)?;
     let (id, tab_id) = path.into_inner();
     let e = find(&state, &user, id).await?;
     let tab = store::tab(&state.db, user.workspace_id(), tab_id)
@@ -316,7 +311,7 @@ pub async fn publish(
         .filter(|t| t.entity_id == Some(e.id))
         .ok_or(AppError::NotFound)?;
     let back = format!("{}/tabs/{}", entity_url(e.id), tab.id);
-    let actor = actor(&user, &req, &state);
+    let actor = by;
     for n in 1..50 {
         let name =
             if n == 1 { format!("{} {}", e.name, tab.stream) } else { format!("{} {} ({n})", e.name, tab.stream) };
@@ -407,7 +402,6 @@ async fn sources_tab(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    require(user, Permission::DataRead)?;
     let mut linked = Vec::new();
     for s in store::sources_of_entity(&state.db, e.id).await? {
         linked.push(LinkedSource {
@@ -439,16 +433,11 @@ async fn sources_tab(
 
 pub async fn sources(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
     sources_tab(&state, &user, e, FieldErrors::default(), StatusCode::OK).await
-}
-
-fn may_link(user: &CurrentUser) -> Result<(), AppError> {
-    require(user, Permission::OntologyEdit)?;
-    require(user, Permission::ConnectorsManage)
 }
 
 #[derive(Deserialize)]
@@ -458,13 +447,12 @@ pub struct LinkSourceForm {
 }
 
 pub async fn link_source(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<(perm::DataRead, (perm::OntologyEdit, perm::ConnectorsManage))>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<LinkSourceForm>,
 ) -> Result<HttpResponse, AppError> {
-    may_link(&user)?;
     let e = find(&state, &user, *id).await?;
     let source = match form.source_id.parse::<i64>() {
         Ok(sid) => store::source(&state.db, user.workspace_id(), sid).await?,
@@ -480,7 +468,7 @@ pub async fn link_source(
         )
         .await;
     };
-    source_manage::link(&state, &actor(&user, &req, &state), &s, Some(e.id)).await?;
+    source_manage::link(&state, &by, &s, Some(e.id)).await?;
     Flash::push_about(
         &user.session,
         "success",
@@ -500,13 +488,12 @@ pub struct UnlinkForm {
 }
 
 pub async fn unlink_source(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<(perm::DataRead, (perm::OntologyEdit, perm::ConnectorsManage))>,
+    by: Actor,
     path: web::Path<(i64, i64)>,
     CsrfForm(form): CsrfForm<UnlinkForm>,
 ) -> Result<HttpResponse, AppError> {
-    may_link(&user)?;
     let (id, sid) = path.into_inner();
     let e = find(&state, &user, id).await?;
     let s = store::source(&state.db, user.workspace_id(), sid)
@@ -538,7 +525,7 @@ pub async fn unlink_source(
             },
         );
     }
-    source_manage::unlink(&state, &actor(&user, &req, &state), &s, form.tabs == "keep").await?;
+    source_manage::unlink(&state, &by, &s, form.tabs == "keep").await?;
     let msg = if form.tabs == "keep" {
         "Unlinked the source; its tabs stay, no longer synced"
     } else {
@@ -571,7 +558,6 @@ async fn settings_tab(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    require(user, Permission::DataRead)?;
     let p = SettingsTab {
         layout: Layout::for_user(user, format!("{}: settings", e.name)),
         tabs: entity_tabs(&e, "Settings"),
@@ -587,7 +573,7 @@ async fn settings_tab(
 
 pub async fn settings(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::DataRead>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
@@ -596,15 +582,14 @@ pub async fn settings(
 }
 
 pub async fn save_settings(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<(perm::OntologyEdit, perm::DataRead)>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<EntityForm>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::OntologyEdit)?;
     let e = find(&state, &user, *id).await?;
-    match ontology::save(&state, &actor(&user, &req, &state), Some(e.id), &form.name, &form.description).await {
+    match ontology::save(&state, &by, Some(e.id), &form.name, &form.description).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the entity", Some(saved.name));
             Ok(see_other(&format!("{}/settings", entity_url(e.id))))
@@ -617,13 +602,12 @@ pub async fn save_settings(
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: Member<perm::OntologyEdit>,
+    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Permission::OntologyEdit)?;
     let e = find(&state, &user, *id).await?;
     if !form.yes() {
         let tabs = store::tabs_of_entity(&state.db, e.id).await?.len();
@@ -643,7 +627,7 @@ pub async fn delete(
             },
         );
     }
-    ontology::delete(&state, &actor(&user, &req, &state), &e).await?;
+    ontology::delete(&state, &by, &e).await?;
     Flash::push_about(&user.session, "success", "Deleted the entity", Some(e.name.clone()));
     Ok(see_other(urls::ENTITIES))
 }
