@@ -11,7 +11,6 @@ use crate::domain::datahub::{Access, DEFAULT_LIMIT, DEFAULT_MAX_LIMIT};
 use crate::entities::{data_collections, endpoints};
 use crate::hub::manage::{self, CollectionInput, EndpointInput};
 use crate::state::AppState;
-use crate::store::audit::Actor;
 
 #[derive(Serialize, ToSchema)]
 pub struct CollectionOut {
@@ -124,13 +123,12 @@ pub async fn list(state: web::Data<AppState>, p: Principal<perm::DataRead>) -> R
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
-    _: Principal<perm::HubKeysManage>,
-    by: Actor,
+    p: Principal<perm::HubKeysManage>,
     b: Result<web::Json<CollectionIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let base = CollectionInput { default_limit: DEFAULT_LIMIT, max_limit: DEFAULT_MAX_LIMIT, ..Default::default() };
     let input = merge(base, body(b)?);
-    let c = manage::save_collection(&state, &by, None, &input).await?;
+    let c = manage::save_collection(&state, &p.actor, None, &input).await?;
     Ok(HttpResponse::Created().json(collection_out(&c)))
 }
 
@@ -156,13 +154,12 @@ pub async fn show(
 pub async fn update(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<CollectionIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
     let input = merge(input_of(&c), body(b)?);
-    let c = manage::save_collection(&state, &by, Some(c.id), &input).await?;
+    let c = manage::save_collection(&state, &p.actor, Some(c.id), &input).await?;
     Ok(HttpResponse::Ok().json(collection_out(&c)))
 }
 
@@ -172,11 +169,10 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
-    manage::delete_collection(&state, &by, &c).await?;
+    manage::delete_collection(&state, &p.actor, &c).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -267,11 +263,10 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
 pub async fn create_endpoint(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     b: Result<web::Json<EndpointIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = endpoint_input(None, body(b)?);
-    let e = manage::save_endpoint(&state, &by, None, &input).await?;
+    let e = manage::save_endpoint(&state, &p.actor, None, &input).await?;
     Ok(HttpResponse::Created().json(endpoint_out(
         &e,
         &slug(&state, p.key.workspace_id).await?,
@@ -306,13 +301,12 @@ pub async fn show_endpoint(
 pub async fn update_endpoint(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<EndpointIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
     let input = endpoint_input(Some(&e), body(b)?);
-    let e = manage::save_endpoint(&state, &by, Some(e.id), &input).await?;
+    let e = manage::save_endpoint(&state, &p.actor, Some(e.id), &input).await?;
     Ok(HttpResponse::Ok().json(endpoint_out(
         &e,
         &slug(&state, p.key.workspace_id).await?,
@@ -326,10 +320,9 @@ pub async fn update_endpoint(
 pub async fn delete_endpoint(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
-    manage::delete_endpoint(&state, &by, &e).await?;
+    manage::delete_endpoint(&state, &p.actor, &e).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -189,10 +189,9 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
-    by: Actor,
 ) -> Result<HttpResponse, ApiError> {
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
-    let result = create_from(&state, &by, &body).await;
+    let result = create_from(&state, &p.actor, &body).await;
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     let ds = result?;
     Ok(HttpResponse::Created()
@@ -305,16 +304,15 @@ async fn write(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
-    by: Actor,
     id: i64,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, id).await?;
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
     let result = if replace {
-        service::replace(&state, &by, &ds, &body.staged.path, body.format).await
+        service::replace(&state, &p.actor, &ds, &body.staged.path, body.format).await
     } else {
-        service::append(&state, &by, &ds, &body.staged.path, body.format).await
+        service::append(&state, &p.actor, &ds, &body.staged.path, body.format).await
     };
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     Ok(HttpResponse::Ok().json(dataset_out(&result?)))
@@ -340,10 +338,9 @@ pub async fn append(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    write(req, payload, state, p, by, *id, false).await
+    write(req, payload, state, p, *id, false).await
 }
 
 /// Replaces all records atomically: readers see the old records until the
@@ -365,10 +362,9 @@ pub async fn replace(
     payload: web::Payload,
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    write(req, payload, state, p, by, *id, true).await
+    write(req, payload, state, p, *id, true).await
 }
 
 /// Deletes a dataset and the collections and endpoints over it. Needs `data.write`.
@@ -383,10 +379,9 @@ pub async fn replace(
 pub async fn delete(
     state: web::Data<AppState>,
     p: Principal<perm::DataWrite>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
-    service::delete(&state, &by, &ds).await?;
+    service::delete(&state, &p.actor, &ds).await?;
     Ok(HttpResponse::NoContent().finish())
 }

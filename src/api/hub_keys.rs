@@ -17,7 +17,6 @@ use crate::entities::hub_keys;
 use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 
 /// A refusal with the fields spelled as JSON spells them.
 fn json_fields(r: Refusal) -> Refusal {
@@ -290,12 +289,11 @@ pub async fn list(
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
-    _: Principal<perm::HubKeysManage>,
-    by: Actor,
+    p: Principal<perm::HubKeysManage>,
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = input(&state, None, body(b)?).await?;
-    let saved = manage::save(&state, &by, None, &input).await.map_err(json_fields)?;
+    let saved = manage::save(&state, &p.actor, None, &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -325,13 +323,12 @@ pub async fn show(
 pub async fn update(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let input = input(&state, Some(&k), body(b)?).await?;
-    let saved = manage::save(&state, &by, Some(k.id), &input).await.map_err(json_fields)?;
+    let saved = manage::save(&state, &p.actor, Some(k.id), &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -343,11 +340,10 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &by, &k).await?;
+    manage::delete(&state, &p.actor, &k).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -363,11 +359,10 @@ pub struct SecretOut {
 pub async fn reveal(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let secret = manage::reveal(&state, &by, &k).await?;
+    let secret = manage::reveal(&state, &p.actor, &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
 }
 
@@ -378,10 +373,9 @@ pub async fn reveal(
 pub async fn regenerate(
     state: web::Data<AppState>,
     p: Principal<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let (_, secret) = manage::regenerate(&state, &by, &k).await?;
+    let (_, secret) = manage::regenerate(&state, &p.actor, &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
 }

@@ -11,12 +11,14 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use crate::api::ApiError;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
 use crate::state::AppState;
+use crate::store::audit::Actor;
 
 /// What a handler requires of the key (shared with the pages' `Member`).
 pub use crate::auth::perm::{self, Requirement};
 
 pub struct Principal<R: Requirement = perm::Authenticated> {
     pub key: VerifiedKey,
+    pub actor: Actor,
     _requirement: PhantomData<R>,
 }
 
@@ -51,16 +53,18 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
     let presented = presented_key(&req);
     let key = verified(state, &req, presented.as_deref()).await?;
     R::check(&key.permissions).map_err(ApiError::InsufficientPermission)?;
-    crate::auth::actor::Identified {
+
+    // The address is only worked out when a write is due (once a minute per key).
+    state.keys.note_use(key.key_id, || state.client_ip(&req));
+    // Who acts, for the audit log: the key's owner, through this key.
+    let actor = Actor {
         workspace_id: key.workspace_id,
         user_id: key.owner_id,
         name: None,
         via: Some(format!("with API key {}", key.identifier)),
-    }
-    .remember(&req);
-    // The address is only worked out when a write is due (once a minute per key).
-    state.keys.note_use(key.key_id, || state.client_ip(&req));
-    Ok(Principal { key, _requirement: PhantomData })
+        ip: state.client_ip(&req),
+    };
+    Ok(Principal { key, actor, _requirement: PhantomData })
 }
 
 /// Verifies a key. Refusals are counted per client address; past the limit

@@ -19,7 +19,6 @@ use crate::connectors::{ConnectorError, REGISTRY, StreamInfo};
 use crate::entities::{sources, sync_runs};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::store::live_data as store;
 
 /// A refusal with the fields spelled as this API's JSON spells them.
@@ -312,19 +311,18 @@ async fn apply_rest(
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
-    _: Principal<perm::ConnectorsManage>,
-    by: Actor,
+    p: Principal<perm::ConnectorsManage>,
     b: Result<web::Json<SourceIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let actor = by;
+    let actor = &p.actor;
     let input = SourceInput {
         kind: b.kind.clone().unwrap_or_default(),
         name: b.name.clone().unwrap_or_default(),
         config: b.config.clone().unwrap_or_default(),
     };
-    let s = manage::save_credentials(&state, &actor, None, &input).await.map_err(json_fields)?.source;
-    let s = apply_rest(&state, &actor, s, &b).await?;
+    let s = manage::save_credentials(&state, actor, None, &input).await.map_err(json_fields)?.source;
+    let s = apply_rest(&state, actor, s, &b).await?;
     Ok(HttpResponse::Created().json(source_out(&s)))
 }
 
@@ -347,12 +345,11 @@ pub async fn show(
 pub async fn update(
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     b: Result<web::Json<SourceIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let actor = by;
+    let actor = &p.actor;
     let mut s = find(&state, p.key.workspace_id, *id).await?;
     let mut notes = Vec::new();
     if b.name.is_some() || b.config.is_some() || b.kind.is_some() {
@@ -363,13 +360,13 @@ pub async fn update(
             name: b.name.clone().unwrap_or_else(|| s.name.clone()),
             config,
         };
-        let saved = manage::save_credentials(&state, &actor, Some(&s), &input).await.map_err(json_fields)?;
+        let saved = manage::save_credentials(&state, actor, Some(&s), &input).await.map_err(json_fields)?;
         if !saved.cleared.is_empty() {
             notes.push(manage::cleared_sentence(&saved.cleared));
         }
         s = saved.source;
     }
-    let s = apply_rest(&state, &actor, s, &b).await?;
+    let s = apply_rest(&state, actor, s, &b).await?;
     let mut out = source_out(&s);
     out.notes = notes;
     Ok(HttpResponse::Ok().json(out))
@@ -390,12 +387,11 @@ pub struct DeleteQuery {
 pub async fn delete(
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     q: Params<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &by, &s, q.keep_tabs).await.map_err(json_fields)?;
+    manage::delete(&state, &p.actor, &s, q.keep_tabs).await.map_err(json_fields)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -406,11 +402,10 @@ pub async fn delete(
 pub async fn test(
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, _) = manage::test(&state, &by, &s).await.map_err(json_fields)?;
+    let (s, _) = manage::test(&state, &p.actor, &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Ok().json(test_out(&s)))
 }
 
@@ -428,11 +423,10 @@ pub struct DiscoverOut {
 pub async fn discover(
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, result) = manage::test(&state, &by, &s).await.map_err(json_fields)?;
+    let (s, result) = manage::test(&state, &p.actor, &s).await.map_err(json_fields)?;
     let chosen = manage::chosen_streams(&s);
     Ok(HttpResponse::Ok().json(DiscoverOut {
         ok: result.ok,
@@ -455,11 +449,10 @@ pub struct ActivateOut {
 pub async fn activate(
     state: web::Data<AppState>,
     p: Principal<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, run_id) = manage::activate(&state.clone().into_inner(), &by, &s).await.map_err(json_fields)?;
+    let (s, run_id) = manage::activate(&state.clone().into_inner(), &p.actor, &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Accepted().json(ActivateOut { source: source_out(&s), run_id }))
 }
 
@@ -655,12 +648,11 @@ pub struct EntityIn {
     security(("bearer" = []), ("api_key_header" = []), ("api_key_query" = [])))]
 pub async fn create_entity(
     state: web::Data<AppState>,
-    _: Principal<perm::OntologyEdit>,
-    by: Actor,
+    p: Principal<perm::OntologyEdit>,
     b: Result<web::Json<EntityIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let e = crate::ontology::save(&state, &by, None, &b.name, &b.description).await?;
+    let e = crate::ontology::save(&state, &p.actor, None, &b.name, &b.description).await?;
     Ok(HttpResponse::Created().json(entity_out(&state, &e).await?))
 }
 

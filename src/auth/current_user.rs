@@ -8,12 +8,12 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::auth::actor::Identified;
 use crate::auth::perm::{self, Requirement};
 use crate::auth::{csrf, keys};
 use crate::domain::Permission;
 use crate::entities::users;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::members::Membership;
 use crate::web::errors::AppError;
 
@@ -31,6 +31,8 @@ pub struct SignedIn {
     /// Failing sources of the current workspace (the navigation's badge), for
     /// members who manage connectors.
     pub failing_sources: u64,
+    /// The client's address, for the audit log.
+    pub ip: Option<String>,
 }
 
 pub struct CurrentUser {
@@ -41,6 +43,9 @@ pub struct CurrentUser {
     pub path: String,
     pub support_contact: Option<String>,
     pub failing_sources: u64,
+    /// Who acts, for the audit log: this member, in this workspace, from the
+    /// request's address. Built once here, handed to every service it calls.
+    pub actor: Actor,
 }
 
 impl SignedIn {
@@ -52,6 +57,13 @@ impl SignedIn {
     pub fn current(self) -> Result<CurrentUser, Box<SignedIn>> {
         match self.membership {
             Some(membership) => Ok(CurrentUser {
+                actor: Actor {
+                    workspace_id: membership.workspace_id,
+                    user_id: self.user.id,
+                    name: Some(crate::store::audit::person(&self.user)),
+                    via: None,
+                    ip: self.ip,
+                },
                 user: self.user,
                 membership,
                 memberships: self.memberships,
@@ -145,6 +157,7 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
         session,
         path: req.path().to_owned(),
         support_contact: state.settings.support_contact.clone(),
+        ip: state.client_ip(req),
     })
 }
 
@@ -164,16 +177,6 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let user = load(&req).await?.current().map_err(|_| AppError::NoWorkspace)?;
-            Identified {
-                workspace_id: user.workspace_id(),
-                user_id: user.user.id,
-                name: Some(crate::store::audit::person(&user.user)),
-                via: None,
-            }
-            .remember(&req);
-            Ok(user)
-        })
+        Box::pin(async move { load(&req).await?.current().map_err(|_| AppError::NoWorkspace) })
     }
 }

@@ -1,6 +1,5 @@
 //! Who is calling: password hashing, server-side sessions, CSRF, login
 //! throttling and the signed-in user extractor.
-pub mod actor;
 pub mod client_ip;
 pub mod csrf;
 pub mod current_user;

@@ -15,7 +15,6 @@ use crate::domain::{Permission, PermissionSet};
 use crate::entities::personal_keys;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, ask};
 use crate::web::views::{KeyRow, Pager, PermissionChoice, fmt_time, key_row, permission_choices};
 use crate::web::{AppError, CsrfForm, FieldErrors, Layout, is_htmx, render, urls};
@@ -331,7 +330,6 @@ pub async fn rotate(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    by: Actor,
     path: web::Path<i64>,
     CsrfForm(input): CsrfForm<RotateInput>,
 ) -> Result<HttpResponse, AppError> {
@@ -373,7 +371,7 @@ pub async fn rotate(
         Some(t) => format!("The old secret keeps working until {}.", fmt_time(t)),
         None => "The old secret stopped working now.".into(),
     };
-    let secret = crate::account::keys::rotate(&state, &by, &key, until, note.clone()).await?;
+    let secret = crate::account::keys::rotate(&state, &user.actor, &key, until, note.clone()).await?;
     let revealed = Revealed {
         label: key.label.clone(),
         secret: secret.expose().to_owned(),
@@ -397,7 +395,6 @@ pub async fn retire(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    by: Actor,
     path: web::Path<(i64, String)>,
     CsrfForm(input): CsrfForm<RetireInput>,
 ) -> Result<HttpResponse, AppError> {
@@ -425,8 +422,8 @@ pub async fn retire(
         );
     }
     let (done, notice) = match action.as_str() {
-        "revoke" => (crate::account::keys::revoke(&state, &by, &key).await?, "revoked"),
-        _ => (crate::account::keys::delete(&state, &by, &key).await?, "deleted"),
+        "revoke" => (crate::account::keys::revoke(&state, &user.actor, &key).await?, "revoked"),
+        _ => (crate::account::keys::delete(&state, &user.actor, &key).await?, "deleted"),
     };
     let filter = KeyState::parse(&input.status);
     let notice = done.then(|| format!("The key “{}” has been {notice}.", key.label));

@@ -11,7 +11,6 @@ use crate::auth::{CurrentUser, Member, perm};
 use crate::domain::{Email, PermissionSet, Role};
 use crate::invitations::{self, Acting};
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::views::{PermissionChoice, all_permission_choices, fmt_time};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, is_htmx, render, see_other, urls};
@@ -120,7 +119,6 @@ pub async fn invite(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
@@ -149,7 +147,7 @@ pub async fn invite(
         panel.errors = errors;
         return respond(&req, &user, panel, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let token = invitations::create(&state, &by, &acting, &email, role, &perms).await?;
+    let token = invitations::create(&state, &user.actor, &acting, &email, role, &perms).await?;
     let mut panel = empty_panel(&state, &user).await?;
     let base = crate::auth::client_ip::public_base(
         &req,
@@ -164,7 +162,6 @@ pub async fn invite(
 pub async fn revoke(
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -188,7 +185,7 @@ pub async fn revoke(
             },
         );
     }
-    if invitations::revoke(&state, &by, &inv).await? {
+    if invitations::revoke(&state, &user.actor, &inv).await? {
         Flash::push_about(&user.session, "success", "Invitation revoked; its link no longer works:", Some(inv.email));
     }
     Ok(see_other(urls::INVITATIONS))

@@ -13,7 +13,6 @@ use crate::domain::members::MemberChange;
 use crate::domain::{PermissionSet, Role};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::store::members::MemberRow;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::views::{
@@ -199,7 +198,6 @@ pub async fn set_role(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -208,7 +206,8 @@ pub async fn set_role(
     let role = errors.check("role", Role::parse(&form.role).ok_or("Choose a role."));
     let perms = errors.check("permission", PermissionSet::parse_names(form.permission.iter().map(String::as_str)));
     if let (Some(role), Some(perms)) = (role, perms.clone()) {
-        match crate::members::change(&state, &by, &acting(&user), &r, MemberChange::SetRole(role, perms)).await {
+        match crate::members::change(&state, &user.actor, &acting(&user), &r, MemberChange::SetRole(role, perms)).await
+        {
             Ok(()) => {
                 Flash::push_about(
                     &user.session,
@@ -235,7 +234,6 @@ pub async fn set_role(
 pub async fn status(
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     path: web::Path<(i64, String)>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -277,7 +275,7 @@ pub async fn status(
             },
         );
     }
-    match crate::members::change(&state, &by, &acting(&user), &r, change).await {
+    match crate::members::change(&state, &user.actor, &acting(&user), &r, change).await {
         Ok(()) => Flash::push_about(&user.session, "success", done, Some(r.display_name.clone())),
         Err(Refusal::NotAllowed(rule)) => Flash::push(&user.session, "error", rule),
         Err(other) => return Err(other.into()),
@@ -290,7 +288,6 @@ pub async fn status(
 pub async fn revoke_key(
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     path: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -300,7 +297,7 @@ pub async fn revoke_key(
     let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
     let back = owner.as_ref().map(|m| member_url(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
     // Refused before the question is asked, not after.
-    if let Err(refused) = crate::members::check_revoke_key(&state, &by, &acting(&user), &key).await {
+    if let Err(refused) = crate::members::check_revoke_key(&state, &user.actor, &acting(&user), &key).await {
         return match refused {
             Refusal::NotAllowed(rule) => {
                 Flash::push(&user.session, "error", rule);
@@ -323,7 +320,7 @@ pub async fn revoke_key(
             },
         );
     }
-    if crate::members::revoke_key(&state, &by, &acting(&user), &key).await? {
+    if crate::members::revoke_key(&state, &user.actor, &acting(&user), &key).await? {
         Flash::push_about(
             &user.session,
             "success",
@@ -340,12 +337,11 @@ pub async fn reset_link(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
     let r = member_row(&state, &user, path.into_inner()).await?;
-    let token = match crate::members::reset_link(&state, &by, &acting(&user), &r).await {
+    let token = match crate::members::reset_link(&state, &user.actor, &acting(&user), &r).await {
         Ok(token) => token,
         Err(Refusal::NotAllowed(rule)) => {
             Flash::push(&user.session, "error", rule);

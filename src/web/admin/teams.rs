@@ -129,27 +129,24 @@ async fn save(
 pub async fn create(
     state: web::Data<AppState>,
     user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
-    by: Actor,
     CsrfForm(form): CsrfForm<TeamForm>,
 ) -> Result<HttpResponse, AppError> {
-    save(&state, &user, &by, None, form).await
+    save(&state, &user, &user.actor, None, form).await
 }
 
 pub async fn update(
     state: web::Data<AppState>,
     user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<TeamForm>,
 ) -> Result<HttpResponse, AppError> {
     let t = crate::store::teams::find(&state.db, user.workspace_id(), *id).await?.ok_or(AppError::NotFound)?;
-    save(&state, &user, &by, Some(t.id), form).await
+    save(&state, &user, &user.actor, Some(t.id), form).await
 }
 
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::Either<perm::HubKeysManage, perm::MembersManage>>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -168,7 +165,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_team(&state, &by, &t).await?;
+    manage::delete_team(&state, &user.actor, &t).await?;
     Flash::push_about(&user.session, "success", "Deleted the team", Some(t.name));
     Ok(see_other(TEAMS))
 }

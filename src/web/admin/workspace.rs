@@ -9,7 +9,6 @@ use crate::auth::{CurrentUser, Member, perm};
 use crate::domain::WorkspaceName;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
 #[derive(Template)]
@@ -55,7 +54,6 @@ pub async fn change_slug(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<SlugForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
@@ -64,7 +62,7 @@ pub async fn change_slug(
         if slug == old {
             return Ok(see_other(urls::WORKSPACE_SETTINGS));
         }
-        match crate::workspaces::set_slug(&state, &by, &user.membership.workspace_name, &old, &slug).await {
+        match crate::workspaces::set_slug(&state, &user.actor, &user.membership.workspace_name, &old, &slug).await {
             Ok(()) => {
                 let now = Some(format!("/hub/{slug}/"));
                 Flash::push_about(&user.session, "success", "Data Hub URLs now start with", now);
@@ -101,13 +99,12 @@ pub async fn rename(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::MembersManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<RenameForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
     if let Some(name) = errors.check("name", WorkspaceName::parse(&form.name)) {
         let old = user.membership.workspace_name.clone();
-        match crate::workspaces::rename(&state, &by, &old, &name).await {
+        match crate::workspaces::rename(&state, &user.actor, &old, &name).await {
             Ok(()) => {
                 let now = Some(name.as_str().to_owned());
                 Flash::push_about(&user.session, "success", "The workspace is now called", now);

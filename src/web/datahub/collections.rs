@@ -15,7 +15,6 @@ use crate::entities::{data_collections, datasets};
 use crate::hub::manage::{self, CollectionInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
 
@@ -117,7 +116,6 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<NewForm>,
 ) -> Result<HttpResponse, AppError> {
     let input = CollectionInput {
@@ -129,7 +127,7 @@ pub async fn create(
         default_limit: DEFAULT_LIMIT,
         max_limit: DEFAULT_MAX_LIMIT,
     };
-    match manage::save_collection(&state, &by, None, &input).await {
+    match manage::save_collection(&state, &user.actor, None, &input).await {
         Ok(c) => {
             Flash::push_about(&user.session, "success", "Created the collection", Some(c.name.clone()));
             Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)))
@@ -331,7 +329,6 @@ pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -353,7 +350,7 @@ pub async fn update(
         default_limit: number("default_limit"),
         max_limit: number("max_limit"),
     };
-    match manage::save_collection(&state, &by, Some(c.id), &input).await {
+    match manage::save_collection(&state, &user.actor, Some(c.id), &input).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the collection", Some(saved.name.clone()));
             Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, saved.id)))
@@ -377,7 +374,6 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -403,7 +399,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_collection(&state, &by, &c).await?;
+    manage::delete_collection(&state, &user.actor, &c).await?;
     Flash::push_about(&user.session, "success", "Deleted the collection", Some(c.name.clone()));
     Ok(see_other(urls::COLLECTIONS))
 }

@@ -327,7 +327,6 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::DataWrite>,
-    by: Actor,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
@@ -357,7 +356,7 @@ pub async fn create(
         && let Ok(format) = format
     {
         let new = NewContents { name: &get("name"), columns, primary_key: primary_key.as_deref(), source: "upload" };
-        match service::create(&state, &by, new, &staged.path, format).await {
+        match service::create(&state, &user.actor, new, &staged.path, format).await {
             Ok(ds) => {
                 staging::remove(&dir, &staged).await;
                 Flash::push_about(
@@ -676,7 +675,6 @@ pub async fn write(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::DataWrite>,
-    by: Actor,
     path: web::Path<(i64, String)>,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
@@ -711,7 +709,7 @@ pub async fn write(
     if replace && !confirmed {
         return confirm_replace(&req, &state, &user, ds, staged).await;
     }
-    write_staged(&req, &state, &user, &by, ds, staged, replace).await
+    write_staged(&req, &state, &user, &user.actor, ds, staged, replace).await
 }
 
 /// The confirmation page of a replace without JavaScript: the staged file's
@@ -762,7 +760,6 @@ pub async fn replace_staged(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::DataWrite>,
-    by: Actor,
     path: web::Path<(i64, String)>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -780,7 +777,7 @@ pub async fn replace_staged(
     if !form.yes() {
         return confirm_replace(&req, &state, &user, ds, staged).await;
     }
-    write_staged(&req, &state, &user, &by, ds, staged, true).await
+    write_staged(&req, &state, &user, &user.actor, ds, staged, true).await
 }
 
 /// Replaces or appends from a staged file, then removes it.
@@ -827,7 +824,6 @@ async fn write_staged(
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::DataWrite>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -847,7 +843,7 @@ pub async fn delete(
             },
         );
     }
-    service::delete(&state, &by, &ds).await?;
+    service::delete(&state, &user.actor, &ds).await?;
     Flash::push_about(&user.session, "success", "Deleted the dataset", Some(ds.name.clone()));
     Ok(see_other(urls::DATASETS))
 }

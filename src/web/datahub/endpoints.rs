@@ -13,7 +13,6 @@ use crate::entities::endpoints;
 use crate::hub::manage::{self, EndpointInput};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::web::confirm::{Confirmation, Confirmed, ask};
 use crate::web::datahub::collections::DatasetChoice as CollectionChoice;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other, urls};
@@ -179,10 +178,9 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<EndpointForm>,
 ) -> Result<HttpResponse, AppError> {
-    match manage::save_endpoint(&state, &by, None, &input(&form)).await {
+    match manage::save_endpoint(&state, &user.actor, None, &input(&form)).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the endpoint", Some(e.path.clone()));
             Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, e.id)))
@@ -338,12 +336,11 @@ pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<EndpointForm>,
 ) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
-    match manage::save_endpoint(&state, &by, Some(e.id), &input(&form)).await {
+    match manage::save_endpoint(&state, &user.actor, Some(e.id), &input(&form)).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the endpoint", Some(saved.path.clone()));
             Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, saved.id)))
@@ -364,7 +361,6 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -384,7 +380,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete_endpoint(&state, &by, &e).await?;
+    manage::delete_endpoint(&state, &user.actor, &e).await?;
     Flash::push_about(&user.session, "success", "Deleted the endpoint", Some(e.path.clone()));
     Ok(see_other(urls::ENDPOINTS))
 }

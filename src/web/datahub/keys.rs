@@ -783,22 +783,20 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    submit(&req, &state, &user, &by, None, form).await
+    submit(&req, &state, &user, &user.actor, None, form).await
 }
 
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
     let k = find(&state, &user, *id).await?;
-    submit(&req, &state, &user, &by, Some(k), form).await
+    submit(&req, &state, &user, &user.actor, Some(k), form).await
 }
 
 /// The secret panel alone (htmx), or a redirect to the editor, which shows
@@ -840,12 +838,11 @@ pub async fn reveal(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(_): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
     let k = find(&state, &user, *id).await?;
-    match manage::reveal(&state, &by, &k).await {
+    match manage::reveal(&state, &user.actor, &k).await {
         Ok(secret) => with_secret(&req, &user, &k, secret),
         Err(Refusal::Fields(errors)) => {
             let links = crate::store::hub_keys::links(&state.db, k.id).await?;
@@ -919,7 +916,6 @@ pub async fn regenerate(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -938,14 +934,13 @@ pub async fn regenerate(
             },
         );
     }
-    let (saved, secret) = manage::regenerate(&state, &by, &k).await.map_err(key_error)?;
+    let (saved, secret) = manage::regenerate(&state, &user.actor, &k).await.map_err(key_error)?;
     with_secret(&req, &user, &saved, secret)
 }
 
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -973,7 +968,7 @@ pub async fn delete(
             },
         );
     }
-    manage::delete(&state, &by, &k).await.map_err(key_error)?;
+    manage::delete(&state, &user.actor, &k).await.map_err(key_error)?;
     Flash::push_about(&user.session, "success", "Deleted the key", Some(k.name.clone()));
     Ok(see_other(KEYS))
 }

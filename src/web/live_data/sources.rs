@@ -326,26 +326,24 @@ async fn save(
 pub async fn create(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let kind = form.iter().find(|(k, _)| k == "kind").map(|(_, v)| v.clone()).unwrap_or_default();
     if crate::connectors::kind(&kind).is_none() {
         return Ok(see_other(urls::CONNECTORS));
     }
-    save(&state, &user, &by, None, input_of(&form, &kind)).await
+    save(&state, &user, &user.actor, None, input_of(&form, &kind)).await
 }
 
 pub async fn update_credentials(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
     let input = input_of(&form, &s.kind);
-    save(&state, &user, &by, Some(s), input).await
+    save(&state, &user, &user.actor, Some(s), input).await
 }
 
 // --- step 2: test connection ------------------------------------------------
@@ -428,12 +426,11 @@ pub async fn run_test(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Back>,
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
-    let (s, result) = manage::test(&state, &by, &s).await?;
+    let (s, result) = manage::test(&state, &user.actor, &s).await?;
     if form.back == "diagnostics" {
         match &result.error {
             None => Flash::push_about(&user.session, "success", "The connection test passed", Some(s.name.clone())),
@@ -529,12 +526,11 @@ pub struct StreamsForm {
 pub async fn save_streams(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<StreamsForm>,
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
-    match manage::choose_streams(&state, &by, &s, &form.streams).await {
+    match manage::choose_streams(&state, &user.actor, &s, &form.streams).await {
         Ok(s) => Ok(see_other(&format!("{}/link", source_url(s.id)))),
         Err(Refusal::Fields(errs)) => {
             let errors = FieldErrors::from(errs);
@@ -619,12 +615,11 @@ pub async fn link(
 pub async fn activate(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
-    let actor = by;
+    let actor = &user.actor;
     // The schedule and modes are checked before anything is made (an entity).
     let mut errors = FieldErrors::default();
     let settings = parse_settings(&s, &form.settings, &mut errors);
@@ -655,7 +650,7 @@ pub async fn activate(
             if !user.can(Permission::OntologyEdit) {
                 return Err(AppError::Forbidden);
             }
-            match crate::ontology::save(&state, &actor, None, &form.new_entity, "").await {
+            match crate::ontology::save(&state, actor, None, &form.new_entity, "").await {
                 Ok(e) => Some(e.id),
                 // The entity's name is typed into this form's `new_entity` field.
                 Err(refused @ Refusal::Fields(_)) => {
@@ -671,7 +666,7 @@ pub async fn activate(
             return link_page(&state, &user, s, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let s = match manage::link(&state, &actor, &s, entity_id).await {
+    let s = match manage::link(&state, actor, &s, entity_id).await {
         Ok(s) => s,
         Err(Refusal::Fields(errs)) => {
             let errors = FieldErrors::from(errs);
@@ -679,8 +674,8 @@ pub async fn activate(
         }
         Err(e) => return Err(e.into()),
     };
-    let s = manage::set_sync_settings(&state, &actor, &s, settings).await?;
-    start_sync(&state, &user, &actor, &s, true, "").await
+    let s = manage::set_sync_settings(&state, actor, &s, settings).await?;
+    start_sync(&state, &user, actor, &s, true, "").await
 }
 
 /// Activates (or syncs an active source) and lands where rows appear.
@@ -954,14 +949,13 @@ pub async fn show(
 pub async fn save_settings(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
     let mut errors = FieldErrors::default();
     if let Some(input) = parse_settings(&s, &form, &mut errors) {
-        match manage::set_sync_settings(&state, &by, &s, input).await {
+        match manage::set_sync_settings(&state, &user.actor, &s, input).await {
             Ok(saved) => {
                 Flash::push_about(&user.session, "success", "Saved the sync settings", Some(saved.name.clone()));
                 return Ok(see_other(&format!("{}#settings-heading", source_url(saved.id))));
@@ -1009,14 +1003,13 @@ pub async fn cancel(
 pub async fn sync_now(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Back>,
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
-    let actor = by;
+    let actor = &user.actor;
     let draft = s.status == manage::DRAFT;
-    start_sync(&state, &user, &actor, &s, draft, &form.back).await
+    start_sync(&state, &user, actor, &s, draft, &form.back).await
 }
 
 #[derive(Deserialize)]
@@ -1031,7 +1024,6 @@ pub struct DeleteForm {
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::ConnectorsManage>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -1058,7 +1050,7 @@ pub async fn delete(
             },
         );
     }
-    match manage::delete(&state, &by, &s, keep).await {
+    match manage::delete(&state, &user.actor, &s, keep).await {
         Ok(()) => {
             Flash::push_about(&user.session, "success", "Deleted the source", Some(s.name.clone()));
             Ok(see_other(urls::SOURCES))

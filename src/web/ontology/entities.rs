@@ -17,7 +17,6 @@ use crate::entities::{ontology_entities as entities, sources, stream_tabs};
 use crate::ontology;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::store::live_data as store;
 use crate::web::confirm::Confirmed;
 use crate::web::datahub::datasets::{RowsView, rows_view};
@@ -103,10 +102,9 @@ pub struct EntityForm {
 pub async fn create(
     state: web::Data<AppState>,
     user: Member<perm::OntologyEdit>,
-    by: Actor,
     CsrfForm(form): CsrfForm<EntityForm>,
 ) -> Result<HttpResponse, AppError> {
-    match ontology::save(&state, &by, None, &form.name, &form.description).await {
+    match ontology::save(&state, &user.actor, None, &form.name, &form.description).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the entity", Some(e.name.clone()));
             Ok(see_other(&entity_url(e.id)))
@@ -300,7 +298,6 @@ pub async fn show_tab(
 pub async fn publish(
     state: web::Data<AppState>,
     user: Member<perm::HubKeysManage>,
-    by: Actor,
     path: web::Path<(i64, i64)>,
     CsrfForm(_): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -311,7 +308,7 @@ pub async fn publish(
         .filter(|t| t.entity_id == Some(e.id))
         .ok_or(AppError::NotFound)?;
     let back = format!("{}/tabs/{}", entity_url(e.id), tab.id);
-    let actor = by;
+    let actor = &user.actor;
     for n in 1..50 {
         let name =
             if n == 1 { format!("{} {}", e.name, tab.stream) } else { format!("{} {} ({n})", e.name, tab.stream) };
@@ -323,7 +320,7 @@ pub async fn publish(
             max_limit: crate::domain::datahub::DEFAULT_MAX_LIMIT,
             ..Default::default()
         };
-        match crate::hub::manage::save_collection(&state, &actor, None, &input).await {
+        match crate::hub::manage::save_collection(&state, actor, None, &input).await {
             Ok(c) => {
                 Flash::push_about(
                     &user.session,
@@ -449,7 +446,6 @@ pub struct LinkSourceForm {
 pub async fn link_source(
     state: web::Data<AppState>,
     user: Member<(perm::DataRead, (perm::OntologyEdit, perm::ConnectorsManage))>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<LinkSourceForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -468,7 +464,7 @@ pub async fn link_source(
         )
         .await;
     };
-    source_manage::link(&state, &by, &s, Some(e.id)).await?;
+    source_manage::link(&state, &user.actor, &s, Some(e.id)).await?;
     Flash::push_about(
         &user.session,
         "success",
@@ -490,7 +486,6 @@ pub struct UnlinkForm {
 pub async fn unlink_source(
     state: web::Data<AppState>,
     user: Member<(perm::DataRead, (perm::OntologyEdit, perm::ConnectorsManage))>,
-    by: Actor,
     path: web::Path<(i64, i64)>,
     CsrfForm(form): CsrfForm<UnlinkForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -525,7 +520,7 @@ pub async fn unlink_source(
             },
         );
     }
-    source_manage::unlink(&state, &by, &s, form.tabs == "keep").await?;
+    source_manage::unlink(&state, &user.actor, &s, form.tabs == "keep").await?;
     let msg = if form.tabs == "keep" {
         "Unlinked the source; its tabs stay, no longer synced"
     } else {
@@ -584,12 +579,11 @@ pub async fn settings(
 pub async fn save_settings(
     state: web::Data<AppState>,
     user: Member<(perm::OntologyEdit, perm::DataRead)>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<EntityForm>,
 ) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
-    match ontology::save(&state, &by, Some(e.id), &form.name, &form.description).await {
+    match ontology::save(&state, &user.actor, Some(e.id), &form.name, &form.description).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the entity", Some(saved.name));
             Ok(see_other(&format!("{}/settings", entity_url(e.id))))
@@ -604,7 +598,6 @@ pub async fn save_settings(
 pub async fn delete(
     state: web::Data<AppState>,
     user: Member<perm::OntologyEdit>,
-    by: Actor,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<Confirmed>,
 ) -> Result<HttpResponse, AppError> {
@@ -627,7 +620,7 @@ pub async fn delete(
             },
         );
     }
-    ontology::delete(&state, &by, &e).await?;
+    ontology::delete(&state, &user.actor, &e).await?;
     Flash::push_about(&user.session, "success", "Deleted the entity", Some(e.name.clone()));
     Ok(see_other(urls::ENTITIES))
 }
