@@ -116,7 +116,7 @@ impl Snapshot {
 }
 
 fn compile(
-    m: &crate::store::hub_keys::VerifierRow,
+    m: &crate::store::hub_key_feed::VerifierRow,
     mut endpoints: Vec<i64>,
     users: Vec<i64>,
     teams: Vec<i64>,
@@ -206,8 +206,8 @@ impl HubVerifier {
         let mut guard = self.catching_up.lock().await;
         // Read the log position first: a change saved during the load is
         // applied again by the next catch-up, never missed.
-        let seq = crate::store::hub_keys::max_seq(&self.db).await?;
-        let (endpoints, users, teams) = crate::store::hub_keys::all_links(&self.db).await?;
+        let seq = crate::store::hub_key_feed::max_seq(&self.db).await?;
+        let (endpoints, users, teams) = crate::store::hub_key_feed::all_links(&self.db).await?;
         let mut by_key: HashMap<i64, crate::store::hub_keys::Links> = HashMap::new();
         for (k, e) in endpoints {
             by_key.entry(k).or_default().endpoint_ids.push(e);
@@ -224,7 +224,7 @@ impl HubVerifier {
         }
         let mut after = 0;
         loop {
-            let page = crate::store::hub_keys::page_after(&self.db, after, 5_000).await?;
+            let page = crate::store::hub_key_feed::page_after(&self.db, after, 5_000).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
             for m in &page {
@@ -237,13 +237,13 @@ impl HubVerifier {
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
         self.applied.store(seq, Ordering::SeqCst);
         *guard = None;
-        crate::store::hub_keys::node_applied(&self.db, &self.node_id, seq, Utc::now()).await?;
+        crate::store::nodes::node_applied(&self.db, &self.node_id, seq, Utc::now()).await?;
         *self.reported.lock().await = (seq, Instant::now());
         Ok(())
     }
 
     async fn reload_key(&self, id: i64) -> Result<(), DbErr> {
-        let compiled = match crate::store::hub_keys::by_id(&self.db, id).await? {
+        let compiled = match crate::store::hub_key_feed::by_id(&self.db, id).await? {
             Some(m) => {
                 let l = crate::store::hub_keys::links(&self.db, id).await?;
                 Some(compile(&(&m).into(), l.endpoint_ids, l.user_ids, l.team_ids))
@@ -277,7 +277,7 @@ impl HubVerifier {
         let mut gap = self.catching_up.lock().await;
         loop {
             let applied = self.applied.load(Ordering::SeqCst);
-            let changes = crate::store::hub_keys::changes_after(&self.db, applied, 500).await?;
+            let changes = crate::store::hub_key_feed::changes_after(&self.db, applied, 500).await?;
             if changes.is_empty() {
                 break;
             }
@@ -315,10 +315,10 @@ impl HubVerifier {
         let now_applied = self.applied.load(Ordering::SeqCst);
         let mut reported = self.reported.lock().await;
         if reported.0 != now_applied {
-            crate::store::hub_keys::node_applied(&self.db, &self.node_id, now_applied, Utc::now()).await?;
+            crate::store::nodes::node_applied(&self.db, &self.node_id, now_applied, Utc::now()).await?;
             *reported = (now_applied, Instant::now());
         } else if reported.1.elapsed() >= HEARTBEAT {
-            crate::store::hub_keys::node_seen(&self.db, &self.node_id).await?;
+            crate::store::nodes::node_seen(&self.db, &self.node_id).await?;
             reported.1 = Instant::now();
         }
         Ok(())
@@ -426,7 +426,7 @@ impl HubVerifier {
     /// The live nodes (for a page of keys: one read, then `sync_status` per key).
     pub async fn live_nodes(&self) -> Result<Vec<crate::entities::cluster_nodes::Model>, DbErr> {
         let since = Utc::now() - chrono::Duration::from_std(NODE_ALIVE).unwrap_or_default();
-        crate::store::hub_keys::live_nodes(&self.db, since).await
+        crate::store::nodes::live_nodes(&self.db, since).await
     }
 }
 

@@ -1,14 +1,14 @@
-//! Data Hub keys, their links (endpoints, users, teams), the change log that
-//! keeps every node's verifier current, and the nodes' applied positions.
+//! Data Hub keys and their links (endpoints, users, teams), with the change
+//! logged in the same transaction as every write (`hub_key_feed` reads it).
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entities::{
-    cluster_nodes, hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
+    hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
     hub_key_users as key_users, hub_keys as keys,
 };
 
@@ -535,145 +535,4 @@ pub async fn record_use(
         .exec(db)
         .await
         .map(|_| ())
-}
-
-// ---- what the verifier loads ----
-
-/// Keys by id, a page at a time (start-up load).
-/// What the verifier compiles of a key: no names, sealed secrets or dates
-/// it does not check (reading 100,000 full rows at start took twice as long).
-#[derive(Debug, Clone)]
-pub struct VerifierRow {
-    pub id: i64,
-    pub workspace_id: i64,
-    pub access_type: String,
-    pub status: String,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub ip_filters: String,
-    pub headers: String,
-    pub secret_digest: Option<String>,
-}
-
-impl From<&keys::Model> for VerifierRow {
-    fn from(m: &keys::Model) -> Self {
-        VerifierRow {
-            id: m.id,
-            workspace_id: m.workspace_id,
-            access_type: m.access_type.clone(),
-            status: m.status.clone(),
-            expires_at: m.expires_at,
-            ip_filters: m.ip_filters.clone(),
-            headers: m.headers.clone(),
-            secret_digest: m.secret_digest.clone(),
-        }
-    }
-}
-
-/// The next `n` keys after id `after`, as the verifier needs them.
-pub async fn page_after(db: &impl ConnectionTrait, after: i64, n: u64) -> Result<Vec<VerifierRow>, DbErr> {
-    keys::Entity::find()
-        .select_only()
-        .columns([
-            keys::Column::Id,
-            keys::Column::WorkspaceId,
-            keys::Column::AccessType,
-            keys::Column::Status,
-            keys::Column::ExpiresAt,
-            keys::Column::IpFilters,
-            keys::Column::Headers,
-            keys::Column::SecretDigest,
-        ])
-        .filter(keys::Column::Id.gt(after))
-        .order_by_asc(keys::Column::Id)
-        .limit(n)
-        // By position, not by name: naming each of 800,000 values at start
-        // cost a tenth of the load (callgrind).
-        .into_tuple::<(i64, i64, String, String, Option<DateTime<Utc>>, String, String, Option<String>)>()
-        .all(db)
-        .await
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, workspace_id, access_type, status, expires_at, ip_filters, headers, secret_digest)| {
-                    VerifierRow {
-                        id,
-                        workspace_id,
-                        access_type,
-                        status,
-                        expires_at,
-                        ip_filters,
-                        headers,
-                        secret_digest,
-                    }
-                })
-                .collect()
-        })
-}
-
-pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<keys::Model>, DbErr> {
-    keys::Entity::find_by_id(id).one(db).await
-}
-
-/// Every link row, for the start-up load: (key, endpoint), (key, user), (key, team).
-pub async fn all_links(
-    db: &impl ConnectionTrait,
-) -> Result<(Vec<(i64, i64)>, Vec<(i64, i64)>, Vec<(i64, i64)>), DbErr> {
-    let e = key_endpoints::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.endpoint_id)).collect();
-    let u = key_users::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.user_id)).collect();
-    let t = key_teams::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.team_id)).collect();
-    Ok((e, u, t))
-}
-
-pub async fn max_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    Ok(changes::Entity::find().order_by_desc(changes::Column::Seq).one(db).await?.map_or(0, |c| c.seq))
-}
-
-pub async fn changes_after(db: &impl ConnectionTrait, seq: i64, n: u64) -> Result<Vec<changes::Model>, DbErr> {
-    changes::Entity::find()
-        .filter(changes::Column::Seq.gt(seq))
-        .order_by_asc(changes::Column::Seq)
-        .limit(n)
-        .all(db)
-        .await
-}
-
-/// Records that `node` verifies with every change up to `seq` (and is alive).
-pub async fn node_applied(
-    db: &impl ConnectionTrait,
-    node: &str,
-    seq: i64,
-    applied_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let row = cluster_nodes::ActiveModel {
-        node_id: Set(node.to_owned()),
-        applied_seq: Set(seq),
-        applied_at: Set(applied_at),
-        seen_at: Set(Utc::now()),
-    };
-    cluster_nodes::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(cluster_nodes::Column::NodeId)
-                .update_columns([
-                    cluster_nodes::Column::AppliedSeq,
-                    cluster_nodes::Column::AppliedAt,
-                    cluster_nodes::Column::SeenAt,
-                ])
-                .to_owned(),
-        )
-        .exec(db)
-        .await
-        .map(|_| ())
-}
-
-pub async fn node_seen(db: &impl ConnectionTrait, node: &str) -> Result<(), DbErr> {
-    cluster_nodes::Entity::update_many()
-        .col_expr(cluster_nodes::Column::SeenAt, Expr::value(Utc::now()))
-        .filter(cluster_nodes::Column::NodeId.eq(node))
-        .exec(db)
-        .await
-        .map(|_| ())
-}
-
-/// Nodes seen since `since`: (node, applied seq, applied at).
-pub async fn live_nodes(db: &impl ConnectionTrait, since: DateTime<Utc>) -> Result<Vec<cluster_nodes::Model>, DbErr> {
-    cluster_nodes::Entity::find().filter(cluster_nodes::Column::SeenAt.gte(since)).all(db).await
 }

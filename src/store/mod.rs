@@ -4,12 +4,14 @@
 pub mod audit;
 pub mod changes;
 pub mod datahub;
+pub mod hub_key_feed;
 pub mod hub_keys;
 pub mod invitations;
 pub mod keys;
 pub mod live_data;
 pub mod members;
 pub mod names;
+pub mod nodes;
 pub mod password_resets;
 pub mod sessions;
 pub mod setup;
