@@ -6,7 +6,7 @@
 //! look-alike names, and the small leaks.
 use reqwest::{Method, StatusCode};
 
-use crate::connectors::live_app_with;
+use crate::helpers::live_app_with;
 use crate::helpers::*;
 
 const METRICS_TOKEN: &str = "metrics-token-0123456789";
@@ -168,8 +168,8 @@ async fn a_write_locked_database_leaves_signed_in_pages_readable_and_refuses_wri
 #[tokio::test]
 async fn a_node_that_cannot_confirm_its_key_snapshots_stops_verifying_keys_and_says_so() {
     let app = TestApp::spawn_with(|s| s.keys_max_stale = std::time::Duration::from_secs(30)).await;
-    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
-    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "guarded", "members").await;
+    let (_admin, key, slug) = crate::helpers::admin_key(&app).await;
+    crate::helpers::publish(&app, &key, "id,x\n1,a\n", "guarded", "members").await;
     let guarded = format!("/hub/{slug}/guarded");
     let hub_call = || reqwest::Client::new().get(format!("{}{guarded}", app.address)).bearer_auth(&key);
     assert_eq!(app.api("/api/v1/me", &key).await.status, StatusCode::OK);
@@ -209,10 +209,10 @@ async fn a_node_that_cannot_confirm_its_key_snapshots_stops_verifying_keys_and_s
 #[tokio::test]
 async fn every_forwarded_header_line_counts_through_a_trusted_proxy() {
     let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
-    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
-    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "office", "keys").await;
+    let (_admin, key, slug) = crate::helpers::admin_key(&app).await;
+    crate::helpers::publish(&app, &key, "id,x\n1,a\n", "office", "keys").await;
     let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
-    let k = crate::datahub::post_json(&app, Method::POST, "/api/v1/hub-keys", &key, serde_json::json!({
+    let k = crate::helpers::post_json(&app, Method::POST, "/api/v1/hub-keys", &key, serde_json::json!({
         "name": "office", "access_type": "api_key", "endpoint_ids": [endpoint], "ip_filters": [{"range": "203.0.113.0/24"}]
     }))
     .await;
@@ -292,12 +292,12 @@ fn api(
     key: &str,
     body: serde_json::Value,
 ) -> impl std::future::Future<Output = ApiReply> {
-    crate::datahub::post_json(app, method, path, key, body)
+    crate::helpers::post_json(app, method, path, key, body)
 }
 
 #[tokio::test]
 async fn connectors_never_call_a_port_of_another_protocol_even_where_private_targets_are_allowed() {
-    let (app, _admin, key) = crate::connectors::live_app().await;
+    let (app, _admin, key) = crate::helpers::live_app().await;
     // A listener on a "bad" port (Fetch's list): it must never see a request.
     let mut listener = None;
     for port in [10080u16, 6566, 6679, 4190, 1719, 6669] {
@@ -321,7 +321,7 @@ async fn connectors_never_call_a_port_of_another_protocol_even_where_private_tar
     }
     // A source saved before the rule (its row points at the bad port): the test is refused before any byte.
     let free = Capture::start().await;
-    let id = crate::connectors::new_source(
+    let id = crate::helpers::new_source(
         &app,
         &key,
         "datasette",
@@ -334,7 +334,7 @@ async fn connectors_never_call_a_port_of_another_protocol_even_where_private_tar
         trap.base
     ))
     .await;
-    let t = crate::connectors::test_source(&app, &key, id).await;
+    let t = crate::helpers::test_source(&app, &key, id).await;
     assert_eq!(t["ok"], false);
     assert_eq!(t["error"]["class"], "blocked_by_policy", "{t}");
     assert!(trap.requests().is_empty(), "nothing reached the other protocol's port: {:?}", trap.requests());
@@ -342,9 +342,9 @@ async fn connectors_never_call_a_port_of_another_protocol_even_where_private_tar
 
 #[tokio::test]
 async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
-    let ds = crate::connectors::Datasette::start(5).await;
-    let (app, admin, key) = crate::connectors::live_app().await;
-    let id = crate::connectors::new_source(
+    let ds = crate::helpers::Datasette::start(5).await;
+    let (app, admin, key) = crate::helpers::live_app().await;
+    let id = crate::helpers::new_source(
         &app,
         &key,
         "datasette",
@@ -352,7 +352,7 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
         serde_json::json!({"base_url": ds.base, "database": "shop", "token": ds.full}),
     )
     .await;
-    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    assert_eq!(crate::helpers::test_source(&app, &key, id).await["ok"], true);
 
     // The mask GET returned, sent back as it was: the saved token stays.
     let got = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
@@ -364,7 +364,7 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["credentials_missing"], serde_json::json!([]));
     assert_eq!(
-        crate::connectors::test_source(&app, &key, id).await["ok"],
+        crate::helpers::test_source(&app, &key, id).await["ok"],
         true,
         "the real token is still sent, not the mask"
     );
@@ -397,7 +397,7 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
     assert_eq!(r.body["credentials_missing"], serde_json::json!(["token"]), "{}", r.body);
     assert!(r.body["notes"][0].as_str().unwrap().contains("was cleared"), "{}", r.body);
     assert!(!r.body["config"].as_object().unwrap().contains_key("token"));
-    let t = crate::connectors::test_source(&app, &key, id).await;
+    let t = crate::helpers::test_source(&app, &key, id).await;
     assert_eq!((t["ok"].as_bool(), t["error"]["class"].as_str()), (Some(false), Some("invalid_config")), "{t}");
     assert!(
         theirs.requests().is_empty(),
@@ -453,11 +453,11 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
     .await;
     assert_eq!(r.body["credentials_missing"], serde_json::json!([]), "{}", r.body);
     assert!(r.body.get("notes").is_none(), "nothing was cleared: {}", r.body);
-    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    assert_eq!(crate::helpers::test_source(&app, &key, id).await["ok"], true);
 
     // Credentials that cannot be opened (a sealed value copied from another row)
     // fail with their own class; nothing is sent, least of all an empty key.
-    let other = crate::connectors::new_source(
+    let other = crate::helpers::new_source(
         &app,
         &key,
         "datasette",
@@ -469,7 +469,7 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
         "UPDATE sources SET secrets_sealed = (SELECT secrets_sealed FROM sources WHERE id = {id}) WHERE id = {other}"
     ))
     .await;
-    let t = crate::connectors::test_source(&app, &key, other).await;
+    let t = crate::helpers::test_source(&app, &key, other).await;
     assert_eq!(t["error"]["class"], "credentials_unreadable", "{t}");
     assert!(theirs.requests().is_empty(), "{:?}", theirs.requests());
 }
@@ -478,12 +478,12 @@ async fn a_saved_key_never_follows_a_changed_address_and_a_mask_is_not_a_key() {
 async fn every_embedded_ipv4_spelling_of_a_private_address_is_refused() {
     let app = TestApp::spawn().await;
     let admin = app.with_admin().await;
-    let key = admin.new_key("ssrf", &crate::connectors::LIVE_PERMISSIONS).await;
+    let key = admin.new_key("ssrf", &crate::helpers::LIVE_PERMISSIONS).await;
     let target = Capture::start().await;
     let port = target.base.rsplit(':').next().unwrap().to_owned();
     for host in ["[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[64:ff9b::7f00:1]", "[::ffff:127.0.0.1]", "2130706433"] {
-        let id = crate::connectors::new_source(&app, &key, "datasette", &format!("Via {host}"), serde_json::json!({"base_url": format!("http://{host}:{port}/"), "database": "shop", "token": "dstok_value_1234"})).await;
-        let t = crate::connectors::test_source(&app, &key, id).await;
+        let id = crate::helpers::new_source(&app, &key, "datasette", &format!("Via {host}"), serde_json::json!({"base_url": format!("http://{host}:{port}/"), "database": "shop", "token": "dstok_value_1234"})).await;
+        let t = crate::helpers::test_source(&app, &key, id).await;
         assert_eq!(t["error"]["class"], "blocked_by_policy", "{host}: {t}");
     }
     assert!(target.requests().is_empty(), "{:?}", target.requests());
@@ -492,8 +492,8 @@ async fn every_embedded_ipv4_spelling_of_a_private_address_is_refused() {
 #[tokio::test]
 async fn an_ipv4_mapped_ip_filter_row_is_stored_as_ipv4_and_matches() {
     let app = TestApp::spawn().await;
-    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
-    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "mapped", "keys").await;
+    let (_admin, key, slug) = crate::helpers::admin_key(&app).await;
+    crate::helpers::publish(&app, &key, "id,x\n1,a\n", "mapped", "keys").await;
     let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
     let k = api(&app, Method::POST, "/api/v1/hub-keys", &key, serde_json::json!({
         "name": "loopback", "access_type": "api_key", "endpoint_ids": [endpoint], "ip_filters": [{"range": "::ffff:127.0.0.1/128"}]
@@ -534,11 +534,11 @@ fn run_log(run: &serde_json::Value) -> String {
 
 #[tokio::test]
 async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prompt_cancel() {
-    use crate::sync_jobs::{FaultProxy, Rule};
-    let ds = crate::connectors::Datasette::start(2_000).await;
+    use crate::helpers::{FaultProxy, Rule};
+    let ds = crate::helpers::Datasette::start(2_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
     let (app, _admin, key) = live_app_with(|s| s.sync_max_rows = 2_500).await;
-    let id = crate::connectors::new_source(
+    let id = crate::helpers::new_source(
         &app,
         &key,
         "datasette",
@@ -546,8 +546,8 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
         serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full}),
     )
     .await;
-    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
-    let (run, entity) = crate::connectors::activate_into_entity(&app, &key, id, &["orders"], "Runaway orders").await;
+    assert_eq!(crate::helpers::test_source(&app, &key, id).await["ok"], true);
+    let (run, entity) = crate::helpers::activate_into_entity(&app, &key, id, &["orders"], "Runaway orders").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
 
@@ -555,7 +555,7 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
     ds.change(
         "c.executemany('insert into orders values (?,?,?,?)', [(i, 'late %d' % i, 1.0, i) for i in range(2001, 5001)])",
     );
-    let run = crate::connectors::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
+    let run = crate::helpers::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
     assert!(run["streams"][0]["error"]["message"].as_str().unwrap().contains("more than 2,500 records"), "{run}");
@@ -564,7 +564,7 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
     // A source that ignores the paging and answers its first page forever.
     ds.change("c.execute('delete from orders where id > 2000')");
     proxy.set(Rule { strip_next: true, ..Rule::default() });
-    let run = crate::connectors::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
+    let run = crate::helpers::wait_for_run(&app, &key, sync_now(&app, &key, id).await).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
     assert!(
@@ -580,7 +580,7 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
     proxy.reached(1).await;
     let c = api(&app, Method::POST, &format!("/api/v1/sync-runs/{run_id}/cancel"), &key, serde_json::json!({})).await;
     assert_eq!(c.status, StatusCode::ACCEPTED, "{}", c.body);
-    let run = crate::connectors::wait_for_run(&app, &key, run_id).await;
+    let run = crate::helpers::wait_for_run(&app, &key, run_id).await;
     assert_eq!(run["status"], "cancelled", "{run}");
     assert!(run_log(&run).contains("orders: stopped while waiting for the source's answer"), "{run}");
     assert_eq!(
@@ -594,11 +594,11 @@ async fn a_runaway_source_is_stopped_by_the_row_limit_a_repeated_page_and_a_prom
 
 #[tokio::test]
 async fn a_run_that_takes_longer_than_allowed_is_stopped_and_keeps_the_old_rows() {
-    use crate::sync_jobs::{FaultProxy, Rule};
-    let ds = crate::connectors::Datasette::start(3_000).await;
+    use crate::helpers::{FaultProxy, Rule};
+    let ds = crate::helpers::Datasette::start(3_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
     let (app, _admin, key) = live_app_with(|s| s.sync_max_time = std::time::Duration::from_secs(1)).await;
-    let id = crate::connectors::new_source(
+    let id = crate::helpers::new_source(
         &app,
         &key,
         "datasette",
@@ -606,10 +606,10 @@ async fn a_run_that_takes_longer_than_allowed_is_stopped_and_keeps_the_old_rows(
         serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full}),
     )
     .await;
-    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    assert_eq!(crate::helpers::test_source(&app, &key, id).await["ok"], true);
     // The second batch is held until the test lets it go: the run cannot finish in time.
     proxy.set(Rule { hold_from: Some(1), ..Rule::default() });
-    let (run, _) = crate::connectors::activate_into_entity(&app, &key, id, &["orders"], "Slow orders").await;
+    let (run, _) = crate::helpers::activate_into_entity(&app, &key, id, &["orders"], "Slow orders").await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["streams"][0]["error"]["class"], "limit_reached", "{run}");
     assert!(
@@ -625,11 +625,11 @@ async fn a_run_that_takes_longer_than_allowed_is_stopped_and_keeps_the_old_rows(
 
 #[tokio::test]
 async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
-    use crate::sync_jobs::{FaultProxy, Rule};
-    let ds = crate::connectors::Datasette::start(5_000).await;
+    use crate::helpers::{FaultProxy, Rule};
+    let ds = crate::helpers::Datasette::start(5_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
     let (app, _admin, key) = live_app_with(|_| {}).await;
-    let id = crate::connectors::new_source(
+    let id = crate::helpers::new_source(
         &app,
         &key,
         "datasette",
@@ -637,7 +637,7 @@ async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
         serde_json::json!({"base_url": proxy.base, "database": "shop", "token": ds.full}),
     )
     .await;
-    assert_eq!(crate::connectors::test_source(&app, &key, id).await["ok"], true);
+    assert_eq!(crate::helpers::test_source(&app, &key, id).await["ok"], true);
     // Pages 1–2 as discovered; before page 3 the source changes under the run:
     // `updated` (integer) holds text from record 2,001 on, and a column is added.
     proxy.set(Rule { hold_from: Some(2), ..Rule::default() });
@@ -660,7 +660,7 @@ async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
     proxy.reached(3).await;
     ds.change("c.execute('alter table orders add column note text')\nc.execute(\"update orders set updated = 'soon', note = 'late ' || id where id > 2000\")");
     proxy.release(100);
-    let run = crate::connectors::wait_for_run(&app, &key, a.body["run_id"].as_i64().unwrap()).await;
+    let run = crate::helpers::wait_for_run(&app, &key, a.body["run_id"].as_i64().unwrap()).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let changes = run["streams"][0]["schema_changes"].to_string();
     assert!(changes.contains("column “updated” changed from integer to text at record 2,001"), "{run}");
@@ -690,8 +690,8 @@ async fn columns_that_change_during_a_run_are_widened_added_and_recorded() {
 #[tokio::test]
 async fn an_unclosed_quote_and_a_repeated_json_key_are_refused_naming_where() {
     let app = TestApp::spawn().await;
-    let (_admin, key, _slug) = crate::datahub::admin_key(&app).await;
-    let r = crate::datahub::upload(&app, &key, "Quotes", None, "q.csv", b"id,name\n1,\"x\n2,y\n3,z\n".to_vec()).await;
+    let (_admin, key, _slug) = crate::helpers::admin_key(&app).await;
+    let r = crate::helpers::upload(&app, &key, "Quotes", None, "q.csv", b"id,name\n1,\"x\n2,y\n3,z\n".to_vec()).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.code.as_deref(), Some("invalid_records"));
     assert!(
@@ -699,7 +699,7 @@ async fn an_unclosed_quote_and_a_repeated_json_key_are_refused_naming_where() {
         "{}",
         r.body
     );
-    let r = crate::datahub::upload(
+    let r = crate::helpers::upload(
         &app,
         &key,
         "Dupes",
@@ -736,9 +736,9 @@ async fn an_unclosed_quote_and_a_repeated_json_key_are_refused_naming_where() {
 #[tokio::test]
 async fn every_csv_keyhub_writes_defuses_formulas_and_keeps_numbers() {
     let app = TestApp::spawn().await;
-    let (admin, key, slug) = crate::datahub::admin_key(&app).await;
+    let (admin, key, slug) = crate::helpers::admin_key(&app).await;
     let csv = "id,cell,amount\n1,=cmd|' /C calc'!A0,-5\n2,@SUM(1+1),+1.5\n3,+1+1,2\n4,-2+3,3\n5,plain,4\n";
-    let dataset = crate::datahub::publish(&app, &key, csv, "cells", "public").await;
+    let dataset = crate::helpers::publish(&app, &key, csv, "cells", "public").await;
     let expect = |body: &str| {
         for cell in ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "plain"] {
             assert!(body.contains(cell), "{cell} in {body}");
@@ -754,7 +754,7 @@ async fn every_csv_keyhub_writes_defuses_formulas_and_keeps_numbers() {
     expect(&hub.text().await.unwrap());
     // A text column holding "-5" and "+1.5" keeps them as written too.
     let csv = "id,code\n1,-5\n2,+1.5\n3,x\n";
-    crate::datahub::publish(&app, &key, csv, "codes", "public").await;
+    crate::helpers::publish(&app, &key, csv, "codes", "public").await;
     let body =
         reqwest::get(format!("{}/hub/{slug}/codes?format=csv", app.address)).await.unwrap().text().await.unwrap();
     assert!(body.contains("1,-5") && body.contains("2,+1.5"), "{body}");
@@ -763,13 +763,13 @@ async fn every_csv_keyhub_writes_defuses_formulas_and_keeps_numbers() {
 #[tokio::test]
 async fn look_alike_names_are_refused_for_everything_a_workspace_names() {
     let app = TestApp::spawn().await;
-    let (admin, key, _slug) = crate::datahub::admin_key(&app).await;
-    let live = admin.new_key("live", &crate::connectors::LIVE_PERMISSIONS).await;
+    let (admin, key, _slug) = crate::helpers::admin_key(&app).await;
+    let live = admin.new_key("live", &crate::helpers::LIVE_PERMISSIONS).await;
     let (latin, cyrillic) = ("Caf\u{e9}", "C\u{430}f\u{e9}");
     // Datasets (through an upload), collections, hub keys, entities, sources.
-    let ds = crate::datahub::upload(&app, &key, latin, None, "a.csv", b"id\n1\n".to_vec()).await;
+    let ds = crate::helpers::upload(&app, &key, latin, None, "a.csv", b"id\n1\n".to_vec()).await;
     assert_eq!(ds.status, StatusCode::CREATED, "{}", ds.body);
-    let again = crate::datahub::upload(&app, &key, cyrillic, None, "a.csv", b"id\n1\n".to_vec()).await;
+    let again = crate::helpers::upload(&app, &key, cyrillic, None, "a.csv", b"id\n1\n".to_vec()).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "dataset: {}", again.body);
     let dataset = ds.body["id"].as_i64().unwrap();
     let capture = Capture::start().await;
@@ -844,7 +844,7 @@ async fn names_saved_before_look_keys_get_one_at_start_and_old_look_alikes_both_
 #[tokio::test]
 async fn an_oversized_json_body_is_413_and_a_wrong_method_on_a_page_is_405_with_allow() {
     let app = TestApp::spawn().await;
-    let (admin, key, _slug) = crate::datahub::admin_key(&app).await;
+    let (admin, key, _slug) = crate::helpers::admin_key(&app).await;
     let huge = serde_json::json!({"name": "x".repeat(2 * 1024 * 1024), "access_type": "api_key"});
     let r = api(&app, Method::POST, "/api/v1/hub-keys", &key, huge).await;
     assert_eq!((r.status, r.code.as_deref()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{}", r.body);
@@ -876,8 +876,8 @@ async fn an_oversized_json_body_is_413_and_a_wrong_method_on_a_page_is_405_with_
 #[tokio::test]
 async fn without_a_key_unknown_paths_and_workspaces_answer_like_guarded_ones() {
     let app = TestApp::spawn().await;
-    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
-    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "guarded", "keys").await;
+    let (_admin, key, slug) = crate::helpers::admin_key(&app).await;
+    crate::helpers::publish(&app, &key, "id,x\n1,a\n", "guarded", "keys").await;
     let hub = |path: String, bearer: Option<String>| {
         let mut req = reqwest::Client::new().get(format!("{}{path}", app.address));
         if let Some(b) = bearer {
@@ -970,8 +970,8 @@ async fn staged_uploads_and_their_side_files_are_private() {
 #[tokio::test]
 async fn repeated_header_lines_are_read_as_one_list_everywhere() {
     let app = TestApp::spawn().await;
-    let (_admin, key, slug) = crate::datahub::admin_key(&app).await;
-    crate::datahub::publish(&app, &key, "id,x\n1,a\n", "open", "public").await;
+    let (_admin, key, slug) = crate::helpers::admin_key(&app).await;
+    crate::helpers::publish(&app, &key, "id,x\n1,a\n", "open", "public").await;
     let url = format!("{}/hub/{slug}/open", app.address);
     let etag = reqwest::get(&url).await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
     // If-None-Match and Accept over two lines.

@@ -5,8 +5,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::datahub::{admin_key, post_json, publish};
 use crate::helpers::{ApiReply, TestApp};
+use crate::helpers::{admin_key, post_json, publish};
 
 const ORDERS: &str = "id,customer,total\n1,Ada,10\n2,Grace,20\n3,Linus,30\n";
 

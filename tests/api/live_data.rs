@@ -5,9 +5,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::connectors::{Datasette, activate_into_entity, live_app, new_source, test_source};
-use crate::datahub::post_json;
+use crate::helpers::post_json;
 use crate::helpers::*;
+use crate::helpers::{Datasette, activate_into_entity, live_app, new_source, test_source};
 
 #[tokio::test]
 async fn entity_pages_link_unlink_publish_rename_and_delete() {
@@ -163,7 +163,7 @@ async fn wizard_forms_keep_the_input_and_never_render_a_key_back() {
     assert!(!html.contains("dstok_secret_value_4321"), "the key is not rendered back");
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sources").await, 0, "nothing saved");
 
-    let closed = format!("http://127.0.0.1:{}", crate::connectors::free_port());
+    let closed = format!("http://127.0.0.1:{}", crate::helpers::free_port());
     let res = admin
         .post_form(
             "/live-data/sources/new?kind=datasette",

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::connectors::{live_app, new_source};
+use crate::helpers::{live_app, new_source};
 
 #[tokio::test]
 async fn every_section_has_a_tile_and_an_overview_page() {

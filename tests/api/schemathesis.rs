@@ -8,9 +8,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::connectors::{LIVE_PERMISSIONS, venv_bin};
-use crate::datahub::{post_json, publish};
 use crate::helpers::TestApp;
+use crate::helpers::{LIVE_PERMISSIONS, venv_bin};
+use crate::helpers::{post_json, publish};
 
 /// Operations on one seeded resource get its id, so that they reach the
 /// code behind the lookup instead of answering 404 to every generated id.

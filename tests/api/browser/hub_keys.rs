@@ -22,7 +22,7 @@ async fn editor_journey(javascript: bool) {
     let b = set_up(&app, if javascript { "hub_keys_js" } else { "hub_keys_nojs" }, javascript).await;
     let admin = app.client_for_admin().await;
     let key = admin.new_key("publisher", &["data.read", "data.write", "hub_keys.manage"]).await;
-    crate::datahub::publish(&app, &key, "id,customer,total\n1,Ada,10\n2,Grace,20\n3,Linus,30\n", "sales", "keys").await;
+    crate::helpers::publish(&app, &key, "id,customer,total\n1,Ada,10\n2,Grace,20\n3,Linus,30\n", "sales", "keys").await;
 
     b.open("/datahub/keys").await;
     b.expect_text("0 keys").await;

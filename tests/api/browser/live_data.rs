@@ -4,7 +4,7 @@
 //! spreadsheet tab. axe-core checks every page on the way.
 
 use super::journeys::set_up;
-use crate::connectors::Datasette;
+use crate::helpers::Datasette;
 use crate::helpers::*;
 
 async fn wizard_journey(javascript: bool) {
@@ -127,10 +127,10 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
     use reqwest::Method;
     use serde_json::json;
     let other = TestApp::spawn().await;
-    let (_o_admin, o_key, slug) = crate::datahub::admin_key(&other).await;
-    crate::datahub::publish(&other, &o_key, "id,city\n1,Oslo\n2,Bergen\n3,Tromsø\n", "cities", "keys").await;
+    let (_o_admin, o_key, slug) = crate::helpers::admin_key(&other).await;
+    crate::helpers::publish(&other, &o_key, "id,city\n1,Oslo\n2,Bergen\n3,Tromsø\n", "cities", "keys").await;
     let endpoint = other.api("/api/v1/endpoints", &o_key).await.body[0]["id"].as_i64().unwrap();
-    let hk = crate::datahub::post_json(
+    let hk = crate::helpers::post_json(
         &other,
         Method::POST,
         "/api/v1/hub-keys",
@@ -191,7 +191,7 @@ async fn browser_wizard_reads_a_keyhub_and_an_openapi_source() {
 /// "Test again", and a sync that succeeds — axe-core on every page.
 #[tokio::test]
 async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagnostics() {
-    use crate::sync_jobs::{FaultProxy, Rule};
+    use crate::helpers::{FaultProxy, Rule};
     let ds = Datasette::start(9_000).await;
     // The real Datasette, slowed down so the progress can be watched.
     let proxy = FaultProxy::start(&ds.base).await;
