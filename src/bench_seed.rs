@@ -173,8 +173,12 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         .map(|i| {
             let spec = KeySpec {
                 name: format!("seed key {i:06}"),
-                access_type: "api_key".into(),
-                status: if i % 10 == 9 { "inactive".into() } else { "active".into() },
+                access_type: crate::domain::hub_keys::AccessType::ApiKey,
+                status: if i % 10 == 9 {
+                    crate::domain::hub_keys::KeyStatus::Inactive
+                } else {
+                    crate::domain::hub_keys::KeyStatus::Active
+                },
                 ip_filters: if i % 4 == 0 { vec![format!("10.{}.{}.0/24", (i / 256) % 256, i % 256)] } else { vec![] },
                 headers: "[]".into(),
                 expires_at: None,

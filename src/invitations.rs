@@ -117,7 +117,7 @@ pub async fn accept(
         }
     };
     if crate::store::members::find_by_user(&txn, inv.workspace_id, user_id).await?.is_none() {
-        let role = Role::parse(&inv.role).unwrap_or(Role::Member);
+        let role = *inv.role;
         let permissions = PermissionSet::from_stored(&inv.permissions);
         crate::store::members::add(&txn, inv.workspace_id, user_id, role, &permissions).await?;
     }

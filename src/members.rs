@@ -119,8 +119,7 @@ pub async fn check_revoke_key(
     key: &personal_keys::Model,
 ) -> Result<(), Refusal> {
     let owner = crate::store::members::find_by_user(&state.db, by.workspace_id, key.user_id).await?;
-    if acting.role != Role::Admin && owner.is_some_and(|m| m.role == Role::Admin.as_str()) && key.user_id != by.user_id
-    {
+    if acting.role != Role::Admin && owner.is_some_and(|m| *m.role == Role::Admin) && key.user_id != by.user_id {
         return Err(Refusal::NotAllowed("Only admins can revoke an admin's key.".into()));
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod members;
 pub mod permissions;
 pub mod query;
 pub mod spreadsheet;
+pub mod stored;
 pub mod text;
 pub mod tokens;
 

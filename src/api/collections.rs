@@ -197,7 +197,7 @@ fn endpoint_out(e: &endpoints::Model, slug: &str, hub_key_ids: Vec<i64>) -> Endp
         url: format!("/hub/{slug}/{}", e.path),
         path: e.path.clone(),
         collection_id: e.collection_id,
-        access: Access::parse(&e.access).unwrap_or(Access::Keys),
+        access: *e.access,
         hub_key_ids,
         allowed_origins: origins(e),
         created_at: e.created_at,
@@ -250,7 +250,7 @@ fn endpoint_input(base: Option<&endpoints::Model>, patch: EndpointIn) -> Endpoin
     EndpointInput {
         path: patch.path.or_else(|| base.map(|e| e.path.clone())).unwrap_or_default(),
         collection_id: patch.collection_id.or(base.map(|e| e.collection_id)),
-        access: patch.access.or_else(|| base.map(|e| e.access.clone())).unwrap_or_default(),
+        access: patch.access.or_else(|| base.map(|e| e.access.to_string())).unwrap_or_default(),
         hub_key_ids: patch.hub_key_ids,
         allowed_origins: patch.allowed_origins.or_else(|| base.map(origins)).unwrap_or_default(),
     }

@@ -100,13 +100,18 @@ async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError
     let endpoints = crate::hub::keys::endpoints_of(state, &k)
         .await?
         .into_iter()
-        .map(|e| EndpointRef { id: e.id, url: format!("/hub/{slug}/{}", e.path), path: e.path, access: e.access })
+        .map(|e| EndpointRef {
+            id: e.id,
+            url: format!("/hub/{slug}/{}", e.path),
+            path: e.path,
+            access: e.access.to_string(),
+        })
         .collect();
     let sync_status = match state.hub_keys.sync_status(&k).await? {
         SyncStatus::Pending { nodes, .. } => SyncJson { state: "pending", nodes, at: None },
         SyncStatus::Synced { nodes, at } => SyncJson { state: "synced", nodes, at: Some(at) },
     };
-    let access_type = AccessType::parse(&k.access_type).unwrap_or(AccessType::ApiKey);
+    let access_type = *k.access_type;
     Ok(HubKeyOut {
         id: k.id,
         identifier: k.secret_suffix.as_deref().map(|s| crate::domain::hub_keys::identifier(access_type, s)),
@@ -117,7 +122,7 @@ async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError
         headers: manage::header_rows(&k),
         name: k.name,
         access_type,
-        status: KeyStatus::parse(&k.status).unwrap_or(KeyStatus::Inactive),
+        status: *k.status,
         expires_at: k.expires_at,
         endpoint_ids: links.endpoint_ids,
         endpoints,
@@ -186,8 +191,8 @@ async fn input(state: &AppState, base: Option<&hub_keys::Model>, b: HubKeyIn) ->
     };
     Ok(KeyInput {
         name: b.name.or_else(|| base.map(|k| k.name.clone())).unwrap_or_default(),
-        access_type: b.access_type.or_else(|| base.map(|k| k.access_type.clone())).unwrap_or_default(),
-        status: b.status.or_else(|| base.map(|k| k.status.clone())).unwrap_or_else(|| "active".into()),
+        access_type: b.access_type.or_else(|| base.map(|k| k.access_type.to_string())).unwrap_or_default(),
+        status: b.status.or_else(|| base.map(|k| k.status.to_string())).unwrap_or_else(|| "active".into()),
         ip_filters: match b.ip_filters {
             Some(rows) => rows.into_iter().map(|r| IpRow { range: r.range, netmask: r.netmask }).collect(),
             None => base.map(manage::ip_rows).unwrap_or_default(),

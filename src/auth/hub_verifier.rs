@@ -144,8 +144,8 @@ fn compile(
     CompiledHubKey {
         id: m.id,
         workspace_id: m.workspace_id,
-        access: AccessType::parse(&m.access_type).unwrap_or(AccessType::ApiKey),
-        active: m.status == "active",
+        access: m.access_type,
+        active: m.status == crate::domain::hub_keys::KeyStatus::Active,
         expires_at: m.expires_at.map(|t| t.timestamp()),
         nets: nets.into(),
         endpoints: endpoints.into(),
@@ -458,8 +458,8 @@ mod tests {
             name: format!("k{id}"),
             name_key: format!("k{id}"),
             look_key: Some(format!("k{id}")),
-            access_type: access.into(),
-            status: status.into(),
+            access_type: crate::domain::hub_keys::AccessType::parse(access).expect("access type").into(),
+            status: crate::domain::hub_keys::KeyStatus::parse(status).expect("status").into(),
             secret_digest: digest.map(str::to_owned),
             secret_suffix: None,
             secret_sealed: None,
@@ -495,7 +495,7 @@ mod tests {
         m.expires_at = Some(Utc::now() - chrono::Duration::hours(1));
         let k = compiled(&m, vec![7], vec![], vec![]);
         assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::Inactive), "status first");
-        m.status = "active".into();
+        m.status = crate::domain::hub_keys::KeyStatus::Active.into();
         let k = compiled(&m, vec![7], vec![], vec![]);
         assert_eq!(k.check(ip("192.0.2.1"), now), Err(HubRefusal::Expired), "then expiry");
         m.expires_at = None;

@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use super::typed::Typed;
+use crate::domain::datahub::Access;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "endpoints")]
 pub struct Model {
@@ -10,7 +13,7 @@ pub struct Model {
     pub path: String,
     pub collection_id: i64,
     /// `public`, `members` or `keys` (`domain::datahub::Access`).
-    pub access: String,
+    pub access: Typed<Access>,
     /// Web origins that may read it from a browser (CORS), one per line;
     /// `*` for any (public endpoints only).
     pub allowed_origins: String,

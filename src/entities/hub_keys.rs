@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use super::typed::Typed;
+use crate::domain::hub_keys::{AccessType, KeyStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "hub_keys")]
 pub struct Model {
@@ -12,9 +15,9 @@ pub struct Model {
     /// two names look alike (filled at start for rows made before it existed).
     pub look_key: Option<String>,
     /// `api_key`, `portal_token` or `generic_token` (`domain::hub_keys::AccessType`).
-    pub access_type: String,
+    pub access_type: Typed<AccessType>,
     /// `active` or `inactive`.
-    pub status: String,
+    pub status: Typed<KeyStatus>,
     /// Hex SHA-256 of the secret or generic token (the lookup form); none for portal tokens.
     pub secret_digest: Option<String>,
     /// The last four characters, for `khd_…abcd`.

@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use super::typed::Typed;
+use crate::domain::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "invitations")]
 pub struct Model {
@@ -7,7 +10,7 @@ pub struct Model {
     pub id: i64,
     pub workspace_id: i64,
     pub email: String,
-    pub role: String,
+    pub role: Typed<Role>,
     pub permissions: String,
     /// SHA-256 of the link's token; the token itself exists only in the link.
     #[sea_orm(unique)]

@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use super::typed::Typed;
+use crate::domain::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "members")]
 pub struct Model {
@@ -8,7 +11,7 @@ pub struct Model {
     pub workspace_id: i64,
     pub user_id: i64,
     /// `admin` or `member` (see `domain::Role`).
-    pub role: String,
+    pub role: Typed<Role>,
     /// Space-separated permission names (see `domain::PermissionSet`).
     pub permissions: String,
     pub disabled: bool,

@@ -22,5 +22,6 @@ pub mod stream_tabs;
 pub mod sync_runs;
 pub mod team_members;
 pub mod teams;
+pub mod typed;
 pub mod users;
 pub mod workspaces;

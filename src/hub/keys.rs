@@ -219,7 +219,7 @@ async fn check(
     let mut token = None;
     if access == Some(AccessType::GenericToken) {
         let typed = input.token.as_deref().unwrap_or("");
-        let keep = typed.is_empty() && current.is_some_and(|c| c.access_type == AccessType::GenericToken.as_str());
+        let keep = typed.is_empty() && current.is_some_and(|c| *c.access_type == AccessType::GenericToken);
         if !keep {
             match rules::check_generic_token(typed) {
                 Ok(w) => {
@@ -236,8 +236,8 @@ async fn check(
     let (access, status) = (access.unwrap_or(AccessType::ApiKey), status.unwrap_or(KeyStatus::Active));
     let spec = KeySpec {
         name,
-        access_type: access.as_str().into(),
-        status: status.as_str().into(),
+        access_type: access,
+        status,
         ip_filters: nets,
         headers: serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()),
         expires_at,
@@ -283,8 +283,8 @@ fn outcome(o: SaveOutcome) -> Result<hub_keys::Model, Refusal> {
 fn describe(spec: &KeySpec) -> String {
     format!(
         "{}; {}; {}; {}; {}; expires {}.",
-        AccessType::parse(&spec.access_type).map_or("?", AccessType::label),
-        spec.status,
+        spec.access_type.label(),
+        spec.status.as_str(),
         count(spec.ip_filters.len() as u64, "IP filter", "IP filters"),
         count(
             serde_json::from_str::<Vec<HeaderRow>>(&spec.headers).map(|h| h.len()).unwrap_or(0) as u64,
@@ -307,7 +307,7 @@ pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyI
     let checked = check(state, actor.workspace_id, current.as_ref(), input).await?;
     // A new API key, or a key switched to API Key, gets a fresh secret.
     let generated = (checked.access == AccessType::ApiKey
-        && current.as_ref().is_none_or(|c| c.access_type != AccessType::ApiKey.as_str()))
+        && current.as_ref().is_none_or(|c| *c.access_type != AccessType::ApiKey))
     .then(rules::generate_secret);
     let secret = match (&generated, &checked.token) {
         (Some(s), _) => Some(NewSecret {
@@ -361,7 +361,7 @@ pub async fn reveal(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
 /// right after the audited change that made it (create, regenerate) or audit
 /// the showing (`reveal`).
 pub fn open_secret(state: &AppState, key: &hub_keys::Model) -> Result<String, Refusal> {
-    if key.access_type != AccessType::ApiKey.as_str() {
+    if *key.access_type != AccessType::ApiKey {
         return Err(field(
             "access_type",
             "Only an API Key has a secret to show; a generic token is shown to nobody after saving, and a portal token has none.",
@@ -379,7 +379,7 @@ pub async fn regenerate(
     actor: &Actor,
     key: &hub_keys::Model,
 ) -> Result<(hub_keys::Model, String), Refusal> {
-    if key.access_type != AccessType::ApiKey.as_str() {
+    if *key.access_type != AccessType::ApiKey {
         return Err(field(
             "access_type",
             "Only an API Key's secret can be regenerated; change a generic token by typing a new value.",

@@ -421,7 +421,7 @@ pub async fn route_for(db: &DatabaseConnection, endpoint: endpoints::Model) -> R
     Ok(Some(Route {
         origins: endpoint.allowed_origins.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
         workspace_id: endpoint.workspace_id,
-        access: Access::parse(&endpoint.access).unwrap_or(Access::Keys),
+        access: *endpoint.access,
         endpoint,
         collection,
         dataset,

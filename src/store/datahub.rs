@@ -134,7 +134,7 @@ pub async fn save_endpoint(
         workspace_id: Set(workspace_id),
         path: Set(path.to_owned()),
         collection_id: Set(collection_id),
-        access: Set(access.as_str().to_owned()),
+        access: Set(access.into()),
         allowed_origins: Set(allowed_origins.to_owned()),
         updated_at: Set(now),
         ..Default::default()

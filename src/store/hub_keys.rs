@@ -7,6 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use crate::domain::hub_keys::{AccessType, KeyStatus};
 use crate::entities::{
     hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
     hub_key_users as key_users, hub_keys as keys,
@@ -16,8 +17,8 @@ use crate::entities::{
 #[derive(Debug, Clone)]
 pub struct KeySpec {
     pub name: String,
-    pub access_type: String,
-    pub status: String,
+    pub access_type: AccessType,
+    pub status: KeyStatus,
     pub ip_filters: Vec<String>,
     /// JSON of the header rows.
     pub headers: String,
@@ -144,8 +145,8 @@ fn new_row(
         name: Set(spec.name.clone()),
         name_key: Set(crate::domain::text::name_key(&spec.name)),
         look_key: Set(Some(crate::domain::text::look_key(&spec.name))),
-        access_type: Set(spec.access_type.clone()),
-        status: Set(spec.status.clone()),
+        access_type: Set(spec.access_type.into()),
+        status: Set(spec.status.into()),
         secret_digest: Set(digest),
         secret_suffix: Set(suffix),
         secret_sealed: Set(None),
@@ -262,8 +263,8 @@ pub async fn update(
         .col_expr(keys::Column::Name, Expr::value(spec.name.clone()))
         .col_expr(keys::Column::NameKey, Expr::value(crate::domain::text::name_key(&spec.name)))
         .col_expr(keys::Column::LookKey, Expr::value(Some(crate::domain::text::look_key(&spec.name))))
-        .col_expr(keys::Column::AccessType, Expr::value(spec.access_type.clone()))
-        .col_expr(keys::Column::Status, Expr::value(spec.status.clone()))
+        .col_expr(keys::Column::AccessType, Expr::value(spec.access_type.as_str()))
+        .col_expr(keys::Column::Status, Expr::value(spec.status.as_str()))
         .col_expr(
             keys::Column::IpFilters,
             Expr::value(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
@@ -275,7 +276,7 @@ pub async fn update(
         .col_expr(keys::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(keys::Column::UpdatedBy, Expr::value(actor));
     // Changing the access type changes what secret the key has.
-    let new_type = spec.access_type != current.access_type;
+    let new_type = spec.access_type != *current.access_type;
     if let Some(s) = &secret {
         q = q
             .col_expr(keys::Column::SecretDigest, Expr::value(s.digest.clone()))

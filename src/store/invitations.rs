@@ -18,7 +18,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewInvitation<'_>) -> Result
     invitations::ActiveModel {
         workspace_id: Set(new.workspace_id),
         email: Set(new.email.as_str().to_owned()),
-        role: Set(new.role.as_str().to_owned()),
+        role: Set(new.role.into()),
         permissions: Set(new.permissions.to_stored()),
         token_hash: Set(new.token_hash),
         invited_by: Set(new.invited_by),

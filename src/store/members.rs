@@ -30,7 +30,7 @@ pub struct MemberRow {
 
 pub fn role_of(m: &members::Model) -> Role {
     // An unknown stored role grants nothing special.
-    Role::parse(&m.role).unwrap_or(Role::Member)
+    *m.role
 }
 
 fn to_membership(m: &members::Model, ws_name: String) -> Membership {
@@ -78,7 +78,7 @@ pub async fn add(
     members::ActiveModel {
         workspace_id: Set(workspace_id),
         user_id: Set(user_id),
-        role: Set(role.as_str().to_owned()),
+        role: Set(role.into()),
         permissions: Set(permissions.to_stored()),
         disabled: Set(false),
         created_at: Set(Utc::now()),
@@ -177,7 +177,7 @@ pub async fn set_role(
 ) -> Result<(), DbErr> {
     members::ActiveModel {
         id: Set(member_id),
-        role: Set(role.as_str().to_owned()),
+        role: Set(role.into()),
         permissions: Set(permissions.to_stored()),
         ..Default::default()
     }

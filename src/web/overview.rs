@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use crate::auth::CurrentUser;
 use crate::domain::Permission;
+use crate::domain::datahub::Access;
 use crate::domain::query::count;
 use crate::state::AppState;
 use crate::web::views::fmt_time;
@@ -68,7 +69,7 @@ pub async fn data_hub(state: &AppState, user: &CurrentUser) -> Result<Tile, AppE
     }
     let ws = user.workspace_id();
     let endpoints = crate::store::datahub::endpoints(&state.db, ws).await?;
-    let public = endpoints.iter().filter(|e| e.access == "public").count() as u64;
+    let public = endpoints.iter().filter(|e| *e.access == Access::Public).count() as u64;
     let mut lines = vec![Line::plain(format!(
         "{}, {}, {}.",
         count(crate::store::datahub::datasets(&state.db, ws).await?.len() as u64, "dataset", "datasets"),

@@ -55,7 +55,7 @@ async fn pending(state: &AppState, workspace_id: i64) -> Result<Vec<InvitationVi
         .map(|i| InvitationView {
             id: i.id,
             email: i.email,
-            role: i.role,
+            role: i.role.to_string(),
             expires: fmt_time(i.expires_at),
             expired: i.expires_at <= now,
         })

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, Member, perm};
 use crate::datasets::{Column, store};
 use crate::domain::Permission;
+use crate::domain::datahub::Access;
 use crate::domain::datahub::{DEFAULT_LIMIT, DEFAULT_MAX_LIMIT, Format, HubQuery, parse_order};
 use crate::entities::{data_collections, datasets};
 use crate::hub::manage::{self, CollectionInput};
@@ -287,7 +288,7 @@ async fn page(
             id: e.id,
             path: e.path.clone(),
             url: format!("/hub/{slug}/{}", e.path),
-            public: e.access == "public",
+            public: *e.access == Access::Public,
         })
         .collect();
     let p = CollectionPage {

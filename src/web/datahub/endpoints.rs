@@ -8,7 +8,6 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, Member, perm};
 use crate::domain::Permission;
 use crate::domain::datahub::Access;
-use crate::domain::hub_keys::AccessType;
 use crate::entities::endpoints;
 use crate::hub::manage::{self, EndpointInput};
 use crate::refusal::Refusal;
@@ -105,7 +104,7 @@ async fn list_page(
                 .find(|c| c.id == e.collection_id)
                 .map(|c| c.name.clone())
                 .unwrap_or_default(),
-            access: Access::parse(&e.access).unwrap_or(Access::Keys),
+            access: *e.access,
             path: e.path,
         })
         .collect();
@@ -281,11 +280,11 @@ async fn endpoint_page(
     );
     let page = EndpointPage {
         layout: Layout::for_user(user, &e.path),
-        examples: examples(&full_url, e.access == "public"),
+        examples: examples(&full_url, *e.access == Access::Public),
         full_url,
         url,
         base: format!("/hub/{slug}/"),
-        public: e.access == "public",
+        public: *e.access == Access::Public,
         collections: collection_choices(state, user, &form.collection_id).await?,
         access: access_choices(&form.access),
         keys: crate::store::hub_keys::all_in(&state.db, user.workspace_id())
@@ -293,7 +292,7 @@ async fn endpoint_page(
             .into_iter()
             .map(|k| crate::web::datahub::keys::Check {
                 checked: form.hub_key_ids.contains(&k.id.to_string()),
-                hint: format!("{}, {}", AccessType::parse(&k.access_type).map_or("?", AccessType::label), k.status),
+                hint: format!("{}, {}", k.access_type.label(), k.status),
                 label: k.name,
                 id: k.id,
             })
@@ -324,7 +323,7 @@ pub async fn show(
     let form = EndpointForm {
         path: e.path.clone(),
         collection_id: e.collection_id.to_string(),
-        access: e.access.clone(),
+        access: e.access.to_string(),
         keys_shown: "1".into(),
         hub_key_ids: keys,
         allowed_origins: e.allowed_origins.clone(),

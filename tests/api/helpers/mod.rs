@@ -50,7 +50,17 @@ pub struct Client {
     /// Whom this client signed in as (setup, login, an accepted invitation),
     /// so that helpers can act for them through the library, not a page.
     who: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The workspace this client's session works in, when it chose one
+    /// (switched to it or created it); otherwise its only one.
+    workspace: std::sync::Arc<std::sync::Mutex<Option<Chosen>>>,
     state: actix_web::web::Data<keyhub::state::AppState>,
+}
+
+#[derive(Clone, Copy)]
+enum Chosen {
+    Id(i64),
+    /// The one it just created (the newest of its workspaces).
+    Newest,
 }
 
 fn random_suffix() -> String {
@@ -175,7 +185,13 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Client { http, address: self.address.clone(), who: Default::default(), state: self.state.clone() }
+        Client {
+            http,
+            address: self.address.clone(),
+            who: Default::default(),
+            workspace: Default::default(),
+            state: self.state.clone(),
+        }
     }
 
     /// Runs setup and returns the admin's signed-in client.
@@ -300,7 +316,21 @@ impl Client {
     pub async fn post_raw(&self, action: &str, token: &str, fields: &[(&str, &str)]) -> Response {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", token), ("confirmed", "yes")];
         all.extend_from_slice(fields);
-        self.http.post(self.url(action)).form(&all).send().await.expect("POST")
+        let res = self.http.post(self.url(action)).form(&all).send().await.expect("POST");
+        // Switching or creating a workspace moves the session there (new_key follows).
+        if res.status() == StatusCode::SEE_OTHER {
+            let chosen = match action {
+                "/workspaces/switch" => {
+                    fields.iter().find(|(k, _)| *k == "workspace_id").and_then(|(_, v)| v.parse().ok()).map(Chosen::Id)
+                }
+                "/workspaces" => Some(Chosen::Newest),
+                _ => None,
+            };
+            if chosen.is_some() {
+                *self.workspace.lock().expect("workspace") = chosen;
+            }
+        }
+        res
     }
 
     pub async fn post_unconfirmed(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
@@ -308,7 +338,21 @@ impl Client {
         let token = csrf_token(&html);
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
         all.extend_from_slice(fields);
-        self.http.post(self.url(action)).form(&all).send().await.expect("POST")
+        let res = self.http.post(self.url(action)).form(&all).send().await.expect("POST");
+        // Switching or creating a workspace moves the session there (new_key follows).
+        if res.status() == StatusCode::SEE_OTHER {
+            let chosen = match action {
+                "/workspaces/switch" => {
+                    fields.iter().find(|(k, _)| *k == "workspace_id").and_then(|(_, v)| v.parse().ok()).map(Chosen::Id)
+                }
+                "/workspaces" => Some(Chosen::Newest),
+                _ => None,
+            };
+            if chosen.is_some() {
+                *self.workspace.lock().expect("workspace") = chosen;
+            }
+        }
+        res
     }
 
     /// Remembers whom this client is signed in as.
@@ -447,7 +491,13 @@ impl Client {
         let email = Email::parse(&email).expect("email");
         let user = keyhub::store::users::find_by_email(db, &email).await.expect("user").expect("the user exists");
         let memberships = keyhub::store::members::active_memberships(db, user.id).await.expect("memberships");
-        let [m] = memberships.as_slice() else { panic!("new_key: {email} must belong to exactly one workspace") };
+        let chosen = *self.workspace.lock().expect("workspace");
+        let m = match (memberships.as_slice(), chosen) {
+            ([only], _) => only,
+            (all, Some(Chosen::Id(id))) => all.iter().find(|m| m.workspace_id == id).expect("the chosen workspace"),
+            (all, Some(Chosen::Newest)) => all.iter().max_by_key(|m| m.workspace_id).expect("a workspace"),
+            (_, None) => panic!("new_key: {email} belongs to several workspaces and chose none"),
+        };
         let wanted = PermissionSet::parse_names(permissions.iter().copied()).expect("permission names");
         let label = KeyLabel::parse(label).expect("label");
         let by = keyhub::account::keys::By { name: keyhub::store::audit::person(&user), ip: None };

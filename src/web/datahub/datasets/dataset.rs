@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::datahub::Access;
 
 pub struct Breakage {
     pub collection: String,
@@ -81,7 +82,7 @@ pub(super) async fn used_by(state: &AppState, ds: &datasets::Model) -> Result<Ve
         keys.dedup();
         out.push(Breakage {
             collection: c.name.clone(),
-            endpoints: mine.iter().map(|e| (e.path.clone(), e.access == "public")).collect(),
+            endpoints: mine.iter().map(|e| (e.path.clone(), *e.access == Access::Public)).collect(),
             keys,
         });
     }

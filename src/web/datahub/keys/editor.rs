@@ -127,12 +127,12 @@ pub(super) async fn facts(state: &AppState, k: &hub_keys::Model) -> Result<Facts
                 .find(|c| c.id == e.collection_id)
                 .map(|c| c.name.clone())
                 .unwrap_or_default(),
-            access: e.access.clone(),
+            access: e.access.to_string(),
             path: e.path,
         })
         .collect();
     let sync = state.hub_keys.sync_status(k).await?;
-    let a = AccessType::parse(&k.access_type).unwrap_or(AccessType::ApiKey);
+    let a = *k.access_type;
     Ok(Facts {
         id: k.id,
         is_api_key: a == AccessType::ApiKey,
@@ -219,7 +219,7 @@ pub(super) async fn editor(
         });
     }
     let token_hint = key
-        .filter(|k| k.access_type == AccessType::GenericToken.as_str())
+        .filter(|k| *k.access_type == AccessType::GenericToken)
         .and_then(|k| k.secret_suffix.as_deref())
         .map(|s| format!("Saved, ending in ••••{s}. Leave empty to keep it."));
     let facts = match key {
@@ -324,8 +324,8 @@ pub(super) fn conflict_lines(k: &hub_keys::Model, links: &crate::store::hub_keys
         .join("; ");
     vec![
         ("Name".into(), k.name.clone()),
-        ("Access type".into(), AccessType::parse(&k.access_type).map_or("?", AccessType::label).into()),
-        ("Status".into(), k.status.clone()),
+        ("Access type".into(), k.access_type.label().into()),
+        ("Status".into(), k.status.to_string()),
         ("IP filter".into(), if rows.is_empty() { "any address".into() } else { rows }),
         ("Expires".into(), k.expires_at.map_or_else(|| "never".into(), fmt_time)),
         ("Headers".into(), if headers.is_empty() { "none".into() } else { headers }),

@@ -117,8 +117,8 @@ impl KeyForm {
     pub(super) fn from_key(k: &hub_keys::Model, links: &crate::store::hub_keys::Links) -> KeyForm {
         let mut f = KeyForm {
             name: k.name.clone(),
-            access_type: k.access_type.clone(),
-            status: k.status.clone(),
+            access_type: k.access_type.to_string(),
+            status: k.status.to_string(),
             allow_all: if manage::ip_rows(k).iter().any(|r| r.netmask == "0") { "yes".into() } else { String::new() },
             // Shown in UTC; the script converts it to the browser's time zone.
             expires_at: k.expires_at.map(|t| t.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default(),

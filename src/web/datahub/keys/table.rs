@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::hub_keys::KeyStatus;
 
 // ---------- the table ----------
 
@@ -68,7 +69,7 @@ pub(super) fn sync_text(s: &SyncStatus) -> String {
 
 /// `khd_…abcd` / `…abcd`, or "" for a portal token.
 pub(super) fn key_identifier(k: &hub_keys::Model) -> String {
-    let a = AccessType::parse(&k.access_type).unwrap_or(AccessType::ApiKey);
+    let a = *k.access_type;
     k.secret_suffix.as_deref().map(|s| identifier(a, s)).unwrap_or_default()
 }
 
@@ -111,12 +112,12 @@ pub async fn list(
         .into_iter()
         .map(|(k, endpoints)| {
             let (expiry, expiry_badge) = expiry_view(k.expires_at, now);
-            let a = AccessType::parse(&k.access_type).unwrap_or(AccessType::ApiKey);
+            let a = *k.access_type;
             KeyRowView {
                 id: k.id,
                 access: a.label(),
                 identifier: key_identifier(&k),
-                active: k.status == "active",
+                active: *k.status == KeyStatus::Active,
                 expiry,
                 expiry_badge,
                 endpoints,
