@@ -225,6 +225,16 @@ impl KeyState {
     pub fn usable(self) -> bool {
         matches!(self, KeyState::Active | KeyState::Expiring)
     }
+
+    pub fn is_revoked(self) -> bool {
+        self == KeyState::Revoked
+    }
+}
+
+impl std::fmt::Display for KeyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]

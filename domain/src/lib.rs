@@ -8,6 +8,7 @@ pub mod header_template;
 pub mod hub_keys;
 pub mod ip_filter;
 pub mod keys;
+pub mod live_data;
 pub mod members;
 pub mod permissions;
 pub mod query;

@@ -31,6 +31,8 @@ stored! {
     crate::hub_keys::KeyStatus => "hub key status",
     crate::datahub::Access => "endpoint access",
     crate::permissions::Role => "role",
+    crate::live_data::SourceStatus => "source status",
+    crate::live_data::RunStatus => "sync run status",
 }
 
 #[cfg(test)]

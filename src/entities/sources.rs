@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use super::typed::Typed;
+use crate::domain::live_data::SourceStatus;
+
 /// A configured connector (DESIGN's "connector"): kind, sealed credentials,
 /// chosen streams, linked entity.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,7 +18,7 @@ pub struct Model {
     /// two names look alike (filled at start for rows made before it existed).
     pub look_key: Option<String>,
     /// `draft`, `active` or `failing`.
-    pub status: String,
+    pub status: Typed<SourceStatus>,
     /// JSON object of the non-secret fields.
     pub config: String,
     /// JSON object of the secret fields, sealed with `source:{id}` as associated data.

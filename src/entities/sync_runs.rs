@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use super::typed::Typed;
+use crate::domain::live_data::RunStatus;
+
 /// One execution of a source's sync.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sync_runs")]
@@ -9,7 +12,7 @@ pub struct Model {
     pub workspace_id: i64,
     pub source_id: i64,
     /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: Typed<RunStatus>,
     /// JSON array of `connectors::runs::StreamRun`.
     pub streams: String,
     pub error: Option<String>,

@@ -232,7 +232,7 @@ pub async fn queue_run(
     sync_runs::ActiveModel {
         workspace_id: Set(src.workspace_id),
         source_id: Set(src.id),
-        status: Set("queued".into()),
+        status: Set(crate::domain::live_data::RunStatus::Queued.into()),
         streams: Set(streams.to_owned()),
         trigger: Set(trigger.to_owned()),
         started_at: Set(Utc::now()),
@@ -314,7 +314,9 @@ pub async fn finish_run(
 ) -> Result<(), DbErr> {
     sync_runs::ActiveModel {
         id: Set(id),
-        status: Set(status.to_owned()),
+        status: Set(crate::domain::live_data::RunStatus::parse(status)
+            .map(crate::entities::typed::Typed)
+            .ok_or_else(|| DbErr::Custom(format!("“{status}” is not a sync run status")))?),
         streams: Set(streams.to_owned()),
         log: Set(log.to_owned()),
         error: Set(error),

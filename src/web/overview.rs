@@ -120,9 +120,9 @@ pub async fn live_data(state: &AppState, user: &CurrentUser) -> Result<Tile, App
     }
     let mut sources = crate::store::live_data::sources(&state.db, user.workspace_id()).await?;
     // Failing ones first: they are what needs someone.
-    sources.sort_by_key(|s| (s.status != "failing", s.failing_since, s.name_key.clone()));
+    sources.sort_by_key(|s| (!s.status.is_failing(), s.failing_since, s.name_key.clone()));
     let mut lines = vec![Line::plain(format!("{}.", count(sources.len() as u64, "source", "sources")))];
-    for s in sources.iter().filter(|s| s.status == "failing") {
+    for s in sources.iter().filter(|s| s.status.is_failing()) {
         let since = s.failing_since.map(|t| format!(" since {}", fmt_time(t))).unwrap_or_default();
         lines.push(Line::attention(
             format!("{} is failing{since}.", s.name),

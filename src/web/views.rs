@@ -65,7 +65,7 @@ pub struct KeyRow {
     /// Who revoked it, when the audit log knows.
     pub revoked_by: Option<String>,
     pub grace_until: Option<String>,
-    pub state: &'static str,
+    pub state: KeyState,
     pub owner: Option<String>,
 }
 
@@ -82,7 +82,7 @@ pub fn key_row(k: &personal_keys::Model, now: DateTime<Utc>, owner: Option<Strin
         revoked: k.revoked_at.map(fmt_time),
         revoked_by: None,
         grace_until: k.previous_valid_until.filter(|t| *t > now).map(fmt_time),
-        state: KeyState::of(k.revoked_at, k.expires_at, now).as_str(),
+        state: KeyState::of(k.revoked_at, k.expires_at, now),
         owner,
     }
 }

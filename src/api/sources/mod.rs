@@ -216,7 +216,7 @@ pub fn source_out(s: &sources::Model) -> SourceOut {
         id: s.id,
         kind: s.kind.clone(),
         name: s.name.clone(),
-        status: s.status.clone(),
+        status: s.status.to_string(),
         config,
         streams: manage::chosen_streams(s),
         entity_id: s.entity_id,

@@ -26,7 +26,7 @@ pub fn run_out(r: &sync_runs::Model) -> RunOut {
     RunOut {
         id: r.id,
         source_id: r.source_id,
-        status: r.status.clone(),
+        status: r.status.to_string(),
         trigger: r.trigger.clone(),
         streams: crate::connectors::runs::stream_runs(r),
         error: r.error.clone(),

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::runs::{self, StreamRun, stream_runs};
 use super::{Config, ConnectorError, Ctx, ErrorClass, FieldKind, Outbound, StreamInfo};
+use crate::domain::live_data::SourceStatus;
 use crate::entities::sources;
+use crate::entities::typed::Typed;
 use crate::refusal::{FieldError, Refusal};
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -25,10 +27,10 @@ fn field(name: &str, message: impl Into<String>) -> Refusal {
     Refusal::field(name, message)
 }
 
-/// The status words.
-pub const DRAFT: &str = "draft";
-pub const ACTIVE: &str = "active";
-pub const FAILING: &str = "failing";
+/// A source's status, as its column holds it.
+pub const DRAFT: Typed<SourceStatus> = Typed(SourceStatus::Draft);
+pub const ACTIVE: Typed<SourceStatus> = Typed(SourceStatus::Active);
+pub const FAILING: Typed<SourceStatus> = Typed(SourceStatus::Failing);
 
 /// Sync modes of a stream.
 pub const FULL: &str = "full";

@@ -73,7 +73,7 @@ pub async fn save_credentials(
         None => sources::ActiveModel {
             workspace_id: Set(actor.workspace_id),
             kind: Set(kind.spec().kind.to_owned()),
-            status: Set(DRAFT.into()),
+            status: Set(DRAFT),
             streams: Set("[]".into()),
             created_at: Set(now),
             created_by: Set(Some(actor.user_id)),
@@ -145,7 +145,7 @@ pub async fn test(
                 chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
             m.streams = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
             if s.status == FAILING {
-                m.status = Set(ACTIVE.into());
+                m.status = Set(ACTIVE);
                 // Its schedule stood still while failing: the next run is one
                 // interval from now, not a time that passed meanwhile (which
                 // would start a sync the moment the test passed).
@@ -269,7 +269,7 @@ pub async fn activate(state: &AppState, actor: &Actor, s: &sources::Model) -> Re
     }
     let mut m = sources::ActiveModel::from(s.clone());
     if s.status == DRAFT {
-        m.status = Set(ACTIVE.into());
+        m.status = Set(ACTIVE);
     }
     m.updated_at = Set(Utc::now());
     let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;

@@ -172,13 +172,13 @@ pub(super) async fn finish_source(
                 &Failure { at: Utc::now(), during: "sync".into(), run_id: Some(run_id), stream, error: e.clone() },
             );
             if sources::is_config_failure(e.class) {
-                m.status = Set(sources::FAILING.into());
+                m.status = Set(sources::FAILING);
             }
         }
         None => {
             sources::note_success(&mut m);
             if fresh.status == sources::FAILING {
-                m.status = Set(sources::ACTIVE.into());
+                m.status = Set(sources::ACTIVE);
                 m.next_sync_at = Set(sources::next_from_now(&fresh));
             }
         }

@@ -8,6 +8,7 @@ use askama::Template;
 use crate::auth::{Member, perm};
 use crate::connectors::errors::Report;
 use crate::connectors::sources as manage;
+use crate::domain::live_data::SourceStatus;
 use crate::state::AppState;
 use crate::store::live_data as store;
 use crate::web::views::fmt_time;
@@ -16,7 +17,7 @@ use crate::web::{AppError, Layout, render};
 pub struct Problem {
     pub id: i64,
     pub name: String,
-    pub status: String,
+    pub status: SourceStatus,
     /// Still failing (else: recovered since).
     pub failing: bool,
     pub since: String,
@@ -50,7 +51,7 @@ pub async fn page(state: web::Data<AppState>, user: Member<perm::ConnectorsManag
         let p = Problem {
             id: s.id,
             name: s.name.clone(),
-            status: s.status.clone(),
+            status: *s.status,
             failing: s.failing_since.is_some(),
             since: s.failing_since.map(fmt_time).unwrap_or_default(),
             count: s.failure_count,

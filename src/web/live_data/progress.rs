@@ -4,6 +4,7 @@
 use chrono::Utc;
 
 use crate::connectors::runs::{self, LogLine, StreamRun};
+use crate::domain::live_data::RunStatus;
 use crate::entities::sync_runs;
 use crate::web::views::fmt_time;
 
@@ -27,7 +28,7 @@ pub struct StreamLine {
 pub struct RunView {
     pub id: i64,
     pub source: String,
-    pub status: String,
+    pub status: RunStatus,
     pub trigger: String,
     pub started: String,
     pub finished: String,
@@ -47,7 +48,7 @@ pub struct LogView {
 
 impl RunView {
     pub fn live(&self) -> bool {
-        crate::store::live_data::LIVE.contains(&self.status.as_str())
+        self.status.is_live()
     }
 }
 
@@ -88,7 +89,7 @@ pub fn run_view(source: &str, r: &sync_runs::Model) -> RunView {
     RunView {
         id: r.id,
         source: source.to_owned(),
-        status: r.status.clone(),
+        status: *r.status,
         trigger: r.trigger.clone(),
         started: fmt_time(r.started_at),
         finished: r.finished_at.map(fmt_time).unwrap_or_default(),

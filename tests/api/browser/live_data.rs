@@ -232,6 +232,9 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     proxy.set(Rule { delay_ms: 3000, ..Rule::default() });
     let entity = app.count("SELECT id AS n FROM entities WHERE name = 'Order'").await;
     b.click_button("Sync now").await;
+    // The post's own page first: opening another one while it loads could be
+    // overtaken by its redirect.
+    b.expect_text("Sync started").await;
     b.open(&format!("/ontology/entities/{entity}")).await;
     b.expect_text("records read").await;
     b.type_into("Search rows", "customer 12").await;
@@ -252,6 +255,7 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.expect_text("Saved the credentials; test the connection again").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.click_button("Sync now").await;
+    b.expect_text("Sync started").await;
     app.until("the source to fail", || async {
         (app.count("SELECT COUNT(*) AS n FROM sources WHERE status = 'failing'").await > 0).then_some(())
     })
@@ -276,6 +280,7 @@ async fn browser_a_sync_shows_progress_and_a_failing_source_is_fixed_from_diagno
     b.expect_text("No source is failing").await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.click_button("Sync now").await;
+    b.expect_text("Sync started").await;
     syncs_finished(&app).await;
     b.open(&format!("/live-data/sources/{source}")).await;
     b.expect_text("succeeded").await;

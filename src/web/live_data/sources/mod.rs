@@ -16,6 +16,7 @@ use crate::connectors::errors::Report;
 use crate::connectors::sources::{self as manage, SourceInput};
 use crate::connectors::{ConnectorError, FieldKind, REGISTRY, Spec};
 use crate::domain::Permission;
+use crate::domain::live_data::SourceStatus;
 use crate::entities::sources;
 use crate::refusal::Refusal;
 use crate::state::AppState;
@@ -109,7 +110,7 @@ pub struct SourceItem {
     pub id: i64,
     pub name: String,
     pub kind: &'static str,
-    pub status: String,
+    pub status: SourceStatus,
     pub entity: Option<(i64, String)>,
     pub last_sync: String,
     pub records: i64,
@@ -157,7 +158,7 @@ pub async fn list(state: web::Data<AppState>, user: Member<perm::ConnectorsManag
             id: s.id,
             name: s.name.clone(),
             kind: kind_name(&s.kind),
-            status: s.status.clone(),
+            status: *s.status,
             entity: s.entity_id.and_then(|id| entities.iter().find(|e| e.id == id)).map(|e| (e.id, e.name.clone())),
             last_sync: s.last_sync_at.map(fmt_time).unwrap_or_else(|| "never".into()),
             records,

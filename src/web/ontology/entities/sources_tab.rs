@@ -60,7 +60,7 @@ pub(super) async fn sources_tab(
             remove_question: remove_question(state, &s).await?,
             id: s.id,
             name: s.name,
-            status: s.status,
+            status: s.status.to_string(),
         });
     }
     let unlinked = store::sources(&state.db, e.workspace_id)
