@@ -316,7 +316,11 @@ impl Client {
     pub async fn post_raw(&self, action: &str, token: &str, fields: &[(&str, &str)]) -> Response {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", token), ("confirmed", "yes")];
         all.extend_from_slice(fields);
-        let res = self.http.post(self.url(action)).form(&all).send().await.expect("POST");
+        self.send_form(action, &all, fields).await
+    }
+
+    async fn send_form(&self, action: &str, all: &[(&str, &str)], fields: &[(&str, &str)]) -> Response {
+        let res = self.http.post(self.url(action)).form(all).send().await.expect("POST");
         // Switching or creating a workspace moves the session there (new_key follows).
         if res.status() == StatusCode::SEE_OTHER {
             let chosen = match action {
@@ -338,21 +342,7 @@ impl Client {
         let token = csrf_token(&html);
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
         all.extend_from_slice(fields);
-        let res = self.http.post(self.url(action)).form(&all).send().await.expect("POST");
-        // Switching or creating a workspace moves the session there (new_key follows).
-        if res.status() == StatusCode::SEE_OTHER {
-            let chosen = match action {
-                "/workspaces/switch" => {
-                    fields.iter().find(|(k, _)| *k == "workspace_id").and_then(|(_, v)| v.parse().ok()).map(Chosen::Id)
-                }
-                "/workspaces" => Some(Chosen::Newest),
-                _ => None,
-            };
-            if chosen.is_some() {
-                *self.workspace.lock().expect("workspace") = chosen;
-            }
-        }
-        res
+        self.send_form(action, &all, fields).await
     }
 
     /// Remembers whom this client is signed in as.
