@@ -124,10 +124,7 @@ pub async fn live_data(state: &AppState, user: &CurrentUser) -> Result<Tile, App
     let mut lines = vec![Line::plain(format!("{}.", count(sources.len() as u64, "source", "sources")))];
     for s in sources.iter().filter(|s| s.status.is_failing()) {
         let since = s.failing_since.map(|t| format!(" since {}", fmt_time(t))).unwrap_or_default();
-        lines.push(Line::attention(
-            format!("{} is failing{since}.", s.name),
-            Some(format!("{}/{}", urls::SOURCES, s.id)),
-        ));
+        lines.push(Line::attention(format!("{} is failing{since}.", s.name), Some(urls::source(s.id))));
     }
     if let Some(last) = sources.iter().filter_map(|s| s.last_sync_at.map(|t| (t, &s.name))).max() {
         lines.push(Line::plain(format!("Last sync: {} ({}).", fmt_time(last.0), last.1)));

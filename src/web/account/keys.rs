@@ -58,7 +58,7 @@ struct KeysPage {
 }
 
 #[derive(Template)]
-#[template(path = "account/keys_area.html")]
+#[template(path = "account/keys_area_partial.html")]
 struct KeysFragment {
     area: KeysArea,
 }
@@ -359,7 +359,7 @@ pub async fn rotate(
                 title: "Rotate key",
                 question: question.into(),
                 subject: Some(format!("{} ({})", key.label, key.identifier)),
-                action: format!("{}/{}/rotate", urls::ACCOUNT_KEYS, key.id),
+                action: urls::account_key_action(key.id, "rotate"),
                 button: "Rotate key",
                 fields: vec![("grace", input.grace.clone()), ("identifier", key.identifier.clone())],
                 back: urls::ACCOUNT_KEYS.into(),
@@ -414,7 +414,7 @@ pub async fn retire(
                 title,
                 question: question.into(),
                 subject: Some(format!("{} ({})", key.label, key.identifier)),
-                action: format!("{}/{}/{action}", urls::ACCOUNT_KEYS, key.id),
+                action: urls::account_key_action(key.id, &action),
                 button,
                 fields: vec![("status", input.status.clone())],
                 back: urls::ACCOUNT_KEYS.into(),

@@ -42,7 +42,7 @@ struct InvitationsPage {
 }
 
 #[derive(Template)]
-#[template(path = "admin/invite_panel.html")]
+#[template(path = "admin/invite_panel_partial.html")]
 struct InvitePanelFragment {
     panel: InvitePanel,
 }
@@ -178,7 +178,7 @@ pub async fn revoke(
                 title: "Revoke invitation",
                 question: "Revoke the invitation for this address? Its link stops working:".into(),
                 subject: Some(inv.email.clone()),
-                action: format!("{}/{id}/revoke", urls::INVITATIONS),
+                action: urls::invitation_action(id, "revoke"),
                 button: "Revoke invitation",
                 fields: Vec::new(),
                 back: urls::INVITATIONS.into(),

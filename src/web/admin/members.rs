@@ -177,10 +177,6 @@ pub async fn show(
     render(StatusCode::OK, &member_page(&state, &user, r, form, None).await?)
 }
 
-pub fn member_url(id: i64) -> String {
-    format!("{}/{id}", urls::MEMBERS)
-}
-
 #[derive(Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
@@ -215,7 +211,7 @@ pub async fn set_role(
                     "Role and permissions saved for",
                     Some(r.display_name.clone()),
                 );
-                return Ok(see_other(&member_url(r.member.id)));
+                return Ok(see_other(&urls::member(r.member.id)));
             }
             Err(Refusal::NotAllowed(rule)) => errors.add("permission", rule),
             Err(other) => return Err(other.into()),
@@ -223,7 +219,7 @@ pub async fn set_role(
     }
     let mut kept = vec![("role", form.role.as_str())];
     kept.extend(form.permission.iter().map(|p| ("permission", p.as_str())));
-    if let Some(back) = crate::web::retry::back_to(&req, &member_url(r.member.id), &kept, &errors) {
+    if let Some(back) = crate::web::retry::back_to(&req, &urls::member(r.member.id), &kept, &errors) {
         return Ok(back);
     }
     let form = Some((form.role.clone(), perms.unwrap_or_default(), errors));
@@ -268,10 +264,10 @@ pub async fn status(
                 title: button,
                 question: question.into(),
                 subject: Some(format!("{} <{}>", r.display_name, r.email)),
-                action: format!("{}/{action}", member_url(id)),
+                action: urls::member_action(id, &action),
                 button,
                 fields: Vec::new(),
-                back: member_url(id),
+                back: urls::member(id),
             },
         );
     }
@@ -280,7 +276,7 @@ pub async fn status(
         Err(Refusal::NotAllowed(rule)) => Flash::push(&user.session, "error", rule),
         Err(other) => return Err(other.into()),
     }
-    let back = if action == "remove" { urls::MEMBERS.to_owned() } else { member_url(id) };
+    let back = if action == "remove" { urls::MEMBERS.to_owned() } else { urls::member(id) };
     Ok(see_other(&back))
 }
 
@@ -295,7 +291,7 @@ pub async fn revoke_key(
         .await?
         .ok_or(AppError::NotFound)?;
     let owner = crate::store::members::find_by_user(&state.db, user.workspace_id(), key.user_id).await?;
-    let back = owner.as_ref().map(|m| member_url(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
+    let back = owner.as_ref().map(|m| urls::member(m.id)).unwrap_or_else(|| urls::MEMBERS.to_owned());
     // Refused before the question is asked, not after.
     if let Err(refused) = crate::members::check_revoke_key(&state, &user.actor, &acting(&user), &key).await {
         return match refused {
@@ -313,7 +309,7 @@ pub async fn revoke_key(
                 title: "Revoke key",
                 question: "Revoke this key? Anything using it stops working at once:".into(),
                 subject: Some(format!("{} ({})", key.label, key.identifier)),
-                action: format!("/admin/keys/{}/revoke", key.id),
+                action: urls::admin_key_action(key.id, "revoke"),
                 button: "Revoke key",
                 fields: Vec::new(),
                 back,
@@ -345,7 +341,7 @@ pub async fn reset_link(
         Ok(token) => token,
         Err(Refusal::NotAllowed(rule)) => {
             Flash::push(&user.session, "error", rule);
-            return Ok(see_other(&member_url(r.member.id)));
+            return Ok(see_other(&urls::member(r.member.id)));
         }
         Err(other) => return Err(other.into()),
     };

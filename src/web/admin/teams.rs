@@ -11,6 +11,7 @@ use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::web::confirm::Confirmed;
+use crate::web::urls;
 use crate::web::{AppError, CsrfForm, FieldErrors, Flash, Layout, render, see_other};
 
 pub const TEAMS: &str = crate::web::urls::TEAMS;
@@ -158,10 +159,10 @@ pub async fn delete(
                 title: "Delete team",
                 question: "Delete this team? Portal tokens that name it stop admitting its members at once.".into(),
                 subject: Some(t.name.clone()),
-                action: format!("{TEAMS}/{}/delete", t.id),
+                action: urls::team_action(t.id, "delete"),
                 button: "Delete team",
                 fields: vec![],
-                back: format!("{TEAMS}/{}", t.id),
+                back: urls::team(t.id),
             },
         );
     }

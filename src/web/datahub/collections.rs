@@ -131,7 +131,7 @@ pub async fn create(
     match manage::save_collection(&state, &user.actor, None, &input).await {
         Ok(c) => {
             Flash::push_about(&user.session, "success", "Created the collection", Some(c.name.clone()));
-            Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)))
+            Ok(see_other(&urls::collection(c.id)))
         }
         Err(Refusal::Fields(refused)) => {
             let errors = FieldErrors::from(refused);
@@ -239,7 +239,7 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (c, d) = find(&state, &user, *id).await?;
-    if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::COLLECTIONS, c.id)) {
+    if let Some(r) = crate::web::retry::take(&req, &urls::collection(c.id)) {
         let fields = posted_fields(r.pairs(), &store::columns(&d));
         let values = (
             r.value("name"),
@@ -354,14 +354,12 @@ pub async fn update(
     match manage::save_collection(&state, &user.actor, Some(c.id), &input).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the collection", Some(saved.name.clone()));
-            Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, saved.id)))
+            Ok(see_other(&urls::collection(saved.id)))
         }
         Err(Refusal::Fields(refused)) => {
             let errors = FieldErrors::from(refused);
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            if let Some(back) =
-                crate::web::retry::back_to(&req, &format!("{}/{}", urls::COLLECTIONS, c.id), &pairs, &errors)
-            {
+            if let Some(back) = crate::web::retry::back_to(&req, &urls::collection(c.id), &pairs, &errors) {
                 return Ok(back);
             }
             let values =
@@ -393,10 +391,10 @@ pub async fn delete(
                 title: "Delete collection",
                 question,
                 subject: Some(c.name.clone()),
-                action: format!("{}/{}/delete", urls::COLLECTIONS, c.id),
+                action: urls::collection_action(c.id, "delete"),
                 button: "Delete collection",
                 fields: vec![],
-                back: format!("{}/{}", urls::COLLECTIONS, c.id),
+                back: urls::collection(c.id),
             },
         );
     }

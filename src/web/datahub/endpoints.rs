@@ -182,7 +182,7 @@ pub async fn create(
     match manage::save_endpoint(&state, &user.actor, None, &input(&form)).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the endpoint", Some(e.path.clone()));
-            Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, e.id)))
+            Ok(see_other(&urls::endpoint(e.id)))
         }
         Err(Refusal::Fields(refused)) => {
             let errors = FieldErrors::from(refused);
@@ -312,7 +312,7 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let e = find(&state, &user, *id).await?;
-    if let Some(r) = crate::web::retry::take(&req, &format!("{}/{}", urls::ENDPOINTS, e.id)) {
+    if let Some(r) = crate::web::retry::take(&req, &urls::endpoint(e.id)) {
         return endpoint_page(&req, &state, &user, e, retried(&r), r.errors, StatusCode::OK).await;
     }
     let keys = crate::store::hub_keys::keys_of_endpoint(&state.db, e.id)
@@ -342,13 +342,11 @@ pub async fn update(
     match manage::save_endpoint(&state, &user.actor, Some(e.id), &input(&form)).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the endpoint", Some(saved.path.clone()));
-            Ok(see_other(&format!("{}/{}", urls::ENDPOINTS, saved.id)))
+            Ok(see_other(&urls::endpoint(saved.id)))
         }
         Err(Refusal::Fields(refused)) => {
             let errors = FieldErrors::from(refused);
-            if let Some(back) =
-                crate::web::retry::back_to(&req, &format!("{}/{}", urls::ENDPOINTS, e.id), &values(&form), &errors)
-            {
+            if let Some(back) = crate::web::retry::back_to(&req, &urls::endpoint(e.id), &values(&form), &errors) {
                 return Ok(back);
             }
             endpoint_page(&req, &state, &user, e, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -372,10 +370,10 @@ pub async fn delete(
                 question: "Delete this endpoint? Its callers get 404 from now on; the collection and its data stay."
                     .into(),
                 subject: Some(e.path.clone()),
-                action: format!("{}/{}/delete", urls::ENDPOINTS, e.id),
+                action: urls::endpoint_action(e.id, "delete"),
                 button: "Delete endpoint",
                 fields: vec![],
-                back: format!("{}/{}", urls::ENDPOINTS, e.id),
+                back: urls::endpoint(e.id),
             },
         );
     }

@@ -97,8 +97,7 @@ pub async fn show(
     query: Params<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let ds = find(&state, &user, *id).await?;
-    let errors =
-        crate::web::retry::take(&req, &format!("{}/{}", urls::DATASETS, ds.id)).map(|r| r.errors).unwrap_or_default();
+    let errors = crate::web::retry::take(&req, &urls::dataset(ds.id)).map(|r| r.errors).unwrap_or_default();
     dataset_page(&state, &user, ds, &query, errors, StatusCode::OK).await
 }
 
@@ -115,7 +114,7 @@ pub(super) async fn write_refused(
 ) -> Result<HttpResponse, AppError> {
     let mut errors = FieldErrors::default();
     errors.add(field, message);
-    if let Some(back) = crate::web::retry::back_to(req, &format!("{}/{}", urls::DATASETS, ds.id), &[], &errors) {
+    if let Some(back) = crate::web::retry::back_to(req, &urls::dataset(ds.id), &[], &errors) {
         return Ok(back);
     }
     let query = ListQuery::default();
@@ -196,7 +195,7 @@ pub(super) async fn dataset_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let columns = store::columns(&ds);
-    let rv = rows_view(state, &ds, query, &format!("{}/{}", urls::DATASETS, ds.id), &ds.name).await?;
+    let rv = rows_view(state, &ds, query, &urls::dataset(ds.id), &ds.name).await?;
     let used_by = used_by(state, &ds).await?;
     let p = DatasetPage {
         layout: Layout::for_user(user, &ds.name),

@@ -266,7 +266,7 @@ pub async fn create(
                     format!("Saved {} rows in the dataset", ds.row_count),
                     Some(ds.name.clone()),
                 );
-                return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
+                return Ok(see_other(&urls::dataset(ds.id)));
             }
             Err(Refusal::Fields(refused)) => {
                 for e in refused {

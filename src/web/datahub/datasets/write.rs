@@ -71,7 +71,7 @@ pub(super) async fn confirm_replace(
             action: format!("{}/{}/replace/{}", urls::DATASETS, ds.id, staged.token),
             button: "Replace rows",
             fields: vec![],
-            back: format!("{}/{}", urls::DATASETS, ds.id),
+            back: urls::dataset(ds.id),
         },
     )
 }
@@ -105,7 +105,7 @@ pub async fn replace_staged(
             "error",
             "That upload is no longer here (uploads are kept for a day). Upload the file again.",
         );
-        return Ok(see_other(&format!("{}/{}", urls::DATASETS, ds.id)));
+        return Ok(see_other(&urls::dataset(ds.id)));
     };
     if !form.yes() {
         return confirm_replace(&req, &state, &user, ds, staged).await;
@@ -145,7 +145,7 @@ pub(super) async fn write_staged(
                 format!("Added rows: {rows} now in")
             };
             Flash::push_about(&user.session, "success", what, Some(new.name.clone()));
-            return Ok(see_other(&format!("{}/{}", urls::DATASETS, new.id)));
+            return Ok(see_other(&urls::dataset(new.id)));
         }
         Err(refused @ Refusal::Fields(_)) => refused.to_string(),
         Err(refused @ Refusal::Records { .. }) => format!("{refused} Nothing was changed."),
@@ -169,10 +169,10 @@ pub async fn delete(
                 title: "Delete dataset",
                 question,
                 subject: None,
-                action: format!("{}/{}/delete", urls::DATASETS, ds.id),
+                action: urls::dataset_action(ds.id, "delete"),
                 button: "Delete dataset",
                 fields: vec![],
-                back: format!("{}/{}", urls::DATASETS, ds.id),
+                back: urls::dataset(ds.id),
             },
         );
     }

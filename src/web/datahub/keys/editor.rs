@@ -1,4 +1,5 @@
 use super::*;
+use crate::web::urls;
 
 pub struct IpRowView {
     pub index: usize,
@@ -228,7 +229,7 @@ pub(super) async fn editor(
     };
     let page = EditorPage {
         layout: Layout::for_user(user, key.map_or_else(|| "New key".to_owned(), |k| k.name.clone())),
-        action: key.map_or_else(|| KEYS.to_owned(), |k| format!("{KEYS}/{}", k.id)),
+        action: key.map_or_else(|| KEYS.to_owned(), |k| urls::hub_key(k.id)),
         facts,
         tab_endpoints: v.tab_endpoints,
         access,
@@ -257,7 +258,7 @@ pub(super) async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Resul
 }
 
 pub(super) fn editor_path(key: Option<&hub_keys::Model>) -> String {
-    key.map_or_else(|| format!("{KEYS}/new"), |k| format!("{KEYS}/{}", k.id))
+    key.map_or_else(|| urls::HUB_KEY_NEW.to_owned(), |k| urls::hub_key(k.id))
 }
 
 /// The input and messages of a post that failed, if it redirected here.
@@ -357,7 +358,7 @@ pub(super) async fn submit(
             if saved.secret.is_some() {
                 show_once(user, saved.key.id)?;
             }
-            Ok(see_other(&format!("{KEYS}/{}", saved.key.id)))
+            Ok(see_other(&urls::hub_key(saved.key.id)))
         }
         Err(Refusal::Fields(errors)) => {
             let mut v = View::of(form);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::web::urls;
 
 /// The secret panel alone (htmx), or a redirect to the editor, which shows
 /// the secret once (`SHOW_ONCE`).
@@ -21,11 +22,11 @@ pub(super) fn with_secret(
         return Ok(res);
     }
     show_once(user, k.id)?;
-    Ok(see_other(&format!("{KEYS}/{}", k.id)))
+    Ok(see_other(&urls::hub_key(k.id)))
 }
 
 #[derive(Template)]
-#[template(path = "datahub/key_secret.html")]
+#[template(path = "datahub/key_secret_partial.html")]
 pub(super) struct SecretPanel {
     pub(super) id: i64,
     pub(super) csrf: String,
@@ -128,10 +129,10 @@ pub async fn regenerate(
                 title: "Regenerate secret",
                 question: "Make a new secret for this key? The current secret stops working at once; every caller needs the new one.".into(),
                 subject: Some(k.name.clone()),
-                action: format!("{KEYS}/{}/regenerate", k.id),
+                action: urls::hub_key_action(k.id, "regenerate"),
                 button: "Regenerate secret",
                 fields: vec![],
-                back: format!("{KEYS}/{}", k.id),
+                back: urls::hub_key(k.id),
             },
         );
     }
@@ -162,10 +163,10 @@ pub async fn delete(
                 title: "Delete key",
                 question,
                 subject: Some(k.name.clone()),
-                action: format!("{KEYS}/{}/delete", k.id),
+                action: urls::hub_key_action(k.id, "delete"),
                 button: "Delete key",
                 fields: vec![],
-                back: format!("{KEYS}/{}", k.id),
+                back: urls::hub_key(k.id),
             },
         );
     }

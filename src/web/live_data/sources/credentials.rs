@@ -141,7 +141,7 @@ pub(super) async fn save(
             if !cleared.is_empty() {
                 // Back to the credentials form: the key must be entered again.
                 Flash::push_about(&user.session, "error", manage::cleared_sentence(&cleared), Some(s.name.clone()));
-                return Ok(see_other(&format!("{}/credentials", source_url(s.id))));
+                return Ok(see_other(&urls::source_action(s.id, "credentials")));
             }
             let said = if s.status == manage::DRAFT {
                 "Saved the source as a draft"
@@ -149,7 +149,7 @@ pub(super) async fn save(
                 "Saved the credentials; test the connection again"
             };
             Flash::push_about(&user.session, "success", said, Some(s.name.clone()));
-            Ok(see_other(&format!("{}/test", source_url(s.id))))
+            Ok(see_other(&urls::source_action(s.id, "test")))
         }
         Err(Refusal::Fields(errs)) => {
             let errors = FieldErrors::from(errs);

@@ -159,7 +159,7 @@ pub(super) async fn start_sync(
                 Some(s.name.clone()),
             );
             Ok(see_other(&match s.entity_id {
-                Some(e) if activate => format!("{}/{e}", urls::ENTITIES),
+                Some(e) if activate => urls::entity(e),
                 _ => back_to(back, s.id),
             }))
         }

@@ -36,10 +36,6 @@ pub use link::*;
 mod source;
 pub use source::*;
 
-fn source_url(id: i64) -> String {
-    format!("{}/{id}", urls::SOURCES)
-}
-
 async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<sources::Model, AppError> {
     store::source(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
 }
@@ -67,7 +63,7 @@ fn steps(s: Option<&sources::Model>, current: u8) -> Vec<Step> {
     .map(|(n, label, path, reachable)| Step {
         number: n,
         label,
-        href: id.filter(|_| reachable).map(|id| format!("{}/{path}", source_url(id))),
+        href: id.filter(|_| reachable).map(|id| urls::source_action(id, path)),
         current: n == current,
         done: match n {
             1 => id.is_some(),
@@ -134,7 +130,7 @@ fn kind_name(kind: &str) -> &'static str {
 
 /// Where a draft continues.
 fn next_step(s: &sources::Model) -> String {
-    let url = source_url(s.id);
+    let url = urls::source(s.id);
     if !manage::last_test(s).is_some_and(|t| t.ok) {
         format!("{url}/test")
     } else if manage::chosen_streams(s).is_empty() {

@@ -238,7 +238,7 @@ pub async fn save_settings(
         match manage::set_sync_settings(&state, &user.actor, &s, input).await {
             Ok(saved) => {
                 Flash::push_about(&user.session, "success", "Saved the sync settings", Some(saved.name.clone()));
-                return Ok(see_other(&format!("{}#settings-heading", source_url(saved.id))));
+                return Ok(see_other(&format!("{}#settings-heading", urls::source(saved.id))));
             }
             Err(Refusal::Fields(errs)) => errors = FieldErrors::from(errs),
             Err(e) => return Err(e.into()),
@@ -255,7 +255,7 @@ pub struct Back {
 }
 
 pub(super) fn back_to(back: &str, id: i64) -> String {
-    if back == "diagnostics" { urls::DIAGNOSTICS.to_owned() } else { source_url(id) }
+    if back == "diagnostics" { urls::DIAGNOSTICS.to_owned() } else { urls::source(id) }
 }
 
 /// Cancels the source's live run (the streams' old rows stay).
@@ -323,10 +323,10 @@ pub async fn delete(
                     format!("Delete this source, its run history, and its {tabs} spreadsheet tabs with their rows?")
                 },
                 subject: Some(s.name.clone()),
-                action: format!("{}/delete", source_url(s.id)),
+                action: urls::source_action(s.id, "delete"),
                 button: "Delete source",
                 fields: vec![("tabs", form.tabs.clone())],
-                back: source_url(s.id),
+                back: urls::source(s.id),
             },
         );
     }
@@ -341,7 +341,7 @@ pub async fn delete(
                 "error",
                 "A sync of this source is running; delete it when the sync has finished.",
             );
-            Ok(see_other(&source_url(s.id)))
+            Ok(see_other(&urls::source(s.id)))
         }
         Err(e) => Err(e.into()),
     }

@@ -64,7 +64,7 @@ pub async fn streams(
             "info",
             "Test the connection first: the streams are listed after a successful test.",
         );
-        return Ok(see_other(&format!("{}/test", source_url(s.id))));
+        return Ok(see_other(&urls::source_action(s.id, "test")));
     }
     let chosen = manage::chosen_streams(&s);
     streams_page(&user, s, &chosen, FieldErrors::default(), StatusCode::OK)
@@ -84,14 +84,14 @@ pub async fn save_streams(
 ) -> Result<HttpResponse, AppError> {
     let s = find(&state, &user, *id).await?;
     match manage::choose_streams(&state, &user.actor, &s, &form.streams).await {
-        Ok(s) => Ok(see_other(&format!("{}/link", source_url(s.id)))),
+        Ok(s) => Ok(see_other(&urls::source_action(s.id, "link"))),
         Err(Refusal::Fields(errs)) => {
             let errors = FieldErrors::from(errs);
             streams_page(&user, s, &form.streams, errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(Refusal::NotReady(m)) => {
             Flash::push(&user.session, "error", m);
-            Ok(see_other(&format!("{}/test", source_url(s.id))))
+            Ok(see_other(&urls::source_action(s.id, "test")))
         }
         Err(e) => Err(e.into()),
     }

@@ -98,5 +98,5 @@ pub async fn run_test(
         return Ok(see_other(urls::DIAGNOSTICS));
     }
     // htmx swaps the result in place; a plain form comes back to the page.
-    if is_htmx(&req) { test_page(&user, s) } else { Ok(see_other(&format!("{}/test", source_url(s.id)))) }
+    if is_htmx(&req) { test_page(&user, s) } else { Ok(see_other(&urls::source_action(s.id, "test"))) }
 }

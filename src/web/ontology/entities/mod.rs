@@ -30,10 +30,6 @@ pub use sources_tab::*;
 mod settings;
 pub use settings::*;
 
-fn entity_url(id: i64) -> String {
-    format!("{}/{id}", urls::ENTITIES)
-}
-
 async fn find(state: &AppState, user: &CurrentUser, id: i64) -> Result<entities::Model, AppError> {
     store::entity(&state.db, user.workspace_id(), id).await?.ok_or(AppError::NotFound)
 }
@@ -114,7 +110,7 @@ pub async fn create(
     match ontology::save(&state, &user.actor, None, &form.name, &form.description).await {
         Ok(e) => {
             Flash::push_about(&user.session, "success", "Created the entity", Some(e.name.clone()));
-            Ok(see_other(&entity_url(e.id)))
+            Ok(see_other(&urls::entity(e.id)))
         }
         Err(Refusal::Fields(refused)) => {
             list_page(&state, &user, form.name, form.description, refused.into(), StatusCode::UNPROCESSABLE_ENTITY)

@@ -56,7 +56,7 @@ pub async fn save_settings(
     match ontology::save(&state, &user.actor, Some(e.id), &form.name, &form.description).await {
         Ok(saved) => {
             Flash::push_about(&user.session, "success", "Saved the entity", Some(saved.name));
-            Ok(see_other(&format!("{}/settings", entity_url(e.id))))
+            Ok(see_other(&urls::entity_action(e.id, "settings")))
         }
         Err(Refusal::Fields(refused)) => {
             settings_tab(&state, &user, e, form, refused.into(), StatusCode::UNPROCESSABLE_ENTITY).await
@@ -83,10 +83,10 @@ pub async fn delete(
                     count(tabs as u64, "spreadsheet tab", "spreadsheet tabs")
                 ),
                 subject: Some(e.name.clone()),
-                action: format!("{}/delete", entity_url(e.id)),
+                action: urls::entity_action(e.id, "delete"),
                 button: "Delete entity",
                 fields: vec![],
-                back: format!("{}/settings", entity_url(e.id)),
+                back: urls::entity_action(e.id, "settings"),
             },
         );
     }

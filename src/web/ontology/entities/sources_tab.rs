@@ -124,7 +124,7 @@ pub async fn link_source(
         "Linked the source; its streams are tabs of the spreadsheet",
         Some(s.name),
     );
-    Ok(see_other(&format!("{}/sources", entity_url(e.id))))
+    Ok(see_other(&urls::entity_action(e.id, "sources")))
 }
 
 #[derive(Deserialize)]
@@ -166,10 +166,10 @@ pub async fn unlink_source(
                 title: "Unlink source",
                 question: remove_question(&state, &s).await?,
                 subject: None,
-                action: format!("{}/sources/{}/unlink", entity_url(e.id), s.id),
+                action: format!("{}/sources/{}/unlink", urls::entity(e.id), s.id),
                 button: "Unlink and remove tabs",
                 fields: vec![("tabs", "remove".into())],
-                back: format!("{}/sources", entity_url(e.id)),
+                back: urls::entity_action(e.id, "sources"),
             },
         );
     }
@@ -180,5 +180,5 @@ pub async fn unlink_source(
         "Unlinked the source and removed its tabs"
     };
     Flash::push_about(&user.session, "success", msg, Some(s.name));
-    Ok(see_other(&format!("{}/sources", entity_url(e.id))))
+    Ok(see_other(&urls::entity_action(e.id, "sources")))
 }

@@ -10,7 +10,7 @@ pub struct EntityTab {
 }
 
 pub(super) fn entity_tabs(e: &entities::Model, current: &str) -> Vec<EntityTab> {
-    let base = entity_url(e.id);
+    let base = urls::entity(e.id);
     [("Spreadsheet", base.clone()), ("Sources", format!("{base}/sources")), ("Settings", format!("{base}/settings"))]
         .into_iter()
         .map(|(label, href)| EntityTab { current: label == current, label, href })
@@ -78,7 +78,7 @@ pub(super) async fn spreadsheet(
         .map(|t| SheetTab {
             id: t.id,
             label: t.stream.clone(),
-            href: format!("{}/tabs/{}", entity_url(e.id), t.id),
+            href: urls::entity_tab(e.id, t.id),
             current: chosen.as_ref().is_some_and(|c| c.id == t.id),
         })
         .collect();
@@ -87,7 +87,7 @@ pub(super) async fn spreadsheet(
         Some(tab) => {
             let ds = crate::store::datahub::dataset_any(&state.db, e.workspace_id, tab.dataset_id).await?;
             let ready = ds.as_ref().is_some_and(|d| d.state == "ready");
-            let base = format!("{}/tabs/{}", entity_url(e.id), tab.id);
+            let base = urls::entity_tab(e.id, tab.id);
             let rv = match ds.as_ref().filter(|_| ready) {
                 Some(d) => Some(rows_view(state, d, query, &base, &tab.stream).await?),
                 None => None,
@@ -108,8 +108,8 @@ pub(super) async fn spreadsheet(
         }
     };
     let here = match &open {
-        Some(o) => format!("{}/tabs/{}", entity_url(e.id), o.tab.id),
-        None => entity_url(e.id),
+        Some(o) => urls::entity_tab(e.id, o.tab.id),
+        None => urls::entity(e.id),
     };
     let p = SpreadsheetPage {
         here,
@@ -136,7 +136,7 @@ pub async fn show(
 }
 
 #[derive(Template)]
-#[template(path = "ontology/entity_progress.html")]
+#[template(path = "ontology/entity_progress_partial.html")]
 pub(super) struct ProgressRegion {
     pub(super) entity_id: i64,
     pub(super) progress: Vec<RunView>,
@@ -190,7 +190,7 @@ pub async fn publish(
         .await?
         .filter(|t| t.entity_id == Some(e.id))
         .ok_or(AppError::NotFound)?;
-    let back = format!("{}/tabs/{}", entity_url(e.id), tab.id);
+    let back = urls::entity_tab(e.id, tab.id);
     let actor = &user.actor;
     for n in 1..50 {
         let name =
@@ -211,7 +211,7 @@ pub async fn publish(
                     "Published as a data collection; choose its endpoint below",
                     Some(c.name.clone()),
                 );
-                return Ok(see_other(&format!("{}/{}", urls::COLLECTIONS, c.id)));
+                return Ok(see_other(&urls::collection(c.id)));
             }
             // The name is taken: try the next one.
             Err(Refusal::Fields(refused)) if refused.iter().any(|e| e.field == "name") => continue,
