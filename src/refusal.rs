@@ -100,5 +100,3 @@ pub fn describe_record(row: Option<u64>, column: Option<&str>, message: &str) ->
         (None, None) => message.to_owned(),
     }
 }
-
-pub type Result<T, E = Refusal> = std::result::Result<T, E>;

@@ -12,7 +12,7 @@ pub enum SourceStatus {
 impl SourceStatus {
     pub const ALL: [SourceStatus; 3] = [SourceStatus::Draft, SourceStatus::Active, SourceStatus::Failing];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             SourceStatus::Draft => "draft",
             SourceStatus::Active => "active",
@@ -54,7 +54,7 @@ impl RunStatus {
         RunStatus::Cancelled,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             RunStatus::Queued => "queued",
             RunStatus::Running => "running",

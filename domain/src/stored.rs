@@ -11,10 +11,9 @@ pub trait Stored: Sized + Copy {
 }
 
 /// `Stored` for a type with `as_str` and `parse` (the usual pair here).
-#[macro_export]
 macro_rules! stored {
     ($($ty:ty => $what:literal),* $(,)?) => {$(
-        impl $crate::stored::Stored for $ty {
+        impl Stored for $ty {
             const WHAT: &'static str = $what;
             fn as_stored(self) -> &'static str {
                 self.as_str()

@@ -128,7 +128,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let base = CollectionInput { default_limit: DEFAULT_LIMIT, max_limit: DEFAULT_MAX_LIMIT, ..Default::default() };
     let input = merge(base, body(b)?);
-    let c = manage::save_collection(&state, &p.actor, None, &input).await?;
+    let c = manage::save_collection(&state, &p.actor(), None, &input).await?;
     Ok(HttpResponse::Created().json(collection_out(&c)))
 }
 
@@ -159,7 +159,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
     let input = merge(input_of(&c), body(b)?);
-    let c = manage::save_collection(&state, &p.actor, Some(c.id), &input).await?;
+    let c = manage::save_collection(&state, &p.actor(), Some(c.id), &input).await?;
     Ok(HttpResponse::Ok().json(collection_out(&c)))
 }
 
@@ -172,7 +172,7 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find_collection(&state, p.key.workspace_id, *id).await?;
-    manage::delete_collection(&state, &p.actor, &c).await?;
+    manage::delete_collection(&state, &p.actor(), &c).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -266,7 +266,7 @@ pub async fn create_endpoint(
     b: Result<web::Json<EndpointIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = endpoint_input(None, body(b)?);
-    let e = manage::save_endpoint(&state, &p.actor, None, &input).await?;
+    let e = manage::save_endpoint(&state, &p.actor(), None, &input).await?;
     Ok(HttpResponse::Created().json(endpoint_out(
         &e,
         &slug(&state, p.key.workspace_id).await?,
@@ -306,7 +306,7 @@ pub async fn update_endpoint(
 ) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
     let input = endpoint_input(Some(&e), body(b)?);
-    let e = manage::save_endpoint(&state, &p.actor, Some(e.id), &input).await?;
+    let e = manage::save_endpoint(&state, &p.actor(), Some(e.id), &input).await?;
     Ok(HttpResponse::Ok().json(endpoint_out(
         &e,
         &slug(&state, p.key.workspace_id).await?,
@@ -323,6 +323,6 @@ pub async fn delete_endpoint(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let e = find_endpoint(&state, p.key.workspace_id, *id).await?;
-    manage::delete_endpoint(&state, &p.actor, &e).await?;
+    manage::delete_endpoint(&state, &p.actor(), &e).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -191,7 +191,7 @@ pub async fn create(
     p: Principal<perm::DataWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
-    let result = create_from(&state, &p.actor, &body).await;
+    let result = create_from(&state, &p.actor(), &body).await;
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     let ds = result?;
     Ok(HttpResponse::Created()
@@ -310,9 +310,9 @@ async fn write(
     let ds = find(&state, p.key.workspace_id, id).await?;
     let body = stage(&req, payload, &state, (p.key.workspace_id, p.key.owner_id)).await?;
     let result = if replace {
-        service::replace(&state, &p.actor, &ds, &body.staged.path, body.format).await
+        service::replace(&state, &p.actor(), &ds, &body.staged.path, body.format).await
     } else {
-        service::append(&state, &p.actor, &ds, &body.staged.path, body.format).await
+        service::append(&state, &p.actor(), &ds, &body.staged.path, body.format).await
     };
     staging::remove(&staging::dir(&state.settings.data_dir), &body.staged).await;
     Ok(HttpResponse::Ok().json(dataset_out(&result?)))
@@ -382,6 +382,6 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let ds = find(&state, p.key.workspace_id, *id).await?;
-    service::delete(&state, &p.actor, &ds).await?;
+    service::delete(&state, &p.actor(), &ds).await?;
     Ok(HttpResponse::NoContent().finish())
 }

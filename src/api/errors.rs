@@ -358,3 +358,32 @@ impl ResponseError for ApiError {
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::refusal::FieldError;
+
+    #[test]
+    fn every_refusal_has_its_code_and_status() {
+        let cases = [
+            (Refusal::Fields(vec![FieldError::new("name", "Too long.")]), "invalid_field", 422),
+            (Refusal::Records { row: Some(3), column: None, message: "Not a number.".into() }, "invalid_records", 422),
+            (Refusal::Conflict("Changed.".into()), "edit_conflict", 409),
+            (Refusal::NotReady("Test first.".into()), "not_ready", 409),
+            (Refusal::Running(7), "sync_running", 409),
+            (Refusal::NotFound, "not_found", 404),
+            (Refusal::Forbidden(Permission::DataWrite), "insufficient_permission", 403),
+            (Refusal::NotAllowed("Only admins act on admins.".into()), "not_allowed", 403),
+            (Refusal::Busy, "busy", 503),
+        ];
+        for (refusal, code, status) in cases {
+            let e = ApiError::from(refusal);
+            assert_eq!((e.code(), e.status_code().as_u16()), (code, status));
+            assert!(CODES.iter().any(|(c, s, _)| *c == code && *s == status), "{code} is documented with {status}");
+        }
+        // A record refusal names the record from 0, as the API counts.
+        let e = ApiError::from(Refusal::Records { row: Some(3), column: None, message: "x".into() });
+        assert!(matches!(e, ApiError::InvalidRecords { index: Some(2), .. }));
+    }
+}

@@ -298,7 +298,7 @@ pub async fn create(
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let input = input(&state, None, body(b)?).await?;
-    let saved = manage::save(&state, &p.actor, None, &input).await.map_err(json_fields)?;
+    let saved = manage::save(&state, &p.actor(), None, &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -333,7 +333,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
     let input = input(&state, Some(&k), body(b)?).await?;
-    let saved = manage::save(&state, &p.actor, Some(k.id), &input).await.map_err(json_fields)?;
+    let saved = manage::save(&state, &p.actor(), Some(k.id), &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(o))
@@ -348,7 +348,7 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &p.actor, &k).await?;
+    manage::delete(&state, &p.actor(), &k).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -367,7 +367,7 @@ pub async fn reveal(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let secret = manage::reveal(&state, &p.actor, &k).await?;
+    let secret = manage::reveal(&state, &p.actor(), &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
 }
 
@@ -381,6 +381,6 @@ pub async fn regenerate(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let (_, secret) = manage::regenerate(&state, &p.actor, &k).await?;
+    let (_, secret) = manage::regenerate(&state, &p.actor(), &k).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SecretOut { secret }))
 }

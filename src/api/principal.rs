@@ -18,8 +18,24 @@ pub use crate::auth::perm::{self, Requirement};
 
 pub struct Principal<R: Requirement = perm::Authenticated> {
     pub key: VerifiedKey,
-    pub actor: Actor,
+    /// Kept for `actor()`: most calls only read, and need no audit actor.
+    req: HttpRequest,
     _requirement: PhantomData<R>,
+}
+
+impl<R: Requirement> Principal<R> {
+    /// Who acts, for the audit log: the key's owner, through this key. Built
+    /// when a service writes, not on every request (the data API reads).
+    pub fn actor(&self) -> Actor {
+        let ip = self.req.app_data::<web::Data<AppState>>().and_then(|state| state.client_ip(&self.req));
+        Actor {
+            workspace_id: self.key.workspace_id,
+            user_id: self.key.owner_id,
+            name: None,
+            via: Some(format!("with API key {}", self.key.identifier)),
+            ip,
+        }
+    }
 }
 
 /// The key as sent: `Authorization: Bearer|Apikey <key>`, `X-API-Key`, or the
@@ -56,15 +72,7 @@ async fn authenticate<R: Requirement>(req: HttpRequest) -> Result<Principal<R>, 
 
     // The address is only worked out when a write is due (once a minute per key).
     state.keys.note_use(key.key_id, || state.client_ip(&req));
-    // Who acts, for the audit log: the key's owner, through this key.
-    let actor = Actor {
-        workspace_id: key.workspace_id,
-        user_id: key.owner_id,
-        name: None,
-        via: Some(format!("with API key {}", key.identifier)),
-        ip: state.client_ip(&req),
-    };
-    Ok(Principal { key, actor, _requirement: PhantomData })
+    Ok(Principal { key, req, _requirement: PhantomData })
 }
 
 /// Verifies a key. Refusals are counted per client address; past the limit

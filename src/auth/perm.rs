@@ -54,3 +54,19 @@ impl<A: Requirement, B: Requirement> Requirement for Either<A, B> {
         A::check(held).or_else(|_| B::check(held))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_need_both_and_either_needs_one_naming_the_second_when_neither() {
+        let only_keys = PermissionSet::parse_names(["hub_keys.manage"]).unwrap();
+        assert_eq!(HubKeysManage::check(&only_keys), Ok(()));
+        assert_eq!(<(HubKeysManage, MembersManage)>::check(&only_keys), Err(Permission::MembersManage));
+        assert_eq!(Either::<HubKeysManage, MembersManage>::check(&only_keys), Ok(()));
+        let nothing = PermissionSet::default();
+        assert_eq!(Either::<HubKeysManage, MembersManage>::check(&nothing), Err(Permission::MembersManage));
+        assert_eq!(Authenticated::check(&nothing), Ok(()));
+    }
+}

@@ -188,7 +188,8 @@ pub async fn delete_tab(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr>
 // --- sync runs (jobs) -----------------------------------------------------
 
 /// Statuses of a run that has not ended.
-pub const LIVE: [&str; 2] = ["queued", "running"];
+pub const LIVE: [&str; 2] =
+    [crate::domain::live_data::RunStatus::Queued.as_str(), crate::domain::live_data::RunStatus::Running.as_str()];
 
 /// The source's queued or running run, if any.
 pub async fn live_run(db: &impl ConnectionTrait, source_id: i64) -> Result<Option<sync_runs::Model>, DbErr> {

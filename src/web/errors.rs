@@ -266,4 +266,30 @@ mod tests {
         assert!(!page.message.contains("SELECT"), "no SQL for the user");
         assert!(format!("{err:?}").contains("SELECT"), "the cause chain goes to the log");
     }
+
+    #[test]
+    fn a_refusal_no_form_caught_is_a_page_with_its_sentence_never_a_500() {
+        use crate::domain::Permission;
+        use crate::refusal::FieldError;
+        let cases = [
+            (Refusal::Fields(vec![FieldError::new("name", "Use at most 100 characters.")]), 422),
+            (Refusal::Records { row: Some(3), column: None, message: "Not a number.".into() }, 422),
+            (Refusal::NotReady("Test the connection first.".into()), 409),
+            (Refusal::Running(7), 409),
+            (Refusal::Conflict("Changed meanwhile.".into()), 409),
+            (Refusal::NotFound, 404),
+            (Refusal::Forbidden(Permission::DataWrite), 403),
+            (Refusal::NotAllowed("Only admins can revoke an admin's key.".into()), 403),
+            (Refusal::Busy, 503),
+        ];
+        for (refusal, status) in cases {
+            let shown = refusal.to_string();
+            let res = AppError::from(refusal).error_response();
+            assert_eq!(res.status().as_u16(), status, "{shown}");
+            if status != 404 && status != 503 && status != 403 {
+                let page = res.extensions().get::<ErrorPage>().cloned().unwrap();
+                assert!(page.message.contains(&shown) || shown == "a sync is running", "{shown}: {}", page.message);
+            }
+        }
+    }
 }

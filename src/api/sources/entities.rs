@@ -83,7 +83,7 @@ pub async fn create_entity(
     b: Result<web::Json<EntityIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let e = crate::ontology::save(&state, &p.actor, None, &b.name, &b.description).await?;
+    let e = crate::ontology::save(&state, &p.actor(), None, &b.name, &b.description).await?;
     Ok(HttpResponse::Created().json(entity_out(&state, &e).await?))
 }
 

@@ -320,7 +320,7 @@ pub async fn create(
     b: Result<web::Json<SourceIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let actor = &p.actor;
+    let actor = &p.actor();
     let input = SourceInput {
         kind: b.kind.clone().unwrap_or_default(),
         name: b.name.clone().unwrap_or_default(),
@@ -354,7 +354,7 @@ pub async fn update(
     b: Result<web::Json<SourceIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body(b)?;
-    let actor = &p.actor;
+    let actor = &p.actor();
     let mut s = find(&state, p.key.workspace_id, *id).await?;
     let mut notes = Vec::new();
     if b.name.is_some() || b.config.is_some() || b.kind.is_some() {
@@ -396,7 +396,7 @@ pub async fn delete(
     q: Params<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    manage::delete(&state, &p.actor, &s, q.keep_tabs).await.map_err(json_fields)?;
+    manage::delete(&state, &p.actor(), &s, q.keep_tabs).await.map_err(json_fields)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -410,7 +410,7 @@ pub async fn test(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, _) = manage::test(&state, &p.actor, &s).await.map_err(json_fields)?;
+    let (s, _) = manage::test(&state, &p.actor(), &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Ok().json(test_out(&s)))
 }
 
@@ -431,7 +431,7 @@ pub async fn discover(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, result) = manage::test(&state, &p.actor, &s).await.map_err(json_fields)?;
+    let (s, result) = manage::test(&state, &p.actor(), &s).await.map_err(json_fields)?;
     let chosen = manage::chosen_streams(&s);
     Ok(HttpResponse::Ok().json(DiscoverOut {
         ok: result.ok,
@@ -457,6 +457,6 @@ pub async fn activate(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&state, p.key.workspace_id, *id).await?;
-    let (s, run_id) = manage::activate(&state.clone().into_inner(), &p.actor, &s).await.map_err(json_fields)?;
+    let (s, run_id) = manage::activate(&state.clone().into_inner(), &p.actor(), &s).await.map_err(json_fields)?;
     Ok(HttpResponse::Accepted().json(ActivateOut { source: source_out(&s), run_id }))
 }

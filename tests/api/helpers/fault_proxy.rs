@@ -88,6 +88,7 @@ impl FaultProxy {
                         }
                     }
                     if delay > 0 {
+                        // The fault itself (a slow upstream), not a test waiting for something.
                         tokio::time::sleep(Duration::from_millis(delay)).await;
                     }
                     // One request per connection: ask the upstream to close, and tell the client so.
