@@ -179,8 +179,12 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
                 } else {
                     crate::domain::hub_keys::KeyStatus::Active
                 },
-                ip_filters: if i % 4 == 0 { vec![format!("10.{}.{}.0/24", (i / 256) % 256, i % 256)] } else { vec![] },
-                headers: "[]".into(),
+                ip_filters: if i % 4 == 0 {
+                    format!("10.{}.{}.0/24", (i / 256) % 256, i % 256).parse().into_iter().collect()
+                } else {
+                    vec![]
+                },
+                headers: Vec::new(),
                 expires_at: None,
                 endpoint_ids: vec![],
                 user_ids: vec![],

@@ -3,6 +3,7 @@
 // Nothing a user, the network or the database can influence may panic (tests may).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 pub mod account;
+pub mod connector_error;
 pub mod datahub;
 pub mod header_template;
 pub mod hub_keys;
@@ -12,6 +13,7 @@ pub mod live_data;
 pub mod members;
 pub mod permissions;
 pub mod query;
+pub mod schema;
 pub mod spreadsheet;
 pub mod stored;
 pub mod text;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::queue::Control;
-use super::runs::{FAILED, line, log_json};
+use super::runs::{FAILED, line};
 use super::sources;
 use crate::refusal::Refusal;
 use crate::state::AppState;
@@ -59,8 +59,8 @@ async fn tick(state: &Arc<AppState>) -> Result<(), Refusal> {
                     &state.db,
                     id,
                     FAILED,
-                    "[]",
-                    &log_json(&log),
+                    &[],
+                    &log,
                     Some("keyhub could not record the run.".into()),
                 )
                 .await;

@@ -8,7 +8,7 @@
 //! `outbound` is the SSRF-safe HTTP client every kind uses; `sources` saves,
 //! tests and activates configured sources; `sync` fills the spreadsheet tabs.
 pub mod datasette;
-pub mod errors;
+
 pub mod jobs;
 pub mod keyhub;
 pub mod openapi;
@@ -22,11 +22,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::datasets::schema::{Column, Inference, Raw};
-pub use errors::{ConnectorError, ErrorClass};
+pub use crate::domain::connector_error::{self as errors, ConnectorError, ErrorClass};
+pub use crate::domain::live_data::StreamInfo;
+use crate::domain::schema::{Column, Inference, Raw};
 pub use outbound::Outbound;
 
 /// Selects ring as rustls' process-wide provider (reqwest is built without
@@ -132,19 +133,6 @@ impl Config {
 pub struct Ctx {
     pub http: Outbound,
     pub config: Config,
-}
-
-/// One stream a source offers (Airbyte's word).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StreamInfo {
-    pub name: String,
-    pub columns: Vec<Column>,
-    pub primary_key: Option<String>,
-    /// Records in the stream, when the source says.
-    pub row_count: Option<u64>,
-    /// Kind-specific: how to read it (a path, where the records are, paging).
-    #[serde(default)]
-    pub locator: Value,
 }
 
 /// One batch of records and the state to resume after it (none: the end).
@@ -277,7 +265,7 @@ pub fn records_at(body: &Value, key: Option<&str>) -> Result<Vec<Map<String, Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datasets::schema::ColumnType;
+    use crate::domain::schema::ColumnType;
 
     #[test]
     fn registry_kinds_are_unique_and_have_a_secret() {

@@ -6,7 +6,7 @@ use reqwest::Url;
 use serde_json::{Map, Value, json};
 
 use super::{Batch, BoxFuture, Connector, ConnectorError, Ctx, FieldKind, FieldSpec, SAMPLE_SIZE, Spec, StreamInfo};
-use crate::datasets::schema::{Column, ColumnType};
+use crate::domain::schema::{Column, ColumnType};
 
 pub struct OpenApi;
 

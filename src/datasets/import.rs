@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::ImportError;
 use super::parse::{self, Format, Record, Sink};
-use super::schema::{Column, Inference, Raw, key_text, typed};
 use super::store::{RowIn, Writer};
+use crate::domain::schema::{Column, Inference, Raw, key_text, typed};
 
 /// Rows shown before saving.
 pub const PREVIEW_ROWS: usize = 20;
@@ -131,7 +131,11 @@ pub async fn analyze(path: PathBuf, format: Format) -> Result<Analysis, ImportEr
                 (0..columns.len())
                     .map(|i| {
                         row.get(i)
-                            .map(|r| typed(r, columns[i].kind).map(|v| super::schema::display(&v)).unwrap_or_default())
+                            .map(|r| {
+                                typed(r, columns[i].kind)
+                                    .map(|v| crate::domain::schema::display(&v))
+                                    .unwrap_or_default()
+                            })
                             .unwrap_or_default()
                     })
                     .collect()

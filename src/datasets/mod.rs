@@ -9,13 +9,13 @@
 //!   paginated reads that never scan past rows.
 pub mod import;
 pub mod parse;
-pub mod schema;
+
 pub mod service;
 pub mod staging;
 pub mod store;
 
+pub use crate::domain::schema::{Column, ColumnType};
 pub use import::{Analysis, Plan};
-pub use schema::{Column, ColumnType};
 pub use store::{ReadQuery, Writer};
 
 /// Why rows could not be imported. `Invalid` is the user's to fix and names

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use super::import::{self, Plan};
 use super::parse::Format;
-use super::schema::Column;
 use super::store::{self, NewDataset};
 use super::{ImportError, check_column_names, clean_name};
+use crate::domain::schema::Column;
 use crate::entities::datasets;
 use crate::refusal::Refusal;
 use crate::state::AppState;

@@ -1,3 +1,4 @@
+use super::json::Json;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -14,7 +15,7 @@ pub struct Model {
     pub description: String,
     pub dataset_id: i64,
     /// JSON list of the exposed field names in order; none = all columns.
-    pub fields: Option<String>,
+    pub fields: Option<Json<Vec<String>>>,
     /// `field` or `-field`; none = the dataset's row order.
     pub sort_order: Option<String>,
     pub default_limit: i64,

@@ -1,3 +1,5 @@
+use super::json::Json;
+use crate::domain::schema;
 use sea_orm::entity::prelude::*;
 
 /// A dataset's description; its rows live in `dataset_rows`, written only
@@ -15,7 +17,7 @@ pub struct Model {
     /// two names look alike (filled at start for rows made before it existed).
     pub look_key: Option<String>,
     /// JSON list of `datasets::Column`.
-    pub columns: String,
+    pub columns: Json<Vec<schema::Column>>,
     /// The name of the primary-key column; none = the row number is the key.
     pub primary_key: Option<String>,
     /// `upload`, `api`, or (later) the connector stream that fills it.

@@ -1,4 +1,8 @@
+use ipnet::IpNet;
 use sea_orm::entity::prelude::*;
+
+use super::json::Json;
+use crate::domain::header_template::HeaderRow;
 
 use super::typed::Typed;
 use crate::domain::hub_keys::{AccessType, KeyStatus};
@@ -25,9 +29,9 @@ pub struct Model {
     /// The API key's secret, sealed with the row id as associated data (`auth::sealing`).
     pub secret_sealed: Option<String>,
     /// JSON array of `"network/prefix"`.
-    pub ip_filters: String,
+    pub ip_filters: Json<Vec<IpNet>>,
     /// JSON array of `{name, value, exclude}`.
-    pub headers: String,
+    pub headers: Json<Vec<HeaderRow>>,
     pub expires_at: Option<DateTimeUtc>,
     /// Bumped by every save: a save based on an older version is refused.
     pub version: i64,

@@ -12,6 +12,7 @@ pub mod hub_key_users;
 pub mod hub_keys;
 pub mod instance_facts;
 pub mod invitations;
+pub mod json;
 pub mod members;
 pub mod ontology_entities;
 pub mod password_resets;

@@ -1,4 +1,8 @@
 use sea_orm::entity::prelude::*;
+use std::collections::BTreeMap;
+
+use super::json::Json;
+use crate::domain::live_data::{Failure, StreamInfo, StreamMode, TestResult};
 
 use super::typed::Typed;
 use crate::domain::live_data::SourceStatus;
@@ -20,18 +24,18 @@ pub struct Model {
     /// `draft`, `active` or `failing`.
     pub status: Typed<SourceStatus>,
     /// JSON object of the non-secret fields.
-    pub config: String,
+    pub config: Json<BTreeMap<String, String>>,
     /// JSON object of the secret fields, sealed with `source:{id}` as associated data.
     pub secrets_sealed: Option<String>,
     /// JSON object: secret field → last four characters.
-    pub secret_hints: String,
+    pub secret_hints: Json<BTreeMap<String, String>>,
     /// JSON array of the streams found at the last successful test.
-    pub catalog: Option<String>,
+    pub catalog: Option<Json<Vec<StreamInfo>>>,
     /// JSON array of chosen stream names.
-    pub streams: String,
+    pub streams: Json<Vec<String>>,
     pub entity_id: Option<i64>,
     /// JSON of the last test's outcome.
-    pub last_test: Option<String>,
+    pub last_test: Option<Json<TestResult>>,
     pub last_test_at: Option<DateTimeUtc>,
     pub last_sync_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
@@ -42,11 +46,11 @@ pub struct Model {
     pub schedule_paused: bool,
     pub next_sync_at: Option<DateTimeUtc>,
     /// JSON object: stream → `{"mode": "full"|"incremental", "cursor": column}`.
-    pub stream_modes: String,
+    pub stream_modes: Json<BTreeMap<String, StreamMode>>,
     pub failing_since: Option<DateTimeUtc>,
     pub failure_count: i32,
     /// JSON `connectors::sources::Failure`: the last test or sync failure.
-    pub last_failure: Option<String>,
+    pub last_failure: Option<Json<Failure>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,3 +1,5 @@
+use super::json::Json;
+use crate::domain::live_data::runs::{LogLine, StreamRun};
 use sea_orm::entity::prelude::*;
 
 use super::typed::Typed;
@@ -14,7 +16,7 @@ pub struct Model {
     /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
     pub status: Typed<RunStatus>,
     /// JSON array of `connectors::runs::StreamRun`.
-    pub streams: String,
+    pub streams: Json<Vec<StreamRun>>,
     pub error: Option<String>,
     /// `activate`, `manual`, `api`, `schedule`.
     pub trigger: String,
@@ -28,7 +30,7 @@ pub struct Model {
     pub attempts: i32,
     pub cancel_requested: bool,
     /// JSON array of `connectors::runs::LogLine`.
-    pub log: String,
+    pub log: Json<Vec<LogLine>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -73,19 +73,17 @@ pub fn target(k: &hub_keys::Model) -> Target {
 
 /// The rows of the stored filters, as the editor and API show them.
 pub fn ip_rows(k: &hub_keys::Model) -> Vec<IpRow> {
-    serde_json::from_str::<Vec<String>>(&k.ip_filters)
-        .unwrap_or_default()
+    k.ip_filters
         .iter()
-        .filter_map(|s| s.parse::<ipnet::IpNet>().ok())
         .map(|n| {
-            let f = ip_filter::Filter(n);
+            let f = ip_filter::Filter(*n);
             IpRow { range: f.range(), netmask: f.netmask() }
         })
         .collect()
 }
 
 pub fn header_rows(k: &hub_keys::Model) -> Vec<HeaderRow> {
-    serde_json::from_str(&k.headers).unwrap_or_default()
+    k.headers.0.clone()
 }
 
 struct Checked {
@@ -140,11 +138,12 @@ async fn check(
                 if let Some(n) = p.note {
                     notes.push(n);
                 }
-                let shown = ip_filter::Filter(p.net).to_string();
-                if nets.contains(&shown) {
-                    errors.push(FieldError::new(format!("ip_filters.{i}"), format!("{shown} is listed twice.")));
+                // Stored as its network (`10.1.0.0/16` for `10.1.2.3/16`), as shown.
+                let net = p.net.trunc();
+                if nets.contains(&net) {
+                    errors.push(FieldError::new(format!("ip_filters.{i}"), format!("{} is listed twice.", ip_filter::Filter(net))));
                 } else {
-                    nets.push(shown);
+                    nets.push(net);
                 }
             }
             Err(m) => errors.push(FieldError::new(format!("ip_filters.{i}"), m)),
@@ -239,7 +238,7 @@ async fn check(
         access_type: access,
         status,
         ip_filters: nets,
-        headers: serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()),
+        headers,
         expires_at,
         endpoint_ids,
         user_ids,
@@ -286,11 +285,7 @@ fn describe(spec: &KeySpec) -> String {
         spec.access_type.label(),
         spec.status.as_str(),
         count(spec.ip_filters.len() as u64, "IP filter", "IP filters"),
-        count(
-            serde_json::from_str::<Vec<HeaderRow>>(&spec.headers).map(|h| h.len()).unwrap_or(0) as u64,
-            "header",
-            "headers"
-        ),
+        count(spec.headers.len() as u64, "header", "headers"),
         count(spec.endpoint_ids.len() as u64, "endpoint", "endpoints"),
         spec.expires_at.map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
     )

@@ -40,7 +40,7 @@ pub struct Route {
 /// The exposed fields of a collection: (names, dataset column indexes).
 pub fn exposed_fields(c: &data_collections::Model, ds: &datasets::Model) -> (Vec<String>, Vec<usize>) {
     let cols = rows::columns(ds);
-    let chosen: Option<Vec<String>> = c.fields.as_deref().and_then(|f| serde_json::from_str(f).ok());
+    let chosen: Option<Vec<String>> = c.fields.as_ref().map(|f| f.0.clone());
     let names: Vec<String> = match chosen {
         Some(list) => list.into_iter().filter(|n| cols.iter().any(|c| c.name == *n)).collect(),
         None => cols.iter().map(|c| c.name.clone()).collect(),
@@ -66,7 +66,7 @@ impl Route {
         let cols = rows::columns(&self.dataset);
         for (i, v) in &q.filters {
             let Some(col) = cols.get(self.columns[*i]) else { continue };
-            if let Err(why) = crate::datasets::schema::typed(&crate::datasets::schema::Raw::Text(v.clone()), col.kind) {
+            if let Err(why) = crate::domain::schema::typed(&crate::domain::schema::Raw::Text(v.clone()), col.kind) {
                 return Err(QueryError {
                     parameter: self.fields[*i].clone(),
                     message: format!("{why}: {} is a filter on a column of that type.", self.fields[*i]),
@@ -493,7 +493,7 @@ pub fn write_csv_row<W: std::io::Write>(
     row: &[serde_json::Value],
 ) -> csv::Result<()> {
     for c in columns {
-        w.write_field(crate::datasets::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).as_bytes())?;
+        w.write_field(crate::domain::schema::csv_cell(row.get(*c).unwrap_or(&serde_json::Value::Null)).as_bytes())?;
     }
     w.write_record(None::<&[u8]>)
 }

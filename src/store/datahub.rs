@@ -3,6 +3,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::domain::datahub::Access;
+use crate::entities::json::Json;
 use crate::entities::{data_collections as collections, datasets, endpoints};
 
 /// Datasets that are listed (first import committed), by name.
@@ -68,7 +69,7 @@ pub async fn save_collection(
         look_key: Set(Some(crate::domain::text::look_key(&spec.name))),
         description: Set(spec.description.clone()),
         dataset_id: Set(spec.dataset_id),
-        fields: Set(spec.fields.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default())),
+        fields: Set(spec.fields.clone().map(Json)),
         sort_order: Set(spec.order.clone()),
         default_limit: Set(spec.default_limit),
         max_limit: Set(spec.max_limit),

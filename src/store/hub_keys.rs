@@ -1,13 +1,16 @@
 //! Data Hub keys and their links (endpoints, users, teams), with the change
 //! logged in the same transaction as every write (`hub_key_feed` reads it).
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, KeyStatus};
+use crate::entities::json::Json;
 use crate::entities::{
     hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
     hub_key_users as key_users, hub_keys as keys,
@@ -19,9 +22,8 @@ pub struct KeySpec {
     pub name: String,
     pub access_type: AccessType,
     pub status: KeyStatus,
-    pub ip_filters: Vec<String>,
-    /// JSON of the header rows.
-    pub headers: String,
+    pub ip_filters: Vec<IpNet>,
+    pub headers: Vec<HeaderRow>,
     pub expires_at: Option<DateTime<Utc>>,
     pub endpoint_ids: Vec<i64>,
     pub user_ids: Vec<i64>,
@@ -150,8 +152,8 @@ fn new_row(
         secret_digest: Set(digest),
         secret_suffix: Set(suffix),
         secret_sealed: Set(None),
-        ip_filters: Set(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
-        headers: Set(spec.headers.clone()),
+        ip_filters: Set(Json(spec.ip_filters.clone())),
+        headers: Set(Json(spec.headers.clone())),
         expires_at: Set(spec.expires_at),
         version: Set(1),
         change_seq: Set(0),
@@ -265,11 +267,8 @@ pub async fn update(
         .col_expr(keys::Column::LookKey, Expr::value(Some(crate::domain::text::look_key(&spec.name))))
         .col_expr(keys::Column::AccessType, Expr::value(spec.access_type.as_str()))
         .col_expr(keys::Column::Status, Expr::value(spec.status.as_str()))
-        .col_expr(
-            keys::Column::IpFilters,
-            Expr::value(serde_json::to_string(&spec.ip_filters).unwrap_or_else(|_| "[]".into())),
-        )
-        .col_expr(keys::Column::Headers, Expr::value(spec.headers.clone()))
+        .col_expr(keys::Column::IpFilters, Expr::value(Json(spec.ip_filters.clone())))
+        .col_expr(keys::Column::Headers, Expr::value(Json(spec.headers.clone())))
         .col_expr(keys::Column::ExpiresAt, Expr::value(spec.expires_at))
         .col_expr(keys::Column::Version, Expr::value(current.version + 1))
         .col_expr(keys::Column::ChangeSeq, Expr::value(seq))

@@ -5,6 +5,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use crate::domain::live_data::runs::{LogLine, PendingRefresh, StreamRun};
+use crate::entities::json::{self, Json};
 use crate::entities::{ontology_entities as entities, sources, stream_tabs, sync_runs};
 
 // --- entities -------------------------------------------------------------
@@ -226,20 +228,20 @@ pub async fn run_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<sync
 pub async fn queue_run(
     db: &impl ConnectionTrait,
     src: &sources::Model,
-    streams: &str,
+    streams: &[StreamRun],
     trigger: &str,
-    log: &str,
+    log: &[LogLine],
 ) -> Result<sync_runs::Model, DbErr> {
     sync_runs::ActiveModel {
         workspace_id: Set(src.workspace_id),
         source_id: Set(src.id),
         status: Set(crate::domain::live_data::RunStatus::Queued.into()),
-        streams: Set(streams.to_owned()),
+        streams: Set(Json(streams.to_vec())),
         trigger: Set(trigger.to_owned()),
         started_at: Set(Utc::now()),
         attempts: Set(0),
         cancel_requested: Set(false),
-        log: Set(log.to_owned()),
+        log: Set(Json(log.to_vec())),
         ..Default::default()
     }
     .insert(db)
@@ -290,12 +292,12 @@ pub async fn save_progress(
     db: &impl ConnectionTrait,
     id: i64,
     node: &str,
-    streams: &str,
-    log: &str,
+    streams: &[StreamRun],
+    log: &[LogLine],
 ) -> Result<bool, DbErr> {
     let res = sync_runs::Entity::update_many()
-        .col_expr(sync_runs::Column::Streams, sea_orm::sea_query::Expr::value(streams.to_owned()))
-        .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(log.to_owned()))
+        .col_expr(sync_runs::Column::Streams, sea_orm::sea_query::Expr::value(json::value(streams)))
+        .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(json::value(log)))
         .filter(sync_runs::Column::Id.eq(id))
         .filter(sync_runs::Column::LeaseOwner.eq(node))
         .filter(sync_runs::Column::Status.eq("running"))
@@ -309,8 +311,8 @@ pub async fn finish_run(
     db: &impl ConnectionTrait,
     id: i64,
     status: &str,
-    streams: &str,
-    log: &str,
+    streams: &[StreamRun],
+    log: &[LogLine],
     error: Option<String>,
 ) -> Result<(), DbErr> {
     sync_runs::ActiveModel {
@@ -318,8 +320,8 @@ pub async fn finish_run(
         status: Set(crate::domain::live_data::RunStatus::parse(status)
             .map(crate::entities::typed::Typed)
             .ok_or_else(|| DbErr::Custom(format!("“{status}” is not a sync run status")))?),
-        streams: Set(streams.to_owned()),
-        log: Set(log.to_owned()),
+        streams: Set(Json(streams.to_vec())),
+        log: Set(Json(log.to_vec())),
         error: Set(error),
         finished_at: Set(Some(Utc::now())),
         lease_until: Set(None),
@@ -344,13 +346,18 @@ pub enum Cancel {
 /// Cancels a queued run at once (with `streams` and `log` as its record), or
 /// flags a running one. Tried in that order whatever the caller last saw, so a
 /// run claimed in between is still stopped.
-pub async fn request_cancel(db: &impl ConnectionTrait, id: i64, streams: &str, log: &str) -> Result<Cancel, DbErr> {
+pub async fn request_cancel(
+    db: &impl ConnectionTrait,
+    id: i64,
+    streams: &[StreamRun],
+    log: &[LogLine],
+) -> Result<Cancel, DbErr> {
     use sea_orm::sea_query::Expr;
     let queued = sync_runs::Entity::update_many()
         .col_expr(sync_runs::Column::Status, Expr::value("cancelled"))
         .col_expr(sync_runs::Column::FinishedAt, Expr::value(Some(Utc::now())))
-        .col_expr(sync_runs::Column::Streams, Expr::value(streams.to_owned()))
-        .col_expr(sync_runs::Column::Log, Expr::value(log.to_owned()))
+        .col_expr(sync_runs::Column::Streams, sea_orm::sea_query::Expr::value(json::value(streams)))
+        .col_expr(sync_runs::Column::Log, sea_orm::sea_query::Expr::value(json::value(log)))
         .col_expr(sync_runs::Column::Error, Expr::value(Some("Cancelled before it started.".to_owned())))
         .col_expr(sync_runs::Column::CancelRequested, Expr::value(true))
         .filter(sync_runs::Column::Id.eq(id))
@@ -380,14 +387,14 @@ pub async fn set_pending(
     db: &impl ConnectionTrait,
     tab_id: i64,
     generation: i64,
-    state: &str,
+    state: &PendingRefresh,
     rows: i64,
     size: i64,
 ) -> Result<(), DbErr> {
     stream_tabs::ActiveModel {
         id: Set(tab_id),
         pending_generation: Set(Some(generation)),
-        pending_state: Set(Some(state.to_owned())),
+        pending_state: Set(Some(Json(state.clone()))),
         pending_rows: Set(rows),
         pending_size: Set(size),
         ..Default::default()
@@ -417,7 +424,7 @@ pub async fn set_cursor(
     tab_id: i64,
     cursor: Option<&serde_json::Value>,
 ) -> Result<(), DbErr> {
-    stream_tabs::ActiveModel { id: Set(tab_id), cursor: Set(cursor.map(|c| c.to_string())), ..Default::default() }
+    stream_tabs::ActiveModel { id: Set(tab_id), cursor: Set(cursor.cloned().map(Json)), ..Default::default() }
         .update(db)
         .await?;
     Ok(())

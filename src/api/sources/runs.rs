@@ -28,13 +28,13 @@ pub fn run_out(r: &sync_runs::Model) -> RunOut {
         source_id: r.source_id,
         status: r.status.to_string(),
         trigger: r.trigger.clone(),
-        streams: crate::connectors::runs::stream_runs(r),
+        streams: r.streams.0.clone(),
         error: r.error.clone(),
         started_at: r.started_at,
         finished_at: r.finished_at,
         attempts: r.attempts,
         cancel_requested: r.cancel_requested,
-        log: crate::connectors::runs::log_of(r),
+        log: r.log.0.clone(),
     }
 }
 

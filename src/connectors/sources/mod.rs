@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use sea_orm::Set;
-use serde::{Deserialize, Serialize};
 
-use super::runs::{self, StreamRun, stream_runs};
+use super::runs::{self, StreamRun};
 use super::{Config, ConnectorError, Ctx, ErrorClass, FieldKind, Outbound, StreamInfo};
 use crate::domain::live_data::SourceStatus;
+use crate::entities::json::Json;
 use crate::entities::sources;
 use crate::entities::typed::Typed;
 use crate::refusal::{FieldError, Refusal};
@@ -19,6 +19,7 @@ use crate::store::audit::Target;
 use crate::store::live_data as store;
 
 mod steps;
+pub use crate::domain::live_data::{Failure, Sample, StreamMode, TestResult};
 pub use steps::*;
 mod schedule;
 pub use schedule::*;
@@ -36,37 +37,17 @@ pub const FAILING: Typed<SourceStatus> = Typed(SourceStatus::Failing);
 pub const FULL: &str = "full";
 pub const INCREMENTAL: &str = "incremental";
 
-/// How one stream syncs: `full` refresh (the default), or `incremental`
-/// after the last value of `cursor` (a column of the stream).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct StreamMode {
-    pub mode: String,
-    #[serde(default)]
-    pub cursor: Option<String>,
-}
-
-/// The last failure of a source, kept for Diagnostics.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Failure {
-    pub at: chrono::DateTime<Utc>,
-    /// `test` or `sync`.
-    pub during: String,
-    pub run_id: Option<i64>,
-    pub stream: Option<String>,
-    pub error: ConnectorError,
-}
-
 pub fn stream_modes(s: &sources::Model) -> BTreeMap<String, StreamMode> {
-    serde_json::from_str(&s.stream_modes).unwrap_or_default()
+    s.stream_modes.0.clone()
 }
 
 pub fn last_failure(s: &sources::Model) -> Option<Failure> {
-    s.last_failure.as_deref().and_then(|f| serde_json::from_str(f).ok())
+    s.last_failure.as_ref().map(|f| f.0.clone())
 }
 
 /// Records a failure on the row being saved: since when it fails, how often.
 pub fn note_failure(m: &mut sources::ActiveModel, s: &sources::Model, f: &Failure) {
-    m.last_failure = Set(Some(serde_json::to_string(f).unwrap_or_default()));
+    m.last_failure = Set(Some(Json(f.clone())));
     m.failing_since = Set(s.failing_since.or(Some(f.at)));
     m.failure_count = Set(s.failure_count.saturating_add(1));
 }
@@ -83,27 +64,6 @@ pub struct SourceInput {
     pub kind: String,
     pub name: String,
     pub config: BTreeMap<String, String>,
-}
-
-/// The outcome of the last test, as stored and shown.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TestResult {
-    pub ok: bool,
-    pub error: Option<ConnectorError>,
-    /// Streams found (on success).
-    pub streams: usize,
-    /// The record the test read, secrets masked (on success).
-    #[serde(default)]
-    pub sample: Option<Sample>,
-}
-
-/// The one record a connection test reads, as the page and the API show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Sample {
-    pub stream: String,
-    /// Field → value (text); at most `SAMPLE_FIELDS` fields, secrets masked.
-    #[schema(value_type = Object)]
-    pub record: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Fields of the sample record kept.
@@ -144,24 +104,24 @@ pub fn target(s: &sources::Model) -> Target {
 
 /// The non-secret settings as saved.
 pub fn plain_config(s: &sources::Model) -> BTreeMap<String, String> {
-    serde_json::from_str(&s.config).unwrap_or_default()
+    s.config.0.clone()
 }
 
 /// Secret field → last four characters.
 pub fn secret_hints(s: &sources::Model) -> BTreeMap<String, String> {
-    serde_json::from_str(&s.secret_hints).unwrap_or_default()
+    s.secret_hints.0.clone()
 }
 
 pub fn chosen_streams(s: &sources::Model) -> Vec<String> {
-    serde_json::from_str(&s.streams).unwrap_or_default()
+    s.streams.0.clone()
 }
 
 pub fn catalog(s: &sources::Model) -> Vec<StreamInfo> {
-    s.catalog.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default()
+    s.catalog.as_ref().map(|c| c.0.clone()).unwrap_or_default()
 }
 
 pub fn last_test(s: &sources::Model) -> Option<TestResult> {
-    s.last_test.as_deref().and_then(|t| serde_json::from_str(t).ok())
+    s.last_test.as_ref().map(|t| t.0.clone())
 }
 
 /// The saved secrets, unsealed; an error when they are saved but cannot be

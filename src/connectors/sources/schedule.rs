@@ -122,9 +122,8 @@ pub async fn set_sync_settings(
         }
         said.push(if p { "Schedule paused.".to_owned() } else { "Schedule resumed.".to_owned() });
     }
-    let modes_json = serde_json::to_string(&modes).unwrap_or_else(|_| "{}".into());
-    if modes_json != s.stream_modes {
-        m.stream_modes = Set(modes_json);
+    if modes != *s.stream_modes {
+        m.stream_modes = Set(Json(modes.clone()));
         said.push(format!(
             "Sync modes: {}.",
             modes
@@ -172,8 +171,8 @@ pub async fn enqueue(state: &AppState, s: &sources::Model, trigger: &str) -> Res
     let modes = stream_modes(s);
     let streams: Vec<StreamRun> =
         chosen.iter().map(|c| StreamRun::queued(c, modes.get(c).map(|m| m.mode.as_str()).unwrap_or(FULL))).collect();
-    let log = runs::log_json(&[runs::line("info", format!("Queued ({trigger})."))]);
-    match store::queue_run(&state.db, s, &serde_json::to_string(&streams).unwrap_or_default(), trigger, &log).await {
+    let log = [runs::line("info", format!("Queued ({trigger})."))];
+    match store::queue_run(&state.db, s, &streams, trigger, &log).await {
         Ok(run) => {
             state.jobs.wake();
             Ok(run.id)
@@ -194,14 +193,13 @@ pub async fn cancel_run(
     run: &crate::entities::sync_runs::Model,
     by: &str,
 ) -> Result<bool, sea_orm::DbErr> {
-    let mut log = runs::log_of(run);
+    let mut log = run.log.0.clone();
     log.push(runs::line("warning", format!("Cancelled by {by}.")));
-    let mut streams = stream_runs(run);
+    let mut streams = run.streams.0.clone();
     for s in streams.iter_mut() {
         s.status = runs::CANCELLED.into();
     }
-    let streams = serde_json::to_string(&streams).unwrap_or_default();
-    let outcome = store::request_cancel(&state.db, run.id, &streams, &runs::log_json(&log)).await?;
+    let outcome = store::request_cancel(&state.db, run.id, &streams, &log).await?;
     // Running here: stop it now (elsewhere, that node's keeper sees the flag).
     if let Some(control) = state.jobs.mine().get(&run.id) {
         control.request_cancel();

@@ -65,8 +65,7 @@ pub async fn save_credentials(
         });
     }
     let hints: BTreeMap<String, String> = secret_values.iter().map(|(k, v)| (k.clone(), last4(v))).collect();
-    let plain_json = serde_json::to_string(&plain).unwrap_or_else(|_| "{}".into());
-    let connection_changed = existing.is_none_or(|s| s.config != plain_json || saved_secrets != secret_values);
+    let connection_changed = existing.is_none_or(|s| *s.config != plain || saved_secrets != secret_values);
     let now = Utc::now();
     let mut m = match existing {
         Some(s) => sources::ActiveModel::from(s.clone()),
@@ -74,7 +73,7 @@ pub async fn save_credentials(
             workspace_id: Set(actor.workspace_id),
             kind: Set(kind.spec().kind.to_owned()),
             status: Set(DRAFT),
-            streams: Set("[]".into()),
+            streams: Set(Json(Vec::new())),
             created_at: Set(now),
             created_by: Set(Some(actor.user_id)),
             ..Default::default()
@@ -83,8 +82,8 @@ pub async fn save_credentials(
     m.name = Set(name.clone());
     m.name_key = Set(crate::domain::text::name_key(&name));
     m.look_key = Set(Some(crate::domain::text::look_key(&name)));
-    m.config = Set(plain_json);
-    m.secret_hints = Set(serde_json::to_string(&hints).unwrap_or_else(|_| "{}".into()));
+    m.config = Set(Json(plain));
+    m.secret_hints = Set(Json(hints));
     m.updated_at = Set(now);
     if connection_changed {
         m.last_test = Set(None);
@@ -139,11 +138,11 @@ pub async fn test(
             let count = streams.len();
             let secrets: Vec<String> = secrets(state, s).map(|m| m.into_values().collect()).unwrap_or_default();
             let sample = read.map(|(stream, record)| sample_of(&stream, &record, &secrets));
-            m.catalog = Set(Some(serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into())));
             // Streams that vanished from the source are no longer chosen.
             let kept: Vec<String> =
                 chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
-            m.streams = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
+            m.catalog = Set(Some(Json(streams)));
+            m.streams = Set(Json(kept));
             if s.status == FAILING {
                 m.status = Set(ACTIVE);
                 // Its schedule stood still while failing: the next run is one
@@ -163,7 +162,7 @@ pub async fn test(
             TestResult { ok: false, error: Some(e), streams: 0, sample: None }
         }
     };
-    m.last_test = Set(Some(serde_json::to_string(&result).unwrap_or_default()));
+    m.last_test = Set(Some(Json(result.clone())));
     m.last_test_at = Set(Some(now));
     let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     let detail = match &result.error {
@@ -198,7 +197,7 @@ pub async fn choose_streams(
         return Err(field("streams", "Choose at least one stream."));
     }
     let mut m = sources::ActiveModel::from(s.clone());
-    m.streams = Set(serde_json::to_string(&chosen).unwrap_or_else(|_| "[]".into()));
+    m.streams = Set(Json(chosen.clone()));
     m.updated_at = Set(Utc::now());
     let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     crate::store::audit::record(

@@ -31,15 +31,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::queue::Control;
-use super::runs::{self, CANCELLED, FAILED, LogLine, PARTIAL, RUNNING, SUCCEEDED, StreamRun, stream_runs};
+use super::runs::{self, CANCELLED, FAILED, LogLine, PARTIAL, PendingRefresh, RUNNING, SUCCEEDED, StreamRun};
 use super::sources::{self, Failure};
 use super::{Batch, Connector, ConnectorError, Ctx, ErrorClass, StreamInfo};
-use crate::datasets::schema::{Column, ColumnType, Inference, Raw, key_text, type_of, typed, widen};
 use crate::datasets::store::{self as dstore, NewDataset, RowIn, Writer};
+use crate::domain::schema::{Column, ColumnType, Inference, Raw, key_text, type_of, typed, widen};
 use crate::entities::{datasets, sources as source_rows, stream_tabs, sync_runs};
 use crate::state::AppState;
 use crate::store::live_data as store;
@@ -90,15 +89,8 @@ impl Job<'_> {
 
     /// Saves progress; false when the lease was lost meanwhile.
     async fn save(&self) -> Result<bool, DbErr> {
-        let streams = serde_json::to_string(&self.streams).unwrap_or_default();
-        let kept = store::save_progress(
-            &self.state.db,
-            self.run_id,
-            &self.state.jobs.node,
-            &streams,
-            &runs::log_json(&self.log),
-        )
-        .await?;
+        let kept =
+            store::save_progress(&self.state.db, self.run_id, &self.state.jobs.node, &self.streams, &self.log).await?;
         if !kept {
             self.control.mark_lost();
         }

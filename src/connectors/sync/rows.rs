@@ -30,7 +30,7 @@ pub(super) fn row_of(columns: &[Column], pk: Option<usize>, n: u64, record: &ser
                 None => Raw::Json(Value::Null),
             };
             typed(&raw, c.kind).unwrap_or_else(|_| match raw {
-                Raw::Json(v) => Value::String(crate::datasets::schema::display(&v)),
+                Raw::Json(v) => Value::String(crate::domain::schema::display(&v)),
                 Raw::Text(t) => Value::String(t),
             })
         })
@@ -86,18 +86,4 @@ pub(super) fn after_value(a: &Value, b: &Value) -> bool {
                 > b.as_str().map(str::to_owned).unwrap_or_else(|| b.to_string())
         }
     }
-}
-
-/// Where a full refresh stands, saved on the tab after every batch.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(super) struct Pending {
-    /// The source's position for the next batch.
-    pub(super) position: Option<Value>,
-    /// Every batch is written; only the commit is left.
-    pub(super) done: bool,
-    /// The largest cursor value seen (incremental streams' first sync).
-    pub(super) max_cursor: Option<Value>,
-    /// The columns as widened or added during this refresh (none: as discovered).
-    #[serde(default)]
-    pub(super) columns: Option<Vec<Column>>,
 }

@@ -4,9 +4,9 @@ use super::*;
 /// cancelled, or the lease lost). Streams that ended before a restart are
 /// not run again.
 pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control) -> Result<(), DbErr> {
-    let streams = stream_runs(&run);
+    let streams = run.streams.0.clone();
     let began = streams.iter().filter_map(|s| s.started_at).min().unwrap_or_else(Utc::now);
-    let mut job = Job { state, run_id: run.id, control, streams, log: runs::log_of(&run), began };
+    let mut job = Job { state, run_id: run.id, control, streams, log: run.log.0.clone(), began };
     if run.attempts > 1 {
         job.note(
             "warning",
@@ -142,15 +142,7 @@ pub(super) async fn finish(job: &Job<'_>, src: Option<&source_rows::Model>) -> R
     if let Some(began) = job.streams.iter().filter_map(|s| s.started_at).min() {
         crate::metrics::sync_run(status, (Utc::now() - began).to_std().unwrap_or_default());
     }
-    store::finish_run(
-        &job.state.db,
-        job.run_id,
-        status,
-        &serde_json::to_string(&job.streams).unwrap_or_default(),
-        &runs::log_json(&log),
-        error,
-    )
-    .await
+    store::finish_run(&job.state.db, job.run_id, status, &job.streams, &log, error).await
 }
 
 /// Last sync time; a failure is recorded for Diagnostics, and a configuration

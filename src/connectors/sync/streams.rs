@@ -21,7 +21,7 @@ pub(super) async fn sync_stream(
     }
     let cursor_column = mode.filter(|m| m.mode == sources::INCREMENTAL).and_then(|m| m.cursor.clone());
     let Some(column) = cursor_column else { return full_refresh(job, i, kind, cx, stream, &tab, &ds, None).await };
-    let cursor: Option<Value> = tab.cursor.as_deref().and_then(|c| serde_json::from_str(c).ok());
+    let cursor: Option<Value> = tab.cursor.as_ref().map(|c| c.0.clone());
     match cursor {
         Some(c) if ds.state == "ready" && changes.is_empty() && tab.pending_generation.is_none() => {
             incremental(job, i, kind, cx, stream, &tab, &ds, &column, c).await
@@ -56,8 +56,7 @@ pub(super) async fn full_refresh(
 ) -> Result<Outcome, DbErr> {
     let db = &job.state.db;
     let pk = stream.primary_key.as_ref().and_then(|p| stream.columns.iter().position(|c| c.name == *p));
-    let mut pending: Pending =
-        tab.pending_state.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let mut pending: PendingRefresh = tab.pending_state.as_ref().map(|p| p.0.clone()).unwrap_or_default();
     let mut writer: Writer = match tab.pending_generation {
         // Committed just before a stop: only the bookkeeping was left.
         Some(g) if g == ds.generation && ds.state == "ready" => {
@@ -72,10 +71,10 @@ pub(super) async fn full_refresh(
             dstore::resume_replace(db, ds, g, tab.pending_rows, tab.pending_size).await?
         }
         None => {
-            pending = Pending::default();
+            pending = PendingRefresh::default();
             let w = dstore::open_replace(db, ds).await?;
             let (g, _, _) = w.progress();
-            store::set_pending(db, tab.id, g, &serde_json::to_string(&pending).unwrap_or_default(), 0, 0).await?;
+            store::set_pending(db, tab.id, g, &pending, 0, 0).await?;
             w
         }
     };
@@ -126,8 +125,7 @@ pub(super) async fn full_refresh(
             _ => pending.done = true,
         }
         let (g, rows_so_far, size) = writer.progress();
-        store::set_pending(db, tab.id, g, &serde_json::to_string(&pending).unwrap_or_default(), rows_so_far, size)
-            .await?;
+        store::set_pending(db, tab.id, g, &pending, rows_so_far, size).await?;
         job.streams[i].records_written = writer.written();
         job.save().await?;
     }

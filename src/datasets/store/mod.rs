@@ -23,8 +23,9 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::ImportError;
-use super::schema::Column;
+use crate::domain::schema::Column;
 use crate::entities::datasets;
+use crate::entities::json::Json;
 use crate::store::Sql;
 
 mod writer;
@@ -50,7 +51,7 @@ const DELETE_CHUNK: i64 = 20_000;
 
 /// The stored columns of a dataset.
 pub fn columns(ds: &datasets::Model) -> Vec<Column> {
-    serde_json::from_str(&ds.columns).unwrap_or_default()
+    ds.columns.0.clone()
 }
 
 pub fn primary_key_index(ds: &datasets::Model) -> Option<usize> {
@@ -76,7 +77,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewDataset<'_>) -> Result<Op
         name: Set(new.name.to_owned()),
         name_key: Set(crate::domain::text::name_key(new.name)),
         look_key: Set(Some(crate::domain::text::look_key(new.name))),
-        columns: Set(serde_json::to_string(new.columns).unwrap_or_else(|_| "[]".into())),
+        columns: Set(Json(new.columns.to_vec())),
         primary_key: Set(new.primary_key.map(str::to_owned)),
         source: Set(new.source.to_owned()),
         state: Set("importing".into()),

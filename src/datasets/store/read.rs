@@ -35,7 +35,7 @@ pub(super) fn conditions(
 ) {
     sql.push(" WHERE dataset_id = ").bind(ds.id).push(" AND generation = ").bind(ds.generation);
     for (i, raw) in &q.filters {
-        let value = crate::datasets::schema::typed(&crate::datasets::schema::Raw::Text(raw.clone()), cols[*i].kind)
+        let value = crate::domain::schema::typed(&crate::domain::schema::Raw::Text(raw.clone()), cols[*i].kind)
             .unwrap_or(Value::Null);
         let expr = element(backend, *i);
         if value.is_null() {
@@ -95,7 +95,7 @@ pub async fn read(db: &impl ConnectionTrait, ds: &datasets::Model, q: &ReadQuery
     let cols = columns(ds);
     for r in db.query_all_raw(select(backend, ds, &cols, q).build()).await? {
         let data: String = r.try_get("", "data")?;
-        rows.push(serde_json::from_str(&data).unwrap_or_default());
+        rows.push(serde_json::from_str(&data).map_err(|e| stored_row_unreadable(ds, e))?);
     }
     Ok(Page { rows, count: count(db, ds, q).await? })
 }
@@ -253,9 +253,15 @@ pub async fn rows_from(
     let mut rows = Vec::new();
     for r in db.query_all_raw(sql.build()).await? {
         let data: String = r.try_get("", "data")?;
-        rows.push(serde_json::from_str(&data).unwrap_or_default());
+        rows.push(serde_json::from_str(&data).map_err(|e| stored_row_unreadable(ds, e))?);
     }
     Ok(rows)
+}
+
+/// A stored row is JSON keyhub wrote; one that does not read back is a fault
+/// to name, not an empty row to serve.
+fn stored_row_unreadable(ds: &datasets::Model, e: serde_json::Error) -> DbErr {
+    DbErr::Type(format!("a stored row of dataset {} does not read back: {e}", ds.id))
 }
 
 #[cfg(test)]

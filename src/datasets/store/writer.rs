@@ -1,4 +1,5 @@
 use super::*;
+use crate::entities::json::Json;
 
 pub(super) enum Mode {
     Replace,
@@ -184,7 +185,7 @@ impl Writer {
                 m.state = Set("ready".into());
                 m.updated_at = Set(now);
                 if let Some(cols) = columns {
-                    m.columns = Set(serde_json::to_string(cols).unwrap_or_else(|_| "[]".into()));
+                    m.columns = Set(Json(cols.to_vec()));
                 }
                 let new = m.update(&txn).await?;
                 txn.commit().await?;
@@ -204,7 +205,7 @@ impl Writer {
                 m.size_bytes = Set(self.size);
                 m.updated_at = Set(now);
                 if let Some(cols) = columns {
-                    m.columns = Set(serde_json::to_string(cols).unwrap_or_else(|_| "[]".into()));
+                    m.columns = Set(Json(cols.to_vec()));
                 }
                 let new = m.update(&txn).await?;
                 txn.commit().await?;

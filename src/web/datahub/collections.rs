@@ -76,7 +76,7 @@ async fn list_page(
             id: c.id,
             name: c.name.clone(),
             dataset: sets.iter().find(|d| d.id == c.dataset_id).map(|d| d.name.clone()).unwrap_or_default(),
-            fields: match c.fields.as_deref().and_then(|f| serde_json::from_str::<Vec<String>>(f).ok()) {
+            fields: match c.fields.as_ref().map(|f| f.0.clone()) {
                 Some(f) => f.join(", "),
                 None => "all".into(),
             },
@@ -251,7 +251,7 @@ pub async fn show(
         );
         return page(&state, &user, c, d, values, r.errors, StatusCode::OK).await;
     }
-    let exposed: Option<Vec<String>> = c.fields.as_deref().and_then(|f| serde_json::from_str(f).ok());
+    let exposed: Option<Vec<String>> = c.fields.as_ref().map(|f| f.0.clone());
     let fields = choices(&store::columns(&d), exposed.as_deref());
     let (order, default_limit, max_limit) =
         (c.sort_order.clone().unwrap_or_default(), c.default_limit.to_string(), c.max_limit.to_string());

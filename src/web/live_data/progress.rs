@@ -3,7 +3,7 @@
 //! the run history with its log.
 use chrono::Utc;
 
-use crate::connectors::runs::{self, LogLine, StreamRun};
+use crate::connectors::runs::{LogLine, StreamRun};
 use crate::domain::live_data::RunStatus;
 use crate::entities::sync_runs;
 use crate::web::views::fmt_time;
@@ -96,8 +96,8 @@ pub fn run_view(source: &str, r: &sync_runs::Model) -> RunView {
         duration: clock((end - r.started_at).num_milliseconds() as f64 / 1000.0),
         attempts: r.attempts,
         cancel_requested: r.cancel_requested,
-        streams: runs::stream_runs(r).iter().map(line).collect(),
+        streams: r.streams.iter().map(line).collect(),
         error: r.error.clone(),
-        log: runs::log_of(r).iter().map(log_view).collect(),
+        log: r.log.iter().map(log_view).collect(),
     }
 }

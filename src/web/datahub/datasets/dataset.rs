@@ -169,7 +169,7 @@ pub async fn rows_view(
         .iter()
         .map(|r| {
             (0..columns.len())
-                .map(|i| crate::datasets::schema::display(r.get(i).unwrap_or(&serde_json::Value::Null)))
+                .map(|i| crate::domain::schema::display(r.get(i).unwrap_or(&serde_json::Value::Null)))
                 .collect()
         })
         .collect();

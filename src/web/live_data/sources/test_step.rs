@@ -59,7 +59,7 @@ pub(super) fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpRes
         ok: last.as_ref().filter(|t| t.ok).map(|t| t.streams),
         error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
         sample: last.as_ref().and_then(|t| t.sample.as_ref()).map(|smp| {
-            let fields = smp.record.iter().map(|(k, v)| (k.clone(), crate::datasets::schema::display(v))).collect();
+            let fields = smp.record.iter().map(|(k, v)| (k.clone(), crate::domain::schema::display(v))).collect();
             (smp.stream.clone(), fields)
         }),
         guide: guide(last.as_ref().and_then(|t| t.error.as_ref()).map(|e| e.class.as_str())),

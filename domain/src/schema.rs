@@ -245,7 +245,7 @@ pub fn key_text(v: &Value) -> Option<String> {
 /// defused (see `domain::spreadsheet`); numbers and booleans as they are.
 pub fn csv_cell(v: &Value) -> std::borrow::Cow<'_, str> {
     match v {
-        Value::String(s) => crate::domain::spreadsheet::cell(s),
+        Value::String(s) => crate::spreadsheet::cell(s),
         other => std::borrow::Cow::Owned(display(other)),
     }
 }

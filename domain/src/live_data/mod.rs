@@ -1,4 +1,9 @@
-//! The states of Live Data's sources and sync runs, as words are stored.
+//! Live Data's plain data: the states of sources and sync runs as their
+//! words are stored, and what their rows keep as JSON.
+pub mod runs;
+pub mod sources;
+
+pub use sources::{Failure, Sample, StreamInfo, StreamMode, TestResult};
 
 /// Where a source is in its life: made by the wizard (`Draft`), syncing
 /// (`Active`), or its last test or sync failed (`Failing`).
