@@ -228,23 +228,27 @@ async fn keys_create(
         None if memberships.is_empty() => anyhow::bail!("{email} is not an active member of any workspace"),
         None => anyhow::bail!("{email} belongs to several workspaces: name one with --workspace SLUG"),
     };
-    let by = crate::account::keys::By { name: format!("{} (keyhub keys create, command line)", user.email), ip: None };
+    let by = crate::store::audit::Actor {
+        workspace_id,
+        user_id: user.id,
+        name: Some(format!("{} (keyhub keys create, command line)", user.email)),
+        via: None,
+        ip: None,
+    };
     let (key, secret) =
-        crate::account::keys::generate(&db, (workspace_id, user.id), &holds, &label, &wanted, expiry.at(), by)
-            .await
-            .map_err(|e| match e {
-                Refusal::Fields(errors) if errors.iter().any(|e| e.field == "permission") => {
-                    anyhow::anyhow!(
-                        "--permission: the key may carry only what {email} holds now here: {}",
-                        if holds.is_empty() { "nothing".into() } else { holds.to_stored() }
-                    )
-                }
-                Refusal::Fields(errors) => errors.first().map_or_else(
-                    || anyhow::anyhow!("the key was refused"),
-                    |e| anyhow::anyhow!("--{}: {}", e.field, e.message),
-                ),
-                other => anyhow::Error::new(other),
-            })?;
+        crate::account::keys::generate(&db, &by, &holds, &label, &wanted, expiry.at()).await.map_err(|e| match e {
+            Refusal::Fields(errors) if errors.iter().any(|e| e.field == "permission") => {
+                anyhow::anyhow!(
+                    "--permission: the key may carry only what {email} holds now here: {}",
+                    if holds.is_empty() { "nothing".into() } else { holds.to_stored() }
+                )
+            }
+            Refusal::Fields(errors) => errors.first().map_or_else(
+                || anyhow::anyhow!("the key was refused"),
+                |e| anyhow::anyhow!("--{}: {}", e.field, e.message),
+            ),
+            other => anyhow::Error::new(other),
+        })?;
     // Running nodes load the new key from the change marker they watch.
     crate::store::changes::bump(&db).await?;
     println!("{}", secret.expose());

@@ -11,24 +11,19 @@ use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::audit::{Actor, Event, Target};
 
-/// Who generates the key, as the audit log names them.
-pub struct By {
-    pub name: String,
-    pub ip: Option<String>,
-}
-
 /// Creates the key and records `key.created`; the secret is returned once
 /// and stored only as its digest. Callers tell the key snapshots (the web
 /// app's verifier, or the change marker other nodes watch).
+/// The key is the actor's own, in the actor's workspace.
 pub async fn generate(
     db: &impl ConnectionTrait,
-    (workspace_id, user_id): (i64, i64),
+    by: &Actor,
     holds: &PermissionSet,
     label: &KeyLabel,
     permissions: &PermissionSet,
     expires_at: Option<DateTime<Utc>>,
-    by: By,
 ) -> Result<(personal_keys::Model, KeySecret), Refusal> {
+    let (workspace_id, user_id) = (by.workspace_id, by.user_id);
     if !permissions.is_subset(holds) {
         return Err(Refusal::field("permission", "A key can only carry permissions you hold now in this workspace."));
     }
@@ -48,16 +43,7 @@ pub async fn generate(
             .map(|t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")))
             .unwrap_or_else(|| "never expires".into())
     );
-    let event = Event {
-        workspace_id,
-        actor_user_id: Some(user_id),
-        actor_name: Some(by.name),
-        action: "key.created",
-        target: Some(Target::key(&key)),
-        detail,
-        ip: by.ip,
-    };
-    crate::store::audit::record(db, event).await?;
+    crate::store::audit::record(db, by.event("key.created", Target::key(&key), detail)).await?;
     tracing::info!(key_id = key.id, identifier = %key.identifier, "personal key created");
     Ok((key, secret))
 }

@@ -114,6 +114,22 @@ impl FieldErrors {
         self.0.get(field)
     }
 
+    pub fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    /// ` has-error` when the field was refused, for a template's
+    /// `class="field{{ errors.class("name") }}"`.
+    pub fn class(&self, field: &str) -> &'static str {
+        if self.has(field) { " has-error" } else { "" }
+    }
+
+    /// ` e-<field>` when refused: the message's id, appended to the input's
+    /// `aria-describedby` so that it is read with the field.
+    pub fn describedby(&self, field: &str) -> String {
+        if self.has(field) { format!(" e-{field}") } else { String::new() }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -259,17 +259,15 @@ pub async fn generate(
     let label = errors.check("label", KeyLabel::parse(&input.label));
     let perms = errors.check("permission", PermissionSet::parse_names(input.permission.iter().map(String::as_str)));
     let expiry = errors.check("expires", Expiry::parse(&input.expires, Some(&input.expires_on), Utc::now()));
-    let by = crate::account::keys::By { name: crate::web::views::person(&user.user), ip: state.client_ip(&req) };
     let created = match (&label, &perms, expiry, errors.is_empty()) {
         (Some(label), Some(perms), Some(expiry), true) => {
             match crate::account::keys::generate(
                 &state.db,
-                (user.workspace_id(), user.user.id),
+                &user.actor,
                 &user.membership.permissions,
                 label,
                 perms,
                 expiry.at(),
-                by,
             )
             .await
             {

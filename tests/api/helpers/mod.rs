@@ -490,11 +490,16 @@ impl Client {
         };
         let wanted = PermissionSet::parse_names(permissions.iter().copied()).expect("permission names");
         let label = KeyLabel::parse(label).expect("label");
-        let by = keyhub::account::keys::By { name: keyhub::store::audit::person(&user), ip: None };
-        let (key, secret) =
-            keyhub::account::keys::generate(db, (m.workspace_id, user.id), &m.permissions, &label, &wanted, None, by)
-                .await
-                .expect("key generated");
+        let by = keyhub::store::audit::Actor {
+            workspace_id: m.workspace_id,
+            user_id: user.id,
+            name: Some(keyhub::store::audit::person(&user)),
+            via: None,
+            ip: None,
+        };
+        let (key, secret) = keyhub::account::keys::generate(db, &by, &m.permissions, &label, &wanted, None)
+            .await
+            .expect("key generated");
         self.state.keys.key_changed(key.id).await.expect("the verifier learns the key");
         secret.expose().to_owned()
     }
