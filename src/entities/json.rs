@@ -8,7 +8,7 @@ use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Json<T>(pub T);
 
 impl<T> std::ops::Deref for Json<T> {
@@ -16,12 +16,6 @@ impl<T> std::ops::Deref for Json<T> {
 
     fn deref(&self) -> &T {
         &self.0
-    }
-}
-
-impl<T> From<T> for Json<T> {
-    fn from(v: T) -> Self {
-        Json(v)
     }
 }
 
