@@ -243,27 +243,44 @@ impl ConnectorError {
 /// Longest provider message kept.
 const PROVIDER_MESSAGE_CHARS: usize = 300;
 
-/// The provider's words from an error body: a JSON `error`/`message`/
-/// `detail` (or `errors[0]`) when there is one, else the start of the text;
-/// trimmed, whitespace collapsed, and every secret replaced by `••••`.
+/// The provider's words from an error body: the message of the common JSON
+/// error shapes when there is one (see [`json_message`]), else the start of
+/// the text; trimmed, whitespace collapsed, and every secret replaced by `••••`.
 pub fn provider_message(body: &[u8], secrets: &[String]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let from_json = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
-        ["error", "message", "detail", "title"]
-            .iter()
-            .find_map(|k| match &v[*k] {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Object(o) => o.get("message").and_then(|m| m.as_str()).map(str::to_owned),
-                _ => None,
-            })
-            .or_else(|| v["errors"][0].as_str().map(str::to_owned))
-    });
+    let from_json = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| json_message(&v));
     let raw = from_json.unwrap_or_else(|| text.into_owned());
     let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     let scrubbed = scrub(&collapsed, secrets);
     let trimmed: String = scrubbed.chars().take(PROVIDER_MESSAGE_CHARS).collect();
     let out = if scrubbed.chars().count() > PROVIDER_MESSAGE_CHARS { format!("{trimmed}…") } else { trimmed };
     (!out.is_empty()).then_some(out)
+}
+
+/// The human sentence in an error body, from the shapes APIs use:
+/// `errors[0].message` (GraphQL, Directus), `errors[0].detail`/`title`
+/// (JSON:API), `error_description` (OAuth 2), `error.message` (Google,
+/// OpenAI), `message`, RFC 9457 problem+json (`detail`, else `title`), a
+/// plain `error` string, `errors[0]` as a string.
+pub fn json_message(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let text = |v: &Value| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let first = match &v["errors"] {
+        Value::Array(a) => a.first().cloned().unwrap_or(Value::Null),
+        Value::Object(_) => v["errors"].clone(),
+        _ => Value::Null,
+    };
+    text(&first["message"])
+        .or_else(|| text(&first["detail"]))
+        .or_else(|| text(&first["title"]))
+        .or_else(|| text(&first))
+        .or_else(|| text(&v["error_description"]))
+        .or_else(|| text(&v["error"]["message"]))
+        .or_else(|| text(&v["message"]))
+        .or_else(|| text(&v["detail"]))
+        .or_else(|| text(&v["error"]))
+        .or_else(|| text(&v["title"]))
+        .or_else(|| text(&v["Message"]))
 }
 
 /// Replaces every secret (and its URL-encoded form) in `text`.
@@ -292,6 +309,35 @@ mod tests {
         let long = "x".repeat(1000);
         assert_eq!(provider_message(long.as_bytes(), &[]).unwrap().chars().count(), 301);
         assert_eq!(provider_message(b"  ", &[]), None);
+    }
+
+    #[test]
+    fn the_common_error_shapes_give_their_sentence() {
+        for (body, want) in [
+            (
+                r#"{"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]}"#,
+                "Invalid user credentials.",
+            ),
+            (
+                r#"{"errors":[{"status":"403","title":"Forbidden","detail":"No access to orders."}]}"#,
+                "No access to orders.",
+            ),
+            (r#"{"error":"invalid_grant","error_description":"The token expired."}"#, "The token expired."),
+            (
+                r#"{"error":{"code":401,"message":"Request had invalid credentials.","status":"UNAUTHENTICATED"}}"#,
+                "Request had invalid credentials.",
+            ),
+            (r#"{"message":"Bad credentials","documentation_url":"https://docs"}"#, "Bad credentials"),
+            (
+                r#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"The key may not read invoices."}"#,
+                "The key may not read invoices.",
+            ),
+            (r#"{"type":"https://x/probs/out","title":"Out of credit","status":403}"#, "Out of credit"),
+            (r#"{"ok":false,"error":"Token expired"}"#, "Token expired"),
+            (r#"{"errors":["Not allowed"]}"#, "Not allowed"),
+        ] {
+            assert_eq!(provider_message(body.as_bytes(), &[]).as_deref(), Some(want), "{body}");
+        }
     }
 
     #[test]

@@ -127,6 +127,33 @@ pub fn parse_order(s: &str) -> (&str, bool) {
     }
 }
 
+/// How a filter compares a field with its value: `field=v` is equality,
+/// `field__gt=v` (and `__gte`, `__lt`, `__lte`) a range, as Datasette
+/// spells it. Ranges let a client read what changed after a cursor value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cmp {
+    Eq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+impl Cmp {
+    pub const RANGES: [(&'static str, Cmp); 4] =
+        [("__gte", Cmp::Gte), ("__gt", Cmp::Gt), ("__lte", Cmp::Lte), ("__lt", Cmp::Lt)];
+
+    pub fn sql(self) -> &'static str {
+        match self {
+            Cmp::Eq => "=",
+            Cmp::Gt => ">",
+            Cmp::Gte => ">=",
+            Cmp::Lt => "<",
+            Cmp::Lte => "<=",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Json,
@@ -140,7 +167,8 @@ pub struct HubQuery {
     pub offset: u64,
     /// An exposed field's position in `fields`, and descending.
     pub order: Option<(usize, bool)>,
-    pub filters: Vec<(usize, String)>,
+    /// Field position, comparison, value as given.
+    pub filters: Vec<(usize, Cmp, String)>,
     pub format: Format,
     /// CSV without `limit`: every matching row, streamed (a CSV client reads
     /// one file; it would not know to ask for page two).
@@ -192,10 +220,18 @@ pub fn parse_hub_query(
             }
             "apikey" => {}
             name => {
-                let i = fields.iter().position(|f| f == name).ok_or_else(|| {
+                // A field's own name wins over a range suffix (a field may be called `a__gt`).
+                let exact = fields.iter().position(|f| f == name).map(|i| (i, Cmp::Eq));
+                let ranged = || {
+                    Cmp::RANGES.iter().find_map(|(suffix, cmp)| {
+                        let field = name.strip_suffix(suffix)?;
+                        fields.iter().position(|f| f == field).map(|i| (i, *cmp))
+                    })
+                };
+                let (i, cmp) = exact.or_else(ranged).ok_or_else(|| {
                     err(name, format!("“{name}” is not a field of this endpoint (nor limit, offset, order or format)."))
                 })?;
-                q.filters.push((i, v.clone()));
+                q.filters.push((i, cmp, v.clone()));
             }
         }
     }
@@ -350,7 +386,10 @@ mod tests {
         let p = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
         let q = parse_hub_query(&p(&[("limit", "5"), ("order", "-city"), ("city", "Oslo")]), &fields, 20, 100, false)
             .unwrap();
-        assert_eq!((q.limit, q.order, q.filters, q.whole), (5, Some((1, true)), vec![(1, "Oslo".into())], false));
+        assert_eq!(
+            (q.limit, q.order, q.filters, q.whole),
+            (5, Some((1, true)), vec![(1, Cmp::Eq, "Oslo".into())], false)
+        );
         // CSV without a limit is the whole collection; with one, a page.
         assert!(parse_hub_query(&p(&[("format", "csv")]), &fields, 20, 100, false).unwrap().whole);
         assert!(parse_hub_query(&[], &fields, 20, 100, true).unwrap().whole);

@@ -155,6 +155,13 @@ fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 /// Serves one page of a data collection as JSON or CSV.
+///
+/// Filters are query parameters named after the endpoint's fields:
+/// `field=value` keeps records equal to the value, `field__gt=value`,
+/// `field__gte=`, `field__lt=` and `field__lte=` keep a range (values are
+/// read by the field's type; datetimes in RFC 3339). With `order=field`,
+/// `field__gt` reads what changed after a cursor value, page by page:
+/// equal values keep their stored order, so `offset` paging is stable.
 #[utoipa::path(
     get,
     path = "/hub/{workspace}/{path}",
@@ -164,7 +171,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
         ("path" = String, Path, description = "The endpoint's path, may contain `/`"),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 10_000, description = "Records per page, up to the collection's maximum (at most 10,000)"),
         ("offset" = Option<u64>, Query, minimum = 0, maximum = 1_000_000_000_000u64, description = "Records to skip"),
-        ("order" = Option<String>, Query, description = "`field` or `-field`"),
+        ("order" = Option<String>, Query, description = "`field` or `-field`; records with equal values keep their stored order, so paging is stable"),
         ("format" = Option<String>, Query, pattern = "^(json|csv)$", description = "`json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV without `limit` is every matching record, streamed as an attachment"),
     ),
     responses(

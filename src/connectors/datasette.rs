@@ -4,7 +4,10 @@
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use super::{Batch, BoxFuture, Connector, ConnectorError, Ctx, FieldKind, FieldSpec, SAMPLE_SIZE, Spec, StreamInfo};
+use super::{
+    Batch, BoxFuture, Connector, ConnectorError, Ctx, Discovery, FieldKind, FieldSpec, SAMPLE_SIZE, Spec, StreamInfo,
+    Unavailable,
+};
 
 pub struct Datasette;
 
@@ -113,12 +116,16 @@ impl Connector for Datasette {
         Box::pin(async move { tables(cx).await.map(|_| ()) })
     }
 
-    fn discover<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<Vec<StreamInfo>, ConnectorError>> {
+    fn discover<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        only: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<Discovery, ConnectorError>> {
         Box::pin(async move {
-            let mut out = Vec::new();
+            let mut out = Discovery::default();
             for t in tables(cx).await? {
                 let Some(name) = t["name"].as_str() else { continue };
-                if t["hidden"].as_bool() == Some(true) {
+                if t["hidden"].as_bool() == Some(true) || only.is_some_and(|o| !o.iter().any(|n| n == name)) {
                     continue;
                 }
                 let names: Vec<String> = t["columns"]
@@ -129,13 +136,19 @@ impl Connector for Datasette {
                     .as_array()
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                let (sample, _) = rows(cx, name, None, SAMPLE_SIZE, &[]).await?;
+                let sample = match rows(cx, name, None, SAMPLE_SIZE, &[]).await {
+                    Ok((sample, _)) => sample,
+                    Err(error) => {
+                        out.unavailable.push(Unavailable { stream: name.to_owned(), error });
+                        continue;
+                    }
+                };
                 let mut columns = super::infer_columns(&names, &sample);
                 // Rowid tables come back with a `rowid` column: keep the declared ones.
                 if !names.is_empty() {
                     columns.retain(|c| names.contains(&c.name));
                 }
-                out.push(StreamInfo {
+                out.streams.push(StreamInfo {
                     name: name.to_owned(),
                     columns,
                     // A composite key has no single column to upsert on.
@@ -143,6 +156,7 @@ impl Connector for Datasette {
                     // Datasette stops counting at 10,000 (`count_truncated`): unknown, not 10,001.
                     row_count: if t["count_truncated"].as_bool() == Some(true) { None } else { t["count"].as_u64() },
                     locator: json!({ "table": name }),
+                    notes: Vec::new(),
                 });
             }
             Ok(out)

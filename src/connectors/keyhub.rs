@@ -4,7 +4,8 @@ use reqwest::Url;
 use serde_json::{Value, json};
 
 use super::{
-    Batch, BoxFuture, Connector, ConnectorError, Ctx, ErrorClass, FieldKind, FieldSpec, SAMPLE_SIZE, Spec, StreamInfo,
+    Batch, BoxFuture, Connector, ConnectorError, Ctx, Discovery, ErrorClass, FieldKind, FieldSpec, SAMPLE_SIZE, Spec,
+    StreamInfo, Unavailable,
 };
 
 pub struct Keyhub;
@@ -74,14 +75,20 @@ async fn page(
     path: &str,
     offset: u64,
     limit: Option<u64>,
+    extra: &[(String, String)],
 ) -> Result<(Vec<serde_json::Map<String, Value>>, u64, u64), ConnectorError> {
     let mut url = hub_url(cx, Some(path))?;
     url.query_pairs_mut().append_pair("offset", &offset.to_string());
     if let Some(l) = limit {
         url.query_pairs_mut().append_pair("limit", &l.to_string());
     }
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
     let body = match cx.http.get_json(&url, &auth(cx)).await {
-        Err(e) if limit.is_some() && e.status == Some(400) => return Box::pin(page(cx, path, offset, None)).await,
+        Err(e) if limit.is_some() && e.status == Some(400) => {
+            return Box::pin(page(cx, path, offset, None, extra)).await;
+        }
         other => other?,
     };
     let records = super::records_at(&body, Some("data"))?;
@@ -104,22 +111,36 @@ impl Connector for Keyhub {
         })
     }
 
-    fn discover<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<Vec<StreamInfo>, ConnectorError>> {
+    fn discover<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        only: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<Discovery, ConnectorError>> {
         Box::pin(async move {
-            let mut out = Vec::new();
+            let mut out = Discovery::default();
             for e in listing(cx).await? {
                 let Some(path) = e["path"].as_str() else { continue };
+                if only.is_some_and(|o| !o.iter().any(|n| n == path)) {
+                    continue;
+                }
                 let fields: Vec<String> = e["fields"]
                     .as_array()
                     .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
                     .unwrap_or_default();
-                let (sample, count, _) = page(cx, path, 0, Some(u64::from(SAMPLE_SIZE))).await?;
-                out.push(StreamInfo {
+                let (sample, count) = match page(cx, path, 0, Some(u64::from(SAMPLE_SIZE)), &[]).await {
+                    Ok((sample, count, _)) => (sample, count),
+                    Err(error) => {
+                        out.unavailable.push(Unavailable { stream: path.to_owned(), error });
+                        continue;
+                    }
+                };
+                out.streams.push(StreamInfo {
                     name: path.to_owned(),
                     columns: super::infer_columns(&fields, &sample),
                     primary_key: None,
                     row_count: Some(count),
                     locator: json!({ "path": path }),
+                    notes: Vec::new(),
                 });
             }
             Ok(out)
@@ -133,20 +154,56 @@ impl Connector for Keyhub {
         state: Option<Value>,
         size: u32,
     ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
+        Box::pin(async move { read_page(cx, stream, state.as_ref(), size, &[]).await })
+    }
+
+    fn incremental(&self) -> bool {
+        true
+    }
+
+    /// `{column}__gt={after}&order={column}`, paged by offset: the other
+    /// keyhub orders equal values by their stored position, so the pages of
+    /// one read neither skip nor repeat records sharing a cursor value.
+    fn read_after<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        stream: &'a StreamInfo,
+        column: &'a str,
+        after: Option<Value>,
+        position: Option<Value>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         Box::pin(async move {
-            let path = stream.locator["path"].as_str().unwrap_or(&stream.name);
-            let offset = state.as_ref().and_then(|s| s["offset"].as_u64()).unwrap_or(0);
-            let limit = state.as_ref().and_then(|s| s["limit"].as_u64()).unwrap_or(u64::from(size));
-            let (records, count, used) = page(cx, path, offset, Some(limit)).await?;
-            let after = offset + records.len() as u64;
-            let next = (!records.is_empty() && after < count).then(|| json!({ "offset": after, "limit": used }));
-            if records.len() as u64 > limit {
-                return Err(ConnectorError::new(
-                    ErrorClass::UnexpectedShape,
-                    "The source returned more records than asked for.",
-                ));
+            let mut extra = vec![("order".to_owned(), column.to_owned())];
+            match &after {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => extra.push((format!("{column}__gt"), s.clone())),
+                Some(v) => extra.push((format!("{column}__gt"), v.to_string())),
             }
-            Ok(Batch { records, next })
+            read_page(cx, stream, position.as_ref(), size, &extra).await
         })
     }
+}
+
+/// The page at `state` (`offset`, and the `limit` the endpoint accepted).
+async fn read_page(
+    cx: &Ctx,
+    stream: &StreamInfo,
+    state: Option<&Value>,
+    size: u32,
+    extra: &[(String, String)],
+) -> Result<Batch, ConnectorError> {
+    let path = stream.locator["path"].as_str().unwrap_or(&stream.name);
+    let offset = state.and_then(|s| s["offset"].as_u64()).unwrap_or(0);
+    let limit = state.and_then(|s| s["limit"].as_u64()).unwrap_or(u64::from(size));
+    let (records, count, used) = page(cx, path, offset, Some(limit), extra).await?;
+    let after = offset + records.len() as u64;
+    let next = (!records.is_empty() && after < count).then(|| json!({ "offset": after, "limit": used }));
+    if records.len() as u64 > limit {
+        return Err(ConnectorError::new(
+            ErrorClass::UnexpectedShape,
+            "The source returned more records than asked for.",
+        ));
+    }
+    Ok(Batch { records, next })
 }

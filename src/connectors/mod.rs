@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use crate::domain::connector_error::{self as errors, ConnectorError, ErrorClass};
-pub use crate::domain::live_data::StreamInfo;
+pub use crate::domain::live_data::{StreamInfo, Unavailable};
 use crate::domain::schema::{Column, Inference, Raw};
 pub use outbound::Outbound;
 
@@ -141,10 +141,25 @@ pub struct Batch {
     pub next: Option<Value>,
 }
 
+/// What discovery found: the streams that answered, and those the source
+/// lists but that failed on their own (each with its error).
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub streams: Vec<StreamInfo>,
+    pub unavailable: Vec<Unavailable>,
+}
+
 pub trait Connector: Send + Sync {
     fn spec(&self) -> &'static Spec;
     fn check<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<(), ConnectorError>>;
-    fn discover<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<Vec<StreamInfo>, ConnectorError>>;
+    /// The source's streams (`only` some: just those, as a sync needs). A
+    /// stream that fails on its own is listed as unavailable; only a
+    /// failure of the whole source is an error.
+    fn discover<'a>(
+        &'a self,
+        cx: &'a Ctx,
+        only: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<Discovery, ConnectorError>>;
     /// The batch at `state` (none: from the start), at most `size` records.
     fn read<'a>(
         &'a self,
@@ -158,6 +173,12 @@ pub trait Connector: Send + Sync {
     /// turned around: the user picks the column).
     fn incremental(&self) -> bool {
         false
+    }
+    /// The columns a stream can be read incrementally by, when the kind
+    /// limits them (none: any integer, date or datetime column).
+    fn cursor_columns(&self, stream: &StreamInfo) -> Option<Vec<String>> {
+        let _ = stream;
+        None
     }
     /// Records whose `column` is above `after` (none: all), in that column's
     /// order, at most `size`. `position` is the previous batch's `next` within
@@ -215,26 +236,45 @@ pub fn infer_columns(names: &[String], records: &[Map<String, Value>]) -> Vec<Co
         .collect()
 }
 
-/// The wizard's test: `check`, `discover`, then **read one record** of the
-/// first chosen stream (or the first stream), since a key can pass an auth
-/// check and still fail to read. Returns the streams found.
-/// Check, discover, and read one record of a chosen stream (else the
-/// first): the streams, and that record with its stream's name (none when
-/// the stream is empty).
+/// The wizard's test: `check`, `discover` (each stream probed on its own),
+/// then **read one record** of a chosen stream (else the first that
+/// answered), since a key can pass an auth check and still fail to read.
+/// It passes when at least one stream reads; the others are listed as
+/// unavailable with their own errors. Returns what was found and the record
+/// with its stream's name (none when that stream is empty).
 pub async fn test_connection(
     kind: &dyn Connector,
     cx: &Ctx,
     chosen: &[String],
-) -> Result<(Vec<StreamInfo>, Option<(String, Map<String, Value>)>), ConnectorError> {
+) -> Result<(Discovery, Option<(String, Map<String, Value>)>), ConnectorError> {
     kind.check(cx).await?;
-    let streams = kind.discover(cx).await?;
-    let probe = chosen.iter().find_map(|c| streams.iter().find(|s| s.name == *c)).or_else(|| streams.first());
-    let Some(probe) = probe else {
-        return Err(ConnectorError::new(ErrorClass::NoStreams, "The source offers no stream this key can read."));
-    };
-    let batch = kind.read(cx, probe, None, 1).await?;
-    let read = batch.records.into_iter().next().map(|r| (probe.name.clone(), r));
-    Ok((streams, read))
+    let mut found = kind.discover(cx, None).await?;
+    let mut order: Vec<String> =
+        chosen.iter().filter(|c| found.streams.iter().any(|s| s.name == **c)).cloned().collect();
+    order.extend(found.streams.iter().map(|s| s.name.clone()).filter(|n| !chosen.contains(n)));
+    for name in order.into_iter().take(3) {
+        let Some(i) = found.streams.iter().position(|s| s.name == name) else { continue };
+        match kind.read(cx, &found.streams[i], None, 1).await {
+            Ok(batch) => {
+                let read = batch.records.into_iter().next().map(|r| (name, r));
+                return Ok((found, read));
+            }
+            Err(error) => {
+                found.streams.remove(i);
+                found.unavailable.push(Unavailable { stream: name, error });
+            }
+        }
+    }
+    // Nothing read: the first stream's own error says why (a wrong key
+    // reads as 401 on every stream).
+    Err(match found.unavailable.into_iter().next() {
+        Some(u) => {
+            let mut e = u.error;
+            e.message = format!("No stream could be read; “{}”: {}", u.stream, e.message);
+            e
+        }
+        _ => ConnectorError::new(ErrorClass::NoStreams, "The source offers no stream this key can read."),
+    })
 }
 
 /// Records under `key` of a JSON object (or the array itself), as objects.

@@ -64,7 +64,7 @@ impl Route {
     /// a number column is refused, not read as "no value".
     pub fn check_filters(&self, q: &HubQuery) -> Result<(), QueryError> {
         let cols = rows::columns(&self.dataset);
-        for (i, v) in &q.filters {
+        for (i, _, v) in &q.filters {
             let Some(col) = cols.get(self.columns[*i]) else { continue };
             if let Err(why) = crate::domain::schema::typed(&crate::domain::schema::Raw::Text(v.clone()), col.kind) {
                 return Err(QueryError {
@@ -91,7 +91,7 @@ impl Route {
             }),
         };
         ReadQuery {
-            filters: q.filters.iter().map(|(i, v)| (self.columns[*i], v.clone())).collect(),
+            filters: q.filters.iter().map(|(i, cmp, v)| (self.columns[*i], *cmp, v.clone())).collect(),
             search: None,
             order,
             limit: q.limit,

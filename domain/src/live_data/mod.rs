@@ -3,7 +3,7 @@
 pub mod runs;
 pub mod sources;
 
-pub use sources::{Failure, Sample, StreamInfo, StreamMode, TestResult};
+pub use sources::{Failure, Sample, StreamInfo, StreamMode, TestResult, Unavailable};
 
 /// Where a source is in its life: made by the wizard (`Draft`), syncing
 /// (`Active`), or its last test or sync failed (`Failing`).

@@ -37,6 +37,18 @@ pub struct TestResult {
     /// The record the test read, secrets masked (on success).
     #[serde(default)]
     pub sample: Option<Sample>,
+    /// Streams the source lists but that failed their probe, each with its
+    /// own error: the test passes when at least one stream reads.
+    #[serde(default)]
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// A stream the source lists that could not be read when probed (a 404 on
+/// a stale path, a 403 on one collection, an answer that is no list).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unavailable {
+    pub stream: String,
+    pub error: ConnectorError,
 }
 
 /// The one record a connection test reads, as the page and the API show it.
@@ -59,4 +71,8 @@ pub struct StreamInfo {
     /// Kind-specific: how to read it (a path, where the records are, paging).
     #[serde(default)]
     pub locator: Value,
+    /// What a person choosing the stream should know (how it pages, why it
+    /// cannot be incremental…), shown beside it in step 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }

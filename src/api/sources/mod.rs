@@ -118,6 +118,15 @@ pub struct TestOut {
     pub tested_at: Option<DateTime<Utc>>,
     /// The record the test read (when ok and the stream has one), secrets masked.
     pub sample: Option<crate::connectors::sources::Sample>,
+    /// Streams the source lists that failed their probe, each with its own
+    /// error (the test passes when at least one stream reads).
+    pub unavailable: Vec<UnavailableOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnavailableOut {
+    pub stream: String,
+    pub error: Report,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -134,15 +143,27 @@ pub struct StreamOut {
     pub primary_key: Option<String>,
     pub row_count: Option<u64>,
     pub chosen: bool,
+    /// What to know before choosing it: how it pages, why it cannot be
+    /// incremental, the columns it can be read incrementally by.
+    pub notes: Vec<String>,
+    /// Columns an incremental sync may use as its cursor (null: any
+    /// integer, date or datetime column).
+    pub cursor_columns: Option<Vec<String>>,
 }
 
-fn stream_out(s: &StreamInfo, chosen: &[String]) -> StreamOut {
+fn cursor_columns(kind: &str, s: &StreamInfo) -> Option<Vec<String>> {
+    crate::connectors::kind(kind).and_then(|k| k.cursor_columns(s))
+}
+
+fn stream_out(kind: &str, s: &StreamInfo, chosen: &[String]) -> StreamOut {
     StreamOut {
         name: s.name.clone(),
         columns: s.columns.iter().map(|c| ColumnOut { name: c.name.clone(), kind: c.kind.as_str() }).collect(),
         primary_key: s.primary_key.clone(),
         row_count: s.row_count,
         chosen: chosen.contains(&s.name),
+        notes: s.notes.clone(),
+        cursor_columns: cursor_columns(kind, s),
     }
 }
 
@@ -204,6 +225,11 @@ fn test_out(s: &sources::Model) -> Option<TestOut> {
         streams: t.streams,
         tested_at: s.last_test_at,
         sample: t.sample,
+        unavailable: t
+            .unavailable
+            .iter()
+            .map(|u| UnavailableOut { stream: u.stream.clone(), error: u.error.report() })
+            .collect(),
     })
 }
 
@@ -419,6 +445,8 @@ pub struct DiscoverOut {
     pub ok: bool,
     pub error: Option<Report>,
     pub streams: Vec<StreamOut>,
+    /// Streams listed by the source that could not be read, with their errors.
+    pub unavailable: Vec<UnavailableOut>,
 }
 
 /// Tests again and returns the streams with their columns.
@@ -436,7 +464,12 @@ pub async fn discover(
     Ok(HttpResponse::Ok().json(DiscoverOut {
         ok: result.ok,
         error: result.error.as_ref().map(ConnectorError::report),
-        streams: manage::catalog(&s).iter().map(|st| stream_out(st, &chosen)).collect(),
+        streams: manage::catalog(&s).iter().map(|st| stream_out(&s.kind, st, &chosen)).collect(),
+        unavailable: result
+            .unavailable
+            .iter()
+            .map(|u| UnavailableOut { stream: u.stream.clone(), error: u.error.report() })
+            .collect(),
     }))
 }
 

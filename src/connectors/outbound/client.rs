@@ -40,6 +40,14 @@ impl Outbound {
 
     /// GETs `url` with `headers` and returns its JSON, or a classified error.
     pub async fn get_json(&self, url: &Url, headers: &[(String, String)]) -> Result<Value, ConnectorError> {
+        let answer = self.get(url, headers).await?;
+        answer.json(self)
+    }
+
+    /// GETs `url` with `headers`: a successful answer's headers and body
+    /// (read within the size limit), or a classified error with the
+    /// provider's own words.
+    pub async fn get(&self, url: &Url, headers: &[(String, String)]) -> Result<Answer, ConnectorError> {
         check_target(&self.policy, &self.origin, url)?;
         let mut req = self.client.get(url.clone()).header("Accept", "application/json");
         for (k, v) in headers {
@@ -92,13 +100,7 @@ impl Outbound {
                 retry_after: if class == ErrorClass::RateLimited { retry_after } else { None },
             });
         }
-        serde_json::from_slice(&body).map_err(|_| ConnectorError {
-            class: ErrorClass::NotJson,
-            status: Some(status.as_u16()),
-            message: format!("GET {} did not answer JSON.", self.shown(url)),
-            provider_message: provider_message(&body[..body.len().min(300)], &self.secrets),
-            retry_after: None,
-        })
+        Ok(Answer { url: res.url().clone(), status: status.as_u16(), headers: res.headers().clone(), body })
     }
 
     /// A URL fit for a message: path only, no query (a key may be in it).
@@ -172,6 +174,38 @@ impl Outbound {
             _ => detail.map(|d| scrub(&d, &self.secrets)).unwrap_or_else(|| class.title().to_owned()),
         };
         ConnectorError::new(class, message)
+    }
+}
+
+/// A successful answer: where it came from (after redirects), its headers
+/// and its body.
+pub struct Answer {
+    pub url: Url,
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON, or `not_json` with its start as the provider's words.
+    pub fn json(&self, client: &Outbound) -> Result<Value, ConnectorError> {
+        self.json_from(client, &self.body)
+    }
+
+    /// `body` (this answer's, perhaps rewritten) as JSON.
+    pub fn json_from(&self, client: &Outbound, body: &[u8]) -> Result<Value, ConnectorError> {
+        serde_json::from_slice(body).map_err(|_| ConnectorError {
+            class: ErrorClass::NotJson,
+            status: Some(self.status),
+            message: format!("GET {} did not answer JSON.", client.shown(&self.url)),
+            provider_message: provider_message(&self.body[..self.body.len().min(300)], &client.secrets),
+            retry_after: None,
+        })
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 

@@ -54,7 +54,8 @@ pub(super) fn resolve_modes(
         errors.push(FieldError::new("schedule", "Choose an interval between 1 minute and 365 days."));
     }
     let catalog = catalog(s);
-    let incremental_kind = crate::connectors::kind(&s.kind).is_some_and(|k| k.incremental());
+    let kind = crate::connectors::kind(&s.kind);
+    let incremental_kind = kind.is_some_and(|k| k.incremental());
     let mut modes = stream_modes(s);
     for (stream, mode) in &input.modes {
         let field = format!("modes[{stream}]");
@@ -76,6 +77,15 @@ pub(super) fn resolve_modes(
                 Some(c) if !info.columns.iter().any(|col| col.source == c || col.name == c) => {
                     errors.push(FieldError::new(field, format!("“{c}” is not a column of this stream.")))
                 }
+                Some(c) if kind.and_then(|k| k.cursor_columns(info)).is_some_and(|ok| !ok.iter().any(|o| o == c)) => {
+                    errors.push(FieldError::new(
+                        field,
+                        format!(
+                            "The source cannot filter “{stream}” by “{c}” (its document declares no such filter); choose one of: {}, or full refresh.",
+                            cursor_choices(kind, info)
+                        ),
+                    ))
+                }
                 Some(c) => {
                     let source = info
                         .columns
@@ -92,6 +102,15 @@ pub(super) fn resolve_modes(
         }
     }
     if errors.is_empty() { Ok(modes) } else { Err(errors) }
+}
+
+/// The columns a stream may be read incrementally by, as a sentence.
+fn cursor_choices(kind: Option<&'static dyn crate::connectors::Connector>, info: &StreamInfo) -> String {
+    match kind.and_then(|k| k.cursor_columns(info)) {
+        Some(cols) if !cols.is_empty() => cols.join(", "),
+        Some(_) => "none".to_owned(),
+        None => "an integer, date or datetime column".to_owned(),
+    }
 }
 
 pub async fn set_sync_settings(

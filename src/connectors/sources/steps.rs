@@ -134,7 +134,8 @@ pub async fn test(
     let now = Utc::now();
     let mut m = sources::ActiveModel::from(s.clone());
     let result = match outcome {
-        Ok((streams, read)) => {
+        Ok((found, read)) => {
+            let (streams, unavailable) = (found.streams, found.unavailable);
             let count = streams.len();
             let secrets: Vec<String> = secrets(state, s).map(|m| m.into_values().collect()).unwrap_or_default();
             let sample = read.map(|(stream, record)| sample_of(&stream, &record, &secrets));
@@ -151,7 +152,7 @@ pub async fn test(
                 m.next_sync_at = Set(next_from_now(s));
             }
             note_success(&mut m);
-            TestResult { ok: true, error: None, streams: count, sample }
+            TestResult { ok: true, error: None, streams: count, sample, unavailable }
         }
         Err(e) => {
             note_failure(
@@ -159,14 +160,17 @@ pub async fn test(
                 s,
                 &Failure { at: now, during: "test".into(), run_id: None, stream: None, error: e.clone() },
             );
-            TestResult { ok: false, error: Some(e), streams: 0, sample: None }
+            TestResult { ok: false, error: Some(e), streams: 0, sample: None, unavailable: Vec::new() }
         }
     };
     m.last_test = Set(Some(Json(result.clone())));
     m.last_test_at = Set(Some(now));
     let saved = store::save_source(&state.db, m).await?.ok_or(Refusal::NotFound)?;
     let detail = match &result.error {
-        None => format!("Connection test passed; {} streams.", result.streams),
+        None if result.unavailable.is_empty() => format!("Connection test passed; {} streams.", result.streams),
+        None => {
+            format!("Connection test passed; {} streams, {} unavailable.", result.streams, result.unavailable.len())
+        }
         Some(e) => format!("Connection test failed: {}.", e.class.title()),
     };
     crate::store::audit::record(&state.db, actor.event("source.tested", target(&saved), detail)).await?;

@@ -35,10 +35,12 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
             return finish_source(state, &src, run.id, Some((None, &e))).await;
         }
     };
-    // The stream's columns now, to apply schema changes; the saved catalog
-    // serves when discovery fails for a passing reason.
-    let catalog = match job.call(None, || kind.discover(&cx)).await {
-        Ok(c) => c,
+    // The chosen streams' columns now, to apply schema changes (only those:
+    // a path nobody chose cannot fail a sync); the saved catalog serves when
+    // discovery fails for a passing reason.
+    let chosen: Vec<String> = job.streams.iter().map(|s| s.stream.clone()).collect();
+    let (catalog, unavailable) = match job.call(None, || kind.discover(&cx, Some(&chosen))).await {
+        Ok(found) => (found.streams, found.unavailable),
         Err(Outcome::Failed(e)) if sources::is_config_failure(e.class) => {
             fail_all(&mut job, &e);
             finish(&job, Some(&src)).await?;
@@ -47,10 +49,11 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
         Err(Outcome::Lost) => return Ok(()),
         Err(_) => {
             job.note("warning", "Could not list the streams again; using the columns found at the last test.");
-            sources::catalog(&src)
+            (sources::catalog(&src), Vec::new())
         }
     };
     let modes = sources::stream_modes(&src);
+    let saved = sources::catalog(&src);
     let mut config_failure: Option<(String, ConnectorError)> = None;
     for i in 0..job.streams.len() {
         if job.streams[i].done() {
@@ -66,11 +69,16 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
         job.streams[i].status = RUNNING.into();
         job.streams[i].started_at = job.streams[i].started_at.or(Some(Utc::now()));
         job.save().await?;
-        let outcome = match catalog.iter().find(|s| s.name == name) {
-            None => Outcome::Failed(ConnectorError::config(
+        // A stream the source no longer lists (documents generated per key
+        // drop what the key may not read) is read as saved: its own answer
+        // (a 403, say) tells what happened better than its absence.
+        let known = catalog.iter().find(|s| s.name == name).or_else(|| saved.iter().find(|s| s.name == name));
+        let outcome = match (unavailable.iter().find(|u| u.stream == name), known) {
+            (Some(u), _) => Outcome::Failed(u.error.clone()),
+            (None, Some(stream)) => sync_stream(&mut job, i, kind, &cx, &src, stream, modes.get(&name)).await?,
+            (None, None) => Outcome::Failed(ConnectorError::config(
                 "The stream is no longer offered by the source; test the connection again and choose streams.",
             )),
-            Some(stream) => sync_stream(&mut job, i, kind, &cx, &src, stream, modes.get(&name)).await?,
         };
         let s = &mut job.streams[i];
         s.finished_at = Some(Utc::now());
@@ -81,6 +89,7 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
                 job.note("info", format!("{name}: {read} records read, {written} written in {secs:.1} s."));
             }
             Outcome::Failed(e) => {
+                let e = lost_access(&name, e);
                 s.status = FAILED.into();
                 s.error = Some(e.clone());
                 job.note("error", format!("{name}: {e}"));
@@ -106,6 +115,15 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
     let failure = config_failure.as_ref().map(|(stream, e)| (Some(stream.clone()), e));
     let transient = job.streams.iter().find_map(|s| s.error.as_ref().map(|e| (Some(s.stream.clone()), e)));
     finish_source(state, &src, run.id, failure.or(transient)).await
+}
+
+/// A 403 on a stream that was readable when chosen: the key lost access to
+/// it (at the provider), which is what the person fixing it needs to read.
+fn lost_access(stream: &str, mut e: ConnectorError) -> ConnectorError {
+    if e.class == ErrorClass::Forbidden {
+        e.message = format!("The key lost access to {stream}. {}", e.message);
+    }
+    e
 }
 
 pub(super) fn fail_all(job: &mut Job<'_>, e: &ConnectorError) {

@@ -23,6 +23,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::ImportError;
+use crate::domain::datahub::Cmp;
 use crate::domain::schema::Column;
 use crate::entities::datasets;
 use crate::entities::json::Json;

@@ -3,7 +3,8 @@ use super::*;
 /// What a reader asks for. Column indexes refer to the dataset's columns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ReadQuery {
-    pub filters: Vec<(usize, String)>,
+    /// Column, comparison, value (typed per column).
+    pub filters: Vec<(usize, Cmp, String)>,
     pub search: Option<String>,
     /// Column and descending; none = row order.
     pub order: Option<(usize, bool)>,
@@ -34,15 +35,17 @@ pub(super) fn conditions(
     sql: &mut Sql,
 ) {
     sql.push(" WHERE dataset_id = ").bind(ds.id).push(" AND generation = ").bind(ds.generation);
-    for (i, raw) in &q.filters {
+    for (i, cmp, raw) in &q.filters {
         let value = crate::domain::schema::typed(&crate::domain::schema::Raw::Text(raw.clone()), cols[*i].kind)
             .unwrap_or(Value::Null);
         let expr = element(backend, *i);
         if value.is_null() {
-            sql.push(&format!(" AND {expr} IS NULL"));
+            // `field=` is "no value"; a range with no value matches nothing.
+            let none = if *cmp == Cmp::Eq { format!(" AND {expr} IS NULL") } else { " AND 1 = 0".to_owned() };
+            sql.push(&none);
             continue;
         }
-        sql.push(&format!(" AND {expr} = "));
+        sql.push(&format!(" AND {expr} {} ", cmp.sql()));
         match backend {
             DatabaseBackend::Postgres => {
                 sql.push("CAST(").bind(value.to_string()).push(" AS jsonb)");

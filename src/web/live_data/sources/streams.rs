@@ -8,6 +8,7 @@ pub struct StreamChoice {
     pub primary_key: Option<String>,
     pub rows: Option<u64>,
     pub checked: bool,
+    pub notes: Vec<String>,
 }
 
 #[derive(Template)]
@@ -17,6 +18,8 @@ pub(super) struct StreamsPage {
     steps: Vec<Step>,
     s: sources::Model,
     streams: Vec<StreamChoice>,
+    /// Streams listed but not readable at the last test, with their errors.
+    unavailable: Vec<(String, Report)>,
     errors: FieldErrors,
 }
 
@@ -40,11 +43,13 @@ pub(super) fn streams_page(
             name: st.name,
             primary_key: st.primary_key,
             rows: st.row_count,
+            notes: st.notes,
         })
         .collect();
     let p = StreamsPage {
         layout: Layout::for_user(user, format!("Choose streams: {}", s.name)),
         steps: steps(Some(&s), 3),
+        unavailable: super::test_step::unavailable_of(manage::last_test(&s).as_ref()),
         s,
         streams,
         errors,

@@ -16,6 +16,13 @@ pub(super) struct TestPage {
     sample: Option<(String, Vec<(String, String)>)>,
     /// The connector guide's common errors, the current one marked.
     guide: Vec<GuideRow>,
+    /// Streams listed but not readable, each with its error.
+    unavailable: Vec<(String, Report)>,
+}
+
+/// The last test's unavailable streams, as the pages show them.
+pub(super) fn unavailable_of(last: Option<&crate::domain::live_data::TestResult>) -> Vec<(String, Report)> {
+    last.map(|t| t.unavailable.iter().map(|u| (u.stream.clone(), u.error.report())).collect()).unwrap_or_default()
 }
 
 /// A row of the connector guide's table of common errors.
@@ -57,6 +64,7 @@ pub(super) fn test_page(user: &CurrentUser, s: sources::Model) -> Result<HttpRes
         kind_name: kind_name(&s.kind),
         tested: s.last_test_at.map(fmt_time),
         ok: last.as_ref().filter(|t| t.ok).map(|t| t.streams),
+        unavailable: unavailable_of(last.as_ref()),
         error: last.as_ref().and_then(|t| t.error.as_ref()).map(ConnectorError::report),
         sample: last.as_ref().and_then(|t| t.sample.as_ref()).map(|smp| {
             let fields = smp.record.iter().map(|(k, v)| (k.clone(), crate::domain::schema::display(v))).collect();
