@@ -47,4 +47,26 @@ if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION" 
   "$venv/bin/pip" install --quiet --disable-pip-version-check "datasette==$DATASETTE_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+# The OpenAPI connector is tested against a real third-party service:
+# Directus (a self-hosted headless CMS publishing an OpenAPI 3 document and
+# taking static tokens), pinned, installed from npm under target/.
+DIRECTUS_VERSION=11.3.5
+directus="target/directus"
+if ! grep -qs "\"version\": \"$DIRECTUS_VERSION\"" "$directus/node_modules/directus/package.json"; then
+  echo "Installing Directus $DIRECTUS_VERSION for the connector tests (a few minutes, once)..."
+  rm -rf "$directus"
+  mkdir -p "$directus"
+  echo '{"private": true}' >"$directus/package.json"
+  npm install --prefix "$directus" --no-audit --no-fund --loglevel=error "directus@$DIRECTUS_VERSION" >/dev/null
+fi
+[ -x "$directus/node_modules/.bin/directus" ] || { echo "Directus did not install into $directus" >&2; exit 1; }
+
+# Directus keeps its data in PostgreSQL (127.0.0.1:5432), on SQLite runs too.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && command -v pg_ctlcluster >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+
 cargo test --workspace --locked "$@"

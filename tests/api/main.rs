@@ -16,6 +16,7 @@ mod layers;
 mod live_data;
 mod login;
 mod members;
+mod openapi_sources;
 mod overview;
 mod schemathesis;
 mod security;

@@ -284,6 +284,8 @@ struct Param {
     required: bool,
     schema: Value,
     description: String,
+    /// The whole declaration as JSON text, for what only its example says.
+    text: String,
 }
 
 fn params_of(doc: &Value, item: &Value, op: &Value) -> Vec<Param> {
@@ -304,6 +306,7 @@ fn params_of(doc: &Value, item: &Value, op: &Value) -> Vec<Param> {
             required: p["required"].as_bool() == Some(true),
             schema: resolve(doc, &p["schema"]).clone(),
             description: p["description"].as_str().unwrap_or("").to_owned(),
+            text: p.to_string(),
         });
     }
     out
@@ -474,6 +477,22 @@ fn filters(query: &[&Param], columns: &[Column]) -> Vec<Filter> {
             if let Some(p) = query.iter().find(|p| p.name == form) {
                 out.push(Filter { column: n.clone(), param: p.name.clone(), inclusive, value_prefix: String::new() });
             }
+        }
+    }
+    // One `filter` parameter taking `{"<field>": {"<operator>": value}}`
+    // (Directus; its operators are `_gt`, `_gte`…), sent in its bracket form.
+    let operator_filter =
+        query.iter().find(|p| p.name == "filter" && (p.text.contains("<operator>") || p.text.contains("_gte")));
+    if let Some(p) = operator_filter {
+        for c in
+            columns.iter().filter(|c| matches!(c.kind, ColumnType::Datetime | ColumnType::Date | ColumnType::Integer))
+        {
+            out.push(Filter {
+                column: c.name.clone(),
+                param: format!("{}[{}][_gte]", p.name, c.name),
+                inclusive: true,
+                value_prefix: String::new(),
+            });
         }
     }
     // `updated_since`, `modified_since`, `since`, `updated_after`: the

@@ -345,14 +345,38 @@ async fn fetch(
     Ok(Page { records, next, total })
 }
 
+/// Numbers the API sends as text (`"price": "19.99"`, how decimal columns
+/// usually travel) stay text: as a float they would be rounded.
+fn exact_decimals(
+    mut columns: Vec<crate::domain::schema::Column>,
+    sample: &[Map<String, Value>],
+    notes: &mut Vec<String>,
+) -> Vec<crate::domain::schema::Column> {
+    use crate::domain::schema::ColumnType;
+    for c in columns.iter_mut().filter(|c| c.kind == ColumnType::Number) {
+        if sample.iter().any(|r| r.get(&c.source).is_some_and(Value::is_string)) {
+            c.kind = ColumnType::Text;
+            notes.push(format!(
+                "{} is a number the API sends as text (a decimal): it is kept as text, exactly as sent.",
+                c.name
+            ));
+        }
+    }
+    columns
+}
+
 /// Probes one stream: its first page, a few records. Columns the document
 /// leaves free-form are learnt from them; the row count is the API's own.
 async fn probe(cx: &Ctx, op: document::Operation) -> Result<StreamInfo, Unavailable> {
     let extra: Vec<(String, String)> = op.locator.count.iter().cloned().collect();
     match fetch(cx, &op.locator, &Position::default(), SAMPLE_SIZE, &extra).await {
         Ok(page) => {
-            let columns =
-                if op.columns.is_empty() { super::infer_columns(&[], &page.records) } else { op.columns.clone() };
+            let mut notes = op.notes;
+            let columns = if op.columns.is_empty() {
+                super::infer_columns(&[], &page.records)
+            } else {
+                exact_decimals(op.columns, &page.records, &mut notes)
+            };
             let primary_key = op.primary_key.clone().or_else(|| {
                 ["id", "uuid", "uid", "sid"]
                     .iter()
@@ -365,7 +389,7 @@ async fn probe(cx: &Ctx, op: document::Operation) -> Result<StreamInfo, Unavaila
                 primary_key,
                 row_count: page.total,
                 locator: serde_json::to_value(&op.locator).unwrap_or_default(),
-                notes: op.notes,
+                notes,
             })
         }
         Err(error) => Err(Unavailable { stream: op.name, error }),

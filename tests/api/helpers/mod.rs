@@ -11,9 +11,11 @@ use reqwest::{Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 mod datahub;
+mod directus;
 mod fault_proxy;
 mod live;
 pub use datahub::*;
+pub use directus::*;
 pub use fault_proxy::*;
 pub use live::*;
 

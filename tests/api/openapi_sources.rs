@@ -1,0 +1,183 @@
+//! The OpenAPI kind against software nobody here wrote: a real Directus
+//! (its own OpenAPI document, its paging, its static tokens, its errors),
+//! and keyhub's own API read with a key that may call only part of it.
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Directus, TestApp, activate_into_entity, call, live_app, new_source, test_source, wait_for_run};
+
+async fn sync_and_wait(app: &TestApp, key: &str, source: i64) -> Value {
+    let r = call(app, Method::POST, &format!("/api/v1/sources/{source}/syncs"), key, json!({})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    wait_for_run(app, key, r.body["run_id"].as_i64().unwrap()).await
+}
+
+/// Every record of a keyhub dataset, in stored order.
+async fn stored_records(app: &TestApp, key: &str, dataset: i64) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let page = app.api(&format!("/api/v1/datasets/{dataset}/records?limit=1000&offset={}", out.len()), key).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let rows = page.body["data"].as_array().cloned().unwrap_or_default();
+        if rows.is_empty() {
+            return out;
+        }
+        out.extend(rows);
+    }
+}
+
+/// Directus's products and keyhub's tab hold the same values, row by row:
+/// prices exactly as written, times the same instants.
+fn same_rows(directus: &[Value], keyhub: &[Value]) {
+    assert_eq!(directus.len(), keyhub.len(), "as many rows");
+    let mut by_id: Vec<&Value> = keyhub.iter().collect();
+    by_id.sort_by_key(|r| r["id"].as_i64());
+    let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default()).ok();
+    let mut mismatches = Vec::new();
+    for (d, k) in directus.iter().zip(by_id) {
+        let same = d["id"] == k["id"]
+            && d["name"] == k["name"]
+            && d["price"] == k["price"]
+            && instant(&d["date_updated"]).is_some()
+            && instant(&d["date_updated"]) == instant(&k["date_updated"]);
+        if !same {
+            mismatches.push(format!("{d} ≠ {k}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, e.g. {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(3)]
+    );
+}
+
+#[tokio::test]
+async fn a_directus_collection_syncs_in_full_then_incrementally_and_a_lost_permission_reads_as_forbidden() {
+    let dx = Directus::start().await;
+    dx.products(2_000).await;
+    let (reader, permission) = dx.reader().await;
+    let (app, _admin, key) = live_app().await;
+
+    // A wrong token: Directus's own sentence, as text.
+    let wrong = new_source(
+        &app,
+        &key,
+        "openapi",
+        "Directus, wrong token",
+        json!({"base_url": dx.base, "spec_path": "/server/specs/oas", "api_key": "not-a-directus-token"}),
+    )
+    .await;
+    let t = test_source(&app, &key, wrong).await;
+    assert_eq!((t["ok"].as_bool(), t["error"]["class"].as_str()), (Some(false), Some("unauthorized")), "{t}");
+    assert_eq!(t["error"]["provider_message"], "Invalid user credentials.", "{t}");
+
+    let id = new_source(
+        &app,
+        &key,
+        "openapi",
+        "Directus shop",
+        json!({"base_url": dx.base, "spec_path": "/server/specs/oas", "api_key": reader}),
+    )
+    .await;
+    let d = call(&app, Method::POST, &format!("/api/v1/sources/{id}/discover"), &key, json!({})).await;
+    assert_eq!(d.body["ok"], true, "{}", d.body);
+    let names: Vec<&str> = d.body["streams"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["products"], "the collection, named by its path; auth routes never probed");
+    let products = &d.body["streams"][0];
+    let columns: Vec<(&str, &str)> = products["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        columns,
+        [("id", "integer"), ("name", "text"), ("price", "text"), ("date_updated", "datetime")],
+        "the document's order; a timestamp is a datetime; a decimal stays text"
+    );
+    assert_eq!(products["primary_key"], "id");
+    assert_eq!(products["row_count"], 2_000, "Directus's own count");
+    assert_eq!(products["cursor_columns"], json!(["id", "date_updated"]), "{products}");
+
+    let p = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"stream_modes": {"products": {"mode": "incremental", "cursor": "date_updated"}}}),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let (run, entity) = activate_into_entity(&app, &key, id, &["products"], "Product").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 2_000, "{run}");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+    same_rows(&dx.all_products().await, &stored_records(&app, &key, dataset).await);
+
+    // Ten products change at Directus (its date_updated moves on).
+    let keys: Vec<i64> = (1..=10).map(|i| i * 150).collect();
+    dx.call(
+        Method::PATCH,
+        "/items/products",
+        "",
+        json!({"keys": keys, "data": {"name": "changed", "price": "1234.50"}}),
+    )
+    .await;
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let read = run["streams"][0]["records_read"].as_u64().unwrap();
+    assert!((10..=12).contains(&read), "the ten changed rows (and those at the cursor's own instant): {read}");
+    let after = stored_records(&app, &key, dataset).await;
+    same_rows(&dx.all_products().await, &after);
+    assert_eq!(after.iter().filter(|r| r["price"] == "1234.50").count(), 10);
+
+    // The provider takes the permission away: the stream fails as
+    // forbidden, in words that say what happened.
+    dx.call(Method::DELETE, &format!("/permissions/{permission}"), "", Value::Null).await;
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = &run["streams"][0]["error"];
+    assert_eq!(error["class"], "forbidden", "{run}");
+    assert!(error["message"].as_str().unwrap().starts_with("The key lost access to products."), "{error}");
+    assert!(error["provider_message"].as_str().unwrap().contains("permission to access collection"), "{error}");
+    assert_eq!(stored_records(&app, &key, dataset).await.len(), 2_000, "the old rows stay whole");
+    dx.stop().await;
+}
+
+/// keyhub's own API through a key that may read data but not manage
+/// connectors: those operations fail their probe on their own, the rest
+/// are streams, and the test passes.
+#[tokio::test]
+async fn streams_a_key_cannot_read_are_listed_as_unavailable_and_the_rest_work() {
+    let (app, admin, key) = live_app().await;
+    crate::helpers::publish(&app, &key, "id,name\n1,a\n2,b\n", "letters", "public").await;
+    let reader = admin.new_key("reader", &["data.read"]).await;
+    let id = new_source(
+        &app,
+        &key,
+        "openapi",
+        "Own API, read only",
+        json!({"base_url": app.address, "spec_path": "/api/v1/openapi.json", "api_key": reader}),
+    )
+    .await;
+    let t = test_source(&app, &key, id).await;
+    assert_eq!(t["ok"], true, "{t}");
+    let unavailable: Vec<(&str, &str)> = t["unavailable"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{t}"))
+        .iter()
+        .map(|u| (u["stream"].as_str().unwrap(), u["error"]["class"].as_str().unwrap()))
+        .collect();
+    assert!(unavailable.contains(&("sources", "forbidden")), "{unavailable:?}");
+    assert!(unavailable.iter().all(|(_, class)| *class == "forbidden"), "{unavailable:?}");
+    assert!(t["streams"].as_u64().unwrap() >= 2, "{t}");
+    let (run, entity) = activate_into_entity(&app, &key, id, &["collections"], "Collection").await;
+    assert_eq!(run["status"], "succeeded", "an unchosen path never fails a sync: {run}");
+    assert_eq!(entity["tabs"][0]["row_count"], 1);
+
+    // The step pages show both lists.
+    let html = admin.get_html(&format!("/live-data/sources/{id}/streams")).await;
+    assert!(html.contains("could not be read"), "{html}");
+    assert!(html.contains("403 Forbidden"), "{html}");
+}
