@@ -180,6 +180,16 @@ pub trait Connector: Send + Sync {
         let _ = stream;
         None
     }
+    /// Whether a person may name the filter parameter incremental reads use.
+    fn filter_choice(&self) -> bool {
+        false
+    }
+    /// `stream` read incrementally by `column` through the query parameter
+    /// `param`, or why that parameter cannot be used.
+    fn choose_filter(&self, stream: &StreamInfo, column: &str, param: &str) -> Result<StreamInfo, String> {
+        let _ = (stream, column, param);
+        Err("This kind of source filters by the cursor column itself; leave the filter parameter empty.".into())
+    }
     /// Records whose `column` is above `after` (none: all), in that column's
     /// order, at most `size`. `position` is the previous batch's `next` within
     /// the same read (none for the first batch); the source pages with its own

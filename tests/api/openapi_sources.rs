@@ -132,6 +132,29 @@ async fn a_directus_collection_syncs_in_full_then_incrementally_and_a_lost_permi
     same_rows(&dx.all_products().await, &after);
     assert_eq!(after.iter().filter(|r| r["price"] == "1234.50").count(), 10);
 
+    // The filter named by hand: a parameter the operation does not declare
+    // is refused with the ones it does; a strict bound reads exactly the
+    // five rows changed next.
+    let modes = |filter: &str| json!({"stream_modes": {"products": {"mode": "incremental", "cursor": "date_updated", "filter": filter}}});
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, modes("changed_after")).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("it declares: fields, limit, meta, offset, sort, filter, search"),
+        "{}",
+        p.body
+    );
+    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, modes("filter[date_updated][_gt]")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.body["stream_modes"]["products"]["filter"], "filter[date_updated][_gt]");
+    let keys: Vec<i64> = (1..=5).map(|i| i * 7).collect();
+    dx.call(Method::PATCH, "/items/products", "", json!({"keys": keys, "data": {"name": "changed again"}})).await;
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["streams"][0]["records_read"], 5, "{run}");
+    same_rows(&dx.all_products().await, &stored_records(&app, &key, dataset).await);
+
     // The provider takes the permission away: the stream fails as
     // forbidden, in words that say what happened.
     dx.call(Method::DELETE, &format!("/permissions/{permission}"), "", Value::Null).await;

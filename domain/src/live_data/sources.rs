@@ -14,6 +14,12 @@ pub struct StreamMode {
     pub mode: String,
     #[serde(default)]
     pub cursor: Option<String>,
+    /// The query parameter that keeps records after the cursor value, when
+    /// the person chose it (OpenAPI sources: one the document declares, or
+    /// its bracket form such as `filter[updated_at][_gt]`); none: the
+    /// kind's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
 /// The last failure of a source, kept for Diagnostics.

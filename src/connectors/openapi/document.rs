@@ -442,6 +442,7 @@ fn plan(doc: &Value, path: &str, op: &Value, params: &[Param]) -> Option<Operati
             count: count_param,
             filters,
             fixed,
+            params: query.iter().map(|p| p.name.clone()).collect(),
         },
         columns,
         primary_key,

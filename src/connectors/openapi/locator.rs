@@ -26,6 +26,9 @@ pub struct Locator {
     /// Required parameters with one possible value, sent on every call.
     #[serde(default)]
     pub fixed: Vec<Fixed>,
+    /// Every query parameter the operation declares (for choosing a filter).
+    #[serde(default)]
+    pub params: Vec<String>,
 }
 
 /// A parameter sent with a fixed value (a version header, say).
@@ -58,6 +61,7 @@ impl Locator {
             count: None,
             filters: Vec::new(),
             fixed: Vec::new(),
+            params: Vec::new(),
         })
     }
 
@@ -66,6 +70,26 @@ impl Locator {
             Paging::Offset { limit, .. } => Some(limit),
             Paging::Page { size, .. } | Paging::Cursor { size, .. } | Paging::Next { size } => size.as_deref(),
         }
+    }
+
+    /// This locator reading `column` through `param`, which must be a
+    /// declared parameter or the bracket form of one (`filter[col][_gt]`).
+    pub fn choose(&self, column: &str, param: &str) -> Result<Locator, String> {
+        let param = param.trim();
+        let stem = param.split('[').next().unwrap_or(param);
+        if param.is_empty() || !self.params.iter().any(|p| p == param || p == stem) {
+            let declared = if self.params.is_empty() { "none".to_owned() } else { self.params.join(", ") };
+            return Err(format!("“{param}” is not a parameter this operation declares (it declares: {declared})."));
+        }
+        let lower = param.to_ascii_lowercase();
+        let inclusive = ["gte", "since", "min", "from", "ge]", ">="].iter().any(|w| lower.contains(w));
+        let mut out = self.clone();
+        out.filters.retain(|f| f.column != column);
+        out.filters.insert(
+            0,
+            Filter { column: column.to_owned(), param: param.to_owned(), inclusive, value_prefix: String::new() },
+        );
+        Ok(out)
     }
 
     pub fn filter_for(&self, column: &str) -> Option<&Filter> {

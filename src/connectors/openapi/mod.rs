@@ -467,6 +467,15 @@ impl Connector for OpenApi {
         Some(out)
     }
 
+    fn filter_choice(&self) -> bool {
+        true
+    }
+
+    fn choose_filter(&self, stream: &StreamInfo, column: &str, param: &str) -> Result<StreamInfo, String> {
+        let loc = Locator::read(&stream.locator).choose(column, param)?;
+        Ok(StreamInfo { locator: serde_json::to_value(&loc).unwrap_or_default(), ..stream.clone() })
+    }
+
     /// The stream's filter parameter for `column` (`>= after` when the
     /// document offers it: rows at the cursor are read again and upserted by
     /// key, so one written in the same second after a sync is not lost),

@@ -65,7 +65,7 @@ pub(super) fn resolve_modes(
         };
         match mode.mode.as_str() {
             FULL => {
-                modes.insert(stream.clone(), StreamMode { mode: FULL.into(), cursor: None });
+                modes.insert(stream.clone(), StreamMode { mode: FULL.into(), cursor: None, filter: None });
             }
             INCREMENTAL if !incremental_kind => errors
                 .push(FieldError::new(field, "This kind of source reads whole streams only; choose full refresh.")),
@@ -77,11 +77,27 @@ pub(super) fn resolve_modes(
                 Some(c) if !info.columns.iter().any(|col| col.source == c || col.name == c) => {
                     errors.push(FieldError::new(field, format!("“{c}” is not a column of this stream.")))
                 }
+                Some(c) if mode.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) => {
+                    let param = mode.filter.as_deref().unwrap_or_default().trim();
+                    let chosen = kind.ok_or_else(|| "keyhub no longer knows this kind.".to_owned()).and_then(|k| {
+                        if k.filter_choice() { k.choose_filter(info, c, param) } else { Err("This kind of source filters by the cursor column itself; leave the filter parameter empty.".into()) }
+                    });
+                    match chosen {
+                        Ok(_) => {
+                            let source = info.columns.iter().find(|col| col.source == c || col.name == c).map(|col| col.source.clone()).unwrap_or_default();
+                            modes.insert(
+                                stream.clone(),
+                                StreamMode { mode: INCREMENTAL.into(), cursor: Some(source), filter: Some(param.to_owned()) },
+                            );
+                        }
+                        Err(why) => errors.push(FieldError::new(field, why)),
+                    }
+                }
                 Some(c) if kind.and_then(|k| k.cursor_columns(info)).is_some_and(|ok| !ok.iter().any(|o| o == c)) => {
                     errors.push(FieldError::new(
                         field,
                         format!(
-                            "The source cannot filter “{stream}” by “{c}” (its document declares no such filter); choose one of: {}, or full refresh.",
+                            "The source cannot filter “{stream}” by “{c}” (its document declares no such filter); choose one of: {}, name the filter parameter, or choose full refresh.",
                             cursor_choices(kind, info)
                         ),
                     ))
@@ -93,7 +109,7 @@ pub(super) fn resolve_modes(
                         .find(|col| col.source == c || col.name == c)
                         .map(|col| col.source.clone())
                         .unwrap_or_default();
-                    modes.insert(stream.clone(), StreamMode { mode: INCREMENTAL.into(), cursor: Some(source) });
+                    modes.insert(stream.clone(), StreamMode { mode: INCREMENTAL.into(), cursor: Some(source), filter: None });
                 }
             },
             other => {

@@ -21,6 +21,15 @@ pub(super) async fn sync_stream(
     }
     let cursor_column = mode.filter(|m| m.mode == sources::INCREMENTAL).and_then(|m| m.cursor.clone());
     let Some(column) = cursor_column else { return full_refresh(job, i, kind, cx, stream, &tab, &ds, None).await };
+    // The filter parameter the person named, if any, replaces the kind's choice.
+    let chosen = match mode.and_then(|m| m.filter.as_deref()) {
+        Some(param) => match kind.choose_filter(stream, &column, param) {
+            Ok(s) => s,
+            Err(why) => return Ok(Outcome::Failed(ConnectorError::config(why))),
+        },
+        None => stream.clone(),
+    };
+    let stream = &chosen;
     let cursor: Option<Value> = tab.cursor.as_ref().map(|c| c.0.clone());
     match cursor {
         Some(c) if ds.state == "ready" && changes.is_empty() && tab.pending_generation.is_none() => {

@@ -10,6 +10,10 @@ pub struct ModeRow {
     pub incremental: bool,
     pub cursor: String,
     pub columns: Vec<String>,
+    /// The filter parameter named by hand (kinds that allow it).
+    pub filter: Option<String>,
+    /// What the stream says about reading it (shown as its hint).
+    pub notes: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -70,6 +74,7 @@ pub(super) fn saved_form(s: &sources::Model) -> SettingsForm {
         let m = modes.get(st);
         rest.insert(format!("mode.{n}"), m.map(|m| m.mode.clone()).unwrap_or_else(|| manage::FULL.into()));
         rest.insert(format!("cursor.{n}"), m.and_then(|m| m.cursor.clone()).unwrap_or_default());
+        rest.insert(format!("filter.{n}"), m.and_then(|m| m.filter.clone()).unwrap_or_default());
     }
     SettingsForm { every, unit, paused: s.schedule_paused.then(|| "on".into()), rest }
 }
@@ -77,6 +82,7 @@ pub(super) fn saved_form(s: &sources::Model) -> SettingsForm {
 /// The sync settings form's rows, one per chosen stream, as `form` has them.
 pub(super) fn mode_rows(s: &sources::Model, form: &SettingsForm, errors: &FieldErrors) -> Vec<ModeRow> {
     let catalog = manage::catalog(s);
+    let kind = crate::connectors::kind(&s.kind);
     manage::chosen_streams(s)
         .iter()
         .enumerate()
@@ -90,9 +96,27 @@ pub(super) fn mode_rows(s: &sources::Model, form: &SettingsForm, errors: &FieldE
                 .find(|c| c.name == *st)
                 .map(|c| c.columns.iter().map(|col| col.source.clone()).collect())
                 .unwrap_or_default(),
+            filter: kind
+                .is_some_and(|k| k.filter_choice())
+                .then(|| form.rest.get(&format!("filter.{n}")).cloned().unwrap_or_default()),
+            notes: catalog.iter().find(|c| c.name == *st).map(|c| filter_hint(kind, c)).unwrap_or_default(),
             error: errors.get(&format!("modes[{st}]")).cloned(),
         })
         .collect()
+}
+
+/// Which cursor columns the source can filter by, for the form's hint.
+fn filter_hint(
+    kind: Option<&'static dyn crate::connectors::Connector>,
+    st: &crate::connectors::StreamInfo,
+) -> Vec<String> {
+    match kind.and_then(|k| k.cursor_columns(st)) {
+        Some(cols) if cols.is_empty() => vec![
+            "The document declares no filter keyhub recognises: name the parameter that keeps records after the cursor value, or keep full refresh.".to_owned(),
+        ],
+        Some(cols) => vec![format!("The source can filter by {}.", cols.join(", "))],
+        None => Vec::new(),
+    }
 }
 
 /// The form's schedule and stream modes as settings; wrong values go to `errors`.
@@ -127,7 +151,8 @@ pub(super) fn parse_settings(
     for (n, st) in manage::chosen_streams(s).iter().enumerate() {
         let mode = form.rest.get(&format!("mode.{n}")).cloned().unwrap_or_else(|| manage::FULL.into());
         let cursor = form.rest.get(&format!("cursor.{n}")).cloned().filter(|c| !c.is_empty());
-        modes.insert(st.clone(), manage::StreamMode { mode, cursor });
+        let filter = form.rest.get(&format!("filter.{n}")).map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
+        modes.insert(st.clone(), manage::StreamMode { mode, cursor, filter });
     }
     Some(manage::SyncSettings { schedule_minutes: Some(schedule), paused: Some(form.paused.is_some()), modes })
 }
