@@ -325,6 +325,8 @@ pub struct ListedEndpoint {
     pub collection: String,
     pub access: Access,
     pub fields: Vec<String>,
+    /// The field whose values are unique (the dataset's primary key), when exposed.
+    pub primary_key: Option<String>,
     /// Records in the collection.
     pub count: i64,
 }
@@ -369,6 +371,7 @@ pub async fn discover(
             collection: route.collection.name.clone(),
             access: route.access,
             fields: route.fields.clone(),
+            primary_key: route.primary_field().map(str::to_owned),
             count: route.dataset.row_count,
         });
     }

@@ -137,7 +137,8 @@ impl Connector for Keyhub {
                 out.streams.push(StreamInfo {
                     name: path.to_owned(),
                     columns: super::infer_columns(&fields, &sample),
-                    primary_key: None,
+                    // The key field, when the other keyhub exposes it: incremental syncs upsert by it.
+                    primary_key: e["primary_key"].as_str().map(str::to_owned),
                     row_count: Some(count),
                     locator: json!({ "path": path }),
                     notes: Vec::new(),

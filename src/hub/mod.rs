@@ -76,6 +76,15 @@ impl Route {
         Ok(())
     }
 
+    /// The exposed field holding the dataset's primary key, if it is exposed:
+    /// a client syncing the collection upserts by it.
+    pub fn primary_field(&self) -> Option<&str> {
+        let pk = self.dataset.primary_key.as_deref()?;
+        let cols = rows::columns(&self.dataset);
+        let i = self.columns.iter().position(|&c| cols.get(c).is_some_and(|col| col.name == pk))?;
+        self.fields.get(i).map(String::as_str)
+    }
+
     /// `attachment; filename="orders.csv"` for the whole collection as CSV.
     pub fn attachment(&self) -> String {
         format!("attachment; filename=\"{}.csv\"", crate::domain::datahub::slugify(&self.collection.name))

@@ -466,3 +466,78 @@ async fn credentials_never_reach_the_log() {
         assert!(!log.contains(secret), "a credential reached the log: {secret}");
     }
 }
+
+/// keyhub → keyhub incrementally: the other keyhub filters by the cursor
+/// field (`updated__gt`) and orders by it, so a sync reads only what
+/// changed, upserts it by the listed key, and 1,500 records sharing one
+/// cursor value across a page boundary all arrive.
+#[tokio::test]
+async fn keyhub_reads_another_keyhub_incrementally_by_a_cursor_field() {
+    let other = TestApp::spawn().await;
+    let (_o_admin, o_key, slug) = crate::helpers::admin_key(&other).await;
+    let rows: String = (1..=2500).map(|i| format!("{i},item {i},{i}\n")).collect();
+    let dataset = publish(&other, &o_key, &format!("id,name,updated\n{rows}"), "items", "keys").await;
+    let endpoint = other.api("/api/v1/endpoints", &o_key).await.body[0]["id"].as_i64().unwrap();
+    let hk = post_json(
+        &other,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &o_key,
+        json!({"name": "sync", "access_type": "api_key", "endpoint_ids": [endpoint]}),
+    )
+    .await;
+    let hub_key = hk.body["secret"].as_str().unwrap().to_owned();
+    let listing = other.api(&format!("/hub/{slug}"), &hub_key).await;
+    assert_eq!(listing.body["endpoints"][0]["primary_key"], "id", "{}", listing.body);
+
+    let (app, _admin, key) = live_app().await;
+    let id = new_source(
+        &app,
+        &key,
+        "keyhub",
+        "Partner items",
+        json!({"base_url": other.address, "workspace": slug, "api_key": hub_key}),
+    )
+    .await;
+    assert_eq!(test_source(&app, &key, id).await["ok"], true);
+    let p = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"stream_modes": {"items": {"mode": "incremental", "cursor": "updated"}}}),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let (run, entity) = activate_into_entity(&app, &key, id, &["items"], "Item").await;
+    assert_eq!(run["streams"][0]["records_written"], 2500, "{run}");
+    let tab = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+
+    let records_path = format!("/api/v1/datasets/{dataset}/records");
+    let write = |records: Value| post_json(&other, Method::POST, &records_path, &o_key, records);
+    let changed: Vec<Value> =
+        (1..=10).map(|i| json!({"id": i * 100, "name": format!("changed {i}"), "updated": 3000 + i})).collect();
+    let added: Vec<Value> =
+        (2501..=2505).map(|i| json!({"id": i, "name": format!("new {i}"), "updated": 4000})).collect();
+    assert_eq!(write(json!([changed, added].concat())).await.status, StatusCode::OK);
+    let syncs = format!("/api/v1/sources/{id}/syncs");
+    let sync = || call(&app, Method::POST, &syncs, &key, json!({}));
+    let run = wait_for_run(&app, &key, sync().await.body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (run["status"].as_str(), run["streams"][0]["records_read"].as_u64()),
+        (Some("succeeded"), Some(15)),
+        "{run}"
+    );
+    let stored = app.api(&format!("/api/v1/datasets/{tab}"), &key).await;
+    assert_eq!(stored.body["count"], 2505, "upserted by the listed key: {}", stored.body);
+    let hundred = app.api(&format!("/api/v1/datasets/{tab}/records?offset=99&limit=1"), &key).await;
+    assert_eq!(hundred.body["data"][0]["name"], "changed 1", "{}", hundred.body);
+
+    let ties: Vec<Value> =
+        (2506..=4005).map(|i| json!({"id": i, "name": format!("tie {i}"), "updated": 5000})).collect();
+    assert_eq!(write(json!(ties)).await.status, StatusCode::OK);
+    let run = wait_for_run(&app, &key, sync().await.body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["streams"][0]["records_read"], 1500, "{run}");
+    let stored = app.api(&format!("/api/v1/datasets/{tab}"), &key).await;
+    assert_eq!(stored.body["count"], 4005, "{}", stored.body);
+}
