@@ -4,7 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Directus, TestApp, activate_into_entity, call, live_app, new_source, test_source, wait_for_run};
+use crate::helpers::{
+    Datasette, Directus, TestApp, activate_into_entity, call, live_app, new_source, test_source, wait_for_run,
+};
 
 async fn sync_and_wait(app: &TestApp, key: &str, source: i64) -> Value {
     let r = call(app, Method::POST, &format!("/api/v1/sources/{source}/syncs"), key, json!({})).await;
@@ -203,4 +205,56 @@ async fn streams_a_key_cannot_read_are_listed_as_unavailable_and_the_rest_work()
     let html = admin.get_html(&format!("/live-data/sources/{id}/streams")).await;
     assert!(html.contains("could not be read"), "{html}");
     assert!(html.contains("403 Forbidden"), "{html}");
+}
+
+/// Datasette's table API described by an OpenAPI document it serves itself
+/// (`tests/fixtures/datasette-static/openapi.json`): the stream pages by the
+/// absolute `next_url` Datasette gives, sends the required `_shape` the
+/// document fixes, sorts by the key, reads incrementally through the
+/// declared `updated__gt`; a stale path in the document is unavailable.
+#[tokio::test]
+async fn datasette_pages_by_its_own_next_links_under_the_openapi_kind() {
+    let assets = format!("assets:{}/tests/fixtures/datasette-static", env!("CARGO_MANIFEST_DIR"));
+    let ds = Datasette::serving(2_500, &["--static", &assets]).await;
+    let (app, _admin, key) = live_app().await;
+    let id = new_source(
+        &app,
+        &key,
+        "openapi",
+        "Datasette by its document",
+        json!({"base_url": ds.base, "spec_path": "/assets/openapi.json", "api_key": ds.full, "page_size": "700"}),
+    )
+    .await;
+    let t = test_source(&app, &key, id).await;
+    assert_eq!(t["ok"], true, "{t}");
+    assert_eq!(t["streams"], 1, "{t}");
+    assert_eq!(t["unavailable"][0]["stream"], "missing_table", "{t}");
+    assert_eq!(t["unavailable"][0]["error"]["class"], "not_found", "{t}");
+    let p = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/sources/{id}"),
+        &key,
+        json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "updated"}}}),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Order").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"][0]["records_written"], 2_500, "four pages of 700 by next_url: {run}");
+    let dataset = entity["tabs"][0]["dataset_id"].as_i64().unwrap();
+    let stored = stored_records(&app, &key, dataset).await;
+    let ids: Vec<i64> = stored.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (1..=2_500).collect::<Vec<_>>(), "every row once, in key order");
+
+    ds.change("c.executemany('insert into orders values (?,?,?,?)', [(i, 'new %d' % i, 1.0, 9000) for i in range(2501, 3501)])\nc.execute(\"update orders set customer = 'changed', updated = 9000 where id = 3\")");
+    let run = sync_and_wait(&app, &key, id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["streams"][0]["records_read"], 1_001,
+        "the new and the changed rows, 1,001 sharing one cursor value: {run}"
+    );
+    let stored = stored_records(&app, &key, dataset).await;
+    assert_eq!(stored.len(), 3_500);
+    assert_eq!(stored.iter().find(|r| r["id"] == 3).unwrap()["customer"], "changed");
 }

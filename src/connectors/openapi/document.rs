@@ -438,6 +438,7 @@ fn plan(doc: &Value, path: &str, op: &Value, params: &[Param]) -> Option<Operati
             records_key,
             paging,
             max_size: max,
+            sort_many: sort.as_ref().is_some_and(|_| find(SORT_PARAMS).is_some_and(|p| p.schema["type"] == "array")),
             sort,
             count: count_param,
             filters,

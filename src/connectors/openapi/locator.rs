@@ -17,6 +17,9 @@ pub struct Locator {
     /// A sort parameter and the value that gives a stable order (the key).
     #[serde(default)]
     pub sort: Option<(String, String)>,
+    /// The sort parameter takes a list (`sort=updated_at,id`); else one field.
+    #[serde(default)]
+    pub sort_many: bool,
     /// A parameter that makes the answer carry its total (`meta=total_count`).
     #[serde(default)]
     pub count: Option<(String, String)>,
@@ -58,6 +61,7 @@ impl Locator {
             paging: Paging::default(),
             max_size: None,
             sort: None,
+            sort_many: false,
             count: None,
             filters: Vec::new(),
             fixed: Vec::new(),

@@ -497,9 +497,11 @@ impl Connector for OpenApi {
                     "The API declares no filter on “{column}”, so it cannot be read incrementally by it; choose another cursor column or full refresh."
                 )));
             };
+            // By the cursor, then the key where the parameter takes a list
+            // (a single field leaves ties to the API's own tie-break).
             if let Some((param, _)) = loc.sort.clone() {
                 let order = match &stream.primary_key {
-                    Some(pk) if pk != column => format!("{column},{pk}"),
+                    Some(pk) if pk != column && loc.sort_many => format!("{column},{pk}"),
                     _ => column.to_owned(),
                 };
                 loc.sort = Some((param, order));

@@ -58,6 +58,11 @@ pub fn expired_token(secret: &str) -> String {
 
 impl Datasette {
     pub async fn start(rows: usize) -> Datasette {
+        Datasette::serving(rows, &[]).await
+    }
+
+    /// Started with extra `datasette serve` arguments (`--static …`).
+    pub async fn serving(rows: usize, extra: &[&str]) -> Datasette {
         keyhub::connectors::init_tls();
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("shop.db");
@@ -81,6 +86,7 @@ impl Datasette {
         let mut child = Command::new(venv_bin("datasette"))
             .args(["serve", db_path.to_str().unwrap(), "-c", dir.path().join("datasette.yaml").to_str().unwrap()])
             .args(["--port", &port.to_string(), "--secret", secret])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
