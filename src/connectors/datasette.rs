@@ -196,10 +196,8 @@ impl Connector for Datasette {
         Box::pin(async move {
             let table = stream.locator["table"].as_str().unwrap_or(&stream.name);
             let mut query = vec![("_sort".to_owned(), column.to_owned())];
-            match &after {
-                Some(Value::String(s)) => query.push((format!("{column}__gt"), s.clone())),
-                Some(Value::Null) | None => {}
-                Some(v) => query.push((format!("{column}__gt"), v.to_string())),
+            if let Some(v) = super::cursor_text(after.as_ref()) {
+                query.push((format!("{column}__gt"), v));
             }
             let token = position.as_ref().and_then(|p| p["next"].as_str().map(str::to_owned));
             let (records, next) = rows(cx, table, token.as_deref(), size, &query).await?;

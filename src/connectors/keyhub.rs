@@ -176,10 +176,8 @@ impl Connector for Keyhub {
     ) -> BoxFuture<'a, Result<Batch, ConnectorError>> {
         Box::pin(async move {
             let mut extra = vec![("order".to_owned(), column.to_owned())];
-            match &after {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) => extra.push((format!("{column}__gt"), s.clone())),
-                Some(v) => extra.push((format!("{column}__gt"), v.to_string())),
+            if let Some(v) = super::cursor_text(after.as_ref()) {
+                extra.push((format!("{column}__gt"), v));
             }
             read_page(cx, stream, position.as_ref(), size, &extra).await
         })

@@ -287,6 +287,16 @@ pub async fn test_connection(
     })
 }
 
+/// A cursor value as a query parameter carries it: a string as it is, a
+/// number or boolean as JSON writes it; none for no value (the first read).
+pub fn cursor_text(after: Option<&Value>) -> Option<String> {
+    match after? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        v => Some(v.to_string()),
+    }
+}
+
 /// Records under `key` of a JSON object (or the array itself), as objects.
 pub fn records_at(body: &Value, key: Option<&str>) -> Result<Vec<Map<String, Value>>, ConnectorError> {
     let list = match key {

@@ -500,14 +500,7 @@ async fn keyhub_reads_another_keyhub_incrementally_by_a_cursor_field() {
     )
     .await;
     assert_eq!(test_source(&app, &key, id).await["ok"], true);
-    let p = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/sources/{id}"),
-        &key,
-        json!({"stream_modes": {"items": {"mode": "incremental", "cursor": "updated"}}}),
-    )
-    .await;
+    let p = set_incremental(&app, &key, id, "items", "updated", None).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let (run, entity) = activate_into_entity(&app, &key, id, &["items"], "Item").await;
     assert_eq!(run["streams"][0]["records_written"], 2500, "{run}");

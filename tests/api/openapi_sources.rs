@@ -5,7 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Datasette, Directus, TestApp, activate_into_entity, call, live_app, new_source, test_source, wait_for_run,
+    Datasette, Directus, TestApp, activate_into_entity, call, live_app, new_source, set_incremental, test_source,
+    wait_for_run,
 };
 
 async fn sync_and_wait(app: &TestApp, key: &str, source: i64) -> Value {
@@ -102,14 +103,7 @@ async fn a_directus_collection_syncs_in_full_then_incrementally_and_a_lost_permi
     assert_eq!(products["row_count"], 2_000, "Directus's own count");
     assert_eq!(products["cursor_columns"], json!(["id", "date_updated"]), "{products}");
 
-    let p = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/sources/{id}"),
-        &key,
-        json!({"stream_modes": {"products": {"mode": "incremental", "cursor": "date_updated"}}}),
-    )
-    .await;
+    let p = set_incremental(&app, &key, id, "products", "date_updated", None).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let (run, entity) = activate_into_entity(&app, &key, id, &["products"], "Product").await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -137,8 +131,7 @@ async fn a_directus_collection_syncs_in_full_then_incrementally_and_a_lost_permi
     // The filter named by hand: a parameter the operation does not declare
     // is refused with the ones it does; a strict bound reads exactly the
     // five rows changed next.
-    let modes = |filter: &str| json!({"stream_modes": {"products": {"mode": "incremental", "cursor": "date_updated", "filter": filter}}});
-    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, modes("changed_after")).await;
+    let p = set_incremental(&app, &key, id, "products", "date_updated", Some("changed_after")).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
     assert!(
         p.body["error"]["message"]
@@ -148,7 +141,7 @@ async fn a_directus_collection_syncs_in_full_then_incrementally_and_a_lost_permi
         "{}",
         p.body
     );
-    let p = call(&app, Method::PATCH, &format!("/api/v1/sources/{id}"), &key, modes("filter[date_updated][_gt]")).await;
+    let p = set_incremental(&app, &key, id, "products", "date_updated", Some("filter[date_updated][_gt]")).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_eq!(p.body["stream_modes"]["products"]["filter"], "filter[date_updated][_gt]");
     let keys: Vec<i64> = (1..=5).map(|i| i * 7).collect();
@@ -230,14 +223,7 @@ async fn datasette_pages_by_its_own_next_links_under_the_openapi_kind() {
     assert_eq!(t["streams"], 1, "{t}");
     assert_eq!(t["unavailable"][0]["stream"], "missing_table", "{t}");
     assert_eq!(t["unavailable"][0]["error"]["class"], "not_found", "{t}");
-    let p = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/sources/{id}"),
-        &key,
-        json!({"stream_modes": {"orders": {"mode": "incremental", "cursor": "updated"}}}),
-    )
-    .await;
+    let p = set_incremental(&app, &key, id, "orders", "updated", None).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let (run, entity) = activate_into_entity(&app, &key, id, &["orders"], "Order").await;
     assert_eq!(run["status"], "succeeded", "{run}");

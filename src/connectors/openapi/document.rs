@@ -3,7 +3,9 @@
 //! Pure (no I/O): the corpus test runs it over real public documents.
 use serde_json::Value;
 
-use super::locator::{Filter, Fixed, Locator, Paging};
+use super::filters::{Param, filters, role};
+use super::locator::{Fixed, Locator, Paging};
+use super::names::{literal_segments, unique_names};
 use crate::domain::schema::{Column, ColumnType};
 
 /// The largest page asked for, whatever the document allows.
@@ -74,10 +76,6 @@ const CURSOR_PARAMS: &[&str] = &[
 const SORT_PARAMS: &[&str] = &["sort", "orderby", "ordering", "sortby", "order", "sort[]"];
 /// Header parameters an API key satisfies (documents often declare them required).
 const KEY_HEADERS: &[&str] = &["authorization", "xapikey", "apikey", "xauthtoken", "token", "xapitoken"];
-
-fn role(name: &str) -> String {
-    name.chars().filter(|c| !matches!(c, '_' | '-' | '$')).flat_map(char::to_lowercase).collect()
-}
 
 /// Follows a local `$ref` (`#/components/...`), a few levels deep; a
 /// reference it cannot follow (remote, missing, a loop) reads as nothing.
@@ -167,77 +165,6 @@ pub fn column_type(doc: &Value, schema: &Value) -> ColumnType {
     }
 }
 
-/// Literal segments of a path (no `{param}`), an extension such as `.json` dropped.
-fn literal_segments(path: &str) -> Vec<String> {
-    path.split('/')
-        .filter(|s| !s.is_empty() && !s.contains('{'))
-        .map(|s| s.split_once('.').map_or(s, |(stem, _)| stem).to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// `CallSummaries` → `call_summaries`, `items-v2` → `items_v2`.
-pub fn snake(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    let mut prev_lower = false;
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            if c.is_ascii_uppercase() && prev_lower {
-                out.push('_');
-            }
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-            out.push(c.to_ascii_lowercase());
-        } else {
-            if !out.ends_with('_') {
-                out.push('_');
-            }
-            prev_lower = false;
-        }
-    }
-    out.trim_matches('_').to_owned()
-}
-
-/// Names unique within the document: the last literal segment, then as
-/// many segments before it as it takes, then a number.
-fn unique_names(wanted: &[(Vec<String>, Option<String>)]) -> Vec<String> {
-    let base = |segments: &[String], id: &Option<String>, depth: usize| -> String {
-        if segments.is_empty() {
-            return id.as_deref().map(snake).filter(|s| !s.is_empty()).unwrap_or_else(|| "records".to_owned());
-        }
-        let from = segments.len().saturating_sub(depth);
-        snake(&segments[from..].join("_"))
-    };
-    let mut depth = vec![1usize; wanted.len()];
-    let mut names: Vec<String> = wanted.iter().map(|(s, id)| base(s, id, 1)).collect();
-    for _ in 0..6 {
-        let mut changed = false;
-        let clashing: Vec<usize> =
-            (0..names.len()).filter(|&i| names.iter().enumerate().any(|(j, n)| j != i && *n == names[i])).collect();
-        for i in clashing {
-            if depth[i] < wanted[i].0.len() {
-                depth[i] += 1;
-                names[i] = base(&wanted[i].0, &wanted[i].1, depth[i]);
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    // Still the same (one path under two spellings): number them.
-    let mut out: Vec<String> = Vec::with_capacity(names.len());
-    for n in names {
-        let mut candidate = n.clone();
-        let mut k = 2;
-        while out.contains(&candidate) {
-            candidate = format!("{n}_{k}");
-            k += 1;
-        }
-        out.push(candidate);
-    }
-    out
-}
-
 /// The JSON schema of an operation's successful answer, if it has one.
 fn answer_schema<'a>(doc: &'a Value, op: &'a Value) -> Option<&'a Value> {
     let responses = op["responses"].as_object()?;
@@ -273,19 +200,6 @@ fn records_in(doc: &Value, schema: &Value) -> Option<(Option<String>, Value)> {
     })?;
     let items = resolve(doc, &type_of(doc, &pick.1).1["items"]).clone();
     Some((Some(pick.0.clone()), items))
-}
-
-/// One declared query parameter.
-#[derive(Debug, Clone)]
-struct Param {
-    name: String,
-    role: String,
-    location: String,
-    required: bool,
-    schema: Value,
-    description: String,
-    /// The whole declaration as JSON text, for what only its example says.
-    text: String,
 }
 
 fn params_of(doc: &Value, item: &Value, op: &Value) -> Vec<Param> {
@@ -451,75 +365,6 @@ fn plan(doc: &Value, path: &str, op: &Value, params: &[Param]) -> Option<Operati
     })
 }
 
-/// Server-side filters that can read records after a cursor value: a
-/// declared parameter per column (`filter[col][_gt]`, `col__gt`, `col_after`,
-/// `min_col`…), or a `since`-style parameter for the update time.
-fn filters(query: &[&Param], columns: &[Column]) -> Vec<Filter> {
-    let mut out = Vec::new();
-    for c in columns.iter().filter(|c| matches!(c.kind, ColumnType::Datetime | ColumnType::Date | ColumnType::Integer))
-    {
-        let n = &c.name;
-        let forms = [
-            (format!("filter[{n}][_gte]"), true),
-            (format!("filter[{n}][_gt]"), false),
-            (format!("filter[{n}][gte]"), true),
-            (format!("filter[{n}][gt]"), false),
-            (format!("{n}__gte"), true),
-            (format!("{n}__gt"), false),
-            (format!("{n}[gte]"), true),
-            (format!("{n}[gt]"), false),
-            (format!("{n}_gte"), true),
-            (format!("{n}_gt"), false),
-            (format!("{n}_after"), false),
-            (format!("{n}.gte"), true),
-            (format!("{n}.gt"), false),
-            (format!("min_{n}"), true),
-        ];
-        for (form, inclusive) in forms {
-            if let Some(p) = query.iter().find(|p| p.name == form) {
-                out.push(Filter { column: n.clone(), param: p.name.clone(), inclusive, value_prefix: String::new() });
-            }
-        }
-    }
-    // One `filter` parameter taking `{"<field>": {"<operator>": value}}`
-    // (Directus; its operators are `_gt`, `_gte`…), sent in its bracket form.
-    let operator_filter =
-        query.iter().find(|p| p.name == "filter" && (p.text.contains("<operator>") || p.text.contains("_gte")));
-    if let Some(p) = operator_filter {
-        for c in
-            columns.iter().filter(|c| matches!(c.kind, ColumnType::Datetime | ColumnType::Date | ColumnType::Integer))
-        {
-            out.push(Filter {
-                column: c.name.clone(),
-                param: format!("{}[{}][_gte]", p.name, c.name),
-                inclusive: true,
-                value_prefix: String::new(),
-            });
-        }
-    }
-    // `updated_since`, `modified_since`, `since`, `updated_after`: the
-    // update-time column, when there is exactly one datetime to pair it with.
-    let times: Vec<&Column> = columns.iter().filter(|c| c.kind == ColumnType::Datetime).collect();
-    let updated = times
-        .iter()
-        .find(|c| {
-            let r = role(&c.name);
-            r.contains("updated") || r.contains("modified") || r.contains("changed")
-        })
-        .or_else(|| (times.len() == 1).then(|| &times[0]));
-    for p in query {
-        let inclusive = match p.role.as_str() {
-            "updatedsince" | "modifiedsince" | "changedsince" | "since" | "updatedfrom" => true,
-            "updatedafter" | "modifiedafter" | "changedafter" => false,
-            _ => continue,
-        };
-        if let Some(c) = updated {
-            out.push(Filter { column: c.name.clone(), param: p.name.clone(), inclusive, value_prefix: String::new() });
-        }
-    }
-    out
-}
-
 /// The document, checked to be OpenAPI 3 with paths.
 pub fn is_openapi3(doc: &Value) -> bool {
     doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')) && doc["paths"].is_object()
@@ -592,16 +437,6 @@ mod tests {
         assert_eq!(c.locator.records_key.as_deref(), Some("countries"));
         assert_eq!(c.locator.paging, Paging::Page { page: "Page".into(), size: Some("PageSize".into()), first: 0 });
         assert!(c.notes[0].contains("no primary key") || c.notes[0].contains("No primary key"), "{:?}", c.notes);
-    }
-
-    #[test]
-    fn names_are_snake_case_and_unique() {
-        assert_eq!(snake("CallSummaries"), "call_summaries");
-        assert_eq!(snake("items-v2"), "items_v2");
-        assert_eq!(snake("astronomicalObject"), "astronomical_object");
-        let w = |s: &[&str]| (s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>(), None);
-        let names = unique_names(&[w(&["a", "list"]), w(&["b", "list"]), w(&["list"]), w(&["list"]), w(&[])]);
-        assert_eq!(names, ["a_list", "b_list", "list", "list_2", "records"]);
     }
 
     #[test]

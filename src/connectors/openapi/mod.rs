@@ -5,7 +5,9 @@
 //! page numbers (`paging`); incremental reads use a filter parameter the
 //! document declares (`locator::Filter`).
 mod document;
+mod filters;
 mod locator;
+mod names;
 mod paging;
 
 #[cfg(test)]
@@ -506,12 +508,10 @@ impl Connector for OpenApi {
                 };
                 loc.sort = Some((param, order));
             }
-            let mut extra = Vec::new();
-            match after {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) => extra.push((filter.param.clone(), format!("{}{s}", filter.value_prefix))),
-                Some(v) => extra.push((filter.param.clone(), format!("{}{v}", filter.value_prefix))),
-            }
+            let extra: Vec<(String, String)> = super::cursor_text(after.as_ref())
+                .map(|v| (filter.param.clone(), format!("{}{v}", filter.value_prefix)))
+                .into_iter()
+                .collect();
             let page = fetch(cx, &loc, &Position::read(position.as_ref()), size, &extra).await?;
             Ok(Batch { records: page.records, next: page.next.and_then(|n| serde_json::to_value(n).ok()) })
         })

@@ -184,6 +184,23 @@ pub async fn wait_for_run(app: &TestApp, key: &str, run: i64) -> Value {
     .await
 }
 
+/// Sets `stream`'s sync mode: incremental by `cursor` (through `filter`
+/// when given), as `PATCH /api/v1/sources/{id}` takes it.
+pub async fn set_incremental(
+    app: &TestApp,
+    key: &str,
+    source: i64,
+    stream: &str,
+    cursor: &str,
+    filter: Option<&str>,
+) -> ApiReply {
+    let mut mode = json!({"mode": "incremental", "cursor": cursor});
+    if let Some(f) = filter {
+        mode["filter"] = json!(f);
+    }
+    call(app, Method::PATCH, &format!("/api/v1/sources/{source}"), key, json!({"stream_modes": {stream: mode}})).await
+}
+
 /// Creates an entity, chooses `streams`, links and activates; waits for the
 /// first run and returns it with the entity.
 pub async fn activate_into_entity(
