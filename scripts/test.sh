@@ -57,7 +57,7 @@ if ! grep -qs "\"version\": \"$DIRECTUS_VERSION\"" "$directus/node_modules/direc
   rm -rf "$directus"
   mkdir -p "$directus"
   echo '{"private": true}' >"$directus/package.json"
-  npm install --prefix "$directus" --no-audit --no-fund --loglevel=error "directus@$DIRECTUS_VERSION" >/dev/null
+  npm install --prefix "$directus" --prefer-offline --no-audit --no-fund --loglevel=error "directus@$DIRECTUS_VERSION" >/dev/null
 fi
 [ -x "$directus/node_modules/.bin/directus" ] || { echo "Directus did not install into $directus" >&2; exit 1; }
 
