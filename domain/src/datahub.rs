@@ -143,6 +143,11 @@ impl Cmp {
     pub const RANGES: [(&'static str, Cmp); 4] =
         [("__gte", Cmp::Gte), ("__gt", Cmp::Gt), ("__lte", Cmp::Lte), ("__lt", Cmp::Lt)];
 
+    /// What follows the field's name in the query (`__gt`; nothing for `=`).
+    pub fn suffix(self) -> &'static str {
+        Cmp::RANGES.iter().find(|(_, c)| *c == self).map_or("", |(s, _)| s)
+    }
+
     pub fn sql(self) -> &'static str {
         match self {
             Cmp::Eq => "=",
@@ -378,6 +383,32 @@ mod tests {
         assert!(parse_endpoint_path("a//b").is_err());
         assert!(parse_endpoint_path("a b").is_err());
         assert!(parse_endpoint_path("").is_err());
+    }
+
+    #[test]
+    fn range_filters_follow_the_field_name_and_a_field_may_be_called_like_one() {
+        let fields = vec!["id".to_owned(), "updated".to_owned(), "a__gt".to_owned()];
+        let p = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        let q = parse_hub_query(
+            &p(&[("updated__gt", "5"), ("id__lte", "9"), ("id__gte", "2"), ("updated__lt", "7"), ("a__gt", "x")]),
+            &fields,
+            20,
+            100,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            q.filters,
+            vec![
+                (1, Cmp::Gt, "5".into()),
+                (0, Cmp::Lte, "9".into()),
+                (0, Cmp::Gte, "2".into()),
+                (1, Cmp::Lt, "7".into()),
+                (2, Cmp::Eq, "x".into())
+            ]
+        );
+        let e = parse_hub_query(&p(&[("nope__gt", "1")]), &fields, 20, 100, false).unwrap_err();
+        assert_eq!(e.parameter, "nope__gt");
     }
 
     #[test]

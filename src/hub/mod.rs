@@ -64,12 +64,13 @@ impl Route {
     /// a number column is refused, not read as "no value".
     pub fn check_filters(&self, q: &HubQuery) -> Result<(), QueryError> {
         let cols = rows::columns(&self.dataset);
-        for (i, _, v) in &q.filters {
+        for (i, cmp, v) in &q.filters {
             let Some(col) = cols.get(self.columns[*i]) else { continue };
             if let Err(why) = crate::domain::schema::typed(&crate::domain::schema::Raw::Text(v.clone()), col.kind) {
+                let parameter = format!("{}{}", self.fields[*i], cmp.suffix());
                 return Err(QueryError {
-                    parameter: self.fields[*i].clone(),
-                    message: format!("{why}: {} is a filter on a column of that type.", self.fields[*i]),
+                    message: format!("{why}: {parameter} is a filter on a column of that type."),
+                    parameter,
                 });
             }
         }

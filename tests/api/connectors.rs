@@ -487,6 +487,9 @@ async fn keyhub_reads_another_keyhub_incrementally_by_a_cursor_field() {
     )
     .await;
     let hub_key = hk.body["secret"].as_str().unwrap().to_owned();
+    let bad = other.api(&format!("/hub/{slug}/items?updated__gt=soon"), &hub_key).await;
+    assert_eq!((bad.status, bad.code.as_deref()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{}", bad.body);
+    assert_eq!(bad.body["error"]["parameter"], "updated__gt", "{}", bad.body);
     let listing = other.api(&format!("/hub/{slug}"), &hub_key).await;
     assert_eq!(listing.body["endpoints"][0]["primary_key"], "id", "{}", listing.body);
 

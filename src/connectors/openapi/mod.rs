@@ -315,36 +315,57 @@ async fn fetch(
     if first.is_some() && first == pos.seen {
         return Ok(Page { records: Vec::new(), next: None, total });
     }
-    let keep = |n: Position| Position { size: pos.size, seen: first, ..n };
-    let next = if records.is_empty() {
-        None
-    } else if let Some(link) = answer.header("link").and_then(paging::link_next) {
-        let url =
-            answer.url.join(&link).map_err(|_| ConnectorError::shape("The Link header's next page is not a URL."))?;
-        Some(keep(Position { url: Some(without_key(cx, &url)), ..Position::default() }))
-    } else {
-        match (paging::next_in_body(&body), &loc.paging) {
-            (Some(NextRef::Url(u)), _) => {
-                let url =
-                    answer.url.join(&u).map_err(|_| ConnectorError::shape("The answer's next page is not a URL."))?;
-                Some(keep(Position { url: Some(without_key(cx, &url)), ..Position::default() }))
-            }
-            (Some(NextRef::Token(t)), Paging::Cursor { .. }) => {
-                Some(keep(Position { cursor: Some(t), ..Position::default() }))
-            }
-            (_, Paging::Offset { .. }) => {
-                let at = pos.offset.unwrap_or(0) + records.len() as u64;
-                (total.is_none_or(|t| at < t)).then(|| keep(Position { offset: Some(at), ..Position::default() }))
-            }
-            (_, Paging::Page { first: from, .. }) => {
-                let page = pos.page.unwrap_or(*from) + 1;
-                let read = (page - from) * size;
-                (total.is_none_or(|t| read < t)).then(|| keep(Position { page: Some(page), ..Position::default() }))
-            }
-            _ => None,
-        }
+    // What the answer says comes next, URLs made absolute and keyless.
+    let said = match answer.header("link").and_then(paging::link_next) {
+        Some(link) => Some(NextRef::Url(link)),
+        None => paging::next_in_body(&body),
     };
+    let said = match said {
+        Some(NextRef::Url(u)) => {
+            let url = answer.url.join(&u).map_err(|_| ConnectorError::shape("The API's next page is not a URL."))?;
+            Some(NextRef::Url(without_key(cx, &url)))
+        }
+        other => other,
+    };
+    let next = next_position(loc, &pos, records.len(), size, total, said, first);
     Ok(Page { records, next, total })
+}
+
+/// Where the page after `pos` starts: the link the answer gave, its token
+/// (cursor paging), else the next offset or page number until an empty
+/// page or the reported total. `first` fingerprints this page's first record.
+fn next_position(
+    loc: &Locator,
+    pos: &Position,
+    read: usize,
+    size: u64,
+    total: Option<u64>,
+    said: Option<NextRef>,
+    first: Option<u64>,
+) -> Option<Position> {
+    if read == 0 {
+        return None;
+    }
+    let keep = |n: Position| Position { size: pos.size, seen: first, ..n };
+    match (said, &loc.paging) {
+        (Some(NextRef::Url(url)), _) => Some(keep(Position { url: Some(url), ..Position::default() })),
+        (Some(NextRef::Token(t)), Paging::Cursor { .. }) => {
+            Some(keep(Position { cursor: Some(t), ..Position::default() }))
+        }
+        // A page reached by a link with no link onwards is the last:
+        // counting offsets from here would start over.
+        _ if pos.url.is_some() => None,
+        (_, Paging::Offset { .. }) => {
+            let at = pos.offset.unwrap_or(0) + read as u64;
+            total.is_none_or(|t| at < t).then(|| keep(Position { offset: Some(at), ..Position::default() }))
+        }
+        (_, Paging::Page { first: from, .. }) => {
+            let page = pos.page.unwrap_or(*from) + 1;
+            let done = (page - from) * size;
+            total.is_none_or(|t| done < t).then(|| keep(Position { page: Some(page), ..Position::default() }))
+        }
+        _ => None,
+    }
 }
 
 /// Numbers the API sends as text (`"price": "19.99"`, how decimal columns
@@ -521,6 +542,47 @@ impl Connector for OpenApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn loc(paging: Paging) -> Locator {
+        Locator { paging, ..Locator::read(&serde_json::json!({"path": "/x"})) }
+    }
+
+    #[test]
+    fn each_paging_kind_finds_the_next_page_and_stops() {
+        let offset = loc(Paging::Offset { limit: "limit".into(), offset: "offset".into() });
+        let start = Position::default();
+        let next = next_position(&offset, &start, 100, 100, None, None, Some(1)).unwrap();
+        assert_eq!((next.offset, next.seen), (Some(100), Some(1)));
+        assert_eq!(next_position(&offset, &next, 40, 100, Some(140), None, Some(2)), None, "the total is reached");
+        assert_eq!(next_position(&offset, &next, 0, 100, None, None, None), None, "an empty page ends");
+        // A capped page (fewer than asked) is not taken for the last one.
+        assert_eq!(next_position(&offset, &start, 20, 100, None, None, Some(1)).unwrap().offset, Some(20));
+
+        let page = loc(Paging::Page { page: "page".into(), size: Some("per_page".into()), first: 0 });
+        let p1 = next_position(&page, &start, 50, 50, Some(120), None, None).unwrap();
+        assert_eq!(p1.page, Some(1), "zero-based: the second page is 1");
+        let p2 = next_position(&page, &p1, 50, 50, Some(120), None, None).unwrap();
+        assert_eq!(next_position(&page, &p2, 20, 50, Some(120), None, None), None);
+
+        let cursor = loc(Paging::Cursor { param: "after".into(), size: None });
+        let c = next_position(&cursor, &start, 10, 10, None, Some(NextRef::Token("abc".into())), None).unwrap();
+        assert_eq!(c.cursor.as_deref(), Some("abc"));
+        assert_eq!(next_position(&cursor, &c, 10, 10, None, None, None), None, "no token, no more");
+        assert_eq!(
+            next_position(&offset, &start, 10, 10, None, Some(NextRef::Token("t".into())), None).unwrap().offset,
+            Some(10),
+            "a token without a cursor parameter is no use"
+        );
+
+        // A link wins, and a page reached by a link with none onwards is the last.
+        let linked =
+            next_position(&offset, &start, 10, 10, None, Some(NextRef::Url("http://h/x?o=10".into())), None).unwrap();
+        assert_eq!(linked.url.as_deref(), Some("http://h/x?o=10"));
+        assert_eq!(next_position(&offset, &linked, 10, 10, None, None, None), None);
+        // A smaller size the API asked for stays.
+        let small = Position { size: Some(100), ..Position::default() };
+        assert_eq!(next_position(&offset, &small, 100, 100, None, None, None).unwrap().size, Some(100));
+    }
 
     #[test]
     fn join_keeps_the_base_path() {
