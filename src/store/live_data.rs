@@ -173,6 +173,18 @@ pub async fn set_tabs_entity(db: &impl ConnectionTrait, source_id: i64, entity_i
     Ok(())
 }
 
+/// A source's stream was renamed (a newer discovery names it otherwise):
+/// its tab follows, so the next sync writes into the same dataset.
+pub async fn rename_tab_stream(db: &impl ConnectionTrait, source_id: i64, from: &str, to: &str) -> Result<(), DbErr> {
+    stream_tabs::Entity::update_many()
+        .col_expr(stream_tabs::Column::Stream, sea_orm::sea_query::Expr::value(to))
+        .filter(stream_tabs::Column::SourceId.eq(source_id))
+        .filter(stream_tabs::Column::Stream.eq(from))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn detach_tabs(db: &impl ConnectionTrait, source_id: i64) -> Result<(), DbErr> {
     stream_tabs::Entity::update_many()
         .col_expr(stream_tabs::Column::SourceId, sea_orm::sea_query::Expr::value(Option::<i64>::None))

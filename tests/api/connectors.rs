@@ -327,6 +327,30 @@ async fn the_openapi_connector_reads_keyhubs_own_api() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(entity["tabs"][0]["row_count"], 1, "one collection: {entity}");
 
+    // A source saved when streams were named by their whole path (as keyhub
+    // named them before): a new test finds the same path under its new
+    // name, which stays chosen, keeps its mode and keeps writing into its tab.
+    let old = "api/v1/collections";
+    app.exec(&format!("UPDATE sources SET streams = '[\"{old}\"]', catalog = replace(catalog, '\"name\":\"collections\"', '\"name\":\"{old}\"'), stream_modes = '{{\"{old}\": {{\"mode\": \"incremental\", \"cursor\": \"id\"}}}}' WHERE id = {id}")).await;
+    app.exec(&format!("UPDATE stream_tabs SET stream = '{old}' WHERE source_id = {id}")).await;
+    assert_eq!(test_source(&app, &key, id).await["ok"], true);
+    let source = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    assert_eq!(source["streams"], json!(["collections"]), "{source}");
+    assert_eq!(source["stream_modes"]["collections"]["cursor"], "id", "{source}");
+    let r = call(&app, Method::POST, &format!("/api/v1/sources/{id}/syncs"), &key, json!({})).await;
+    let run = wait_for_run(&app, &key, r.body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id = {id} AND stream = 'collections'"))
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM stream_tabs WHERE source_id = {id}")).await,
+        1,
+        "the same tab"
+    );
+
     // The key sent as a query parameter works too.
     let q = new_source(&app, &key, "openapi", "Own API by query", json!({"base_url": app.address, "spec_path": "/api/v1/openapi.json", "api_key": key, "key_in": "query", "key_name": "apikey"})).await;
     assert_eq!(test_source(&app, &key, q).await["ok"], true);

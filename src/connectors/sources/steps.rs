@@ -139,9 +139,27 @@ pub async fn test(
             let count = streams.len();
             let secrets: Vec<String> = secrets(state, s).map(|m| m.into_values().collect()).unwrap_or_default();
             let sample = read.map(|(stream, record)| sample_of(&stream, &record, &secrets));
-            // Streams that vanished from the source are no longer chosen.
-            let kept: Vec<String> =
-                chosen_streams(s).into_iter().filter(|c| streams.iter().any(|st| st.name == *c)).collect();
+            // A chosen stream the source now names otherwise (same path or
+            // table: discovery's naming changed) keeps being synced, into
+            // the same tab; one that vanished is no longer chosen.
+            let renamed = renamed_streams(&catalog(s), &streams, &chosen_streams(s));
+            for (from, to) in &renamed {
+                store::rename_tab_stream(&state.db, s.id, from, to).await?;
+            }
+            let kept: Vec<String> = chosen_streams(s)
+                .into_iter()
+                .map(|c| renamed.iter().find(|(from, _)| *from == c).map_or(c, |(_, to)| to.clone()))
+                .filter(|c| streams.iter().any(|st| st.name == *c))
+                .collect();
+            if !renamed.is_empty() {
+                let mut modes = stream_modes(s);
+                for (from, to) in &renamed {
+                    if let Some(mode) = modes.remove(from) {
+                        modes.insert(to.clone(), mode);
+                    }
+                }
+                m.stream_modes = Set(Json(modes));
+            }
             m.catalog = Set(Some(Json(streams)));
             m.streams = Set(Json(kept));
             if s.status == FAILING {
@@ -175,6 +193,25 @@ pub async fn test(
     };
     crate::store::audit::record(&state.db, actor.event("source.tested", target(&saved), detail)).await?;
     Ok((saved, result))
+}
+
+/// Chosen streams missing from `found` that it holds under another name:
+/// (old name, new name), matched by where they are read (`path`, `table`).
+fn renamed_streams(before: &[StreamInfo], found: &[StreamInfo], chosen: &[String]) -> Vec<(String, String)> {
+    let place = |st: &StreamInfo| (st.locator.get("path").cloned(), st.locator.get("table").cloned());
+    chosen
+        .iter()
+        .filter(|c| !found.iter().any(|st| st.name == **c))
+        .filter_map(|c| {
+            let old = before.iter().find(|st| st.name == *c)?;
+            let at = place(old);
+            if at == (None, None) {
+                return None;
+            }
+            let new = found.iter().find(|st| place(st) == at)?;
+            Some((c.clone(), new.name.clone()))
+        })
+        .collect()
 }
 
 /// Step 3: the streams to sync, from those the last test found.
