@@ -73,7 +73,10 @@ pub async fn execute(state: &AppState, run: sync_runs::Model, control: &Control)
         // drop what the key may not read) is read as saved: its own answer
         // (a 403, say) tells what happened better than its absence.
         let known = catalog.iter().find(|s| s.name == name).or_else(|| saved.iter().find(|s| s.name == name));
-        let outcome = match (unavailable.iter().find(|u| u.stream == name), known) {
+        // A probe that failed for a passing reason (a timeout, a 5xx) is no
+        // verdict: the read itself retries.
+        let refused = unavailable.iter().find(|u| u.stream == name && !u.error.class.transient());
+        let outcome = match (refused, known) {
             (Some(u), _) => Outcome::Failed(u.error.clone()),
             (None, Some(stream)) => sync_stream(&mut job, i, kind, &cx, &src, stream, modes.get(&name)).await?,
             (None, None) => Outcome::Failed(ConnectorError::config(
