@@ -226,6 +226,11 @@ fn params_of(doc: &Value, item: &Value, op: &Value) -> Vec<Param> {
     out
 }
 
+/// The column that names a record: `id`, else `uuid`, `uid`, `sid` or `key`.
+pub fn primary_key(columns: &[Column]) -> Option<String> {
+    ["id", "uuid", "uid", "sid", "key"].iter().find(|k| columns.iter().any(|c| c.name == **k)).map(|k| (*k).to_owned())
+}
+
 /// Whether a parameter of `schema` may take `value` (no enum: anything).
 fn accepts(schema: &Value, value: &str) -> bool {
     let values = schema["enum"].as_array().or_else(|| schema["items"]["enum"].as_array());
@@ -299,10 +304,7 @@ fn plan(doc: &Value, path: &str, op: &Value, params: &[Param]) -> Option<Operati
         .into_iter()
         .map(|(name, s)| Column { source: name.clone(), kind: column_type(doc, &s), name })
         .collect();
-    let primary_key = ["id", "uuid", "uid", "sid", "key"]
-        .iter()
-        .find(|k| columns.iter().any(|c| c.name == **k))
-        .map(|k| (*k).to_owned());
+    let primary_key = primary_key(&columns);
     let max = size.as_ref().map(|p| {
         let declared = p.schema["maximum"].as_u64().or_else(|| p.schema["maximum"].as_f64().map(|f| f as u64));
         declared.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
@@ -330,15 +332,18 @@ fn plan(doc: &Value, path: &str, op: &Value, params: &[Param]) -> Option<Operati
         );
     }
     let offsetting = matches!(paging, Paging::Offset { .. } | Paging::Page { .. });
-    // Sorting by the key, where the parameter takes it (a declared list of
-    // values must name it).
-    let sort = match (&sort, &primary_key) {
+    // Offsets and page numbers need a stable order: the key, where the sort
+    // parameter takes it (a declared list of values must name it). Links and
+    // cursor tokens carry their own place, and a sort they did not ask for
+    // can be refused (Box's `sort` takes `name`, `updated_at`…, not `id`).
+    let sort_param = sort.filter(|_| offsetting);
+    let sort = match (&sort_param, &primary_key) {
         (Some(s), Some(pk)) if accepts(&s.schema, pk) => Some((s.name.clone(), pk.clone())),
         _ => None,
     };
     if offsetting && sort.is_none() {
         notes.push(match primary_key {
-            Some(_) => "The document declares no sort parameter, so pages follow the API's own order: rows that change during a sync may be missed or read twice.".to_owned(),
+            Some(_) => "The document declares no sort parameter that takes the key, so pages follow the API's own order: rows that change during a sync may be missed or read twice.".to_owned(),
             None => "No primary key and no sort: pages follow the API's own order, and rows that change during a sync may be missed or read twice.".to_owned(),
         });
     }
@@ -352,7 +357,7 @@ fn plan(doc: &Value, path: &str, op: &Value, params: &[Param]) -> Option<Operati
             records_key,
             paging,
             max_size: max,
-            sort_many: sort.as_ref().is_some_and(|_| find(SORT_PARAMS).is_some_and(|p| p.schema["type"] == "array")),
+            sort_many: sort.is_some() && sort_param.is_some_and(|p| p.schema["type"] == "array"),
             sort,
             count: count_param,
             filters,
