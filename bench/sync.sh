@@ -62,11 +62,32 @@ start_keyhub source
 SOURCE=$B SOURCE_KEY=$KEY
 publish big "$WORK/big.csv"
 
+# finished RUN → waits for a sync run to end; fails unless it succeeded
+finished() {
+  local status
+  while :; do
+    status=$(api "$B/api/v1/sync-runs/$1" | json '["status"]')
+    [ "$status" = "queued" ] || [ "$status" = "running" ] || break
+    sleep 0.5
+  done
+  [ "$status" = "succeeded" ] || { echo "the sync ended $status" >&2; api "$B/api/v1/sync-runs/$1" >&2; return 2; }
+}
+
+# stream_figures RUN → "records_written seconds" of the run's first stream
+stream_figures() {
+  api "$B/api/v1/sync-runs/$1" | python3 -c '
+import json, sys
+from datetime import datetime
+s = json.load(sys.stdin)["streams"][0]
+t = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00"))
+print(s["records_written"], (t(s["finished_at"]) - t(s["started_at"])).total_seconds())'
+}
+
 # sync_into NAME [DATABASE_URL] → prints "rows secs hwm_kB p99_idle p99_busy"
 sync_into() {
   start_keyhub "$@"
   publish small "$WORK/small.csv"
-  local page="$B/hub/bench/small?limit=20" idle busy src ent run status secs written hwm
+  local page="$B/hub/bench/small?limit=20" idle busy src ent run secs written hwm
   idle=$(p99_ms "$page" "$DURATION")
   src=$(api -d "{\"kind\": \"keyhub\", \"name\": \"source\", \"config\": {\"base_url\": \"$SOURCE\", \"workspace\": \"bench\", \"api_key\": \"$SOURCE_KEY\"}}" "$B/api/v1/sources" | json '["id"]')
   [ "$(api -X POST "$B/api/v1/sources/$src/test" | json '["ok"]')" = "True" ] || { echo "the source test failed" >&2; exit 2; }
@@ -75,18 +96,8 @@ sync_into() {
   run=$(api -X POST "$B/api/v1/sources/$src/activate" | json '["run_id"]')
   sleep 1
   busy=$(p99_ms "$page" "$DURATION")
-  while :; do
-    status=$(api "$B/api/v1/sync-runs/$run" | json '["status"]')
-    [ "$status" = "queued" ] || [ "$status" = "running" ] || break
-    sleep 0.5
-  done
-  [ "$status" = "succeeded" ] || { echo "the sync ended $status" >&2; api "$B/api/v1/sync-runs/$run" >&2; exit 2; }
-  read -r written secs < <(api "$B/api/v1/sync-runs/$run" | python3 -c '
-import json, sys
-from datetime import datetime
-s = json.load(sys.stdin)["streams"][0]
-t = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00"))
-print(s["records_written"], (t(s["finished_at"]) - t(s["started_at"])).total_seconds())')
+  finished "$run" || exit 2
+  read -r written secs < <(stream_figures "$run")
   [ "$written" = "$ROWS" ] || { echo "wrote $written of $ROWS rows" >&2; exit 2; }
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
   kill "$PID" 2>/dev/null || true
@@ -111,7 +122,7 @@ fi
 # --- the OpenAPI kind through a real Directus's paging -------------------------
 # openapi_sync → prints "rows keyhub_secs raw_secs"
 openapi_sync() {
-  local dx=target/directus/node_modules/.bin/directus port db admin token src ent run status
+  local dx=target/directus/node_modules/.bin/directus port db admin token src ent run
   [ -x "$dx" ] || { echo "Directus is not installed (scripts/test.sh installs it)" >&2; return 3; }
   psql "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1 || { echo "PostgreSQL at $PG_URL not reachable" >&2; return 3; }
   port=$(free_port)
@@ -158,18 +169,8 @@ PY
   ent=$(api -d '{"name": "Product"}' "$B/api/v1/entities" | json '["id"]')
   api -o /dev/null -X PATCH -d "{\"streams\": [\"products\"], \"entity_id\": $ent}" "$B/api/v1/sources/$src"
   run=$(api -X POST "$B/api/v1/sources/$src/activate" | json '["run_id"]')
-  while :; do
-    status=$(api "$B/api/v1/sync-runs/$run" | json '["status"]')
-    [ "$status" = "queued" ] || [ "$status" = "running" ] || break
-    sleep 0.5
-  done
-  [ "$status" = "succeeded" ] || { echo "the Directus sync ended $status" >&2; api "$B/api/v1/sync-runs/$run" >&2; return 2; }
-  api "$B/api/v1/sync-runs/$run" | python3 -c '
-import json, sys
-from datetime import datetime
-s = json.load(sys.stdin)["streams"][0]
-t = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00"))
-print(s["records_written"], (t(s["finished_at"]) - t(s["started_at"])).total_seconds(), sys.argv[1])' "$raw_secs"
+  finished "$run" || return 2
+  echo "$(stream_figures "$run") $raw_secs"
   kill "$PID" 2>/dev/null || true
   psql "$PG_URL" -q -c "DROP DATABASE $db WITH (FORCE)" >/dev/null 2>&1 || true
 }

@@ -47,6 +47,10 @@ pub enum FieldKind {
     Secret,
     /// One of the listed values.
     Choice(&'static [(&'static str, &'static str)]),
+    /// A whole number from 1 to `max` (optional fields: or empty).
+    Count {
+        max: u64,
+    },
 }
 
 /// One setting a kind needs.

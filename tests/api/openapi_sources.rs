@@ -198,6 +198,25 @@ async fn streams_a_key_cannot_read_are_listed_as_unavailable_and_the_rest_work()
     let html = admin.get_html(&format!("/live-data/sources/{id}/streams")).await;
     assert!(html.contains("could not be read"), "{html}");
     assert!(html.contains("403 Forbidden"), "{html}");
+
+    // The filter parameter named on the source page: one the operation does
+    // not declare is refused beside the field, the input kept; a declared
+    // one is saved on the stream's mode.
+    let page = format!("/live-data/sources/{id}");
+    let action = format!("{page}/sync-settings");
+    let form = |filter: &'static str| {
+        [("every", ""), ("unit", "hours"), ("mode.0", "incremental"), ("cursor.0", "id"), ("filter.0", filter)]
+    };
+    let html = admin.get_html(&page).await;
+    assert!(html.contains(r#"name="filter.0""#), "OpenAPI sources offer the field: {html}");
+    let r = admin.post_form(&page, &action, &form("id_above")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("“id_above” is not a parameter this operation declares"), "{html}");
+    assert!(html.contains(r#"value="id_above""#) && html.contains(r#"e-mode-0" aria-invalid="true""#), "{html}");
+    assert!(html.contains("(it declares: none)"), "{html}");
+    let src = app.api(&format!("/api/v1/sources/{id}"), &key).await.body;
+    assert!(src["stream_modes"]["collections"].is_null(), "nothing saved on a refusal: {src}");
 }
 
 /// Datasette's table API described by an OpenAPI document it serves itself
@@ -210,6 +229,15 @@ async fn datasette_pages_by_its_own_next_links_under_the_openapi_kind() {
     let assets = format!("assets:{}/tests/fixtures/datasette-static", env!("CARGO_MANIFEST_DIR"));
     let ds = Datasette::serving(2_500, &["--static", &assets]).await;
     let (app, _admin, key) = live_app().await;
+    // The page size is a number the document's limits allow, checked where it is entered.
+    let r = call(&app, Method::POST, "/api/v1/sources", &key, json!({"kind": "openapi", "name": "too big", "config": {"base_url": ds.base, "api_key": "k", "page_size": "5000"}})).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("config.page_size")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["error"]["message"], "Page size must be a whole number from 1 to 1,000.", "{}", r.body);
     let id = new_source(
         &app,
         &key,

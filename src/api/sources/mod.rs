@@ -46,9 +46,11 @@ pub struct FieldOut {
     pub name: &'static str,
     pub label: &'static str,
     pub help: &'static str,
-    /// `url`, `text`, `secret` or `choice`.
+    /// `url`, `text`, `secret`, `choice` or `count` (a whole number from 1 to `max`).
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// For `count`: the largest value.
+    pub max: Option<u64>,
     /// Secret fields are write-only: never returned, shown as `••••1234`.
     pub secret: bool,
     pub required: bool,
@@ -93,10 +95,15 @@ pub async fn kinds(_p: Principal<perm::ConnectorsManage>) -> HttpResponse {
                             FieldKind::Text => "text",
                             FieldKind::Secret => "secret",
                             FieldKind::Choice(_) => "choice",
+                            FieldKind::Count { .. } => "count",
                         },
                         secret: f.secret(),
                         required: f.required,
                         default: f.default,
+                        max: match f.kind {
+                            FieldKind::Count { max } => Some(max),
+                            _ => None,
+                        },
                         options: match f.kind {
                             FieldKind::Choice(o) => o.iter().map(|(v, _)| *v).collect(),
                             _ => Vec::new(),
@@ -218,18 +225,18 @@ pub struct FailureOut {
     pub error: Report,
 }
 
+fn unavailable_out(t: &crate::domain::live_data::TestResult) -> Vec<UnavailableOut> {
+    t.unavailable.iter().map(|u| UnavailableOut { stream: u.stream.clone(), error: u.error.report() }).collect()
+}
+
 fn test_out(s: &sources::Model) -> Option<TestOut> {
     manage::last_test(s).map(|t| TestOut {
         ok: t.ok,
         error: t.error.as_ref().map(ConnectorError::report),
         streams: t.streams,
         tested_at: s.last_test_at,
+        unavailable: unavailable_out(&t),
         sample: t.sample,
-        unavailable: t
-            .unavailable
-            .iter()
-            .map(|u| UnavailableOut { stream: u.stream.clone(), error: u.error.report() })
-            .collect(),
     })
 }
 
@@ -465,11 +472,7 @@ pub async fn discover(
         ok: result.ok,
         error: result.error.as_ref().map(ConnectorError::report),
         streams: manage::catalog(&s).iter().map(|st| stream_out(&s.kind, st, &chosen)).collect(),
-        unavailable: result
-            .unavailable
-            .iter()
-            .map(|u| UnavailableOut { stream: u.stream.clone(), error: u.error.report() })
-            .collect(),
+        unavailable: unavailable_out(&result),
     }))
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Locator {
     pub path: String,
     /// The key of the list in a wrapper object (none: the answer is the list).
@@ -55,18 +55,7 @@ impl Locator {
                 _ => serde_json::json!({"kind": "next", "size": null}),
             };
         }
-        serde_json::from_value(v).unwrap_or_else(|_| Locator {
-            path: "/".into(),
-            records_key: None,
-            paging: Paging::default(),
-            max_size: None,
-            sort: None,
-            sort_many: false,
-            count: None,
-            filters: Vec::new(),
-            fixed: Vec::new(),
-            params: Vec::new(),
-        })
+        serde_json::from_value(v).unwrap_or_else(|_| Locator { path: "/".into(), ..Locator::default() })
     }
 
     pub fn size_param(&self) -> Option<&str> {

@@ -87,7 +87,7 @@ static SPEC: Spec = Spec {
             name: "page_size",
             label: "Page size",
             help: "Records per request; empty for the largest the document allows (at most 1,000)",
-            kind: FieldKind::Text,
+            kind: FieldKind::Count { max: MAX_PAGE_SIZE },
             required: false,
             default: "",
         },
@@ -215,9 +215,7 @@ fn page_url(
     let base = cx.config.base_url()?;
     if let Some(next) = &pos.url {
         let url = base.join(next).map_err(|_| ConnectorError::shape("The API's next-page link is not a URL."))?;
-        if (url.scheme(), url.host_str(), url.port_or_known_default())
-            != (base.scheme(), base.host_str(), base.port_or_known_default())
-        {
+        if !cx.http.is_source_origin(&url) {
             return Err(ConnectorError::new(
                 ErrorClass::Blocked,
                 "The API's next-page link leads to another address; keyhub sends the key only to the source's own.",
@@ -400,12 +398,7 @@ async fn probe(cx: &Ctx, op: document::Operation) -> Result<StreamInfo, Unavaila
             } else {
                 exact_decimals(op.columns, &page.records, &mut notes)
             };
-            let primary_key = op.primary_key.clone().or_else(|| {
-                ["id", "uuid", "uid", "sid"]
-                    .iter()
-                    .find(|k| columns.iter().any(|c| c.name == **k))
-                    .map(|k| (*k).to_owned())
-            });
+            let primary_key = op.primary_key.clone().or_else(|| document::primary_key(&columns));
             Ok(StreamInfo {
                 name: op.name,
                 columns,
@@ -425,13 +418,7 @@ impl Connector for OpenApi {
     }
 
     fn check<'a>(&'a self, cx: &'a Ctx) -> BoxFuture<'a, Result<(), ConnectorError>> {
-        Box::pin(async move {
-            let size = cx.config.get("page_size");
-            if !size.is_empty() && !size.parse::<u64>().is_ok_and(|n| (1..=MAX_PAGE_SIZE).contains(&n)) {
-                return Err(ConnectorError::config("The page size must be a whole number from 1 to 1,000, or empty."));
-            }
-            document(cx).await.map(|_| ())
-        })
+        Box::pin(async move { document(cx).await.map(|_| ()) })
     }
 
     fn discover<'a>(
@@ -544,7 +531,7 @@ mod tests {
     use super::*;
 
     fn loc(paging: Paging) -> Locator {
-        Locator { paging, ..Locator::read(&serde_json::json!({"path": "/x"})) }
+        Locator { path: "/x".into(), paging, ..Locator::default() }
     }
 
     #[test]

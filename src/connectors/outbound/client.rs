@@ -34,6 +34,11 @@ impl Outbound {
         Ok(Outbound { client, policy, origin, secrets })
     }
 
+    /// Whether `url` is on the source's own origin (scheme, host, port).
+    pub fn is_source_origin(&self, url: &Url) -> bool {
+        origin_of(url) == self.origin
+    }
+
     pub fn secrets(&self) -> &[String] {
         &self.secrets
     }

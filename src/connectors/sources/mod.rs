@@ -256,6 +256,11 @@ fn check_input(
                     format!("Choose one of: {}.", options.iter().map(|(_, l)| *l).collect::<Vec<_>>().join(", ")),
                 ));
             }
+            FieldKind::Count { max } => {
+                if let Err(e) = crate::domain::query::whole(f.label, v, 1, max) {
+                    errors.push(FieldError::new(f.name, e.message));
+                }
+            }
             FieldKind::Secret if v.chars().any(char::is_control) => {
                 errors.push(FieldError::new(
                     f.name,

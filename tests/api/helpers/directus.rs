@@ -49,9 +49,7 @@ impl Directus {
         keyhub::connectors::init_tls();
         let server = server();
         let database = format!("keyhub_test_directus_{}", keyhub::domain::tokens::random_token(10).to_lowercase());
-        let admin = Database::connect(&server).await.expect("PostgreSQL for Directus (scripts/test.sh starts it)");
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{database}\"")).await.expect("create Directus's database");
-        admin.close().await.ok();
+        super::create_database(&server, &database).await;
         let url = url::Url::parse(&server).expect("a PostgreSQL URL");
         let port = free_port();
         let password = "directus-admin-password";

@@ -69,17 +69,21 @@ fn random_suffix() -> String {
     keyhub::domain::tokens::random_token(12).to_lowercase()
 }
 
+/// Creates the database `name` on the PostgreSQL server of `server` (a
+/// URL to any of its databases) and returns its URL. `.ci/run` drops every
+/// `keyhub_test_…` database when it ends.
+pub async fn create_database(server: &str, name: &str) -> String {
+    let admin = Database::connect(server).await.expect("connect to PostgreSQL");
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create a test database");
+    admin.close().await.ok();
+    let (root, _) = server.rsplit_once('/').expect("database URL has a path");
+    format!("{root}/{name}")
+}
+
 /// A database of its own for one test.
 async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("KEYHUB_TEST_DATABASE_URL") {
-        Ok(base) if !base.is_empty() => {
-            let name = format!("keyhub_test_{}", random_suffix());
-            let admin = Database::connect(&base).await.expect("connect to KEYHUB_TEST_DATABASE_URL");
-            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
-            admin.close().await.ok();
-            let (root, _) = base.rsplit_once('/').expect("database URL has a path");
-            format!("{root}/{name}")
-        }
+        Ok(base) if !base.is_empty() => create_database(&base, &format!("keyhub_test_{}", random_suffix())).await,
         _ => format!("sqlite://{}?mode=rwc", dir.join("keyhub.db").display()),
     }
 }

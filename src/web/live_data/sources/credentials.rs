@@ -33,6 +33,7 @@ pub(super) fn form_fields(
                 FieldKind::Text => "text",
                 FieldKind::Secret => "password",
                 FieldKind::Choice(_) => "select",
+                FieldKind::Count { .. } => "number",
             },
             // A secret is never rendered back, not even after a refused save.
             value: if f.secret() { String::new() } else { values.get(f.name).cloned().unwrap_or_default() },
