@@ -86,7 +86,11 @@ impl Application {
             jobs: crate::connectors::queue::Jobs::new(settings.sync_workers, settings.sync_lease),
             passwords: crate::auth::password::PasswordPool::new(),
             clock: crate::clock::Clock::default(),
+            usage: crate::usage::Recorder::new(),
+            limits: crate::limits::Limiter::new(),
         });
+        // Quotas know the month's use before the first request.
+        state.limits.load(&db, state.clock.now()).await;
         let server = serve(listener, state.clone(), &secret)?;
         let metrics_server = match settings.metrics_bind {
             Some(addr) => Some(serve_metrics(addr, state.clone())?),
@@ -140,11 +144,15 @@ impl Application {
         self.hub.spawn_watcher();
         self.hub_keys.spawn_watcher();
         // Runs left by a stopped node are taken up once their lease passes.
-        crate::connectors::jobs::spawn_runner(self.state.into_inner());
+        crate::connectors::jobs::spawn_runner(self.state.clone().into_inner());
+        crate::usage::spawn_flusher(self.state.clone().into_inner());
         if let Some((metrics, _)) = self.metrics_server {
             tokio::spawn(metrics);
         }
-        self.server.await
+        let served = self.server.await;
+        // What was counted since the last flush is written before the process ends.
+        crate::usage::flush_now(&self.state).await;
+        served
     }
 }
 

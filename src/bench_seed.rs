@@ -189,6 +189,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
                 endpoint_ids: vec![],
                 user_ids: vec![],
                 team_ids: vec![],
+                limits: Default::default(),
             };
             (spec, crate::domain::hub_keys::generate_secret())
         })
@@ -225,6 +226,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
                 permissions: perms,
                 secret,
                 expires_at: None,
+                limits: Default::default(),
             }
         })
         .collect();

@@ -235,8 +235,16 @@ async fn keys_create(
         via: None,
         ip: None,
     };
-    let (key, secret) =
-        crate::account::keys::generate(&db, &by, &holds, &label, &wanted, expiry.at()).await.map_err(|e| match e {
+    // The workspace's default limit, as a key made on the page starts with.
+    let limits = crate::store::workspaces::find(&db, workspace_id)
+        .await?
+        .map(|w| {
+            crate::domain::limits::Limits::from_stored(w.default_rate_limit_requests, w.default_rate_limit_window, None)
+        })
+        .unwrap_or_default();
+    let (key, secret) = crate::account::keys::generate(&db, &by, &holds, &label, &wanted, expiry.at(), limits)
+        .await
+        .map_err(|e| match e {
             Refusal::Fields(errors) if errors.iter().any(|e| e.field == "permission") => {
                 anyhow::anyhow!(
                     "--permission: the key may carry only what {email} holds now here: {}",

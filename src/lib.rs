@@ -18,6 +18,7 @@ pub mod datasets;
 pub mod entities;
 pub mod hub;
 pub mod invitations;
+pub mod limits;
 pub mod members;
 pub mod metrics;
 pub mod ontology;
@@ -26,6 +27,7 @@ pub mod refusal;
 pub mod secret;
 pub mod state;
 pub mod store;
+pub mod usage;
 pub mod web;
 pub mod workspaces;
 

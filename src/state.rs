@@ -35,6 +35,10 @@ pub struct AppState {
     pub passwords: Arc<crate::auth::password::PasswordPool>,
     /// The time keys are judged by (tests move it on; see `clock`).
     pub clock: crate::clock::Clock,
+    /// Per-key usage counted in memory, flushed in batches.
+    pub usage: crate::usage::Recorder,
+    /// Rate limits and monthly quotas of keys.
+    pub limits: crate::limits::Limiter,
 }
 
 impl AppState {

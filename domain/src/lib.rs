@@ -9,6 +9,7 @@ pub mod header_template;
 pub mod hub_keys;
 pub mod ip_filter;
 pub mod keys;
+pub mod limits;
 pub mod live_data;
 pub mod members;
 pub mod permissions;
@@ -18,6 +19,7 @@ pub mod spreadsheet;
 pub mod stored;
 pub mod text;
 pub mod tokens;
+pub mod usage;
 
 pub use account::{DisplayName, Email, Password, WorkspaceName};
 pub use permissions::{Permission, PermissionSet, Role};

@@ -11,6 +11,7 @@ mod m20261130_000006_live_data;
 mod m20261130_000007_sync_jobs;
 mod m20261206_000008_look_keys;
 mod m20261206_000009_endpoint_origins;
+mod m20261207_000010_usage_limits;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_sync_jobs::Migration),
             Box::new(m20261206_000008_look_keys::Migration),
             Box::new(m20261206_000009_endpoint_origins::Migration),
+            Box::new(m20261207_000010_usage_limits::Migration),
         ]
     }
 }

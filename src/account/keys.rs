@@ -22,6 +22,7 @@ pub async fn generate(
     label: &KeyLabel,
     permissions: &PermissionSet,
     expires_at: Option<DateTime<Utc>>,
+    limits: crate::domain::limits::Limits,
 ) -> Result<(personal_keys::Model, KeySecret), Refusal> {
     let (workspace_id, user_id) = (by.workspace_id, by.user_id);
     if !permissions.is_subset(holds) {
@@ -34,7 +35,8 @@ pub async fn generate(
         ));
     }
     let secret = KeySecret::generate();
-    let new = crate::store::keys::NewKey { workspace_id, user_id, label, permissions, secret: &secret, expires_at };
+    let new =
+        crate::store::keys::NewKey { workspace_id, user_id, label, permissions, secret: &secret, expires_at, limits };
     let key = crate::store::keys::create(db, new).await?;
     let detail = format!(
         "Permissions: {}; {}.",

@@ -68,6 +68,9 @@ pub enum ApiError {
     RunFinished,
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    /// The key's rate limit or monthly quota is used up.
+    #[error("limit exceeded")]
+    LimitExceeded(crate::limits::Exceeded),
     #[error("busy")]
     Busy,
     /// This node could not confirm its key snapshots against the database
@@ -224,7 +227,12 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "rate_limited",
         429,
-        "Too many refused keys from this address; wait the number of seconds in Retry-After. Valid keys are not affected.",
+        "Too many requests: the key's rate limit is used up (`RateLimit-Policy` and `RateLimit` say how it stands), or this address sent too many refused keys. Retry after the number of seconds in Retry-After.",
+    ),
+    (
+        "quota_exceeded",
+        429,
+        "The key's monthly quota is used up; it resets at the start of next month (UTC), in the seconds of Retry-After.",
     ),
     ("busy", 503, "keyhub is busy; retry after the number of seconds in Retry-After."),
     (
@@ -265,6 +273,8 @@ impl ApiError {
             ApiError::NotReady(_) => "not_ready",
             ApiError::RunFinished => "run_finished",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::LimitExceeded(e) if e.quota => "quota_exceeded",
+            ApiError::LimitExceeded(_) => "rate_limited",
             ApiError::Busy => "busy",
             ApiError::KeysUnavailable => "keys_unavailable",
             ApiError::Internal(_) => "internal",
@@ -284,6 +294,8 @@ impl ApiError {
             | ApiError::NotAllowed(message)
             | ApiError::EditConflict(message) => message.clone(),
             ApiError::InvalidFields(errors) => errors.first().map(|e| e.message.clone()).unwrap_or_default(),
+            ApiError::RateLimited(_) => "Too many refused keys from this address; wait the number of seconds in Retry-After. Valid keys are not affected.".into(),
+            ApiError::LimitExceeded(e) if !e.quota => "This key's rate limit is used up for now; retry after the number of seconds in Retry-After.".into(),
             other => message_for(other.code()).to_owned(),
         }
     }
@@ -304,7 +316,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::InvalidRecords { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy | ApiError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
@@ -329,6 +341,9 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(wait) => {
                 res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
             }
+            ApiError::LimitExceeded(e) => {
+                res.insert_header((header::RETRY_AFTER, e.retry_after.max(1).to_string()));
+            }
             _ => {}
         }
         let (parameter, field, index) = match self {
@@ -351,6 +366,8 @@ impl ResponseError for ApiError {
         let mut res = res.json(ErrorBody { error: detail });
         // The JSON is the answer: the HTML error-page middleware leaves it alone.
         res.extensions_mut().insert(crate::web::KeepBody);
+        // The usage counters count the call under its refusal code.
+        res.extensions_mut().insert(crate::usage::Outcome(self.code()));
         res
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /hub/{workspace}/{path}`: a data collection served by an endpoint, and
 //! `GET /hub/{workspace}`: the endpoints the presented key may call.
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use crate::api::ApiError;
 use crate::api::cors;
-use crate::api::principal::presented_key;
+use crate::api::principal::{mark, presented_key, within_limits};
 use crate::auth::hub_verifier::CompiledHubKey;
 use crate::auth::key_verifier::VerifiedKey;
 use crate::domain::Permission;
 use crate::domain::datahub::{Access, parse_hub_query};
 use crate::domain::header_template::Meta;
 use crate::domain::keys::PERSONAL_PREFIX;
+use crate::domain::usage::KeyRef;
 use crate::hub::Route;
 use crate::state::AppState;
 
@@ -55,9 +56,15 @@ async fn identify(
         Ok(key) => {
             crate::metrics::verification("hub", "ok");
             crate::web::middleware::note_key(req, || format!("hub key #{}", key.id));
+            mark(req, workspace_id, Some(KeyRef::Hub(key.id)), key.limits.monthly_quota.is_some());
+            within_limits(state, req, KeyRef::Hub(key.id), &key.limits)?;
             Ok(Caller::Hub(key))
         }
-        Err(refusal) => {
+        Err((refusal, key_id)) => {
+            if workspace_id != NO_WORKSPACE {
+                // Refusals of keys nobody owns count for the workspace.
+                mark(req, workspace_id, key_id.map(KeyRef::Hub), false);
+            }
             let refused = ApiError::from(refusal);
             crate::metrics::verification("hub", refused.code());
             Err(crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or(refused))
@@ -78,6 +85,16 @@ async fn unknown(state: &AppState, req: &HttpRequest, slug: &str) -> ApiError {
     match identify(state, req, workspace_id, ip).await {
         Ok(_) => ApiError::NotFound,
         Err(refusal) => refusal,
+    }
+}
+
+/// Where calls to a path no endpoint serves are counted.
+const NO_ENDPOINT: &str = "(no endpoint)";
+
+/// The usage counters count this call at `endpoint` (when a key was seen).
+fn count_at(req: &HttpRequest, endpoint: &str) {
+    if let Some(m) = req.extensions_mut().get_mut::<crate::usage::Mark>() {
+        m.endpoint = Some(endpoint.to_owned());
     }
 }
 
@@ -192,10 +209,14 @@ pub async fn serve(
 ) -> Result<HttpResponse, ApiError> {
     let (slug, endpoint_path) = path.into_inner();
     let Some(route) = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await? else {
-        return Err(unknown(&state, &req, &slug).await);
+        let refused = unknown(&state, &req, &slug).await;
+        count_at(&req, NO_ENDPOINT);
+        return Err(refused);
     };
     // A site allowed to read the endpoint may read its refusals too.
-    let mut res = answer(&req, &state, &route).await.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
+    let answered = answer(&req, &state, &route).await;
+    count_at(&req, &route.endpoint.path);
+    let mut res = answered.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
     cors::allow(&req, &route, &mut res);
     Ok(res)
 }
@@ -224,6 +245,12 @@ async fn answer(req: &HttpRequest, state: &AppState, route: &Arc<Route>) -> Resu
         let ip = crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies);
         let caller = identify(state, req, route.workspace_id, ip).await?;
         let admitted = admit(state, &caller, route, ip)?;
+        if let (Caller::Member(_), Some(portal)) = (&caller, &admitted)
+            && let Some(m) = req.extensions_mut().get_mut::<crate::usage::Mark>()
+        {
+            // A portal token's usage shows the calls it let through.
+            m.also = Some(KeyRef::Hub(portal.id));
+        }
         note_use(state, &caller, admitted.as_ref(), ip);
         admitted
     };

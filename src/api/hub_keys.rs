@@ -13,6 +13,7 @@ use crate::api::{ApiError, Principal, perm};
 use crate::auth::hub_verifier::SyncStatus;
 use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, KeyStatus};
+use crate::domain::limits::RateLimit;
 use crate::entities::hub_keys;
 use crate::hub::keys::{self as manage, ExpiryInput, IpRow, KeyInput};
 use crate::refusal::Refusal;
@@ -23,8 +24,14 @@ fn json_fields(r: Refusal) -> Refusal {
     r.rename_fields(api_field)
 }
 
-/// `ip_filters.2` (the editor's form) is `ip_filters[2]` in JSON.
-fn api_field(f: &str) -> String {
+/// `ip_filters.2` (the editor's form) is `ip_filters[2]` in JSON, and the
+/// editor's rate fields are the members of `rate_limit`.
+pub fn api_field(f: &str) -> String {
+    match f {
+        "rate_limit_requests" => return "rate_limit.requests".into(),
+        "rate_limit_window" => return "rate_limit.window_seconds".into(),
+        _ => {}
+    }
     match f.rsplit_once('.') {
         Some((name, i)) if i.bytes().all(|b| b.is_ascii_digit()) => format!("{name}[{i}]"),
         _ => f.to_owned(),
@@ -82,6 +89,10 @@ pub struct HubKeyOut {
     pub updated_by: Option<i64>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
+    /// Calls allowed per window; beyond, 429 `rate_limited`. `null`: none.
+    pub rate_limit: Option<RateLimit>,
+    /// Accepted calls allowed per calendar month (UTC); beyond, 429 `quota_exceeded`. `null`: none.
+    pub monthly_quota: Option<u64>,
     /// Only in the answer that created it (or switched it to API Key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -112,6 +123,7 @@ async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError
         SyncStatus::Synced { nodes, at } => SyncJson { state: "synced", nodes, at: Some(at) },
     };
     let access_type = *k.access_type;
+    let limits = manage::limits_of(&k);
     Ok(HubKeyOut {
         id: k.id,
         identifier: k.secret_suffix.as_deref().map(|s| crate::domain::hub_keys::identifier(access_type, s)),
@@ -136,6 +148,8 @@ async fn out(state: &AppState, k: hub_keys::Model) -> Result<HubKeyOut, ApiError
         updated_by: k.updated_by,
         last_used_at: k.last_used_at,
         last_used_ip: k.last_used_ip,
+        rate_limit: limits.rate,
+        monthly_quota: limits.monthly_quota,
         secret: None,
         notes: Vec::new(),
         warnings: Vec::new(),
@@ -168,9 +182,53 @@ pub struct HubKeyIn {
     pub token: Option<String>,
     /// The `version` you read; a newer saved version refuses the change (409).
     pub version: Option<i64>,
+    /// `{"requests": 100, "window_seconds": 60}`, or null for none. Absent
+    /// on create: the workspace's default limit for new keys.
+    #[serde(default, deserialize_with = "crate::api::collections::present")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<Option<RateLimitIn>>,
+    /// Accepted calls per calendar month (UTC), or null for none.
+    #[serde(default, deserialize_with = "crate::api::collections::present")]
+    #[schema(value_type = Option<u64>)]
+    pub monthly_quota: Option<Option<u64>>,
 }
 
-async fn input(state: &AppState, base: Option<&hub_keys::Model>, b: HubKeyIn) -> Result<KeyInput, ApiError> {
+/// A rate limit as sent; checked by the same rules as the editor's fields.
+#[derive(Deserialize, ToSchema, Default, Clone, Copy)]
+pub struct RateLimitIn {
+    pub requests: u64,
+    pub window_seconds: u64,
+}
+
+/// The limit fields as the editor would have them typed: what was sent, else
+/// what the key has, else (a new key) the workspace's default.
+pub async fn limit_texts(
+    state: &AppState,
+    workspace_id: i64,
+    current: Option<crate::domain::limits::Limits>,
+    rate: Option<Option<RateLimitIn>>,
+    quota: Option<Option<u64>>,
+) -> Result<(String, String, String), ApiError> {
+    let base = match current {
+        Some(l) => l,
+        None => crate::workspaces::default_limits(state, workspace_id).await?,
+    };
+    let (mut r, mut w, mut q) = manage::limit_texts(&base);
+    if let Some(rate) = rate {
+        (r, w) = rate.map(|x| (x.requests.to_string(), x.window_seconds.to_string())).unwrap_or_default();
+    }
+    if let Some(quota) = quota {
+        q = quota.map(|x| x.to_string()).unwrap_or_default();
+    }
+    Ok((r, w, q))
+}
+
+async fn input(
+    state: &AppState,
+    workspace: i64,
+    base: Option<&hub_keys::Model>,
+    b: HubKeyIn,
+) -> Result<KeyInput, ApiError> {
     let links = match base {
         Some(k) => crate::store::hub_keys::links(&state.db, k.id).await?,
         None => Default::default(),
@@ -189,7 +247,13 @@ async fn input(state: &AppState, base: Option<&hub_keys::Model>, b: HubKeyIn) ->
             })?))
         }
     };
+    let workspace_id = base.map_or(workspace, |k| k.workspace_id);
+    let (rate_requests, rate_window, monthly_quota) =
+        limit_texts(state, workspace_id, base.map(manage::limits_of), b.rate_limit, b.monthly_quota).await?;
     Ok(KeyInput {
+        rate_requests,
+        rate_window,
+        monthly_quota,
         name: b.name.or_else(|| base.map(|k| k.name.clone())).unwrap_or_default(),
         access_type: b.access_type.or_else(|| base.map(|k| k.access_type.to_string())).unwrap_or_default(),
         status: b.status.or_else(|| base.map(|k| k.status.to_string())).unwrap_or_else(|| "active".into()),
@@ -297,7 +361,7 @@ pub async fn create(
     p: Principal<perm::HubKeysManage>,
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input(&state, None, body(b)?).await?;
+    let input = input(&state, p.key.workspace_id, None, body(b)?).await?;
     let saved = manage::save(&state, &p.actor(), None, &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);
@@ -332,7 +396,7 @@ pub async fn update(
     b: Result<web::Json<HubKeyIn>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let k = find(&state, p.key.workspace_id, *id).await?;
-    let input = input(&state, Some(&k), body(b)?).await?;
+    let input = input(&state, p.key.workspace_id, Some(&k), body(b)?).await?;
     let saved = manage::save(&state, &p.actor(), Some(k.id), &input).await.map_err(json_fields)?;
     let mut o = out(&state, saved.key).await?;
     (o.secret, o.notes, o.warnings) = (saved.secret, saved.notes, saved.warnings);

@@ -11,6 +11,7 @@ pub mod me;
 pub mod members;
 pub mod principal;
 pub mod sources;
+pub mod usage;
 
 use actix_web::web;
 
@@ -57,6 +58,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .service(web::resource("/hub-keys/{id}/reveal").post(hub_keys::reveal))
             .service(web::resource("/hub-keys/{id}/regenerate").post(hub_keys::regenerate))
+            .service(web::resource("/hub-keys/{id}/usage").get(usage::hub_key))
+            .service(web::resource("/keys/{id}/usage").get(usage::personal_key))
+            .service(web::resource("/usage").get(usage::workspace))
             .service(web::resource("/connector-kinds").get(sources::kinds))
             .service(web::resource("/sources").get(sources::list).post(sources::create))
             .service(web::resource("/sources/{id}").get(sources::show).patch(sources::update).delete(sources::delete))

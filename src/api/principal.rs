@@ -6,12 +6,15 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::api::ApiError;
 use crate::auth::key_verifier::{KeyRefusal, VerifiedKey};
+use crate::domain::limits::Limits;
+use crate::domain::usage::KeyRef;
 use crate::state::AppState;
 use crate::store::audit::Actor;
+use crate::usage::Mark;
 
 /// What a handler requires of the key (shared with the pages' `Member`).
 pub use crate::auth::perm::{self, Requirement};
@@ -89,16 +92,49 @@ pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&st
         Ok(key) => {
             crate::metrics::verification("personal", "ok");
             crate::web::middleware::note_key(req, || key.identifier.clone());
+            let counted = KeyRef::Personal(key.key_id);
+            mark(req, key.workspace_id, Some(counted), key.limits.monthly_quota.is_some());
+            within_limits(state, req, counted, &key.limits)?;
             Ok(key)
         }
         Err(refusal) => {
             crate::metrics::verification("personal", ApiError::from(refusal).code());
+            if let KeyRefusal::Revoked { key_id, workspace_id, .. } | KeyRefusal::Expired { key_id, workspace_id, .. } =
+                refusal
+            {
+                mark(req, workspace_id, Some(KeyRef::Personal(key_id)), false);
+            }
             let client = state.client_ip(req);
             if let Some(limited) = count_refusal(state, client.as_deref()) {
                 return Err(limited);
             }
             audit_refusal(state, refusal, client).await;
             Err(refusal.into())
+        }
+    }
+}
+
+/// Notes whose call this is for the usage counters (see `usage::Mark`);
+/// `key` is `None` for a refused key nobody owns. The endpoint is added by
+/// the data API once it knows the route (else the API route counts).
+pub fn mark(req: &HttpRequest, workspace_id: i64, key: Option<KeyRef>, quota: bool) {
+    req.extensions_mut().insert(Mark { workspace_id, key, also: None, endpoint: None, quota });
+}
+
+/// Counts the call against the key's rate limit and quota; how the key
+/// stands goes on the answer (`RateLimit-Policy`, `RateLimit`), refused or not.
+pub fn within_limits(state: &AppState, req: &HttpRequest, key: KeyRef, limits: &Limits) -> Result<(), ApiError> {
+    if limits.is_none() {
+        return Ok(());
+    }
+    match state.limits.admit(key, limits, state.clock.now()) {
+        Ok(standing) => {
+            req.extensions_mut().insert(standing);
+            Ok(())
+        }
+        Err(exceeded) => {
+            req.extensions_mut().insert(exceeded.standing);
+            Err(ApiError::LimitExceeded(exceeded))
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct CompiledHubKey {
     pub teams: Box<[i64]>,
     /// Headers to send (excluded rows are left out at compile time).
     pub headers: Box<[(HeaderName, Template)]>,
+    /// Its rate limit and monthly quota (checked by `limits`).
+    pub limits: crate::domain::limits::Limits,
     digest: Option<[u8; 32]>,
 }
 
@@ -142,6 +144,7 @@ fn compile(
         users: users.into(),
         teams: teams.into(),
         headers: headers.into(),
+        limits: m.limits,
         digest: m.secret_digest.as_deref().and_then(|h| hex::decode(h).ok()).and_then(|b| b.try_into().ok()),
     }
 }
@@ -340,27 +343,28 @@ impl HubVerifier {
 
     /// Checks an API key or a generic token presented to `workspace_id`:
     /// format/checksum → known → active → not expired → IP allowed. Which
-    /// endpoints it may call is `CompiledHubKey::accepts`.
+    /// endpoints it may call is `CompiledHubKey::accepts`. A refusal names
+    /// the key when it is known (its usage counts the refusal).
     pub fn lookup(
         &self,
         workspace_id: i64,
         presented: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
-    ) -> Result<Arc<CompiledHubKey>, HubRefusal> {
+    ) -> Result<Arc<CompiledHubKey>, (HubRefusal, Option<i64>)> {
         if presented.starts_with(HUB_PREFIX) && !is_hub_secret(presented) {
-            return Err(HubRefusal::Malformed);
+            return Err((HubRefusal::Malformed, None));
         }
         if presented.is_empty() || presented.len() > 256 || !presented.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(HubRefusal::Malformed);
+            return Err((HubRefusal::Malformed, None));
         }
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let key = {
             let snap = self.snap.read().unwrap_or_else(|p| p.into_inner());
             snap.by_digest.get(&(workspace_id, digest)).cloned()
         };
-        let key = key.ok_or(HubRefusal::Unknown)?;
-        key.check(ip, now.timestamp())?;
+        let key = key.ok_or((HubRefusal::Unknown, None))?;
+        key.check(ip, now.timestamp()).map_err(|r| (r, Some(key.id)))?;
         Ok(key)
     }
 
@@ -465,6 +469,9 @@ mod tests {
             updated_by: None,
             last_used_at: None,
             last_used_ip: None,
+            rate_limit_requests: None,
+            rate_limit_window: None,
+            monthly_quota: None,
         }
     }
 

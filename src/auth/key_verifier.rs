@@ -21,6 +21,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::domain::PermissionSet;
 use crate::domain::keys::{KeyFormatError, KeySecret};
+use crate::domain::limits::Limits;
 use crate::store::keys::SnapshotRow;
 
 /// Why a presented key was refused. Each maps to a stable API error code.
@@ -55,6 +56,8 @@ pub struct VerifiedKey {
     /// The key's permissions ∩ the owner's current permissions in the workspace.
     pub permissions: PermissionSet,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The key's rate limit and monthly quota (checked by `limits`).
+    pub limits: Limits,
 }
 
 /// A key as the snapshot keeps it: small and fixed-size, because there may be
@@ -72,6 +75,7 @@ struct CompiledKey {
     accepted_until: Option<i64>,
     /// The last four characters, for the identifier.
     suffix: [u8; 4],
+    limits: Limits,
 }
 
 #[derive(Default)]
@@ -93,7 +97,20 @@ impl Snapshot {
 
     /// Adds (or replaces) a key from its row.
     fn put(&mut self, row: SnapshotRow) {
-        let (id, workspace_id, user_id, perms, identifier, hash, prev_hash, prev_until, expires_at, revoked_at) = row;
+        let (
+            id,
+            workspace_id,
+            user_id,
+            perms,
+            identifier,
+            hash,
+            prev_hash,
+            prev_until,
+            expires_at,
+            revoked_at,
+            rate,
+            quota,
+        ) = row;
         self.remove_key(id);
         let mut suffix = [b'?'; 4];
         if let Some(tail) = identifier.as_bytes().get(identifier.len().saturating_sub(4)..)
@@ -110,6 +127,7 @@ impl Snapshot {
             expires_at: expires_at.map(|t| t.timestamp()),
             accepted_until: None,
             suffix,
+            limits: Limits::from_packed(rate, quota),
         };
         let mut digests = [None, None];
         if let (Some(prev), Some(until)) = (prev_hash, prev_until)
@@ -300,6 +318,7 @@ impl KeyVerifier {
             identifier: format!("{}…{}", crate::domain::keys::PERSONAL_PREFIX, String::from_utf8_lossy(&key.suffix)),
             permissions: PermissionSet::from_bits(key.permissions & owner_now),
             expires_at: key.expires_at.and_then(|t| DateTime::from_timestamp(t, 0)),
+            limits: key.limits,
         })
     }
 

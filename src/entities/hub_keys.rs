@@ -43,6 +43,11 @@ pub struct Model {
     pub updated_by: Option<i64>,
     pub last_used_at: Option<DateTimeUtc>,
     pub last_used_ip: Option<String>,
+    /// A rate limit: `rate_limit_requests` calls per `rate_limit_window` seconds (both or neither).
+    pub rate_limit_requests: Option<i32>,
+    pub rate_limit_window: Option<i32>,
+    /// Accepted calls allowed per calendar month (UTC).
+    pub monthly_quota: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

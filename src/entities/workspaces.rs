@@ -12,6 +12,9 @@ pub struct Model {
     /// URL-safe and unique: the `{workspace}` of `/hub/{workspace}/…`.
     pub slug: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The rate limit new keys start with (both or neither).
+    pub default_rate_limit_requests: Option<i32>,
+    pub default_rate_limit_window: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -53,6 +53,11 @@ pub struct KeyInput {
     pub team_ids: Vec<i64>,
     /// A generic token's value; `None` (or empty on an update) keeps the current one.
     pub token: Option<String>,
+    /// The rate limit (requests per window seconds) and monthly quota as
+    /// typed; empty for none.
+    pub rate_requests: String,
+    pub rate_window: String,
+    pub monthly_quota: String,
     /// The version the editor was opened at; a newer saved version refuses the save.
     pub version: Option<i64>,
 }
@@ -229,6 +234,11 @@ async fn check(
             }
         }
     }
+    let limits = crate::domain::limits::parse_form(&input.rate_requests, &input.rate_window, &input.monthly_quota)
+        .unwrap_or_else(|(f, m)| {
+            errors.push(FieldError::new(limit_field(f), m));
+            Default::default()
+        });
     if !errors.is_empty() {
         return Err(Refusal::Fields(errors));
     }
@@ -243,6 +253,7 @@ async fn check(
         endpoint_ids,
         user_ids,
         team_ids,
+        limits,
     };
     Ok(Checked { spec, access, token, notes, warnings })
 }
@@ -254,6 +265,29 @@ fn shown_local(at: DateTime<Utc>, offset_minutes: i32) -> String {
         .unwrap_or(at)
         .format("%Y-%m-%dT%H:%M")
         .to_string()
+}
+
+/// The editor's (and the service's) name of a limit field.
+pub fn limit_field(f: crate::domain::limits::LimitField) -> &'static str {
+    use crate::domain::limits::LimitField;
+    match f {
+        LimitField::Requests => "rate_limit_requests",
+        LimitField::Window => "rate_limit_window",
+        LimitField::Quota => "monthly_quota",
+    }
+}
+
+/// The limits as the form shows them: (requests, window, quota), empty for none.
+pub fn limit_texts(l: &crate::domain::limits::Limits) -> (String, String, String) {
+    (
+        l.rate.map(|r| r.requests.to_string()).unwrap_or_default(),
+        l.rate.map(|r| r.window_seconds.to_string()).unwrap_or_default(),
+        l.monthly_quota.map(|q| q.to_string()).unwrap_or_default(),
+    )
+}
+
+pub fn limits_of(k: &hub_keys::Model) -> crate::domain::limits::Limits {
+    crate::domain::limits::Limits::from_stored(k.rate_limit_requests, k.rate_limit_window, k.monthly_quota)
 }
 
 fn field(name: &str, message: &str) -> Refusal {

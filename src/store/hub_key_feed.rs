@@ -6,6 +6,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 
 use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, KeyStatus};
+use crate::domain::limits::Limits;
 use crate::entities::json::Json;
 use crate::entities::typed::Typed;
 use crate::entities::{
@@ -26,6 +27,7 @@ pub struct VerifierRow {
     pub ip_filters: Vec<IpNet>,
     pub headers: Vec<HeaderRow>,
     pub secret_digest: Option<String>,
+    pub limits: Limits,
 }
 
 impl From<&keys::Model> for VerifierRow {
@@ -39,6 +41,7 @@ impl From<&keys::Model> for VerifierRow {
             ip_filters: m.ip_filters.0.clone(),
             headers: m.headers.0.clone(),
             secret_digest: m.secret_digest.clone(),
+            limits: Limits::from_stored(m.rate_limit_requests, m.rate_limit_window, m.monthly_quota),
         }
     }
 }
@@ -57,6 +60,8 @@ pub async fn page_after(db: &impl ConnectionTrait, after: i64, n: u64) -> Result
             keys::Column::Headers,
             keys::Column::SecretDigest,
         ])
+        .expr(sea_orm::sea_query::Expr::cust(crate::domain::limits::PACKED_RATE_SQL))
+        .column(keys::Column::MonthlyQuota)
         .filter(keys::Column::Id.gt(after))
         .order_by_asc(keys::Column::Id)
         .limit(n)
@@ -71,23 +76,39 @@ pub async fn page_after(db: &impl ConnectionTrait, after: i64, n: u64) -> Result
             Json<Vec<IpNet>>,
             Json<Vec<HeaderRow>>,
             Option<String>,
+            Option<i64>,
+            Option<i64>,
         )>()
         .all(db)
         .await
         .map(|rows| {
             rows.into_iter()
-                .map(|(id, workspace_id, access_type, status, expires_at, ip_filters, headers, secret_digest)| {
-                    VerifierRow {
+                .map(
+                    |(
                         id,
                         workspace_id,
-                        access_type: *access_type,
-                        status: *status,
+                        access_type,
+                        status,
                         expires_at,
-                        ip_filters: ip_filters.0,
-                        headers: headers.0,
+                        ip_filters,
+                        headers,
                         secret_digest,
-                    }
-                })
+                        rate,
+                        quota,
+                    )| {
+                        VerifierRow {
+                            id,
+                            workspace_id,
+                            access_type: *access_type,
+                            status: *status,
+                            expires_at,
+                            ip_filters: ip_filters.0,
+                            headers: headers.0,
+                            secret_digest,
+                            limits: Limits::from_packed(rate, quota),
+                        }
+                    },
+                )
                 .collect()
         })
 }

@@ -28,6 +28,7 @@ pub struct KeySpec {
     pub endpoint_ids: Vec<i64>,
     pub user_ids: Vec<i64>,
     pub team_ids: Vec<i64>,
+    pub limits: crate::domain::limits::Limits,
 }
 
 /// A secret to store with the key: its digest and suffix, and for API keys
@@ -163,6 +164,9 @@ fn new_row(
         updated_by: Set(actor),
         last_used_at: Set(None),
         last_used_ip: Set(None),
+        rate_limit_requests: Set(spec.limits.stored().0),
+        rate_limit_window: Set(spec.limits.stored().1),
+        monthly_quota: Set(spec.limits.stored().2),
         ..Default::default()
     }
 }
@@ -270,6 +274,9 @@ pub async fn update(
         .col_expr(keys::Column::IpFilters, Expr::value(Json(spec.ip_filters.clone())))
         .col_expr(keys::Column::Headers, Expr::value(Json(spec.headers.clone())))
         .col_expr(keys::Column::ExpiresAt, Expr::value(spec.expires_at))
+        .col_expr(keys::Column::RateLimitRequests, Expr::value(spec.limits.stored().0))
+        .col_expr(keys::Column::RateLimitWindow, Expr::value(spec.limits.stored().1))
+        .col_expr(keys::Column::MonthlyQuota, Expr::value(spec.limits.stored().2))
         .col_expr(keys::Column::Version, Expr::value(current.version + 1))
         .col_expr(keys::Column::ChangeSeq, Expr::value(seq))
         .col_expr(keys::Column::UpdatedAt, Expr::value(Utc::now()))

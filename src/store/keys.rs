@@ -14,6 +14,7 @@ pub struct NewKey<'a> {
     pub permissions: &'a PermissionSet,
     pub secret: &'a KeySecret,
     pub expires_at: Option<DateTime<Utc>>,
+    pub limits: crate::domain::limits::Limits,
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>) -> Result<keys::Model, DbErr> {
@@ -32,6 +33,9 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>) -> Result<keys::
         rotated_at: Set(None),
         last_used_at: Set(None),
         last_used_ip: Set(None),
+        rate_limit_requests: Set(new.limits.stored().0),
+        rate_limit_window: Set(new.limits.stored().1),
+        monthly_quota: Set(new.limits.stored().2),
         ..Default::default()
     }
     .insert(db)
@@ -230,23 +234,30 @@ pub type SnapshotRow = (
     Option<DateTime<Utc>>, // previous_valid_until
     Option<DateTime<Utc>>, // expires_at
     Option<DateTime<Utc>>, // revoked_at
+    Option<i64>,           // rate limit, packed (`Limits::PACKED_RATE_SQL`)
+    Option<i64>,           // monthly_quota
 );
 
 /// What the verifier needs of a key, in a query to narrow down.
 fn snapshot_select() -> sea_orm::Select<keys::Entity> {
     use sea_orm::QuerySelect;
-    keys::Entity::find().select_only().columns([
-        keys::Column::Id,
-        keys::Column::WorkspaceId,
-        keys::Column::UserId,
-        keys::Column::Permissions,
-        keys::Column::Identifier,
-        keys::Column::SecretHash,
-        keys::Column::PreviousSecretHash,
-        keys::Column::PreviousValidUntil,
-        keys::Column::ExpiresAt,
-        keys::Column::RevokedAt,
-    ])
+    keys::Entity::find()
+        .select_only()
+        .columns([
+            keys::Column::Id,
+            keys::Column::WorkspaceId,
+            keys::Column::UserId,
+            keys::Column::Permissions,
+            keys::Column::Identifier,
+            keys::Column::SecretHash,
+            keys::Column::PreviousSecretHash,
+            keys::Column::PreviousValidUntil,
+            keys::Column::ExpiresAt,
+            keys::Column::RevokedAt,
+        ])
+        // Two numbers in one column: a tuple has at most twelve.
+        .expr(sea_orm::sea_query::Expr::cust(crate::domain::limits::PACKED_RATE_SQL))
+        .column(keys::Column::MonthlyQuota)
 }
 
 /// One page of keys for the verifier's snapshot, by id, so that loading many

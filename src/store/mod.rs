@@ -16,6 +16,7 @@ pub mod password_resets;
 pub mod sessions;
 pub mod setup;
 pub mod teams;
+pub mod usage;
 pub mod users;
 pub mod workspaces;
 

@@ -110,3 +110,22 @@ pub async fn set_slug(db: &impl ConnectionTrait, id: i64, slug: &str) -> Result<
         Err(e) => Err(e),
     }
 }
+
+/// Sets the rate limit new keys start with (`None`: none).
+pub async fn set_default_limit(
+    db: &impl ConnectionTrait,
+    id: i64,
+    rate: Option<crate::domain::limits::RateLimit>,
+) -> Result<(), DbErr> {
+    let limits = crate::domain::limits::Limits { rate, monthly_quota: None };
+    let (requests, window, _) = limits.stored();
+    workspaces::ActiveModel {
+        id: Set(id),
+        default_rate_limit_requests: Set(requests),
+        default_rate_limit_window: Set(window),
+        ..Default::default()
+    }
+    .update(db)
+    .await
+    .map(|_| ())
+}

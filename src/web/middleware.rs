@@ -50,6 +50,7 @@ fn observe(req: &actix_web::HttpRequest, res: &mut HttpResponse, started: std::t
     let route = req.match_pattern();
     let route = route.as_deref().unwrap_or("(unmatched)");
     crate::metrics::request(req.method().as_str(), route, status, took);
+    count_usage(req, res, route, took);
     let timing = format!("app;dur={:.2}", took.as_secs_f64() * 1000.0);
     if let Ok(v) = header::HeaderValue::from_str(&timing) {
         res.headers_mut().insert(header::HeaderName::from_static("server-timing"), v);
@@ -66,6 +67,45 @@ fn observe(req: &actix_web::HttpRequest, res: &mut HttpResponse, started: std::t
             "request"
         );
     }
+}
+
+/// A call made with a key: its usage is counted (`usage::Mark`), and a
+/// limited key's answer says where it stands (draft-ietf-httpapi-ratelimit-headers).
+fn count_usage(req: &actix_web::HttpRequest, res: &mut HttpResponse, route: &str, took: std::time::Duration) {
+    let ext = req.extensions();
+    if let Some(standing) = ext.get::<crate::domain::limits::Standing>().filter(|s| !s.is_empty()) {
+        for (name, value) in [("ratelimit-policy", standing.policy_field()), ("ratelimit", standing.limit_field())] {
+            if let Ok(v) = header::HeaderValue::from_str(&value) {
+                res.headers_mut().insert(header::HeaderName::from_static(name), v);
+            }
+        }
+    }
+    let (Some(mark), Some(state)) = (ext.get::<crate::usage::Mark>(), req.app_data::<web::Data<AppState>>()) else {
+        return;
+    };
+    let status = res.status().as_u16();
+    let outcome = match res.extensions().get::<crate::usage::Outcome>() {
+        Some(o) => o.0,
+        None if status < 400 => crate::domain::usage::OK,
+        None => "error",
+    };
+    let now = state.clock.now();
+    if mark.quota
+        && outcome == crate::domain::usage::OK
+        && let Some(key) = mark.key
+    {
+        state.limits.count_ok(key, now);
+    }
+    state.usage.record(&crate::usage::Call {
+        mark,
+        endpoint: mark.endpoint.as_deref().unwrap_or(route),
+        outcome,
+        method: crate::metrics::method_label(req.method().as_str()),
+        status,
+        client: state.client_ip(req),
+        took,
+        at_ms: now.timestamp_millis(),
+    });
 }
 
 #[derive(Template)]

@@ -208,3 +208,23 @@ impl ListQuery {
         self.page.map_or(1, crate::domain::query::Page::get)
     }
 }
+
+/// One of a key's limit fields in a form (the key editor, the generate form).
+pub struct LimitInput {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub value: String,
+    pub placeholder: &'static str,
+}
+
+/// The three limit fields, with what was typed or saved.
+pub fn limit_inputs(requests: &str, window: &str, quota: &str) -> Vec<LimitInput> {
+    [
+        ("rate_limit_requests", "Requests", requests, "e.g. 100"),
+        ("rate_limit_window", "per seconds", window, "e.g. 60"),
+        ("monthly_quota", "Calls a month", quota, "e.g. 100000"),
+    ]
+    .into_iter()
+    .map(|(name, label, value, placeholder)| LimitInput { name, label, value: value.to_owned(), placeholder })
+    .collect()
+}

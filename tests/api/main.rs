@@ -23,3 +23,4 @@ mod security;
 mod sessions;
 mod setup;
 mod sync_jobs;
+mod usage;

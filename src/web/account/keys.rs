@@ -34,6 +34,10 @@ pub struct GenerateForm {
     pub expires: String,
     pub expires_on: String,
     pub permissions: Vec<PermissionChoice>,
+    /// The rate limit (requests per window seconds) and monthly quota; empty for none.
+    pub rate_limit_requests: String,
+    pub rate_limit_window: String,
+    pub monthly_quota: String,
     pub errors: FieldErrors,
     pub open: bool,
 }
@@ -63,15 +67,21 @@ struct KeysFragment {
     area: KeysArea,
 }
 
-fn empty_form(user: &CurrentUser) -> GenerateForm {
-    GenerateForm {
+/// The form for a new key: 90 days, no permissions, the workspace's default limit.
+async fn empty_form(state: &AppState, user: &CurrentUser) -> Result<GenerateForm, AppError> {
+    let limits = crate::workspaces::default_limits(state, user.workspace_id()).await?;
+    let (rate_limit_requests, rate_limit_window, monthly_quota) = crate::hub::keys::limit_texts(&limits);
+    Ok(GenerateForm {
         label: String::new(),
         expires: "90".into(),
         expires_on: String::new(),
         permissions: offered(user, &PermissionSet::default()),
+        rate_limit_requests,
+        rate_limit_window,
+        monthly_quota,
         errors: FieldErrors::default(),
         open: false,
-    }
+    })
 }
 
 /// Only the permissions the user holds now in this workspace are offered;
@@ -184,11 +194,14 @@ pub async fn show(
                 expires: r.value("expires"),
                 expires_on: r.value("expires_on"),
                 permissions: offered(&user, &checked),
+                rate_limit_requests: r.value("rate_limit_requests"),
+                rate_limit_window: r.value("rate_limit_window"),
+                monthly_quota: r.value("monthly_quota"),
                 errors: r.errors,
                 open: true,
             }
         }
-        None => empty_form(&user),
+        None => empty_form(&state, &user).await?,
     };
     let revealed = take_revealed(&state, &user);
     let shown = revealed.is_some();
@@ -218,7 +231,7 @@ async fn reveal(
     mut revealed: Revealed,
 ) -> Result<HttpResponse, AppError> {
     if is_htmx(req) {
-        let a = area(state, user, None, 1, empty_form(user), Some(revealed), None).await?;
+        let a = area(state, user, None, 1, empty_form(state, user).await?, Some(revealed), None).await?;
         let mut res = respond(req, user, a, StatusCode::OK).await?;
         res.headers_mut().insert(
             actix_web::http::header::CACHE_CONTROL,
@@ -247,6 +260,12 @@ pub struct GenerateInput {
     pub expires: String,
     #[serde(default)]
     pub expires_on: String,
+    #[serde(default)]
+    pub rate_limit_requests: String,
+    #[serde(default)]
+    pub rate_limit_window: String,
+    #[serde(default)]
+    pub monthly_quota: String,
 }
 
 pub async fn generate(
@@ -259,8 +278,12 @@ pub async fn generate(
     let label = errors.check("label", KeyLabel::parse(&input.label));
     let perms = errors.check("permission", PermissionSet::parse_names(input.permission.iter().map(String::as_str)));
     let expiry = errors.check("expires", Expiry::parse(&input.expires, Some(&input.expires_on), Utc::now()));
-    let created = match (&label, &perms, expiry, errors.is_empty()) {
-        (Some(label), Some(perms), Some(expiry), true) => {
+    let limits =
+        crate::domain::limits::parse_form(&input.rate_limit_requests, &input.rate_limit_window, &input.monthly_quota)
+            .map_err(|(f, m)| errors.add(crate::hub::keys::limit_field(f), m))
+            .ok();
+    let created = match (&label, &perms, expiry, limits, errors.is_empty()) {
+        (Some(label), Some(perms), Some(expiry), Some(limits), true) => {
             match crate::account::keys::generate(
                 &state.db,
                 &user.actor,
@@ -268,6 +291,7 @@ pub async fn generate(
                 label,
                 perms,
                 expiry.at(),
+                limits,
             )
             .await
             {
@@ -282,8 +306,14 @@ pub async fn generate(
         _ => None,
     };
     let Some((key, secret)) = created else {
-        let mut kept =
-            vec![("label", input.label.as_str()), ("expires", &input.expires), ("expires_on", &input.expires_on)];
+        let mut kept = vec![
+            ("label", input.label.as_str()),
+            ("expires", &input.expires),
+            ("expires_on", &input.expires_on),
+            ("rate_limit_requests", &input.rate_limit_requests),
+            ("rate_limit_window", &input.rate_limit_window),
+            ("monthly_quota", &input.monthly_quota),
+        ];
         kept.extend(input.permission.iter().map(|p| ("permission", p.as_str())));
         if let Some(back) = crate::web::retry::back_to(&req, urls::ACCOUNT_KEYS, &kept, &errors) {
             return Ok(back);
@@ -293,6 +323,9 @@ pub async fn generate(
             expires: input.expires.clone(),
             expires_on: input.expires_on.clone(),
             permissions: offered(&user, &perms.clone().unwrap_or_default()),
+            rate_limit_requests: input.rate_limit_requests.clone(),
+            rate_limit_window: input.rate_limit_window.clone(),
+            monthly_quota: input.monthly_quota.clone(),
             errors,
             open: true,
         };
@@ -425,7 +458,7 @@ pub async fn retire(
     };
     let filter = KeyState::parse(&input.status);
     let notice = done.then(|| format!("The key “{}” has been {notice}.", key.label));
-    let a = area(&state, &user, filter, 1, empty_form(&user), None, notice).await?;
+    let a = area(&state, &user, filter, 1, empty_form(&state, &user).await?, None, notice).await?;
     if is_htmx(&req) {
         respond(&req, &user, a, StatusCode::OK).await
     } else {

@@ -503,9 +503,10 @@ impl Client {
             via: None,
             ip: None,
         };
-        let (key, secret) = keyhub::account::keys::generate(db, &by, &m.permissions, &label, &wanted, None)
-            .await
-            .expect("key generated");
+        let (key, secret) =
+            keyhub::account::keys::generate(db, &by, &m.permissions, &label, &wanted, None, Default::default())
+                .await
+                .expect("key generated");
         self.state.keys.key_changed(key.id).await.expect("the verifier learns the key");
         secret.expose().to_owned()
     }

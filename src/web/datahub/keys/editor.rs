@@ -277,8 +277,11 @@ pub async fn new(
     if let Some(v) = retried(&req, None) {
         return editor(&state, &user, None, v, StatusCode::OK).await;
     }
-    let form =
+    let mut form =
         KeyForm { access_type: "api_key".into(), status: "active".into(), tz_offset: "0".into(), ..Default::default() };
+    // A new key starts with the workspace's default limit, shown to change.
+    let defaults = crate::workspaces::default_limits(&state, user.workspace_id()).await?;
+    (form.rate_limit_requests, form.rate_limit_window, form.monthly_quota) = manage::limit_texts(&defaults);
     editor(&state, &user, None, View::of(form), StatusCode::OK).await
 }
 

@@ -37,6 +37,12 @@ pub struct KeyForm {
     #[serde(default)]
     pub(super) token: String,
     #[serde(default)]
+    pub(super) rate_limit_requests: String,
+    #[serde(default)]
+    pub(super) rate_limit_window: String,
+    #[serde(default)]
+    pub(super) monthly_quota: String,
+    #[serde(default)]
     pub(super) version: String,
     /// Row buttons: `add_ip`, `remove_ip=N`, `add_header`, `remove_header=N`.
     #[serde(default)]
@@ -129,6 +135,7 @@ impl KeyForm {
             version: k.version.to_string(),
             ..Default::default()
         };
+        (f.rate_limit_requests, f.rate_limit_window, f.monthly_quota) = manage::limit_texts(&manage::limits_of(k));
         f.set_ip_rows(&manage::ip_rows(k));
         f.set_header_rows(&manage::header_rows(k));
         f
@@ -145,6 +152,9 @@ impl KeyForm {
             ("expires_at", self.expires_at.clone()),
             ("tz_offset", self.tz_offset.clone()),
             ("version", self.version.clone()),
+            ("rate_limit_requests", self.rate_limit_requests.clone()),
+            ("rate_limit_window", self.rate_limit_window.clone()),
+            ("monthly_quota", self.monthly_quota.clone()),
         ];
         let lists: [(&'static str, &Vec<String>); 8] = [
             ("ip_range", &self.ip_range),
@@ -184,6 +194,9 @@ impl KeyForm {
             team_ids: ids(&self.team_ids),
             token: Some(self.token.clone()).filter(|t| !t.is_empty()),
             version: self.version.parse().ok(),
+            rate_requests: self.rate_limit_requests.clone(),
+            rate_window: self.rate_limit_window.clone(),
+            monthly_quota: self.monthly_quota.clone(),
         }
     }
 }
