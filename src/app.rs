@@ -253,11 +253,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(urls::WORKSPACES).post(account::profile::create_workspace))
         .service(web::resource(urls::ACCOUNT_KEYS).get(account::keys::show).post(account::keys::generate))
         .service(web::resource("/account/keys/{id}/rotate").post(account::keys::rotate))
+        .service(web::resource("/account/keys/{id}/usage").get(account::usage::show))
         .service(web::resource("/account/keys/{id}/{action}").post(account::keys::retire))
         .service(web::resource(urls::WORKSPACE_SWITCH).post(workspaces::switch))
         .service(
             web::scope("/datahub")
                 .service(web::resource("").get(ui::overview::datahub_page))
+                .service(web::resource("/usage").get(datahub::usage::workspace))
                 .service(web::resource("/datasets").get(datahub::datasets::list).post(datahub::datasets::create))
                 .service(web::resource("/datasets/upload").post(datahub::datasets::upload))
                 .service(web::resource("/datasets/new/{token}").get(datahub::datasets::preview))
@@ -285,6 +287,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/keys/token-check").post(datahub::keys::token_check))
                 .service(web::resource("/keys/{id}").get(datahub::keys::show).post(datahub::keys::update))
                 .service(web::resource("/keys/{id}/secret").get(datahub::keys::hide))
+                .service(web::resource("/keys/{id}/usage").get(datahub::usage::hub_key))
                 .service(web::resource("/keys/{id}/reveal").post(datahub::keys::reveal))
                 .service(web::resource("/keys/{id}/regenerate").post(datahub::keys::regenerate))
                 .service(web::resource("/keys/{id}/delete").post(datahub::keys::delete)),
@@ -362,6 +365,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/audit.csv").get(admin::audit::csv))
                 .service(web::resource("/workspace").get(admin::workspace::show).post(admin::workspace::rename))
                 .service(web::resource("/workspace/slug").post(admin::workspace::change_slug))
+                .service(web::resource("/workspace/limit").post(admin::workspace::set_limit))
                 .service(web::resource("/teams").get(admin::teams::list).post(admin::teams::create))
                 .service(web::resource("/teams/{id}").get(admin::teams::show).post(admin::teams::update))
                 .service(web::resource("/teams/{id}/delete").post(admin::teams::delete)),

@@ -179,7 +179,7 @@ pub fn bar_chart(id: &str, title: &str, starts: &[i64], rows: &[Vec<u64>], label
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{id}-title" preserveAspectRatio="none"><title id="{id}-title">{}</title>"#,
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{id}-title"><title id="{id}-title">{}</title>"#,
         escape(title)
     );
     // The axis: zero and the top value.

@@ -52,7 +52,7 @@ pub struct Named<T> {
 
 fn largest_first<T>(map: BTreeMap<T, Counts>) -> Vec<Named<T>> {
     let mut out: Vec<Named<T>> = map.into_iter().map(|(name, counts)| Named { name, counts }).collect();
-    out.sort_by(|a, b| b.counts.total().cmp(&a.counts.total()));
+    out.sort_by_key(|n| std::cmp::Reverse(n.counts.total()));
     out
 }
 

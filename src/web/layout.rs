@@ -121,6 +121,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
             vec![("Datasets", urls::DATASETS), ("Data Collections", urls::COLLECTIONS), ("Endpoints", urls::ENDPOINTS)];
         if can(Permission::HubKeysManage) {
             pages.push(("API Keys", urls::HUB_KEYS));
+            pages.push(("Usage", urls::DATAHUB_USAGE));
         }
         out.push(section("Data Hub", urls::DATAHUB, path, &pages));
     }

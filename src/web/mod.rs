@@ -21,6 +21,7 @@ pub mod reset;
 pub mod retry;
 pub mod setup;
 pub mod urls;
+pub mod usage;
 pub mod views;
 pub mod workspaces;
 

@@ -110,6 +110,11 @@ pub async fn data_hub(state: &AppState, user: &CurrentUser) -> Result<Tile, AppE
             href: urls::HUB_KEYS,
             about: "Keys that call the endpoints: status, IP filter, expiry, headers.",
         });
+        links.push(TileLink {
+            label: "Usage",
+            href: urls::DATAHUB_USAGE,
+            about: "Calls by key and outcome, refusals by reason, over a day, a week or a month.",
+        });
     }
     Ok(Tile { id: "hub", title: "Data Hub", href: urls::DATAHUB, needs: None, lines, links })
 }

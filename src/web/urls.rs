@@ -37,6 +37,9 @@ pub const SOURCES: &str = "/live-data/sources";
 pub const DIAGNOSTICS: &str = "/live-data/diagnostics";
 pub const ENTITIES: &str = "/ontology/entities";
 pub const DATAHUB: &str = "/datahub";
+/// The workspace's usage: top keys, refusals, a chart.
+pub const DATAHUB_USAGE: &str = "/datahub/usage";
+pub const WORKSPACE_LIMIT: &str = "/admin/workspace/limit";
 pub const LIVE_DATA: &str = "/live-data";
 pub const ONTOLOGY: &str = "/ontology";
 pub const ADMIN: &str = "/admin";
@@ -89,6 +92,16 @@ pub fn hub_key(id: impl Display) -> String {
 /// `reveal`, `hide`, `secret`, `regenerate`, `delete`.
 pub fn hub_key_action(id: impl Display, action: &str) -> String {
     of(HUB_KEYS, id, action)
+}
+
+/// A hub key's Usage tab.
+pub fn hub_key_usage(id: impl Display) -> String {
+    of(HUB_KEYS, id, "usage")
+}
+
+/// A personal key's usage page.
+pub fn personal_key_usage(id: impl Display) -> String {
+    format!("{ACCOUNT_KEYS}/{id}/usage")
 }
 
 pub fn source(id: impl Display) -> String {

@@ -17,7 +17,17 @@ struct WorkspacePage {
     layout: Layout,
     workspace: String,
     slug: String,
+    /// The default rate limit for new keys, as typed or saved.
+    limit_requests: String,
+    limit_window: String,
     errors: FieldErrors,
+}
+
+/// The default limit's two fields as saved.
+async fn saved_limit(state: &AppState, user: &CurrentUser) -> Result<(String, String), AppError> {
+    let limits = crate::workspaces::default_limits(state, user.workspace_id()).await?;
+    let (r, w, _) = crate::hub::keys::limit_texts(&limits);
+    Ok((r, w))
 }
 
 async fn current_slug(state: &AppState, user: &CurrentUser) -> Result<String, AppError> {
@@ -30,17 +40,26 @@ pub async fn show(
     user: Member<perm::MembersManage>,
 ) -> Result<HttpResponse, AppError> {
     let saved_slug = current_slug(&state, &user).await?;
+    let (mut limit_requests, mut limit_window) = saved_limit(&state, &user).await?;
     let (name, slug, errors) = match crate::web::retry::take(&req, urls::WORKSPACE_SETTINGS) {
         Some(r) => {
             let slug = if r.errors.get("slug").is_some() { r.value("slug") } else { saved_slug };
+            if r.errors.has("rate_limit_requests") || r.errors.has("rate_limit_window") {
+                (limit_requests, limit_window) = (r.value("rate_limit_requests"), r.value("rate_limit_window"));
+            }
             (r.value("name"), slug, r.errors)
         }
         None => (user.membership.workspace_name.clone(), saved_slug, FieldErrors::default()),
     };
-    render(
-        StatusCode::OK,
-        &WorkspacePage { layout: Layout::for_user(&user, "Workspace"), workspace: name, slug, errors },
-    )
+    let page = WorkspacePage {
+        layout: Layout::for_user(&user, "Workspace"),
+        workspace: name,
+        slug,
+        limit_requests,
+        limit_window,
+        errors,
+    };
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -80,10 +99,13 @@ pub async fn change_slug(
     ) {
         return Ok(back);
     }
+    let (limit_requests, limit_window) = saved_limit(&state, &user).await?;
     let page = WorkspacePage {
         layout: Layout::for_user(&user, "Workspace"),
         workspace: user.membership.workspace_name.clone(),
         slug: form.slug,
+        limit_requests,
+        limit_window,
         errors,
     };
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -117,11 +139,68 @@ pub async fn rename(
     if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &[("name", &form.name)], &errors) {
         return Ok(back);
     }
+    let (limit_requests, limit_window) = saved_limit(&state, &user).await?;
     let page = WorkspacePage {
         layout: Layout::for_user(&user, "Workspace"),
         workspace: form.name,
         slug: current_slug(&state, &user).await?,
+        limit_requests,
+        limit_window,
         errors,
     };
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+#[derive(Deserialize)]
+pub struct LimitForm {
+    #[serde(default)]
+    pub rate_limit_requests: String,
+    #[serde(default)]
+    pub rate_limit_window: String,
+}
+
+/// The rate limit new keys start with (both fields empty: none).
+pub async fn set_limit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Member<perm::MembersManage>,
+    CsrfForm(form): CsrfForm<LimitForm>,
+) -> Result<HttpResponse, AppError> {
+    let name = user.membership.workspace_name.clone();
+    match crate::workspaces::set_default_limit(
+        &state,
+        &user.actor,
+        &name,
+        &form.rate_limit_requests,
+        &form.rate_limit_window,
+    )
+    .await
+    {
+        Ok(()) => {
+            Flash::push(&user.session, "success", "Saved: new keys start with this limit.");
+            Ok(see_other(urls::WORKSPACE_SETTINGS))
+        }
+        Err(Refusal::Fields(refused)) => {
+            let mut errors = FieldErrors::default();
+            errors.extend(refused);
+            let kept = [
+                ("rate_limit_requests", form.rate_limit_requests.as_str()),
+                ("rate_limit_window", &form.rate_limit_window),
+                ("name", &name),
+            ];
+            if let Some(back) = crate::web::retry::back_to(&req, urls::WORKSPACE_SETTINGS, &kept, &errors) {
+                return Ok(back);
+            }
+            let page = WorkspacePage {
+                layout: Layout::for_user(&user, "Workspace"),
+                workspace: name,
+                slug: current_slug(&state, &user).await?,
+                limit_requests: form.rate_limit_requests,
+                limit_window: form.rate_limit_window,
+                errors,
+            };
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -3,3 +3,4 @@ pub mod collections;
 pub mod datasets;
 pub mod endpoints;
 pub mod keys;
+pub mod usage;
