@@ -36,7 +36,7 @@ pub struct AppState {
     /// The time keys are judged by (tests move it on; see `clock`).
     pub clock: crate::clock::Clock,
     /// Per-key usage counted in memory, flushed in batches.
-    pub usage: crate::usage::Recorder,
+    pub usage: crate::usage::recorder::Recorder,
     /// Rate limits and monthly quotas of keys.
     pub limits: crate::limits::Limiter,
 }
