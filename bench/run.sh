@@ -13,7 +13,9 @@
 # 2. Starts keyhub (start-to-ready timed) and measures with wrk at 32 and 128
 #    connections: static asset (the ceiling), public page, the page through a
 #    hub key (3 IP rows, 2 templated headers), through a portal token
-#    (personal key), and GET /api/v1/me with a personal key.
+#    (personal key), GET /api/v1/me with a personal key, and the guarded page
+#    through the same hub key with a rate limit too high to trigger (what
+#    counting against a limit costs; usage is counted on every row).
 # 3. The same guarded page while one key is edited 10×/s, and while 50 clients
 #    hammer /login with wrong passwords; the keys pages' Server-Timing.
 # 4. Database statements per request from /metrics (KEYHUB_METRICS_BIND).
@@ -63,6 +65,7 @@ STATIC_JS="$B/static/bench/app.js"
 PUBLIC="$B/hub/$WS/items"
 GUARDED="$B/hub/$WS/guarded"
 HUB_H="X-API-Key: $BENCH_HUB_KEY"
+LIMITED_H="X-API-Key: $BENCH_LIMITED_KEY"
 PERSONAL_H="Authorization: Bearer $BENCH_PERSONAL_KEY"
 ME="$B/api/v1/me"
 
@@ -82,6 +85,7 @@ check public '"count":10000' "$PUBLIC"
 check guarded "x-collection-count: 10000" "$GUARDED" "$HUB_H"
 grep -qi "x-collection-page: Orders from 0" "$WORK/h" || { echo "guarded: second templated header missing"; exit 2; }
 check portal '"count":10000' "$GUARDED" "$PERSONAL_H"
+check limited 'ratelimit-policy: "key";q=1000000000;w=60' "$GUARDED" "$LIMITED_H"
 check me "$BENCH_EMAIL" "$ME" "$PERSONAL_H"
 
 # wrk → a line "rps p50_ms p99_ms errors" appended to $R/NAME.cN; the table
@@ -124,7 +128,10 @@ for rep in $(seq "$REPS"); do
     measure portal "$c" "$GUARDED" "$PERSONAL_H"
     Q2=$(queries); N2=$(requests)
     measure me "$c" "$ME" "$PERSONAL_H"
-    echo "$((Q1 - Q0)) $((N1 - N0)) $((Q2 - Q1)) $((N2 - N1))" >>"$R/queries.c$c"
+    Q3=$(queries); N3=$(requests)
+    measure limited "$c" "$GUARDED" "$LIMITED_H"
+    Q4=$(queries); N4=$(requests)
+    echo "$((Q1 - Q0)) $((N1 - N0)) $((Q2 - Q1)) $((N2 - N1)) $((Q4 - Q3)) $((N4 - N3))" >>"$R/queries.c$c"
   done
 done
 measure static_js 32 "$STATIC_JS"
@@ -233,7 +240,8 @@ def load(name):
     rps, p50, p99, _ = runs[len(runs) // 2]
     return rps, p50, p99, int(sum(x[3] for x in runs))
 rows = [("1 static asset", "static"), ("2 public page", "public"), ("3 guarded (hub key)", "guarded"),
-        ("4 portal token (personal key)", "portal"), ("5 GET /api/v1/me (personal key)", "me")]
+        ("4 portal token (personal key)", "portal"), ("5 GET /api/v1/me (personal key)", "me"),
+        ("6 guarded, key with a rate limit", "limited")]
 size = lambda n: open(os.path.join(r, n + ".bytes")).read().strip()
 print()
 print(f"keyhub benchmark — {int(hk):,} hub keys + {int(pk):,} personal keys loaded; bodies: static {size('static')} B, "
@@ -255,8 +263,8 @@ for label, name in [("3 with one key edited 10×/s", "guarded_edits.c32"), ("3 d
     print(f"{label:34} {x[0]:11,.0f} {x[1]:7.2f} {x[2]:7.2f}")
 q = {c: [sum(col) for col in zip(*(map(int, l.split()) for l in open(os.path.join(r, f"queries.c{c}")) if l.strip()))] for c in (32, 128)}
 per = lambda qs, n: qs / n if n else float("nan")
-print(f"database statements per request (c=32 runs): guarded {per(q[32][0], q[32][1]):.5f} ({q[32][0]} in {q[32][1]:,}), "
-      f"portal {per(q[32][2], q[32][3]):.5f} ({q[32][2]} in {q[32][3]:,})")
+print(f"database statements per request (c=32 runs, usage counted on each): guarded {per(q[32][0], q[32][1]):.5f} ({q[32][0]} in {q[32][1]:,}), "
+      f"portal {per(q[32][2], q[32][3]):.5f} ({q[32][2]} in {q[32][3]:,}), limited {per(q[32][4], q[32][5]):.5f} ({q[32][4]} in {q[32][5]:,})")
 print(f"start to ready {int(ready):,} ms · RSS at ready {int(rss_ready) * 1024 / 1e6:.0f} MB · peak RSS {int(peak) * 1024 / 1e6:.0f} MB · "
       f"{int(edits)} key edits applied · login flood: {int(l401):,} passwords checked, {int(l429):,} refused with 429")
 print(f"Server-Timing median: hub key table ({int(hk):,} keys) {float(hub_ms):.1f} ms · keys tab (1,000 keys) {float(tab_ms):.1f} ms")
@@ -281,6 +289,9 @@ checks = [
     ("flood p99", "guarded p99 during flood ÷ without", fl[2] / g32[2], "<=", 5.0),
     ("queries", "DB statements per guarded request", per(q[32][0], q[32][1]), "<=", 0.001),
     ("queries portal", "DB statements per portal-token request", per(q[32][2], q[32][3]), "<=", 0.001),
+    ("queries limited", "DB statements per rate-limited request", per(q[32][4], q[32][5]), "<=", 0.001),
+    ("(6)/(3) c=32", "rate-limited key ÷ same key unlimited req/s", res["limited"][0][0] / g32[0], ">=", 0.95),
+    ("(6)/(3) c=128", "rate-limited key ÷ same key unlimited req/s", res["limited"][1][0] / res["guarded"][1][0], ">=", 0.95),
     ("peak RSS", "MB with every key loaded", int(peak) * 1024 / 1e6, "<=", 200),
     ("ready", "ms from start to ready", float(ready), "<=", 2000),
     ("hub table", "Server-Timing median ms", float(hub_ms), "<=", 20),

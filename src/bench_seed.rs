@@ -46,6 +46,9 @@ pub struct Seeded {
     /// The guarded endpoint's API key (secret) and its id.
     pub hub_key: String,
     pub hub_key_id: i64,
+    /// The same key with a rate limit too high to trigger (secret): what
+    /// counting against a limit costs.
+    pub limited_key: String,
     /// The admin's first personal key (secret).
     pub personal_key: String,
     pub dataset_id: i64,
@@ -61,6 +64,7 @@ impl Seeded {
         writeln!(out, "BENCH_WORKSPACE='{}'", self.workspace)?;
         writeln!(out, "BENCH_HUB_KEY='{}'", self.hub_key)?;
         writeln!(out, "BENCH_HUB_KEY_ID={}", self.hub_key_id)?;
+        writeln!(out, "BENCH_LIMITED_KEY='{}'", self.limited_key)?;
         writeln!(out, "BENCH_PERSONAL_KEY='{}'", self.personal_key)?;
         writeln!(out, "BENCH_DATASET_ID={}", self.dataset_id)?;
         writeln!(out, "BENCH_SEED_SECONDS={:.1}", self.seconds)
@@ -155,6 +159,17 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the guarded key: {e}"))?;
     let hub_secret = saved.secret.context("an API key gets a secret")?;
+    let limited = KeyInput {
+        name: "bench limited".into(),
+        rate_requests: "1000000000".into(),
+        rate_window: "60".into(),
+        ..api_key.clone()
+    };
+    let limited_secret = crate::hub::keys::save(&state, &actor, None, &limited)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the limited key: {e}"))?
+        .secret
+        .context("an API key gets a secret")?;
     let portal = KeyInput {
         name: "bench portal".into(),
         access_type: "portal_token".into(),
@@ -239,6 +254,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         workspace_id: ws.id,
         workspace: ws_slug(&state, ws.id).await?,
         hub_key: hub_secret,
+        limited_key: limited_secret,
         hub_key_id: saved.key.id,
         personal_key: personal,
         dataset_id: ds.id,
