@@ -47,6 +47,14 @@ if ! "$venv/bin/datasette" --version 2>/dev/null | grep -q "$DATASETTE_VERSION" 
   "$venv/bin/pip" install --quiet --disable-pip-version-check "datasette==$DATASETTE_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+# Email is tested against a real SMTP server: aiosmtpd (the Python
+# project's own), pinned, in the same venv; the tests read its Maildir.
+AIOSMTPD_VERSION=1.4.6
+if ! "$venv/bin/aiosmtpd" --version 2>/dev/null | grep -q "$AIOSMTPD_VERSION"; then
+  echo "Installing aiosmtpd $AIOSMTPD_VERSION into $venv..."
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+
 # The OpenAPI connector is tested against a real third-party service:
 # Directus (a self-hosted headless CMS publishing an OpenAPI 3 document and
 # taking static tokens), pinned, installed from npm under target/.

@@ -146,6 +146,8 @@ impl Application {
         // Runs left by a stopped node are taken up once their lease passes.
         crate::connectors::jobs::spawn_runner(self.state.clone().into_inner());
         crate::usage::spawn_flusher(self.state.clone().into_inner());
+        crate::notify::mail::spawn_mailer(self.state.clone().into_inner());
+        crate::notify::notices::spawn_expiry_watch(self.state.clone().into_inner());
         if let Some((metrics, _)) = self.metrics_server {
             tokio::spawn(metrics);
         }
@@ -250,6 +252,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(urls::ACCOUNT).get(account::profile::show))
         .service(web::resource(urls::ACCOUNT_PROFILE).post(account::profile::update_profile))
         .service(web::resource(urls::ACCOUNT_PASSWORD).post(account::profile::change_password))
+        .service(web::resource(urls::ACCOUNT_NOTICES).post(account::profile::set_notices))
+        .service(web::resource(urls::NOTICES_OFF).get(ui::notices::show).post(ui::notices::submit))
         .service(web::resource(urls::WORKSPACES).post(account::profile::create_workspace))
         .service(web::resource(urls::ACCOUNT_KEYS).get(account::keys::show).post(account::keys::generate))
         .service(web::resource("/account/keys/{id}/rotate").post(account::keys::rotate))
@@ -362,6 +366,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/invitations").get(admin::invitations::show).post(admin::invitations::invite))
                 .service(web::resource("/invitations/{id}/revoke").post(admin::invitations::revoke))
                 .service(web::resource("/audit").get(admin::audit::show))
+                .service(web::resource("/email").get(admin::email::show))
                 .service(web::resource("/audit.csv").get(admin::audit::csv))
                 .service(web::resource("/workspace").get(admin::workspace::show).post(admin::workspace::rename))
                 .service(web::resource("/workspace/slug").post(admin::workspace::change_slug))

@@ -71,6 +71,13 @@ pub struct Settings {
     /// Serves `GET /metrics` on the main listener to `Authorization: Bearer
     /// <token>` (`KEYHUB_METRICS_TOKEN`). Neither set: no metrics endpoint.
     pub metrics_token: Option<Secret>,
+    /// Where email goes (`KEYHUB_SMTP_URL`: `smtp://host:25` plain,
+    /// `smtp://host:587?tls=required` STARTTLS, `smtps://host:465` TLS; user
+    /// and password in the URL or `KEYHUB_SMTP_PASSWORD`). Kept secret: it
+    /// may hold a password. Without it and `mail_from`, keyhub sends no email.
+    pub smtp_url: Option<Secret>,
+    /// The sender of keyhub's emails (`KEYHUB_MAIL_FROM`, `keyhub <keyhub@example.com>`).
+    pub mail_from: Option<String>,
     /// How long a node may verify keys from snapshots it has not confirmed
     /// against the database (`KEYHUB_KEYS_MAX_STALE_SECONDS`, default 30);
     /// after that, key-guarded requests get 503 `keys_unavailable`.
@@ -103,6 +110,8 @@ impl fmt::Debug for Settings {
             .field("key_refusals_per_minute", &self.key_refusals_per_minute)
             .field("metrics_bind", &self.metrics_bind)
             .field("metrics_token", &self.metrics_token)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|u| redact_url(u.expose())))
+            .field("mail_from", &self.mail_from)
             .field("keys_max_stale", &self.keys_max_stale)
             .field("sync_max_rows", &self.sync_max_rows)
             .field("sync_max_time", &self.sync_max_time)
@@ -131,6 +140,8 @@ impl Default for Settings {
             key_refusals_per_minute: 120,
             metrics_bind: None,
             metrics_token: None,
+            smtp_url: None,
+            mail_from: None,
             keys_max_stale: Duration::from_secs(30),
             sync_max_rows: 10_000_000,
             sync_max_time: Duration::from_secs(6 * 3600),
@@ -160,6 +171,9 @@ struct FileSettings {
     key_refusals_per_minute: Option<u64>,
     metrics_bind: Option<String>,
     metrics_token: Option<String>,
+    smtp_url: Option<String>,
+    smtp_password: Option<String>,
+    mail_from: Option<String>,
     keys_max_stale_seconds: Option<u64>,
     sync_max_rows: Option<u64>,
     sync_max_seconds: Option<u64>,
@@ -331,6 +345,33 @@ impl Settings {
                 return Err(ConfigError("KEYHUB_METRICS_TOKEN must be at least 16 characters.".into()));
             }
             s.metrics_token = Some(Secret::new(v.trim().to_owned()));
+        }
+        if let Some(v) = pick("KEYHUB_SMTP_URL", file.smtp_url) {
+            let mut url = url::Url::parse(v.trim()).map_err(|_| {
+                ConfigError(format!(
+                    "KEYHUB_SMTP_URL must be a URL such as smtp://mail.example.com:587?tls=required, not \"{}\".",
+                    redact_url(&v)
+                ))
+            })?;
+            if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+                return Err(ConfigError("KEYHUB_SMTP_URL must start with smtp:// or smtps:// and name a host.".into()));
+            }
+            if let Some(p) = pick("KEYHUB_SMTP_PASSWORD", file.smtp_password) {
+                let _ = url.set_password(Some(p.trim()));
+            }
+            s.smtp_url = Some(Secret::new(url.to_string()));
+        }
+        if let Some(v) = pick("KEYHUB_MAIL_FROM", file.mail_from) {
+            let v = v.trim().to_owned();
+            if v.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ConfigError(format!(
+                    "KEYHUB_MAIL_FROM must be an address such as keyhub@example.com or \"keyhub <keyhub@example.com>\", not \"{v}\"."
+                )));
+            }
+            s.mail_from = Some(v);
+        }
+        if s.smtp_url.is_some() != s.mail_from.is_some() {
+            return Err(ConfigError("Set both KEYHUB_SMTP_URL and KEYHUB_MAIL_FROM to send email, or neither.".into()));
         }
         if let Some(v) = pick("KEYHUB_SUPPORT_CONTACT", file.support_contact) {
             let v = v.trim().to_owned();

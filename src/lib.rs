@@ -21,6 +21,7 @@ pub mod invitations;
 pub mod limits;
 pub mod members;
 pub mod metrics;
+pub mod notify;
 pub mod ontology;
 pub mod pulse;
 pub mod refusal;

@@ -12,6 +12,7 @@ mod m20261130_000007_sync_jobs;
 mod m20261206_000008_look_keys;
 mod m20261206_000009_endpoint_origins;
 mod m20261207_000010_usage_limits;
+mod m20261207_000011_mail;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_look_keys::Migration),
             Box::new(m20261206_000009_endpoint_origins::Migration),
             Box::new(m20261207_000010_usage_limits::Migration),
+            Box::new(m20261207_000011_mail::Migration),
         ]
     }
 }

@@ -472,6 +472,8 @@ mod tests {
             rate_limit_requests: None,
             rate_limit_window: None,
             monthly_quota: None,
+            notice_7d_at: None,
+            notice_1d_at: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod hub_keys;
 pub mod instance_facts;
 pub mod invitations;
 pub mod json;
+pub mod mail_outbox;
 pub mod members;
 pub mod ontology_entities;
 pub mod password_resets;

@@ -30,6 +30,9 @@ pub struct Model {
     pub rate_limit_window: Option<i32>,
     /// Accepted calls allowed per calendar month (UTC).
     pub monthly_quota: Option<i64>,
+    /// When the owner was told the key expires in 7 days, and in 1 day.
+    pub notice_7d_at: Option<DateTimeUtc>,
+    pub notice_1d_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

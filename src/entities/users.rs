@@ -10,6 +10,8 @@ pub struct Model {
     pub display_name: String,
     pub password_hash: String,
     pub created_at: DateTimeUtc,
+    /// The user asked for no notice emails (expiring keys, failing sources).
+    pub notices_off: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

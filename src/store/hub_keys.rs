@@ -281,6 +281,12 @@ pub async fn update(
         .col_expr(keys::Column::ChangeSeq, Expr::value(seq))
         .col_expr(keys::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(keys::Column::UpdatedBy, Expr::value(actor));
+    // A new expire date deserves its own notices.
+    if spec.expires_at != current.expires_at {
+        q = q
+            .col_expr(keys::Column::Notice7dAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(keys::Column::Notice1dAt, Expr::value(Option::<DateTime<Utc>>::None));
+    }
     // Changing the access type changes what secret the key has.
     let new_type = spec.access_type != *current.access_type;
     if let Some(s) = &secret {
@@ -542,4 +548,29 @@ pub async fn record_use(
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// Active keys expiring before `before` whose notices are not all sent.
+pub async fn expiring(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Vec<keys::Model>, DbErr> {
+    keys::Entity::find()
+        .filter(keys::Column::Status.eq("active"))
+        .filter(keys::Column::ExpiresAt.is_not_null())
+        .filter(keys::Column::ExpiresAt.lte(before))
+        .filter(keys::Column::ExpiresAt.gt(Utc::now() - chrono::Duration::days(1)))
+        .filter(keys::Column::Notice1dAt.is_null())
+        .all(db)
+        .await
+}
+
+/// Notes that the 7-day (or the 1-day, which also covers the 7-day) notice went out.
+pub async fn noted_expiry(db: &impl ConnectionTrait, id: i64, one_day: bool, at: DateTime<Utc>) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Func;
+    let mut q = keys::Entity::update_many().col_expr(
+        keys::Column::Notice7dAt,
+        Func::coalesce([Expr::col(keys::Column::Notice7dAt), Expr::value(at)]).into(),
+    );
+    if one_day {
+        q = q.col_expr(keys::Column::Notice1dAt, Expr::value(Some(at)));
+    }
+    q.filter(keys::Column::Id.eq(id)).exec(db).await.map(|_| ())
 }

@@ -298,3 +298,28 @@ pub async fn count_with_previous(db: &impl ConnectionTrait) -> Result<u64, DbErr
     let previous = keys::Entity::find().filter(keys::Column::PreviousSecretHash.is_not_null()).count(db).await?;
     Ok(keys + previous)
 }
+
+/// Working keys expiring before `before` whose notices are not all sent.
+pub async fn expiring(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Vec<keys::Model>, DbErr> {
+    keys::Entity::find()
+        .filter(keys::Column::RevokedAt.is_null())
+        .filter(keys::Column::ExpiresAt.is_not_null())
+        .filter(keys::Column::ExpiresAt.lte(before))
+        .filter(keys::Column::ExpiresAt.gt(Utc::now() - chrono::Duration::days(1)))
+        .filter(keys::Column::Notice1dAt.is_null())
+        .all(db)
+        .await
+}
+
+/// Notes that the 7-day (or the 1-day, which also covers the 7-day) notice went out.
+pub async fn noted_expiry(db: &impl ConnectionTrait, id: i64, one_day: bool, at: DateTime<Utc>) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Func;
+    let mut q = keys::Entity::update_many().col_expr(
+        keys::Column::Notice7dAt,
+        Func::coalesce([Expr::col(keys::Column::Notice7dAt), Expr::value(at)]).into(),
+    );
+    if one_day {
+        q = q.col_expr(keys::Column::Notice1dAt, Expr::value(Some(at)));
+    }
+    q.filter(keys::Column::Id.eq(id)).exec(db).await.map(|_| ())
+}

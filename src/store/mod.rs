@@ -9,6 +9,7 @@ pub mod hub_keys;
 pub mod invitations;
 pub mod keys;
 pub mod live_data;
+pub mod mail;
 pub mod members;
 pub mod names;
 pub mod nodes;

@@ -43,3 +43,8 @@ pub async fn set_display_name(db: &impl ConnectionTrait, id: i64, name: &Display
 pub async fn set_password_hash(db: &impl ConnectionTrait, id: i64, hash: String) -> Result<(), DbErr> {
     users::ActiveModel { id: Set(id), password_hash: Set(hash), ..Default::default() }.update(db).await.map(|_| ())
 }
+
+/// Turns the user's notice emails off (`true`) or on.
+pub async fn set_notices_off(db: &impl ConnectionTrait, id: i64, off: bool) -> Result<(), DbErr> {
+    users::ActiveModel { id: Set(id), notices_off: Set(off), ..Default::default() }.update(db).await.map(|_| ())
+}

@@ -197,4 +197,3 @@ impl Recorder {
         // The requests of a failed flush are the least telling: newer ones replace them.
     }
 }
-

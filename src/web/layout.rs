@@ -147,6 +147,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
                 ("Teams", urls::TEAMS),
                 ("Audit log", urls::AUDIT),
                 ("Workspace", urls::WORKSPACE_SETTINGS),
+                ("Email", urls::MAIL_LOG),
             ],
         ));
     }

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod live_data;
 pub mod middleware;
 pub mod multipart;
+pub mod notices;
 pub mod ontology;
 pub mod overview;
 pub mod params;

@@ -82,6 +82,28 @@ pub async fn data_hub(state: &AppState, user: &CurrentUser) -> Result<Tile, AppE
             Some(urls::ENDPOINTS.into()),
         ));
     }
+    // Keys about to expire (the same week the notice emails count from).
+    let soon = state.clock.now() + chrono::Duration::days(7);
+    let now = state.clock.now();
+    for k in crate::store::keys::for_owner(&state.db, ws, user.user.id).await? {
+        if k.revoked_at.is_none() && k.expires_at.is_some_and(|t| t > now && t <= soon) {
+            let at = k.expires_at.map(crate::web::views::fmt_time).unwrap_or_default();
+            lines.push(Line::attention(
+                format!("Your API key {} expires {at}.", k.label),
+                Some(urls::ACCOUNT_KEYS.into()),
+            ));
+        }
+    }
+    if user.can(Permission::HubKeysManage) {
+        for k in crate::store::hub_keys::all_in(&state.db, ws).await? {
+            let active = *k.status == crate::domain::hub_keys::KeyStatus::Active;
+            if active && k.expires_at.is_some_and(|t| t > now && t <= soon) {
+                let at = k.expires_at.map(crate::web::views::fmt_time).unwrap_or_default();
+                lines
+                    .push(Line::attention(format!("Data Hub key {} expires {at}.", k.name), Some(urls::hub_key(k.id))));
+            }
+        }
+    }
     let mut links = vec![
         TileLink {
             label: "Datasets",

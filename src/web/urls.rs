@@ -40,6 +40,11 @@ pub const DATAHUB: &str = "/datahub";
 /// The workspace's usage: top keys, refusals, a chart.
 pub const DATAHUB_USAGE: &str = "/datahub/usage";
 pub const WORKSPACE_LIMIT: &str = "/admin/workspace/limit";
+/// Where a notice's unsubscribe link leads (`?u=<user>&t=<token>`).
+pub const NOTICES_OFF: &str = "/notices/off";
+pub const ACCOUNT_NOTICES: &str = "/account/notices";
+/// Admin → Email: the delivery log.
+pub const MAIL_LOG: &str = "/admin/email";
 pub const LIVE_DATA: &str = "/live-data";
 pub const ONTOLOGY: &str = "/ontology";
 pub const ADMIN: &str = "/admin";

@@ -15,6 +15,7 @@ mod keys;
 mod layers;
 mod live_data;
 mod login;
+mod mail;
 mod members;
 mod openapi_sources;
 mod overview;

@@ -133,6 +133,7 @@ pub async fn test(
     };
     let now = Utc::now();
     let mut m = sources::ActiveModel::from(s.clone());
+    let mut recovered = false;
     let result = match outcome {
         Ok((found, read)) => {
             let (streams, unavailable) = (found.streams, found.unavailable);
@@ -163,6 +164,7 @@ pub async fn test(
             m.catalog = Set(Some(Json(streams)));
             m.streams = Set(Json(kept));
             if s.status == FAILING {
+                recovered = true;
                 m.status = Set(ACTIVE);
                 // Its schedule stood still while failing: the next run is one
                 // interval from now, not a time that passed meanwhile (which
@@ -192,6 +194,9 @@ pub async fn test(
         Some(e) => format!("Connection test failed: {}.", e.class.title()),
     };
     crate::store::audit::record(&state.db, actor.event("source.tested", target(&saved), detail)).await?;
+    if recovered {
+        crate::notify::notices::source_changed(state, &saved, false, None).await?;
+    }
     Ok((saved, result))
 }
 

@@ -177,6 +177,8 @@ pub(super) async fn finish_source(
     let Some(fresh) = store::source_by_id(&state.db, src.id).await? else { return Ok(()) };
     let mut m = source_rows::ActiveModel::from(fresh.clone());
     m.last_sync_at = Set(Some(Utc::now()));
+    // Admins hear once when a source starts failing and once when it recovers.
+    let mut changed: Option<(bool, Option<String>)> = None;
     match failure {
         Some((stream, e)) => {
             sources::note_failure(
@@ -186,6 +188,9 @@ pub(super) async fn finish_source(
             );
             if sources::is_config_failure(e.class) {
                 m.status = Set(sources::FAILING);
+                if fresh.status != sources::FAILING {
+                    changed = Some((true, Some(e.message.clone())));
+                }
             }
         }
         None => {
@@ -193,10 +198,14 @@ pub(super) async fn finish_source(
             if fresh.status == sources::FAILING {
                 m.status = Set(sources::ACTIVE);
                 m.next_sync_at = Set(sources::next_from_now(&fresh));
+                changed = Some((false, None));
             }
         }
     }
     store::save_source(&state.db, m).await?;
+    if let Some((failing, error)) = changed {
+        crate::notify::notices::source_changed(state, &fresh, failing, error.as_deref()).await?;
+    }
     Ok(())
 }
 

@@ -49,6 +49,9 @@ struct AccountPage {
     events: Vec<ActivityItem>,
     pager: Pager,
     has_workspace: bool,
+    /// Notice emails (expiring keys, failing sources) are on; `email_on`: this keyhub sends email.
+    notices_on: bool,
+    email_on: bool,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +83,8 @@ async fn account_page(
         events: activity(rows),
         pager: Pager::new(page, total, &query_base(urls::ACCOUNT, &[])),
         has_workspace: user.membership.is_some(),
+        notices_on: !user.user.notices_off,
+        email_on: crate::notify::enabled(state),
     })
 }
 
@@ -207,4 +212,24 @@ pub async fn create_workspace(
     }
     let name = user.user.display_name.clone();
     render(StatusCode::UNPROCESSABLE_ENTITY, &account_page(&state, &user, name, form.workspace_name, errors, 1).await?)
+}
+
+#[derive(Default, Deserialize)]
+pub struct NoticesForm {
+    /// `on` when the box is ticked; absent when not.
+    #[serde(default)]
+    pub notices: String,
+}
+
+/// The profile's setting: notice emails on or off.
+pub async fn set_notices(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    CsrfForm(form): CsrfForm<NoticesForm>,
+) -> Result<HttpResponse, AppError> {
+    let on = form.notices == "on";
+    crate::store::users::set_notices_off(&state.db, user.user.id, !on).await?;
+    let said = if on { "Notice emails are on." } else { "Notice emails are off." };
+    Flash::push(&user.session, "success", said);
+    Ok(see_other(urls::ACCOUNT))
 }

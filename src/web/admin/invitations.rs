@@ -30,6 +30,8 @@ pub struct InvitePanel {
     pub permissions: Vec<PermissionChoice>,
     pub errors: FieldErrors,
     pub link: Option<String>,
+    /// The link also went out by email.
+    pub emailed: bool,
     pub csrf: String,
     pub pending: Vec<InvitationView>,
 }
@@ -69,6 +71,7 @@ async fn empty_panel(state: &AppState, user: &CurrentUser) -> Result<InvitePanel
         permissions: all_permission_choices(&PermissionSet::default()),
         errors: FieldErrors::default(),
         link: None,
+        emailed: false,
         csrf: user.csrf_token(),
         pending: pending(state, user.workspace_id()).await?,
     })
@@ -154,7 +157,12 @@ pub async fn invite(
         state.settings.public_url.as_deref(),
         &state.settings.trusted_proxies,
     );
-    panel.link = Some(format!("{base}{}/{token}", urls::INVITE));
+    let link = format!("{base}{}/{token}", urls::INVITE);
+    let ws = &user.membership.workspace_name;
+    panel.emailed =
+        crate::notify::invitation(&state, user.workspace_id(), ws, &user.user.display_name, email.as_str(), &link)
+            .await?;
+    panel.link = Some(link);
     panel.email = email.to_string();
     respond(&req, &user, panel, StatusCode::OK)
 }

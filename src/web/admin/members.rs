@@ -115,6 +115,8 @@ struct MemberPage {
     errors: FieldErrors,
     keys: Vec<KeyRow>,
     reset_link: Option<String>,
+    /// The reset link also went out by email.
+    reset_emailed: bool,
 }
 
 async fn member_row(state: &AppState, user: &CurrentUser, id: i64) -> Result<MemberRow, AppError> {
@@ -159,6 +161,7 @@ async fn member_page(
         errors,
         keys,
         reset_link,
+        reset_emailed: false,
     })
 }
 
@@ -351,5 +354,8 @@ pub async fn reset_link(
         &state.settings.trusted_proxies,
     );
     let link = format!("{base}{}/{token}", urls::RESET);
-    render(StatusCode::OK, &member_page(&state, &user, r, None, Some(link)).await?)
+    let emailed = crate::notify::reset_link(&state, user.workspace_id(), &r.email, &link).await?;
+    let mut page = member_page(&state, &user, r, None, Some(link)).await?;
+    page.reset_emailed = emailed;
+    render(StatusCode::OK, &page)
 }

@@ -14,10 +14,12 @@ mod datahub;
 mod directus;
 mod fault_proxy;
 mod live;
+mod smtp;
 pub use datahub::*;
 pub use directus::*;
 pub use fault_proxy::*;
 pub use live::*;
+pub use smtp::*;
 
 pub const ADMIN_EMAIL: &str = "ada@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";

@@ -1,0 +1,196 @@
+//! The notices keyhub emails on its own: a key expiring in 7 days and in 1
+//! day (once each, noted on the key), and a source that starts failing or
+//! recovers (to the workspace's admins). Each carries a link that turns
+//! notices off for its reader (also a setting on the profile).
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use sea_orm::DbErr;
+use sha2::Sha256;
+
+use crate::notify::{Letter, base_url, send};
+use crate::state::AppState;
+
+/// The token in a user's unsubscribe link: keyed by the instance's secret,
+/// so nobody can turn off someone else's notices by guessing.
+pub fn unsubscribe_token(state: &AppState, user_id: i64) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(state.csrf_key.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(format!("keyhub-notices-off:{user_id}").as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+pub fn token_ok(state: &AppState, user_id: i64, token: &str) -> bool {
+    crate::domain::tokens::constant_time_eq(unsubscribe_token(state, user_id).as_bytes(), token.as_bytes())
+}
+
+pub fn unsubscribe_url(state: &AppState, user_id: i64) -> String {
+    format!("{}{}?u={user_id}&t={}", base_url(state), crate::web::urls::NOTICES_OFF, unsubscribe_token(state, user_id))
+}
+
+/// Who gets a notice: (user id, email), without those who turned notices off.
+async fn readers(state: &AppState, user_ids: &[i64]) -> Result<Vec<(i64, String)>, DbErr> {
+    let mut out = Vec::new();
+    for id in user_ids {
+        if let Some(u) = crate::store::users::find(&state.db, *id).await?
+            && !u.notices_off
+        {
+            out.push((u.id, u.email));
+        }
+    }
+    Ok(out)
+}
+
+/// The workspace's active admins.
+async fn admins(state: &AppState, workspace_id: i64) -> Result<Vec<i64>, DbErr> {
+    Ok(crate::store::members::list(&state.db, workspace_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.role == crate::domain::Role::Admin && !r.member.disabled)
+        .map(|r| r.member.user_id)
+        .collect())
+}
+
+fn in_words(left: Duration) -> String {
+    // Rounded: a key made a moment ago for 30 days expires "in 30 days".
+    let hours = ((left.num_minutes() + 30) / 60).max(1);
+    if hours < 48 { format!("in {hours} hours") } else { format!("in {} days", (hours + 12) / 24) }
+}
+
+/// Which notice is due for a key expiring at `at`: `Some(true)` the 1-day
+/// one, `Some(false)` the 7-day one.
+fn due(at: DateTime<Utc>, now: DateTime<Utc>, sent_7d: bool, sent_1d: bool) -> Option<bool> {
+    if at <= now {
+        return None;
+    }
+    if at - now <= Duration::days(1) {
+        return (!sent_1d).then_some(true);
+    }
+    (at - now <= Duration::days(7) && !sent_7d).then_some(false)
+}
+
+/// Sends the expiry notices due now; returns how many keys were noticed.
+pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
+    let now = state.clock.now();
+    let mut noticed = 0;
+    for k in crate::store::keys::expiring(&state.db, now + Duration::days(7)).await? {
+        let Some(at) = k.expires_at else { continue };
+        let Some(one_day) = due(at, now, k.notice_7d_at.is_some(), k.notice_1d_at.is_some()) else { continue };
+        for (user_id, email) in readers(state, &[k.user_id]).await? {
+            let letter = Letter {
+                kind: "key_expiring",
+                workspace_id: Some(k.workspace_id),
+                subject: format!("Your API key “{}” expires {}", k.label, in_words(at - now)),
+                heading: format!("Your API key “{}” expires {}", k.label, in_words(at - now)),
+                paragraphs: vec![
+                    format!(
+                        "The personal API key {} ({}) stops working at {} UTC. Whatever uses it then gets 401 expired_key.",
+                        k.label,
+                        k.identifier,
+                        at.format("%Y-%m-%d %H:%M")
+                    ),
+                    "Generate a new key and put it where this one is used, then revoke this one.".into(),
+                ],
+                link: Some(("Your API keys".into(), format!("{}{}", base_url(state), crate::web::urls::ACCOUNT_KEYS))),
+                unsubscribe: Some(unsubscribe_url(state, user_id)),
+            };
+            send(state, &email, letter).await?;
+        }
+        crate::store::keys::noted_expiry(&state.db, k.id, one_day, now).await?;
+        noticed += 1;
+    }
+    for k in crate::store::hub_keys::expiring(&state.db, now + Duration::days(7)).await? {
+        let Some(at) = k.expires_at else { continue };
+        let Some(one_day) = due(at, now, k.notice_7d_at.is_some(), k.notice_1d_at.is_some()) else { continue };
+        for (user_id, email) in readers(state, &admins(state, k.workspace_id).await?).await? {
+            let letter = Letter {
+                kind: "key_expiring",
+                workspace_id: Some(k.workspace_id),
+                subject: format!("Data Hub key “{}” expires {}", k.name, in_words(at - now)),
+                heading: format!("Data Hub key “{}” expires {}", k.name, in_words(at - now)),
+                paragraphs: vec![format!(
+                    "The key stops working at {} UTC: its callers then get 401 expired_key. Give it a later expire date in the key editor, or tell its callers.",
+                    at.format("%Y-%m-%d %H:%M")
+                )],
+                link: Some(("The key".into(), format!("{}{}", base_url(state), crate::web::urls::hub_key(k.id)))),
+                unsubscribe: Some(unsubscribe_url(state, user_id)),
+            };
+            send(state, &email, letter).await?;
+        }
+        crate::store::hub_keys::noted_expiry(&state.db, k.id, one_day, now).await?;
+        noticed += 1;
+    }
+    Ok(noticed)
+}
+
+/// A source started failing (`failing`) or recovered: one email to each admin.
+pub async fn source_changed(
+    state: &AppState,
+    source: &crate::entities::sources::Model,
+    failing: bool,
+    error: Option<&str>,
+) -> Result<(), DbErr> {
+    for (user_id, email) in readers(state, &admins(state, source.workspace_id).await?).await? {
+        let (subject, paragraphs) = if failing {
+            (
+                format!("Source “{}” is failing", source.name),
+                vec![
+                    format!(
+                        "Syncing “{}” failed and its schedule stopped until a connection test passes.",
+                        source.name
+                    ),
+                    error.map(|e| format!("The error: {e}")).unwrap_or_default(),
+                ],
+            )
+        } else {
+            (
+                format!("Source “{}” works again", source.name),
+                vec![format!("“{}” synced (or passed its test) again; its schedule runs as before.", source.name)],
+            )
+        };
+        let letter = Letter {
+            kind: if failing { "source_failing" } else { "source_recovered" },
+            workspace_id: Some(source.workspace_id),
+            heading: subject.clone(),
+            subject,
+            paragraphs: paragraphs.into_iter().filter(|p| !p.is_empty()).collect(),
+            link: Some(("The source".into(), format!("{}{}", base_url(state), crate::web::urls::source(source.id)))),
+            unsubscribe: Some(unsubscribe_url(state, user_id)),
+        };
+        send(state, &email, letter).await?;
+    }
+    Ok(())
+}
+
+/// Looks for expiring keys every 10 minutes (and at start).
+pub fn spawn_expiry_watch(state: std::sync::Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = expiring_keys(&state).await {
+                tracing::warn!(error = %e, "sending expiry notices failed");
+            }
+            crate::pulse::background().bump();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seven_days_then_one_day_then_nothing() {
+        let now = Utc::now();
+        assert_eq!(due(now + Duration::days(8), now, false, false), None);
+        assert_eq!(due(now + Duration::days(6), now, false, false), Some(false));
+        assert_eq!(due(now + Duration::days(6), now, true, false), None);
+        assert_eq!(due(now + Duration::hours(20), now, true, false), Some(true));
+        assert_eq!(due(now + Duration::hours(20), now, true, true), None);
+        assert_eq!(due(now - Duration::hours(1), now, false, false), None);
+        assert_eq!(in_words(Duration::days(7)), "in 7 days");
+        assert_eq!(in_words(Duration::hours(20)), "in 20 hours");
+    }
+}
