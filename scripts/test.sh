@@ -49,10 +49,14 @@ fi
 
 # Email is tested against a real SMTP server: aiosmtpd (the Python
 # project's own), pinned, in the same venv; the tests read its Maildir.
+# Webhook deliveries are verified by a receiver using the Standard Webhooks
+# reference library for Python (tests/webhooks/receiver.py).
 AIOSMTPD_VERSION=1.4.6
-if ! "$venv/bin/aiosmtpd" --version 2>/dev/null | grep -q "$AIOSMTPD_VERSION"; then
-  echo "Installing aiosmtpd $AIOSMTPD_VERSION into $venv..."
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+STANDARDWEBHOOKS_VERSION=1.0.0
+if ! "$venv/bin/aiosmtpd" --version 2>/dev/null | grep -q "$AIOSMTPD_VERSION" \
+  || ! "$venv/bin/pip" show standardwebhooks 2>/dev/null | grep -q "Version: $STANDARDWEBHOOKS_VERSION"; then
+  echo "Installing aiosmtpd $AIOSMTPD_VERSION and standardwebhooks $STANDARDWEBHOOKS_VERSION into $venv..."
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 fi
 
 # The OpenAPI connector is tested against a real third-party service:

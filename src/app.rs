@@ -148,6 +148,7 @@ impl Application {
         crate::usage::spawn_flusher(self.state.clone().into_inner());
         crate::notify::mail::spawn_mailer(self.state.clone().into_inner());
         crate::notify::notices::spawn_expiry_watch(self.state.clone().into_inner());
+        crate::notify::webhooks::spawn_deliverer(self.state.clone().into_inner());
         if let Some((metrics, _)) = self.metrics_server {
             tokio::spawn(metrics);
         }
@@ -367,6 +368,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/invitations/{id}/revoke").post(admin::invitations::revoke))
                 .service(web::resource("/audit").get(admin::audit::show))
                 .service(web::resource("/email").get(admin::email::show))
+                .service(web::resource("/webhooks").get(admin::webhooks::list).post(admin::webhooks::create))
+                .service(web::resource("/webhooks/{id}").get(admin::webhooks::show).post(admin::webhooks::update))
+                .service(web::resource("/webhooks/{id}/test").post(admin::webhooks::send_test))
+                .service(web::resource("/webhooks/{id}/delete").post(admin::webhooks::delete))
                 .service(web::resource("/audit.csv").get(admin::audit::csv))
                 .service(web::resource("/workspace").get(admin::workspace::show).post(admin::workspace::rename))
                 .service(web::resource("/workspace/slug").post(admin::workspace::change_slug))

@@ -135,6 +135,10 @@ pub async fn accept(
             ip,
         };
         crate::store::audit::record(&state.db, event).await?;
+        let data = serde_json::json!({
+            "user_id": user_id, "email": joined.email, "display_name": joined.display_name, "role": inv.role.as_str(),
+        });
+        crate::notify::webhooks::emit(state, inv.workspace_id, "member.joined", data).await;
     }
     Ok(Some(user_id))
 }

@@ -90,6 +90,10 @@ pub async fn change(
     // Keys follow their owner's rights on the very next request.
     state.keys.owner_changed(by.workspace_id, user_id).await?;
     state.hub_keys.changed().await;
+    if matches!(change, MemberChange::Remove) {
+        let data = serde_json::json!({"user_id": user_id, "email": r.email, "display_name": r.display_name});
+        crate::notify::webhooks::emit(state, by.workspace_id, "member.removed", data).await;
+    }
     Ok(())
 }
 
@@ -108,6 +112,13 @@ pub async fn revoke_key(
     state.keys.key_changed(key.id).await?;
     let event = by.event("key.revoked", Target::key(key), "Revoked by an admin.".into());
     crate::store::audit::record(&state.db, event).await?;
+    crate::notify::webhooks::emit(
+        state,
+        key.workspace_id,
+        "key.revoked",
+        crate::notify::webhooks::personal_key_data(key),
+    )
+    .await;
     Ok(true)
 }
 

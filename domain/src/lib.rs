@@ -20,6 +20,7 @@ pub mod stored;
 pub mod text;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 
 pub use account::{DisplayName, Email, Password, WorkspaceName};
 pub use permissions::{Permission, PermissionSet, Role};

@@ -13,6 +13,7 @@ mod m20261206_000008_look_keys;
 mod m20261206_000009_endpoint_origins;
 mod m20261207_000010_usage_limits;
 mod m20261207_000011_mail;
+mod m20261207_000012_webhooks;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_endpoint_origins::Migration),
             Box::new(m20261207_000010_usage_limits::Migration),
             Box::new(m20261207_000011_mail::Migration),
+            Box::new(m20261207_000012_webhooks::Migration),
         ]
     }
 }

@@ -95,6 +95,10 @@ async fn retired(
     if done {
         state.keys.key_changed(key.id).await?;
         crate::store::audit::record(&state.db, by.event(action, Target::key(key), detail.into())).await?;
+        if action == "key.revoked" {
+            let data = crate::notify::webhooks::personal_key_data(key);
+            crate::notify::webhooks::emit(state, key.workspace_id, "key.revoked", data).await;
+        }
     }
     Ok(done)
 }

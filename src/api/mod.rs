@@ -12,6 +12,7 @@ pub mod members;
 pub mod principal;
 pub mod sources;
 pub mod usage;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -61,6 +62,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/hub-keys/{id}/usage").get(usage::hub_key))
             .service(web::resource("/keys/{id}/usage").get(usage::personal_key))
             .service(web::resource("/usage").get(usage::workspace))
+            .service(web::resource("/webhooks").get(webhooks::list).post(webhooks::create))
+            .service(
+                web::resource("/webhooks/{id}").get(webhooks::show).patch(webhooks::update).delete(webhooks::delete),
+            )
+            .service(web::resource("/webhooks/{id}/deliveries").get(webhooks::deliveries))
+            .service(web::resource("/webhooks/{id}/test").post(webhooks::send_test))
             .service(web::resource("/connector-kinds").get(sources::kinds))
             .service(web::resource("/sources").get(sources::list).post(sources::create))
             .service(web::resource("/sources/{id}").get(sources::show).patch(sources::update).delete(sources::delete))

@@ -474,6 +474,7 @@ mod tests {
             monthly_quota: None,
             notice_7d_at: None,
             notice_1d_at: None,
+            expired_event_at: None,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Model {
     /// When the owner was told the key expires in 7 days, and in 1 day.
     pub notice_7d_at: Option<DateTimeUtc>,
     pub notice_1d_at: Option<DateTimeUtc>,
+    /// When its `key.expired` webhook event went out.
+    pub expired_event_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

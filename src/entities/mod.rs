@@ -26,4 +26,7 @@ pub mod team_members;
 pub mod teams;
 pub mod typed;
 pub mod users;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhooks;
 pub mod workspaces;

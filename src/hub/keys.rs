@@ -372,6 +372,8 @@ pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyI
         if current.is_none() { ("hub_key.created", "Created") } else { ("hub_key.changed", "Changed") };
     let detail = format!("{what}: {}", describe(&checked.spec));
     crate::store::audit::record(&state.db, actor.event(action, target(&saved), detail)).await?;
+    crate::notify::webhooks::emit(state, saved.workspace_id, action, crate::notify::webhooks::hub_key_data(&saved))
+        .await;
     Ok(Saved { key: saved, secret: generated, notes: checked.notes, warnings: checked.warnings })
 }
 
@@ -433,6 +435,8 @@ pub async fn regenerate(
         ),
     )
     .await?;
+    let data = crate::notify::webhooks::hub_key_data(&saved);
+    crate::notify::webhooks::emit(state, saved.workspace_id, "hub_key.regenerated", data).await;
     Ok((saved, s))
 }
 
@@ -453,6 +457,13 @@ pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
     let lost = endpoints_of(state, key).await?;
     crate::store::hub_keys::delete(&state.db, key).await?;
     state.hub_keys.changed().await;
+    crate::notify::webhooks::emit(
+        state,
+        key.workspace_id,
+        "hub_key.deleted",
+        crate::notify::webhooks::hub_key_data(key),
+    )
+    .await;
     let detail = if lost.is_empty() {
         "Deleted.".to_owned()
     } else {

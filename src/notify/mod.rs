@@ -8,6 +8,8 @@
 //! is queued: links are shown to copy, as before.
 pub mod mail;
 pub mod notices;
+pub mod recipients;
+pub mod webhooks;
 
 use askama::Template;
 

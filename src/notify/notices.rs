@@ -3,54 +3,11 @@
 //! recovers (to the workspace's admins). Each carries a link that turns
 //! notices off for its reader (also a setting on the profile).
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
 use sea_orm::DbErr;
-use sha2::Sha256;
 
+use crate::notify::recipients::{admins, readers, unsubscribe_url};
 use crate::notify::{Letter, base_url, send};
 use crate::state::AppState;
-
-/// The token in a user's unsubscribe link: keyed by the instance's secret,
-/// so nobody can turn off someone else's notices by guessing.
-pub fn unsubscribe_token(state: &AppState, user_id: i64) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(state.csrf_key.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(format!("keyhub-notices-off:{user_id}").as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
-}
-
-pub fn token_ok(state: &AppState, user_id: i64, token: &str) -> bool {
-    crate::domain::tokens::constant_time_eq(unsubscribe_token(state, user_id).as_bytes(), token.as_bytes())
-}
-
-pub fn unsubscribe_url(state: &AppState, user_id: i64) -> String {
-    format!("{}{}?u={user_id}&t={}", base_url(state), crate::web::urls::NOTICES_OFF, unsubscribe_token(state, user_id))
-}
-
-/// Who gets a notice: (user id, email), without those who turned notices off.
-async fn readers(state: &AppState, user_ids: &[i64]) -> Result<Vec<(i64, String)>, DbErr> {
-    let mut out = Vec::new();
-    for id in user_ids {
-        if let Some(u) = crate::store::users::find(&state.db, *id).await?
-            && !u.notices_off
-        {
-            out.push((u.id, u.email));
-        }
-    }
-    Ok(out)
-}
-
-/// The workspace's active admins.
-async fn admins(state: &AppState, workspace_id: i64) -> Result<Vec<i64>, DbErr> {
-    Ok(crate::store::members::list(&state.db, workspace_id)
-        .await?
-        .into_iter()
-        .filter(|r| r.role == crate::domain::Role::Admin && !r.member.disabled)
-        .map(|r| r.member.user_id)
-        .collect())
-}
 
 fn in_words(left: Duration) -> String {
     // Rounded: a key made a moment ago for 30 days expires "in 30 days".
@@ -98,6 +55,8 @@ pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
             send(state, &email, letter).await?;
         }
         crate::store::keys::noted_expiry(&state.db, k.id, one_day, now).await?;
+        let data = serde_json::json!({"kind": "personal", "key": crate::notify::webhooks::personal_key_data(&k)});
+        crate::notify::webhooks::emit(state, k.workspace_id, "key.expiring", data).await;
         noticed += 1;
     }
     for k in crate::store::hub_keys::expiring(&state.db, now + Duration::days(7)).await? {
@@ -119,9 +78,29 @@ pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
             send(state, &email, letter).await?;
         }
         crate::store::hub_keys::noted_expiry(&state.db, k.id, one_day, now).await?;
+        let data = serde_json::json!({"kind": "hub", "key": crate::notify::webhooks::hub_key_data(&k)});
+        crate::notify::webhooks::emit(state, k.workspace_id, "key.expiring", data).await;
         noticed += 1;
     }
+    expired_keys(state, now).await?;
     Ok(noticed)
+}
+
+/// `key.expired` for keys that expired in the last week and were not told of
+/// yet (older ones, from before webhooks, are left alone).
+async fn expired_keys(state: &AppState, now: DateTime<Utc>) -> Result<(), DbErr> {
+    let since = now - Duration::days(7);
+    for k in crate::store::keys::newly_expired(&state.db, since, now).await? {
+        let data = serde_json::json!({"kind": "personal", "key": crate::notify::webhooks::personal_key_data(&k)});
+        crate::notify::webhooks::emit(state, k.workspace_id, "key.expired", data).await;
+        crate::store::keys::noted_expired(&state.db, k.id, now).await?;
+    }
+    for k in crate::store::hub_keys::newly_expired(&state.db, since, now).await? {
+        let data = serde_json::json!({"kind": "hub", "key": crate::notify::webhooks::hub_key_data(&k)});
+        crate::notify::webhooks::emit(state, k.workspace_id, "key.expired", data).await;
+        crate::store::hub_keys::noted_expired(&state.db, k.id, now).await?;
+    }
+    Ok(())
 }
 
 /// A source started failing (`failing`) or recovered: one email to each admin.
@@ -131,6 +110,12 @@ pub async fn source_changed(
     failing: bool,
     error: Option<&str>,
 ) -> Result<(), DbErr> {
+    let data = serde_json::json!({
+        "id": source.id, "name": source.name, "kind": source.kind, "status": if failing { "failing" } else { "active" },
+        "error": error,
+    });
+    let event = if failing { "sync.failed" } else { "sync.recovered" };
+    crate::notify::webhooks::emit(state, source.workspace_id, event, data).await;
     for (user_id, email) in readers(state, &admins(state, source.workspace_id).await?).await? {
         let (subject, paragraphs) = if failing {
             (
@@ -163,10 +148,10 @@ pub async fn source_changed(
     Ok(())
 }
 
-/// Looks for expiring keys every 10 minutes (and at start).
+/// Looks for expiring and expired keys every minute (and at start).
 pub fn spawn_expiry_watch(state: std::sync::Arc<AppState>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             if let Err(e) = expiring_keys(&state).await {

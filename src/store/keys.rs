@@ -323,3 +323,27 @@ pub async fn noted_expiry(db: &impl ConnectionTrait, id: i64, one_day: bool, at:
     }
     q.filter(keys::Column::Id.eq(id)).exec(db).await.map(|_| ())
 }
+
+/// Keys that expired since `since` (by `now`) and whose `key.expired` event did not go out.
+pub async fn newly_expired(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<keys::Model>, DbErr> {
+    keys::Entity::find()
+        .filter(keys::Column::RevokedAt.is_null())
+        .filter(keys::Column::ExpiresAt.gt(since))
+        .filter(keys::Column::ExpiresAt.lte(now))
+        .filter(keys::Column::ExpiredEventAt.is_null())
+        .all(db)
+        .await
+}
+
+pub async fn noted_expired(db: &impl ConnectionTrait, id: i64, at: DateTime<Utc>) -> Result<(), DbErr> {
+    keys::Entity::update_many()
+        .col_expr(keys::Column::ExpiredEventAt, Expr::value(Some(at)))
+        .filter(keys::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

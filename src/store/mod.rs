@@ -19,6 +19,7 @@ pub mod setup;
 pub mod teams;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::time::Duration;

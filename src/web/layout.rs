@@ -147,6 +147,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
                 ("Teams", urls::TEAMS),
                 ("Audit log", urls::AUDIT),
                 ("Workspace", urls::WORKSPACE_SETTINGS),
+                ("Webhooks", urls::WEBHOOKS),
                 ("Email", urls::MAIL_LOG),
             ],
         ));

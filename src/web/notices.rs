@@ -29,7 +29,7 @@ struct NoticesOffPage {
 }
 
 fn checked(state: &AppState, link: &Link) -> Result<(), AppError> {
-    if crate::notify::notices::token_ok(state, link.u, &link.t) { Ok(()) } else { Err(AppError::NotFound) }
+    if crate::notify::recipients::token_ok(state, link.u, &link.t) { Ok(()) } else { Err(AppError::NotFound) }
 }
 
 pub async fn show(

@@ -45,6 +45,17 @@ pub const NOTICES_OFF: &str = "/notices/off";
 pub const ACCOUNT_NOTICES: &str = "/account/notices";
 /// Admin → Email: the delivery log.
 pub const MAIL_LOG: &str = "/admin/email";
+/// Admin → Webhooks.
+pub const WEBHOOKS: &str = "/admin/webhooks";
+
+pub fn webhook(id: impl Display) -> String {
+    format!("{WEBHOOKS}/{id}")
+}
+
+/// `test`, `delete`.
+pub fn webhook_action(id: impl Display, action: &str) -> String {
+    format!("{WEBHOOKS}/{id}/{action}")
+}
 pub const LIVE_DATA: &str = "/live-data";
 pub const ONTOLOGY: &str = "/ontology";
 pub const ADMIN: &str = "/admin";

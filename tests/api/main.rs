@@ -25,3 +25,4 @@ mod sessions;
 mod setup;
 mod sync_jobs;
 mod usage;
+mod webhooks;

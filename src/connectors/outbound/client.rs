@@ -53,11 +53,46 @@ impl Outbound {
     /// (read within the size limit), or a classified error with the
     /// provider's own words.
     pub async fn get(&self, url: &Url, headers: &[(String, String)]) -> Result<Answer, ConnectorError> {
-        check_target(&self.policy, &self.origin, url)?;
         let mut req = self.client.get(url.clone()).header("Accept", "application/json");
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
+        let answer = self.exchange(req, url).await?;
+        if !(200..300).contains(&answer.status) {
+            let class = match answer.status {
+                401 => ErrorClass::Unauthorized,
+                403 => ErrorClass::Forbidden,
+                404 | 410 => ErrorClass::NotFound,
+                429 => ErrorClass::RateLimited,
+                500..=599 => ErrorClass::ServerError,
+                _ => ErrorClass::Rejected,
+            };
+            let retry_after = answer.header("retry-after").and_then(parse_retry_after);
+            return Err(ConnectorError {
+                class,
+                status: Some(answer.status),
+                message: format!("The service answered {} to GET {}.", answer.status, self.shown(url)),
+                provider_message: provider_message(&answer.body, &self.secrets),
+                retry_after: if class == ErrorClass::RateLimited { retry_after } else { None },
+            });
+        }
+        Ok(answer)
+    }
+
+    /// POSTs `body` (JSON) to `url` with `headers`: the answer whatever its
+    /// status (a webhook delivery records it), or a classified transport error.
+    pub async fn post(&self, url: &Url, headers: &[(String, String)], body: Vec<u8>) -> Result<Answer, ConnectorError> {
+        let mut req = self.client.post(url.clone()).header("Content-Type", "application/json").body(body);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        self.exchange(req, url).await
+    }
+
+    /// Sends `req` to `url` under the policy: the target checked before, the
+    /// address connected checked after, the body read within the size limit.
+    async fn exchange(&self, req: reqwest::RequestBuilder, url: &Url) -> Result<Answer, ConnectorError> {
+        check_target(&self.policy, &self.origin, url)?;
         let mut res = req.send().await.map_err(|e| self.transport(e, url.scheme() == "https"))?;
         // The address actually connected (the resolver already filtered; a
         // second look costs nothing).
@@ -71,7 +106,6 @@ impl Outbound {
             }
         }
         let status = res.status();
-        let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let mut body = Vec::new();
         loop {
             match res.chunk().await {
@@ -87,23 +121,6 @@ impl Outbound {
                 Ok(None) => break,
                 Err(e) => return Err(self.transport(e, false)),
             }
-        }
-        if !status.is_success() {
-            let class = match status.as_u16() {
-                401 => ErrorClass::Unauthorized,
-                403 => ErrorClass::Forbidden,
-                404 | 410 => ErrorClass::NotFound,
-                429 => ErrorClass::RateLimited,
-                500..=599 => ErrorClass::ServerError,
-                _ => ErrorClass::Rejected,
-            };
-            return Err(ConnectorError {
-                class,
-                status: Some(status.as_u16()),
-                message: format!("The service answered {status} to GET {}.", self.shown(url)),
-                provider_message: provider_message(&body, &self.secrets),
-                retry_after: if class == ErrorClass::RateLimited { retry_after } else { None },
-            });
         }
         Ok(Answer { url: res.url().clone(), status: status.as_u16(), headers: res.headers().clone(), body })
     }
@@ -182,8 +199,8 @@ impl Outbound {
     }
 }
 
-/// A successful answer: where it came from (after redirects), its headers
-/// and its body.
+/// An answer: where it came from (after redirects), its status, headers and
+/// body (`get` returns only successful ones).
 pub struct Answer {
     pub url: Url,
     pub status: u16,

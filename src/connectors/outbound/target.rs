@@ -56,6 +56,20 @@ pub(super) fn origin_of(url: &Url) -> (String, String, Option<u16>) {
     (url.scheme().to_owned(), url.host_str().unwrap_or_default().to_ascii_lowercase(), url.port_or_known_default())
 }
 
+/// Checks a URL that is not a source's (a webhook's) as a request to it
+/// would be checked: address literals, bad ports, keyhub's own listener.
+/// Host names are checked when they resolve.
+pub fn check_destination(policy: &Policy, url: &Url) -> Result<(), ConnectorError> {
+    check_target(policy, &origin_of(url), url).and_then(|()| {
+        let local = literal_ip(url).is_some_and(|ip| ip.to_canonical().is_loopback())
+            || url.host_str().is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
+        if local && policy.own_port.is_some() && url.port_or_known_default() == policy.own_port {
+            return Err(blocked("keyhub's own address is not a target here."));
+        }
+        Ok(())
+    })
+}
+
 /// Checks a target before any byte is sent (and each redirect).
 pub(super) fn check_target(
     policy: &Policy,

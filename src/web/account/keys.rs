@@ -333,6 +333,13 @@ pub async fn generate(
         return respond(&req, &user, a, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     state.keys.key_changed(key.id).await?;
+    crate::notify::webhooks::emit(
+        &state,
+        key.workspace_id,
+        "key.created",
+        crate::notify::webhooks::personal_key_data(&key),
+    )
+    .await;
     let mut note = "Copy it now: you will not see this secret again.".to_owned();
     if key.expires_at.is_none() {
         note.push_str(" This key never expires: revoke it when it is no longer needed.");

@@ -5,4 +5,5 @@ pub mod email;
 pub mod invitations;
 pub mod members;
 pub mod teams;
+pub mod webhooks;
 pub mod workspace;

@@ -15,6 +15,7 @@ mod hub_keys;
 mod journeys;
 mod live_data;
 mod usage;
+mod webhooks;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

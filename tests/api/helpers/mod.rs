@@ -14,11 +14,13 @@ mod datahub;
 mod directus;
 mod fault_proxy;
 mod live;
+mod receiver;
 mod smtp;
 pub use datahub::*;
 pub use directus::*;
 pub use fault_proxy::*;
 pub use live::*;
+pub use receiver::*;
 pub use smtp::*;
 
 pub const ADMIN_EMAIL: &str = "ada@example.com";
