@@ -183,8 +183,9 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the portal token: {e}"))?;
 
-    // Filler hub keys: API keys with their own secrets; every fourth has an IP filter.
-    let filler: Vec<(KeySpec, String)> = (0..n.hub_keys.saturating_sub(2))
+    // Filler hub keys (beside the guarded, limited and portal ones): API keys with
+    // their own secrets; every fourth has an IP filter.
+    let filler: Vec<(KeySpec, String)> = (0..n.hub_keys.saturating_sub(3))
         .map(|i| {
             let spec = KeySpec {
                 name: format!("seed key {i:06}"),

@@ -110,3 +110,11 @@ pub async fn set_up(
     record_own(state, &user, "instance.setup", "Set up keyhub: first admin and workspace.", ip).await?;
     Ok((user, ws))
 }
+
+/// Turns the user's notice emails on or off (the profile's box, or a notice's
+/// own link), and says so in their workspaces' audit logs.
+pub async fn set_notices(state: &AppState, user: &users::Model, on: bool, ip: Option<String>) -> Result<(), Refusal> {
+    crate::store::users::set_notices_off(&state.db, user.id, !on).await?;
+    let detail = if on { "Notice emails turned on." } else { "Notice emails turned off." };
+    record_own(state, user, "user.notices_changed", detail, ip).await
+}

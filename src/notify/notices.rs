@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::DbErr;
 
+use crate::domain::usage::KeyRef;
 use crate::notify::recipients::{admins, readers, unsubscribe_url};
 use crate::notify::{Letter, base_url, send};
 use crate::state::AppState;
@@ -54,7 +55,7 @@ pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
             };
             send(state, &email, letter).await?;
         }
-        crate::store::keys::noted_expiry(&state.db, k.id, one_day, now).await?;
+        crate::store::key_notices::noted_expiry(&state.db, KeyRef::Personal(k.id), one_day, now).await?;
         let data = serde_json::json!({"kind": "personal", "key": crate::notify::webhooks::personal_key_data(&k)});
         crate::notify::webhooks::emit(state, k.workspace_id, "key.expiring", data).await;
         noticed += 1;
@@ -77,7 +78,7 @@ pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
             };
             send(state, &email, letter).await?;
         }
-        crate::store::hub_keys::noted_expiry(&state.db, k.id, one_day, now).await?;
+        crate::store::key_notices::noted_expiry(&state.db, KeyRef::Hub(k.id), one_day, now).await?;
         let data = serde_json::json!({"kind": "hub", "key": crate::notify::webhooks::hub_key_data(&k)});
         crate::notify::webhooks::emit(state, k.workspace_id, "key.expiring", data).await;
         noticed += 1;
@@ -93,12 +94,12 @@ async fn expired_keys(state: &AppState, now: DateTime<Utc>) -> Result<(), DbErr>
     for k in crate::store::keys::newly_expired(&state.db, since, now).await? {
         let data = serde_json::json!({"kind": "personal", "key": crate::notify::webhooks::personal_key_data(&k)});
         crate::notify::webhooks::emit(state, k.workspace_id, "key.expired", data).await;
-        crate::store::keys::noted_expired(&state.db, k.id, now).await?;
+        crate::store::key_notices::noted_expired(&state.db, KeyRef::Personal(k.id), now).await?;
     }
     for k in crate::store::hub_keys::newly_expired(&state.db, since, now).await? {
         let data = serde_json::json!({"kind": "hub", "key": crate::notify::webhooks::hub_key_data(&k)});
         crate::notify::webhooks::emit(state, k.workspace_id, "key.expired", data).await;
-        crate::store::hub_keys::noted_expired(&state.db, k.id, now).await?;
+        crate::store::key_notices::noted_expired(&state.db, KeyRef::Hub(k.id), now).await?;
     }
     Ok(())
 }

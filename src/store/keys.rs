@@ -311,19 +311,6 @@ pub async fn expiring(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Resul
         .await
 }
 
-/// Notes that the 7-day (or the 1-day, which also covers the 7-day) notice went out.
-pub async fn noted_expiry(db: &impl ConnectionTrait, id: i64, one_day: bool, at: DateTime<Utc>) -> Result<(), DbErr> {
-    use sea_orm::sea_query::Func;
-    let mut q = keys::Entity::update_many().col_expr(
-        keys::Column::Notice7dAt,
-        Func::coalesce([Expr::col(keys::Column::Notice7dAt), Expr::value(at)]).into(),
-    );
-    if one_day {
-        q = q.col_expr(keys::Column::Notice1dAt, Expr::value(Some(at)));
-    }
-    q.filter(keys::Column::Id.eq(id)).exec(db).await.map(|_| ())
-}
-
 /// Keys that expired since `since` (by `now`) and whose `key.expired` event did not go out.
 pub async fn newly_expired(
     db: &impl ConnectionTrait,
@@ -337,13 +324,4 @@ pub async fn newly_expired(
         .filter(keys::Column::ExpiredEventAt.is_null())
         .all(db)
         .await
-}
-
-pub async fn noted_expired(db: &impl ConnectionTrait, id: i64, at: DateTime<Utc>) -> Result<(), DbErr> {
-    keys::Entity::update_many()
-        .col_expr(keys::Column::ExpiredEventAt, Expr::value(Some(at)))
-        .filter(keys::Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
 }

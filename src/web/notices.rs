@@ -50,7 +50,8 @@ pub async fn submit(
     CsrfForm(form): CsrfForm<Link>,
 ) -> Result<HttpResponse, AppError> {
     checked(&state, &form)?;
-    crate::store::users::set_notices_off(&state.db, form.u, true).await?;
+    let user = crate::store::users::find(&state.db, form.u).await?.ok_or(AppError::NotFound)?;
+    crate::account::profile::set_notices(&state, &user, false, state.client_ip(&req)).await?;
     let layout = Layout::anonymous(&req, &session, "Notices stopped");
     render(StatusCode::OK, &NoticesOffPage { layout, u: form.u, t: form.t, done: true })
 }

@@ -228,7 +228,7 @@ pub async fn set_notices(
     CsrfForm(form): CsrfForm<NoticesForm>,
 ) -> Result<HttpResponse, AppError> {
     let on = form.notices == "on";
-    crate::store::users::set_notices_off(&state.db, user.user.id, !on).await?;
+    crate::account::profile::set_notices(&state, &user.user, on, user.ip.clone()).await?;
     let said = if on { "Notice emails are on." } else { "Notice emails are off." };
     Flash::push(&user.session, "success", said);
     Ok(see_other(urls::ACCOUNT))
