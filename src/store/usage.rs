@@ -106,6 +106,9 @@ pub async fn add_requests(db: &impl ConnectionTrait, rows: &[RequestRow], keep: 
     Ok(())
 }
 
+/// The advisory lock key of roll-ups ("usage" in ASCII).
+const ROLL_UP_LOCK: i64 = 0x0075_7361_6765;
+
 /// Folds rows of `from_span` that started before `before` into rows of
 /// `to_span` (minutes into hours, hours into days), in one transaction.
 pub async fn roll_up(
@@ -116,6 +119,13 @@ pub async fn roll_up(
 ) -> Result<u64, DbErr> {
     let txn = crate::store::begin_write(db).await?;
     let backend = txn.get_database_backend();
+    // Two roll-ups at once (two nodes, or a node and a test) would both read
+    // the same rows and add them twice. SQLite's write transaction already
+    // runs one at a time; on PostgreSQL a transaction-scoped advisory lock
+    // does, and the second then finds nothing left to fold.
+    if backend == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({ROLL_UP_LOCK})")).await?;
+    }
     let mut sql = Sql::new(
         backend,
         "INSERT INTO usage_counts (workspace_id, key_kind, key_id, endpoint, outcome, start, span, count) \
@@ -123,7 +133,8 @@ pub async fn roll_up(
     );
     sql.bind(to_span).push("), ").bind(to_span).push(", SUM(count) FROM usage_counts WHERE span = ");
     sql.bind(from_span).push(" AND start < ").bind(before);
-    sql.push(" GROUP BY workspace_id, key_kind, key_id, endpoint, outcome, start - (start % ").bind(to_span).push(")");
+    // By position: PostgreSQL does not see two placeholders as one expression.
+    sql.push(" GROUP BY workspace_id, key_kind, key_id, endpoint, outcome, 6");
     sql.push(ON_CELL);
     txn.execute_raw(sql.build()).await?;
     let mut del = Sql::new(backend, "DELETE FROM usage_counts WHERE span = ");
@@ -169,7 +180,7 @@ pub async fn buckets(
     let mut sql = Sql::new(db.get_database_backend(), "SELECT start - (start % ");
     sql.bind(bucket).push(") AS bucket, outcome, CAST(SUM(count) AS BIGINT) AS n FROM usage_counts");
     scoped(&mut sql, scope, from, to);
-    sql.push(" GROUP BY start - (start % ").bind(bucket).push("), outcome ORDER BY bucket");
+    sql.push(" GROUP BY 1, 2 ORDER BY 1");
     BucketRow::find_by_statement(sql.build()).all(db).await
 }
 

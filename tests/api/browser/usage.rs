@@ -77,7 +77,11 @@ async fn usage_journey(javascript: bool) {
     b.click_button("Generate key").await;
     b.expect_text("Copy it now").await;
     let personal = app.count("SELECT MAX(id) AS n FROM personal_keys").await;
-    assert_eq!(app.count(&format!("SELECT rate_limit_window AS n FROM personal_keys WHERE id = {personal}")).await, 60);
+    assert_eq!(
+        app.count(&format!("SELECT CAST(rate_limit_window AS BIGINT) AS n FROM personal_keys WHERE id = {personal}"))
+            .await,
+        60
+    );
     b.open(&format!("/account/keys/{personal}/usage")).await;
     b.expect_text("Usage of nightly export").await;
     b.expect_text("No requests yet.").await;
