@@ -53,8 +53,10 @@ fi
 # reference library for Python (tests/webhooks/receiver.py).
 AIOSMTPD_VERSION=1.4.6
 STANDARDWEBHOOKS_VERSION=1.0.0
-if ! "$venv/bin/aiosmtpd" --version 2>/dev/null | grep -q "$AIOSMTPD_VERSION" \
-  || ! "$venv/bin/pip" show standardwebhooks 2>/dev/null | grep -q "Version: $STANDARDWEBHOOKS_VERSION"; then
+# Read whole before matching: `grep -q` stops early, and under pipefail the
+# writer's broken pipe would read as "not installed".
+installed="$("$venv/bin/aiosmtpd" --version 2>/dev/null || true) $("$venv/bin/pip" show standardwebhooks 2>/dev/null || true)"
+if ! grep -q "aiosmtpd $AIOSMTPD_VERSION" <<<"$installed" || ! grep -q "Version: $STANDARDWEBHOOKS_VERSION" <<<"$installed"; then
   echo "Installing aiosmtpd $AIOSMTPD_VERSION and standardwebhooks $STANDARDWEBHOOKS_VERSION into $venv..."
   "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 fi
