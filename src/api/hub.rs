@@ -89,12 +89,12 @@ async fn unknown(state: &AppState, req: &HttpRequest, slug: &str) -> ApiError {
 }
 
 /// Where calls to a path no endpoint serves are counted.
-const NO_ENDPOINT: &str = "(no endpoint)";
+static NO_ENDPOINT: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "(no endpoint)".into());
 
 /// The usage counters count this call at `endpoint` (when a key was seen).
-fn count_at(req: &HttpRequest, endpoint: &str) {
+fn count_at(req: &HttpRequest, endpoint: &Arc<str>) {
     if let Some(m) = req.extensions_mut().get_mut::<crate::usage::Mark>() {
-        m.endpoint = Some(endpoint.to_owned());
+        m.endpoint = Some(Arc::clone(endpoint));
     }
 }
 
@@ -210,12 +210,12 @@ pub async fn serve(
     let (slug, endpoint_path) = path.into_inner();
     let Some(route) = state.hub.route(&slug, endpoint_path.trim_end_matches('/')).await? else {
         let refused = unknown(&state, &req, &slug).await;
-        count_at(&req, NO_ENDPOINT);
+        count_at(&req, &NO_ENDPOINT);
         return Err(refused);
     };
     // A site allowed to read the endpoint may read its refusals too.
     let answered = answer(&req, &state, &route).await;
-    count_at(&req, &route.endpoint.path);
+    count_at(&req, &route.usage_label);
     let mut res = answered.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
     cors::allow(&req, &route, &mut res);
     Ok(res)

@@ -35,6 +35,9 @@ pub struct Route {
     pub columns: Vec<usize>,
     /// Web origins that may read it from a browser; `*` for any.
     pub origins: Vec<String>,
+    /// The endpoint's path as usage counts it: shared, so that counting a
+    /// call copies a pointer, not the text.
+    pub usage_label: std::sync::Arc<str>,
 }
 
 /// The exposed fields of a collection: (names, dataset column indexes).
@@ -429,6 +432,7 @@ pub async fn route_for(db: &DatabaseConnection, endpoint: endpoints::Model) -> R
     };
     let (fields, columns) = exposed_fields(&collection, &dataset);
     Ok(Some(Route {
+        usage_label: endpoint.path.as_str().into(),
         origins: endpoint.allowed_origins.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
         workspace_id: endpoint.workspace_id,
         access: *endpoint.access,

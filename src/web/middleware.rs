@@ -96,13 +96,17 @@ fn count_usage(req: &actix_web::HttpRequest, res: &mut HttpResponse, route: &str
     {
         state.limits.count_ok(key, now);
     }
+    let endpoint = match &mark.endpoint {
+        Some(e) => std::sync::Arc::clone(e),
+        None => route.into(),
+    };
     state.usage.record(&crate::usage::Call {
         mark,
-        endpoint: mark.endpoint.as_deref().unwrap_or(route),
+        endpoint,
         outcome,
         method: crate::metrics::method_label(req.method().as_str()),
         status,
-        client: state.client_ip(req),
+        client: crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies),
         took,
         at_ms: now.timestamp_millis(),
     });
