@@ -7,7 +7,7 @@
 //!
 //! Memory is bounded: between two flushes at most `MAX_CELLS` counter cells
 //! and `MAX_RECENT` requests are held (each key keeps its newest
-//! `RECENT_PER_KEY`); what does not fit is counted in `dropped` and logged,
+//! `RECENT_PER_KEY`); what does not fit is counted, and logged at the next flush,
 //! never grown into. Cells are keyed by values keyhub decides (key ids,
 //! endpoint paths and route patterns, refusal codes), never by what a client
 //! sends.
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-pub use recorder::{Call, FLUSH_EVERY, Flushed, Mark, Outcome, RECENT_PER_KEY, Recorder};
+pub use recorder::{Call, FLUSH_EVERY, Mark, Outcome, RECENT_PER_KEY, Recorder};
 
 /// Minute rows older than 7 days become hours; hour rows older than 90 days become days.
 pub async fn roll_up(db: &DatabaseConnection, now: i64) -> Result<(), sea_orm::DbErr> {
@@ -54,7 +54,7 @@ pub fn spawn_flusher(state: std::sync::Arc<crate::state::AppState>) {
 /// One flush, then the quotas learn the month's totals (logged, not failed).
 pub async fn flush_now(state: &crate::state::AppState) {
     match state.usage.flush(&state.db).await {
-        Ok((_, ok)) => state.limits.flushed(&state.db, ok, state.clock.now()).await,
+        Ok(ok) => state.limits.flushed(&state.db, ok, state.clock.now()).await,
         Err(e) => tracing::warn!(error = %e, "writing usage counts failed; they are kept for the next flush"),
     }
 }

@@ -112,8 +112,8 @@ struct Pending {
 pub struct Recorder {
     hasher: std::collections::hash_map::RandomState,
     shards: Vec<Mutex<Pending>>,
+    /// Calls not counted since the last flush because memory was full.
     dropped: AtomicU64,
-    flushes: AtomicU64,
 }
 
 impl Default for Recorder {
@@ -122,20 +122,12 @@ impl Default for Recorder {
     }
 }
 
-/// What one flush wrote.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Flushed {
-    pub cells: usize,
-    pub requests: usize,
-}
-
 impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
             hasher: Default::default(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             dropped: AtomicU64::new(0),
-            flushes: AtomicU64::new(0),
         }
     }
 
@@ -191,20 +183,14 @@ impl Recorder {
         }
     }
 
-    /// Calls counted but not kept because memory was full (since start).
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Flushes done since start (tests and the bench wait on it).
-    pub fn flushes(&self) -> u64 {
-        self.flushes.load(Ordering::Relaxed)
-    }
-
     /// Writes what was counted since the last flush. On a database error the
     /// counts go back into memory (bounded as ever) for the next flush.
-    /// Returns also the accepted calls per key that were written.
-    pub async fn flush(&self, db: &DatabaseConnection) -> Result<(Flushed, HashMap<KeyRef, u64>), sea_orm::DbErr> {
+    /// Returns the accepted calls per key that were written (for quotas).
+    pub async fn flush(&self, db: &DatabaseConnection) -> Result<HashMap<KeyRef, u64>, sea_orm::DbErr> {
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(dropped, "usage counters were full between two flushes; these calls were not counted");
+        }
         let taken: Vec<Pending> =
             self.shards.iter().map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|e| e.into_inner()))).collect();
         let rows: Vec<CountRow> = taken
@@ -232,14 +218,13 @@ impl Recorder {
             }
             return Err(e);
         }
-        self.flushes.fetch_add(1, Ordering::Relaxed);
         let mut ok: HashMap<KeyRef, u64> = HashMap::new();
         for p in taken {
             for (k, n) in p.ok {
                 *ok.entry(k).or_default() += n;
             }
         }
-        Ok((Flushed { cells: rows.len(), requests: requests.len() }, ok))
+        Ok(ok)
     }
 
     fn put_back(&self, taken: Pending) {
