@@ -75,7 +75,8 @@ fn count_usage(req: &actix_web::HttpRequest, res: &mut HttpResponse, route: &str
     let ext = req.extensions();
     if let Some(standing) = ext.get::<crate::domain::limits::Standing>().filter(|s| !s.is_empty()) {
         for (name, value) in [("ratelimit-policy", standing.policy_field()), ("ratelimit", standing.limit_field())] {
-            if let Ok(v) = header::HeaderValue::from_str(&value) {
+            // From the string itself: no second copy.
+            if let Ok(v) = header::HeaderValue::try_from(value) {
                 res.headers_mut().insert(header::HeaderName::from_static(name), v);
             }
         }
@@ -89,26 +90,21 @@ fn count_usage(req: &actix_web::HttpRequest, res: &mut HttpResponse, route: &str
         None if status < 400 => crate::domain::usage::OK,
         None => "error",
     };
-    let now = state.clock.now();
     if mark.quota
         && outcome == crate::domain::usage::OK
         && let Some(key) = mark.key
     {
-        state.limits.count_ok(key, now);
+        state.limits.count_ok(key, state.clock.now());
     }
-    let endpoint = match &mark.endpoint {
-        Some(e) => std::sync::Arc::clone(e),
-        None => route.into(),
-    };
     state.usage.record(&crate::usage::Call {
         mark,
-        endpoint,
+        endpoint: mark.endpoint.as_deref().unwrap_or(route),
         outcome,
         method: crate::metrics::method_label(req.method().as_str()),
         status,
         client: crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies),
         took,
-        at_ms: now.timestamp_millis(),
+        at_ms: state.clock.now_ms(),
     });
 }
 

@@ -125,6 +125,34 @@ async fn calls_are_counted_by_key_outcome_and_endpoint_and_written_only_by_a_flu
     assert!(rows.iter().all(|r| r.endpoint == "sales" && r.client == "127.0.0.1" && !r.endpoint.contains('?')));
 }
 
+/// Each server thread counts into its own buffer; a flush adds them up, so
+/// that one statement never upserts a cell twice (PostgreSQL refuses that,
+/// and the counts would then wait in memory) and each key keeps its newest
+/// requests over all threads.
+#[tokio::test]
+async fn calls_counted_on_several_server_threads_add_up_in_one_flush() {
+    let app = TestApp::spawn().await;
+    let (_admin, admin, slug, endpoint) = guarded(&app).await;
+    let (id, secret) =
+        hub_key(&app, &admin, json!({"name": "busy", "access_type": "api_key", "endpoint_ids": [endpoint]})).await;
+    let path = format!("/hub/{slug}/sales");
+    // Many connections at once: the server hands them to all its threads.
+    let calls = (0..150).map(|_| call(&app, &path, &secret));
+    let answers = futures_util::future::join_all(calls).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
+    keyhub::usage::flush_now(&app.state).await;
+
+    let usage = app.api(&format!("/api/v1/hub-keys/{id}/usage?bucket=minute"), &admin).await;
+    assert_eq!(usage.body["totals"]["ok"], 150, "{}", usage.body["totals"]);
+    let rows =
+        keyhub::store::usage::recent(&app.db, keyhub::domain::usage::KeyRef::Hub(id), 1000).await.expect("recent");
+    assert_eq!(rows.len(), keyhub::usage::RECENT_PER_KEY, "the newest hundred over all threads");
+    // Nothing was left behind for a later flush.
+    keyhub::usage::flush_now(&app.state).await;
+    let again = app.api(&format!("/api/v1/hub-keys/{id}/usage?bucket=minute"), &admin).await;
+    assert_eq!(again.body["totals"]["ok"], 150, "{}", again.body["totals"]);
+}
+
 #[tokio::test]
 async fn a_rate_limited_key_is_told_where_it_stands_and_refused_past_its_limit() {
     let app = TestApp::spawn().await;
