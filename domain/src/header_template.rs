@@ -170,15 +170,17 @@ impl Template {
     /// The value for one response, or `None` when the filled text is not
     /// fit to send (the header is then left out, never sent broken).
     pub fn fill(&self, meta: &Meta) -> Option<String> {
-        let mut out = String::new();
+        use std::fmt::Write;
+        // Filled on every answer to the key: written into one string.
+        let mut out = String::with_capacity(64);
         for p in &self.0 {
-            match p {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(Var::Name) => out.push_str(meta.name),
-                Part::Var(Var::Count) => out.push_str(&meta.count.to_string()),
-                Part::Var(Var::Limit) => out.push_str(&meta.limit.to_string()),
-                Part::Var(Var::Offset) => out.push_str(&meta.offset.to_string()),
-            }
+            let _ = match p {
+                Part::Text(t) => out.write_str(t),
+                Part::Var(Var::Name) => out.write_str(meta.name),
+                Part::Var(Var::Count) => write!(out, "{}", meta.count),
+                Part::Var(Var::Limit) => write!(out, "{}", meta.limit),
+                Part::Var(Var::Offset) => write!(out, "{}", meta.offset),
+            };
         }
         (out.len() <= MAX_VALUE_BYTES && !out.chars().any(bad_char)).then_some(out)
     }

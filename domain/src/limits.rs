@@ -157,31 +157,35 @@ pub struct Standing {
 impl Standing {
     /// `RateLimit-Policy`: `"key";q=100;w=60, "month";q=10000;w=2678400`.
     pub fn policy_field(&self) -> String {
-        let mut items = Vec::new();
-        if let Some((r, _, _)) = self.rate {
-            items.push(format!("\"key\";q={};w={}", r.requests, r.window_seconds));
-        }
-        if let Some((q, window, _, _)) = self.quota {
-            items.push(format!("\"month\";q={q};w={window}"));
-        }
-        items.join(", ")
+        let rate = self.rate.map(|(r, _, _)| ("key", u64::from(r.requests), 'w', u64::from(r.window_seconds)));
+        let month = self.quota.map(|(q, window, _, _)| ("month", q, 'w', window));
+        field("q", [rate, month])
     }
 
     /// `RateLimit`: `"key";r=42;t=17, "month";r=9000;t=86400`.
     pub fn limit_field(&self) -> String {
-        let mut items = Vec::new();
-        if let Some((_, remaining, reset)) = self.rate {
-            items.push(format!("\"key\";r={remaining};t={reset}"));
-        }
-        if let Some((_, _, remaining, reset)) = self.quota {
-            items.push(format!("\"month\";r={remaining};t={reset}"));
-        }
-        items.join(", ")
+        let rate = self.rate.map(|(_, remaining, reset)| ("key", remaining, 't', reset));
+        let month = self.quota.map(|(_, _, remaining, reset)| ("month", remaining, 't', reset));
+        field("r", [rate, month])
     }
 
     pub fn is_empty(&self) -> bool {
         self.rate.is_none() && self.quota.is_none()
     }
+}
+
+/// A structured-field list of `"name";first=a;second=b` items, written into
+/// one string (it goes on every answer to a limited key).
+fn field(first: &str, items: [Option<(&str, u64, char, u64)>; 2]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(48);
+    for (name, a, second, b) in items.into_iter().flatten() {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "\"{name}\";{first}={a};{second}={b}");
+    }
+    out
 }
 
 #[cfg(test)]

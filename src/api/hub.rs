@@ -156,7 +156,7 @@ fn add_headers(res: &mut HttpResponse, key: &CompiledHubKey, meta: &Meta) {
             tracing::warn!(hub_key = key.id, header = %name, "a filled header value was unfit to send and was left out");
             continue;
         };
-        if let Ok(v) = header::HeaderValue::from_bytes(value.as_bytes()) {
+        if let Ok(v) = header::HeaderValue::try_from(value) {
             res.headers_mut().insert(name.clone(), v);
         }
     }

@@ -127,7 +127,7 @@ pub fn within_limits(state: &AppState, req: &HttpRequest, key: KeyRef, limits: &
     if limits.is_none() {
         return Ok(());
     }
-    match state.limits.admit(key, limits, state.clock.now()) {
+    match state.limits.admit(key, limits, state.clock.now_ms().div_euclid(1000)) {
         Ok(standing) => {
             req.extensions_mut().insert(standing);
             Ok(())

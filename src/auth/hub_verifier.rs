@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::HeaderName;
@@ -164,7 +164,7 @@ pub struct HubVerifier {
     applied: AtomicI64,
     /// Serialises applying changes; holds when a gap was first seen.
     catching_up: tokio::sync::Mutex<Option<(i64, Instant)>>,
-    last_written: Mutex<HashMap<i64, Instant>>,
+    last_written: crate::auth::key_verifier::Coalesce,
     /// What this node last wrote to `cluster_nodes`, and when.
     reported: tokio::sync::Mutex<(i64, Instant)>,
     /// When the snapshot last matched the database (see `freshness`).
@@ -188,7 +188,7 @@ impl HubVerifier {
             snap: RwLock::default(),
             applied: AtomicI64::new(0),
             catching_up: tokio::sync::Mutex::new(None),
-            last_written: Mutex::new(HashMap::new()),
+            last_written: Default::default(),
             reported: tokio::sync::Mutex::new((-1, Instant::now())),
         })
     }
@@ -399,7 +399,7 @@ impl HubVerifier {
 
     /// Records a successful use: at most one write per key a minute.
     pub fn note_use(&self, key_id: i64, ip: impl FnOnce() -> Option<String>) {
-        if !crate::auth::key_verifier::due(&self.last_written, key_id) {
+        if !self.last_written.due(key_id) {
             return;
         }
         let ip = ip();

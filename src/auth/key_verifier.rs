@@ -152,11 +152,11 @@ pub struct KeyVerifier {
     /// One full load at a time.
     reload: tokio::sync::Mutex<()>,
     /// key id → when its last use was written; coalesces writes to one a minute.
-    last_written: Mutex<HashMap<i64, Instant>>,
+    last_written: Coalesce,
     /// Use writes started since this node began (what coalescing saves is countable).
     uses_written: std::sync::atomic::AtomicU64,
     /// key id → when a refusal was last audited; one entry a minute per key.
-    last_refusal_logged: Mutex<HashMap<i64, Instant>>,
+    last_refusal_logged: Coalesce,
     /// When the snapshot last matched the database (see `freshness`).
     pub freshness: crate::auth::freshness::Freshness,
 }
@@ -177,9 +177,9 @@ impl KeyVerifier {
             snapshot: RwLock::default(),
             version: Mutex::default(),
             reload: tokio::sync::Mutex::new(()),
-            last_written: Mutex::new(HashMap::new()),
+            last_written: Coalesce::default(),
             uses_written: std::sync::atomic::AtomicU64::new(0),
-            last_refusal_logged: Mutex::new(HashMap::new()),
+            last_refusal_logged: Coalesce::default(),
         })
     }
 
@@ -324,7 +324,7 @@ impl KeyVerifier {
 
     /// Records a successful use: at most one database write per key per minute.
     pub fn note_use(&self, key_id: i64, ip: impl FnOnce() -> Option<String>) {
-        if !due(&self.last_written, key_id) {
+        if !self.last_written.due(key_id) {
             return;
         }
         self.uses_written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -345,7 +345,7 @@ impl KeyVerifier {
 
     /// Whether a refused use of `key_id` should be audited now (one a minute).
     pub fn refusal_due(&self, key_id: i64) -> bool {
-        due(&self.last_refusal_logged, key_id)
+        self.last_refusal_logged.due(key_id)
     }
 
     /// Polls the shared change marker; a value this node did not write
@@ -375,15 +375,29 @@ impl KeyVerifier {
     }
 }
 
-/// Whether `key_id`'s coalesced write (one a minute) is due now; records it if so.
-pub(crate) fn due(map: &Mutex<HashMap<i64, Instant>>, key_id: i64) -> bool {
-    let now = Instant::now();
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    match map.get(&key_id) {
-        Some(t) if now.duration_since(*t) < WRITE_EVERY => false,
-        _ => {
-            map.insert(key_id, now);
-            true
+/// key id → when its last coalesced write (or audit) started: one a minute per
+/// key. Asked on every verified call, so sharded by key id (ids are keyhub's,
+/// hashed fast): calls of keys on different shards never wait for each other.
+pub(crate) struct Coalesce(Vec<Mutex<hashbrown::HashMap<i64, Instant>>>);
+
+impl Default for Coalesce {
+    fn default() -> Self {
+        Coalesce((0..16).map(|_| Mutex::default()).collect())
+    }
+}
+
+impl Coalesce {
+    /// Whether `key_id`'s write is due now; records it if so.
+    pub(crate) fn due(&self, key_id: i64) -> bool {
+        let now = Instant::now();
+        let shard = &self.0[key_id.rem_euclid(self.0.len() as i64) as usize];
+        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&key_id) {
+            Some(t) if now.duration_since(*t) < WRITE_EVERY => false,
+            _ => {
+                map.insert(key_id, now);
+                true
+            }
         }
     }
 }

@@ -11,7 +11,6 @@
 //! Memory is bounded by the keys that exist: entries are keyed by key ids,
 //! and windows that have ended are swept after every flush.
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -42,8 +41,9 @@ struct Quota {
 }
 
 pub struct Limiter {
-    hasher: std::collections::hash_map::RandomState,
-    windows: Vec<Mutex<HashMap<KeyRef, (i64, u32)>>>,
+    /// (window start, calls) per key; sharded by key id, and hashed with
+    /// hashbrown's fast hasher: ids are keyhub's, not a client's.
+    windows: Vec<Mutex<hashbrown::HashMap<KeyRef, (i64, u32)>>>,
     quotas: Mutex<HashMap<KeyRef, Quota>>,
 }
 
@@ -55,28 +55,23 @@ impl Default for Limiter {
 
 impl Limiter {
     pub fn new() -> Limiter {
-        Limiter {
-            hasher: Default::default(),
-            windows: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            quotas: Mutex::new(HashMap::new()),
-        }
+        Limiter { windows: (0..SHARDS).map(|_| Mutex::default()).collect(), quotas: Mutex::new(HashMap::new()) }
     }
 
-    fn shard(&self, key: &KeyRef) -> &Mutex<HashMap<KeyRef, (i64, u32)>> {
-        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
-        &self.windows[i]
+    fn shard(&self, key: &KeyRef) -> &Mutex<hashbrown::HashMap<KeyRef, (i64, u32)>> {
+        &self.windows[key.id().rem_euclid(SHARDS as i64) as usize]
     }
 
     /// Counts a call of `key` against its limits, or refuses it. A refused
     /// call uses nothing up.
-    pub fn admit(&self, key: KeyRef, limits: &Limits, now: DateTime<Utc>) -> Result<Standing, Exceeded> {
+    /// `t` is the time in Unix seconds.
+    pub fn admit(&self, key: KeyRef, limits: &Limits, t: i64) -> Result<Standing, Exceeded> {
         if limits.is_none() {
             return Ok(Standing::default());
         }
-        let t = now.timestamp();
         let mut standing = Standing::default();
         if let Some(q) = limits.monthly_quota {
-            let (start, next) = month_bounds(now);
+            let (start, next) = month_bounds(DateTime::from_timestamp(t, 0).unwrap_or_default());
             let used = self.quota_used(key, start);
             let reset = u64::try_from(next - t).unwrap_or(0);
             // Remaining after this call, should it be accepted.
