@@ -6,6 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::api::ApiError;
@@ -45,11 +46,16 @@ impl<R: Requirement> Principal<R> {
 /// `apikey` query parameter (for tools that cannot set headers; it may end up
 /// in logs and browser history, so headers are preferred).
 pub fn presented_key(req: &HttpRequest) -> Option<String> {
-    // Two credentials in one request are ambiguous: neither is taken.
-    if req.headers().get_all("authorization").count() > 1 || req.headers().get_all("x-api-key").count() > 1 {
-        return Some("\u{0}".to_owned());
-    }
-    if let Some(v) = req.headers().get("authorization") {
+    // Names as constants: read on every call with a key, never parsed again.
+    const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+    let headers = req.headers();
+    let (mut authorization, mut api_key) = (headers.get_all(header::AUTHORIZATION), headers.get_all(X_API_KEY));
+    let (authorization, api_key) = match (authorization.next(), authorization.next(), api_key.next(), api_key.next()) {
+        (a, None, k, None) => (a, k),
+        // Two credentials in one request are ambiguous: neither is taken.
+        _ => return Some("\u{0}".to_owned()),
+    };
+    if let Some(v) = authorization {
         let v = v.to_str().unwrap_or("\u{0}");
         let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
         return Some(if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("apikey") {
@@ -59,7 +65,7 @@ pub fn presented_key(req: &HttpRequest) -> Option<String> {
             "\u{0}".to_owned()
         });
     }
-    if let Some(v) = req.headers().get("x-api-key") {
+    if let Some(v) = api_key {
         return Some(v.to_str().unwrap_or("\u{0}").trim().to_owned());
     }
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
