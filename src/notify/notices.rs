@@ -32,7 +32,7 @@ fn due(at: DateTime<Utc>, now: DateTime<Utc>, sent_7d: bool, sent_1d: bool) -> O
 pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
     let now = state.clock.now();
     let mut noticed = 0;
-    for k in crate::store::keys::expiring(&state.db, now + Duration::days(7)).await? {
+    for k in crate::store::keys::expiring(&state.db, now, now + Duration::days(7)).await? {
         let Some(at) = k.expires_at else { continue };
         let Some(one_day) = due(at, now, k.notice_7d_at.is_some(), k.notice_1d_at.is_some()) else { continue };
         for (user_id, email) in readers(state, &[k.user_id]).await? {
@@ -60,7 +60,7 @@ pub async fn expiring_keys(state: &AppState) -> Result<usize, DbErr> {
         crate::notify::webhooks::emit(state, k.workspace_id, "key.expiring", data).await;
         noticed += 1;
     }
-    for k in crate::store::hub_keys::expiring(&state.db, now + Duration::days(7)).await? {
+    for k in crate::store::hub_keys::expiring(&state.db, now, now + Duration::days(7)).await? {
         let Some(at) = k.expires_at else { continue };
         let Some(one_day) = due(at, now, k.notice_7d_at.is_some(), k.notice_1d_at.is_some()) else { continue };
         for (user_id, email) in readers(state, &admins(state, k.workspace_id).await?).await? {

@@ -550,13 +550,16 @@ pub async fn record_use(
         .map(|_| ())
 }
 
-/// Active keys expiring before `before` whose notices are not all sent.
-pub async fn expiring(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Vec<keys::Model>, DbErr> {
+/// Active keys expiring after `after` and by `before` whose notices are not all sent.
+pub async fn expiring(
+    db: &impl ConnectionTrait,
+    after: DateTime<Utc>,
+    before: DateTime<Utc>,
+) -> Result<Vec<keys::Model>, DbErr> {
     keys::Entity::find()
         .filter(keys::Column::Status.eq("active"))
-        .filter(keys::Column::ExpiresAt.is_not_null())
+        .filter(keys::Column::ExpiresAt.gt(after))
         .filter(keys::Column::ExpiresAt.lte(before))
-        .filter(keys::Column::ExpiresAt.gt(Utc::now() - chrono::Duration::days(1)))
         .filter(keys::Column::Notice1dAt.is_null())
         .all(db)
         .await

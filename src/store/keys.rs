@@ -299,13 +299,16 @@ pub async fn count_with_previous(db: &impl ConnectionTrait) -> Result<u64, DbErr
     Ok(keys + previous)
 }
 
-/// Working keys expiring before `before` whose notices are not all sent.
-pub async fn expiring(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Vec<keys::Model>, DbErr> {
+/// Working keys expiring after `after` and by `before` whose notices are not all sent.
+pub async fn expiring(
+    db: &impl ConnectionTrait,
+    after: DateTime<Utc>,
+    before: DateTime<Utc>,
+) -> Result<Vec<keys::Model>, DbErr> {
     keys::Entity::find()
         .filter(keys::Column::RevokedAt.is_null())
-        .filter(keys::Column::ExpiresAt.is_not_null())
+        .filter(keys::Column::ExpiresAt.gt(after))
         .filter(keys::Column::ExpiresAt.lte(before))
-        .filter(keys::Column::ExpiresAt.gt(Utc::now() - chrono::Duration::days(1)))
         .filter(keys::Column::Notice1dAt.is_null())
         .all(db)
         .await
