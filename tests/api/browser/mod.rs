@@ -14,6 +14,7 @@ mod datahub;
 mod hub_keys;
 mod journeys;
 mod live_data;
+mod notices;
 mod usage;
 mod webhooks;
 
