@@ -25,18 +25,44 @@ pub struct Application {
     port: u16,
     setup_code: String,
     db: DatabaseConnection,
-    keys: Arc<KeyVerifier>,
     hub: Arc<crate::hub::Hub>,
-    hub_keys: Arc<crate::auth::hub_verifier::HubVerifier>,
+    changes: Arc<crate::cluster::Follower>,
+    signals: Arc<crate::cluster::Signals>,
     data_dir: std::path::PathBuf,
     state: web::Data<AppState>,
+    /// SQLite: this process is the one node on its file (released when `run` ends).
+    node_lock: Option<crate::cluster::node_lock::NodeLock>,
 }
 
 impl Application {
     /// Connects, migrates and binds. The server runs when `run` is awaited.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_as(settings, true).await
+    }
+
+    /// The application for a command that reuses the services but never
+    /// serves (`keyhub bench-seed`): like a CLI command, it may run beside
+    /// the node that serves a SQLite file.
+    pub async fn for_command(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_as(settings, false).await
+    }
+
+    async fn build_as(settings: Settings, serving: bool) -> anyhow::Result<Application> {
         // Connectors' TLS uses ring (see STACK-NOTES); a second call is a no-op.
         crate::connectors::init_tls();
+        // Before anything touches the file, migrations included.
+        let node_lock = match crate::data_dir::sqlite_path(&settings.database_url()) {
+            Some(file) if serving && settings.database_url().starts_with("sqlite:") => {
+                // The default data dir is made (private) before its lock file.
+                if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty())
+                    && settings.database_url.is_none()
+                {
+                    crate::data_dir::ensure_private_dir(parent)?;
+                }
+                Some(crate::cluster::node_lock::acquire(&file)?)
+            }
+            _ => None,
+        };
         let db = crate::store::connect(&settings).await?;
         crate::store::migrate(&db).await?;
         crate::store::workspaces::backfill_name_keys(&db).await?;
@@ -51,12 +77,21 @@ impl Application {
         let setup_code = crate::domain::tokens::setup_code();
         let keys = KeyVerifier::new(db.clone(), settings.keys_max_stale);
         let hub = crate::hub::Hub::new(db.clone());
-        // Every hub key is in memory before the first request is served.
         let hub_keys = crate::auth::hub_verifier::HubVerifier::new(db.clone(), settings.keys_max_stale);
-        // Both snapshots load side by side: start-to-ready is the slower of the two.
-        let (hub_loaded, keys_loaded) = tokio::join!(hub_keys.load_all(), keys.reload());
-        hub_loaded?;
-        keys_loaded?;
+        let jobs = crate::connectors::queue::Jobs::new(settings.sync_workers, settings.sync_lease);
+        // Every key is in memory before the first request is served.
+        let changes = crate::cluster::Follower::start(
+            db.clone(),
+            keys.clone(),
+            hub_keys.clone(),
+            jobs.clone(),
+            crate::cluster::follower::NodeInfo {
+                address: settings.node_address.clone().unwrap_or_else(|| format!("{}:{port}", settings.bind.ip())),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            settings.changes_poll,
+        )
+        .await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -74,6 +109,7 @@ impl Application {
             keys: keys.clone(),
             hub: hub.clone(),
             hub_keys: hub_keys.clone(),
+            changes: changes.clone(),
             sealer: crate::auth::sealing::Sealer::new(secret.expose()),
             csrf_key: crate::domain::tokens::digest(&format!("keyhub-csrf:{}", secret.expose())),
             outbound_policy: std::sync::Arc::new(crate::connectors::outbound::Policy {
@@ -83,11 +119,12 @@ impl Application {
                 connect_timeout: settings.connectors_timeout.min(std::time::Duration::from_secs(5)),
                 ..Default::default()
             }),
-            jobs: crate::connectors::queue::Jobs::new(settings.sync_workers, settings.sync_lease),
+            jobs,
             passwords: crate::auth::password::PasswordPool::new(),
             clock: crate::clock::Clock::default(),
             usage: crate::usage::Recorder::new(),
             limits: crate::limits::Limiter::new(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         });
         // Quotas know the month's use before the first request.
         state.limits.load(&db, state.clock.now()).await;
@@ -102,11 +139,12 @@ impl Application {
             port,
             setup_code,
             db,
-            keys,
             hub,
-            hub_keys,
+            changes,
+            signals: Arc::new(crate::cluster::Signals::default()),
             data_dir: settings.data_dir.clone(),
             state,
+            node_lock,
         })
     }
 
@@ -140,9 +178,11 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         spawn_session_sweeper(self.db.clone());
         spawn_upload_sweeper(crate::datasets::staging::dir(&self.data_dir));
-        self.keys.spawn_watcher();
-        self.hub.spawn_watcher();
-        self.hub_keys.spawn_watcher();
+        if self.state.settings.database_url().starts_with("postgres") {
+            crate::cluster::listen::spawn(self.state.settings.database_url(), self.signals.clone());
+        }
+        self.changes.spawn(self.signals.clone());
+        self.hub.spawn_watcher(self.signals.clone());
         // Runs left by a stopped node are taken up once their lease passes.
         crate::connectors::jobs::spawn_runner(self.state.clone().into_inner());
         crate::usage::spawn_flusher(self.state.clone().into_inner());
@@ -152,11 +192,51 @@ impl Application {
         if let Some((metrics, _)) = self.metrics_server {
             tokio::spawn(metrics);
         }
+        spawn_shutdown(self.state.clone(), self.server.handle());
         let served = self.server.await;
-        // What was counted since the last flush is written before the process ends.
+        // In-flight requests have finished. Runs this node worked on go back
+        // to the queue at once (not when their lease runs out)…
+        crate::connectors::jobs::hand_back(&self.state).await;
+        // …what was counted since the last flush is written…
         crate::usage::flush_now(&self.state).await;
+        // …and the other nodes stop waiting for this one.
+        self.changes.stopped().await;
+        drop(self.node_lock);
         served
     }
+}
+
+/// Stops the node gracefully. SIGTERM (a service manager, a rolling
+/// restart): `/readyz` turns 503 first and the listener stays open for
+/// `KEYHUB_SHUTDOWN_DRAIN_SECONDS`, so a balancer that checks it stops sending
+/// here before connections are refused; then the listener closes and
+/// in-flight requests finish (up to 30 s). Ctrl-C (SIGINT) skips the wait.
+fn spawn_shutdown(state: web::Data<AppState>, server: actix_web::dev::ServerHandle) {
+    tokio::spawn(async move {
+        let drain = match shutdown_signal().await {
+            Ok(drain) => drain,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM/SIGINT; stop the node with SIGKILL");
+                return;
+            }
+        };
+        state.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let wait = if drain { state.settings.shutdown_drain } else { std::time::Duration::ZERO };
+        tracing::info!(drain_seconds = wait.as_secs(), "stopping: /readyz answers 503, then the listener closes");
+        tokio::time::sleep(wait).await;
+        server.stop(true).await;
+    });
+}
+
+/// The first SIGTERM (true: drain first) or SIGINT (false).
+async fn shutdown_signal() -> std::io::Result<bool> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => false,
+    })
 }
 
 /// Uploads nobody came back for (a preview never saved) are removed after a day.
@@ -229,6 +309,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, secret: &Secret) -> 
             .configure(routes)
             .default_service(web::to(ui::home::not_found))
     })
+    // Signals are `spawn_shutdown`'s: it turns `/readyz` 503 before stopping.
+    .disable_signals()
+    .shutdown_timeout(30)
     .listen(listener)?
     .run();
     Ok(server)

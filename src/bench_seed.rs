@@ -92,7 +92,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
     // The services take the application's state (caches, sealer, verifiers);
     // its listener is never run, so any free port will do.
     settings.bind.set_port(0);
-    let app = Application::build(settings).await?;
+    let app = Application::for_command(settings).await?;
     let state = app.state();
     let actor = Actor { workspace_id: ws.id, user_id: admin.id, name: Some("bench-seed".into()), via: None, ip: None };
 
@@ -250,6 +250,8 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
     // Nodes already running reload their personal keys when the marker moves.
     crate::store::changes::bump(&state.db).await?;
     let personal = secrets.first().context("at least one personal key")?.expose().to_owned();
+    // The seed's application never served: no node should wait for it.
+    state.changes.stopped().await;
 
     Ok(Seeded {
         workspace_id: ws.id,

@@ -257,8 +257,13 @@ async fn keys_create(
             ),
             other => anyhow::Error::new(other),
         })?;
-    // Running nodes load the new key from the change marker they watch.
-    crate::store::changes::bump(&db).await?;
+    // Running nodes read the new key from the change log they follow.
+    let change = crate::store::key_changes::Change {
+        workspace_id: key.workspace_id,
+        key_id: Some(key.id),
+        ..Default::default()
+    };
+    crate::store::key_changes::log(&db, change).await?;
     println!("{}", secret.expose());
     eprintln!(
         "Personal key “{}” ({}) for {email}: {}. Copy it now; it is not shown again. Send it as Authorization: Bearer <key>.",

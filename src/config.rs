@@ -87,6 +87,18 @@ pub struct Settings {
     pub sync_max_rows: u64,
     /// How long one sync run may take (`KEYHUB_SYNC_MAX_SECONDS`, default 21,600 = 6 h).
     pub sync_max_time: Duration,
+    /// How often a node asks the database for key changes it was not told
+    /// of (`KEYHUB_CHANGES_POLL_SECONDS`, default 1). On PostgreSQL changes
+    /// are pushed (LISTEN/NOTIFY); this poll is the fallback and the
+    /// heartbeat that keeps snapshots confirmed (see `keys_max_stale`).
+    pub changes_poll: Duration,
+    /// How other nodes and Admin → Cluster name this node
+    /// (`KEYHUB_NODE_ADDRESS`, default: the bind address).
+    pub node_address: Option<String>,
+    /// On SIGTERM, how long `/readyz` answers 503 before the listener closes
+    /// (`KEYHUB_SHUTDOWN_DRAIN_SECONDS`, default 2): longer than the load
+    /// balancer's health-check interval, so it stops sending here first.
+    pub shutdown_drain: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -115,6 +127,9 @@ impl fmt::Debug for Settings {
             .field("keys_max_stale", &self.keys_max_stale)
             .field("sync_max_rows", &self.sync_max_rows)
             .field("sync_max_time", &self.sync_max_time)
+            .field("changes_poll", &self.changes_poll)
+            .field("node_address", &self.node_address)
+            .field("shutdown_drain", &self.shutdown_drain)
             .finish()
     }
 }
@@ -145,6 +160,9 @@ impl Default for Settings {
             keys_max_stale: Duration::from_secs(30),
             sync_max_rows: 10_000_000,
             sync_max_time: Duration::from_secs(6 * 3600),
+            changes_poll: Duration::from_secs(1),
+            node_address: None,
+            shutdown_drain: Duration::from_secs(2),
         }
     }
 }
@@ -177,6 +195,9 @@ struct FileSettings {
     keys_max_stale_seconds: Option<u64>,
     sync_max_rows: Option<u64>,
     sync_max_seconds: Option<u64>,
+    changes_poll_seconds: Option<u64>,
+    node_address: Option<String>,
+    shutdown_drain_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -332,6 +353,27 @@ impl Settings {
                 return Err(ConfigError("KEYHUB_SYNC_MAX_SECONDS must be at least 1.".into()));
             }
             s.sync_max_time = Duration::from_secs(secs);
+        }
+        if let Some(secs) = number(env, "KEYHUB_CHANGES_POLL_SECONDS", file.changes_poll_seconds)? {
+            if !(1..=3600).contains(&secs) {
+                return Err(ConfigError("KEYHUB_CHANGES_POLL_SECONDS must be between 1 and 3600.".into()));
+            }
+            s.changes_poll = Duration::from_secs(secs);
+        }
+        if let Some(secs) = number(env, "KEYHUB_SHUTDOWN_DRAIN_SECONDS", file.shutdown_drain_seconds)? {
+            if secs > 300 {
+                return Err(ConfigError("KEYHUB_SHUTDOWN_DRAIN_SECONDS must be between 0 and 300.".into()));
+            }
+            s.shutdown_drain = Duration::from_secs(secs);
+        }
+        if let Some(v) = pick("KEYHUB_NODE_ADDRESS", file.node_address) {
+            let v = v.trim();
+            if v.is_empty() || v.len() > 200 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError(
+                    "KEYHUB_NODE_ADDRESS must be how others reach this node, such as 10.0.0.5:8080 (no spaces, at most 200 characters).".into(),
+                ));
+            }
+            s.node_address = Some(v.to_owned());
         }
         if let Some(v) = pick("KEYHUB_METRICS_BIND", file.metrics_bind) {
             s.metrics_bind = Some(v.trim().parse().map_err(|_| {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bench_seed;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connectors;
 pub mod data_dir;

@@ -89,7 +89,7 @@ pub async fn change(
     }
     // Keys follow their owner's rights on the very next request.
     state.keys.owner_changed(by.workspace_id, user_id).await?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     if matches!(change, MemberChange::Remove) {
         let data = serde_json::json!({"user_id": user_id, "email": r.email, "display_name": r.display_name});
         crate::notify::webhooks::emit(state, by.workspace_id, "member.removed", data).await;
@@ -109,7 +109,7 @@ pub async fn revoke_key(
     if !crate::store::keys::revoke(&state.db, key.id).await? {
         return Ok(false);
     }
-    state.keys.key_changed(key.id).await?;
+    state.keys.key_changed(key.workspace_id, key.id).await?;
     let event = by.event("key.revoked", Target::key(key), "Revoked by an admin.".into());
     crate::store::audit::record(&state.db, event).await?;
     crate::notify::webhooks::emit(

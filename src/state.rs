@@ -23,6 +23,9 @@ pub struct AppState {
     pub hub: Arc<crate::hub::Hub>,
     /// The in-memory snapshot that verifies Data Hub keys.
     pub hub_keys: Arc<crate::auth::hub_verifier::HubVerifier>,
+    /// Applies the shared key change log to both snapshots (`apply_now`
+    /// after a change made here) and reports this node to the cluster.
+    pub changes: Arc<crate::cluster::Follower>,
     /// Seals secrets keyhub must be able to show again (hub API keys).
     pub sealer: crate::auth::sealing::Sealer,
     /// Derived from the master secret; keys anonymous visitors' CSRF tokens.
@@ -39,6 +42,9 @@ pub struct AppState {
     pub usage: crate::usage::recorder::Recorder,
     /// Rate limits and monthly quotas of keys.
     pub limits: crate::limits::Limiter,
+    /// Set when the node was told to stop (SIGTERM): `/readyz` answers 503
+    /// so a balancer stops sending, before the listener closes.
+    pub shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {

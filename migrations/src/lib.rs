@@ -14,6 +14,7 @@ mod m20261206_000009_endpoint_origins;
 mod m20261207_000010_usage_limits;
 mod m20261207_000011_mail;
 mod m20261207_000012_webhooks;
+mod m20261207_000013_cluster;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_usage_limits::Migration),
             Box::new(m20261207_000011_mail::Migration),
             Box::new(m20261207_000012_webhooks::Migration),
+            Box::new(m20261207_000013_cluster::Migration),
         ]
     }
 }

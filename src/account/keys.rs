@@ -67,7 +67,7 @@ pub async fn rotate(
     if !crate::store::keys::rotate(&state.db, key, &secret, until).await? {
         return Err(Refusal::Conflict(ROTATED_MEANWHILE.into()));
     }
-    state.keys.key_changed(key.id).await?;
+    state.keys.key_changed(key.workspace_id, key.id).await?;
     crate::store::audit::record(&state.db, by.event("key.rotated", Target::key(key), note)).await?;
     Ok(secret)
 }
@@ -93,7 +93,7 @@ async fn retired(
     detail: &str,
 ) -> Result<bool, Refusal> {
     if done {
-        state.keys.key_changed(key.id).await?;
+        state.keys.key_changed(key.workspace_id, key.id).await?;
         crate::store::audit::record(&state.db, by.event(action, Target::key(key), detail.into())).await?;
         if action == "key.revoked" {
             let data = crate::notify::webhooks::personal_key_data(key);

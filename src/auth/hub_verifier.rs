@@ -3,15 +3,14 @@
 //! expiry, IP nets, endpoints, headers), team memberships for portal tokens,
 //! and an index of the portal tokens each endpoint accepts.
 //!
-//! A change to one key updates the snapshot *in place*: the node that made it
-//! reloads that key (a few rows, outside any lock) and swaps it in under a
-//! write lock held for microseconds. Other nodes follow the append-only
-//! `hub_key_changes` log (polled every second) the same way, and record the
-//! last change they applied in `cluster_nodes`, which is what a key's sync
-//! status compares against.
+//! A change to one key updates the snapshot *in place*: the key is read again
+//! (a few rows, outside any lock) and swapped in under a write lock held for
+//! microseconds. Every node, the one that made the change included, learns of
+//! it from the shared change log (`cluster::follower`), and records the last
+//! change it applied in `cluster_nodes`, which is what a key's sync status
+//! compares against.
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -150,23 +149,12 @@ fn compile(
 }
 
 /// Liveness window: a node not seen for this long holds no change pending.
-const NODE_ALIVE: Duration = Duration::from_secs(30);
-/// How often a node says it is alive when nothing changed.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-/// A hole in the change log (a transaction still running, or rolled back on
-/// PostgreSQL) is waited for this long, then skipped.
-const GAP_PATIENCE: Duration = Duration::from_secs(10);
+pub const NODE_ALIVE: Duration = Duration::from_secs(30);
 
 pub struct HubVerifier {
     db: DatabaseConnection,
-    node_id: String,
     snap: RwLock<Snapshot>,
-    applied: AtomicI64,
-    /// Serialises applying changes; holds when a gap was first seen.
-    catching_up: tokio::sync::Mutex<Option<(i64, Instant)>>,
     last_written: crate::auth::key_verifier::Coalesce,
-    /// What this node last wrote to `cluster_nodes`, and when.
-    reported: tokio::sync::Mutex<(i64, Instant)>,
     /// When the snapshot last matched the database (see `freshness`).
     pub freshness: crate::auth::freshness::Freshness,
 }
@@ -184,22 +172,15 @@ impl HubVerifier {
         Arc::new(HubVerifier {
             freshness: crate::auth::freshness::Freshness::new(max_stale),
             db,
-            node_id: crate::domain::tokens::random_token(12),
             snap: RwLock::default(),
-            applied: AtomicI64::new(0),
-            catching_up: tokio::sync::Mutex::new(None),
             last_written: Default::default(),
-            reported: tokio::sync::Mutex::new((-1, Instant::now())),
         })
     }
 
-    /// Loads every key (at start, before serving).
+    /// Loads every key (at start, before serving; the follower reads the
+    /// log position first, so a change saved meanwhile is applied again).
     pub async fn load_all(&self) -> Result<(), DbErr> {
         let started = Instant::now();
-        let mut guard = self.catching_up.lock().await;
-        // Read the log position first: a change saved during the load is
-        // applied again by the next catch-up, never missed.
-        let seq = crate::store::hub_key_feed::max_seq(&self.db).await?;
         let (endpoints, users, teams) = crate::store::hub_key_feed::all_links(&self.db).await?;
         let mut by_key: HashMap<i64, crate::store::hub_keys::Links> = HashMap::new();
         for (k, e) in endpoints {
@@ -228,14 +209,11 @@ impl HubVerifier {
         crate::metrics::snapshot("hub", snap.by_id.len());
         tracing::info!(keys = snap.by_id.len(), ms = started.elapsed().as_millis() as u64, "Data Hub keys loaded");
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = snap;
-        self.applied.store(seq, Ordering::SeqCst);
-        *guard = None;
-        crate::store::nodes::node_applied(&self.db, &self.node_id, seq, Utc::now()).await?;
-        *self.reported.lock().await = (seq, Instant::now());
         Ok(())
     }
 
-    async fn reload_key(&self, id: i64) -> Result<(), DbErr> {
+    /// Reads one key again (saved, regenerated or deleted) and swaps it in.
+    pub async fn apply_key(&self, id: i64) -> Result<(), DbErr> {
         let compiled = match crate::store::hub_key_feed::by_id(&self.db, id).await? {
             Some(m) => {
                 let l = crate::store::hub_keys::links(&self.db, id).await?;
@@ -252,7 +230,8 @@ impl HubVerifier {
         Ok(())
     }
 
-    async fn reload_team(&self, id: i64) -> Result<(), DbErr> {
+    /// Reads one team's members again (portal tokens may name teams).
+    pub async fn apply_team(&self, id: i64) -> Result<(), DbErr> {
         let members: HashSet<i64> = crate::store::teams::members(&self.db, id).await?.into_iter().collect();
         let mut snap = self.snap.write().unwrap_or_else(|p| p.into_inner());
         if members.is_empty() {
@@ -261,84 +240,6 @@ impl HubVerifier {
             snap.team_members.insert(id, members);
         }
         Ok(())
-    }
-
-    /// Applies every logged change not applied yet, one key or team at a
-    /// time, and records how far this node got. Called right after a local
-    /// change (so it is in force for the very next request) and every second.
-    pub async fn catch_up(&self) -> Result<(), DbErr> {
-        let mut gap = self.catching_up.lock().await;
-        loop {
-            let applied = self.applied.load(Ordering::SeqCst);
-            let changes = crate::store::hub_key_feed::changes_after(&self.db, applied, 500).await?;
-            if changes.is_empty() {
-                break;
-            }
-            let mut last = applied;
-            let mut blocked = false;
-            for c in &changes {
-                if c.seq != last + 1 {
-                    // An earlier change may still be committing: wait for it a while.
-                    let since = match *gap {
-                        Some((s, t)) if s == last + 1 => t,
-                        _ => {
-                            *gap = Some((last + 1, Instant::now()));
-                            Instant::now()
-                        }
-                    };
-                    if since.elapsed() < GAP_PATIENCE {
-                        blocked = true;
-                        break;
-                    }
-                }
-                if let Some(k) = c.hub_key_id {
-                    self.reload_key(k).await?;
-                }
-                if let Some(t) = c.team_id {
-                    self.reload_team(t).await?;
-                }
-                last = c.seq;
-            }
-            self.applied.store(last, Ordering::SeqCst);
-            if blocked || changes.len() < 500 {
-                break;
-            }
-        }
-        drop(gap);
-        let now_applied = self.applied.load(Ordering::SeqCst);
-        let mut reported = self.reported.lock().await;
-        if reported.0 != now_applied {
-            crate::store::nodes::node_applied(&self.db, &self.node_id, now_applied, Utc::now()).await?;
-            *reported = (now_applied, Instant::now());
-        } else if reported.1.elapsed() >= HEARTBEAT {
-            crate::store::nodes::node_seen(&self.db, &self.node_id).await?;
-            reported.1 = Instant::now();
-        }
-        Ok(())
-    }
-
-    /// Applies changes now, logging (not failing) when the database is unreachable.
-    pub async fn changed(&self) {
-        if let Err(e) = self.catch_up().await {
-            tracing::warn!(error = %e, "applying a Data Hub key change failed; the watcher retries");
-        }
-    }
-
-    pub fn spawn_watcher(self: &Arc<Self>) {
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(this.freshness.poll_every(Duration::from_secs(1)));
-            loop {
-                tick.tick().await;
-                let asked = this.freshness.now();
-                match this.catch_up().await {
-                    // Every change up to `asked` is applied (or being waited for).
-                    Ok(()) => this.freshness.confirm_at(asked),
-                    Err(e) => tracing::warn!(error = %e, "following Data Hub key changes failed"),
-                }
-                crate::pulse::background().bump();
-            }
-        });
     }
 
     /// Checks an API key or a generic token presented to `workspace_id`:
@@ -540,6 +441,12 @@ mod tests {
             applied_seq: seq,
             applied_at: Utc::now(),
             seen_at: Utc::now(),
+            address: None,
+            version: None,
+            started_at: None,
+            confirmed_at: None,
+            syncs_running: 0,
+            stopped_at: None,
         };
         assert!(matches!(sync_status(&k, &[node(5), node(4)]), SyncStatus::Pending { nodes: 2, behind: 1 }));
         assert!(matches!(sync_status(&k, &[node(5), node(6)]), SyncStatus::Synced { nodes: 2, .. }));

@@ -3,12 +3,14 @@
 //! secret to the compiled key, together with every membership (to intersect
 //! with the owner's rights *now*).
 //!
-//! The snapshot is loaded whole at start. After that, a change made on this
-//! node updates it *in place* — the one key, or the one member and their keys,
-//! read in a few rows and swapped in under a write lock held for microseconds —
-//! before the change's response is sent. Other nodes learn of it through the
-//! shared change marker (polled every two seconds) and reload in the
-//! background; requests keep the old snapshot meanwhile, never wait for a load.
+//! The snapshot is loaded whole at start. After that, a change updates it *in
+//! place* — the one key, or the one member and their keys, read in a few rows
+//! and swapped in under a write lock held for microseconds: on the node that
+//! made it before the change's response is sent, and on the others when they
+//! apply the shared change log (`cluster::follower`, pushed on PostgreSQL).
+//! Bulk changes (`keyhub bench-seed`) move a shared marker instead, and every
+//! node reloads whole in the background; requests keep the old snapshot
+//! meanwhile, never wait for a load.
 //!
 //! Order of checks: format/checksum → lookup → revoked → expired → owner
 //! active → (in the handler) permission ∩ owner's current rights.
@@ -183,18 +185,26 @@ impl KeyVerifier {
         })
     }
 
-    /// Tells the other nodes; our own marker is remembered so this node's
-    /// watcher does not reload for a change it has already applied.
-    async fn announce(&self) -> Result<(), DbErr> {
-        let value = crate::store::changes::bump(&self.db).await?;
-        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-        Ok(())
+    /// A key was created, rotated, revoked or deleted: applied here at once,
+    /// and logged for the other nodes.
+    pub async fn key_changed(&self, workspace_id: i64, key_id: i64) -> Result<(), DbErr> {
+        self.apply_key(key_id).await?;
+        let change = crate::store::key_changes::Change { workspace_id, key_id: Some(key_id), ..Default::default() };
+        crate::store::key_changes::log(&self.db, change).await.map(|_| ())
     }
 
-    /// A key was created, rotated, revoked or deleted: only it is read again,
-    /// with its owner's membership (a member who joined since the last load —
-    /// a new workspace, the first admin — makes their first key this way).
-    pub async fn key_changed(&self, key_id: i64) -> Result<(), DbErr> {
+    /// A member's rights or status changed, they joined, or they were
+    /// removed (and their keys revoked): applied here at once, and logged.
+    pub async fn owner_changed(&self, workspace_id: i64, user_id: i64) -> Result<(), DbErr> {
+        self.apply_owner(workspace_id, user_id).await?;
+        let change = crate::store::key_changes::Change { workspace_id, user_id: Some(user_id), ..Default::default() };
+        crate::store::key_changes::log(&self.db, change).await.map(|_| ())
+    }
+
+    /// Reads one key again, with its owner's membership (a member who joined
+    /// since the last load — a new workspace, the first admin — makes their
+    /// first key this way), and swaps it in.
+    pub async fn apply_key(&self, key_id: i64) -> Result<(), DbErr> {
         let rows = crate::store::keys::snapshot_rows(&self.db, Some(key_id), None).await?;
         let owner = match rows.first() {
             Some(&(_, workspace_id, user_id, ..)) => Some((
@@ -203,38 +213,42 @@ impl KeyVerifier {
             )),
             None => None,
         };
-        {
-            let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
-            snap.remove_key(key_id);
-            for row in rows {
-                snap.put(row);
-            }
-            match owner {
-                Some((at, Some((perms, disabled)))) => snap.members.insert(at, (perms.to_bits(), disabled)),
-                Some((at, None)) => snap.members.remove(&at),
-                None => None,
-            };
-            crate::metrics::snapshot("personal", snap.by_id.len());
+        let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        snap.remove_key(key_id);
+        for row in rows {
+            snap.put(row);
         }
-        self.announce().await
+        match owner {
+            Some((at, Some((perms, disabled)))) => snap.members.insert(at, (perms.to_bits(), disabled)),
+            Some((at, None)) => snap.members.remove(&at),
+            None => None,
+        };
+        crate::metrics::snapshot("personal", snap.by_id.len());
+        Ok(())
     }
 
-    /// A member's rights or status changed, they joined, or they were removed
-    /// (and their keys revoked): their membership and their keys there are read again.
-    pub async fn owner_changed(&self, workspace_id: i64, user_id: i64) -> Result<(), DbErr> {
+    /// Reads one membership and that member's keys in the workspace again.
+    pub async fn apply_owner(&self, workspace_id: i64, user_id: i64) -> Result<(), DbErr> {
         let member = crate::store::members::effective_of(&self.db, workspace_id, user_id).await?;
         let rows = crate::store::keys::snapshot_rows(&self.db, None, Some((workspace_id, user_id))).await?;
-        {
-            let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
-            match member {
-                Some((perms, disabled)) => snap.members.insert((workspace_id, user_id), (perms.to_bits(), disabled)),
-                None => snap.members.remove(&(workspace_id, user_id)),
-            };
-            for row in rows {
-                snap.put(row);
-            }
+        let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        match member {
+            Some((perms, disabled)) => snap.members.insert((workspace_id, user_id), (perms.to_bits(), disabled)),
+            None => snap.members.remove(&(workspace_id, user_id)),
+        };
+        for row in rows {
+            snap.put(row);
         }
-        self.announce().await
+        Ok(())
+    }
+
+    /// Reloads whole when the bulk-change marker moved since this node's load.
+    pub async fn follow_marker(&self) -> Result<(), DbErr> {
+        let loaded = self.version.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if crate::store::changes::current(&self.db).await? != loaded {
+            self.reload().await?;
+        }
+        Ok(())
     }
 
     /// Reads every key and membership and swaps the snapshot (at start, and
@@ -346,32 +360,6 @@ impl KeyVerifier {
     /// Whether a refused use of `key_id` should be audited now (one a minute).
     pub fn refusal_due(&self, key_id: i64) -> bool {
         self.last_refusal_logged.due(key_id)
-    }
-
-    /// Polls the shared change marker; a value this node did not write
-    /// means another node changed keys or members, and the snapshot is
-    /// reloaded here, off the request path.
-    pub fn spawn_watcher(self: &Arc<Self>) {
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(this.freshness.poll_every(Duration::from_secs(2)));
-            loop {
-                tick.tick().await;
-                let asked = this.freshness.now();
-                let loaded = this.version.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                match crate::store::changes::current(&this.db).await {
-                    Ok(v) if v != loaded => {
-                        if let Err(e) = this.reload().await {
-                            tracing::warn!(error = %e, "reloading personal keys after a change elsewhere failed");
-                        }
-                    }
-                    // Nothing changed since our snapshot: it is confirmed as of `asked`.
-                    Ok(_) => this.freshness.confirm_at(asked),
-                    Err(e) => tracing::warn!(error = %e, "checking for key changes failed"),
-                }
-                crate::pulse::background().bump();
-            }
-        });
     }
 }
 

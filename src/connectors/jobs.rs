@@ -40,8 +40,11 @@ pub fn spawn_runner(state: Arc<AppState>) {
 }
 
 async fn tick(state: &Arc<AppState>) -> Result<(), Refusal> {
+    if state.jobs.stopping() {
+        return Ok(());
+    }
     queue_due(state).await?;
-    while state.jobs.mine().len() < state.jobs.workers {
+    while state.jobs.mine().len() < state.jobs.workers && !state.jobs.stopping() {
         let Some(run) = store::claim_run(&state.db, &state.jobs.node, state.jobs.lease_until()).await? else { break };
         let control = Arc::new(Control::default());
         state.jobs.mine().insert(run.id, control.clone());
@@ -72,6 +75,30 @@ async fn tick(state: &Arc<AppState>) -> Result<(), Refusal> {
         });
     }
     Ok(())
+}
+
+/// How long a stopping node waits for its runs to reach a batch boundary.
+const HAND_BACK_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The node is shutting down: its runs stop between two batches (progress
+/// saved) and their leases are released, so another node — or this one,
+/// restarted — takes them up at once and resumes, instead of waiting for the
+/// lease to run out.
+pub async fn hand_back(state: &AppState) {
+    state.jobs.stop_all();
+    let mut pulse = crate::pulse::background().subscribe();
+    let deadline = tokio::time::Instant::now() + HAND_BACK_PATIENCE;
+    while !state.jobs.mine().is_empty() {
+        if tokio::time::timeout_at(deadline, pulse.changed()).await.is_err() {
+            tracing::warn!("a sync run did not reach a batch boundary in time; its lease is released anyway");
+            break;
+        }
+    }
+    match store::release_leases(&state.db, &state.jobs.node).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "sync runs handed back for another node to resume"),
+        Err(e) => tracing::warn!(error = %e, "releasing sync leases failed; they run out on their own"),
+    }
 }
 
 /// Looks for a cancel request (made on any node) twice a second, and renews

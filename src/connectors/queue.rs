@@ -23,6 +23,8 @@ pub struct Jobs {
     /// The runs this node works on, with their controls: a cancel made here
     /// reaches its run at once, without waiting for the keeper's next look.
     mine: Mutex<HashMap<i64, Arc<Control>>>,
+    /// Set when the node shuts down: the runner claims nothing more.
+    stopping: AtomicBool,
 }
 
 impl Jobs {
@@ -39,6 +41,7 @@ impl Jobs {
             wake: tokio::sync::Notify::new(),
             ticks: crate::pulse::Pulse::new(),
             mine: Mutex::default(),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -48,6 +51,24 @@ impl Jobs {
 
     pub fn lease_until(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// No more claims; every run this node works on stops between two
+    /// batches, its progress saved, as when its lease is lost.
+    pub(super) fn stop_all(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for control in self.mine().values() {
+            control.mark_lost();
+        }
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// How many runs this node works on now.
+    pub fn running(&self) -> usize {
+        self.mine().len()
     }
 
     pub(super) fn mine(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Control>>> {

@@ -367,7 +367,7 @@ pub async fn save(state: &AppState, actor: &Actor, id: Option<i64>, input: &KeyI
             .await?,
         )?,
     };
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     let (action, what) =
         if current.is_none() { ("hub_key.created", "Created") } else { ("hub_key.changed", "Changed") };
     let detail = format!("{what}: {}", describe(&checked.spec));
@@ -425,7 +425,7 @@ pub async fn regenerate(
     let saved = crate::store::hub_keys::replace_secret(&state.db, key, secret, Some(actor.user_id))
         .await?
         .ok_or(Refusal::NotFound)?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     crate::store::audit::record(
         &state.db,
         actor.event(
@@ -456,7 +456,7 @@ pub async fn endpoints_of(
 pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> Result<(), Refusal> {
     let lost = endpoints_of(state, key).await?;
     crate::store::hub_keys::delete(&state.db, key).await?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     crate::notify::webhooks::emit(
         state,
         key.workspace_id,
@@ -480,7 +480,7 @@ pub async fn delete(state: &AppState, actor: &Actor, key: &hub_keys::Model) -> R
 /// so every node's snapshot forgets it too).
 pub async fn unlink_endpoint(state: &AppState, e: &crate::entities::endpoints::Model) -> Result<(), sea_orm::DbErr> {
     crate::store::hub_keys::set_endpoint_keys(&state.db, e.workspace_id, e.id, &[]).await?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     Ok(())
 }
 
@@ -499,7 +499,7 @@ pub async fn set_endpoint_keys(
         return Err(field("hub_key_ids", &format!("There is no Data Hub key with id {bad} in this workspace.")));
     }
     crate::store::hub_keys::set_endpoint_keys(&state.db, workspace_id, endpoint_id, &ids).await?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     Ok(())
 }
 
@@ -526,7 +526,7 @@ pub async fn save_team(
     let team = crate::store::teams::save(&state.db, actor.workspace_id, id, &name, &ids)
         .await?
         .ok_or_else(|| field("name", "Another team in this workspace has this name."))?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     let action = if id.is_none() { "team.created" } else { "team.changed" };
     let t = Target { kind: "team", id: team.id, name: team.name.clone() };
     crate::store::audit::record(
@@ -539,7 +539,7 @@ pub async fn save_team(
 
 pub async fn delete_team(state: &AppState, actor: &Actor, team: &crate::entities::teams::Model) -> Result<(), Refusal> {
     crate::store::teams::delete(&state.db, team).await?;
-    state.hub_keys.changed().await;
+    state.changes.apply_now().await;
     let t = Target { kind: "team", id: team.id, name: team.name.clone() };
     crate::store::audit::record(
         &state.db,

@@ -184,17 +184,24 @@ impl Hub {
         *pages = Pages::default();
     }
 
-    /// Notices changes made by other nodes (every 2 s).
-    pub fn spawn_watcher(self: &Arc<Self>) {
+    /// Notices changes made by other nodes: at once when `signals` says so
+    /// (PostgreSQL), and every 2 s in case a notification was missed.
+    pub fn spawn_watcher(self: &Arc<Self>, signals: Arc<crate::cluster::Signals>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(2));
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = signals.catalogue.notified() => {}
+                }
                 match crate::store::changes::current_named(&this.db, crate::store::changes::HUB).await {
                     Ok(v) => {
                         let mut seen = this.marker.lock().unwrap_or_else(|p| p.into_inner());
                         if *seen != v {
+                            if seen.is_some() {
+                                tracing::debug!("Data Hub changed elsewhere: its caches are emptied");
+                            }
                             *seen = v;
                             this.stale.store(true, Ordering::SeqCst);
                         }

@@ -10,8 +10,7 @@ use crate::domain::limits::Limits;
 use crate::entities::json::Json;
 use crate::entities::typed::Typed;
 use crate::entities::{
-    hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
-    hub_key_users as key_users, hub_keys as keys,
+    hub_key_endpoints as key_endpoints, hub_key_teams as key_teams, hub_key_users as key_users, hub_keys as keys,
 };
 
 /// Keys by id, a page at a time (start-up load).
@@ -125,17 +124,4 @@ pub async fn all_links(
     let u = key_users::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.user_id)).collect();
     let t = key_teams::Entity::find().all(db).await?.into_iter().map(|l| (l.hub_key_id, l.team_id)).collect();
     Ok((e, u, t))
-}
-
-pub async fn max_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    Ok(changes::Entity::find().order_by_desc(changes::Column::Seq).one(db).await?.map_or(0, |c| c.seq))
-}
-
-pub async fn changes_after(db: &impl ConnectionTrait, seq: i64, n: u64) -> Result<Vec<changes::Model>, DbErr> {
-    changes::Entity::find()
-        .filter(changes::Column::Seq.gt(seq))
-        .order_by_asc(changes::Column::Seq)
-        .limit(n)
-        .all(db)
-        .await
 }

@@ -12,8 +12,7 @@ use crate::domain::header_template::HeaderRow;
 use crate::domain::hub_keys::{AccessType, KeyStatus};
 use crate::entities::json::Json;
 use crate::entities::{
-    hub_key_changes as changes, hub_key_endpoints as key_endpoints, hub_key_teams as key_teams,
-    hub_key_users as key_users, hub_keys as keys,
+    hub_key_endpoints as key_endpoints, hub_key_teams as key_teams, hub_key_users as key_users, hub_keys as keys,
 };
 
 /// A key's settings as saved (already checked by `hub::keys`).
@@ -60,16 +59,8 @@ async fn log_change(
     key_id: Option<i64>,
     team_id: Option<i64>,
 ) -> Result<i64, DbErr> {
-    let row = changes::ActiveModel {
-        workspace_id: Set(workspace_id),
-        hub_key_id: Set(key_id),
-        team_id: Set(team_id),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(row.seq)
+    let change = crate::store::key_changes::Change { workspace_id, hub_key_id: key_id, team_id, ..Default::default() };
+    crate::store::key_changes::log(db, change).await
 }
 
 pub async fn log_team_change(db: &impl ConnectionTrait, workspace_id: i64, team_id: i64) -> Result<i64, DbErr> {

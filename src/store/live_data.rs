@@ -282,6 +282,19 @@ pub async fn claim_run(
     run_by_id(db, id).await
 }
 
+/// Gives up `node`'s claims on running runs (it shuts down): any node may
+/// claim them at once. Returns how many.
+pub async fn release_leases(db: &impl ConnectionTrait, node: &str) -> Result<u64, DbErr> {
+    let res = sync_runs::Entity::update_many()
+        .col_expr(sync_runs::Column::LeaseOwner, sea_orm::sea_query::Expr::value(Option::<String>::None))
+        .col_expr(sync_runs::Column::LeaseUntil, sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(sync_runs::Column::LeaseOwner.eq(node))
+        .filter(sync_runs::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Extends `node`'s lease; false when the run is no longer this node's (or ended).
 pub async fn renew_lease(
     db: &impl ConnectionTrait,

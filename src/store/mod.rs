@@ -7,6 +7,7 @@ pub mod datahub;
 pub mod hub_key_feed;
 pub mod hub_keys;
 pub mod invitations;
+pub mod key_changes;
 pub mod key_notices;
 pub mod keys;
 pub mod live_data;

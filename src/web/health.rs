@@ -22,6 +22,9 @@ fn snapshot(f: &Freshness) -> serde_json::Value {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = crate::store::ping(&state.db).await;
     let mut reasons = Vec::new();
+    if state.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+        reasons.push("This node is shutting down: send requests to another one.".to_owned());
+    }
     if !database {
         reasons.push("The database does not answer.".to_owned());
     }

@@ -416,14 +416,16 @@ async fn sources_need_connectors_manage_and_steps_in_order() {
     assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sources WHERE id = {id}")).await, 0);
 }
 
-/// The real binary as a second node on the same database, logging at debug:
+/// The real binary on the same database (a second node on PostgreSQL, the
+/// only one on SQLite), logging at debug:
 /// saving, testing (right and wrong keys, a key in the query string) and
 /// syncing leave no credential in its output.
 #[tokio::test]
 async fn credentials_never_reach_the_log() {
     let ds = Datasette::start(20).await;
-    let (app, _admin, key) = live_app().await;
+    let (mut app, _admin, key) = live_app().await;
     let port = free_port();
+    app.hand_over_to(&format!("http://127.0.0.1:{port}")).await;
     let mut node = Command::new(env!("CARGO_BIN_EXE_keyhub"))
         .env("KEYHUB_DATABASE_URL", &app.database_url)
         .env("KEYHUB_DATA_DIR", app.data_dir.path())

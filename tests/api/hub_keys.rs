@@ -491,14 +491,14 @@ async fn a_change_logged_by_another_node_reaches_this_nodes_snapshot() {
     // What another node's save leaves behind: the row changed and a change logged.
     app.exec(&format!("UPDATE hub_keys SET status = 'inactive' WHERE id = {id}")).await;
     let ws = app.count(&format!("SELECT workspace_id AS n FROM hub_keys WHERE id = {id}")).await;
-    app.exec(&format!("INSERT INTO hub_key_changes (workspace_id, hub_key_id, created_at) SELECT {ws}, {id}, created_at FROM hub_keys WHERE id = {id}")).await;
+    app.exec(&format!("INSERT INTO key_changes (workspace_id, hub_key_id, created_at) SELECT {ws}, {id}, created_at FROM hub_keys WHERE id = {id}")).await;
     app.until("the watcher to apply the logged change", || async {
         (call(&app, &url, &secret, &[]).await.status() == StatusCode::FORBIDDEN).then_some(())
     })
     .await;
     // The node records how far it got after applying (the same pass, a
     // statement later): waited for, not read at the moment the key turned.
-    let logged = app.count("SELECT MAX(seq) AS n FROM hub_key_changes").await;
+    let logged = app.count("SELECT MAX(seq) AS n FROM key_changes").await;
     app.until("the node to record how far it got", || async {
         (app.count("SELECT MAX(applied_seq) AS n FROM cluster_nodes").await == logged).then_some(())
     })

@@ -256,13 +256,19 @@ async fn revoked_key_is_refused_on_the_next_request_and_audited() {
     assert_eq!(app.api("/api/v1/me", &key).await.code.as_deref(), Some("unknown_key"));
 }
 
-/// A change written by another node (here: SQL plus a new change marker, as
-/// another node's save would leave them): this node's watcher notices the
-/// marker within its 2-second poll and reloads in the background, after which
+/// A bulk change written elsewhere (here: SQL plus a new value of the
+/// personal-keys marker, as `keyhub bench-seed` leaves them): this node's
+/// follower notices the marker (pushed on PostgreSQL, else at its next poll)
+/// and reloads in the background, after which
 /// `key` is refused with `code`. Requests meanwhile are served from the old
 /// snapshot, never made to wait for the reload.
 async fn changed_elsewhere(app: &TestApp, key: &str, code: &str) {
-    app.exec("UPDATE instance_facts SET value = 'changed-on-another-node' WHERE name = 'keys_version'").await;
+    let marker = keyhub::domain::tokens::random_token(16);
+    app.exec(&format!(
+        "INSERT INTO instance_facts (name, value, created_at) VALUES ('keys_version', '{marker}', '2026-01-01 00:00:00+00:00') \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+    ))
+    .await;
     app.until("the change made elsewhere to be picked up", || async move {
         (app.api("/api/v1/me", key).await.code.as_deref() == Some(code)).then_some(())
     })

@@ -332,7 +332,7 @@ pub async fn generate(
         let a = area(&state, &user, None, 1, form, None, None).await?;
         return respond(&req, &user, a, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    state.keys.key_changed(key.id).await?;
+    state.keys.key_changed(key.workspace_id, key.id).await?;
     crate::notify::webhooks::emit(
         &state,
         key.workspace_id,

@@ -39,6 +39,8 @@ pub struct TestApp {
     /// What the app's handlers share: tests reach its injected clocks here.
     pub state: actix_web::web::Data<keyhub::state::AppState>,
     server: actix_web::dev::ServerHandle,
+    /// The running application (`Application::run`), awaited by `stop`.
+    run: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 impl Drop for TestApp {
@@ -174,7 +176,7 @@ impl TestApp {
         let server = app.handle();
         let metrics_port = app.metrics_port();
         let state = app.state();
-        tokio::spawn(app.run());
+        let run = tokio::spawn(app.run());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
@@ -185,6 +187,32 @@ impl TestApp {
             metrics_port,
             state,
             server,
+            run: std::sync::Mutex::new(Some(run)),
+        }
+    }
+
+    /// Makes the real binary at `node` (on this app's database) the node the
+    /// test talks to. SQLite serves one node, so there this app stops serving
+    /// first (its database connection stays for the test's own reads); on
+    /// PostgreSQL both serve, a cluster of two.
+    pub async fn hand_over_to(&mut self, node: &str) {
+        if self.database_url.starts_with("sqlite") {
+            self.stop().await;
+            self.address = node.to_owned();
+        }
+    }
+
+    pub fn on_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite")
+    }
+
+    /// Stops serving and waits until the application has ended: its last
+    /// flush written and, on SQLite, the file free for another node.
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+        let run = self.run.lock().unwrap().take();
+        if let Some(run) = run {
+            run.await.expect("the application ends").expect("the server ended cleanly");
         }
     }
 
@@ -511,7 +539,7 @@ impl Client {
             keyhub::account::keys::generate(db, &by, &m.permissions, &label, &wanted, None, Default::default())
                 .await
                 .expect("key generated");
-        self.state.keys.key_changed(key.id).await.expect("the verifier learns the key");
+        self.state.keys.key_changed(key.workspace_id, key.id).await.expect("the verifier learns the key");
         secret.expose().to_owned()
     }
 }

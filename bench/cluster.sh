@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Changes pushed between nodes (issue 25, part 1): two release nodes on one
+# PostgreSQL database, seeded with HUB_KEYS hub keys and PERSONAL_KEYS
+# personal keys; TRIALS times each, a hub key switched off and a personal key
+# revoked on node A, timed until node B refuses it (bench/cluster_push.py).
+# Target: median ≤ 100 ms and max ≤ 500 ms; exits 1 when missed.
+#
+#   bench/cluster.sh                       # 100 trials, 20,000 keys of each kind
+#   KEYHUB_BENCH_PG=postgres://… TRIALS=20 bench/cluster.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+TRIALS=${TRIALS:-100}
+HUB_KEYS=${HUB_KEYS:-20000}
+PERSONAL_KEYS=${PERSONAL_KEYS:-20000}
+PG=${KEYHUB_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+
+bench_prepare
+DB="keyhub_bench_push_$$"
+psql "$PG" -qc "CREATE DATABASE $DB"
+trap 'bench_cleanup; psql "$PG" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
+URL="${PG%/*}/$DB"
+
+# Both nodes share the data dir (the master secret) and the database. The
+# trials present refused keys on purpose, from one address, hundreds of times
+# a minute: the refused-key budget would answer 429 instead of the refusal.
+export KEYHUB_DATABASE_URL="$URL" KEYHUB_DATA_DIR="$WORK/data" KEYHUB_LOG=warn KEYHUB_KEY_REFUSALS_PER_MINUTE=100000
+target/release/keyhub bench-seed --hub-keys "$HUB_KEYS" --personal-keys "$PERSONAL_KEYS" --rows 1000 >"$WORK/seed.env"
+. "$WORK/seed.env"
+echo "seeded $HUB_KEYS hub keys and $PERSONAL_KEYS personal keys on PostgreSQL in ${BENCH_SEED_SECONDS} s"
+
+# start_node NAME → sets NODE (its URL) once it is ready.
+start_node() {
+  local port
+  port=$(free_port)
+  KEYHUB_BIND="127.0.0.1:$port" target/release/keyhub >"$WORK/$1.log" 2>&1 &
+  PIDS+=("$!")
+  NODE="http://127.0.0.1:$port"
+  for _ in $(seq 300); do curl -sf -o /dev/null "$NODE/readyz" && return; sleep 0.1; done
+  echo "node $1 did not start"; cat "$WORK/$1.log"; exit 2
+}
+start_node a; A=$NODE
+start_node b; B=$NODE
+
+python3 bench/cluster_push.py --a "$A" --b "$B" --db "$URL" --trials "$TRIALS" \
+  --workspace "$BENCH_WORKSPACE" --hub-key "$BENCH_HUB_KEY" --hub-key-id "$BENCH_HUB_KEY_ID" \
+  --personal-key "$BENCH_PERSONAL_KEY" --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD"

@@ -1,0 +1,210 @@
+//! Many nodes, one truth: real `keyhub` processes on the test's database.
+//!
+//! On PostgreSQL a second node hears of every change through LISTEN/NOTIFY:
+//! its poll is set to an hour here, so a change it applies within the test
+//! can only have been pushed. On SQLite a second node refuses to start.
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, admin_key, free_port, post_json, publish};
+
+/// A node's log, line by line, read on a thread of its own.
+struct Log(tokio::sync::mpsc::UnboundedReceiver<String>);
+
+impl Log {
+    fn read(pipe: impl std::io::Read + Send + 'static) -> Log {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Log(rx)
+    }
+
+    /// The next line for which `pick` gives a value (an event the node
+    /// reports, never a guessed wait); fails after 60 s or when the log ends.
+    async fn until<T>(&mut self, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match tokio::time::timeout_at(deadline, self.0.recv()).await {
+                Ok(Some(line)) => {
+                    if let Some(v) = pick(&line) {
+                        return v;
+                    }
+                }
+                Ok(None) => panic!("{what}: the node's log ended"),
+                Err(_) => panic!("{what}: not within 60 s"),
+            }
+        }
+    }
+
+    /// Waits until the node says it applied the change log up to `seq` or beyond.
+    async fn applied(&mut self, seq: i64) {
+        self.until(&format!("the node to apply change {seq}"), |l| {
+            let at = l.find("seq=")?;
+            let n: i64 = l[at + 4..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+            (l.contains("key changes applied") && n >= seq).then_some(())
+        })
+        .await
+    }
+}
+
+/// A second node: the real binary on `app`'s database, polling once an hour.
+struct Node {
+    child: Child,
+    url: String,
+    log: Log,
+}
+
+impl Node {
+    async fn start(app: &TestApp) -> Node {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"))
+            .env("KEYHUB_DATABASE_URL", &app.database_url)
+            .env("KEYHUB_DATA_DIR", app.data_dir.path())
+            .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
+            .env("KEYHUB_CHANGES_POLL_SECONDS", "3600")
+            .env("KEYHUB_KEYS_MAX_STALE_SECONDS", "3600")
+            .env("KEYHUB_LOG", "warn,keyhub::cluster=debug,keyhub::hub=debug")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run keyhub");
+        let mut log = Log::read(child.stderr.take().expect("piped"));
+        let _said = crate::helpers::until_says(child.stdout.take().expect("piped"), "running at", "the node").await;
+        log.until("the node to listen", |l| l.contains("listening for changes").then_some(())).await;
+        Node { child, url: format!("http://127.0.0.1:{port}"), log }
+    }
+
+    async fn get(&self, path: &str, key: &str) -> (StatusCode, String) {
+        let res =
+            reqwest::Client::new().get(format!("{}{path}", self.url)).bearer_auth(key).send().await.expect("answers");
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn last_change(app: &TestApp) -> i64 {
+    app.count("SELECT COALESCE(MAX(seq), 0) AS n FROM key_changes").await
+}
+
+#[tokio::test]
+async fn changes_on_one_node_are_pushed_to_another_and_caught_up_after_the_listener_drops() {
+    let app = TestApp::spawn_with(|s| {
+        s.changes_poll = Duration::from_secs(3600);
+        s.keys_max_stale = Duration::from_secs(3600);
+    })
+    .await;
+    if app.on_sqlite() {
+        return; // SQLite serves one node: see the next test.
+    }
+    let (admin, key, slug) = admin_key(&app).await;
+    let spare = admin.new_key("spare", &["data.read"]).await;
+    let late = admin.new_key("late", &["data.read"]).await;
+    publish(&app, &key, "id,name\n1,a\n", "items", "keys").await;
+    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    let hk = post_json(
+        &app,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &key,
+        json!({"name": "pushed", "access_type": "api_key", "endpoint_ids": [endpoint]}),
+    )
+    .await;
+    let (hub_key_id, hub_key) = (hk.body["id"].as_i64().unwrap(), hk.body["secret"].as_str().unwrap().to_owned());
+    let items = format!("/hub/{slug}/items");
+
+    let mut b = Node::start(&app).await;
+    assert_eq!(b.get("/api/v1/me", &spare).await.0, StatusCode::OK);
+    assert_eq!(b.get(&items, &hub_key).await.0, StatusCode::OK);
+
+    // A personal key revoked on A is refused on B.
+    let id = app.count("SELECT id AS n FROM personal_keys WHERE label = 'spare'").await;
+    let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/revoke"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    b.log.applied(last_change(&app).await).await;
+    assert_eq!(b.get("/api/v1/me", &spare).await, (StatusCode::UNAUTHORIZED, "revoked_key".into()));
+
+    // A hub key switched off on A is refused on B.
+    let off =
+        post_json(&app, Method::PATCH, &format!("/api/v1/hub-keys/{hub_key_id}"), &key, json!({"status": "inactive"}))
+            .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    b.log.applied(last_change(&app).await).await;
+    assert_eq!(b.get(&items, &hub_key).await, (StatusCode::FORBIDDEN, "key_inactive".into()));
+
+    // The listening connection is cut (as a restarted database or a proxy
+    // would): a change made meanwhile is still applied once B listens again.
+    app.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+    let id = app.count("SELECT id AS n FROM personal_keys WHERE label = 'late'").await;
+    let res = admin.post_form("/account/keys", &format!("/account/keys/{id}/revoke"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    b.log.applied(last_change(&app).await).await;
+    assert_eq!(b.get("/api/v1/me", &late).await, (StatusCode::UNAUTHORIZED, "revoked_key".into()));
+
+    // Data Hub's catalogue: an endpoint removed on A is gone on B.
+    let del = reqwest::Client::new()
+        .delete(format!("{}/api/v1/endpoints/{endpoint}", app.address))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    b.log.until("B to empty its Data Hub caches", |l| l.contains("Data Hub changed elsewhere").then_some(())).await;
+    assert_eq!(b.get(&items, &key).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_second_node_on_the_same_sqlite_file_refuses_to_start_and_says_why() {
+    let app = TestApp::spawn().await;
+    if !app.on_sqlite() {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhub"))
+        .env("KEYHUB_DATABASE_URL", &app.database_url)
+        .env("KEYHUB_DATA_DIR", app.data_dir.path())
+        .env("KEYHUB_BIND", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .expect("run keyhub");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("another keyhub"), "{said}");
+    assert!(said.contains(&format!("(process {})", std::process::id())), "names the one that holds it: {said}");
+    assert!(said.contains("SQLite serves one node") && said.contains("PostgreSQL"), "{said}");
+    // The first node serves on, undisturbed.
+    assert_eq!(app.client().get("/healthz").await.status(), StatusCode::OK);
+    // Once it stops, a node starts on the file.
+    app.stop().await;
+    let port = free_port();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_keyhub"))
+        .env("KEYHUB_DATABASE_URL", &app.database_url)
+        .env("KEYHUB_DATA_DIR", app.data_dir.path())
+        .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run keyhub");
+    let _said = crate::helpers::until_says(node.stdout.take().unwrap(), "running at", "the node").await;
+    let _ = node.kill();
+    let _ = node.wait();
+}
