@@ -6,6 +6,7 @@ mod account;
 mod browser;
 mod cli;
 mod cluster;
+mod cluster_syncs;
 mod connectors;
 mod datahub;
 mod hardening;

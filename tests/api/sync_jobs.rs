@@ -20,7 +20,7 @@ async fn call(app: &TestApp, method: Method, path: &str, key: &str, body: Value)
 }
 
 /// A tested Datasette source reading `base` (the real one, or the proxy in front of it).
-async fn shop_source(app: &TestApp, key: &str, base: &str, token: &str, name: &str) -> i64 {
+pub(crate) async fn shop_source(app: &TestApp, key: &str, base: &str, token: &str, name: &str) -> i64 {
     let id =
         new_source(app, key, "datasette", name, json!({"base_url": base, "database": "shop", "token": token})).await;
     let t = test_source(app, key, id).await;
@@ -46,7 +46,7 @@ async fn row_count(app: &TestApp, key: &str, dataset: i64) -> i64 {
 }
 
 /// Rows stored in the dataset's visible generation, and how many distinct ids.
-async fn stored(app: &TestApp, dataset: i64) -> (i64, i64) {
+pub(crate) async fn stored(app: &TestApp, dataset: i64) -> (i64, i64) {
     let all = app.count(&format!("SELECT COUNT(*) AS n FROM dataset_rows r JOIN datasets d ON d.id = r.dataset_id AND d.generation = r.generation WHERE d.id = {dataset}")).await;
     let distinct = app
         .count(&format!(
@@ -56,7 +56,7 @@ async fn stored(app: &TestApp, dataset: i64) -> (i64, i64) {
     (all, distinct)
 }
 
-fn log_text(run: &Value) -> String {
+pub(crate) fn log_text(run: &Value) -> String {
     run["log"]
         .as_array()
         .unwrap()
@@ -373,7 +373,7 @@ async fn node(app: &TestApp, port: u16) -> Child {
 }
 
 /// The real binary with a sync lease of `lease` seconds.
-async fn node_with(app: &TestApp, port: u16, lease: u32) -> Child {
+pub(crate) async fn node_with(app: &TestApp, port: u16, lease: u32) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"))
         .env("KEYHUB_DATABASE_URL", &app.database_url)
         .env("KEYHUB_DATA_DIR", app.data_dir.path())
@@ -456,85 +456,6 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     );
     let _ = second.kill();
     let _ = second.wait();
-}
-
-/// A rolling restart's stop: SIGTERM turns `/readyz` 503 while the node
-/// still serves, then it exits cleanly and hands its running sync back —
-/// the lease released at once (not left to run out its 60 s) — and the next
-/// node resumes the run: every row written once.
-#[tokio::test]
-async fn sigterm_turns_readyz_503_first_exits_cleanly_and_hands_the_running_sync_back() {
-    let ds = Datasette::start(40_000).await;
-    let proxy = FaultProxy::start(&ds.base).await;
-    let mut app = TestApp::spawn_with(|s| {
-        s.connectors_allow_private = true;
-        s.sync_workers = 0;
-    })
-    .await;
-    let admin = app.with_admin().await;
-    let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    app.hand_over_to(&base).await;
-    let mut first = node_with(&app, port, 60).await;
-    proxy.set(Rule { delay_ms: 80, ..Rule::default() });
-    let id = shop_source(&app, &key, &proxy.base, &ds.full, "Handed shop").await;
-    let (run_id, entity) = activate_orders(&app, &key, id, "Handed order").await;
-    app.until("the first node to write 8,000 records", || async {
-        (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 8_000)
-            .then_some(())
-    })
-    .await;
-
-    // SAFETY: kill(2) on the child this test started; no memory is involved.
-    assert_eq!(unsafe { libc::kill(first.id() as i32, libc::SIGTERM) }, 0);
-    // Still serving, no longer ready: each answer is the event waited for.
-    let said = loop {
-        let r = reqwest::get(format!("{base}/readyz")).await.expect("the listener stays open while /readyz says 503");
-        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
-            break r.text().await.unwrap();
-        }
-        tokio::task::yield_now().await;
-    };
-    assert!(said.contains("shutting down"), "{said}");
-    let exit = tokio::task::spawn_blocking(move || first.wait()).await.unwrap().unwrap();
-    assert!(exit.success(), "a clean exit after SIGTERM: {exit:?}");
-    let handed = format!(
-        "SELECT COUNT(*) AS n FROM sync_runs WHERE id = {run_id} AND status = 'running' AND lease_owner IS NULL AND lease_until IS NULL"
-    );
-    assert_eq!(app.count(&handed).await, 1, "the run is handed back, not left to its lease");
-    assert!(app.count("SELECT COUNT(*) AS n FROM cluster_nodes WHERE stopped_at IS NOT NULL").await >= 1);
-
-    proxy.set(Rule::default());
-    let mut second = node_with(&app, port, 60).await;
-    let run = wait_for_run(&app, &key, run_id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["attempts"], 2, "{run}");
-    let tab = app.api(&format!("/api/v1/entities/{entity}"), &key).await.body;
-    let dataset = tab["tabs"][0]["dataset_id"].as_i64().unwrap();
-    assert_eq!(stored(&app, dataset).await, (40_000, 40_000), "every row exactly once");
-    let _ = second.kill();
-    let _ = second.wait();
-}
-
-/// Links `orders` of `source` to a new entity and activates it: (run, entity).
-async fn activate_orders(app: &TestApp, key: &str, source: i64, entity: &str) -> (i64, i64) {
-    let e = call(app, Method::POST, "/api/v1/entities", key, json!({"name": entity})).await;
-    let entity = e.body["id"].as_i64().unwrap();
-    let p = call(
-        app,
-        Method::PATCH,
-        &format!("/api/v1/sources/{source}"),
-        key,
-        json!({"streams": ["orders"], "entity_id": entity}),
-    )
-    .await;
-    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    let a = call(app, Method::POST, &format!("/api/v1/sources/{source}/activate"), key, json!({})).await;
-    (a.body["run_id"].as_i64().unwrap(), entity)
 }
 
 #[tokio::test]
