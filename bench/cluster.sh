@@ -42,7 +42,31 @@ start_node() {
 }
 start_node a; A=$NODE
 start_node b; B=$NODE
+start_node c; C=$NODE
 
+failed=0
+echo "== 1. a change on A enforced on B"
 python3 bench/cluster_push.py --a "$A" --b "$B" --db "$URL" --trials "$TRIALS" \
   --workspace "$BENCH_WORKSPACE" --hub-key "$BENCH_HUB_KEY" --hub-key-id "$BENCH_HUB_KEY_ID" \
-  --personal-key "$BENCH_PERSONAL_KEY" --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD"
+  --personal-key "$BENCH_PERSONAL_KEY" --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD" || failed=1
+
+echo "== 2. a rate limit shared by three nodes"
+python3 bench/cluster_limits.py --nodes "$A,$B,$C" --workspace "$BENCH_WORKSPACE" \
+  --personal-key "$BENCH_PERSONAL_KEY" || failed=1
+
+# Throughput with a shared limit: the guarded page with the seed's limited
+# key (a limit too high to refuse, so every call is counted and slices are
+# leased) against the same page with the unlimited key, on node A,
+# interleaved, median of REPS runs of DURATION seconds at 32 connections.
+DURATION=${DURATION:-5}
+REPS=${REPS:-3}
+rps() { wrk -t2 -c32 -d"${DURATION}s" -H "X-API-Key: $1" "$A/hub/$BENCH_WORKSPACE/guarded" | awk '/Requests\/sec/ {print $2}'; }
+plain=(); limited=()
+for _ in $(seq "$REPS"); do plain+=("$(rps "$BENCH_HUB_KEY")"); limited+=("$(rps "$BENCH_LIMITED_KEY")"); done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+p=$(median "${plain[@]}"); l=$(median "${limited[@]}")
+ratio=$(awk -v l="$l" -v p="$p" 'BEGIN {printf "%.3f", l / p}')
+verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.9) ? "ok" : "MISSED"}')
+echo "shared limit  guarded page with a limit ${l} req/s, without ${p} req/s on a cluster node: ratio ${ratio} (target ≥ 0.9) ${verdict}"
+[ "$verdict" = ok ] || failed=1
+exit "$failed"

@@ -123,7 +123,8 @@ impl Application {
             passwords: crate::auth::password::PasswordPool::new(),
             clock: crate::clock::Clock::default(),
             usage: crate::usage::Recorder::new(),
-            limits: crate::limits::Limiter::new(),
+            // Nodes on one PostgreSQL share rate limits; SQLite is one node.
+            limits: crate::limits::Limiter::new(settings.database_url().starts_with("postgres").then(|| db.clone())),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
         });
         // Quotas know the month's use before the first request.

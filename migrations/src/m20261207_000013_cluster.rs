@@ -10,6 +10,8 @@
 //!   (payload: the marker's name), so listening nodes hear of it when it
 //!   commits, never before. SQLite serves one node and needs none.
 //! - `cluster_nodes` describes each node for Admin → Cluster.
+//! - `rate_budgets`: per key and rate-limit window, the calls the nodes were
+//!   granted together; nodes lease slices of it (PostgreSQL only).
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
@@ -59,6 +61,33 @@ impl MigrationTrait for Migration {
                 .alter_table(Table::alter().table(Alias::new("cluster_nodes")).add_column(&mut c).to_owned())
                 .await?;
         }
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("rate_budgets"))
+                    .col(col("key_kind").string().not_null())
+                    .col(col("key_id").big_integer().not_null())
+                    .col(col("window_start").big_integer().not_null())
+                    .col(col("window_end").big_integer().not_null())
+                    .col(col("granted").big_integer().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("key_kind"))
+                            .col(Alias::new("key_id"))
+                            .col(Alias::new("window_start")),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("rate_budgets_by_end")
+                    .table(Alias::new("rate_budgets"))
+                    .col(Alias::new("window_end"))
+                    .to_owned(),
+            )
+            .await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             for sql in NOTIFY_SQL {
                 manager.get_connection().execute_unprepared(sql).await?;
@@ -78,6 +107,7 @@ impl MigrationTrait for Migration {
                 manager.get_connection().execute_unprepared(sql).await?;
             }
         }
+        manager.drop_table(Table::drop().table(Alias::new("rate_budgets")).to_owned()).await?;
         for c in ["address", "version", "started_at", "confirmed_at", "syncs_running", "stopped_at"] {
             manager
                 .alter_table(Table::alter().table(Alias::new("cluster_nodes")).drop_column(Alias::new(c)).to_owned())

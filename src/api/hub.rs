@@ -57,7 +57,7 @@ async fn identify(
             crate::metrics::verification("hub", "ok");
             crate::web::middleware::note_key(req, || format!("hub key #{}", key.id));
             mark(req, workspace_id, Some(KeyRef::Hub(key.id)), key.limits.monthly_quota.is_some());
-            within_limits(state, req, KeyRef::Hub(key.id), &key.limits)?;
+            within_limits(state, req, KeyRef::Hub(key.id), &key.limits).await?;
             Ok(Caller::Hub(key))
         }
         Err((refusal, key_id)) => {

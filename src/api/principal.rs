@@ -100,7 +100,7 @@ pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&st
             crate::web::middleware::note_key(req, || key.identifier.clone());
             let counted = KeyRef::Personal(key.key_id);
             mark(req, key.workspace_id, Some(counted), key.limits.monthly_quota.is_some());
-            within_limits(state, req, counted, &key.limits)?;
+            within_limits(state, req, counted, &key.limits).await?;
             Ok(key)
         }
         Err(refusal) => {
@@ -129,11 +129,11 @@ pub fn mark(req: &HttpRequest, workspace_id: i64, key: Option<KeyRef>, quota: bo
 
 /// Counts the call against the key's rate limit and quota; how the key
 /// stands goes on the answer (`RateLimit-Policy`, `RateLimit`), refused or not.
-pub fn within_limits(state: &AppState, req: &HttpRequest, key: KeyRef, limits: &Limits) -> Result<(), ApiError> {
+pub async fn within_limits(state: &AppState, req: &HttpRequest, key: KeyRef, limits: &Limits) -> Result<(), ApiError> {
     if limits.is_none() {
         return Ok(());
     }
-    match state.limits.admit(key, limits, state.clock.now_ms().div_euclid(1000)) {
+    match state.limits.admit(key, limits, state.clock.now_ms().div_euclid(1000)).await {
         Ok(standing) => {
             req.extensions_mut().insert(standing);
             Ok(())

@@ -1,9 +1,15 @@
-//! Rate limits and monthly quotas, enforced in memory on this node (the
-//! cluster issue shares them through the database).
+//! Rate limits and monthly quotas, enforced in memory.
 //!
-//! A rate limit is a fixed window aligned on the clock: a map from key to
-//! (window start, calls), sharded so that keys on different shards never
-//! wait for each other; a key without limits takes no lock at all. A quota
+//! A rate limit is a fixed window aligned on the clock: a map from key to its
+//! window, sharded so that keys on different shards never wait for each
+//! other; a key without limits takes no lock at all. On one node (SQLite) the
+//! window counts calls. Several nodes (PostgreSQL) share the limit: a node
+//! leases a slice of the window's budget from the database
+//! (`store::budgets`) and spends it from memory, asking again only when the
+//! slice is used up — once per slice, never per call — and the slices of all
+//! nodes never add up to more than the limit. Should the database not answer
+//! a lease, the node counts the window alone (as one node would) rather than
+//! refuse or stall calls. A
 //! counts accepted calls of the calendar month: the month's total as last
 //! read from the usage counters, plus what this node accepted since (the
 //! usage recorder reports each accepted call, and each flush what it wrote).
@@ -40,32 +46,53 @@ struct Quota {
     local: u64,
 }
 
-pub struct Limiter {
-    /// (window start, calls) per key; sharded by key id, and hashed with
-    /// hashbrown's fast hasher: ids are keyhub's, not a client's.
-    windows: Vec<Mutex<hashbrown::HashMap<KeyRef, (i64, u32)>>>,
-    quotas: Mutex<HashMap<KeyRef, Quota>>,
+/// One key's current rate-limit window on this node.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: i64,
+    /// Calls accepted here in this window.
+    used: u32,
+    /// Shared: calls leased to this node and not spent yet.
+    leased: u32,
+    /// Shared: what the window had left in the database after the last lease.
+    left: u32,
+    /// Shared: the database has nothing left to lease in this window.
+    spent: bool,
+    /// Shared, but a lease failed: this window is counted here alone.
+    alone: bool,
 }
 
-impl Default for Limiter {
-    fn default() -> Self {
-        Limiter::new()
+impl Window {
+    fn new(start: i64) -> Window {
+        Window { start, used: 0, leased: 0, left: 0, spent: false, alone: false }
     }
+}
+
+pub struct Limiter {
+    /// Each key's window; sharded by key id, and hashed with hashbrown's
+    /// fast hasher: ids are keyhub's, not a client's.
+    windows: Vec<Mutex<hashbrown::HashMap<KeyRef, Window>>>,
+    quotas: Mutex<HashMap<KeyRef, Quota>>,
+    /// Where rate-limit budgets are leased from, when nodes share them.
+    shared: Option<DatabaseConnection>,
 }
 
 impl Limiter {
-    pub fn new() -> Limiter {
-        Limiter { windows: (0..SHARDS).map(|_| Mutex::default()).collect(), quotas: Mutex::new(HashMap::new()) }
+    /// `shared`: the database the nodes of a cluster lease budgets from
+    /// (PostgreSQL); `None` counts on this node alone.
+    pub fn new(shared: Option<DatabaseConnection>) -> Limiter {
+        Limiter { windows: (0..SHARDS).map(|_| Mutex::default()).collect(), quotas: Mutex::new(HashMap::new()), shared }
     }
 
-    fn shard(&self, key: &KeyRef) -> &Mutex<hashbrown::HashMap<KeyRef, (i64, u32)>> {
+    fn shard(&self, key: &KeyRef) -> &Mutex<hashbrown::HashMap<KeyRef, Window>> {
         &self.windows[key.id().rem_euclid(SHARDS as i64) as usize]
     }
 
     /// Counts a call of `key` against its limits, or refuses it. A refused
-    /// call uses nothing up.
+    /// call uses nothing up. Waits for the database only when this node's
+    /// slice of a shared window is used up.
     /// `t` is the time in Unix seconds.
-    pub fn admit(&self, key: KeyRef, limits: &Limits, t: i64) -> Result<Standing, Exceeded> {
+    pub async fn admit(&self, key: KeyRef, limits: &Limits, t: i64) -> Result<Standing, Exceeded> {
         if limits.is_none() {
             return Ok(Standing::default());
         }
@@ -82,20 +109,81 @@ impl Limiter {
         }
         if let Some(rate) = limits.rate {
             let start = window_start(t, rate.window_seconds);
-            let reset = u64::try_from(start + i64::from(rate.window_seconds) - t).unwrap_or(0);
-            let mut map = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
-            let entry = map.entry(key).or_insert((start, 0));
-            if entry.0 != start {
-                *entry = (start, 0);
+            let end = start + i64::from(rate.window_seconds);
+            let reset = u64::try_from(end - t).unwrap_or(0);
+            loop {
+                match self.take(key, rate, start, reset, standing) {
+                    Some(decided) => return decided,
+                    None => self.lease(key, rate, start, end).await,
+                }
             }
-            if entry.1 >= rate.requests {
-                standing.rate = Some((rate, 0, reset));
-                return Err(Exceeded { quota: false, retry_after: reset.max(1), standing });
-            }
-            entry.1 += 1;
-            standing.rate = Some((rate, u64::from(rate.requests - entry.1), reset));
         }
         Ok(standing)
+    }
+
+    /// Takes one call from the window, or refuses; `None` when this node
+    /// must lease more of a shared window first.
+    fn take(
+        &self,
+        key: KeyRef,
+        rate: crate::domain::limits::RateLimit,
+        start: i64,
+        reset: u64,
+        mut standing: Standing,
+    ) -> Option<Result<Standing, Exceeded>> {
+        let mut map = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
+        let w = map.entry(key).or_insert(Window::new(start));
+        if w.start != start {
+            *w = Window::new(start);
+        }
+        let remaining = if self.shared.is_none() || w.alone {
+            (w.used < rate.requests).then(|| {
+                w.used += 1;
+                rate.requests - w.used
+            })
+        } else if w.leased > 0 {
+            w.leased -= 1;
+            w.used += 1;
+            // What this node holds plus what the others may still lease.
+            Some(w.left.saturating_add(w.leased))
+        } else if w.spent {
+            None
+        } else {
+            return None; // lease first
+        };
+        match remaining {
+            Some(r) => {
+                standing.rate = Some((rate, u64::from(r), reset));
+                Some(Ok(standing))
+            }
+            None => {
+                standing.rate = Some((rate, 0, reset));
+                Some(Err(Exceeded { quota: false, retry_after: reset.max(1), standing }))
+            }
+        }
+    }
+
+    /// Leases a slice of the shared window for `key` and adds it to this
+    /// node's window (unless the window moved on meanwhile).
+    async fn lease(&self, key: KeyRef, rate: crate::domain::limits::RateLimit, start: i64, end: i64) {
+        let Some(db) = &self.shared else { return };
+        let got = crate::store::budgets::lease(db, key.kind(), key.id(), start, end, rate.requests).await;
+        let mut map = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
+        let w = map.entry(key).or_insert(Window::new(start));
+        if w.start != start {
+            return;
+        }
+        match got {
+            Ok(lease) => {
+                w.leased = w.leased.saturating_add(lease.granted);
+                w.left = lease.left;
+                w.spent = lease.granted == 0;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "leasing a shared rate-limit budget failed; this node counts the window alone");
+                w.alone = true;
+            }
+        }
     }
 
     fn quota_used(&self, key: KeyRef, month: i64) -> u64 {
@@ -146,7 +234,12 @@ impl Limiter {
         for shard in &self.windows {
             let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
             // A window that started over a day ago has ended (windows are at most a day).
-            map.retain(|_, (start, _)| t - *start < crate::domain::limits::MAX_WINDOW_SECONDS as i64);
+            map.retain(|_, w| t - w.start < crate::domain::limits::MAX_WINDOW_SECONDS as i64);
+        }
+        if let Some(db) = &self.shared
+            && let Err(e) = crate::store::budgets::sweep(db, t).await
+        {
+            tracing::warn!(error = %e, "removing ended rate-limit budgets failed");
         }
     }
 

@@ -2,6 +2,7 @@
 //! transaction) and plain values, and return entities or domain values;
 //! they know nothing of HTTP.
 pub mod audit;
+pub mod budgets;
 pub mod changes;
 pub mod datahub;
 pub mod hub_key_feed;

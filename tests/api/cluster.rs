@@ -208,3 +208,53 @@ async fn a_second_node_on_the_same_sqlite_file_refuses_to_start_and_says_why() {
     let _ = node.kill();
     let _ = node.wait();
 }
+
+/// A rate limit of 100 calls holds for the cluster: 300 calls spread over
+/// three nodes (the test's app and two binaries) are accepted about 100
+/// times — at most 110, the bound; at least 90, so budget leased by
+/// one node and unused there does not starve the others — and the nodes'
+/// grants together never pass the limit.
+#[tokio::test]
+async fn a_rate_limit_holds_for_the_cluster_not_for_each_node() {
+    let app = TestApp::spawn().await;
+    if app.on_sqlite() {
+        return;
+    }
+    let (_admin, key, slug) = admin_key(&app).await;
+    publish(&app, &key, "id,name\n1,a\n", "items", "keys").await;
+    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    // A window (aligned on the clock) that does not end during the test.
+    let now = chrono::Utc::now().timestamp();
+    let window = (86_390..=86_400).rev().find(|w| w - now.rem_euclid(*w) > 600).unwrap();
+    let hk = post_json(
+        &app,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &key,
+        json!({"name": "limited", "access_type": "api_key", "endpoint_ids": [endpoint],
+               "rate_limit": {"requests": 100, "window_seconds": window}}),
+    )
+    .await;
+    assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
+    let secret = hk.body["secret"].as_str().unwrap().to_owned();
+    let (b, c) = (Node::start(&app).await, Node::start(&app).await);
+    let bases = [app.address.clone(), b.url.clone(), c.url.clone()];
+    let http = reqwest::Client::new();
+    let (mut accepted, mut limited) = (0, 0);
+    for _ in 0..100 {
+        let calls =
+            bases.iter().map(|base| http.get(format!("{base}/hub/{slug}/items")).header("X-API-Key", &secret).send());
+        for res in futures_util::future::join_all(calls).await {
+            match res.unwrap().status() {
+                StatusCode::OK => accepted += 1,
+                StatusCode::TOO_MANY_REQUESTS => limited += 1,
+                other => panic!("unexpected {other}"),
+            }
+        }
+    }
+    eprintln!("cluster rate limit: {accepted} of 300 accepted for a limit of 100");
+    assert_eq!(accepted + limited, 300);
+    assert!((90..=110).contains(&accepted), "{accepted} of 300 accepted for a limit of 100");
+    let granted = app.count("SELECT COALESCE(MAX(granted), 0) AS n FROM rate_budgets").await;
+    assert!(granted <= 100, "the nodes were granted {granted} calls in one window");
+}
