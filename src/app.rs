@@ -452,6 +452,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/invitations/{id}/revoke").post(admin::invitations::revoke))
                 .service(web::resource("/audit").get(admin::audit::show))
                 .service(web::resource("/email").get(admin::email::show))
+                .service(web::resource("/cluster").get(admin::cluster::show))
                 .service(web::resource("/webhooks").get(admin::webhooks::list).post(admin::webhooks::create))
                 .service(web::resource("/webhooks/{id}").get(admin::webhooks::show).post(admin::webhooks::update))
                 .service(web::resource("/webhooks/{id}/test").post(admin::webhooks::send_test))

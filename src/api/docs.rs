@@ -13,6 +13,7 @@ use crate::web::{AppError, Layout};
         crate::api::me::ping,
         crate::api::me::me,
         crate::api::members::list,
+        crate::api::cluster::show,
         crate::api::datasets::create,
         crate::api::datasets::list,
         crate::api::datasets::show,

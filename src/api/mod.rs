@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, called with personal API keys. Handlers
 //! declare the permission they need through their `Principal<…>` argument.
+pub mod cluster;
 pub mod collections;
 pub mod cors;
 pub mod datasets;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/ping").get(me::ping))
             .service(web::resource("/me").get(me::me))
             .service(web::resource("/members").get(members::list))
+            .service(web::resource("/cluster").get(cluster::show))
             .service(web::resource("/datasets").get(datasets::list).post(datasets::create))
             .service(web::resource("/datasets/{id}").get(datasets::show).delete(datasets::delete))
             .service(

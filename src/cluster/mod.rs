@@ -8,10 +8,12 @@
 //!   (LISTEN/NOTIFY) and wakes the follower and the Data Hub catalogue; the
 //!   follower's poll stays as the fallback when a notification is missed;
 //! - `node_lock`: SQLite serves one node; a second on the same file refuses
-//!   to start.
+//!   to start;
+//! - `nodes`: what Admin → Cluster and `GET /api/v1/cluster` show.
 pub mod follower;
 pub mod listen;
 pub mod node_lock;
+pub mod nodes;
 
 pub use follower::Follower;
 pub use listen::Signals;

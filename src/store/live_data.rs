@@ -1,8 +1,8 @@
 //! Sources, ontology entities, their spreadsheet tabs and sync runs.
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::domain::live_data::runs::{LogLine, PendingRefresh, StreamRun};
@@ -280,6 +280,16 @@ pub async fn claim_run(
     let Some(row) = db.query_one_raw(sql.build()).await? else { return Ok(None) };
     let id: i64 = row.try_get("", "id")?;
     run_by_id(db, id).await
+}
+
+/// Running runs whose lease `node` still holds.
+pub async fn runs_leased_by(db: &impl ConnectionTrait, node: &str) -> Result<i64, DbErr> {
+    let n = sync_runs::Entity::find()
+        .filter(sync_runs::Column::LeaseOwner.eq(node))
+        .filter(sync_runs::Column::Status.eq("running"))
+        .count(db)
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// Gives up `node`'s claims on running runs (it shuts down): any node may

@@ -149,6 +149,7 @@ pub fn sections(can: impl Fn(Permission) -> bool, path: &str) -> Vec<NavSection>
                 ("Workspace", urls::WORKSPACE_SETTINGS),
                 ("Webhooks", urls::WEBHOOKS),
                 ("Email", urls::MAIL_LOG),
+                ("Cluster", urls::CLUSTER),
             ],
         ));
     }

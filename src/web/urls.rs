@@ -45,6 +45,7 @@ pub const NOTICES_OFF: &str = "/notices/off";
 pub const ACCOUNT_NOTICES: &str = "/account/notices";
 /// Admin → Email: the delivery log.
 pub const MAIL_LOG: &str = "/admin/email";
+pub const CLUSTER: &str = "/admin/cluster";
 /// Admin → Webhooks.
 pub const WEBHOOKS: &str = "/admin/webhooks";
 

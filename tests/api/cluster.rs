@@ -258,3 +258,56 @@ async fn a_rate_limit_holds_for_the_cluster_not_for_each_node() {
     let granted = app.count("SELECT COALESCE(MAX(granted), 0) AS n FROM rate_budgets").await;
     assert!(granted <= 100, "the nodes were granted {granted} calls in one window");
 }
+
+/// `GET /api/v1/cluster` for admins: this node live with what it reports; on
+/// PostgreSQL a node killed and quiet for over 30 s shows as gone, a node
+/// stopped with SIGTERM as stopped. Members without `members.manage` are refused.
+#[tokio::test]
+async fn the_cluster_is_listed_for_admins_with_gone_and_stopped_nodes() {
+    let app = TestApp::spawn().await;
+    let (admin, _key, _slug) = admin_key(&app).await;
+    let key = admin.new_key("cluster", &["members.manage", "hub_keys.manage"]).await;
+    let nodes = |body: &serde_json::Value| body["nodes"].as_array().unwrap().clone();
+    let res = app.api("/api/v1/cluster", &key).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let me = nodes(&res.body).into_iter().find(|n| n["this_node"] == true).expect("this node is listed");
+    assert_eq!(me["state"], "live");
+    assert_eq!(me["address"], format!("127.0.0.1:{}", app.port));
+    assert_eq!(me["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(me["syncs_running"], 0);
+    assert!(me["key_snapshot_age_seconds"].as_i64().is_some(), "{me}");
+    let member = app.with_member(&admin, "reader@example.com", &["data.read"]).await;
+    let reader_key = member.new_key("reader", &["data.read"]).await;
+    assert_eq!(app.api("/api/v1/cluster", &reader_key).await.code.as_deref(), Some("insufficient_permission"));
+    if app.on_sqlite() {
+        return;
+    }
+
+    // A node killed with SIGKILL, then quiet for a minute (its heartbeat moved back).
+    let mut gone = Node::start(&app).await;
+    let gone_address = gone.url.trim_start_matches("http://").to_owned();
+    gone.child.kill().unwrap();
+    gone.child.wait().unwrap();
+    app.exec(&format!(
+        "UPDATE cluster_nodes SET seen_at = seen_at - INTERVAL '60 seconds' WHERE address = '{gone_address}'"
+    ))
+    .await;
+    // A node stopped with SIGTERM.
+    let mut stopped = Node::start(&app).await;
+    let stopped_address = stopped.url.trim_start_matches("http://").to_owned();
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(stopped.child.id() as i32, libc::SIGTERM) }, 0);
+    let exit = stopped.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    let listed = nodes(&app.api("/api/v1/cluster", &key).await.body);
+    let state_of = |address: &str| listed.iter().find(|n| n["address"] == address).map(|n| n["state"].clone());
+    assert_eq!(state_of(&gone_address), Some(json!("gone")), "{listed:?}");
+    assert_eq!(state_of(&stopped_address), Some(json!("stopped")), "{listed:?}");
+    assert_eq!(listed[0]["state"], "live", "live nodes first");
+    // A gone node holds no change pending: a key saved now is synced.
+    let endpoint_free =
+        post_json(&app, Method::POST, "/api/v1/hub-keys", &key, json!({"name": "after", "access_type": "api_key"}))
+            .await;
+    assert_eq!(endpoint_free.body["sync_status"]["state"], "synced", "{}", endpoint_free.body);
+}

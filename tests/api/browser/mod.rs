@@ -10,6 +10,7 @@
 //! violation or JavaScript error.
 #![allow(dead_code)]
 
+mod cluster;
 mod datahub;
 mod hub_keys;
 mod journeys;
