@@ -17,29 +17,10 @@ PERSONAL_KEYS=${PERSONAL_KEYS:-20000}
 PG=${KEYHUB_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 
 bench_prepare
-DB="keyhub_bench_push_$$"
-psql "$PG" -qc "CREATE DATABASE $DB"
-trap 'bench_cleanup; psql "$PG" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
-URL="${PG%/*}/$DB"
-
-# Both nodes share the data dir (the master secret) and the database. The
-# trials present refused keys on purpose, from one address, hundreds of times
-# a minute: the refused-key budget would answer 429 instead of the refusal.
-export KEYHUB_DATABASE_URL="$URL" KEYHUB_DATA_DIR="$WORK/data" KEYHUB_LOG=warn KEYHUB_KEY_REFUSALS_PER_MINUTE=100000
-target/release/keyhub bench-seed --hub-keys "$HUB_KEYS" --personal-keys "$PERSONAL_KEYS" --rows 1000 >"$WORK/seed.env"
-. "$WORK/seed.env"
-echo "seeded $HUB_KEYS hub keys and $PERSONAL_KEYS personal keys on PostgreSQL in ${BENCH_SEED_SECONDS} s"
-
-# start_node NAME → sets NODE (its URL) once it is ready.
-start_node() {
-  local port
-  port=$(free_port)
-  KEYHUB_BIND="127.0.0.1:$port" target/release/keyhub >"$WORK/$1.log" 2>&1 &
-  PIDS+=("$!")
-  NODE="http://127.0.0.1:$port"
-  for _ in $(seq 300); do curl -sf -o /dev/null "$NODE/readyz" && return; sleep 0.1; done
-  echo "node $1 did not start"; cat "$WORK/$1.log"; exit 2
-}
+# The trials present refused keys on purpose, from one address, hundreds of
+# times a minute: the refused-key budget would answer 429 instead of the refusal.
+export KEYHUB_KEY_REFUSALS_PER_MINUTE=100000
+cluster_prepare push
 start_node a; A=$NODE
 start_node b; B=$NODE
 start_node c; C=$NODE

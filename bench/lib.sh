@@ -37,3 +37,29 @@ start_keyhub() {
     grep -o 'id="new-secret" type="text" readonly value="[^"]*"' | sed 's/.*value="//; s/"$//' || true)
   [ -n "$KEY" ] || { echo "bench setup failed ($1)"; cat "$dir/server.log"; exit 2; }
 }
+
+# cluster_prepare NAME: a PostgreSQL database of its own (KEYHUB_BENCH_PG,
+# dropped on exit) seeded with HUB_KEYS and PERSONAL_KEYS; sets URL and the
+# seed's BENCH_* values. Nodes share the data dir (the master secret).
+cluster_prepare() {
+  PG=${KEYHUB_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+  DB="keyhub_bench_$1_$$"
+  psql "$PG" -qc "CREATE DATABASE $DB"
+  trap 'bench_cleanup; psql "$PG" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
+  URL="${PG%/*}/$DB"
+  export KEYHUB_DATABASE_URL="$URL" KEYHUB_DATA_DIR="$WORK/data" KEYHUB_LOG=warn
+  target/release/keyhub bench-seed --hub-keys "${HUB_KEYS:-20000}" --personal-keys "${PERSONAL_KEYS:-20000}" --rows 1000 >"$WORK/seed.env"
+  . "$WORK/seed.env"
+  echo "seeded ${HUB_KEYS:-20000} hub keys and ${PERSONAL_KEYS:-20000} personal keys on PostgreSQL in ${BENCH_SEED_SECONDS} s"
+}
+
+# start_node NAME [PORT] → sets NODE (its URL) and NODE_PID once /readyz says 200.
+start_node() {
+  local port=${2:-$(free_port)}
+  KEYHUB_BIND="127.0.0.1:$port" target/release/keyhub >>"$WORK/$1.log" 2>&1 &
+  NODE_PID=$!
+  PIDS+=("$NODE_PID")
+  NODE="http://127.0.0.1:$port"
+  for _ in $(seq 300); do curl -sf -o /dev/null "$NODE/readyz" && return; sleep 0.1; done
+  echo "node $1 did not start"; cat "$WORK/$1.log"; exit 2
+}
