@@ -96,11 +96,20 @@ impl Application {
             db: db.clone(),
             settings: settings.clone(),
             setup_code: setup_code.clone(),
-            throttle: LoginThrottle::new(
-                std::time::Duration::from_secs(15 * 60),
-                settings.login_failures_per_client,
-                settings.login_failures_per_client.saturating_mul(2),
-            ),
+            throttle: {
+                let t = LoginThrottle::new(
+                    std::time::Duration::from_secs(15 * 60),
+                    settings.login_failures_per_client,
+                    settings.login_failures_per_client.saturating_mul(2),
+                );
+                // Nodes on one PostgreSQL count failed sign-ins together.
+                match settings.database_url().starts_with("postgres") {
+                    true => {
+                        t.shared(db.clone(), crate::domain::tokens::digest(&format!("throttle:{}", secret.expose())))
+                    }
+                    false => t,
+                }
+            },
             key_refusals: LoginThrottle::new(
                 std::time::Duration::from_secs(60),
                 settings.key_refusals_per_minute,
@@ -177,7 +186,7 @@ impl Application {
     }
 
     pub async fn run(self) -> std::io::Result<()> {
-        spawn_session_sweeper(self.db.clone());
+        spawn_session_sweeper(self.state.clone());
         spawn_upload_sweeper(crate::datasets::staging::dir(&self.data_dir));
         if self.state.settings.database_url().starts_with("postgres") {
             crate::cluster::listen::spawn(self.state.settings.database_url(), self.signals.clone());
@@ -251,14 +260,15 @@ fn spawn_upload_sweeper(dir: std::path::PathBuf) {
     });
 }
 
-fn spawn_session_sweeper(db: DatabaseConnection) {
+fn spawn_session_sweeper(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            if let Err(e) = crate::store::sessions::delete_expired(&db).await {
+            if let Err(e) = crate::store::sessions::delete_expired(&state.db).await {
                 tracing::warn!(error = %e, "sweeping expired sessions failed");
             }
+            state.throttle.sweep().await;
         }
     });
 }

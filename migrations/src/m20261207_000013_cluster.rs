@@ -12,6 +12,8 @@
 //! - `cluster_nodes` describes each node for Admin → Cluster.
 //! - `rate_budgets`: per key and rate-limit window, the calls the nodes were
 //!   granted together; nodes lease slices of it (PostgreSQL only).
+//! - `sign_in_failures`: failed sign-ins under keyed digests of the client's
+//!   address and the account, so the sign-in throttle holds for the cluster.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
@@ -88,6 +90,26 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("sign_in_failures"))
+                    .col(col("id").big_integer().not_null().auto_increment().primary_key())
+                    .col(col("subject").string().not_null())
+                    .col(col("at").timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("sign_in_failures_by_subject")
+                    .table(Alias::new("sign_in_failures"))
+                    .col(Alias::new("subject"))
+                    .col(Alias::new("at"))
+                    .to_owned(),
+            )
+            .await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             for sql in NOTIFY_SQL {
                 manager.get_connection().execute_unprepared(sql).await?;
@@ -108,6 +130,7 @@ impl MigrationTrait for Migration {
             }
         }
         manager.drop_table(Table::drop().table(Alias::new("rate_budgets")).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Alias::new("sign_in_failures")).to_owned()).await?;
         for c in ["address", "version", "started_at", "confirmed_at", "syncs_running", "stopped_at"] {
             manager
                 .alter_table(Table::alter().table(Alias::new("cluster_nodes")).drop_column(Alias::new(c)).to_owned())

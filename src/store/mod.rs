@@ -19,6 +19,7 @@ pub mod nodes;
 pub mod password_resets;
 pub mod sessions;
 pub mod setup;
+pub mod sign_in_failures;
 pub mod teams;
 pub mod usage;
 pub mod users;

@@ -88,7 +88,7 @@ pub async fn submit(
         };
         render(status, &page)
     };
-    if let Some(wait) = state.throttle.check(&client, &account) {
+    if let Some(wait) = state.throttle.check(&client, &account).await {
         tracing::warn!(client = %client, "login throttled");
         tokio::time::sleep(REFUSAL_PAUSE).await;
         let mut res = fail(
@@ -148,7 +148,7 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     };
     let Some(user) = user.clone().filter(|_| ok) else {
-        state.throttle.record_failure(&client, &account);
+        state.throttle.record_failure(&client, &account).await;
         if let Some(u) = &user {
             crate::account::profile::record_own(
                 &state,
@@ -163,7 +163,7 @@ pub async fn submit(
         }
         return fail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS.to_owned());
     };
-    state.throttle.record_success(&account);
+    state.throttle.record_success(&account).await;
     crate::account::profile::record_own(
         &state,
         &user,

@@ -145,10 +145,10 @@ pub async fn accept(
         Some(user) => {
             // Joining with an existing account proves it with the password, throttled like sign-in.
             let client = state.client_ip(&req).unwrap_or_default();
-            if let Some(wait) = state.throttle.check(&client, &user.email) {
+            if let Some(wait) = state.throttle.check(&client, &user.email).await {
                 errors.add("password", format!("Too many failed attempts. Try again in {}.", human_wait(wait)));
             } else if !state.passwords.verify(&form.password, Some(&user.password_hash)).await? {
-                state.throttle.record_failure(&client, &user.email);
+                state.throttle.record_failure(&client, &user.email).await;
                 errors.add("password", "This is not the password of your keyhub account.");
             }
         }

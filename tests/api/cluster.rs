@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, admin_key, free_port, post_json, publish};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, admin_key, free_port, post_json, publish};
 
 /// A node's log, line by line, read on a thread of its own.
 struct Log(tokio::sync::mpsc::UnboundedReceiver<String>);
@@ -310,4 +310,30 @@ async fn the_cluster_is_listed_for_admins_with_gone_and_stopped_nodes() {
         post_json(&app, Method::POST, "/api/v1/hub-keys", &key, json!({"name": "after", "access_type": "api_key"}))
             .await;
     assert_eq!(endpoint_free.body["sync_status"]["state"], "synced", "{}", endpoint_free.body);
+}
+
+/// The sign-in throttle holds for the cluster: ten wrong passwords from one
+/// address, half on each of two nodes, and the next attempt is refused on
+/// either node — before the password is even checked.
+#[tokio::test]
+async fn failed_sign_ins_on_two_nodes_add_up() {
+    let app = TestApp::spawn().await;
+    let _admin = app.with_admin().await;
+    if app.on_sqlite() {
+        return;
+    }
+    let b = Node::start(&app).await;
+    let on_a = app.client();
+    let mut on_b = app.client();
+    on_b.address = b.url.clone();
+    for i in 0..10 {
+        let c = if i % 2 == 0 { &on_a } else { &on_b };
+        assert_eq!(c.login(ADMIN_EMAIL, "wrong password 123").await.status(), StatusCode::UNAUTHORIZED, "{i}");
+    }
+    for c in [&on_a, &on_b] {
+        let res = c.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(res.headers().contains_key("retry-after"));
+        assert!(res.text().await.unwrap().contains("Too many failed sign-in attempts"));
+    }
 }

@@ -150,12 +150,12 @@ pub async fn change_password(
     let client = state.client_ip(&req).unwrap_or_default();
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let mut retry_after = None;
-    if let Some(wait) = state.throttle.check(&client, &user.user.email) {
+    if let Some(wait) = state.throttle.check(&client, &user.user.email).await {
         errors.add("current_password", format!("Too many wrong passwords. Try again in {}.", human_wait(wait)));
         status = StatusCode::TOO_MANY_REQUESTS;
         retry_after = Some(wait);
     } else if !state.passwords.verify(&form.current_password, Some(&user.user.password_hash)).await? {
-        state.throttle.record_failure(&client, &user.user.email);
+        state.throttle.record_failure(&client, &user.user.email).await;
         errors.add("current_password", "This is not your current password.");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));
@@ -175,7 +175,7 @@ pub async fn change_password(
         }
         return Ok(res);
     };
-    state.throttle.record_success(&user.user.email);
+    state.throttle.record_success(&user.user.email).await;
     let hash = state.passwords.hash(&new).await?;
     // Other browsers signed in with the old password are signed out; this one
     // continues under a new session id.
