@@ -29,6 +29,11 @@ else
   trap 'bench_cleanup; git worktree remove --force "$TREE" 2>/dev/null || true' EXIT
   (cd "$TREE" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build --release --locked -q)
   cp target/release/keyhub "$WORK/keyhub-base"
+  # Workspace crates get the same artifact names in both trees (cargo hashes
+  # their paths relative to the workspace), so REV's build replaced them and
+  # the working tree's sources, older than those artifacts, look fresh:
+  # touching them makes cargo build (and link) the working tree's again.
+  find src domain/src migrations/src -name '*.rs' -exec touch {} +
   cargo build --release --locked -q # target/release/keyhub is the working tree's again
 fi
 cp target/release/keyhub "$WORK/keyhub-head"
