@@ -106,18 +106,8 @@ async fn three_nodes_run_each_of_ten_syncs_once_and_finish_the_run_of_a_killed_n
 /// node resumes the run: every row written once.
 #[tokio::test]
 async fn sigterm_turns_readyz_503_first_exits_cleanly_and_hands_the_running_sync_back() {
-    let ds = Datasette::start(40_000).await;
-    let proxy = FaultProxy::start(&ds.base).await;
-    let mut app = TestApp::spawn_with(|s| {
-        s.connectors_allow_private = true;
-        s.sync_workers = 0;
-    })
-    .await;
-    let admin = app.with_admin().await;
-    let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
-    let port = free_port();
+    let (ds, proxy, app, key, port) = crate::sync_jobs::stopping_node_setup().await;
     let base = format!("http://127.0.0.1:{port}");
-    app.hand_over_to(&base).await;
     let mut first = node_with(&app, port, 60).await;
     proxy.set(Rule { delay_ms: 80, ..Rule::default() });
     let id = shop_source(&app, &key, &proxy.base, &ds.full, "Handed shop").await;

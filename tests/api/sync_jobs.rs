@@ -389,11 +389,14 @@ pub(crate) async fn node_with(app: &TestApp, port: u16, lease: u32) -> Child {
     child
 }
 
-#[tokio::test]
-async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_once() {
+/// What a test of a node that stops mid-sync starts from: a real Datasette
+/// of 40,000 rows behind the fault proxy, and the test's app serving the API
+/// but running no syncs — the binary nodes the test starts on the returned
+/// port do (on SQLite the app hands the file over to them). Returns the app
+/// and a key for the API besides.
+pub(crate) async fn stopping_node_setup() -> (Datasette, FaultProxy, TestApp, String, u16) {
     let ds = Datasette::start(40_000).await;
     let proxy = FaultProxy::start(&ds.base).await;
-    // The test's own app serves the API but runs no syncs: the binary does.
     let mut app = TestApp::spawn_with(|s| {
         s.connectors_allow_private = true;
         s.sync_workers = 0;
@@ -403,6 +406,12 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     let key = admin.new_key("live data", &LIVE_PERMISSIONS).await;
     let port = free_port();
     app.hand_over_to(&format!("http://127.0.0.1:{port}")).await;
+    (ds, proxy, app, key, port)
+}
+
+#[tokio::test]
+async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_once() {
+    let (ds, proxy, app, key, port) = stopping_node_setup().await;
     let mut first = node(&app, port).await;
     proxy.set(Rule { delay_ms: 80, ..Rule::default() });
     let id = shop_source(&app, &key, &proxy.base, &ds.full, "Crash shop").await;
