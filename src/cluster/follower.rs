@@ -79,11 +79,6 @@ impl Follower {
         &self.jobs.node
     }
 
-    /// The last change this node has applied.
-    pub fn applied(&self) -> i64 {
-        self.applied.load(Ordering::SeqCst)
-    }
-
     /// Applies every logged change not applied yet, one key, team or member
     /// at a time, and records how far this node got.
     pub async fn catch_up(&self) -> Result<(), DbErr> {
@@ -133,14 +128,14 @@ impl Follower {
             }
         }
         drop(gap);
-        self.report(false).await
+        self.report().await
     }
 
     /// Writes this node's row when what it applied moved, or as a heartbeat.
-    async fn report(&self, force: bool) -> Result<(), DbErr> {
+    async fn report(&self) -> Result<(), DbErr> {
         let applied = self.applied.load(Ordering::SeqCst);
         let mut reported = self.reported.lock().await;
-        if force || reported.0 != applied || reported.1.elapsed() >= HEARTBEAT {
+        if reported.0 != applied || reported.1.elapsed() >= HEARTBEAT {
             let confirmed = Utc::now()
                 - chrono::Duration::from_std(self.keys.freshness.age().max(self.hub_keys.freshness.age()))
                     .unwrap_or_default();
