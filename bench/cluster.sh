@@ -3,7 +3,9 @@
 # PostgreSQL database, seeded with HUB_KEYS hub keys and PERSONAL_KEYS
 # personal keys; TRIALS times each, a hub key switched off and a personal key
 # revoked on node A, timed until node B refuses it (bench/cluster_push.py).
-# Target: median ≤ 100 ms and max ≤ 500 ms; exits 1 when missed.
+# Target: median ≤ 100 ms and max ≤ 500 ms. Then budgets shared by three
+# nodes (bench/cluster_limits.py) and the throughput of a limited key.
+# Exits 1 when a target is missed.
 #
 #   bench/cluster.sh                       # 100 trials, 20,000 keys of each kind
 #   KEYHUB_BENCH_PG=postgres://… TRIALS=20 bench/cluster.sh
@@ -31,9 +33,13 @@ python3 bench/cluster_push.py --a "$A" --b "$B" --db "$URL" --trials "$TRIALS" \
   --workspace "$BENCH_WORKSPACE" --hub-key "$BENCH_HUB_KEY" --hub-key-id "$BENCH_HUB_KEY_ID" \
   --personal-key "$BENCH_PERSONAL_KEY" --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD" || failed=1
 
-echo "== 2. a rate limit shared by three nodes"
-python3 bench/cluster_limits.py --nodes "$A,$B,$C" --workspace "$BENCH_WORKSPACE" \
-  --personal-key "$BENCH_PERSONAL_KEY" || failed=1
+echo "== 2. budgets shared by three nodes: a rate limit, a monthly quota, refused keys"
+# Three more nodes keep the default refused-key budget for the last check.
+KEYHUB_KEY_REFUSALS_PER_MINUTE=120 start_node d; D=$NODE
+KEYHUB_KEY_REFUSALS_PER_MINUTE=120 start_node e; E=$NODE
+KEYHUB_KEY_REFUSALS_PER_MINUTE=120 start_node f; F=$NODE
+python3 bench/cluster_limits.py --nodes "$A,$B,$C" --refusal-nodes "$D,$E,$F" --refusals-per-minute 120 \
+  --workspace "$BENCH_WORKSPACE" --personal-key "$BENCH_PERSONAL_KEY" || failed=1
 
 # Throughput with a shared limit: the guarded page with the seed's limited
 # key (a limit too high to refuse, so every call is counted and slices are

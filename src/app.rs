@@ -110,11 +110,16 @@ impl Application {
                     false => t,
                 }
             },
-            key_refusals: LoginThrottle::new(
-                std::time::Duration::from_secs(60),
-                settings.key_refusals_per_minute,
-                usize::MAX,
-            ),
+            key_refusals: {
+                let r = crate::auth::refusals::KeyRefusals::new(settings.key_refusals_per_minute);
+                // Nodes on one PostgreSQL share each client's budget.
+                match settings.database_url().starts_with("postgres") {
+                    true => {
+                        r.shared(db.clone(), crate::domain::tokens::digest(&format!("refusals:{}", secret.expose())))
+                    }
+                    false => r,
+                }
+            },
             keys: keys.clone(),
             hub: hub.clone(),
             hub_keys: hub_keys.clone(),
@@ -209,6 +214,8 @@ impl Application {
         crate::connectors::jobs::hand_back(&self.state).await;
         // …what was counted since the last flush is written…
         crate::usage::flush_now(&self.state).await;
+        // …the budget slices it leased and did not spend go back to the cluster…
+        self.state.limits.give_back(None).await;
         // …and the other nodes stop waiting for this one.
         self.changes.stopped().await;
         drop(self.node_lock);

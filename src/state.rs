@@ -16,7 +16,7 @@ pub struct AppState {
     pub setup_code: String,
     pub throttle: LoginThrottle,
     /// Refused API keys per client address (a separate budget from sign-ins).
-    pub key_refusals: LoginThrottle,
+    pub key_refusals: crate::auth::refusals::KeyRefusals,
     /// The in-memory snapshot that verifies personal API keys.
     pub keys: Arc<KeyVerifier>,
     /// Data Hub's served routes and rendered pages.

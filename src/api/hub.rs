@@ -67,7 +67,7 @@ async fn identify(
             }
             let refused = ApiError::from(refusal);
             crate::metrics::verification("hub", refused.code());
-            Err(crate::api::principal::count_refusal(state, ip.map(|i| i.to_string()).as_deref()).unwrap_or(refused))
+            Err(crate::api::principal::count_refusal(state, ip).await.unwrap_or(refused))
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `members.manage`.
 use std::future::Future;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::http::header::{self, HeaderName};
@@ -110,11 +111,11 @@ pub async fn verified(state: &AppState, req: &HttpRequest, presented: Option<&st
             {
                 mark(req, workspace_id, Some(KeyRef::Personal(key_id)), false);
             }
-            let client = state.client_ip(req);
-            if let Some(limited) = count_refusal(state, client.as_deref()) {
+            let client = crate::auth::client_ip::client_ip(req, &state.settings.trusted_proxies);
+            if let Some(limited) = count_refusal(state, client).await {
                 return Err(limited);
             }
-            audit_refusal(state, refusal, client).await;
+            audit_refusal(state, refusal, client.map(|ip| ip.to_string())).await;
             Err(refusal.into())
         }
     }
@@ -139,7 +140,12 @@ pub async fn within_limits(state: &AppState, req: &HttpRequest, key: KeyRef, lim
             Ok(())
         }
         Err(exceeded) => {
-            req.extensions_mut().insert(exceeded.standing);
+            let mut ext = req.extensions_mut();
+            ext.insert(exceeded.standing);
+            // Refused: it took nothing from the quota to settle.
+            if let Some(mark) = ext.get_mut::<Mark>() {
+                mark.quota = false;
+            }
             Err(ApiError::LimitExceeded(exceeded))
         }
     }
@@ -147,13 +153,9 @@ pub async fn within_limits(state: &AppState, req: &HttpRequest, key: KeyRef, lim
 
 /// Counts a refused key against the client's address; past the limit the
 /// answer becomes 429 (`Some`).
-pub fn count_refusal(state: &AppState, client: Option<&str>) -> Option<ApiError> {
-    let address = client.unwrap_or_default();
-    if let Some(wait) = state.key_refusals.check_client(address) {
-        return Some(ApiError::RateLimited(wait));
-    }
-    state.key_refusals.record_client_failure(address);
-    None
+pub async fn count_refusal(state: &AppState, client: Option<IpAddr>) -> Option<ApiError> {
+    let t = state.clock.now_ms().div_euclid(1000);
+    state.key_refusals.count(client, t).await.map(ApiError::RateLimited)
 }
 
 /// Uses of revoked or expired keys are worth knowing about: someone still

@@ -8,6 +8,7 @@ pub mod hub_verifier;
 pub mod key_verifier;
 pub mod password;
 pub mod perm;
+pub mod refusals;
 pub mod sealing;
 pub mod session_store;
 pub mod throttle;

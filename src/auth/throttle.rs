@@ -6,7 +6,8 @@
 //! On PostgreSQL the sign-in throttle holds for the cluster: failures are
 //! also written to `sign_in_failures` (under keyed digests) and an attempt is
 //! refused when the cluster's count says so (`check`, `record_failure`). The
-//! refused-key budget (`check_client`) counts on this node alone.
+//! refused-key budget (`auth::refusals`) keeps its per-node count here
+//! (`check_client`) and shares the cluster's through budgets.
 //!
 //! The map is keyed by what clients send (an address, a typed email), so its
 //! memory is bounded: keys are fixed-size hashes, each keeps at most its

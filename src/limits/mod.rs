@@ -2,17 +2,24 @@
 //!
 //! A rate limit is a fixed window aligned on the clock: a map from key to its
 //! window, sharded so that keys on different shards never wait for each
-//! other; a key without limits takes no lock at all. On one node (SQLite) the
-//! window counts calls. Several nodes (PostgreSQL) share the limit: a node
-//! leases a slice of the window's budget from the database
-//! (`store::budgets`) and spends it from memory, asking again only when the
-//! slice is used up — once per slice, never per call — and the slices of all
-//! nodes never add up to more than the limit. Should the database not answer
-//! a lease, the node counts the window alone (as one node would) rather than
-//! refuse or stall calls. A
-//! counts accepted calls of the calendar month: the month's total as last
-//! read from the usage counters, plus what this node accepted since (the
-//! usage recorder reports each accepted call, and each flush what it wrote).
+//! other; a key without limits takes no lock at all. A monthly quota counts
+//! accepted calls of the calendar month.
+//!
+//! On one node (SQLite) a window counts calls, and a quota is the month's
+//! total as last read from the usage counters plus what this node accepted
+//! since (the usage recorder reports each accepted call, and each flush what
+//! it wrote).
+//!
+//! Several nodes (PostgreSQL) share both: a node leases a slice of the
+//! window's or the month's budget from the database (`store::budgets`) and
+//! spends it from memory, asking again only when the slice is used up —
+//! once per slice, never per call — and the slices of all nodes never add
+//! up to more than the limit. A month's budget starts from its usage so far.
+//! A call that took from a quota and was not accepted in the end gives its
+//! call back; slices idle for a while, and all of them when the node stops,
+//! go back to the database for the other nodes. Should the database not
+//! answer a lease, the node counts that window alone (as one node would)
+//! rather than refuse or stall calls.
 //!
 //! Memory is bounded by the keys that exist: entries are keyed by key ids,
 //! and windows that have ended are swept after every flush.
@@ -22,10 +29,20 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
-use crate::domain::limits::{Limits, Standing, month_bounds, window_start};
+use crate::domain::limits::{Limits, RateLimit, Standing, month_bounds, window_start};
 use crate::domain::usage::KeyRef;
+use crate::store::budgets::Budget;
+
+pub mod window;
+
+use window::{Take, Window};
 
 const SHARDS: usize = 16;
+/// A rate-limit slice is an eighth of what the window has left.
+const RATE_SLICES: u64 = 8;
+/// A month's slice is a 64th of what it has left: a node stopped with
+/// `kill -9` cannot give its slice back, and a month is long.
+const MONTH_SLICES: u64 = 64;
 
 /// Why a call was refused, and when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,34 +63,26 @@ struct Quota {
     local: u64,
 }
 
-/// One key's current rate-limit window on this node.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: i64,
-    /// Calls accepted here in this window.
-    used: u32,
-    /// Shared: calls leased to this node and not spent yet.
-    leased: u32,
-    /// Shared: what the window had left in the database after the last lease.
-    left: u32,
-    /// Shared: the database has nothing left to lease in this window.
-    spent: bool,
-    /// Shared, but a lease failed: this window is counted here alone.
-    alone: bool,
+fn rate_budget(key: KeyRef, w: &Window) -> Budget {
+    Budget { kind: key.kind(), id: key.id(), start: w.start, end: w.end }
 }
 
-impl Window {
-    fn new(start: i64) -> Window {
-        Window { start, used: 0, leased: 0, left: 0, spent: false, alone: false }
-    }
+fn month_budget(key: KeyRef, w: &Window) -> Budget {
+    let kind = match key {
+        KeyRef::Hub(_) => "hub-month",
+        KeyRef::Personal(_) => "personal-month",
+    };
+    Budget { kind, id: key.id(), start: w.start, end: w.end }
 }
 
 pub struct Limiter {
-    /// Each key's window; sharded by key id, and hashed with hashbrown's
-    /// fast hasher: ids are keyhub's, not a client's.
+    /// Each key's rate-limit window; sharded by key id, and hashed with
+    /// hashbrown's fast hasher: ids are keyhub's, not a client's.
     windows: Vec<Mutex<hashbrown::HashMap<KeyRef, Window>>>,
+    /// Shared: each quota key's month on this node.
+    months: Mutex<HashMap<KeyRef, Window>>,
     quotas: Mutex<HashMap<KeyRef, Quota>>,
-    /// Where rate-limit budgets are leased from, when nodes share them.
+    /// Where budgets are leased from, when nodes share them.
     shared: Option<DatabaseConnection>,
 }
 
@@ -81,7 +90,12 @@ impl Limiter {
     /// `shared`: the database the nodes of a cluster lease budgets from
     /// (PostgreSQL); `None` counts on this node alone.
     pub fn new(shared: Option<DatabaseConnection>) -> Limiter {
-        Limiter { windows: (0..SHARDS).map(|_| Mutex::default()).collect(), quotas: Mutex::new(HashMap::new()), shared }
+        Limiter {
+            windows: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            months: Mutex::new(HashMap::new()),
+            quotas: Mutex::new(HashMap::new()),
+            shared,
+        }
     }
 
     fn shard(&self, key: &KeyRef) -> &Mutex<hashbrown::HashMap<KeyRef, Window>> {
@@ -90,99 +104,132 @@ impl Limiter {
 
     /// Counts a call of `key` against its limits, or refuses it. A refused
     /// call uses nothing up. Waits for the database only when this node's
-    /// slice of a shared window is used up.
+    /// slice of a shared budget is used up.
     /// `t` is the time in Unix seconds.
     pub async fn admit(&self, key: KeyRef, limits: &Limits, t: i64) -> Result<Standing, Exceeded> {
         if limits.is_none() {
             return Ok(Standing::default());
         }
         let mut standing = Standing::default();
+        let mut holds_month = false;
         if let Some(q) = limits.monthly_quota {
             let (start, next) = month_bounds(DateTime::from_timestamp(t, 0).unwrap_or_default());
-            let used = self.quota_used(key, start);
             let reset = u64::try_from(next - t).unwrap_or(0);
+            let length = u64::try_from(next - start).unwrap_or(0);
+            let remaining = loop {
+                match self.take_month(key, q, (start, next), t) {
+                    Take::Yes(r) => break Some(r),
+                    Take::No => break None,
+                    Take::Lease => self.lease_month(key, q, start, t).await,
+                }
+            };
             // Remaining after this call, should it be accepted.
-            standing.quota = Some((q, u64::try_from(next - start).unwrap_or(0), q.saturating_sub(used + 1), reset));
-            if used >= q {
+            standing.quota = Some((q, length, remaining.unwrap_or(0), reset));
+            if remaining.is_none() {
                 return Err(Exceeded { quota: true, retry_after: reset.max(1), standing });
             }
+            holds_month = self.shared.is_some();
         }
         if let Some(rate) = limits.rate {
             let start = window_start(t, rate.window_seconds);
             let end = start + i64::from(rate.window_seconds);
             let reset = u64::try_from(end - t).unwrap_or(0);
             loop {
-                match self.take(key, rate, start, reset, standing) {
-                    Some(decided) => return decided,
-                    None => self.lease(key, rate, start, end).await,
+                match self.take_rate(key, rate, (start, end), t) {
+                    Take::Yes(r) => {
+                        standing.rate = Some((rate, r, reset));
+                        break;
+                    }
+                    Take::No => {
+                        if holds_month {
+                            self.put_back(key, t);
+                        }
+                        standing.rate = Some((rate, 0, reset));
+                        return Err(Exceeded { quota: false, retry_after: reset.max(1), standing });
+                    }
+                    Take::Lease => self.lease_rate(key, start, rate, t).await,
                 }
             }
         }
         Ok(standing)
     }
 
-    /// Takes one call from the window, or refuses; `None` when this node
-    /// must lease more of a shared window first.
-    fn take(
-        &self,
-        key: KeyRef,
-        rate: crate::domain::limits::RateLimit,
-        start: i64,
-        reset: u64,
-        mut standing: Standing,
-    ) -> Option<Result<Standing, Exceeded>> {
+    fn take_rate(&self, key: KeyRef, rate: RateLimit, (start, end): (i64, i64), t: i64) -> Take {
         let mut map = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
-        let w = map.entry(key).or_insert(Window::new(start));
+        let limit = u64::from(rate.requests);
+        let w = map.entry(key).or_insert_with(|| Window::new(start, end, limit));
         if w.start != start {
-            *w = Window::new(start);
+            *w = Window::new(start, end, limit);
         }
-        let remaining = if self.shared.is_none() || w.alone {
-            (w.used < rate.requests).then(|| {
-                w.used += 1;
-                rate.requests - w.used
-            })
-        } else if w.leased > 0 {
-            w.leased -= 1;
-            w.used += 1;
-            // What this node holds plus what the others may still lease.
-            Some(w.left.saturating_add(w.leased))
-        } else if w.spent {
-            None
-        } else {
-            return None; // lease first
-        };
-        match remaining {
-            Some(r) => {
-                standing.rate = Some((rate, u64::from(r), reset));
-                Some(Ok(standing))
-            }
-            None => {
-                standing.rate = Some((rate, 0, reset));
-                Some(Err(Exceeded { quota: false, retry_after: reset.max(1), standing }))
-            }
-        }
+        w.set_limit(limit);
+        w.take(self.shared.is_some(), t, 0)
     }
 
     /// Leases a slice of the shared window for `key` and adds it to this
     /// node's window (unless the window moved on meanwhile).
-    async fn lease(&self, key: KeyRef, rate: crate::domain::limits::RateLimit, start: i64, end: i64) {
+    async fn lease_rate(&self, key: KeyRef, start: i64, rate: RateLimit, t: i64) {
         let Some(db) = &self.shared else { return };
-        let got = crate::store::budgets::lease(db, key.kind(), key.id(), start, end, rate.requests).await;
+        let end = start + i64::from(rate.window_seconds);
+        let budget = Budget { kind: key.kind(), id: key.id(), start, end };
+        let got = crate::store::budgets::lease(db, &budget, u64::from(rate.requests), 0, RATE_SLICES).await;
         let mut map = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
-        let w = map.entry(key).or_insert(Window::new(start));
-        if w.start != start {
-            return;
+        if let Some(w) = map.get_mut(&key).filter(|w| w.start == start) {
+            w.leased(got, t);
         }
-        match got {
-            Ok(lease) => {
-                w.leased = w.leased.saturating_add(lease.granted);
-                w.left = lease.left;
-                w.spent = lease.granted == 0;
+    }
+
+    /// A call from the month's quota: on one node (or a shared month counted
+    /// alone) from the usage counters and this node's count, else from the
+    /// slice this node leased.
+    fn take_month(&self, key: KeyRef, q: u64, (start, next): (i64, i64), t: i64) -> Take {
+        if self.shared.is_some() {
+            let mut months = self.months.lock().unwrap_or_else(|p| p.into_inner());
+            let w = months.entry(key).or_insert_with(|| Window::new(start, next, q));
+            if w.start != start {
+                *w = Window::new(start, next, q);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "leasing a shared rate-limit budget failed; this node counts the window alone");
-                w.alone = true;
+            w.set_limit(q);
+            if !w.alone() {
+                return w.take(true, t, 0);
             }
+        }
+        let used = self.quota_used(key, start);
+        if used >= q { Take::No } else { Take::Yes(q - (used + 1)) }
+    }
+
+    async fn lease_month(&self, key: KeyRef, q: u64, start: i64, t: i64) {
+        let Some(db) = &self.shared else { return };
+        let (budget, first) = {
+            let months = self.months.lock().unwrap_or_else(|p| p.into_inner());
+            match months.get(&key).filter(|w| w.start == start) {
+                Some(w) => (month_budget(key, w), !w.leased_once()),
+                None => return,
+            }
+        };
+        // A month without a row yet (its first quota call, or a quota added
+        // mid-month) starts from the calls the usage counters hold; read
+        // once per month and node, as later leases find the row.
+        let got = match first {
+            true => crate::store::usage::month_ok(db, key, start).await,
+            false => Ok(0),
+        };
+        let got = match got {
+            Ok(opening) => crate::store::budgets::lease(db, &budget, q, opening, MONTH_SLICES).await,
+            Err(e) => Err(e),
+        };
+        let mut months = self.months.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = months.get_mut(&key).filter(|w| w.start == start) {
+            w.leased(got, t);
+        }
+    }
+
+    /// A call that took from its key's shared month was not accepted in
+    /// the end: its call goes back to this node's slice.
+    fn put_back(&self, key: KeyRef, t: i64) {
+        let (start, _) = month_bounds(DateTime::from_timestamp(t, 0).unwrap_or_default());
+        let mut months = self.months.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = months.get_mut(&key).filter(|w| w.start == start) {
+            w.put_back(true);
         }
     }
 
@@ -191,8 +238,16 @@ impl Limiter {
         quotas.get(&key).filter(|q| q.month == month).map_or(0, |q| q.stored + q.local)
     }
 
-    /// An accepted call of a key with a quota (from the usage recorder).
-    pub fn count_ok(&self, key: KeyRef, now: DateTime<Utc>) {
+    /// How a call of a key with a quota ended (from the usage recorder):
+    /// accepted, it is counted for the month; otherwise the call it took
+    /// from a shared month goes back.
+    pub fn settle(&self, key: KeyRef, accepted: bool, now: DateTime<Utc>) {
+        if !accepted {
+            if self.shared.is_some() {
+                self.put_back(key, now.timestamp());
+            }
+            return;
+        }
         let month = month_bounds(now).0;
         let mut quotas = self.quotas.lock().unwrap_or_else(|p| p.into_inner());
         let q = quotas.entry(key).or_default();
@@ -202,9 +257,38 @@ impl Limiter {
         q.local += 1;
     }
 
+    /// Gives the slices this node leased back to the cluster: those idle
+    /// since `idle_before`, or (`None`) all of them, as a node stops.
+    pub async fn give_back(&self, idle_before: Option<i64>) {
+        let Some(db) = &self.shared else { return };
+        let before = idle_before.unwrap_or(i64::MAX);
+        let mut slices = Vec::new();
+        for shard in &self.windows {
+            let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for (key, w) in map.iter_mut() {
+                if let Some(n) = w.idle_slice(before) {
+                    slices.push((rate_budget(*key, w), n));
+                }
+            }
+        }
+        {
+            let mut months = self.months.lock().unwrap_or_else(|p| p.into_inner());
+            for (key, w) in months.iter_mut() {
+                if let Some(n) = w.idle_slice(before) {
+                    slices.push((month_budget(*key, w), n));
+                }
+            }
+        }
+        for (budget, n) in slices {
+            if let Err(e) = crate::store::budgets::give_back(db, &budget, n).await {
+                tracing::warn!(error = %e, "giving a leased budget back failed");
+            }
+        }
+    }
+
     /// After a usage flush that wrote `written` accepted calls per key: the
     /// month's totals are read again, and what they now hold leaves `local`.
-    /// Old windows are swept.
+    /// Old windows are swept, idle slices given back.
     pub async fn flushed(&self, db: &DatabaseConnection, written: HashMap<KeyRef, u64>, now: DateTime<Utc>) {
         let month = month_bounds(now).0;
         match crate::store::usage::month_ok_of_quota_keys(db, month).await {
@@ -231,15 +315,17 @@ impl Limiter {
             Err(e) => tracing::warn!(error = %e, "reading the month's usage for quotas failed"),
         }
         let t = now.timestamp();
+        self.give_back(Some(t - window::RECHECK_SECONDS)).await;
         for shard in &self.windows {
             let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
             // A window that started over a day ago has ended (windows are at most a day).
             map.retain(|_, w| t - w.start < crate::domain::limits::MAX_WINDOW_SECONDS as i64);
         }
+        self.months.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, w| w.start == month);
         if let Some(db) = &self.shared
             && let Err(e) = crate::store::budgets::sweep(db, t).await
         {
-            tracing::warn!(error = %e, "removing ended rate-limit budgets failed");
+            tracing::warn!(error = %e, "removing ended budgets failed");
         }
     }
 

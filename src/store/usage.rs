@@ -237,6 +237,18 @@ pub async fn recent(db: &impl ConnectionTrait, key: KeyRef, limit: i64) -> Resul
     RequestRow::find_by_statement(sql.build()).all(db).await
 }
 
+/// Accepted calls of one key since `month_start`.
+pub async fn month_ok(db: &impl ConnectionTrait, key: KeyRef, month_start: i64) -> Result<u64, DbErr> {
+    let mut sql = Sql::new(
+        db.get_database_backend(),
+        "SELECT key_kind, key_id, outcome, CAST(SUM(count) AS BIGINT) AS n FROM usage_counts WHERE outcome = 'ok' AND start >= ",
+    );
+    sql.bind(month_start).push(" AND key_kind = ").bind(key.kind()).push(" AND key_id = ").bind(key.id());
+    sql.push(" GROUP BY key_kind, key_id, outcome");
+    let row = KeyRow::find_by_statement(sql.build()).one(db).await?;
+    Ok(row.map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+}
+
 /// Accepted calls since `month_start` of every key that has a monthly quota.
 pub async fn month_ok_of_quota_keys(db: &impl ConnectionTrait, month_start: i64) -> Result<Vec<KeyRow>, DbErr> {
     let mut sql = Sql::new(

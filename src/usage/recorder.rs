@@ -40,7 +40,8 @@ pub struct Mark {
     pub also: Option<KeyRef>,
     /// The endpoint's path; `None` takes the API route pattern.
     pub endpoint: Option<Arc<str>>,
-    /// The key has a monthly quota: its accepted calls are counted for it.
+    /// The key has a monthly quota and its limits admitted the call: how
+    /// the call ends is settled with them (`limits::Limiter::settle`).
     pub quota: bool,
 }
 

@@ -91,10 +91,9 @@ fn count_usage(req: &actix_web::HttpRequest, res: &mut HttpResponse, route: &str
         None => "error",
     };
     if mark.quota
-        && outcome == crate::domain::usage::OK
         && let Some(key) = mark.key
     {
-        state.limits.count_ok(key, state.clock.now());
+        state.limits.settle(key, outcome == crate::domain::usage::OK, state.clock.now());
     }
     state.usage.record(&crate::usage::Call {
         mark,

@@ -65,8 +65,15 @@ struct Node {
 
 impl Node {
     async fn start(app: &TestApp) -> Node {
+        Node::start_with(app, &[]).await
+    }
+
+    /// A node with settings of its own (`KEYHUB_…` variables).
+    async fn start_with(app: &TestApp, env: &[(&str, &str)]) -> Node {
         let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"));
+        child.envs(env.iter().copied());
+        let mut child = child
             .env("KEYHUB_DATABASE_URL", &app.database_url)
             .env("KEYHUB_DATA_DIR", app.data_dir.path())
             .env("KEYHUB_BIND", format!("127.0.0.1:{port}"))
@@ -239,24 +246,113 @@ async fn a_rate_limit_holds_for_the_cluster_not_for_each_node() {
     let secret = hk.body["secret"].as_str().unwrap().to_owned();
     let (b, c) = (Node::start(&app).await, Node::start(&app).await);
     let bases = [app.address.clone(), b.url.clone(), c.url.clone()];
-    let http = reqwest::Client::new();
-    let (mut accepted, mut limited) = (0, 0);
-    for _ in 0..100 {
-        let calls =
-            bases.iter().map(|base| http.get(format!("{base}/hub/{slug}/items")).header("X-API-Key", &secret).send());
-        for res in futures_util::future::join_all(calls).await {
-            match res.unwrap().status() {
-                StatusCode::OK => accepted += 1,
-                StatusCode::TOO_MANY_REQUESTS => limited += 1,
-                other => panic!("unexpected {other}"),
-            }
-        }
-    }
+    let (accepted, limited) =
+        spread(&reqwest::Client::new(), &bases, &format!("/hub/{slug}/items"), &secret, 100, StatusCode::OK).await;
     eprintln!("cluster rate limit: {accepted} of 300 accepted for a limit of 100");
     assert_eq!(accepted + limited, 300);
     assert!((90..=110).contains(&accepted), "{accepted} of 300 accepted for a limit of 100");
     let granted = app.count("SELECT COALESCE(MAX(granted), 0) AS n FROM rate_budgets").await;
     assert!(granted <= 100, "the nodes were granted {granted} calls in one window");
+}
+
+/// Calls `path` with `key` on every node at once, `rounds` times: how many
+/// were answered `accepted`, and how many 429.
+async fn spread(
+    http: &reqwest::Client,
+    bases: &[String],
+    path: &str,
+    key: &str,
+    rounds: usize,
+    accepted: StatusCode,
+) -> (usize, usize) {
+    let (mut yes, mut limited) = (0, 0);
+    for _ in 0..rounds {
+        let calls = bases.iter().map(|base| http.get(format!("{base}{path}")).header("X-API-Key", key).send());
+        for res in futures_util::future::join_all(calls).await {
+            match res.unwrap().status() {
+                s if s == accepted => yes += 1,
+                StatusCode::TOO_MANY_REQUESTS => limited += 1,
+                other => panic!("unexpected {other}"),
+            }
+        }
+    }
+    (yes, limited)
+}
+
+/// A monthly quota holds for the cluster, and a quota added mid-month
+/// starts from the calls the month already had: 40 calls, then a quota of
+/// 100, then 300 calls spread over three nodes — exactly 60 more accepted.
+#[tokio::test]
+async fn a_monthly_quota_holds_for_the_cluster_from_the_month_s_usage() {
+    let app = TestApp::spawn().await;
+    if app.on_sqlite() {
+        return;
+    }
+    let (_admin, key, slug) = admin_key(&app).await;
+    publish(&app, &key, "id,name\n1,a\n", "items", "keys").await;
+    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
+    let hk = post_json(
+        &app,
+        Method::POST,
+        "/api/v1/hub-keys",
+        &key,
+        json!({"name": "metered", "access_type": "api_key", "endpoint_ids": [endpoint]}),
+    )
+    .await;
+    assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
+    let (id, secret) = (hk.body["id"].as_i64().unwrap(), hk.body["secret"].as_str().unwrap().to_owned());
+    let http = reqwest::Client::new();
+    let path = format!("/hub/{slug}/items");
+    let (before, _) = spread(&http, std::slice::from_ref(&app.address), &path, &secret, 40, StatusCode::OK).await;
+    assert_eq!(before, 40);
+    keyhub::usage::flush_now(&app.state).await;
+    let set =
+        post_json(&app, Method::PATCH, &format!("/api/v1/hub-keys/{id}"), &key, json!({"monthly_quota": 100})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let (b, c) = (Node::start(&app).await, Node::start(&app).await);
+    let bases = [app.address.clone(), b.url.clone(), c.url.clone()];
+    let (accepted, limited) = spread(&http, &bases, &path, &secret, 100, StatusCode::OK).await;
+    eprintln!("cluster quota: {accepted} of 300 accepted after 40 of a quota of 100");
+    assert_eq!((accepted, limited), (60, 240));
+    let granted = app.count("SELECT granted AS n FROM rate_budgets WHERE key_kind = 'hub-month'").await;
+    assert_eq!(granted, 100, "the month's budget started from its 40 calls");
+}
+
+/// The refused-key budget holds for the cluster: with 30 refusals a minute,
+/// a client trying keys on three nodes at once gets at most 30 + 2 × 1
+/// answers before 429 (a node takes one refusal of a minute unasked), not
+/// 90; a valid key from the same address is still served.
+#[tokio::test]
+async fn refused_keys_on_three_nodes_share_one_budget() {
+    let app = TestApp::spawn_with(|s| s.key_refusals_per_minute = 30).await;
+    if app.on_sqlite() {
+        return;
+    }
+    let (_admin, key, _slug) = admin_key(&app).await;
+    let env = [("KEYHUB_KEY_REFUSALS_PER_MINUTE", "30")];
+    let (b, c) = (Node::start_with(&app, &env).await, Node::start_with(&app, &env).await);
+    let bases = [app.address.clone(), b.url.clone(), c.url.clone()];
+    // Budgets are per clock minute: a burst that crossed a minute's end is
+    // tried again from a fresh loopback address (a client of its own).
+    for client in 2u8.. {
+        let from = std::net::IpAddr::from([127, 0, 0, client]);
+        let http = reqwest::Client::builder().local_address(from).build().unwrap();
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let (refused, limited) =
+            spread(&http, &bases, "/api/v1/me", "kh_not_a_key_at_all", 30, StatusCode::UNAUTHORIZED).await;
+        if chrono::Utc::now().timestamp() / 60 != minute {
+            assert!(client < 5, "three bursts in a row crossed a minute");
+            continue;
+        }
+        eprintln!("cluster refused-key budget: {refused} of 90 refused keys answered 401 for a budget of 30");
+        assert_eq!(refused + limited, 90);
+        assert!((30..=32).contains(&refused), "{refused} refusals answered before 429, for a budget of 30");
+        let res = http.get(format!("{}/api/v1/me", b.url)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a valid key from the same address is served");
+        break;
+    }
+    let granted = app.count("SELECT MAX(granted) AS n FROM rate_budgets WHERE key_kind = 'refused-keys'").await;
+    assert!(granted <= 30, "the nodes were granted {granted} refusals in one minute");
 }
 
 /// `GET /api/v1/cluster` for admins: this node live with what it reports; on
