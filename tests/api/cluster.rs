@@ -107,6 +107,18 @@ impl Drop for Node {
     }
 }
 
+/// Publishes a one-row `items` endpoint guarded by keys and makes a hub key
+/// for it (`body`: its name and limits): the key's id and secret.
+async fn items_key(app: &TestApp, key: &str, mut body: serde_json::Value) -> (i64, String) {
+    publish(app, key, "id,name\n1,a\n", "items", "keys").await;
+    let endpoint = app.api("/api/v1/endpoints", key).await.body[0]["id"].as_i64().unwrap();
+    body["access_type"] = json!("api_key");
+    body["endpoint_ids"] = json!([endpoint]);
+    let hk = post_json(app, Method::POST, "/api/v1/hub-keys", key, body).await;
+    assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
+    (hk.body["id"].as_i64().unwrap(), hk.body["secret"].as_str().unwrap().to_owned())
+}
+
 async fn last_change(app: &TestApp) -> i64 {
     app.count("SELECT COALESCE(MAX(seq), 0) AS n FROM key_changes").await
 }
@@ -124,17 +136,8 @@ async fn changes_on_one_node_are_pushed_to_another_and_caught_up_after_the_liste
     let (admin, key, slug) = admin_key(&app).await;
     let spare = admin.new_key("spare", &["data.read"]).await;
     let late = admin.new_key("late", &["data.read"]).await;
-    publish(&app, &key, "id,name\n1,a\n", "items", "keys").await;
+    let (hub_key_id, hub_key) = items_key(&app, &key, json!({"name": "pushed"})).await;
     let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
-    let hk = post_json(
-        &app,
-        Method::POST,
-        "/api/v1/hub-keys",
-        &key,
-        json!({"name": "pushed", "access_type": "api_key", "endpoint_ids": [endpoint]}),
-    )
-    .await;
-    let (hub_key_id, hub_key) = (hk.body["id"].as_i64().unwrap(), hk.body["secret"].as_str().unwrap().to_owned());
     let items = format!("/hub/{slug}/items");
 
     let mut b = Node::start(&app).await;
@@ -228,22 +231,11 @@ async fn a_rate_limit_holds_for_the_cluster_not_for_each_node() {
         return;
     }
     let (_admin, key, slug) = admin_key(&app).await;
-    publish(&app, &key, "id,name\n1,a\n", "items", "keys").await;
-    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
     // A window (aligned on the clock) that does not end during the test.
     let now = chrono::Utc::now().timestamp();
     let window = (86_390..=86_400).rev().find(|w| w - now.rem_euclid(*w) > 600).unwrap();
-    let hk = post_json(
-        &app,
-        Method::POST,
-        "/api/v1/hub-keys",
-        &key,
-        json!({"name": "limited", "access_type": "api_key", "endpoint_ids": [endpoint],
-               "rate_limit": {"requests": 100, "window_seconds": window}}),
-    )
-    .await;
-    assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
-    let secret = hk.body["secret"].as_str().unwrap().to_owned();
+    let limit = json!({"name": "limited", "rate_limit": {"requests": 100, "window_seconds": window}});
+    let (_, secret) = items_key(&app, &key, limit).await;
     let (b, c) = (Node::start(&app).await, Node::start(&app).await);
     let bases = [app.address.clone(), b.url.clone(), c.url.clone()];
     let (accepted, limited) =
@@ -289,18 +281,7 @@ async fn a_monthly_quota_holds_for_the_cluster_from_the_month_s_usage() {
         return;
     }
     let (_admin, key, slug) = admin_key(&app).await;
-    publish(&app, &key, "id,name\n1,a\n", "items", "keys").await;
-    let endpoint = app.api("/api/v1/endpoints", &key).await.body[0]["id"].as_i64().unwrap();
-    let hk = post_json(
-        &app,
-        Method::POST,
-        "/api/v1/hub-keys",
-        &key,
-        json!({"name": "metered", "access_type": "api_key", "endpoint_ids": [endpoint]}),
-    )
-    .await;
-    assert_eq!(hk.status, StatusCode::CREATED, "{}", hk.body);
-    let (id, secret) = (hk.body["id"].as_i64().unwrap(), hk.body["secret"].as_str().unwrap().to_owned());
+    let (id, secret) = items_key(&app, &key, json!({"name": "metered"})).await;
     let http = reqwest::Client::new();
     let path = format!("/hub/{slug}/items");
     let (before, _) = spread(&http, std::slice::from_ref(&app.address), &path, &secret, 40, StatusCode::OK).await;
@@ -316,6 +297,35 @@ async fn a_monthly_quota_holds_for_the_cluster_from_the_month_s_usage() {
     assert_eq!((accepted, limited), (60, 240));
     let granted = app.count("SELECT granted AS n FROM rate_budgets WHERE key_kind = 'hub-month'").await;
     assert_eq!(granted, 100, "the month's budget started from its 40 calls");
+}
+
+/// A node stopping with SIGTERM gives the slices it leased and did not
+/// spend back: one call on a key limited to 800 a window and 6,400 a month
+/// leases 100 of each; after the stop each budget has granted 1.
+#[tokio::test]
+async fn a_stopping_node_gives_its_unspent_slices_back() {
+    let app = TestApp::spawn().await;
+    if app.on_sqlite() {
+        return;
+    }
+    let (_admin, key, slug) = admin_key(&app).await;
+    let now = chrono::Utc::now().timestamp();
+    let window = (86_390..=86_400).rev().find(|w| w - now.rem_euclid(*w) > 600).unwrap();
+    let limits =
+        json!({"name": "sliced", "rate_limit": {"requests": 800, "window_seconds": window}, "monthly_quota": 6400});
+    let (_, secret) = items_key(&app, &key, limits).await;
+    let mut b = Node::start(&app).await;
+    let (status, _) = b.get(&format!("/hub/{slug}/items"), &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    let granted = |kind: &'static str| {
+        let app = &app;
+        async move { app.count(&format!("SELECT granted AS n FROM rate_budgets WHERE key_kind = '{kind}'")).await }
+    };
+    assert_eq!((granted("hub").await, granted("hub-month").await), (100, 100), "a slice of each leased");
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(b.child.id() as i32, libc::SIGTERM) }, 0);
+    assert!(b.child.wait().unwrap().success());
+    assert_eq!((granted("hub").await, granted("hub-month").await), (1, 1), "the unspent 99 of each given back");
 }
 
 /// The refused-key budget holds for the cluster: with 30 refusals a minute,
