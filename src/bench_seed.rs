@@ -6,7 +6,9 @@
 //! - a 10,000-row dataset imported from CSV, one collection of it and three
 //!   endpoints on it: `items` (public), `guarded` (keys) and `members`;
 //! - the guarded key: an API key with three IP-filter rows and two templated
-//!   headers, and a portal token naming the admin, both on `guarded`;
+//!   headers, and a portal token naming the admin, both on `guarded`; the
+//!   same key with a rate limit (limited) and with a monthly quota (metered),
+//!   each too high to refuse;
 //! - `hub_keys` API keys in all (the two above and filler keys with their own
 //!   secrets, some with IP filters), loaded into every node's snapshot;
 //! - `personal_keys` personal keys in all: 1,000 of the admin's (the keys tab)
@@ -49,6 +51,8 @@ pub struct Seeded {
     /// The same key with a rate limit too high to trigger (secret): what
     /// counting against a limit costs.
     pub limited_key: String,
+    /// An API key on `guarded` with a monthly quota too high to refuse.
+    pub metered_key: String,
     /// The admin's first personal key (secret).
     pub personal_key: String,
     pub dataset_id: i64,
@@ -65,6 +69,7 @@ impl Seeded {
         writeln!(out, "BENCH_HUB_KEY='{}'", self.hub_key)?;
         writeln!(out, "BENCH_HUB_KEY_ID={}", self.hub_key_id)?;
         writeln!(out, "BENCH_LIMITED_KEY='{}'", self.limited_key)?;
+        writeln!(out, "BENCH_METERED_KEY='{}'", self.metered_key)?;
         writeln!(out, "BENCH_PERSONAL_KEY='{}'", self.personal_key)?;
         writeln!(out, "BENCH_DATASET_ID={}", self.dataset_id)?;
         writeln!(out, "BENCH_SEED_SECONDS={:.1}", self.seconds)
@@ -170,6 +175,16 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         .map_err(|e| anyhow::anyhow!("creating the limited key: {e}"))?
         .secret
         .context("an API key gets a secret")?;
+    let metered = KeyInput {
+        name: "bench metered".into(),
+        monthly_quota: crate::domain::limits::MAX_QUOTA.to_string(),
+        ..api_key.clone()
+    };
+    let metered_secret = crate::hub::keys::save(&state, &actor, None, &metered)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the metered key: {e}"))?
+        .secret
+        .context("an API key gets a secret")?;
     let portal = KeyInput {
         name: "bench portal".into(),
         access_type: "portal_token".into(),
@@ -183,9 +198,9 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the portal token: {e}"))?;
 
-    // Filler hub keys (beside the guarded, limited and portal ones): API keys with
-    // their own secrets; every fourth has an IP filter.
-    let filler: Vec<(KeySpec, String)> = (0..n.hub_keys.saturating_sub(3))
+    // Filler hub keys (beside the guarded, limited, metered and portal ones):
+    // API keys with their own secrets; every fourth has an IP filter.
+    let filler: Vec<(KeySpec, String)> = (0..n.hub_keys.saturating_sub(4))
         .map(|i| {
             let spec = KeySpec {
                 name: format!("seed key {i:06}"),
@@ -258,6 +273,7 @@ pub async fn run(mut settings: Settings, n: Counts) -> anyhow::Result<Seeded> {
         workspace: ws_slug(&state, ws.id).await?,
         hub_key: hub_secret,
         limited_key: limited_secret,
+        metered_key: metered_secret,
         hub_key_id: saved.key.id,
         personal_key: personal,
         dataset_id: ds.id,

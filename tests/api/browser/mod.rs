@@ -20,6 +20,7 @@ mod usage;
 mod webhooks;
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,6 +54,8 @@ pub struct Browser {
     /// browser with JavaScript on, into which each page's HTML is loaded, on
     /// our own origin, to be checked.
     checker: std::cell::OnceCell<Box<Browser>>,
+    /// chromedriver's process group was killed (`stop`).
+    stopped: bool,
 }
 
 /// axe-core from npm (pinned in scripts/test.sh), or `KEYHUB_AXE`.
@@ -107,7 +110,10 @@ impl Browser {
         assert!(chromium.exists(), "{} not found. {INSTALL_HINT}", chromium.display());
         let driver_path = find_chromedriver();
         let port = free_port();
+        // A process group of its own: stopping the group stops every
+        // Chromium process it started, even one still quitting (see `stop`).
         let mut driver = Command::new(driver_path)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -157,6 +163,7 @@ impl Browser {
             _profile: profile,
             step: std::cell::Cell::new(0),
             checked: std::cell::RefCell::new(String::new()),
+            stopped: false,
         }
     }
 
@@ -637,15 +644,27 @@ impl Browser {
 
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
+        self.stop();
+    }
+
+    /// Kills chromedriver's process group: chromedriver and every Chromium
+    /// process under it. Killing chromedriver alone left a Chromium that was
+    /// still quitting behind, reparented and running, after each test run.
+    fn stop(&mut self) {
+        if self.stopped {
+            return; // the group's id may belong to someone else by now
+        }
+        self.stopped = true;
+        // SAFETY: kill(2) on the process group this test started, whose
+        // leader is not reaped yet (so the id is still ours).
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
         let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // chromedriver takes its Chromium with it.
-        let _ = self.driver.kill();
+        self.stop();
     }
 }
 
