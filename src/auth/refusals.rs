@@ -74,11 +74,6 @@ impl KeyRefusals {
         self.local.record_client_failure(&subject);
         None
     }
-
-    /// Clients tracked by the shared budget now (for tests).
-    pub fn tracked(&self) -> usize {
-        self.cluster.as_ref().map_or(0, |c| c.windows.lock().unwrap_or_else(|p| p.into_inner()).len())
-    }
 }
 
 /// Who a budget is for: the client's address, an IPv6 client's /64.

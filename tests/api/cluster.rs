@@ -107,6 +107,13 @@ impl Drop for Node {
     }
 }
 
+/// A rate-limit window of about a day that does not end during the test
+/// (windows are aligned on the clock).
+fn day_window() -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    (86_390..=86_400).rev().find(|w| w - now.rem_euclid(*w) > 600).unwrap()
+}
+
 /// Publishes a one-row `items` endpoint guarded by keys and makes a hub key
 /// for it (`body`: its name and limits): the key's id and secret.
 async fn items_key(app: &TestApp, key: &str, mut body: serde_json::Value) -> (i64, String) {
@@ -231,9 +238,7 @@ async fn a_rate_limit_holds_for_the_cluster_not_for_each_node() {
         return;
     }
     let (_admin, key, slug) = admin_key(&app).await;
-    // A window (aligned on the clock) that does not end during the test.
-    let now = chrono::Utc::now().timestamp();
-    let window = (86_390..=86_400).rev().find(|w| w - now.rem_euclid(*w) > 600).unwrap();
+    let window = day_window();
     let limit = json!({"name": "limited", "rate_limit": {"requests": 100, "window_seconds": window}});
     let (_, secret) = items_key(&app, &key, limit).await;
     let (b, c) = (Node::start(&app).await, Node::start(&app).await);
@@ -309,8 +314,7 @@ async fn a_stopping_node_gives_its_unspent_slices_back() {
         return;
     }
     let (_admin, key, slug) = admin_key(&app).await;
-    let now = chrono::Utc::now().timestamp();
-    let window = (86_390..=86_400).rev().find(|w| w - now.rem_euclid(*w) > 600).unwrap();
+    let window = day_window();
     let limits =
         json!({"name": "sliced", "rate_limit": {"requests": 800, "window_seconds": window}, "monthly_quota": 6400});
     let (_, secret) = items_key(&app, &key, limits).await;

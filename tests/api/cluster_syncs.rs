@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::helpers::{Datasette, LIVE_PERMISSIONS, free_port, wait_for_run};
-use crate::sync_jobs::{log_text, node_with, shop_source, stored};
+use crate::sync_jobs::{log_text, node_with, shop_source, stored, written_at_least};
 
 async fn call(app: &TestApp, method: Method, path: &str, key: &str, body: Value) -> ApiReply {
     post_json(app, method, path, key, body).await
@@ -112,14 +112,7 @@ async fn sigterm_turns_readyz_503_first_exits_cleanly_and_hands_the_running_sync
     proxy.set(Rule { delay_ms: 80, ..Rule::default() });
     let id = shop_source(&app, &key, &proxy.base, &ds.full, "Handed shop").await;
     let (run_id, entity) = activate_orders(&app, &key, id, "Handed order").await;
-    app.until("the first node to write 8,000 records", || async {
-        (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 8_000)
-            .then_some(())
-    })
-    .await;
+    written_at_least(&app, &key, run_id, 8_000).await;
 
     // SAFETY: kill(2) on the child this test started; no memory is involved.
     assert_eq!(unsafe { libc::kill(first.id() as i32, libc::SIGTERM) }, 0);

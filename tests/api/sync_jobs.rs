@@ -336,14 +336,7 @@ async fn a_cancelled_sync_keeps_the_old_rows_and_a_finished_run_cannot_be_cancel
     for by_page in [true, false] {
         let started = sync(&app, &key, id).await;
         let run_id = started.body["run_id"].as_i64().unwrap();
-        app.until("the sync to write 2,000 records", || async {
-            (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"]
-                .as_i64()
-                .unwrap_or(0)
-                >= 2_000)
-                .then_some(())
-        })
-        .await;
+        written_at_least(&app, &key, run_id, 2_000).await;
         if by_page {
             let r = admin.post_form(&page, &format!("{page}/cancel"), &[]).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -373,6 +366,16 @@ async fn node(app: &TestApp, port: u16) -> Child {
 }
 
 /// The real binary with a sync lease of `lease` seconds.
+/// Waits (on the app's pulses) until run `run_id` has written `n` records
+/// or more of its first stream.
+pub(crate) async fn written_at_least(app: &TestApp, key: &str, run_id: i64, n: i64) {
+    app.until(&format!("the run to write {n} records"), || async {
+        let run = app.api(&format!("/api/v1/sync-runs/{run_id}"), key).await.body;
+        (run["streams"][0]["records_written"].as_i64().unwrap_or(0) >= n).then_some(())
+    })
+    .await;
+}
+
 pub(crate) async fn node_with(app: &TestApp, port: u16, lease: u32) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyhub"))
         .env("KEYHUB_DATABASE_URL", &app.database_url)
@@ -430,14 +433,7 @@ async fn a_sync_killed_with_sigkill_resumes_after_restart_and_writes_every_row_o
     let run_id = a.body["run_id"].as_i64().unwrap();
     // The run is the other process's: its progress is seen in the database,
     // looked at again on each pulse of this app's own background work.
-    app.until("the first node to write 8,000 records", || async {
-        (app.api(&format!("/api/v1/sync-runs/{run_id}"), &key).await.body["streams"][0]["records_written"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 8_000)
-            .then_some(())
-    })
-    .await;
+    written_at_least(&app, &key, run_id, 8_000).await;
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     // Read from the database: on SQLite the killed node was the only one serving.
